@@ -1,0 +1,86 @@
+// Package app assembles the service: configuration, the store, the HTTP server and
+// their start-up and shutdown.
+package app
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/joho/godotenv"
+)
+
+// Config is the service's configuration, read once from the environment.
+type Config struct {
+	// Port is the HTTP port (PORT, default 8000).
+	Port int
+	// MongoURI selects MongoDB (MONGODB_URI); empty starts the embedded store.
+	MongoURI string
+	// Database is the database name (MONGODB_DATABASE, default clinic).
+	Database string
+	// DataDir holds the embedded store's files (DATA_DIR, default ./data).
+	DataDir string
+	// EmbeddedAddr is where the embedded store listens (EMBEDDED_MONGO_ADDR,
+	// default 127.0.0.1:27017).
+	EmbeddedAddr string
+	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
+	RequestTimeout time.Duration
+	// ShutdownTimeout bounds the drain of open requests on shutdown (SHUTDOWN_TIMEOUT,
+	// default 15s).
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
+	LogLevel string
+}
+
+// LoadConfig reads .env when present (variables already set win), then the
+// environment. It returns an error naming the first variable that does not parse.
+func LoadConfig() (Config, error) {
+	if err := godotenv.Load(); err != nil && !os.IsNotExist(err) {
+		return Config{}, fmt.Errorf("read .env: %w", err)
+	}
+	return ConfigFrom(os.Getenv)
+}
+
+// ConfigFrom reads the configuration through getenv, applying defaults. It returns an
+// error naming the first variable that does not parse.
+func ConfigFrom(getenv func(string) string) (Config, error) {
+	get := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	cfg := Config{
+		MongoURI:     getenv("MONGODB_URI"),
+		Database:     get("MONGODB_DATABASE", "clinic"),
+		DataDir:      get("DATA_DIR", "./data"),
+		EmbeddedAddr: get("EMBEDDED_MONGO_ADDR", "127.0.0.1:27017"),
+		LogLevel:     get("LOG_LEVEL", "info"),
+	}
+	port, err := strconv.Atoi(get("PORT", "8000"))
+	if err != nil || port < 0 || port > 65535 {
+		return Config{}, fmt.Errorf("PORT: %q is not a port number", getenv("PORT"))
+	}
+	cfg.Port = port
+	for _, d := range []struct {
+		key  string
+		def  string
+		into *time.Duration
+	}{
+		{"REQUEST_TIMEOUT", "10s", &cfg.RequestTimeout},
+		{"SHUTDOWN_TIMEOUT", "15s", &cfg.ShutdownTimeout},
+	} {
+		v, err := time.ParseDuration(get(d.key, d.def))
+		if err != nil || v <= 0 {
+			return Config{}, fmt.Errorf("%s: %q is not a positive duration such as 10s", d.key, getenv(d.key))
+		}
+		*d.into = v
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return Config{}, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", cfg.LogLevel)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Store is an open connection to the configured database, and the embedded store
+// behind it when this process runs one.
+type Store struct {
+	Client *mongo.Client
+	DB     *mongo.Database
+	// URI is the connection string in use, without credentials.
+	URI string
+	// Embedded tells whether this process runs the embedded store.
+	Embedded bool
+	stop     func()
+}
+
+// StoreOptions adjusts how OpenStore finds the embedded store.
+type StoreOptions struct {
+	// Attach makes OpenStore use an embedded store already listening on
+	// EmbeddedAddr (a running server's) before starting one of its own.
+	Attach bool
+}
+
+// OpenStore connects to MongoDB when cfg.MongoURI is set, and otherwise to the
+// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir.
+// It logs one line saying which store is in use. It returns an error when the store
+// cannot be started or does not answer a ping.
+func OpenStore(ctx context.Context, cfg Config, logger *slog.Logger, opts StoreOptions) (*Store, error) {
+	if cfg.MongoURI != "" {
+		s, err := connect(ctx, cfg.MongoURI, cfg.Database, 10*time.Second)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("store: MongoDB", "uri", s.URI, "database", cfg.Database)
+		return s, nil
+	}
+	if opts.Attach {
+		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second)
+		if err == nil {
+			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
+			return s, nil
+		}
+	}
+	s, err := startEmbedded(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("store: embedded FerretDB on SQLite (for trying the service, development and tests; use MongoDB in production)",
+		"listen", s.URI, "data_dir", cfg.DataDir, "database", cfg.Database)
+	return s, nil
+}
+
+func connect(ctx context.Context, uri, database string, timeout time.Duration) (*Store, error) {
+	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to store: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := client.Ping(pingCtx, nil); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
+	}
+	return &Store{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
+}
+
+func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("DATA_DIR %q: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create DATA_DIR: %w", err)
+	}
+	fdb, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: cfg.EmbeddedAddr},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		// At lower levels the store logs every error reply, documents included.
+		Logger: slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelError}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded store on %s (is another server using it? set EMBEDDED_MONGO_ADDR): %w", cfg.EmbeddedAddr, err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fdb.Run(runCtx) // returns nil when runCtx ends
+	}()
+	stop := func() { cancel(); <-done }
+
+	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, 10*time.Second)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	s.Embedded = true
+	s.stop = stop
+	return s, nil
+}
+
+// Close disconnects from the store and stops the embedded one, if any.
+func (s *Store) Close(ctx context.Context) error {
+	err := s.Client.Disconnect(ctx)
+	s.stop()
+	return err
+}
+
+// redact drops credentials from a connection string.
+func redact(uri string) string {
+	scheme := strings.Index(uri, "://")
+	if scheme < 0 {
+		return uri
+	}
+	rest := uri[scheme+3:]
+	hosts, _, _ := strings.Cut(rest, "/")
+	if at := strings.LastIndexByte(hosts, '@'); at >= 0 {
+		return uri[:scheme+3] + "***@" + rest[at+1:]
+	}
+	return uri
+}
+
+// levelFilter passes on only records at or above min.
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return levelFilter{Handler: h.Handler.WithAttrs(attrs), min: h.min}
+}
+
+func (h levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{Handler: h.Handler.WithGroup(name), min: h.min}
+}

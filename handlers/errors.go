@@ -1,0 +1,85 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/models"
+)
+
+// ErrorResponse is the one shape of every error the API returns.
+type ErrorResponse struct {
+	Error ErrorBody `json:"error"`
+}
+
+// ErrorBody describes what went wrong.
+type ErrorBody struct {
+	// Code is a stable, machine-readable name for the error.
+	Code    string `json:"code" example:"validation_failed"`
+	Message string `json:"message" example:"the request has invalid fields"`
+	// Fields maps each offending field (a dotted path) to what is wrong with it.
+	Fields map[string]string `json:"fields,omitempty"`
+}
+
+// statusErrors names the HTTP-level errors Fiber and its middleware raise.
+var statusErrors = map[int]ErrorBody{
+	fiber.StatusBadRequest:                  {Code: "bad_request", Message: "the request could not be read"},
+	fiber.StatusNotFound:                    {Code: "not_found", Message: "no such route"},
+	fiber.StatusMethodNotAllowed:            {Code: "method_not_allowed", Message: "this route does not take that method"},
+	fiber.StatusRequestTimeout:              {Code: "timeout", Message: "the request took too long to arrive"},
+	fiber.StatusRequestEntityTooLarge:       {Code: "payload_too_large", Message: "the request body is larger than 1 MiB"},
+	fiber.StatusUnsupportedMediaType:        {Code: "unsupported_media_type", Message: "send the body as application/json"},
+	fiber.StatusRequestHeaderFieldsTooLarge: {Code: "headers_too_large", Message: "the request headers are too large"},
+}
+
+// ErrorHandler returns the Fiber error handler: the one place where errors become HTTP
+// responses. Unexpected errors are logged once here, without request data, and reach
+// the client only as a generic 500.
+func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		status, body := classify(err)
+		if status >= fiber.StatusInternalServerError {
+			logger.ErrorContext(c.UserContext(), "request failed",
+				"request_id", requestID(c), "route", c.Route().Path, "status", status, "error", err.Error())
+		}
+		return c.Status(status).JSON(ErrorResponse{Error: body})
+	}
+}
+
+func classify(err error) (int, ErrorBody) {
+	var (
+		malformed *models.MalformedError
+		invalid   *models.ValidationError
+		fe        *fiber.Error
+	)
+	switch {
+	case errors.As(err, &malformed):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
+	case errors.As(err, &invalid):
+		return fiber.StatusBadRequest, ErrorBody{Code: "validation_failed", Message: "the request has invalid fields", Fields: invalid.Fields}
+	case errors.Is(err, models.ErrPatientNotFound):
+		return fiber.StatusNotFound, ErrorBody{Code: "patient_not_found", Message: "no patient has this insurance number"}
+	case errors.Is(err, models.ErrNotFound):
+		return fiber.StatusNotFound, ErrorBody{Code: "not_found", Message: "no such record"}
+	case errors.Is(err, models.ErrConflict):
+		return fiber.StatusConflict, ErrorBody{Code: "conflict", Message: "a record with this identity already exists"}
+	case errors.Is(err, models.ErrUnavailable):
+		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
+	case errors.As(err, &fe):
+		if body, ok := statusErrors[fe.Code]; ok {
+			return fe.Code, body
+		}
+		if fe.Code < fiber.StatusInternalServerError {
+			return fe.Code, ErrorBody{Code: "bad_request", Message: "the request could not be served"}
+		}
+	}
+	return fiber.StatusInternalServerError, ErrorBody{Code: "internal", Message: "an internal error occurred"}
+}
+
+// requestID returns the id the request-id middleware gave this request.
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals("requestid").(string)
+	return id
+}

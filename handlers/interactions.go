@@ -1,0 +1,159 @@
+package handlers
+
+import (
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/models"
+)
+
+// CreateInteraction records a visit.
+//
+//	@Summary		Record an interaction
+//	@Description	Stores one visit of an existing patient. id is optional (the server assigns a time-ordered one); interaction_date is an RFC 3339 date or date-time and defaults to now; label is a string, a comma-separated string or an array, stored as trimmed lower-case labels. Fields beyond the documented ones are kept and returned as sent (names must not start with '$' or contain '.').
+//	@Tags			interactions
+//	@Accept			json
+//	@Produce		json
+//	@Param			interaction	body		models.Interaction	true	"The interaction; insurance_no is required, created_at and updated_at are set by the server"
+//	@Success		201			{object}	models.Interaction
+//	@Header			201			{string}	Location	"URL of the new interaction"
+//	@Failure		400			{object}	ErrorResponse	"malformed JSON or invalid fields"
+//	@Failure		404			{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
+//	@Failure		409			{object}	ErrorResponse	"an interaction with this id exists"
+//	@Failure		413			{object}	ErrorResponse	"body over 1 MiB"
+//	@Failure		415			{object}	ErrorResponse	"body is not JSON"
+//	@Router			/api/v1/interactions [post]
+func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
+	doc, err := body(c)
+	if err != nil {
+		return err
+	}
+	in, err := models.NewInteraction(doc, h.now())
+	if err != nil {
+		return err
+	}
+	if in.ID == "" {
+		if in.ID, err = newID(); err != nil {
+			return err
+		}
+	}
+	if err := h.store.CreateInteraction(c.UserContext(), in); err != nil {
+		return err
+	}
+	c.Location("/api/v1/interactions/" + in.ID)
+	return c.Status(fiber.StatusCreated).JSON(in)
+}
+
+// GetInteraction returns one interaction.
+//
+//	@Summary	Get an interaction
+//	@Tags		interactions
+//	@Produce	json
+//	@Param		id	path		string	true	"Interaction id"
+//	@Success	200	{object}	models.Interaction
+//	@Failure	400	{object}	ErrorResponse	"not a valid id"
+//	@Failure	404	{object}	ErrorResponse	"no such interaction"
+//	@Router		/api/v1/interactions/{id} [get]
+func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
+	id, err := identifierParam(c, "id")
+	if err != nil {
+		return err
+	}
+	in, err := h.store.Interaction(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(in)
+}
+
+// History lists a patient's interactions, newest first.
+//
+//	@Summary		A patient's history
+//	@Description	Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor for the next page; it is null on the last page. Pages stay free of duplicates and gaps while interactions are being added.
+//	@Tags			interactions
+//	@Produce		json
+//	@Param			insurance_no	path		string		true	"Insurance number"
+//	@Param			label			query		[]string	false	"Keep interactions carrying these labels (repeat the parameter or separate with commas; case-insensitive)"	collectionFormat(multi)
+//	@Param			label_mode		query		string		false	"any (default): at least one of the labels; all: every label"	Enums(any, all)
+//	@Param			limit			query		int			false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
+//	@Param			cursor			query		string		false	"next_cursor of the previous page"
+//	@Success		200				{object}	models.Page
+//	@Failure		400				{object}	ErrorResponse	"bad query parameters"
+//	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
+//	@Router			/api/v1/patients/{insurance_no}/interactions [get]
+func (h *Handlers) History(c *fiber.Ctx) error {
+	no, err := identifierParam(c, "insurance_no")
+	if err != nil {
+		return err
+	}
+	q, err := historyQuery(c)
+	if err != nil {
+		return err
+	}
+	q.InsuranceNo = no
+	page, err := h.store.History(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
+}
+
+// historyQuery reads the history route's query parameters. It returns a
+// *models.ValidationError naming every parameter that is unknown, repeated or invalid.
+func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
+	q := models.HistoryQuery{Limit: models.DefaultPageSize}
+	errs := &models.ValidationError{}
+	var labels []string
+	seen := map[string]bool{}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		key, val := string(k), string(v) // copies: fasthttp reuses the bytes
+		if seen[key] && key != "label" {
+			errs.Add(key, "must be given at most once")
+			return
+		}
+		seen[key] = true
+		switch key {
+		case "label":
+			labels = append(labels, val)
+		case "label_mode":
+			switch val {
+			case "any":
+			case "all":
+				q.MatchAll = true
+			default:
+				errs.Add(key, "must be any or all")
+			}
+		case "limit":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 || n > models.MaxPageSize {
+				errs.Add(key, "must be an integer from 1 to "+strconv.Itoa(models.MaxPageSize))
+				return
+			}
+			q.Limit = n
+		case "cursor":
+			cur, err := models.ParseCursor(val)
+			if err != nil {
+				errs.Add(key, "is not a cursor this service issued; use next_cursor from a previous page")
+				return
+			}
+			q.After = cur
+		default:
+			errs.Add(key, "unknown parameter; this route takes label, label_mode, limit and cursor")
+		}
+	})
+	q.Labels = models.NormalizeLabels(labels)
+	if len(labels) > 0 && len(q.Labels) == 0 {
+		errs.Add("label", "must name at least one label")
+	}
+	for _, l := range q.Labels {
+		if len(l) > 64 || !utf8.ValidString(l) {
+			errs.Add("label", "each label must be at most 64 characters")
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return models.HistoryQuery{}, err
+	}
+	return q, nil
+}

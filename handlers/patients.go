@@ -1,0 +1,60 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/models"
+)
+
+// CreatePatient stores a new patient.
+//
+//	@Summary		Create a patient
+//	@Description	Stores a patient record. Fields beyond the documented ones are kept and returned as sent (names must not start with '$' or contain '.').
+//	@Tags			patients
+//	@Accept			json
+//	@Produce		json
+//	@Param			patient	body		models.Patient	true	"The patient; insurance_no is required, created_at and updated_at are set by the server"
+//	@Success		201		{object}	models.Patient
+//	@Header			201		{string}	Location	"URL of the new patient"
+//	@Failure		400		{object}	ErrorResponse	"malformed JSON or invalid fields"
+//	@Failure		409		{object}	ErrorResponse	"the insurance number is already registered"
+//	@Failure		413		{object}	ErrorResponse	"body over 1 MiB"
+//	@Failure		415		{object}	ErrorResponse	"body is not JSON"
+//	@Router			/api/v1/patients [post]
+func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
+	doc, err := body(c)
+	if err != nil {
+		return err
+	}
+	p, err := models.NewPatient(doc, h.now())
+	if err != nil {
+		return err
+	}
+	if err := h.store.CreatePatient(c.UserContext(), p); err != nil {
+		return err
+	}
+	c.Location("/api/v1/patients/" + p.InsuranceNo)
+	return c.Status(fiber.StatusCreated).JSON(p)
+}
+
+// GetPatient returns one patient.
+//
+//	@Summary	Get a patient
+//	@Tags		patients
+//	@Produce	json
+//	@Param		insurance_no	path		string	true	"Insurance number"
+//	@Success	200				{object}	models.Patient
+//	@Failure	400				{object}	ErrorResponse	"not a valid insurance number"
+//	@Failure	404				{object}	ErrorResponse	"no such patient"
+//	@Router		/api/v1/patients/{insurance_no} [get]
+func (h *Handlers) GetPatient(c *fiber.Ctx) error {
+	no, err := identifierParam(c, "insurance_no")
+	if err != nil {
+		return err
+	}
+	p, err := h.store.Patient(c.UserContext(), no)
+	if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}

@@ -1,0 +1,69 @@
+// Package models holds the shapes the service stores and serves, and their validation.
+package models
+
+import (
+	"errors"
+	"sort"
+	"strings"
+)
+
+var (
+	// ErrNotFound means the requested record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrPatientNotFound means a record refers to a patient that does not exist.
+	ErrPatientNotFound = errors.New("patient not found")
+	// ErrConflict means a record with the same identity already exists.
+	ErrConflict = errors.New("already exists")
+	// ErrUnavailable means the store could not be reached in time.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// ValidationError reports input that cannot be accepted, with a message per offending field.
+// Field names are dotted paths into the document ("next_steps.next_visit"); the empty
+// name stands for the input as a whole.
+type ValidationError struct {
+	Fields map[string]string
+}
+
+// Add records a message for field, keeping the first message given for it.
+func (e *ValidationError) Add(field, message string) {
+	if e.Fields == nil {
+		e.Fields = map[string]string{}
+	}
+	if _, ok := e.Fields[field]; !ok {
+		e.Fields[field] = message
+	}
+}
+
+// Err returns e when it holds at least one message, and nil otherwise.
+func (e *ValidationError) Err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Error lists the offending fields in a stable order.
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k == "" {
+			parts = append(parts, e.Fields[k])
+			continue
+		}
+		parts = append(parts, k+": "+e.Fields[k])
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Invalid returns a ValidationError carrying one message.
+func Invalid(field, message string) *ValidationError {
+	e := &ValidationError{}
+	e.Add(field, message)
+	return e
+}

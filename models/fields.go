@@ -1,0 +1,203 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+const identifierRule = "must be 1-64 characters: letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+
+// ValidIdentifier reports whether s can serve as an id or an insurance number: 1 to 64
+// ASCII letters, digits, '.', '_', ':' or '-', starting with a letter or digit, so that
+// it can stand in a URL path unescaped.
+func ValidIdentifier(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i, c := range []byte(s) {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || !strings.ContainsRune("._:-", rune(c))) {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldReader converts loosely typed document values into typed fields, collecting a
+// message per field that does not fit.
+type fieldReader struct {
+	errs ValidationError
+}
+
+func (r *fieldReader) str(field string, v any) string {
+	s, ok := v.(string)
+	if !ok {
+		r.errs.Add(field, "must be a string")
+	}
+	return s
+}
+
+func (r *fieldReader) identifier(field string, v any) string {
+	s, ok := v.(string)
+	if !ok || !ValidIdentifier(s) {
+		r.errs.Add(field, identifierRule)
+	}
+	return s
+}
+
+func (r *fieldReader) intRange(field string, v any, lo, hi int) *int {
+	n, ok := asInt(v)
+	if !ok || n < int64(lo) || n > int64(hi) {
+		r.errs.Add(field, fmt.Sprintf("must be an integer from %d to %d", lo, hi))
+		return nil
+	}
+	i := int(n)
+	return &i
+}
+
+func (r *fieldReader) object(field string, v any) bson.D {
+	d, ok := v.(bson.D)
+	if !ok {
+		r.errs.Add(field, "must be an object")
+	}
+	return d
+}
+
+func (r *fieldReader) stringList(field string, v any) []string {
+	arr, ok := v.(bson.A)
+	if !ok {
+		r.errs.Add(field, "must be an array of strings")
+		return nil
+	}
+	out := make([]string, 0, len(arr))
+	for _, e := range arr {
+		s, ok := e.(string)
+		if !ok {
+			r.errs.Add(field, "must be an array of strings")
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (r *fieldReader) date(field string, v any) *time.Time {
+	s, _ := v.(string)
+	t, err := ParseDate(s)
+	if err != nil {
+		r.errs.Add(field, "must be an RFC 3339 date (2024-10-12) or date-time (2024-10-12T09:30:00Z)")
+		return nil
+	}
+	return &t
+}
+
+func (r *fieldReader) readOnly(field string) {
+	r.errs.Add(field, "is set by the server and cannot be supplied")
+}
+
+// asInt returns v as an integer when it is one: an int64 or an integral float64.
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int32:
+		return int64(n), true
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), true
+		}
+	}
+	return 0, false
+}
+
+// ParseDate reads an RFC 3339 date-time or a plain date (taken as midnight UTC). The
+// result is in UTC and truncated to milliseconds, the precision the store keeps.
+// It returns an error for anything else.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		t, err = time.Parse(time.DateOnly, s)
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	if t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("year %d out of range", t.Year())
+	}
+	return StoreTime(t), nil
+}
+
+// StoreTime returns t in UTC, truncated to the millisecond precision of BSON dates.
+func StoreTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// NormalizeLabels trims, lower-cases and de-duplicates labels, splitting each on commas
+// and dropping empty ones. The first occurrence keeps its place.
+func NormalizeLabels(raw []string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, r := range raw {
+		for _, l := range strings.Split(r, ",") {
+			l = strings.ToLower(strings.TrimSpace(l))
+			if l == "" || seen[l] {
+				continue
+			}
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// marshalBSONWithExtra encodes the struct v followed by the extra fields, in order.
+func marshalBSONWithExtra(v any, extra bson.D) ([]byte, error) {
+	data, err := bson.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return data, err
+	}
+	var doc bson.D
+	if err := bson.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	return bson.Marshal(append(doc, extra...))
+}
+
+// unmarshalBSONWithExtra decodes data into the struct v and returns, in stored order,
+// the fields for which known reports false.
+func unmarshalBSONWithExtra(data []byte, v any, known func(string) bool) (bson.D, error) {
+	if err := bson.Unmarshal(data, v); err != nil {
+		return nil, err
+	}
+	var doc bson.D
+	if err := bson.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	var extra bson.D
+	for _, e := range doc {
+		if !known(e.Key) {
+			extra = append(extra, e)
+		}
+	}
+	return extra, nil
+}
+
+// marshalJSONWithExtra encodes the struct v as a JSON object followed by the extra fields.
+func marshalJSONWithExtra(v any, extra bson.D) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return data, err
+	}
+	more, err := json.Marshal(extra)
+	if err != nil {
+		return nil, err
+	}
+	if len(data) == 2 { // "{}"
+		return more, nil
+	}
+	// Both are objects: join "{...}" and "{...}" into one.
+	out := append(data[:len(data)-1:len(data)-1], ',')
+	return append(out, more[1:]...), nil
+}

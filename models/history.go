@@ -1,0 +1,64 @@
+package models
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"time"
+)
+
+// Limits on one page of a patient's history.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// HistoryQuery selects one page of a patient's interactions, newest first.
+type HistoryQuery struct {
+	InsuranceNo string
+	// Labels, when not empty, keeps interactions carrying any of them, or all of them
+	// when MatchAll is set.
+	Labels   []string
+	MatchAll bool
+	Limit    int
+	// After, when set, continues after the interaction it points at.
+	After *Cursor
+}
+
+// Cursor is a position in the history order: interaction_date descending, then id descending.
+type Cursor struct {
+	Date time.Time `json:"d"`
+	ID   string    `json:"i"`
+}
+
+// CursorAt returns the cursor that continues after in.
+func CursorAt(in Interaction) *Cursor {
+	return &Cursor{Date: in.InteractionDate, ID: in.ID}
+}
+
+// Encode returns the cursor as an opaque URL-safe string.
+func (c Cursor) Encode() string {
+	data, _ := json.Marshal(c) // a time and a string always encode
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// ParseCursor reads a cursor made by Encode. It returns a *ValidationError for anything else.
+func ParseCursor(s string) (*Cursor, error) {
+	invalid := Invalid("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return nil, invalid
+	}
+	var c Cursor
+	if err := json.Unmarshal(data, &c); err != nil || c.ID == "" || c.Date.IsZero() {
+		return nil, invalid
+	}
+	c.Date = StoreTime(c.Date)
+	return &c, nil
+}
+
+// Page is one page of a patient's history.
+type Page struct {
+	Items []Interaction `json:"items"`
+	// NextCursor continues the listing; it is null on the last page.
+	NextCursor *string `json:"next_cursor" example:"eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"`
+}

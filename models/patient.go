@@ -1,0 +1,137 @@
+package models
+
+import (
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Patient is the record of one patient, identified by insurance number. Besides the
+// fields below it keeps any further top-level fields a client sends, in Extra.
+type Patient struct {
+	InsuranceNo            string   `json:"insurance_no" bson:"insurance_no" example:"A11"`
+	FName                  string   `json:"fname,omitempty" bson:"fname,omitempty" example:"Vernon"`
+	LName                  string   `json:"lname,omitempty" bson:"lname,omitempty" example:"Lopez"`
+	Addr                   string   `json:"addr,omitempty" bson:"addr,omitempty" example:"Berliner Straße 123"`
+	Age                    *int     `json:"age,omitempty" bson:"age,omitempty" minimum:"0" maximum:"150" example:"30"`
+	Sex                    string   `json:"sex,omitempty" bson:"sex,omitempty" example:"M"`
+	PhNo                   string   `json:"ph_no,omitempty" bson:"ph_no,omitempty" example:"0171 234567"`
+	Email                  string   `json:"email,omitempty" bson:"email,omitempty" example:"vernon@example.com"`
+	RelatedDocs            []string `json:"related_docs,omitempty" bson:"related_docs,omitempty"`
+	Habits                 []string `json:"habits,omitempty" bson:"habits,omitempty" example:"smoking,drinking"`
+	PreExistingConditions  []string `json:"pre_existing_conditions,omitempty" bson:"pre_existing_conditions,omitempty" example:"Asthma"`
+	PreExistingMedications []string `json:"pre_existing_medications,omitempty" bson:"pre_existing_medications,omitempty" example:"GTH 30mg"`
+	// BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.
+	BloodType         string    `json:"blood_type,omitempty" bson:"blood_type,omitempty" example:"B+"`
+	InsuranceProvider string    `json:"insurance_provider,omitempty" bson:"insurance_provider,omitempty" example:"ABC"`
+	CreatedAt         time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at"`
+
+	// Extra holds the further top-level fields, in the order given.
+	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
+}
+
+func isPatientField(key string) bool {
+	switch key {
+	case "_id", "insurance_no", "fname", "lname", "addr", "age", "sex", "ph_no", "email",
+		"related_docs", "habits", "pre_existing_conditions", "pre_existing_medications",
+		"blood_type", "insurance_provider", "created_at", "updated_at":
+		return true
+	}
+	return false
+}
+
+// NewPatient builds a patient from a parsed request document, with both timestamps set
+// to now. A null known field counts as left out. It returns a *ValidationError listing
+// every field that does not fit.
+func NewPatient(doc bson.D, now time.Time) (Patient, error) {
+	now = StoreTime(now)
+	p := Patient{CreatedAt: now, UpdatedAt: now}
+	r := &fieldReader{}
+	for _, e := range doc {
+		if e.Value == nil && e.Key != "insurance_no" && isPatientField(e.Key) {
+			continue
+		}
+		switch e.Key {
+		case "insurance_no":
+			p.InsuranceNo = r.identifier(e.Key, e.Value)
+		case "fname":
+			p.FName = r.str(e.Key, e.Value)
+		case "lname":
+			p.LName = r.str(e.Key, e.Value)
+		case "addr":
+			p.Addr = r.str(e.Key, e.Value)
+		case "age":
+			p.Age = r.intRange(e.Key, e.Value, 0, 150)
+		case "sex":
+			p.Sex = r.str(e.Key, e.Value)
+		case "ph_no":
+			p.PhNo = r.str(e.Key, e.Value)
+		case "email":
+			p.Email = r.str(e.Key, e.Value)
+			if p.Email != "" && !plausibleEmail(p.Email) {
+				r.errs.Add(e.Key, "must be an email address")
+			}
+		case "related_docs":
+			p.RelatedDocs = r.stringList(e.Key, e.Value)
+		case "habits":
+			p.Habits = r.stringList(e.Key, e.Value)
+		case "pre_existing_conditions":
+			p.PreExistingConditions = r.stringList(e.Key, e.Value)
+		case "pre_existing_medications":
+			p.PreExistingMedications = r.stringList(e.Key, e.Value)
+		case "blood_type":
+			p.BloodType = r.str(e.Key, e.Value)
+			if !validBloodType(p.BloodType) {
+				r.errs.Add(e.Key, "must be one of A+, A-, B+, B-, AB+, AB-, O+, O-")
+			}
+		case "insurance_provider":
+			p.InsuranceProvider = r.str(e.Key, e.Value)
+		case "_id", "created_at", "updated_at":
+			r.readOnly(e.Key)
+		default:
+			p.Extra = append(p.Extra, e)
+		}
+	}
+	if p.InsuranceNo == "" {
+		r.errs.Add("insurance_no", "is required")
+	}
+	if err := r.errs.Err(); err != nil {
+		return Patient{}, err
+	}
+	return p, nil
+}
+
+func plausibleEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsAny(s, " \t\r\n")
+}
+
+func validBloodType(s string) bool {
+	switch s {
+	case "A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-":
+		return true
+	}
+	return false
+}
+
+type plainPatient Patient
+
+// MarshalBSON stores the known fields followed by the extra ones.
+func (p Patient) MarshalBSON() ([]byte, error) {
+	return marshalBSONWithExtra(plainPatient(p), p.Extra)
+}
+
+// UnmarshalBSON reads the known fields and collects the rest, except _id, into Extra.
+func (p *Patient) UnmarshalBSON(data []byte) error {
+	*p = Patient{}
+	extra, err := unmarshalBSONWithExtra(data, (*plainPatient)(p), isPatientField)
+	p.Extra = extra
+	return err
+}
+
+// MarshalJSON writes the known fields followed by the extra ones.
+func (p Patient) MarshalJSON() ([]byte, error) {
+	return marshalJSONWithExtra(plainPatient(p), p.Extra)
+}

@@ -1,0 +1,241 @@
+// Package repository stores and reads patients and interactions in MongoDB (or the
+// embedded MongoDB-compatible store), turning driver errors into the errors of models.
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/models"
+)
+
+// Collection names.
+const (
+	PatientsCollection     = "patients"
+	InteractionsCollection = "interactions"
+)
+
+// Store reads and writes the service's collections in one database.
+type Store struct {
+	db           *mongo.Database
+	patients     *mongo.Collection
+	interactions *mongo.Collection
+}
+
+// New returns a Store over db.
+func New(db *mongo.Database) *Store {
+	return &Store{
+		db:           db,
+		patients:     db.Collection(PatientsCollection),
+		interactions: db.Collection(InteractionsCollection),
+	}
+}
+
+// Ping checks that the store answers. It returns models.ErrUnavailable when it does not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		return fmt.Errorf("ping: %w", storeError(err))
+	}
+	return nil
+}
+
+// EnsureIndexes creates the indexes the queries rely on; it is safe to call on every
+// start-up. It returns the store's error when an index cannot be created.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.interactions.Indexes().CreateMany(ctx, []mongo.IndexModel{
+		{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "label", Value: 1}, {Key: "interaction_date", Value: -1}},
+			Options: options.Index().SetName("insurance_no_label_date"),
+		},
+		{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("insurance_no_date_id"),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("create interaction indexes: %w", err)
+	}
+	_, err = s.patients.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "insurance_no", Value: 1}},
+		Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
+	})
+	if err != nil {
+		return fmt.Errorf("create patient index: %w", err)
+	}
+	return nil
+}
+
+// CreatePatient stores p. It returns models.ErrConflict when a patient with the same
+// insurance number exists.
+func (s *Store) CreatePatient(ctx context.Context, p models.Patient) error {
+	if _, err := s.patients.InsertOne(ctx, p); err != nil {
+		return fmt.Errorf("insert patient: %w", storeError(err))
+	}
+	return nil
+}
+
+// Patient returns the patient with the given insurance number, or models.ErrNotFound.
+func (s *Store) Patient(ctx context.Context, insuranceNo string) (models.Patient, error) {
+	var p models.Patient
+	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}}).Decode(&p)
+	if err != nil {
+		return models.Patient{}, fmt.Errorf("find patient: %w", storeError(err))
+	}
+	return p, nil
+}
+
+// PatientExists reports whether a patient with the given insurance number exists.
+func (s *Store) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
+	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return false, nil
+	default:
+		return false, fmt.Errorf("find patient: %w", storeError(err))
+	}
+}
+
+// CreateInteraction stores in. It returns models.ErrPatientNotFound when its patient
+// does not exist and models.ErrConflict when an interaction with the same id exists.
+func (s *Store) CreateInteraction(ctx context.Context, in models.Interaction) error {
+	ok, err := s.PatientExists(ctx, in.InsuranceNo)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return models.ErrPatientNotFound
+	}
+	if _, err := s.interactions.InsertOne(ctx, in); err != nil {
+		return fmt.Errorf("insert interaction: %w", storeError(err))
+	}
+	return nil
+}
+
+// Interaction returns the interaction with the given id, or models.ErrNotFound.
+func (s *Store) Interaction(ctx context.Context, id string) (models.Interaction, error) {
+	var in models.Interaction
+	if err := s.interactions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&in); err != nil {
+		return models.Interaction{}, fmt.Errorf("find interaction: %w", storeError(err))
+	}
+	return in, nil
+}
+
+// History returns one page of a patient's interactions, newest first. It returns
+// models.ErrPatientNotFound when the patient does not exist.
+func (s *Store) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
+	ok, err := s.PatientExists(ctx, q.InsuranceNo)
+	if err != nil {
+		return models.Page{}, err
+	}
+	if !ok {
+		return models.Page{}, models.ErrPatientNotFound
+	}
+
+	filter := bson.D{{Key: "insurance_no", Value: q.InsuranceNo}}
+	if len(q.Labels) > 0 {
+		op := "$in"
+		if q.MatchAll {
+			op = "$all"
+		}
+		filter = append(filter, bson.E{Key: "label", Value: bson.D{{Key: op, Value: q.Labels}}})
+	}
+	if q.After != nil {
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "interaction_date", Value: bson.D{{Key: "$lt", Value: q.After.Date}}}},
+			bson.D{
+				{Key: "interaction_date", Value: q.After.Date},
+				{Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}},
+			},
+		}})
+	}
+	opts := options.Find().
+		SetSort(bson.D{{Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(q.Limit) + 1)
+	cur, err := s.interactions.Find(ctx, filter, opts)
+	if err != nil {
+		return models.Page{}, fmt.Errorf("find interactions: %w", storeError(err))
+	}
+	items := make([]models.Interaction, 0, q.Limit+1)
+	if err := cur.All(ctx, &items); err != nil {
+		return models.Page{}, fmt.Errorf("read interactions: %w", storeError(err))
+	}
+	page := models.Page{Items: items}
+	if len(items) > q.Limit {
+		page.Items = items[:q.Limit]
+		next := models.CursorAt(page.Items[q.Limit-1]).Encode()
+		page.NextCursor = &next
+	}
+	return page, nil
+}
+
+// storeError maps driver errors to the errors of models, keeping the original wrapped.
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return models.ErrNotFound
+	case mongo.IsDuplicateKeyError(err):
+		return fmt.Errorf("%w: %w", models.ErrConflict, err)
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
+	}
+	return err
+}
+
+// InsertResult counts what a bulk insert did.
+type InsertResult struct {
+	Inserted int
+	// Existing counts documents left untouched because their identity was already stored.
+	Existing int
+}
+
+// InsertPatients stores patients in one unordered batch, skipping those whose
+// insurance number is already stored. It returns the store's error for anything else.
+func (s *Store) InsertPatients(ctx context.Context, patients []models.Patient) (InsertResult, error) {
+	docs := make([]any, len(patients))
+	for i, p := range patients {
+		docs[i] = p
+	}
+	return insertMany(ctx, s.patients, docs)
+}
+
+// InsertInteractions stores interactions in one unordered batch, skipping those whose
+// id is already stored. It does not check that their patients exist. It returns the
+// store's error for anything else.
+func (s *Store) InsertInteractions(ctx context.Context, interactions []models.Interaction) (InsertResult, error) {
+	docs := make([]any, len(interactions))
+	for i, in := range interactions {
+		docs[i] = in
+	}
+	return insertMany(ctx, s.interactions, docs)
+}
+
+func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (InsertResult, error) {
+	if len(docs) == 0 {
+		return InsertResult{}, nil
+	}
+	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return InsertResult{Inserted: len(docs)}, nil
+	}
+	var bulk mongo.BulkWriteException
+	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
+		return InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
+	}
+	res := InsertResult{Inserted: len(docs)}
+	for _, we := range bulk.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we) {
+			return InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
+		}
+		res.Inserted--
+		res.Existing++
+	}
+	return res, nil
+}
