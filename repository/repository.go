@@ -47,25 +47,29 @@ func (s *Store) Ping(ctx context.Context) error {
 // EnsureIndexes creates the indexes the queries rely on; it is safe to call on every
 // start-up. It returns the store's error when an index cannot be created.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.interactions.Indexes().CreateMany(ctx, []mongo.IndexModel{
-		{
+	indexes := []struct {
+		coll  *mongo.Collection
+		model mongo.IndexModel
+	}{
+		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "label", Value: 1}, {Key: "interaction_date", Value: -1}},
 			Options: options.Index().SetName("insurance_no_label_date"),
-		},
-		{
+		}},
+		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
 			Options: options.Index().SetName("insurance_no_date_id"),
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("create interaction indexes: %w", err)
+		}},
+		{s.patients, mongo.IndexModel{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}},
+			Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
+		}},
 	}
-	_, err = s.patients.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "insurance_no", Value: 1}},
-		Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
-	})
-	if err != nil {
-		return fmt.Errorf("create patient index: %w", err)
+	// One index per command: the embedded store fails a createIndexes command that
+	// repeats two or more existing indexes.
+	for _, idx := range indexes {
+		if _, err := idx.coll.Indexes().CreateOne(ctx, idx.model); err != nil {
+			return fmt.Errorf("create index on %s: %w", idx.coll.Name(), err)
+		}
 	}
 	return nil
 }
@@ -183,8 +187,30 @@ func storeError(err error) error {
 		return models.ErrNotFound
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("%w: %w", models.ErrConflict, err)
-	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded):
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, mongo.ErrClientDisconnected):
 		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
+	}
+	// The store's own messages may quote document values: keep only the codes.
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("store command error %d (%s)", ce.Code, ce.Name)
+	}
+	var we mongo.WriteException
+	if errors.As(err, &we) {
+		codes := make([]int, 0, len(we.WriteErrors))
+		for _, e := range we.WriteErrors {
+			codes = append(codes, e.Code)
+		}
+		return fmt.Errorf("store write error, codes %v", codes)
+	}
+	var be mongo.BulkWriteException
+	if errors.As(err, &be) {
+		codes := make([]int, 0, len(be.WriteErrors))
+		for _, e := range be.WriteErrors {
+			codes = append(codes, e.Code)
+		}
+		return fmt.Errorf("store bulk write error, codes %v", codes)
 	}
 	return err
 }

@@ -1,0 +1,189 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/repository"
+)
+
+// testStore is the one store of this test binary: MongoDB when MONGODB_URI is set,
+// otherwise the embedded store in a temporary directory. Each test takes a database
+// of its own from it.
+var testStore *app.Store
+
+var dbCounter atomic.Int64
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "interactions-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cfg := app.Config{
+		MongoURI:     os.Getenv("MONGODB_URI"),
+		Database:     "test",
+		DataDir:      dir,
+		EmbeddedAddr: "127.0.0.1:0",
+	}
+	testStore, err = app.OpenStore(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.StoreOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open test store:", err)
+		return 1
+	}
+	defer testStore.Close(context.Background())
+	return m.Run()
+}
+
+// env is one test's server over a database of its own.
+type env struct {
+	t    testing.TB
+	app  *fiber.App
+	repo *repository.Store
+	db   *mongo.Database
+	logs *lockedBuffer
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e6, dbCounter.Add(1))
+	db := testStore.Client.Database(name)
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	repo := repository.New(db)
+	if err := repo.EnsureIndexes(context.Background()); err != nil {
+		t.Fatalf("ensure indexes: %v", err)
+	}
+	logs := &lockedBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	return &env{t: t, app: app.NewServer(logger, repo, 10*time.Second), repo: repo, db: db, logs: logs}
+}
+
+// listen serves the app on a loopback port until the test ends and returns its base URL.
+func (e *env) listen() string {
+	e.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _ = e.app.Listener(ln) }()
+	e.t.Cleanup(func() { _ = e.app.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// response is what a request returned.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// json decodes the body into a generic value.
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal(r.body, &v); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return v
+}
+
+// do sends a request through the real Fiber stack. A JSON body gets the JSON content type.
+func (e *env) do(method, path, body string, headers ...string) response {
+	e.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := e.app.Test(req, 30_000)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: data}
+}
+
+// mustDo sends a request and fails the test unless it answers want.
+func (e *env) mustDo(want int, method, path, body string) map[string]any {
+	e.t.Helper()
+	res := e.do(method, path, body)
+	if res.status != want {
+		e.t.Fatalf("%s %s: status %d, want %d\n%s", method, path, res.status, want, res.body)
+	}
+	return res.json(e.t)
+}
+
+func (e *env) createPatient(insuranceNo string) {
+	e.t.Helper()
+	e.mustDo(201, "POST", "/api/v1/patients", fmt.Sprintf(`{"insurance_no":%q,"fname":"Test","lname":"Patient"}`, insuranceNo))
+}
+
+// count returns how many documents a collection holds.
+func (e *env) count(collection string) int64 {
+	e.t.Helper()
+	n, err := e.db.Collection(collection).CountDocuments(context.Background(), map[string]any{})
+	if err != nil {
+		e.t.Fatalf("count %s: %v", collection, err)
+	}
+	return n
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// jsonText returns v encoded as JSON, for comparisons.
+func jsonText(t testing.TB, v any) string {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	return string(data)
+}

@@ -1,0 +1,187 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/repository"
+)
+
+func TestHealth(t *testing.T) {
+	e := newEnv(t)
+	if got := e.mustDo(200, "GET", "/healthz", ""); got["status"] != "ok" {
+		t.Errorf("healthz = %v", got)
+	}
+	if got := e.mustDo(200, "GET", "/readyz", ""); got["status"] != "ready" {
+		t.Errorf("readyz = %v", got)
+	}
+
+	t.Run("readyz is 503 when the store is unreachable", func(t *testing.T) {
+		cfg := app.Config{MongoURI: testStore.URI, Database: "unreachable"}
+		if cfg.MongoURI == "" || strings.Contains(cfg.MongoURI, "***") {
+			t.Skip("needs a store URI without credentials")
+		}
+		s, err := app.OpenStore(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.StoreOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		down := &env{t: t, app: app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), repository.New(s.DB), time.Second)}
+		assertError(t, down.do("GET", "/readyz", ""), 503, "unavailable")
+		if got := down.mustDo(200, "GET", "/healthz", ""); got["status"] != "ok" {
+			t.Errorf("healthz = %v", got)
+		}
+		assertError(t, down.do("GET", "/api/v1/patients/A11", ""), 503, "unavailable")
+	})
+}
+
+func TestRoutingErrors(t *testing.T) {
+	e := newEnv(t)
+	assertError(t, e.do("GET", "/api/v1/nothing", ""), 404, "not_found")
+	assertError(t, e.do("DELETE", "/api/v1/patients", ""), 405, "method_not_allowed")
+	assertError(t, e.do("PUT", "/api/v1/interactions/1", `{}`), 405, "method_not_allowed")
+}
+
+func TestIndexes(t *testing.T) {
+	e := newEnv(t)
+	// A second start must not fail on the indexes the first created.
+	if err := e.repo.EnsureIndexes(context.Background()); err != nil {
+		t.Fatalf("second EnsureIndexes: %v", err)
+	}
+	want := map[string]map[string]string{
+		"interactions": {
+			`{"insurance_no":1,"label":1,"interaction_date":-1}`: "",
+			`{"insurance_no":1,"interaction_date":-1,"_id":-1}`:  "",
+		},
+		"patients": {`{"insurance_no":1}`: "unique"},
+	}
+	for coll, indexes := range want {
+		cur, err := e.db.Collection(coll).Indexes().List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var specs []struct {
+			Key    bson.D `bson:"key"`
+			Unique bool   `bson:"unique"`
+		}
+		if err := cur.All(context.Background(), &specs); err != nil {
+			t.Fatal(err)
+		}
+		found := map[string]bool{}
+		for _, s := range specs {
+			key, err := json.Marshal(normalizeKey(s.Key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			found[string(key)] = true
+			if kind, ok := indexes[string(key)]; ok && kind == "unique" && !s.Unique {
+				t.Errorf("%s index %s is not unique", coll, key)
+			}
+		}
+		for key := range indexes {
+			if !found[key] {
+				t.Errorf("%s lacks index %s (has %v)", coll, key, found)
+			}
+		}
+	}
+	t.Run("the unique patient index is enforced", func(t *testing.T) {
+		_, err := e.db.Collection("patients").InsertMany(context.Background(), []any{
+			bson.D{{Key: "insurance_no", Value: "U1"}}, bson.D{{Key: "insurance_no", Value: "U1"}},
+		})
+		if err == nil {
+			t.Error("two patients with one insurance number were stored")
+		}
+	})
+}
+
+// normalizeKey turns index key values (int32, int64 or double) into ints.
+func normalizeKey(d bson.D) bson.D {
+	out := bson.D{}
+	for _, e := range d {
+		v := e.Value
+		switch n := v.(type) {
+		case int32:
+			v = int(n)
+		case int64:
+			v = int(n)
+		case float64:
+			v = int(n)
+		}
+		out = append(out, bson.E{Key: e.Key, Value: v})
+	}
+	return out
+}
+
+func TestDocs(t *testing.T) {
+	e := newEnv(t)
+	res := e.do("GET", "/docs/doc.json", "")
+	if res.status != 200 {
+		t.Fatalf("doc.json: %d", res.status)
+	}
+	var spec struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]any `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(res.body, &spec); err != nil {
+		t.Fatalf("doc.json: %v", err)
+	}
+	routes := map[string][]string{
+		"/api/v1/patients":                             {"post"},
+		"/api/v1/patients/{insurance_no}":              {"get"},
+		"/api/v1/patients/{insurance_no}/interactions": {"get"},
+		"/api/v1/interactions":                         {"post"},
+		"/api/v1/interactions/{id}":                    {"get"},
+		"/healthz":                                     {"get"},
+		"/readyz":                                      {"get"},
+	}
+	for path, methods := range routes {
+		for _, m := range methods {
+			op, ok := spec.Paths[path][m]
+			if !ok {
+				t.Errorf("doc.json lacks %s %s", m, path)
+				continue
+			}
+			if len(op.Responses) < 2 && path != "/healthz" {
+				t.Errorf("%s %s documents %d responses", m, path, len(op.Responses))
+			}
+		}
+	}
+	ui := e.do("GET", "/docs/index.html", "")
+	if ui.status != 200 || !strings.Contains(string(ui.body), "swagger-ui") {
+		t.Errorf("Swagger UI: %d", ui.status)
+	}
+	if res := e.do("GET", "/docs", ""); res.status != 301 && res.status != 200 {
+		t.Errorf("/docs: %d", res.status)
+	}
+}
+
+// TestLogsCarryNoPatientData sends requests full of patient data and checks that the
+// logs name routes, never the values.
+func TestLogsCarryNoPatientData(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo(201, "POST", "/api/v1/patients", `{"insurance_no":"SECRET-INS-42","fname":"Zebulon","lname":"Quixote"}`)
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"SECRET-ID-7","insurance_no":"SECRET-INS-42","symptoms":"hallucinations"}`)
+	e.mustDo(200, "GET", "/api/v1/patients/SECRET-INS-42/interactions?label=psychiatry", "")
+	e.do("POST", "/api/v1/patients", `{"insurance_no":"SECRET-INS-42","fname":"Zebulon"}`)
+	e.do("POST", "/api/v1/interactions", `{"insurance_no":"SECRET-INS-43"}`)
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"route":"/api/v1/patients/:insurance_no/interactions"`) {
+		t.Fatalf("requests were not logged:\n%s", logs)
+	}
+	for _, secret := range []string{"SECRET", "Zebulon", "Quixote", "hallucinations", "psychiatry"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+}
