@@ -403,7 +403,9 @@ const docTemplate = `{
                     "example": "Influenza"
                 },
                 "created_at": {
-                    "type": "string"
+                    "type": "string",
+                    "format": "date-time",
+                    "readOnly": true
                 },
                 "health_status": {
                     "description": "HealthStatus rates the patient's health from 1 to 10.",
@@ -425,6 +427,7 @@ const docTemplate = `{
                 "interaction_date": {
                     "description": "InteractionDate is when the visit happened; it defaults to the time of creation.",
                     "type": "string",
+                    "format": "date-time",
                     "example": "2024-10-01T09:30:00Z"
                 },
                 "label": {
@@ -440,15 +443,7 @@ const docTemplate = `{
                 },
                 "metrics": {
                     "description": "Metrics holds vitals such as temp, BP (\"120/80\") and ECG.",
-                    "type": "object",
-                    "additionalProperties": {
-                        "type": "string"
-                    },
-                    "example": {
-                        "BP": "120/80",
-                        "ECG": "Normal",
-                        "temp": "37"
-                    }
+                    "type": "object"
                 },
                 "next_steps": {
                     "$ref": "#/definitions/models.NextSteps"
@@ -472,7 +467,9 @@ const docTemplate = `{
                     "example": "Elevated body temperature, often above 38°C"
                 },
                 "updated_at": {
-                    "type": "string"
+                    "type": "string",
+                    "format": "date-time",
+                    "readOnly": true
                 }
             }
         },
@@ -481,6 +478,7 @@ const docTemplate = `{
             "properties": {
                 "next_visit": {
                     "type": "string",
+                    "format": "date-time",
                     "example": "2024-10-12T00:00:00Z"
                 },
                 "prescribed_meds": {
@@ -544,7 +542,9 @@ const docTemplate = `{
                     "example": "B+"
                 },
                 "created_at": {
-                    "type": "string"
+                    "type": "string",
+                    "format": "date-time",
+                    "readOnly": true
                 },
                 "email": {
                     "type": "string",
@@ -609,7 +609,9 @@ const docTemplate = `{
                     "example": "M"
                 },
                 "updated_at": {
-                    "type": "string"
+                    "type": "string",
+                    "format": "date-time",
+                    "readOnly": true
                 }
             }
         }

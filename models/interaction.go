@@ -16,9 +16,9 @@ type Interaction struct {
 	Ailment     string `json:"ailment,omitempty" bson:"ailment,omitempty" example:"Influenza"`
 	Symptoms    string `json:"symptoms,omitempty" bson:"symptoms,omitempty" example:"Elevated body temperature, often above 38°C"`
 	// InteractionDate is when the visit happened; it defaults to the time of creation.
-	InteractionDate time.Time `json:"interaction_date" bson:"interaction_date" example:"2024-10-01T09:30:00Z"`
+	InteractionDate time.Time `json:"interaction_date" bson:"interaction_date" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	// Metrics holds vitals such as temp, BP ("120/80") and ECG.
-	Metrics bson.D `json:"metrics,omitempty" bson:"metrics,omitempty" swaggertype:"object,string" example:"temp:37,BP:120/80,ECG:Normal"`
+	Metrics bson.D `json:"metrics,omitempty" bson:"metrics,omitempty" swaggertype:"object"`
 	Remarks string `json:"remarks,omitempty" bson:"remarks,omitempty" example:"visited other specialists"`
 	// HealthStatus rates the patient's health from 1 to 10.
 	HealthStatus *int `json:"health_status,omitempty" bson:"health_status,omitempty" minimum:"1" maximum:"10" example:"4"`
@@ -27,8 +27,8 @@ type Interaction struct {
 	NextSteps *NextSteps `json:"next_steps,omitempty" bson:"next_steps,omitempty"`
 	// Label holds trimmed, lower-case tags.
 	Label     []string  `json:"label" bson:"label" example:"fever,skin"`
-	CreatedAt time.Time `json:"created_at" bson:"created_at"`
-	UpdatedAt time.Time `json:"updated_at" bson:"updated_at"`
+	CreatedAt time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
+	UpdatedAt time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
@@ -36,7 +36,7 @@ type Interaction struct {
 
 // NextSteps is what follows a visit.
 type NextSteps struct {
-	NextVisit            *time.Time `json:"next_visit,omitempty" bson:"next_visit,omitempty" example:"2024-10-12T00:00:00Z"`
+	NextVisit            *time.Time `json:"next_visit,omitempty" bson:"next_visit,omitempty" format:"date-time" example:"2024-10-12T00:00:00Z"`
 	PrescribedMeds       []string   `json:"prescribed_meds,omitempty" bson:"prescribed_meds,omitempty" example:"ABC 20mg,DEF 4mg"`
 	PrescribedTests      []string   `json:"prescribed_tests,omitempty" bson:"prescribed_tests,omitempty" example:"MNO-A,EMC-12"`
 	PrescribedSpecialist string     `json:"prescribed_specialist,omitempty" bson:"prescribed_specialist,omitempty" example:"dermatologist"`

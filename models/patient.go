@@ -25,8 +25,8 @@ type Patient struct {
 	// BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.
 	BloodType         string    `json:"blood_type,omitempty" bson:"blood_type,omitempty" example:"B+"`
 	InsuranceProvider string    `json:"insurance_provider,omitempty" bson:"insurance_provider,omitempty" example:"ABC"`
-	CreatedAt         time.Time `json:"created_at" bson:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at"`
+	CreatedAt         time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
+	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
