@@ -28,7 +28,7 @@ func (e *MalformedError) Error() string { return e.Reason }
 
 // ParseDocument decodes data, which must hold exactly one JSON object, into an ordered
 // BSON document. Objects become bson.D in their original order, arrays bson.A, integers
-// int64 and other numbers float64.
+// int32 (int64 when they need it) and other numbers float64.
 //
 // It returns a *MalformedError when data is not valid UTF-8, not valid JSON or not a
 // single object, and a *ValidationError when a field name could act as an operator
@@ -157,6 +157,9 @@ func number(n json.Number) (any, string) {
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return nil, "integer does not fit in 64 bits"
+		}
+		if i >= math.MinInt32 && i <= math.MaxInt32 {
+			return int32(i), "" // shown as a plain number in mongosh, unlike Long
 		}
 		return i, ""
 	}
