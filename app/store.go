@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -49,8 +50,12 @@ func OpenStore(ctx context.Context, cfg Config, logger *slog.Logger, opts StoreO
 	if opts.Attach {
 		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second)
 		if err == nil {
-			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
-			return s, nil
+			if runsFerretDB(ctx, s.Client) {
+				logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
+				return s, nil
+			}
+			_ = s.Client.Disconnect(ctx)
+			return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
 		}
 	}
 	s, err := startEmbedded(ctx, cfg, logger)
@@ -75,6 +80,16 @@ func connect(ctx context.Context, uri, database string, timeout time.Duration) (
 		return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
 	}
 	return &Store{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
+}
+
+// runsFerretDB reports whether the server behind client is FerretDB, as the embedded
+// store is: its buildInfo carries a FerretDB version.
+func runsFerretDB(ctx context.Context, client *mongo.Client) bool {
+	var info struct {
+		FerretDBVersion string `bson:"ferretdbVersion"`
+	}
+	err := client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	return err == nil && info.FerretDBVersion != ""
 }
 
 func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
