@@ -1,0 +1,518 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+)
+
+var (
+	bpPattern    = regexp.MustCompile(`^(\d{2,3})/(\d{2,3})$`)
+	phonePattern = regexp.MustCompile(`^01[5-7]\d \d{7}$`)
+	emailPattern = regexp.MustCompile(`^[a-z]+\.[a-z]+\d{0,2}@example\.(com|org|net)$`)
+)
+
+// catalogueAilment returns the catalogue entry named name, or nil.
+func catalogueAilment(name string) *ailment {
+	for i := range ailments {
+		if ailments[i].name == name {
+			return &ailments[i]
+		}
+	}
+	return nil
+}
+
+// revalidate sends v through JSON and the API's parser and validation, as a client
+// posting the record would, and returns the document it parsed.
+func revalidate(t *testing.T, v any) bson.D {
+	t.Helper()
+	data, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("marshal: %v", err)
+	}
+	doc, err := models.ParseDocument(data)
+	if err != nil {
+		t.Fatalf("parse %s: %v", data, err)
+	}
+	// The server sets these; a client cannot send them.
+	return slices.DeleteFunc(doc, func(e bson.E) bool { return e.Key == "created_at" || e.Key == "updated_at" })
+}
+
+func TestGeneratePlausible(t *testing.T) {
+	now := time.Date(2025, 6, 15, 14, 7, 3, 0, time.UTC)
+	tests := []struct {
+		seed uint64
+		n    int
+	}{
+		{1, 1},
+		{2, 25},
+		{3, 300},
+		{4, 300},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("seed %d n %d", tt.seed, tt.n), func(t *testing.T) {
+			patients, interactions, err := generate(newRand(tt.seed), now, tt.n)
+			if err != nil {
+				t.Fatalf("generate: %v", err)
+			}
+			if len(patients) != tt.n {
+				t.Fatalf("%d patients, want %d", len(patients), tt.n)
+			}
+			byNo := map[string]models.Patient{}
+			for _, p := range patients {
+				checkPatient(t, p, now)
+				if _, dup := byNo[p.InsuranceNo]; dup {
+					t.Errorf("insurance number %s issued twice", p.InsuranceNo)
+				}
+				byNo[p.InsuranceNo] = p
+			}
+
+			visits := map[string][]models.Interaction{}
+			ids := map[string]bool{}
+			for _, in := range interactions {
+				p, ok := byNo[in.InsuranceNo]
+				if !ok {
+					t.Fatalf("interaction %s belongs to no generated patient", in.ID)
+				}
+				if ids[in.ID] {
+					t.Errorf("id %s issued twice", in.ID)
+				}
+				ids[in.ID] = true
+				visits[in.InsuranceNo] = append(visits[in.InsuranceNo], in)
+				checkInteraction(t, in, p, now)
+			}
+			for no, history := range visits {
+				if len(history) < minVisits || len(history) > maxVisits {
+					t.Errorf("patient %s has %d interactions, want %d to %d", no, len(history), minVisits, maxVisits)
+				}
+				for i := 1; i < len(history); i++ {
+					if !history[i].InteractionDate.After(history[i-1].InteractionDate) {
+						t.Errorf("patient %s: visits %d and %d are not in time order", no, i-1, i)
+					}
+				}
+			}
+			if len(visits) != tt.n {
+				t.Errorf("%d patients have interactions, want all %d", len(visits), tt.n)
+			}
+		})
+	}
+}
+
+func checkPatient(t *testing.T, p models.Patient, now time.Time) {
+	t.Helper()
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("patient %s: %s", p.InsuranceNo, fmt.Sprintf(format, args...))
+	}
+	if !strings.HasPrefix(p.InsuranceNo, syntheticPrefix) || !models.ValidIdentifier(p.InsuranceNo) {
+		errorf("insurance number is not a valid %q one", syntheticPrefix)
+	}
+	if p.Age == nil || *p.Age < 0 || *p.Age > 95 {
+		errorf("age %v", p.Age)
+	}
+	if p.Sex != "M" && p.Sex != "F" || p.FName == "" || p.LName == "" || p.Addr == "" || p.InsuranceProvider == "" {
+		errorf("incomplete: %+v", p)
+	}
+	if !slices.Contains(firstNames[p.Sex], p.FName) {
+		errorf("first name %q is not one for sex %q", p.FName, p.Sex)
+	}
+	if !phonePattern.MatchString(p.PhNo) {
+		errorf("phone %q", p.PhNo)
+	}
+	if p.Email != "" && !emailPattern.MatchString(p.Email) {
+		errorf("email %q is not a reserved example address", p.Email)
+	}
+	if len(p.PreExistingConditions) != len(p.PreExistingMedications) {
+		errorf("%d conditions but %d medications", len(p.PreExistingConditions), len(p.PreExistingMedications))
+	}
+	for i, c := range p.PreExistingConditions {
+		found := false
+		for _, a := range ailments {
+			if a.chronic && a.condition == c {
+				found = true
+				if *p.Age < a.minAge {
+					errorf("%s at age %d", c, *p.Age)
+				}
+				if !slices.Contains(a.meds, p.PreExistingMedications[i]) {
+					errorf("medication %q does not treat %s", p.PreExistingMedications[i], c)
+				}
+			}
+		}
+		if !found {
+			errorf("condition %q is not a chronic ailment of the catalogue", c)
+		}
+	}
+	if *p.Age < 18 && (slices.Contains(p.Habits, "smoking") || slices.Contains(p.Habits, "drinking")) {
+		errorf("minor with habits %q", p.Habits)
+	}
+	if !p.CreatedAt.Equal(now) || !p.UpdatedAt.Equal(now) {
+		errorf("created_at %s, updated_at %s, want %s", p.CreatedAt, p.UpdatedAt, now)
+	}
+
+	again, err := models.NewPatient(revalidate(t, p), now)
+	if err != nil {
+		errorf("fails the API's validation: %v", err)
+	} else if !reflect.DeepEqual(again, p) {
+		errorf("changes when posted:\n%+v\n%+v", again, p)
+	}
+}
+
+func checkInteraction(t *testing.T, in models.Interaction, p models.Patient, now time.Time) {
+	t.Helper()
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("interaction %s (%s): %s", in.ID, in.Ailment, fmt.Sprintf(format, args...))
+	}
+
+	id, err := uuid.Parse(in.ID)
+	switch {
+	case err != nil:
+		errorf("id is not a UUID: %v", err)
+	case id.Version() != 7 || id.Variant() != uuid.RFC4122:
+		errorf("id is version %d variant %s, want 7 RFC4122", id.Version(), id.Variant())
+	case int64(binary.BigEndian.Uint64(id[:8])>>16) != in.InteractionDate.UnixMilli():
+		errorf("id time is not the visit's")
+	}
+
+	a := catalogueAilment(in.Ailment)
+	if a == nil {
+		errorf("ailment not in the catalogue")
+		return
+	}
+	if *p.Age < a.minAge {
+		errorf("drawn at age %d, below %d", *p.Age, a.minAge)
+	}
+	for _, s := range strings.Split(in.Symptoms, ", ") {
+		if !slices.Contains(a.symptoms, s) {
+			errorf("symptom %q does not belong to the ailment", s)
+		}
+	}
+
+	d := in.InteractionDate
+	if !d.Before(now) || d.Before(now.AddDate(0, 0, -historyDays-3)) {
+		errorf("interaction_date %s is not within the three years before %s", d, now)
+	}
+	if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday || d.Hour() < 8 || d.Hour() > 17 {
+		errorf("interaction_date %s is outside surgery hours", d)
+	}
+
+	if len(in.Label) == 0 {
+		errorf("no label")
+	}
+	if !slices.Equal(models.NormalizeLabels(in.Label), in.Label) {
+		errorf("labels %q are not trimmed, lower-case and distinct", in.Label)
+	}
+	for _, l := range in.Label {
+		if l != strings.ToLower(l) || strings.TrimSpace(l) == "" {
+			errorf("label %q", l)
+		}
+	}
+
+	checkMetrics(t, in, a)
+
+	if in.HealthStatus == nil || *in.HealthStatus < a.status.lo || *in.HealthStatus > a.status.hi {
+		errorf("health_status %v outside %v", in.HealthStatus, a.status)
+	}
+	if len(in.QA) == 0 {
+		errorf("no qa")
+	}
+	asked := map[string]bool{}
+	for _, e := range in.QA {
+		if s, ok := e.Value.(string); !ok || s == "" || asked[e.Key] {
+			errorf("qa %v: answers must be distinct questions with string answers", in.QA)
+		}
+		asked[e.Key] = true
+	}
+	if ns := in.NextSteps; ns != nil {
+		if ns.NextVisit == nil || !ns.NextVisit.After(d) {
+			errorf("next_visit %v is not after interaction_date %s", ns.NextVisit, d)
+		}
+		if len(ns.PrescribedMeds) == 0 {
+			errorf("next_steps without prescriptions")
+		}
+		for _, m := range ns.PrescribedMeds {
+			if !slices.Contains(a.meds, m) || !strings.ContainsAny(m, "0123456789") {
+				errorf("prescription %q has no dose or does not treat the ailment", m)
+			}
+		}
+		if ns.PrescribedSpecialist != "" && ns.PrescribedSpecialist != a.specialist {
+			errorf("referral to %q", ns.PrescribedSpecialist)
+		}
+	}
+	if !in.CreatedAt.Equal(now) {
+		errorf("created_at %s, want %s", in.CreatedAt, now)
+	}
+
+	again, err := models.NewInteraction(revalidate(t, in), now)
+	if err != nil {
+		errorf("fails the API's validation: %v", err)
+		return
+	}
+	if again.ID != in.ID || again.InsuranceNo != in.InsuranceNo || !again.InteractionDate.Equal(d) ||
+		!slices.Equal(again.Label, in.Label) || !reflect.DeepEqual(again.NextSteps, in.NextSteps) {
+		errorf("changes when posted:\n%+v\n%+v", again, in)
+	}
+}
+
+func checkMetrics(t *testing.T, in models.Interaction, a *ailment) {
+	t.Helper()
+	errorf := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("interaction %s (%s) metrics %v: %s", in.ID, in.Ailment, in.Metrics, fmt.Sprintf(format, args...))
+	}
+	m := map[string]any{}
+	for _, e := range in.Metrics {
+		m[e.Key] = e.Value
+	}
+	temp, ok := m["temp"].(float64)
+	if !ok || temp < a.temp.lo-0.05 || temp > a.temp.hi+0.05 || temp < 35.5 || temp > 41 {
+		errorf("temp %v °C", m["temp"])
+	}
+	if temp != float64(int(temp*10+0.5))/10 {
+		errorf("temp %v has more than one decimal", temp)
+	}
+	bp, _ := m["BP"].(string)
+	parts := bpPattern.FindStringSubmatch(bp)
+	if parts == nil {
+		errorf("BP %q is not systolic/diastolic", bp)
+	} else {
+		sys, _ := strconv.Atoi(parts[1])
+		dia, _ := strconv.Atoi(parts[2])
+		if sys <= dia || sys < 80 || sys > 220 || dia < 40 || dia > 130 || sys < a.systolic.lo || sys > a.systolic.hi {
+			errorf("BP %d/%d", sys, dia)
+		}
+	}
+	rate, ok := m["heart_rate"].(int64)
+	if !ok || rate < 40 || rate > 180 {
+		errorf("heart_rate %v", m["heart_rate"])
+	}
+	if spo2, ok := m["spo2"].(int64); !ok || spo2 < 85 || spo2 > 100 {
+		errorf("spo2 %v", m["spo2"])
+	}
+	ecg, _ := m["ECG"].(string)
+	switch {
+	case len(a.ecg) > 0:
+		if !slices.Contains(a.ecg, ecg) {
+			errorf("ECG %q", ecg)
+		}
+	case rate > 100 && ecg != "Sinus tachycardia", rate < 60 && ecg != "Sinus bradycardia",
+		rate >= 60 && rate <= 100 && ecg != "Normal":
+		errorf("ECG %q does not fit a heart rate of %d", ecg, rate)
+	}
+	if _, ok := m["glucose_mg_dl"]; ok != (a.glucose != nil) {
+		errorf("glucose reading present: %v", ok)
+	}
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	p1, i1, err := generate(newRand(99), now, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, i2, err := generate(newRand(99), now, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(p1, p2) || !reflect.DeepEqual(i1, i2) {
+		t.Error("the same seed and time gave different records")
+	}
+	p3, i3, err := generate(newRand(100), now, 40)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3[0].InsuranceNo == p1[0].InsuranceNo || i3[0].ID == i1[0].ID {
+		t.Error("different seeds gave the same identities")
+	}
+}
+
+func TestGenerateCoversTheCatalogue(t *testing.T) {
+	_, interactions, err := generate(newRand(5), time.Now(), 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	referrals := 0
+	for _, in := range interactions {
+		seen[in.Ailment]++
+		if in.NextSteps != nil && in.NextSteps.PrescribedSpecialist != "" {
+			referrals++
+		}
+	}
+	for _, a := range ailments {
+		if seen[a.name] == 0 {
+			t.Errorf("ailment %q never drawn", a.name)
+		}
+	}
+	if mean := float64(len(interactions)) / 2000; mean < 9 || mean > 13 {
+		t.Errorf("mean history length %.1f, want about 11", mean)
+	}
+	if referrals == 0 {
+		t.Error("no referral to a specialist")
+	}
+}
+
+func TestAsciiLower(t *testing.T) {
+	tests := map[string]string{"Müller": "mueller", "Schröder": "schroeder", "Ayşe": "ayse", "Yılmaz": "yilmaz", "Jürgen": "juergen", "Groß": "gross", "Lopez": "lopez"}
+	for in, want := range tests {
+		if got := asciiLower(in); got != want {
+			t.Errorf("asciiLower(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// orderStore records inserts and checks that every interaction's patient is inserted
+// before it.
+type orderStore struct {
+	t            *testing.T
+	batch        int
+	patients     map[string]bool
+	interactions int
+}
+
+func (s *orderStore) PatientExists(_ context.Context, no string) (bool, error) {
+	return s.patients[no], nil
+}
+
+func (s *orderStore) InsertPatients(_ context.Context, ps []models.Patient) (repository.InsertResult, error) {
+	if len(ps) > s.batch {
+		s.t.Errorf("inserted %d patients at once, batch is %d", len(ps), s.batch)
+	}
+	for _, p := range ps {
+		s.patients[p.InsuranceNo] = true
+	}
+	return repository.InsertResult{Inserted: len(ps)}, nil
+}
+
+func (s *orderStore) InsertInteractions(_ context.Context, ins []models.Interaction) (repository.InsertResult, error) {
+	if len(ins) > s.batch {
+		s.t.Errorf("inserted %d interactions at once, batch is %d", len(ins), s.batch)
+	}
+	for _, in := range ins {
+		if !s.patients[in.InsuranceNo] {
+			s.t.Errorf("interaction %s inserted before its patient", in.ID)
+		}
+	}
+	s.interactions += len(ins)
+	return repository.InsertResult{Inserted: len(ins)}, nil
+}
+
+func TestLoadGeneratedBatches(t *testing.T) {
+	for _, batch := range []int{1, 7, 50, 1000} {
+		t.Run(strconv.Itoa(batch), func(t *testing.T) {
+			store := &orderStore{t: t, batch: batch, patients: map[string]bool{}}
+			now := time.Now()
+			rep, err := loadGenerated(context.Background(), store, generateOptions{patients: 30, batch: batch, seed: 8, now: now}, io.Discard)
+			if err != nil {
+				t.Fatalf("loadGenerated: %v", err)
+			}
+			_, want, _ := generate(newRand(8), now, 30)
+			if len(store.patients) != 30 || store.interactions != len(want) {
+				t.Errorf("stored %d patients and %d interactions, want 30 and %d", len(store.patients), store.interactions, len(want))
+			}
+			if rep.patients.Inserted != 30 || rep.interactions.Inserted != len(want) || rep.documents() != 30+len(want) {
+				t.Errorf("report %+v", rep)
+			}
+		})
+	}
+}
+
+func TestGenerateIntoStore(t *testing.T) {
+	db := newDatabase(t)
+	stdout, stderr, err := runSeed(t, db, "-generate", "25", "-seed", "42", "-batch", "50")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr)
+	}
+	lengths := newGenerator(newRand(42), time.Now()).historyLengths(25)
+	want := 0
+	for _, n := range lengths {
+		want += n
+	}
+	mustContain(t, "summary", stdout,
+		"generating 25 synthetic patients (seed 42)",
+		fmt.Sprintf("inserted %d documents (25 patients, %d interactions) in ", 25+want, want),
+		" documents/s")
+	mustContain(t, "progress", stderr, "inserting", "docs")
+
+	ps := patients(t, db)
+	ins := interactions(t, db)
+	if len(ps) != 25 || len(ins) != want {
+		t.Fatalf("stored %d patients and %d interactions, want 25 and %d", len(ps), len(ins), want)
+	}
+	for _, in := range ins {
+		p, ok := ps[in.InsuranceNo]
+		if !ok {
+			t.Fatalf("interaction %s belongs to no stored patient", in.ID)
+		}
+		checkInteraction(t, in, p, in.CreatedAt)
+	}
+	for _, p := range ps {
+		checkPatient(t, p, p.CreatedAt)
+	}
+
+	_, _, err = runSeed(t, db, "-generate", "25", "-seed", "42")
+	if err == nil || !strings.Contains(err.Error(), "seed 42 was loaded into this database before") {
+		t.Errorf("second run with the same seed = %v, want a refusal", err)
+	}
+	if n := len(interactions(t, db)); n != want {
+		t.Errorf("%d interactions after the refused run, want %d", n, want)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	for _, a := range ailments {
+		t.Run(a.name, func(t *testing.T) {
+			if len(a.labels) == 0 || !slices.Equal(models.NormalizeLabels(a.labels), a.labels) {
+				t.Errorf("labels %q are not non-empty, trimmed, lower-case and distinct", a.labels)
+			}
+			for _, s := range a.symptoms {
+				if strings.Contains(s, ",") {
+					t.Errorf("symptom %q holds a comma; symptoms are joined with commas", s)
+				}
+			}
+			for _, m := range a.meds {
+				if !strings.ContainsAny(m, "0123456789") {
+					t.Errorf("prescription %q has no dose", m)
+				}
+			}
+			if a.chronic != (a.condition != "") {
+				t.Errorf("chronic %v with condition %q", a.chronic, a.condition)
+			}
+			if len(a.symptoms) == 0 || len(a.questions) == 0 || len(a.meds) == 0 {
+				t.Error("needs symptoms, questions and prescriptions")
+			}
+			for _, s := range []span{a.systolic, a.diastolic, a.heartRate, a.spo2, a.status, a.followUp} {
+				if s.lo > s.hi {
+					t.Errorf("range %v is empty", s)
+				}
+			}
+			if a.systolic.lo-25 < a.diastolic.lo {
+				t.Errorf("systolic %v and diastolic %v leave less than 25 mmHg between them", a.systolic, a.diastolic)
+			}
+			if a.temp.lo > a.temp.hi || a.temp.lo < 35.5 || a.temp.hi > 41 {
+				t.Errorf("temperature %v", a.temp)
+			}
+			if a.status.lo < 1 || a.status.hi > 10 || a.followUp.lo < 1 || a.spo2.hi > 100 {
+				t.Errorf("status %v, follow-up %v, spo2 %v", a.status, a.followUp, a.spo2)
+			}
+			if (a.specialist == "") != (a.referral == 0) {
+				t.Errorf("specialist %q with referral chance %v", a.specialist, a.referral)
+			}
+		})
+	}
+}

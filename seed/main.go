@@ -1,0 +1,217 @@
+// Command seed loads patients and interactions into the service's store.
+//
+// With no flag it loads the bundled initial dataset (the original project's two
+// patients and thirteen interactions, dated). With -csv DIR it loads DIR/Patient.csv
+// and DIR/Interaction.csv in the original project's export format. With -generate N it
+// adds N synthetic patients with their histories. CSV rows go through the API's own
+// validation; invalid rows are reported and skipped. Records already present (by
+// insurance number or id) are left unchanged, so loading the same data twice adds
+// nothing.
+//
+// The store is the server's: MONGODB_URI and MONGODB_DATABASE, or without MONGODB_URI
+// the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR or, when none
+// is, one this command starts over DATA_DIR.
+//
+//	go run ./seed
+//	go run ./seed -csv ../shared/data/seed-project
+//	go run ./seed -generate 2000
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/repository"
+)
+
+// bundledFiles holds the initial dataset: data/Patient.csv and data/Interaction.csv.
+//
+//go:embed data/Patient.csv data/Interaction.csv
+var bundledFiles embed.FS
+
+// Bounds of the numeric flags.
+const (
+	defaultBatch = 1000
+	maxBatch     = 100_000
+	maxGenerate  = 10_000_000
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	var usage *usageError
+	switch {
+	case errors.As(err, &usage):
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "seed:", err)
+		os.Exit(1)
+	}
+}
+
+// commandLine is the parsed command line.
+type commandLine struct {
+	csvDir   string
+	generate int
+	batch    int
+	seed     uint64
+}
+
+// usageError reports a command line that cannot be run; its message and the usage
+// have already been written.
+type usageError struct {
+	msg string
+}
+
+// Error returns what is wrong with the command line.
+func (e *usageError) Error() string { return e.msg }
+
+// errHelp means -h or -help was asked for and the usage has been written.
+var errHelp = errors.New("help requested")
+
+// run loads the data the command line in args asks for into the configured store,
+// writing the summary to stdout and logs, messages about the command line and the
+// progress bar to stderr. It returns a *usageError for a bad command line, and
+// otherwise the errors of configuration, the store and loading.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	opts, err := parseFlags(args, stderr)
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(stderr, cfg.LogLevel)
+	store, err := app.OpenStore(ctx, cfg, logger, app.StoreOptions{Attach: true})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(context.Background()); err != nil {
+			logger.Warn("close store", "error", err.Error())
+		}
+	}()
+	repo := repository.New(store.DB)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+
+	start := time.Now()
+	if opts.generate > 0 {
+		fmt.Fprintf(stdout, "generating %d synthetic patients (seed %d)\n", opts.generate, opts.seed)
+		rep, err := loadGenerated(ctx, repo, generateOptions{
+			patients: opts.generate, batch: opts.batch, seed: opts.seed, now: start,
+		}, stderr)
+		if err != nil {
+			return err
+		}
+		existing := ""
+		if n := rep.patients.Existing + rep.interactions.Existing; n > 0 {
+			existing = fmt.Sprintf(", %d already present", n)
+		}
+		fmt.Fprintf(stdout, "inserted %d documents (%d patients, %d interactions%s) in %s: %.0f documents/s\n",
+			rep.documents(), rep.patients.Inserted, rep.interactions.Inserted, existing,
+			rep.elapsed.Round(time.Millisecond), rep.perSecond())
+		return nil
+	}
+
+	fsys, source, err := csvSource(opts.csvDir)
+	if err != nil {
+		return err
+	}
+	rep, err := importCSV(ctx, repo, fsys, opts.csvDir, start, opts.batch)
+	if err != nil {
+		return err
+	}
+	rep.print(stdout, source)
+	return nil
+}
+
+// csvSource returns the files to import and a name for them: the directory dir, or the
+// bundled dataset when dir is empty. It returns an error when dir is not a directory.
+func csvSource(dir string) (fs.FS, string, error) {
+	if dir == "" {
+		fsys, err := fs.Sub(bundledFiles, "data")
+		if err != nil {
+			return nil, "", fmt.Errorf("bundled dataset: %w", err)
+		}
+		return fsys, "bundled dataset", nil
+	}
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, "", fmt.Errorf("-csv: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, "", fmt.Errorf("-csv: %s is not a directory", dir)
+	}
+	return os.DirFS(dir), dir, nil
+}
+
+// parseFlags reads the command line. On a mistake it writes what is wrong and the
+// usage to stderr and returns a *usageError; for -h it writes the usage and returns
+// errHelp.
+func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
+	var opts commandLine
+	fset := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	fset.StringVar(&opts.csvDir, "csv", "", "load `DIR`/Patient.csv and DIR/Interaction.csv instead of the bundled dataset")
+	fset.IntVar(&opts.generate, "generate", 0, "add `N` synthetic patients with 2 to 20 interactions each, instead of the bundled dataset")
+	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
+	fset.Uint64Var(&opts.seed, "seed", 0, "random `SEED` for -generate (default: from the current time)")
+	fset.Usage = func() {
+		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -generate N [-seed SEED]] [-batch SIZE]\n\n"+
+			"Loads the bundled initial dataset, CSV files or synthetic patients into the store\n"+
+			"configured by the environment (see .env.example). Records already present are\n"+
+			"left unchanged.\n\nFlags:\n")
+		fset.PrintDefaults()
+	}
+	if err := fset.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return commandLine{}, errHelp
+		}
+		return commandLine{}, &usageError{msg: err.Error()}
+	}
+
+	set := map[string]bool{}
+	fset.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var problem string
+	switch {
+	case fset.NArg() > 0:
+		problem = fmt.Sprintf("unexpected argument %q; flags come before any argument, and none is needed", fset.Arg(0))
+	case set["csv"] && set["generate"]:
+		problem = "-csv and -generate exclude each other; choose one"
+	case set["csv"] && opts.csvDir == "":
+		problem = "-csv needs a directory"
+	case set["generate"] && (opts.generate < 1 || opts.generate > maxGenerate):
+		problem = fmt.Sprintf("-generate must be from 1 to %d, not %d", maxGenerate, opts.generate)
+	case set["seed"] && !set["generate"]:
+		problem = "-seed only applies to -generate"
+	case opts.batch < 1 || opts.batch > maxBatch:
+		problem = fmt.Sprintf("-batch must be from 1 to %d, not %d", maxBatch, opts.batch)
+	}
+	if problem != "" {
+		fmt.Fprintln(stderr, problem)
+		fset.Usage()
+		return commandLine{}, &usageError{msg: problem}
+	}
+	if !set["seed"] {
+		opts.seed = uint64(time.Now().UnixNano())
+	}
+	return opts, nil
+}

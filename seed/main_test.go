@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+)
+
+// testStore is the one store of this test binary: MongoDB when MONGODB_URI is set,
+// otherwise the embedded store over a temporary directory. Each test takes a database
+// of its own from it.
+var testStore *app.Store
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "seed-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create data dir:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cfg := app.Config{
+		MongoURI:        os.Getenv("MONGODB_URI"),
+		Database:        "seedtest",
+		DataDir:         dir,
+		EmbeddedAddr:    "127.0.0.1:0",
+		RequestTimeout:  10 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        "error",
+	}
+	ctx := context.Background()
+	testStore, err = app.OpenStore(ctx, cfg, app.NewLogger(io.Discard, cfg.LogLevel), app.StoreOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open test store:", err)
+		return 1
+	}
+	defer testStore.Close(ctx)
+	return m.Run()
+}
+
+var nonName = regexp.MustCompile(`[^A-Za-z0-9]+`)
+
+// newDatabase returns an empty database for t alone, dropped when t ends.
+func newDatabase(t *testing.T) *mongo.Database {
+	t.Helper()
+	name := nonName.ReplaceAllString(t.Name(), "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	name = "seed_" + name + "_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
+	db := testStore.Client.Database(name)
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	return db
+}
+
+// newRepository returns a repository over a new database, with its indexes.
+func newRepository(t *testing.T) (*repository.Store, *mongo.Database) {
+	t.Helper()
+	db := newDatabase(t)
+	repo := repository.New(db)
+	if err := repo.EnsureIndexes(context.Background()); err != nil {
+		t.Fatalf("ensure indexes: %v", err)
+	}
+	return repo, db
+}
+
+// runSeed runs the command with args against db, configured through the environment
+// as a user would: MONGODB_URI when the tests use MongoDB, otherwise the address of
+// the test store's listener, which the command attaches to.
+func runSeed(t *testing.T, db *mongo.Database, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	t.Setenv("MONGODB_DATABASE", db.Name())
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("LOG_LEVEL", "info")
+	if os.Getenv("MONGODB_URI") == "" {
+		t.Setenv("EMBEDDED_MONGO_ADDR", listenAddr(t, testStore.URI))
+	}
+	var out, errOut bytes.Buffer
+	err = run(context.Background(), args, &out, &errOut)
+	return out.String(), errOut.String(), err
+}
+
+// listenAddr returns the host:port of a single-host connection string.
+func listenAddr(t *testing.T, uri string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		t.Fatalf("store URI %q has no scheme", uri)
+	}
+	hosts, _, _ := strings.Cut(rest, "/")
+	return hosts
+}
+
+// dump returns every document of a collection as stored, in _id order.
+func dump(t *testing.T, coll *mongo.Collection) []bson.Raw {
+	t.Helper()
+	ctx := context.Background()
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		t.Fatalf("find in %s: %v", coll.Name(), err)
+	}
+	defer cur.Close(ctx)
+	var docs []bson.Raw
+	for cur.Next(ctx) {
+		docs = append(docs, append(bson.Raw(nil), cur.Current...))
+	}
+	if err := cur.Err(); err != nil {
+		t.Fatalf("read %s: %v", coll.Name(), err)
+	}
+	return docs
+}
+
+// interactions returns the stored interactions by id.
+func interactions(t *testing.T, db *mongo.Database) map[string]models.Interaction {
+	t.Helper()
+	out := map[string]models.Interaction{}
+	for _, raw := range dump(t, db.Collection(repository.InteractionsCollection)) {
+		var in models.Interaction
+		if err := bson.Unmarshal(raw, &in); err != nil {
+			t.Fatalf("decode interaction: %v", err)
+		}
+		out[in.ID] = in
+	}
+	return out
+}
+
+// patients returns the stored patients by insurance number.
+func patients(t *testing.T, db *mongo.Database) map[string]models.Patient {
+	t.Helper()
+	out := map[string]models.Patient{}
+	for _, raw := range dump(t, db.Collection(repository.PatientsCollection)) {
+		var p models.Patient
+		if err := bson.Unmarshal(raw, &p); err != nil {
+			t.Fatalf("decode patient: %v", err)
+		}
+		out[p.InsuranceNo] = p
+	}
+	return out
+}
+
+// lookup returns the value of key in d, or nil.
+func lookup(d bson.D, key string) any {
+	for _, e := range d {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+func mustContain(t *testing.T, what, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s does not contain %q:\n%s", what, w, s)
+		}
+	}
+}
+
+func mustDate(t *testing.T, s string) time.Time {
+	t.Helper()
+	d, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatalf("bad date in test: %v", err)
+	}
+	return d
+}
+
+func TestBundledDataset(t *testing.T) {
+	db := newDatabase(t)
+	stdout, stderr, err := runSeed(t, db)
+	if err != nil {
+		t.Fatalf("run: %v\nstderr: %s", err, stderr)
+	}
+	mustContain(t, "summary", stdout,
+		"bundled dataset: 2 patient rows, 13 interaction rows",
+		"patients:     2 inserted, 0 already present",
+		"interactions: 13 inserted, 0 already present",
+		"skipped rows: none")
+	for _, private := range []string{"A11", "B11", "Vernon", "Lopez", "Beth", "Martin", "vernon@"} {
+		if strings.Contains(stderr, private) {
+			t.Errorf("logs hold patient data %q:\n%s", private, stderr)
+		}
+	}
+
+	ps := patients(t, db)
+	if len(ps) != 2 {
+		t.Fatalf("%d patients stored, want 2", len(ps))
+	}
+	a11, b11 := ps["A11"], ps["B11"]
+	if a11.Age == nil || *a11.Age != 30 || a11.FName != "Vernon" || a11.Addr != "Berliner Straße 123" || a11.PhNo != "0171 234567" {
+		t.Errorf("A11 = %+v", a11)
+	}
+	if got := strings.Join(a11.Habits, "|"); got != "smoking|drinking" {
+		t.Errorf("A11 habits = %q, want smoking|drinking", got)
+	}
+	if got := strings.Join(b11.PreExistingConditions, "|"); got != "Hypertension|Obesity" {
+		t.Errorf("B11 conditions = %q, want Hypertension|Obesity", got)
+	}
+	if b11.Email != "" || b11.PreExistingMedications != nil || b11.RelatedDocs != nil || b11.BloodType != "AB+" {
+		t.Errorf("B11 = %+v; empty cells must be absent", b11)
+	}
+
+	ins := interactions(t, db)
+	if len(ins) != 13 {
+		t.Fatalf("%d interactions stored, want 13", len(ins))
+	}
+	tests := []struct {
+		id, patient string
+		labels      []string
+		date        string
+	}{
+		{"1", "A11", []string{"fever"}, "2024-08-05T09:30:00Z"},
+		{"2", "A11", []string{"fever", "skin"}, "2024-08-19T10:15:00Z"},
+		{"3", "A11", []string{"fever"}, "2024-09-02T08:45:00Z"},
+		{"4", "A11", []string{"skin"}, "2024-09-16T11:00:00Z"},
+		{"5", "A11", []string{"fever"}, "2024-10-12T09:30:00Z"},
+		{"6", "A11", []string{"fever"}, "2024-10-22T10:00:00Z"},
+		{"7", "B11", []string{"skin"}, "2024-05-06T08:30:00Z"},
+		{"8", "B11", []string{"gut"}, "2024-05-21T10:00:00Z"},
+		{"9", "B11", []string{"gut", "skin"}, "2024-06-04T09:15:00Z"},
+		{"10", "B11", []string{"gut", "fever"}, "2024-06-18T15:40:00Z"},
+		{"11", "B11", []string{"fever"}, "2024-07-02T11:20:00Z"},
+		{"12", "B11", []string{"cold", "fever"}, "2024-07-16T09:00:00Z"},
+		{"13", "B11", []string{}, "2024-07-30T16:10:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run("interaction "+tt.id, func(t *testing.T) {
+			in, ok := ins[tt.id]
+			if !ok {
+				t.Fatal("not stored")
+			}
+			if in.InsuranceNo != tt.patient {
+				t.Errorf("insurance_no = %q, want %q", in.InsuranceNo, tt.patient)
+			}
+			if strings.Join(in.Label, "|") != strings.Join(tt.labels, "|") || in.Label == nil {
+				t.Errorf("label = %q, want %q", in.Label, tt.labels)
+			}
+			if !in.InteractionDate.Equal(mustDate(t, tt.date)) {
+				t.Errorf("interaction_date = %s, want %s", in.InteractionDate, tt.date)
+			}
+			if in.NextSteps != nil && in.NextSteps.NextVisit != nil && !in.NextSteps.NextVisit.After(in.InteractionDate) {
+				t.Errorf("next_visit %s is not after interaction_date %s", in.NextSteps.NextVisit, in.InteractionDate)
+			}
+			if !in.CreatedAt.Equal(ps["A11"].CreatedAt) {
+				t.Errorf("created_at = %s, want the import's one timestamp %s", in.CreatedAt, ps["A11"].CreatedAt)
+			}
+		})
+	}
+
+	one := ins["1"]
+	if one.NextSteps == nil || one.NextSteps.NextVisit == nil || !one.NextSteps.NextVisit.Equal(mustDate(t, "2024-10-12T00:00:00Z")) {
+		t.Errorf("next_steps of 1 = %+v, want next_visit 2024-10-12", one.NextSteps)
+	} else if got := strings.Join(one.NextSteps.PrescribedMeds, "|"); got != "ABC 20mg|DEF 4mg" {
+		t.Errorf("prescribed_meds of 1 = %q", got)
+	}
+	if qa := one.QA; len(qa) != 1 || qa[0].Key != "since" || qa[0].Value != "4 weeks" {
+		t.Errorf("qa of 1 = %v, want since: 4 weeks", qa)
+	}
+	if bp, _ := lookup(ins["4"].Metrics, "BP").(string); bp != "90/80" {
+		t.Errorf("metrics.BP of 4 = %v, want 90/80", ins["4"].Metrics)
+	}
+	if temp := lookup(ins["10"].Metrics, "temp"); temp != 37.8 {
+		t.Errorf("metrics.temp of 10 = %v (%T), want 37.8", temp, temp)
+	}
+	if ins["8"].Metrics != nil || ins["8"].Symptoms != "itching, irritation" {
+		t.Errorf("interaction 8 = %+v; its metrics cell is empty", ins["8"])
+	}
+}
+
+func TestBundledDatasetTwiceChangesNothing(t *testing.T) {
+	db := newDatabase(t)
+	if _, stderr, err := runSeed(t, db); err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr)
+	}
+	patientsBefore := dump(t, db.Collection(repository.PatientsCollection))
+	interactionsBefore := dump(t, db.Collection(repository.InteractionsCollection))
+	if len(patientsBefore) != 2 || len(interactionsBefore) != 13 {
+		t.Fatalf("first run stored %d patients and %d interactions, want 2 and 13", len(patientsBefore), len(interactionsBefore))
+	}
+
+	time.Sleep(5 * time.Millisecond) // so that a rewrite would show in the timestamps
+	stdout, stderr, err := runSeed(t, db)
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, stderr)
+	}
+	mustContain(t, "summary", stdout,
+		"patients:     0 inserted, 2 already present",
+		"interactions: 0 inserted, 13 already present")
+
+	for _, c := range []struct {
+		coll   string
+		before []bson.Raw
+	}{
+		{repository.PatientsCollection, patientsBefore},
+		{repository.InteractionsCollection, interactionsBefore},
+	} {
+		after := dump(t, db.Collection(c.coll))
+		if len(after) != len(c.before) {
+			t.Errorf("%s: %d documents after the second run, %d before", c.coll, len(after), len(c.before))
+			continue
+		}
+		for i := range after {
+			if !bytes.Equal(after[i], c.before[i]) {
+				t.Errorf("%s: document changed by the second run:\nbefore %s\nafter  %s", c.coll, c.before[i], after[i])
+			}
+		}
+	}
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined: -nope"},
+		{"generate not a number", []string{"-generate", "x"}, `invalid value "x" for flag -generate`},
+		{"generate zero", []string{"-generate", "0"}, "-generate must be from 1 to"},
+		{"generate negative", []string{"-generate", "-3"}, "-generate must be from 1 to"},
+		{"csv and generate", []string{"-csv", "x", "-generate", "3"}, "-csv and -generate exclude each other"},
+		{"csv empty", []string{"-csv", ""}, "-csv needs a directory"},
+		{"seed without generate", []string{"-seed", "4"}, "-seed only applies to -generate"},
+		{"batch zero", []string{"-batch", "0"}, "-batch must be from 1 to"},
+		{"argument", []string{"more"}, `unexpected argument "more"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			var usage *usageError
+			if !errors.As(err, &usage) {
+				t.Fatalf("run(%q) = %v, want a usage error", tt.args, err)
+			}
+			mustContain(t, "stderr", stderr.String(), tt.want, "Usage: seed")
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want commandLine
+		// keepSeed is set when args give -seed; otherwise the seed is time-based.
+		keepSeed bool
+	}{
+		{nil, commandLine{batch: defaultBatch}, false},
+		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch}, false},
+		{[]string{"-generate", "25", "-seed", "7", "-batch", "50"}, commandLine{generate: 25, seed: 7, batch: 50}, true},
+		{[]string{"-generate=3", "-seed=0"}, commandLine{generate: 3, batch: defaultBatch}, true},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr bytes.Buffer
+			got, err := parseFlags(tt.args, &stderr)
+			if err != nil {
+				t.Fatalf("parseFlags: %v\n%s", err, stderr.String())
+			}
+			if !tt.keepSeed {
+				got.seed = 0
+			}
+			if got != tt.want {
+				t.Errorf("parseFlags(%q) = %+v, want %+v", tt.args, got, tt.want)
+			}
+		})
+	}
+
+	t.Run("help", func(t *testing.T) {
+		var stderr bytes.Buffer
+		if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, errHelp) {
+			t.Errorf("parseFlags(-h) = %v, want errHelp", err)
+		}
+		mustContain(t, "usage", stderr.String(), "-csv DIR", "-generate N", "-batch SIZE", "-seed SEED")
+	})
+}
+
+// mongoshURI returns the connection string for mongosh: the test store's, with db as
+// its database. MONGODB_URI is used as given, since the store's URI has its credentials
+// removed.
+func mongoshURI(t *testing.T, db string) string {
+	t.Helper()
+	uri := os.Getenv("MONGODB_URI")
+	if uri == "" {
+		uri = testStore.URI
+	}
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		t.Fatalf("store URI %q has no scheme", uri)
+	}
+	hosts, tail, _ := strings.Cut(rest, "/")
+	_, query, hasQuery := strings.Cut(tail, "?")
+	if !hasQuery {
+		hosts, query, hasQuery = strings.Cut(hosts, "?")
+	}
+	out := scheme + "://" + hosts + "/" + db
+	if hasQuery {
+		out += "?" + query
+	}
+	return out
+}
+
+func TestMongoshReadsSeededRecord(t *testing.T) {
+	mongosh, err := exec.LookPath("mongosh")
+	if err != nil {
+		t.Skip("mongosh is not on PATH")
+	}
+	repo, db := newRepository(t)
+	fsys, _, err := csvSource("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := importCSV(context.Background(), repo, fsys, "", time.Now(), defaultBatch); err != nil {
+		t.Fatalf("import bundled dataset: %v", err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mongosh, mongoshURI(t, db.Name()), "--quiet", "--eval",
+		`JSON.stringify(db.interactions.findOne({_id: "2"}))`)
+	cmd.Env = append(os.Environ(), "MONGOSH_NO_UPDATE_CHECK=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("mongosh: %v\n%s", err, stderr.String())
+	}
+	mustContain(t, "mongosh output", string(out),
+		`"_id":"2"`, `"insurance_no":"A11"`, `"label":["fever","skin"]`,
+		`"interaction_date":"2024-08-19T10:15:00.000Z"`, `"next_visit":"2024-10-22T00:00:00.000Z"`)
+}
+
+func TestMongoshURI(t *testing.T) {
+	tests := []struct{ uri, want string }{
+		{"mongodb://127.0.0.1:27017/", "mongodb://127.0.0.1:27017/d"},
+		{"mongodb://127.0.0.1:27017", "mongodb://127.0.0.1:27017/d"},
+		{"mongodb://u:p@h1:1,h2:2/admin?replicaSet=rs0", "mongodb://u:p@h1:1,h2:2/d?replicaSet=rs0"},
+		{"mongodb://h/?tls=true", "mongodb://h/d?tls=true"},
+		{"mongodb://h?tls=true", "mongodb://h/d?tls=true"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.uri, func(t *testing.T) {
+			t.Setenv("MONGODB_URI", tt.uri)
+			if got := mongoshURI(t, "d"); got != tt.want {
+				t.Errorf("mongoshURI(%q) = %q, want %q", tt.uri, got, tt.want)
+			}
+		})
+	}
+}
