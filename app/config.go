@@ -29,6 +29,9 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of open requests on shutdown (SHUTDOWN_TIMEOUT,
 	// default 15s).
 	ShutdownTimeout time.Duration
+	// IdempotencyKeyTTL is how long Idempotency-Key answers are kept
+	// (IDEMPOTENCY_KEY_TTL, default 24h, at least 24h).
+	IdempotencyKeyTTL time.Duration
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 }
@@ -70,12 +73,16 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}{
 		{"REQUEST_TIMEOUT", "10s", &cfg.RequestTimeout},
 		{"SHUTDOWN_TIMEOUT", "15s", &cfg.ShutdownTimeout},
+		{"IDEMPOTENCY_KEY_TTL", "24h", &cfg.IdempotencyKeyTTL},
 	} {
 		v, err := time.ParseDuration(get(d.key, d.def))
 		if err != nil || v <= 0 {
 			return Config{}, fmt.Errorf("%s: %q is not a positive duration such as 10s", d.key, getenv(d.key))
 		}
 		*d.into = v
+	}
+	if cfg.IdempotencyKeyTTL < 24*time.Hour {
+		return Config{}, fmt.Errorf("IDEMPOTENCY_KEY_TTL: %s is under the 24h clients may rely on", cfg.IdempotencyKeyTTL)
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":

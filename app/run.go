@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/clinic/interactions/repository"
 )
@@ -36,6 +37,8 @@ func Run(ctx context.Context, logOut io.Writer) error {
 		return err
 	}
 
+	go purgeIdempotencyKeys(ctx, logger, repo, cfg.IdempotencyKeyTTL)
+
 	server := NewServer(logger, repo, cfg.RequestTimeout)
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -62,4 +65,25 @@ func NewLogger(out io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level)) // validated by ConfigFrom; info otherwise
 	return slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: l}))
+}
+
+// purgeIdempotencyKeys deletes Idempotency-Key answers older than ttl now and every
+// hour until ctx ends. (The embedded store has no TTL indexes, so this runs on both.)
+func purgeIdempotencyKeys(ctx context.Context, logger *slog.Logger, repo *repository.Store, ttl time.Duration) {
+	ticker := time.NewTicker(time.Hour)
+	defer ticker.Stop()
+	for {
+		n, err := repo.PurgeIdempotencyKeys(ctx, time.Now().Add(-ttl))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("purge idempotency keys", "error", err.Error())
+		case n > 0:
+			logger.Info("purged idempotency keys", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
 }

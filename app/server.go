@@ -41,12 +41,21 @@ func NewServer(logger *slog.Logger, store *repository.Store, requestTimeout time
 	app.Get("/readyz", h.Readyz)
 	app.Get("/docs/*", swagger.HandlerDefault)
 
+	// A request that dies holds its idempotency key this long before a retry may take it.
+	idempotent := h.Idempotency(logger, errorHandler, 3*requestTimeout)
 	v1 := app.Group("/api/v1")
-	v1.Post("/patients", h.CreatePatient)
+	v1.Post("/patients", idempotent, h.CreatePatient)
 	v1.Get("/patients/:insurance_no", h.GetPatient)
+	v1.Patch("/patients/:insurance_no", h.PatchPatient)
+	v1.Get("/patients/:insurance_no/history", h.PatientHistory)
+	v1.Get("/patients/:insurance_no/history/:version", h.PatientVersion)
 	v1.Get("/patients/:insurance_no/interactions", h.History)
-	v1.Post("/interactions", h.CreateInteraction)
+	v1.Post("/interactions", idempotent, h.CreateInteraction)
 	v1.Get("/interactions/:id", h.GetInteraction)
+	v1.Patch("/interactions/:id", h.PatchInteraction)
+	v1.Delete("/interactions/:id", h.DeleteInteraction)
+	v1.Get("/interactions/:id/history", h.InteractionHistory)
+	v1.Get("/interactions/:id/history/:version", h.InteractionVersion)
 	return app
 }
 

@@ -43,6 +43,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/models.Interaction"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Makes retries safe: a retry with the same key and body gets the first answer and creates nothing",
+                        "name": "Idempotency-Key",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -52,6 +58,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/models.Interaction"
                         },
                         "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of version 1"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "URL of the new interaction"
@@ -87,6 +97,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         }
+                    },
+                    "422": {
+                        "description": "the Idempotency-Key was used with a different request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
                     }
                 }
             }
@@ -107,6 +123,12 @@ const docTemplate = `{
                         "name": "id",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag held by the client: 304 when still current",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -114,7 +136,16 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.Interaction"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the current version"
+                            }
                         }
+                    },
+                    "304": {
+                        "description": "not modified"
                     },
                     "400": {
                         "description": "not a valid id",
@@ -124,6 +155,297 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "no such interaction",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "410": {
+                        "description": "entered_in_error: fields.status and fields.reason say why",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "description": "Records that the interaction was entered in error. It is kept with its full history, left out of lists unless include=entered-in-error, and GET answers 410. Requires If-Match and a reason (query parameter or body).",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "interactions"
+                ],
+                "summary": "Mark an interaction entered-in-error",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Interaction id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the current version",
+                        "name": "If-Match",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Why the record was entered in error (or in the body)",
+                        "name": "reason",
+                        "in": "query"
+                    },
+                    {
+                        "description": "The reason, when not in the query",
+                        "name": "body",
+                        "in": "body",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ReasonRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Interaction"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the new version"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "no reason",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such interaction",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "410": {
+                        "description": "already marked entered-in-error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "412": {
+                        "description": "If-Match is not the current version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "428": {
+                        "description": "If-Match is missing",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; id and insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.",
+                "consumes": [
+                    "application/json",
+                    "application/merge-patch+json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "interactions"
+                ],
+                "summary": "Amend an interaction",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Interaction id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version being amended, e.g. \\",
+                        "name": "If-Match",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Why the record is amended (stored with the new version)",
+                        "name": "reason",
+                        "in": "query"
+                    },
+                    {
+                        "description": "Fields to change; null removes a field",
+                        "name": "patch",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/models.Interaction"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Interaction"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the new version"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid patch or result",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such interaction",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "410": {
+                        "description": "the interaction was marked entered-in-error",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "412": {
+                        "description": "If-Match is not the current version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "428": {
+                        "description": "If-Match is missing",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/interactions/{id}/history": {
+            "get": {
+                "description": "Every version, newest first, the current one included; also for an interaction marked entered-in-error. Paginated like a patient's history.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "interactions"
+                ],
+                "summary": "An interaction's versions",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Interaction id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1-100",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.InteractionVersions"
+                        }
+                    },
+                    "400": {
+                        "description": "bad query parameters",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such interaction",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/interactions/{id}/history/{version}": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "interactions"
+                ],
+                "summary": "One version of an interaction",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Interaction id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Version number",
+                        "name": "version",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Interaction"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of that version"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "not a version number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such interaction or version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         }
@@ -153,6 +475,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/models.Patient"
                         }
+                    },
+                    {
+                        "type": "string",
+                        "description": "Makes retries safe: a retry with the same key and body gets the first answer and creates nothing",
+                        "name": "Idempotency-Key",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -162,6 +490,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/models.Patient"
                         },
                         "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of version 1"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "URL of the new patient"
@@ -191,6 +523,12 @@ const docTemplate = `{
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         }
+                    },
+                    "422": {
+                        "description": "the Idempotency-Key was used with a different request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
                     }
                 }
             }
@@ -211,6 +549,12 @@ const docTemplate = `{
                         "name": "insurance_no",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag held by the client: 304 when still current",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -218,7 +562,16 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.Patient"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the current version"
+                            }
                         }
+                    },
+                    "304": {
+                        "description": "not modified"
                     },
                     "400": {
                         "description": "not a valid insurance number",
@@ -228,6 +581,198 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "no such patient",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            },
+            "patch": {
+                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.",
+                "consumes": [
+                    "application/json",
+                    "application/merge-patch+json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "Amend a patient",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag of the version being amended, e.g. \\",
+                        "name": "If-Match",
+                        "in": "header",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Why the record is amended (stored with the new version)",
+                        "name": "reason",
+                        "in": "query"
+                    },
+                    {
+                        "description": "Fields to change; null removes a field",
+                        "name": "patch",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/models.Patient"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Patient"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the new version"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid patch or result",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such patient",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "412": {
+                        "description": "If-Match is not the current version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "428": {
+                        "description": "If-Match is missing",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/patients/{insurance_no}/history": {
+            "get": {
+                "description": "Every version of the patient record, newest first, the current one included. Paginated like a patient's history.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "A patient record's versions",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size, 1-100",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.PatientVersions"
+                        }
+                    },
+                    "400": {
+                        "description": "bad query parameters",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such patient",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/patients/{insurance_no}/history/{version}": {
+            "get": {
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "One version of a patient record",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "integer",
+                        "description": "Version number",
+                        "name": "version",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Patient"
+                        },
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of that version"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "not a version number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        }
+                    },
+                    "404": {
+                        "description": "no such patient or version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         }
@@ -286,6 +831,15 @@ const docTemplate = `{
                         "type": "string",
                         "description": "next_cursor of the previous page",
                         "name": "cursor",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "entered-in-error"
+                        ],
+                        "type": "string",
+                        "description": "entered-in-error: also list interactions marked so",
+                        "name": "include",
                         "in": "query"
                     }
                 ],
@@ -386,6 +940,15 @@ const docTemplate = `{
                 }
             }
         },
+        "handlers.ReasonRequest": {
+            "type": "object",
+            "properties": {
+                "reason": {
+                    "type": "string",
+                    "example": "recorded for the wrong patient"
+                }
+            }
+        },
         "handlers.Status": {
             "type": "object",
             "properties": {
@@ -401,6 +964,11 @@ const docTemplate = `{
                 "ailment": {
                     "type": "string",
                     "example": "Influenza"
+                },
+                "amendment_reason": {
+                    "description": "AmendmentReason is the reason given for the change that made this version.",
+                    "type": "string",
+                    "readOnly": true
                 },
                 "created_at": {
                     "type": "string",
@@ -462,6 +1030,14 @@ const docTemplate = `{
                     "type": "string",
                     "example": "visited other specialists"
                 },
+                "status": {
+                    "description": "Status is absent for a valid record and \"entered-in-error\" for one marked so.",
+                    "type": "string",
+                    "enum": [
+                        "entered-in-error"
+                    ],
+                    "readOnly": true
+                },
                 "symptoms": {
                     "type": "string",
                     "example": "Elevated body temperature, often above 38°C"
@@ -470,6 +1046,27 @@ const docTemplate = `{
                     "type": "string",
                     "format": "date-time",
                     "readOnly": true
+                },
+                "version": {
+                    "description": "Version counts the record's versions: 1 on create, one more per amendment.",
+                    "type": "integer",
+                    "readOnly": true,
+                    "example": 1
+                }
+            }
+        },
+        "models.InteractionVersions": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.Interaction"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor continues the listing; it is null on the last page.",
+                    "type": "string"
                 }
             }
         },
@@ -535,6 +1132,11 @@ const docTemplate = `{
                     "maximum": 150,
                     "minimum": 0,
                     "example": 30
+                },
+                "amendment_reason": {
+                    "description": "AmendmentReason is the reason given for the change that made this version.",
+                    "type": "string",
+                    "readOnly": true
                 },
                 "blood_type": {
                     "description": "BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.",
@@ -612,6 +1214,27 @@ const docTemplate = `{
                     "type": "string",
                     "format": "date-time",
                     "readOnly": true
+                },
+                "version": {
+                    "description": "Version counts the record's versions: 1 on create, one more per amendment.",
+                    "type": "integer",
+                    "readOnly": true,
+                    "example": 1
+                }
+            }
+        },
+        "models.PatientVersions": {
+            "type": "object",
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.Patient"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor continues the listing; it is null on the last page.",
+                    "type": "string"
                 }
             }
         }

@@ -53,6 +53,7 @@ func classify(err error) (int, ErrorBody) {
 		malformed *models.MalformedError
 		invalid   *models.ValidationError
 		fe        *fiber.Error
+		gone      *models.GoneError
 	)
 	switch {
 	case errors.As(err, &malformed):
@@ -65,6 +66,21 @@ func classify(err error) (int, ErrorBody) {
 		return fiber.StatusNotFound, ErrorBody{Code: "not_found", Message: "no such record"}
 	case errors.Is(err, models.ErrConflict):
 		return fiber.StatusConflict, ErrorBody{Code: "conflict", Message: "a record with this identity already exists"}
+	case errors.Is(err, models.ErrPreconditionRequired):
+		return fiber.StatusPreconditionRequired, ErrorBody{Code: "precondition_required",
+			Message: "send If-Match with the ETag of the version you are changing"}
+	case errors.Is(err, models.ErrPreconditionFailed):
+		return fiber.StatusPreconditionFailed, ErrorBody{Code: "precondition_failed",
+			Message: "the record has changed since that version; fetch it again and reapply your change"}
+	case errors.As(err, &gone):
+		return fiber.StatusGone, ErrorBody{Code: "entered_in_error", Message: "the record was marked " + gone.Status,
+			Fields: map[string]string{"status": gone.Status, "reason": gone.Reason}}
+	case errors.Is(err, models.ErrIdempotencyKeyReused):
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "idempotency_key_reused",
+			Message: "this Idempotency-Key was used with a different request; use a new key"}
+	case errors.Is(err, models.ErrIdempotencyInProgress):
+		return fiber.StatusConflict, ErrorBody{Code: "idempotency_in_progress",
+			Message: "the first request with this Idempotency-Key is still running; retry shortly"}
 	case errors.Is(err, models.ErrUnavailable):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &fe):

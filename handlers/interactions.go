@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -16,14 +18,17 @@ import (
 //	@Tags			interactions
 //	@Accept			json
 //	@Produce		json
-//	@Param			interaction	body		models.Interaction	true	"The interaction; insurance_no is required, created_at and updated_at are set by the server"
-//	@Success		201			{object}	models.Interaction
-//	@Header			201			{string}	Location	"URL of the new interaction"
+//	@Param			interaction		body		models.Interaction	true	"The interaction; insurance_no is required, created_at and updated_at are set by the server"
+//	@Param			Idempotency-Key	header		string				false	"Makes retries safe: a retry with the same key and body gets the first answer and creates nothing"
+//	@Success		201				{object}	models.Interaction
+//	@Header			201				{string}	Location	"URL of the new interaction"
+//	@Header			201				{string}	ETag		"ETag of version 1"
 //	@Failure		400			{object}	ErrorResponse	"malformed JSON or invalid fields"
 //	@Failure		404			{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Failure		409			{object}	ErrorResponse	"an interaction with this id exists"
 //	@Failure		413			{object}	ErrorResponse	"body over 1 MiB"
 //	@Failure		415			{object}	ErrorResponse	"body is not JSON"
+//	@Failure		422			{object}	ErrorResponse	"the Idempotency-Key was used with a different request"
 //	@Router			/api/v1/interactions [post]
 func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 	doc, err := body(c)
@@ -35,7 +40,7 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 		return err
 	}
 	if in.ID == "" {
-		if in.ID, err = newID(); err != nil {
+		if in.ID, err = reservedID(c); err != nil {
 			return err
 		}
 	}
@@ -43,6 +48,7 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/interactions/" + in.ID)
+	setETag(c, in.Version)
 	return c.Status(fiber.StatusCreated).JSON(in)
 }
 
@@ -51,20 +57,28 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 //	@Summary	Get an interaction
 //	@Tags		interactions
 //	@Produce	json
-//	@Param		id	path		string	true	"Interaction id"
-//	@Success	200	{object}	models.Interaction
-//	@Failure	400	{object}	ErrorResponse	"not a valid id"
-//	@Failure	404	{object}	ErrorResponse	"no such interaction"
+//	@Param		id				path		string	true	"Interaction id"
+//	@Param		If-None-Match	header		string	false	"ETag held by the client: 304 when still current"
+//	@Success	200				{object}	models.Interaction
+//	@Header		200				{string}	ETag	"ETag of the current version"
+//	@Success	304				"not modified"
+//	@Failure	400				{object}	ErrorResponse	"not a valid id"
+//	@Failure	404				{object}	ErrorResponse	"no such interaction"
+//	@Failure	410				{object}	ErrorResponse	"entered_in_error: fields.status and fields.reason say why"
 //	@Router		/api/v1/interactions/{id} [get]
 func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
 	if err != nil {
 		return err
 	}
-	in, err := h.store.Interaction(c.UserContext(), id)
+	in, err := h.validInteraction(c, id)
 	if err != nil {
 		return err
 	}
+	if notModified(c, in.Version) {
+		return nil
+	}
+	setETag(c, in.Version)
 	return c.JSON(in)
 }
 
@@ -79,6 +93,7 @@ func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
 //	@Param			label_mode		query		string		false	"any (default): at least one of the labels; all: every label"	Enums(any, all)
 //	@Param			limit			query		int			false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
 //	@Param			cursor			query		string		false	"next_cursor of the previous page"
+//	@Param			include			query		string		false	"entered-in-error: also list interactions marked so"	Enums(entered-in-error)
 //	@Success		200				{object}	models.Page
 //	@Failure		400				{object}	ErrorResponse	"bad query parameters"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
@@ -103,46 +118,32 @@ func (h *Handlers) History(c *fiber.Ctx) error {
 // historyQuery reads the history route's query parameters. It returns a
 // *models.ValidationError naming every parameter that is unknown, repeated or invalid.
 func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
-	q := models.HistoryQuery{Limit: models.DefaultPageSize}
+	q := models.HistoryQuery{}
 	errs := &models.ValidationError{}
-	var labels []string
-	seen := map[string]bool{}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		key, val := string(k), string(v) // copies: fasthttp reuses the bytes
-		if seen[key] && key != "label" {
-			errs.Add(key, "must be given at most once")
-			return
+	params := readQuery(c, errs, "label", "label_mode", "limit", "cursor", "include")
+	q.Limit = pageLimit(params, errs)
+	switch mode := params.one("label_mode"); mode {
+	case "", "any":
+	case "all":
+		q.MatchAll = true
+	default:
+		errs.Add("label_mode", "must be any or all")
+	}
+	switch inc := params.one("include"); inc {
+	case "":
+	case models.StatusEnteredInError:
+		q.IncludeEnteredInError = true
+	default:
+		errs.Add("include", "must be entered-in-error")
+	}
+	if cur, ok := params["cursor"]; ok {
+		after, err := models.ParseCursor(cur[0])
+		if err != nil {
+			errs.Add("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
 		}
-		seen[key] = true
-		switch key {
-		case "label":
-			labels = append(labels, val)
-		case "label_mode":
-			switch val {
-			case "any":
-			case "all":
-				q.MatchAll = true
-			default:
-				errs.Add(key, "must be any or all")
-			}
-		case "limit":
-			n, err := strconv.Atoi(val)
-			if err != nil || n < 1 || n > models.MaxPageSize {
-				errs.Add(key, "must be an integer from 1 to "+strconv.Itoa(models.MaxPageSize))
-				return
-			}
-			q.Limit = n
-		case "cursor":
-			cur, err := models.ParseCursor(val)
-			if err != nil {
-				errs.Add(key, "is not a cursor this service issued; use next_cursor from a previous page")
-				return
-			}
-			q.After = cur
-		default:
-			errs.Add(key, "unknown parameter; this route takes label, label_mode, limit and cursor")
-		}
-	})
+		q.After = after
+	}
+	labels := params["label"]
 	q.Labels = models.NormalizeLabels(labels)
 	if len(labels) > 0 && len(q.Labels) == 0 {
 		errs.Add("label", "must name at least one label")
@@ -156,4 +157,49 @@ func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
 		return models.HistoryQuery{}, err
 	}
 	return q, nil
+}
+
+// queryParams are the values of a request's query parameters, copied out of Fiber's
+// reused buffers.
+type queryParams map[string][]string
+
+// one returns the single value of key, or "".
+func (p queryParams) one(key string) string {
+	if v := p[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// readQuery copies the query parameters, noting in errs each one that is not allowed
+// and each one but label that is repeated.
+func readQuery(c *fiber.Ctx, errs *models.ValidationError, allowed ...string) queryParams {
+	params := queryParams{}
+	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
+		key := string(k)
+		switch {
+		case !slices.Contains(allowed, key):
+			errs.Add(key, "unknown parameter; this route takes "+strings.Join(allowed, ", "))
+		case len(params[key]) > 0 && key != "label":
+			errs.Add(key, "must be given at most once")
+		default:
+			params[key] = append(params[key], string(v))
+		}
+	})
+	return params
+}
+
+// pageLimit reads the limit parameter: 1 to models.MaxPageSize, models.DefaultPageSize
+// when absent.
+func pageLimit(params queryParams, errs *models.ValidationError) int {
+	v, ok := params["limit"]
+	if !ok {
+		return models.DefaultPageSize
+	}
+	n, err := strconv.Atoi(v[0])
+	if err != nil || n < 1 || n > models.MaxPageSize {
+		errs.Add("limit", "must be an integer from 1 to "+strconv.Itoa(models.MaxPageSize))
+		return models.DefaultPageSize
+	}
+	return n
 }

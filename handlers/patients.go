@@ -13,13 +13,16 @@ import (
 //	@Tags			patients
 //	@Accept			json
 //	@Produce		json
-//	@Param			patient	body		models.Patient	true	"The patient; insurance_no is required, created_at and updated_at are set by the server"
-//	@Success		201		{object}	models.Patient
-//	@Header			201		{string}	Location	"URL of the new patient"
+//	@Param			patient			body		models.Patient	true	"The patient; insurance_no is required, created_at and updated_at are set by the server"
+//	@Param			Idempotency-Key	header		string			false	"Makes retries safe: a retry with the same key and body gets the first answer and creates nothing"
+//	@Success		201				{object}	models.Patient
+//	@Header			201				{string}	Location	"URL of the new patient"
+//	@Header			201				{string}	ETag		"ETag of version 1"
 //	@Failure		400		{object}	ErrorResponse	"malformed JSON or invalid fields"
 //	@Failure		409		{object}	ErrorResponse	"the insurance number is already registered"
 //	@Failure		413		{object}	ErrorResponse	"body over 1 MiB"
 //	@Failure		415		{object}	ErrorResponse	"body is not JSON"
+//	@Failure		422		{object}	ErrorResponse	"the Idempotency-Key was used with a different request"
 //	@Router			/api/v1/patients [post]
 func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 	doc, err := body(c)
@@ -34,6 +37,7 @@ func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/api/v1/patients/" + p.InsuranceNo)
+	setETag(c, p.Version)
 	return c.Status(fiber.StatusCreated).JSON(p)
 }
 
@@ -43,7 +47,10 @@ func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 //	@Tags		patients
 //	@Produce	json
 //	@Param		insurance_no	path		string	true	"Insurance number"
+//	@Param		If-None-Match	header		string	false	"ETag held by the client: 304 when still current"
 //	@Success	200				{object}	models.Patient
+//	@Header		200				{string}	ETag	"ETag of the current version"
+//	@Success	304				"not modified"
 //	@Failure	400				{object}	ErrorResponse	"not a valid insurance number"
 //	@Failure	404				{object}	ErrorResponse	"no such patient"
 //	@Router		/api/v1/patients/{insurance_no} [get]
@@ -56,5 +63,9 @@ func (h *Handlers) GetPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if notModified(c, p.Version) {
+		return nil
+	}
+	setETag(c, p.Version)
 	return c.JSON(p)
 }

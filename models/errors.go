@@ -67,3 +67,24 @@ func Invalid(field, message string) *ValidationError {
 	e.Add(field, message)
 	return e
 }
+
+var (
+	// ErrPreconditionRequired means a change was asked for without If-Match.
+	ErrPreconditionRequired = errors.New("precondition required")
+	// ErrPreconditionFailed means the record changed since the version the client holds.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrIdempotencyKeyReused means an idempotency key came back with a different request.
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
+	// ErrIdempotencyInProgress means the first request with an idempotency key is still running.
+	ErrIdempotencyInProgress = errors.New("request with this idempotency key in progress")
+)
+
+// GoneError reports a record marked entered-in-error: it is kept, with its history,
+// but no longer served as valid.
+type GoneError struct {
+	Status string
+	Reason string
+}
+
+// Error names the status and the reason.
+func (e *GoneError) Error() string { return "record is " + e.Status + ": " + e.Reason }

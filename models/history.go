@@ -19,7 +19,10 @@ type HistoryQuery struct {
 	// when MatchAll is set.
 	Labels   []string
 	MatchAll bool
-	Limit    int
+	// IncludeEnteredInError keeps interactions marked entered-in-error, which are
+	// otherwise left out.
+	IncludeEnteredInError bool
+	Limit                 int
 	// After, when set, continues after the interaction it points at.
 	After *Cursor
 }
@@ -61,4 +64,40 @@ type Page struct {
 	Items []Interaction `json:"items"`
 	// NextCursor continues the listing; it is null on the last page.
 	NextCursor *string `json:"next_cursor" example:"eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"`
+}
+
+// VersionCursor is a position in a record's version history: the versions below Version.
+type VersionCursor struct {
+	Version int `json:"v"`
+}
+
+// Encode returns the cursor as an opaque URL-safe string.
+func (c VersionCursor) Encode() string {
+	data, _ := json.Marshal(c) // an int always encodes
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+// ParseVersionCursor reads a cursor made by VersionCursor.Encode. It returns a
+// *ValidationError for anything else.
+func ParseVersionCursor(s string) (VersionCursor, error) {
+	var c VersionCursor
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(data, &c) != nil || c.Version < 2 {
+		return VersionCursor{}, Invalid("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
+	}
+	return c, nil
+}
+
+// InteractionVersions is one page of an interaction's versions, newest first.
+type InteractionVersions struct {
+	Items []Interaction `json:"items"`
+	// NextCursor continues the listing; it is null on the last page.
+	NextCursor *string `json:"next_cursor"`
+}
+
+// PatientVersions is one page of a patient's versions, newest first.
+type PatientVersions struct {
+	Items []Patient `json:"items"`
+	// NextCursor continues the listing; it is null on the last page.
+	NextCursor *string `json:"next_cursor"`
 }

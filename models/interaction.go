@@ -26,9 +26,15 @@ type Interaction struct {
 	QA        bson.D     `json:"qa,omitempty" bson:"qa,omitempty" swaggertype:"object,string" example:"since:4 weeks"`
 	NextSteps *NextSteps `json:"next_steps,omitempty" bson:"next_steps,omitempty"`
 	// Label holds trimmed, lower-case tags.
-	Label     []string  `json:"label" bson:"label" example:"fever,skin"`
-	CreatedAt time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
-	UpdatedAt time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
+	Label []string `json:"label" bson:"label" example:"fever,skin"`
+	// Status is absent for a valid record and "entered-in-error" for one marked so.
+	Status string `json:"status,omitempty" bson:"status,omitempty" enums:"entered-in-error" readonly:"true"`
+	// Version counts the record's versions: 1 on create, one more per amendment.
+	Version int `json:"version" bson:"version" example:"1" readonly:"true"`
+	// AmendmentReason is the reason given for the change that made this version.
+	AmendmentReason string    `json:"amendment_reason,omitempty" bson:"amendment_reason,omitempty" readonly:"true"`
+	CreatedAt       time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
+	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
@@ -45,20 +51,21 @@ type NextSteps struct {
 func isInteractionField(key string) bool {
 	switch key {
 	case "_id", "insurance_no", "ailment", "symptoms", "interaction_date", "metrics", "remarks",
-		"health_status", "qa", "next_steps", "label", "created_at", "updated_at":
+		"health_status", "qa", "next_steps", "label", "created_at", "updated_at",
+		"status", "version", "amendment_reason":
 		return true
 	}
 	return false
 }
 
-// NewInteraction builds an interaction from a parsed request document. Fields the
-// client leaves out get their defaults: interaction_date and both timestamps are now,
-// label is empty. The id stays empty when not given, for the caller to assign.
+// NewInteraction builds version 1 of an interaction from a parsed request document.
+// Fields the client leaves out get their defaults: interaction_date and both
+// timestamps are now, label is empty. The id stays empty when not given, for the caller to assign.
 // A null known field counts as left out. It returns a *ValidationError listing every
 // field that does not fit.
 func NewInteraction(doc bson.D, now time.Time) (Interaction, error) {
 	now = StoreTime(now)
-	in := Interaction{InteractionDate: now, CreatedAt: now, UpdatedAt: now, Label: []string{}}
+	in := Interaction{InteractionDate: now, CreatedAt: now, UpdatedAt: now, Label: []string{}, Version: 1}
 	r := &fieldReader{}
 	for _, e := range doc {
 		if e.Value == nil && e.Key != "insurance_no" && (isInteractionField(e.Key) || e.Key == "id") {
@@ -89,7 +96,7 @@ func NewInteraction(doc bson.D, now time.Time) (Interaction, error) {
 			in.NextSteps = r.nextSteps(e.Value)
 		case "label":
 			in.Label = r.labels(e.Value)
-		case "_id", "created_at", "updated_at":
+		case "_id", "created_at", "updated_at", "status", "version", "amendment_reason":
 			r.readOnly(e.Key)
 		default:
 			in.Extra = append(in.Extra, e)
@@ -182,6 +189,9 @@ func (in *Interaction) UnmarshalBSON(data []byte) error {
 	*in = Interaction{}
 	extra, err := unmarshalBSONWithExtra(data, (*plainInteraction)(in), isInteractionField)
 	in.Extra = extra
+	if in.Version == 0 { // stored before records had versions
+		in.Version = 1
+	}
 	return err
 }
 

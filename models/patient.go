@@ -23,10 +23,14 @@ type Patient struct {
 	PreExistingConditions  []string `json:"pre_existing_conditions,omitempty" bson:"pre_existing_conditions,omitempty" example:"Asthma"`
 	PreExistingMedications []string `json:"pre_existing_medications,omitempty" bson:"pre_existing_medications,omitempty" example:"GTH 30mg"`
 	// BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.
-	BloodType         string    `json:"blood_type,omitempty" bson:"blood_type,omitempty" example:"B+"`
-	InsuranceProvider string    `json:"insurance_provider,omitempty" bson:"insurance_provider,omitempty" example:"ABC"`
-	CreatedAt         time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
-	UpdatedAt         time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
+	BloodType         string `json:"blood_type,omitempty" bson:"blood_type,omitempty" example:"B+"`
+	InsuranceProvider string `json:"insurance_provider,omitempty" bson:"insurance_provider,omitempty" example:"ABC"`
+	// Version counts the record's versions: 1 on create, one more per amendment.
+	Version int `json:"version" bson:"version" example:"1" readonly:"true"`
+	// AmendmentReason is the reason given for the change that made this version.
+	AmendmentReason string    `json:"amendment_reason,omitempty" bson:"amendment_reason,omitempty" readonly:"true"`
+	CreatedAt       time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
+	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
@@ -36,18 +40,18 @@ func isPatientField(key string) bool {
 	switch key {
 	case "_id", "insurance_no", "fname", "lname", "addr", "age", "sex", "ph_no", "email",
 		"related_docs", "habits", "pre_existing_conditions", "pre_existing_medications",
-		"blood_type", "insurance_provider", "created_at", "updated_at":
+		"blood_type", "insurance_provider", "created_at", "updated_at", "version", "amendment_reason":
 		return true
 	}
 	return false
 }
 
-// NewPatient builds a patient from a parsed request document, with both timestamps set
-// to now. A null known field counts as left out. It returns a *ValidationError listing
+// NewPatient builds version 1 of a patient from a parsed request document, with both
+// timestamps set to now. A null known field counts as left out. It returns a *ValidationError listing
 // every field that does not fit.
 func NewPatient(doc bson.D, now time.Time) (Patient, error) {
 	now = StoreTime(now)
-	p := Patient{CreatedAt: now, UpdatedAt: now}
+	p := Patient{CreatedAt: now, UpdatedAt: now, Version: 1}
 	r := &fieldReader{}
 	for _, e := range doc {
 		if e.Value == nil && e.Key != "insurance_no" && isPatientField(e.Key) {
@@ -88,7 +92,7 @@ func NewPatient(doc bson.D, now time.Time) (Patient, error) {
 			}
 		case "insurance_provider":
 			p.InsuranceProvider = r.str(e.Key, e.Value)
-		case "_id", "created_at", "updated_at":
+		case "_id", "created_at", "updated_at", "version", "amendment_reason":
 			r.readOnly(e.Key)
 		default:
 			p.Extra = append(p.Extra, e)
@@ -128,6 +132,9 @@ func (p *Patient) UnmarshalBSON(data []byte) error {
 	*p = Patient{}
 	extra, err := unmarshalBSONWithExtra(data, (*plainPatient)(p), isPatientField)
 	p.Extra = extra
+	if p.Version == 0 { // stored before records had versions
+		p.Version = 1
+	}
 	return err
 }
 

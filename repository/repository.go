@@ -22,17 +22,24 @@ const (
 
 // Store reads and writes the service's collections in one database.
 type Store struct {
-	db           *mongo.Database
-	patients     *mongo.Collection
-	interactions *mongo.Collection
+	db                  *mongo.Database
+	patients            *mongo.Collection
+	interactions        *mongo.Collection
+	patientVersions     *mongo.Collection
+	interactionVersions *mongo.Collection
+	idempotencyKeys     *mongo.Collection
+	faults              func(Step) error
 }
 
 // New returns a Store over db.
 func New(db *mongo.Database) *Store {
 	return &Store{
-		db:           db,
-		patients:     db.Collection(PatientsCollection),
-		interactions: db.Collection(InteractionsCollection),
+		db:                  db,
+		patients:            db.Collection(PatientsCollection),
+		interactions:        db.Collection(InteractionsCollection),
+		patientVersions:     db.Collection(PatientVersionsCollection),
+		interactionVersions: db.Collection(InteractionVersionsCollection),
+		idempotencyKeys:     db.Collection(IdempotencyKeysCollection),
 	}
 }
 
@@ -62,6 +69,20 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.patients, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}},
 			Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
+		}},
+		// Unique indexes start with insurance_no so that they stay valid when the
+		// collections are sharded on it.
+		{s.interactionVersions, mongo.IndexModel{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_id", Value: 1}, {Key: "version", Value: -1}},
+			Options: options.Index().SetName("insurance_no_interaction_version_unique").SetUnique(true),
+		}},
+		{s.patientVersions, mongo.IndexModel{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "version", Value: -1}},
+			Options: options.Index().SetName("insurance_no_version_unique").SetUnique(true),
+		}},
+		{s.idempotencyKeys, mongo.IndexModel{
+			Keys:    bson.D{{Key: "created_at", Value: 1}},
+			Options: options.Index().SetName("created_at"),
 		}},
 	}
 	// One index per command: the embedded store fails a createIndexes command that
@@ -150,6 +171,9 @@ func (s *Store) History(ctx context.Context, q models.HistoryQuery) (models.Page
 			op = "$all"
 		}
 		filter = append(filter, bson.E{Key: "label", Value: bson.D{{Key: op, Value: q.Labels}}})
+	}
+	if !q.IncludeEnteredInError {
+		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}})
 	}
 	if q.After != nil {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
