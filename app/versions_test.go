@@ -1,0 +1,405 @@
+package app_test
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/clinic/interactions/repository"
+)
+
+const original = `{"id":"1","insurance_no":"A11","symptoms":"dry cough","remarks":"first visit",
+	"interaction_date":"2024-10-01T09:30:00Z","metrics":{"temp":37.5,"BP":"120/80"},"health_status":4,
+	"label":"fever","ward":"3B","custom":{"a":1,"b":[true,null]}}`
+
+// newAmendEnv returns an env holding patient A11 and interaction 1 (version 1), and
+// the JSON of that version as created.
+func newAmendEnv(t *testing.T) (*env, string) {
+	t.Helper()
+	e := newEnv(t)
+	e.createPatient("A11")
+	res := e.do("POST", "/api/v1/interactions", original)
+	if res.status != 201 || res.header.Get("ETag") != `"1"` {
+		t.Fatalf("create: %d ETag %q %s", res.status, res.header.Get("ETag"), res.body)
+	}
+	return e, string(res.body)
+}
+
+// patch sends a merge patch with If-Match.
+func (e *env) patch(path, etag, body string) response {
+	e.t.Helper()
+	if etag == "" {
+		return e.do("PATCH", path, body, "Content-Type", "application/merge-patch+json")
+	}
+	return e.do("PATCH", path, body, "Content-Type", "application/merge-patch+json", "If-Match", etag)
+}
+
+// versions lists the version numbers of a record's history, all pages, newest first.
+func (e *env) versions(path string, limit int) []string {
+	e.t.Helper()
+	var got []string
+	next := ""
+	for page := 0; page < 100; page++ {
+		q := fmt.Sprintf("?limit=%d", limit)
+		if next != "" {
+			q += "&cursor=" + url.QueryEscape(next)
+		}
+		body := e.mustDo(200, "GET", path+q, "")
+		for _, it := range body["items"].([]any) {
+			got = append(got, jsonText(e.t, it.(map[string]any)["version"]))
+		}
+		next, _ = body["next_cursor"].(string)
+		if next == "" {
+			return got
+		}
+	}
+	e.t.Fatal("history does not end")
+	return nil
+}
+
+func TestAmendInteraction(t *testing.T) {
+	e, v1 := newAmendEnv(t)
+
+	t.Run("If-Match is required", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/1", "", `{"remarks":"x"}`), 428, "precondition_required")
+	})
+	t.Run("a stale ETag is refused", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/1", `"7"`, `{"remarks":"x"}`), 412, "precondition_failed")
+		assertError(t, e.patch("/api/v1/interactions/1", `W/"1"`, `{"remarks":"x"}`), 412, "precondition_failed")
+	})
+	for _, tc := range []struct{ name, patch, field string }{
+		{"id is immutable", `{"id":"2"}`, "id"},
+		{"insurance_no is immutable", `{"insurance_no":"B11"}`, "insurance_no"},
+		{"insurance_no cannot be removed", `{"insurance_no":null}`, "insurance_no"},
+		{"interaction_date cannot be removed", `{"interaction_date":null}`, "interaction_date"},
+		{"the result is validated", `{"health_status":11}`, "health_status"},
+		{"nested values are validated", `{"next_steps":{"next_visit":"soon"}}`, "next_steps.next_visit"},
+		{"server fields are read-only", `{"version":5}`, "version"},
+		{"operators are refused", `{"metrics":{"$set":1}}`, "metrics.$set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fields := assertError(t, e.patch("/api/v1/interactions/1", `"1"`, tc.patch), 400, "validation_failed")
+			if _, ok := fields[tc.field]; !ok {
+				t.Errorf("fields = %v, want %q", fields, tc.field)
+			}
+		})
+	}
+	if got := e.do("GET", "/api/v1/interactions/1", ""); string(got.body) != v1 {
+		t.Fatalf("refused patches changed the record:\n%s\nwant\n%s", got.body, v1)
+	}
+
+	res := e.patch("/api/v1/interactions/1?reason="+url.QueryEscape("temperature misread"), `"1"`,
+		`{"remarks":null,"metrics":{"temp":38.5,"SpO2":97},"custom":{"b":null},"ward":null,"label":["fever","cold"]}`)
+	if res.status != 200 {
+		t.Fatalf("patch: %d %s", res.status, res.body)
+	}
+	if res.header.Get("ETag") != `"2"` {
+		t.Errorf("ETag = %q, want \"2\"", res.header.Get("ETag"))
+	}
+	v2 := res.json(t)
+	for field, want := range map[string]string{
+		"version":          `2`,
+		"amendment_reason": `"temperature misread"`,
+		"metrics":          `{"BP":"120/80","SpO2":97,"temp":38.5}`,
+		"custom":           `{"a":1}`,
+		"label":            `["fever","cold"]`,
+		"symptoms":         `"dry cough"`,
+		"remarks":          `null`,
+		"ward":             `null`,
+	} {
+		if got := jsonText(t, v2[field]); got != want {
+			t.Errorf("%s = %s, want %s", field, got, want)
+		}
+	}
+	first := mustJSON(t, v1)
+	if v2["created_at"] != first["created_at"] || v2["updated_at"] == first["updated_at"] {
+		t.Errorf("created_at %v→%v, updated_at %v→%v", first["created_at"], v2["created_at"], first["updated_at"], v2["updated_at"])
+	}
+
+	t.Run("the previous version is kept intact", func(t *testing.T) {
+		got := e.do("GET", "/api/v1/interactions/1/history/1", "")
+		if got.status != 200 || string(got.body) != v1 {
+			t.Errorf("version 1 = %d\n%s\nwant\n%s", got.status, got.body, v1)
+		}
+		if got.header.Get("ETag") != `"1"` {
+			t.Errorf("ETag = %q", got.header.Get("ETag"))
+		}
+		cur := e.do("GET", "/api/v1/interactions/1/history/2", "")
+		if cur.status != 200 || jsonText(t, cur.json(t)) != jsonText(t, v2) {
+			t.Errorf("version 2 = %d %s", cur.status, cur.body)
+		}
+		if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != "2 1" {
+			t.Errorf("history versions = %q, want \"2 1\"", got)
+		}
+		assertError(t, e.do("GET", "/api/v1/interactions/1/history/3", ""), 404, "not_found")
+		assertError(t, e.do("GET", "/api/v1/interactions/1/history/0", ""), 400, "validation_failed")
+		assertError(t, e.do("GET", "/api/v1/interactions/1/history/x", ""), 400, "validation_failed")
+		assertError(t, e.do("GET", "/api/v1/interactions/nope/history", ""), 404, "not_found")
+		assertError(t, e.do("GET", "/api/v1/interactions/1/history?limit=0", ""), 400, "validation_failed")
+		assertError(t, e.do("GET", "/api/v1/interactions/1/history?cursor=zz", ""), 400, "validation_failed")
+	})
+	t.Run("If-None-Match", func(t *testing.T) {
+		for _, tc := range []struct {
+			tag    string
+			status int
+		}{{`"2"`, 304}, {`W/"2"`, 304}, {`"1", "2"`, 304}, {`*`, 304}, {`"1"`, 200}} {
+			res := e.do("GET", "/api/v1/interactions/1", "", "If-None-Match", tc.tag)
+			if res.status != tc.status {
+				t.Errorf("If-None-Match %s: %d, want %d", tc.tag, res.status, tc.status)
+			}
+			if tc.status == 304 && len(res.body) != 0 {
+				t.Errorf("304 with a body: %s", res.body)
+			}
+		}
+	})
+	t.Run("the old ETag no longer matches", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"x"}`), 412, "precondition_failed")
+	})
+	t.Run("plain JSON is accepted too", func(t *testing.T) {
+		res := e.do("PATCH", "/api/v1/interactions/1", `{"remarks":"again"}`, "If-Match", `"2"`)
+		if res.status != 200 || res.header.Get("ETag") != `"3"` {
+			t.Errorf("patch: %d %q %s", res.status, res.header.Get("ETag"), res.body)
+		}
+	})
+	t.Run("unknown interaction", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/nope", `"1"`, `{"remarks":"x"}`), 404, "not_found")
+	})
+	t.Run("bad reason parameter", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/1?why=x", `"3"`, `{}`), 400, "validation_failed")
+		assertError(t, e.patch("/api/v1/interactions/1?reason="+strings.Repeat("r", 1001), `"3"`, `{}`), 400, "validation_failed")
+	})
+}
+
+func TestAmendPatient(t *testing.T) {
+	e := newEnv(t)
+	created := e.do("POST", "/api/v1/patients", `{"insurance_no":"A11","fname":"Vernon","age":30,"habits":["smoking"],"allergies":"none"}`)
+	if created.status != 201 || created.header.Get("ETag") != `"1"` {
+		t.Fatalf("create: %d %q", created.status, created.header.Get("ETag"))
+	}
+	assertError(t, e.patch("/api/v1/patients/A11", "", `{"age":31}`), 428, "precondition_required")
+	assertError(t, e.patch("/api/v1/patients/A11", `"2"`, `{"age":31}`), 412, "precondition_failed")
+	assertError(t, e.patch("/api/v1/patients/A11", `"1"`, `{"insurance_no":"B11"}`), 400, "validation_failed")
+	assertError(t, e.patch("/api/v1/patients/A11", `"1"`, `{"blood_type":"Q"}`), 400, "validation_failed")
+	assertError(t, e.patch("/api/v1/patients/Z99", `"1"`, `{"age":31}`), 404, "not_found")
+
+	res := e.patch("/api/v1/patients/A11?reason=birthday", `"1"`, `{"age":31,"habits":null,"allergies":"penicillin"}`)
+	if res.status != 200 || res.header.Get("ETag") != `"2"` {
+		t.Fatalf("patch: %d %q %s", res.status, res.header.Get("ETag"), res.body)
+	}
+	got := e.mustDo(200, "GET", "/api/v1/patients/A11", "")
+	for field, want := range map[string]string{"age": "31", "habits": "null", "allergies": `"penicillin"`, "version": "2", "amendment_reason": `"birthday"`, "fname": `"Vernon"`} {
+		if g := jsonText(t, got[field]); g != want {
+			t.Errorf("%s = %s, want %s", field, g, want)
+		}
+	}
+	if v1 := e.do("GET", "/api/v1/patients/A11/history/1", ""); v1.status != 200 || string(v1.body) != string(created.body) {
+		t.Errorf("version 1 = %d %s, want %s", v1.status, v1.body, created.body)
+	}
+	if v := strings.Join(e.versions("/api/v1/patients/A11/history", 1), " "); v != "2 1" {
+		t.Errorf("history = %q", v)
+	}
+	if res := e.do("GET", "/api/v1/patients/A11", "", "If-None-Match", `"2"`); res.status != 304 {
+		t.Errorf("If-None-Match: %d", res.status)
+	}
+	assertError(t, e.do("GET", "/api/v1/patients/A11/history/3", ""), 404, "not_found")
+}
+
+func TestEnteredInError(t *testing.T) {
+	e, v1 := newAmendEnv(t)
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"2","insurance_no":"A11","interaction_date":"2024-09-01","label":"fever"}`)
+
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=dup", ""), 428, "precondition_required")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1", "", "If-Match", `"1"`), 400, "validation_failed")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=%20", "", "If-Match", `"1"`), 400, "validation_failed")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=dup", "", "If-Match", `"9"`), 412, "precondition_failed")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=a", `{"reason":"b"}`, "If-Match", `"1"`), 400, "validation_failed")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1", `{"why":"b"}`, "If-Match", `"1"`), 400, "validation_failed")
+
+	res := e.do("DELETE", "/api/v1/interactions/1", `{"reason":"recorded for the wrong patient"}`, "If-Match", `"1"`)
+	if res.status != 200 || res.header.Get("ETag") != `"2"` {
+		t.Fatalf("delete: %d %q %s", res.status, res.header.Get("ETag"), res.body)
+	}
+	marked := res.json(t)
+	if marked["status"] != "entered-in-error" || marked["amendment_reason"] != "recorded for the wrong patient" {
+		t.Errorf("marked = %v", marked)
+	}
+
+	gone := assertError(t, e.do("GET", "/api/v1/interactions/1", ""), 410, "entered_in_error")
+	if gone["status"] != "entered-in-error" || gone["reason"] != "recorded for the wrong patient" {
+		t.Errorf("410 fields = %v", gone)
+	}
+	assertError(t, e.patch("/api/v1/interactions/1", `"2"`, `{"remarks":"x"}`), 410, "entered_in_error")
+	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=again", "", "If-Match", `"2"`), 410, "entered_in_error")
+
+	for _, tc := range []struct{ query, want string }{
+		{"", "2"},
+		{"?label=fever", "2"},
+		{"?include=entered-in-error", "1 2"},
+		{"?include=entered-in-error&label=fever", "1 2"},
+	} {
+		ids, _ := historyIDs(t, e, "/api/v1/patients/A11/interactions"+tc.query)
+		if got := strings.Join(ids, " "); got != tc.want {
+			t.Errorf("list%s = %q, want %q", tc.query, got, tc.want)
+		}
+	}
+	assertError(t, e.do("GET", "/api/v1/patients/A11/interactions?include=all", ""), 400, "validation_failed")
+
+	if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != "2 1" {
+		t.Errorf("history = %q", got)
+	}
+	if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
+		t.Errorf("version 1 after marking = %s", got.body)
+	}
+	if n := e.count("interactions"); n != 2 {
+		t.Errorf("%d interactions stored, want 2: nothing is removed", n)
+	}
+}
+
+func TestVersionHistoryPagination(t *testing.T) {
+	e, _ := newAmendEnv(t)
+	for v := 1; v <= 24; v++ {
+		res := e.patch("/api/v1/interactions/1", fmt.Sprintf(`"%d"`, v), fmt.Sprintf(`{"health_status":%d}`, v%10+1))
+		if res.status != 200 {
+			t.Fatalf("amendment %d: %d %s", v, res.status, res.body)
+		}
+	}
+	var want []string
+	for v := 25; v >= 1; v-- {
+		want = append(want, fmt.Sprint(v))
+	}
+	for _, limit := range []int{1, 7, 25, 100} {
+		if got := e.versions("/api/v1/interactions/1/history", limit); strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("limit %d: %v", limit, got)
+		}
+	}
+	page := e.mustDo(200, "GET", "/api/v1/interactions/1/history", "")
+	if n := len(page["items"].([]any)); n != 20 {
+		t.Errorf("default page holds %d versions, want 20", n)
+	}
+}
+
+// TestAmendmentInterrupted interrupts an amendment between each pair of its writes, as
+// a crash or a store error would, and checks that the record and its history stay
+// whole: the current version is 1 or 2, every version up to it is retrievable and
+// unchanged, nothing beyond it shows, and a retry behaves.
+func TestAmendmentInterrupted(t *testing.T) {
+	for _, tc := range []struct {
+		step      repository.Step
+		committed bool
+	}{
+		{repository.StepBeforeArchive, false},
+		{repository.StepBeforeCommit, false},
+		{repository.StepAfterCommit, true},
+	} {
+		t.Run(string(tc.step), func(t *testing.T) {
+			e, v1 := newAmendEnv(t)
+			var mu sync.Mutex
+			failAt := tc.step
+			e.repo.SetFaults(func(s repository.Step) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if s == failAt {
+					failAt = ""
+					return errors.New("injected failure")
+				}
+				return nil
+			})
+			patch := `{"remarks":"amended","health_status":5}`
+			assertError(t, e.patch("/api/v1/interactions/1?reason=fix", `"1"`, patch), 500, "internal")
+
+			cur := e.mustDo(200, "GET", "/api/v1/interactions/1", "")
+			wantVersion, wantHistory := "1", "1"
+			if tc.committed {
+				wantVersion, wantHistory = "2", "2 1"
+			}
+			if got := jsonText(t, cur["version"]); got != wantVersion {
+				t.Fatalf("current version %s, want %s", got, wantVersion)
+			}
+			if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != wantHistory {
+				t.Errorf("history %q, want %q", got, wantHistory)
+			}
+			if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
+				t.Errorf("version 1 changed:\n%s\nwant\n%s", got.body, v1)
+			}
+			if !tc.committed {
+				assertError(t, e.do("GET", "/api/v1/interactions/1/history/2", ""), 404, "not_found")
+			}
+
+			// The client retries with the ETag it holds.
+			retry := e.patch("/api/v1/interactions/1?reason=fix", `"1"`, patch)
+			if tc.committed {
+				assertError(t, retry, 412, "precondition_failed")
+			} else if retry.status != 200 {
+				t.Fatalf("retry: %d %s", retry.status, retry.body)
+			}
+			if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != "2 1" {
+				t.Errorf("history after the retry %q, want \"2 1\"", got)
+			}
+			v2 := e.mustDo(200, "GET", "/api/v1/interactions/1/history/2", "")
+			if v2["remarks"] != "amended" || v2["amendment_reason"] != "fix" {
+				t.Errorf("version 2 = %v", v2)
+			}
+			if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
+				t.Errorf("version 1 changed after the retry:\n%s", got.body)
+			}
+		})
+	}
+}
+
+// TestConcurrentAmendments sends 50 amendments with the same ETag at once: exactly
+// one wins, the others are told the record changed, and the history holds the
+// original and the winner only.
+func TestConcurrentAmendments(t *testing.T) {
+	e, v1 := newAmendEnv(t)
+	const n = 50
+	results := make([]response, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			results[i] = e.patch("/api/v1/interactions/1", `"1"`, fmt.Sprintf(`{"remarks":"writer %d"}`, i))
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+
+	winner := ""
+	for i, res := range results {
+		switch res.status {
+		case 200:
+			if winner != "" {
+				t.Errorf("two amendments won: %s and writer %d", winner, i)
+			}
+			winner = fmt.Sprintf("writer %d", i)
+		case 412:
+		default:
+			t.Errorf("writer %d: %d %s", i, res.status, res.body)
+		}
+	}
+	if winner == "" {
+		t.Fatal("no amendment won")
+	}
+	if got := strings.Join(e.versions("/api/v1/interactions/1/history", 100), " "); got != "2 1" {
+		t.Errorf("history %q, want \"2 1\"", got)
+	}
+	if cur := e.mustDo(200, "GET", "/api/v1/interactions/1", ""); cur["remarks"] != winner {
+		t.Errorf("current remarks %v, want %s", cur["remarks"], winner)
+	}
+	if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
+		t.Errorf("version 1 changed:\n%s", got.body)
+	}
+	if n := e.count("interaction_versions"); n != 1 {
+		t.Errorf("%d archived versions, want 1", n)
+	}
+}
+
+func mustJSON(t *testing.T, s string) map[string]any {
+	t.Helper()
+	return response{body: []byte(s)}.json(t)
+}
