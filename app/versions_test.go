@@ -281,16 +281,18 @@ func TestVersionHistoryPagination(t *testing.T) {
 	}
 }
 
-// TestAmendmentInterrupted interrupts an amendment between each pair of its writes, as
-// a crash or a store error would, and checks that the record and its history stay
-// whole: the current version is 1 or 2, every version up to it is retrievable and
-// unchanged, nothing beyond it shows, and a retry behaves.
+// TestAmendmentInterrupted interrupts an amendment before and between each of its
+// writes, as a crash or a store error would, and checks that the record and its
+// history stay whole: the current version is 1 or 2, every version up to it is
+// retrievable and unchanged, nothing beyond it shows, and the client's retry with the
+// ETag it holds leaves the amendment made exactly once.
 func TestAmendmentInterrupted(t *testing.T) {
 	for _, tc := range []struct {
 		step      repository.Step
 		committed bool
 	}{
 		{repository.StepBeforeArchive, false},
+		{repository.StepBeforeIntent, false},
 		{repository.StepBeforeCommit, false},
 		{repository.StepAfterCommit, true},
 	} {
@@ -327,25 +329,62 @@ func TestAmendmentInterrupted(t *testing.T) {
 			if !tc.committed {
 				assertError(t, e.do("GET", "/api/v1/interactions/1/history/2", ""), 404, "not_found")
 			}
+			ids, _ := historyIDs(t, e, "/api/v1/patients/A11/interactions")
+			if len(ids) != 1 {
+				t.Errorf("list holds %v", ids)
+			}
 
-			// The client retries with the ETag it holds.
+			// The client retries with the ETag it holds: the amendment is made once. When
+			// it was already committed the retry is told the record changed, and the
+			// client finds its change there.
 			retry := e.patch("/api/v1/interactions/1?reason=fix", `"1"`, patch)
 			if tc.committed {
 				assertError(t, retry, 412, "precondition_failed")
-			} else if retry.status != 200 {
-				t.Fatalf("retry: %d %s", retry.status, retry.body)
+			} else if retry.status != 200 || retry.header.Get("ETag") != `"2"` {
+				t.Fatalf("retry: %d %q %s", retry.status, retry.header.Get("ETag"), retry.body)
 			}
 			if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != "2 1" {
 				t.Errorf("history after the retry %q, want \"2 1\"", got)
 			}
-			v2 := e.mustDo(200, "GET", "/api/v1/interactions/1/history/2", "")
-			if v2["remarks"] != "amended" || v2["amendment_reason"] != "fix" {
-				t.Errorf("version 2 = %v", v2)
+			v2 := e.mustDo(200, "GET", "/api/v1/interactions/1", "")
+			if v2["remarks"] != "amended" || v2["amendment_reason"] != "fix" || jsonText(t, v2["version"]) != "2" {
+				t.Errorf("current = %v", v2)
 			}
 			if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
 				t.Errorf("version 1 changed after the retry:\n%s", got.body)
 			}
+			// A different change made with the old ETag is refused.
+			assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"other"}`), 412, "precondition_failed")
 		})
+	}
+}
+
+// TestAbandonedAmendmentIsCompleted leaves an amendment after its intent is written
+// (a crashed writer), then has another client amend the version it holds: the
+// abandoned change is completed rather than lost or left blocking, and the other
+// client is told the record changed.
+func TestAbandonedAmendmentIsCompleted(t *testing.T) {
+	e, _ := newAmendEnv(t)
+	e.repo.SetFaults(func(s repository.Step) error {
+		if s == repository.StepBeforeCommit {
+			return errors.New("crash")
+		}
+		return nil
+	})
+	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"abandoned"}`), 500, "internal")
+	e.repo.SetFaults(nil)
+
+	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"other"}`), 412, "precondition_failed")
+	cur := e.do("GET", "/api/v1/interactions/1", "")
+	if cur.status != 200 || cur.header.Get("ETag") != `"2"` || cur.json(t)["remarks"] != "abandoned" {
+		t.Fatalf("current: %d %q %s", cur.status, cur.header.Get("ETag"), cur.body)
+	}
+	res := e.patch("/api/v1/interactions/1", `"2"`, `{"remarks":"other"}`)
+	if res.status != 200 || res.header.Get("ETag") != `"3"` {
+		t.Fatalf("amend version 2: %d %s", res.status, res.body)
+	}
+	if got := strings.Join(e.versions("/api/v1/interactions/1/history", 20), " "); got != "3 2 1" {
+		t.Errorf("history %q", got)
 	}
 }
 
@@ -394,8 +433,8 @@ func TestConcurrentAmendments(t *testing.T) {
 	if got := e.do("GET", "/api/v1/interactions/1/history/1", ""); string(got.body) != v1 {
 		t.Errorf("version 1 changed:\n%s", got.body)
 	}
-	if n := e.count("interaction_versions"); n != 1 {
-		t.Errorf("%d archived versions, want 1", n)
+	if n := e.count("interaction_versions"); n != 2 {
+		t.Errorf("%d archived versions, want 2 (version 1 and the winner)", n)
 	}
 }
 

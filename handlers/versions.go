@@ -138,7 +138,7 @@ func (h *Handlers) PatchInteraction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.AmendInteraction(c.UserContext(), current, next); err != nil {
+	if next, err = h.store.AmendInteraction(c.UserContext(), current, next); err != nil {
 		return err
 	}
 	setETag(c, next.Version)
@@ -198,7 +198,7 @@ func (h *Handlers) DeleteInteraction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.AmendInteraction(c.UserContext(), current, next); err != nil {
+	if next, err = h.store.AmendInteraction(c.UserContext(), current, next); err != nil {
 		return err
 	}
 	setETag(c, next.Version)
@@ -374,7 +374,7 @@ func (h *Handlers) PatchPatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.AmendPatient(c.UserContext(), current, next); err != nil {
+	if next, err = h.store.AmendPatient(c.UserContext(), current, next); err != nil {
 		return err
 	}
 	setETag(c, next.Version)
