@@ -68,6 +68,12 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
+	return newEnvWithTimeout(t, 10*time.Second)
+}
+
+// newEnvWithTimeout is newEnv with the given request timeout.
+func newEnvWithTimeout(t testing.TB, timeout time.Duration) *env {
+	t.Helper()
 	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e6, dbCounter.Add(1))
 	db := testStore.Client.Database(name)
 	t.Cleanup(func() { _ = db.Drop(context.Background()) })
@@ -77,7 +83,7 @@ func newEnv(t testing.TB) *env {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	return &env{t: t, app: app.NewServer(logger, repo, 10*time.Second), repo: repo, db: db, logs: logs}
+	return &env{t: t, app: app.NewServer(logger, repo, timeout), repo: repo, db: db, logs: logs}
 }
 
 // listen serves the app on a loopback port until the test ends and returns its base URL.

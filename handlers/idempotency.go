@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -58,6 +59,8 @@ func (h *Handlers) Idempotency(logger *slog.Logger, errorHandler fiber.ErrorHand
 				State: models.IdempotencyPending, CreatedAt: now, LeaseUntil: now.Add(lease),
 			}, now)
 			switch {
+			case err != nil && ctx.Err() != nil: // the deadline passed while waiting
+				return models.ErrIdempotencyInProgress
 			case err != nil:
 				return err
 			case held.RequestHash != hash:
@@ -84,7 +87,9 @@ func (h *Handlers) runOnce(c *fiber.Ctx, logger *slog.Logger, errorHandler fiber
 			return err
 		}
 	}
-	ctx := c.UserContext()
+	// The request's deadline may have passed while it ran; the bookkeeping gets its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), 5*time.Second)
+	defer cancel()
 	status := c.Response().StatusCode()
 	if status >= fiber.StatusInternalServerError {
 		if err := h.store.ReleaseIdempotencyKey(ctx, held.ID, held.Token); err != nil {

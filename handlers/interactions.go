@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,12 +40,22 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if in.ID == "" {
+	reserved := in.ID == ""
+	if reserved {
 		if in.ID, err = reservedID(c); err != nil {
 			return err
 		}
 	}
-	if err := h.store.CreateInteraction(c.UserContext(), in); err != nil {
+	err = h.store.CreateInteraction(c.UserContext(), in)
+	if errors.Is(err, models.ErrConflict) && reserved {
+		// Only an earlier, interrupted attempt under the same Idempotency-Key can have
+		// used a reserved id: answer with what it stored.
+		stored, getErr := h.store.Interaction(c.UserContext(), in.ID)
+		if getErr == nil && stored.InsuranceNo == in.InsuranceNo {
+			in, err = stored, nil
+		}
+	}
+	if err != nil {
 		return err
 	}
 	c.Location("/api/v1/interactions/" + in.ID)

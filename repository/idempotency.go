@@ -20,32 +20,36 @@ const IdempotencyKeysCollection = "idempotency_keys"
 // record, and for a pending one whose lease ended before now (taken over, keeping its
 // ReservedID). It returns the store's error otherwise.
 func (s *Store) ClaimIdempotencyKey(ctx context.Context, rec models.IdempotencyRecord, now time.Time) (models.IdempotencyRecord, bool, error) {
-	_, err := s.idempotencyKeys.InsertOne(ctx, rec)
-	if err == nil {
-		return rec, true, nil
+	for {
+		_, err := s.idempotencyKeys.InsertOne(ctx, rec)
+		if err == nil {
+			return rec, true, nil
+		}
+		if !mongo.IsDuplicateKeyError(err) {
+			return models.IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", storeError(err))
+		}
+		existing, err := s.IdempotencyRecord(ctx, rec.ID)
+		if errors.Is(err, models.ErrNotFound) { // released after a failure: claim it anew
+			continue
+		}
+		if err != nil {
+			return models.IdempotencyRecord{}, false, err
+		}
+		if existing.State != models.IdempotencyPending || existing.LeaseUntil.After(now) || existing.RequestHash != rec.RequestHash {
+			return existing, false, nil
+		}
+		res, err := s.idempotencyKeys.UpdateOne(ctx,
+			bson.D{{Key: "_id", Value: rec.ID}, {Key: "token", Value: existing.Token}, {Key: "state", Value: models.IdempotencyPending}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: rec.Token}, {Key: "lease_until", Value: rec.LeaseUntil}}}})
+		if err != nil {
+			return models.IdempotencyRecord{}, false, fmt.Errorf("take over idempotency key: %w", storeError(err))
+		}
+		if res.MatchedCount == 0 { // another retry took it, or it was released: look again
+			continue
+		}
+		existing.Token, existing.LeaseUntil = rec.Token, rec.LeaseUntil
+		return existing, true, nil
 	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return models.IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", storeError(err))
-	}
-	existing, err := s.IdempotencyRecord(ctx, rec.ID)
-	if err != nil {
-		return models.IdempotencyRecord{}, false, err
-	}
-	if existing.State != models.IdempotencyPending || existing.LeaseUntil.After(now) || existing.RequestHash != rec.RequestHash {
-		return existing, false, nil
-	}
-	res, err := s.idempotencyKeys.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: rec.ID}, {Key: "token", Value: existing.Token}, {Key: "state", Value: models.IdempotencyPending}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: rec.Token}, {Key: "lease_until", Value: rec.LeaseUntil}}}})
-	if err != nil {
-		return models.IdempotencyRecord{}, false, fmt.Errorf("take over idempotency key: %w", storeError(err))
-	}
-	if res.MatchedCount == 0 { // another retry took it first
-		existing, err = s.IdempotencyRecord(ctx, rec.ID)
-		return existing, false, err
-	}
-	existing.Token, existing.LeaseUntil = rec.Token, rec.LeaseUntil
-	return existing, true, nil
 }
 
 // IdempotencyRecord returns the record with the given ID, or models.ErrNotFound.
