@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -44,6 +45,7 @@ func (h *Handlers) Idempotency(logger *slog.Logger, errorHandler fiber.ErrorHand
 		hash := hex.EncodeToString(sum[:])
 		ctx := c.UserContext()
 
+		waited := false
 		for {
 			token, err := randomToken()
 			if err != nil {
@@ -59,8 +61,8 @@ func (h *Handlers) Idempotency(logger *slog.Logger, errorHandler fiber.ErrorHand
 				State: models.IdempotencyPending, CreatedAt: now, LeaseUntil: now.Add(lease),
 			}, now)
 			switch {
-			case err != nil && ctx.Err() != nil: // the deadline passed while waiting
-				return models.ErrIdempotencyInProgress
+			case err != nil && waited && (ctx.Err() != nil || errors.Is(err, models.ErrUnavailable)):
+				return models.ErrIdempotencyInProgress // the deadline came while waiting
 			case err != nil:
 				return err
 			case held.RequestHash != hash:
@@ -70,7 +72,13 @@ func (h *Handlers) Idempotency(logger *slog.Logger, errorHandler fiber.ErrorHand
 			case held.State == models.IdempotencyDone:
 				return replay(c, held)
 			}
-			select { // the first request is still running: wait for its answer
+			// The first request is still running: wait for its answer, while there is
+			// time left to ask the store again.
+			if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 100*time.Millisecond {
+				return models.ErrIdempotencyInProgress
+			}
+			waited = true
+			select {
 			case <-ctx.Done():
 				return models.ErrIdempotencyInProgress
 			case <-time.After(25 * time.Millisecond):
