@@ -6,6 +6,10 @@
 //	@BasePath					/
 //	@accept						json
 //	@produce					json
+//	@securityDefinitions.apikey	BearerAuth
+//	@in							header
+//	@name						Authorization
+//	@description				An API key, as "Bearer <key>". Keys come from "go run . keys create" or POST /api/v1/keys.
 package main
 
 import (
@@ -21,7 +25,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := app.Run(ctx, os.Stderr); err != nil {
+	if err := app.Run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}

@@ -3,9 +3,11 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/joho/godotenv"
@@ -32,6 +34,15 @@ type Config struct {
 	// IdempotencyKeyTTL is how long Idempotency-Key answers are kept
 	// (IDEMPOTENCY_KEY_TTL, default 24h, at least 24h).
 	IdempotencyKeyTTL time.Duration
+	// RateLimit is how many requests an API key may make a minute
+	// (RATE_LIMIT_PER_MINUTE, default 600; 0 turns the limit off).
+	RateLimit int
+	// CORSOrigins lists the origins browsers may call the API from (CORS_ORIGINS,
+	// comma-separated; empty, the default, turns CORS off).
+	CORSOrigins []string
+	// AuditKey keys the audit trail's hashes (AUDIT_HMAC_KEY, optional): with it, only
+	// holders of the key can forge a chain.
+	AuditKey []byte
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 }
@@ -66,6 +77,22 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("PORT: %q is not a port number", getenv("PORT"))
 	}
 	cfg.Port = port
+	rate, err := strconv.Atoi(get("RATE_LIMIT_PER_MINUTE", "600"))
+	if err != nil || rate < 0 {
+		return Config{}, fmt.Errorf("RATE_LIMIT_PER_MINUTE: %q is not a count of requests (0 for no limit)", getenv("RATE_LIMIT_PER_MINUTE"))
+	}
+	cfg.RateLimit = rate
+	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
+	}
+	if k := getenv("AUDIT_HMAC_KEY"); k != "" {
+		if len(k) < 32 {
+			return Config{}, errors.New("AUDIT_HMAC_KEY: use at least 32 characters (for example: openssl rand -hex 32)")
+		}
+		cfg.AuditKey = []byte(k)
+	}
 	for _, d := range []struct {
 		key  string
 		def  string

@@ -45,6 +45,7 @@ func (e *env) postAtOnce(t *testing.T, n int, path, body, key string) []response
 		req := httptest.NewRequest("POST", path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
+		req.Header.Set("Authorization", "Bearer "+e.key)
 		wg.Go(func() {
 			<-start
 			res, err := e.app.Test(req, 30_000)

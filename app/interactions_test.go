@@ -248,7 +248,13 @@ func TestBodyLimit(t *testing.T) {
 
 	// Just under the limit is fine.
 	fits := `{"insurance_no":"A11","remarks":"` + strings.Repeat("x", 1<<20-100) + `"}`
-	res, err := http.Post(base+"/api/v1/interactions", "application/json", strings.NewReader(fits))
+	req, err := http.NewRequest("POST", base+"/api/v1/interactions", strings.NewReader(fits))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.key)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/handlers"
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -54,16 +56,31 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer testStore.Close(context.Background())
-	return m.Run()
+	code := m.Run()
+	// No log line of any test may carry the patient data the tests sent.
+	logs := allLogs.String()
+	for _, secret := range []string{"A11", "B11", "Z99", "Vernon", "Lopez", "Zebulon", "Quixote", "SECRET", "hallucinations"} {
+		if strings.Contains(logs, secret) {
+			fmt.Fprintf(os.Stderr, "FAIL: the servers' logs contain %q\n", secret)
+			code = 1
+		}
+	}
+	return code
 }
 
-// env is one test's server over a database of its own.
+// allLogs collects what every server under test logs, to be searched for patient data.
+var allLogs lockedBuffer
+
+// env is one test's server over a database of its own, with an API key of each role.
+// Requests go with the clinician's key unless the test says otherwise.
 type env struct {
 	t    testing.TB
 	app  *fiber.App
 	repo *repository.Store
 	db   *mongo.Database
 	logs *lockedBuffer
+	keys map[models.Role]string
+	key  string
 }
 
 func newEnv(t testing.TB) *env {
@@ -82,8 +99,35 @@ func newEnvWithTimeout(t testing.TB, timeout time.Duration) *env {
 		t.Fatalf("ensure indexes: %v", err)
 	}
 	logs := &lockedBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, nil))
-	return &env{t: t, app: app.NewServer(logger, repo, timeout), repo: repo, db: db, logs: logs}
+	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, &allLogs), nil))
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, app: server, repo: repo, db: db, logs: logs, keys: map[models.Role]string{}}
+	for _, role := range models.Roles() {
+		issued, err := handlers.IssueKey(context.Background(), repo, models.NewKeyRequest{Name: "test-" + string(role), Role: role}, time.Now())
+		if err != nil {
+			t.Fatalf("issue %s key: %v", role, err)
+		}
+		e.keys[role] = issued.Key
+	}
+	e.key = e.keys[models.RoleClinician]
+	return e
+}
+
+// as returns the env sending requests with the key of role.
+func (e *env) as(role models.Role) *env {
+	other := *e
+	other.key = e.keys[role]
+	return &other
+}
+
+// withKey returns the env sending requests with key ("" for none).
+func (e *env) withKey(key string) *env {
+	other := *e
+	other.key = key
+	return &other
 }
 
 // listen serves the app on a loopback port until the test ends and returns its base URL.
@@ -125,6 +169,9 @@ func (e *env) do(method, path, body string, headers ...string) response {
 	req := httptest.NewRequest(method, path, r)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.key != "" {
+		req.Header.Set("Authorization", "Bearer "+e.key)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -13,70 +14,141 @@ import (
 	"github.com/clinic/interactions/app"
 )
 
-// TestRunServesAndKeepsData starts the service as `go run .` does, on the embedded
-// store, records a patient, shuts down, starts again on the same data directory and
-// reads the patient back.
-func TestRunServesAndKeepsData(t *testing.T) {
-	dataDir := t.TempDir()
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", dataDir)
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
+// running is a server started as `go run .` starts it.
+type running struct {
+	base      string // http://127.0.0.1:port
+	storeAddr string // the embedded store's listener
+	stdout    *lockedBuffer
+	stop      func()
+}
 
-	start := func() (string, func()) {
-		t.Helper()
-		ctx, cancel := context.WithCancel(context.Background())
-		logs := &lockedBuffer{}
-		done := make(chan error, 1)
-		go func() { done <- app.Run(ctx, logs) }()
-		addr := regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if m := addr.FindStringSubmatch(logs.String()); m != nil {
-				stop := func() {
-					cancel()
-					if err := <-done; err != nil {
-						t.Errorf("Run returned %v", err)
-					}
-					if !strings.Contains(logs.String(), "embedded FerretDB") {
-						t.Errorf("no line names the store in use:\n%s", logs)
-					}
+// startRun runs the service in the background until the returned stop is called.
+func startRun(t *testing.T) running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, logs := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx, nil, stdout, logs) }()
+	serving := regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
+	store := regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := serving.FindStringSubmatch(logs.String()); m != nil {
+			s := store.FindStringSubmatch(logs.String())
+			if s == nil {
+				t.Fatalf("no line names the store in use:\n%s", logs)
+			}
+			stop := func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("Run returned %v", err)
 				}
-				return "http://127.0.0.1:" + m[1], stop
 			}
-			select {
-			case err := <-done:
-				t.Fatalf("Run ended early: %v\n%s", err, logs)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server did not start:\n%s", logs)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return running{base: "http://127.0.0.1:" + m[1], storeAddr: s[1], stdout: stdout, stop: stop}
 		}
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended early: %v\n%s", err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start:\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+}
 
-	base, stop := start()
-	res, err := http.Post(base+"/api/v1/patients", "application/json", strings.NewReader(`{"insurance_no":"R1","fname":"Ada"}`))
+// request sends one request with an API key and returns the status and body.
+func request(t *testing.T, method, url, key, body string) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close()
-	if res.StatusCode != 201 {
-		t.Fatalf("create: %d", res.StatusCode)
-	}
-	stop()
-
-	base, stop = start()
-	defer stop()
-	res, err = http.Get(base + "/api/v1/patients/R1")
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, data
+}
+
+// TestRunServesAndKeepsData starts the service as a new user does, on the embedded
+// store: it prints one admin key, the key command (run beside the server) creates a
+// clinician key, the clinician records a patient; after a restart on the same data
+// directory the patient and the keys are still there and no second admin key is made.
+func TestRunServesAndKeepsData(t *testing.T) {
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("PORT", "0")
+
+	srv := startRun(t)
+	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
+	if admin == nil {
+		t.Fatalf("no admin key printed:\n%s", srv.stdout)
+	}
+	if status, body := request(t, "GET", srv.base+"/api/v1/patients/R1", "", ""); status != 401 {
+		t.Errorf("without a key: %d %s", status, body)
+	}
+	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); status != 200 || !strings.Contains(string(body), `"admin"`) {
+		t.Errorf("admin lists keys: %d %s", status, body)
+	}
+
+	// The key command attaches to the running server's store.
+	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
+	out := &bytes.Buffer{}
+	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "dr-ada", "-role", "clinician"}, out, io.Discard); err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	clinician := regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(out.String())
+	if clinician == "" {
+		t.Fatalf("keys create printed no key:\n%s", out)
+	}
+	if status, body := request(t, "POST", srv.base+"/api/v1/patients", clinician, `{"insurance_no":"R1","fname":"Ada"}`); status != 201 {
+		t.Fatalf("create: %d %s", status, body)
+	}
+	if status, _ := request(t, "POST", srv.base+"/api/v1/patients", admin[1], `{"insurance_no":"R2"}`); status != 403 {
+		t.Errorf("admin creating a patient: %d, want 403", status)
+	}
+	srv.stop()
+
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	srv = startRun(t)
+	defer srv.stop()
+	if strings.Contains(srv.stdout.String(), "ck_") {
+		t.Errorf("a second admin key was printed:\n%s", srv.stdout)
+	}
+	status, data := request(t, "GET", srv.base+"/api/v1/patients/R1", clinician, "")
 	var p map[string]any
-	if res.StatusCode != 200 || json.Unmarshal(data, &p) != nil || p["fname"] != "Ada" {
-		t.Fatalf("after a restart: %d %s", res.StatusCode, data)
+	if status != 200 || json.Unmarshal(data, &p) != nil || p["fname"] != "Ada" {
+		t.Fatalf("after a restart: %d %s", status, data)
+	}
+
+	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
+	out.Reset()
+	if err := app.Run(context.Background(), []string{"keys", "revoke", "dr-ada"}, out, io.Discard); err != nil {
+		t.Fatalf("keys revoke: %v", err)
+	}
+	if status, _ := request(t, "GET", srv.base+"/api/v1/patients/R1", clinician, ""); status != 401 {
+		t.Errorf("revoked key: %d, want 401", status)
+	}
+	out.Reset()
+	if err := app.Run(context.Background(), []string{"keys", "list"}, out, io.Discard); err != nil {
+		t.Fatalf("keys list: %v", err)
+	}
+	if !regexp.MustCompile(`dr-ada\s+clinician\s+\S+\s+\S+\s+20\d\d-`).MatchString(out.String()) {
+		t.Errorf("keys list does not show dr-ada used and revoked:\n%s", out)
+	}
+	for _, bad := range [][]string{{"keys"}, {"keys", "create", "-name", "x", "-role", "surgeon"}, {"keys", "revoke"}, {"nonsense"}} {
+		if err := app.Run(context.Background(), bad, io.Discard, io.Discard); err == nil {
+			t.Errorf("Run(%q) succeeded", bad)
+		}
 	}
 }

@@ -3,24 +3,45 @@ package app
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/swagger"
+	"github.com/google/uuid"
 
+	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
 	"github.com/clinic/interactions/handlers"
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
 // MaxBodySize is the largest request body the API reads.
 const MaxBodySize = 1 << 20
 
-// NewServer returns the Fiber app serving the API over store. requestTimeout bounds
-// the store work of each request.
-func NewServer(logger *slog.Logger, store *repository.Store, requestTimeout time.Duration) *fiber.App {
+// ServerConfig is what the HTTP server needs beyond the store.
+type ServerConfig struct {
+	// RequestTimeout bounds the store work of each request.
+	RequestTimeout time.Duration
+	// RateLimit is how many requests an API key may make a minute; 0 means no limit.
+	RateLimit int
+	// CORSOrigins are the origins browsers may call the API from; none disables CORS.
+	CORSOrigins []string
+	// AuditKey, when set, keys the audit trail's hashes (HMAC-SHA256).
+	AuditKey []byte
+}
+
+// NewServer returns the Fiber app serving the API over store. Its audit events form
+// a chain of their own, started with the first event.
+func NewServer(logger *slog.Logger, store *repository.Store, cfg ServerConfig) (*fiber.App, error) {
+	chainID, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
 	errorHandler := handlers.ErrorHandler(logger)
 	app := fiber.New(fiber.Config{
 		AppName:               "clinical-interactions",
@@ -34,29 +55,67 @@ func NewServer(logger *slog.Logger, store *repository.Store, requestTimeout time
 	app.Use(requestid.New())
 	app.Use(accessLog(logger, errorHandler))
 	app.Use(recover.New())
-	app.Use(deadline(requestTimeout))
+	app.Use(securityHeaders)
+	if len(cfg.CORSOrigins) > 0 {
+		app.Use(cors.New(cors.Config{
+			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
+			AllowMethods:  "GET,POST,PATCH,DELETE",
+			AllowHeaders:  "Authorization,Content-Type,If-Match,If-None-Match,Idempotency-Key",
+			ExposeHeaders: "ETag,Location,Retry-After,Idempotent-Replayed,X-Request-Id",
+		}))
+	}
+	app.Use(deadline(cfg.RequestTimeout))
 
 	h := handlers.New(store)
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 	app.Get("/docs/*", swagger.HandlerDefault)
 
+	// Every API request is audited, refused ones included, then authenticated.
+	chain := audit.NewChain(chainID.String(), cfg.AuditKey, store)
+	v1 := app.Group("/api/v1", h.Audit(chain, errorHandler), h.Authenticate(logger))
+	if cfg.RateLimit > 0 {
+		v1.Use(handlers.RateLimit(cfg.RateLimit))
+	}
+	read := handlers.Allow(models.RoleClinician, models.RoleViewer)
+	write := handlers.Allow(models.RoleClinician)
+	auditor := handlers.Allow(models.RoleAuditor)
+	admin := handlers.Allow(models.RoleAdmin)
 	// A request that dies holds its idempotency key this long before a retry may take it.
-	idempotent := h.Idempotency(logger, errorHandler, 3*requestTimeout)
-	v1 := app.Group("/api/v1")
-	v1.Post("/patients", idempotent, h.CreatePatient)
-	v1.Get("/patients/:insurance_no", h.GetPatient)
-	v1.Patch("/patients/:insurance_no", h.PatchPatient)
-	v1.Get("/patients/:insurance_no/history", h.PatientHistory)
-	v1.Get("/patients/:insurance_no/history/:version", h.PatientVersion)
-	v1.Get("/patients/:insurance_no/interactions", h.History)
-	v1.Post("/interactions", idempotent, h.CreateInteraction)
-	v1.Get("/interactions/:id", h.GetInteraction)
-	v1.Patch("/interactions/:id", h.PatchInteraction)
-	v1.Delete("/interactions/:id", h.DeleteInteraction)
-	v1.Get("/interactions/:id/history", h.InteractionHistory)
-	v1.Get("/interactions/:id/history/:version", h.InteractionVersion)
-	return app
+	idempotent := h.Idempotency(logger, errorHandler, 3*cfg.RequestTimeout)
+
+	v1.Post("/patients", write, idempotent, h.CreatePatient)
+	v1.Get("/patients/:insurance_no", read, h.GetPatient)
+	v1.Patch("/patients/:insurance_no", write, h.PatchPatient)
+	v1.Get("/patients/:insurance_no/history", read, h.PatientHistory)
+	v1.Get("/patients/:insurance_no/history/:version", read, h.PatientVersion)
+	v1.Get("/patients/:insurance_no/interactions", read, h.History)
+	v1.Post("/interactions", write, idempotent, h.CreateInteraction)
+	v1.Get("/interactions/:id", read, h.GetInteraction)
+	v1.Patch("/interactions/:id", write, h.PatchInteraction)
+	v1.Delete("/interactions/:id", write, h.DeleteInteraction)
+	v1.Get("/interactions/:id/history", read, h.InteractionHistory)
+	v1.Get("/interactions/:id/history/:version", read, h.InteractionVersion)
+	v1.Get("/audit", auditor, h.AuditEvents)
+	v1.Get("/audit/verify", auditor, h.VerifyAudit(cfg.AuditKey))
+	v1.Post("/keys", admin, h.CreateKey)
+	v1.Get("/keys", admin, h.ListKeys)
+	v1.Delete("/keys/:name", admin, h.RevokeKey)
+	return app, nil
+}
+
+// securityHeaders sets the headers that keep browsers from caching, sniffing, framing
+// or leaking the API's health data. The Swagger UI keeps a policy that lets it run.
+func securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set("Cross-Origin-Resource-Policy", "same-origin")
+	if !strings.HasPrefix(c.Path(), "/docs") {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
+	}
+	return c.Next()
 }
 
 // deadline gives each request a context that ends after timeout; handlers pass it to
@@ -70,9 +129,10 @@ func deadline(timeout time.Duration) fiber.Handler {
 	}
 }
 
-// accessLog logs one line per request: its id, route template, status and latency.
-// It never logs paths, query strings or bodies, which carry patient data. Errors are
-// turned into responses here so that the logged status is the one sent.
+// accessLog logs one line per request: its id, route template, status, latency and
+// API key name. It never logs paths, query strings or bodies, which carry patient
+// data. Errors are turned into responses here so that the logged status is the one
+// sent.
 func accessLog(logger *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
@@ -87,6 +147,7 @@ func accessLog(logger *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handl
 			"route", c.Route().Path,
 			"status", c.Response().StatusCode(),
 			"latency_ms", float64(time.Since(start).Microseconds())/1000,
+			"key", handlers.KeyName(c),
 		)
 		return nil
 	}

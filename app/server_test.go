@@ -36,7 +36,11 @@ func TestHealth(t *testing.T) {
 		if err := s.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		down := &env{t: t, app: app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), repository.New(s.DB), time.Second)}
+		server, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), repository.New(s.DB), app.ServerConfig{RequestTimeout: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		down := &env{t: t, app: server, key: e.key}
 		assertError(t, down.do("GET", "/readyz", ""), 503, "unavailable")
 		if got := down.mustDo(200, "GET", "/healthz", ""); got["status"] != "ok" {
 			t.Errorf("healthz = %v", got)

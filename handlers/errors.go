@@ -40,6 +40,9 @@ var statusErrors = map[int]ErrorBody{
 func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, body := classify(err)
+		if status == fiber.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="api"`)
+		}
 		if status >= fiber.StatusInternalServerError {
 			logger.ErrorContext(c.UserContext(), "request failed",
 				"request_id", requestID(c), "route", c.Route().Path, "status", status, "error", err.Error())
@@ -66,6 +69,14 @@ func classify(err error) (int, ErrorBody) {
 		return fiber.StatusNotFound, ErrorBody{Code: "not_found", Message: "no such record"}
 	case errors.Is(err, models.ErrConflict):
 		return fiber.StatusConflict, ErrorBody{Code: "conflict", Message: "a record with this identity already exists"}
+	case errors.Is(err, models.ErrUnauthenticated):
+		return fiber.StatusUnauthorized, ErrorBody{Code: "unauthenticated",
+			Message: "send a valid API key as Authorization: Bearer <key>"}
+	case errors.Is(err, models.ErrForbidden):
+		return fiber.StatusForbidden, ErrorBody{Code: "forbidden", Message: "this API key's role does not allow this request"}
+	case errors.Is(err, models.ErrRateLimited):
+		return fiber.StatusTooManyRequests, ErrorBody{Code: "rate_limited",
+			Message: "too many requests for this API key; retry after the time in Retry-After"}
 	case errors.Is(err, models.ErrPreconditionRequired):
 		return fiber.StatusPreconditionRequired, ErrorBody{Code: "precondition_required",
 			Message: "send If-Match with the ETag of the version you are changing"}

@@ -30,6 +30,10 @@ import (
 //	@Failure		413			{object}	ErrorResponse	"body over 1 MiB"
 //	@Failure		415			{object}	ErrorResponse	"body is not JSON"
 //	@Failure		422			{object}	ErrorResponse	"the Idempotency-Key was used with a different request"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/interactions [post]
 func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 	doc, err := body(c)
@@ -40,6 +44,7 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noteSubject(c, in.InsuranceNo, in.ID)
 	reserved := in.ID == ""
 	if reserved {
 		if in.ID, err = reservedID(c); err != nil {
@@ -58,6 +63,7 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noteSubject(c, in.InsuranceNo, in.ID)
 	c.Location("/api/v1/interactions/" + in.ID)
 	setETag(c, in.Version)
 	return c.Status(fiber.StatusCreated).JSON(in)
@@ -76,6 +82,10 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 //	@Failure	400				{object}	ErrorResponse	"not a valid id"
 //	@Failure	404				{object}	ErrorResponse	"no such interaction"
 //	@Failure	410				{object}	ErrorResponse	"entered_in_error: fields.status and fields.reason say why"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router		/api/v1/interactions/{id} [get]
 func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -108,6 +118,10 @@ func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
 //	@Success		200				{object}	models.Page
 //	@Failure		400				{object}	ErrorResponse	"bad query parameters"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no}/interactions [get]
 func (h *Handlers) History(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")

@@ -23,6 +23,10 @@ import (
 //	@Failure		413		{object}	ErrorResponse	"body over 1 MiB"
 //	@Failure		415		{object}	ErrorResponse	"body is not JSON"
 //	@Failure		422		{object}	ErrorResponse	"the Idempotency-Key was used with a different request"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/patients [post]
 func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 	doc, err := body(c)
@@ -33,6 +37,7 @@ func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noteSubject(c, p.InsuranceNo, "")
 	if err := h.store.CreatePatient(c.UserContext(), p); err != nil {
 		return err
 	}
@@ -53,6 +58,10 @@ func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 //	@Success	304				"not modified"
 //	@Failure	400				{object}	ErrorResponse	"not a valid insurance number"
 //	@Failure	404				{object}	ErrorResponse	"no such patient"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router		/api/v1/patients/{insurance_no} [get]
 func (h *Handlers) GetPatient(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")

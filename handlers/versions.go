@@ -109,6 +109,10 @@ func versionPage[T any](current T, currentVersion, before, limit int, version fu
 //	@Failure		410			{object}	ErrorResponse	"the interaction was marked entered-in-error"
 //	@Failure		412			{object}	ErrorResponse	"If-Match is not the current version"
 //	@Failure		428			{object}	ErrorResponse	"If-Match is missing"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id} [patch]
 func (h *Handlers) PatchInteraction(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -163,6 +167,10 @@ func (h *Handlers) PatchInteraction(c *fiber.Ctx) error {
 //	@Failure		410			{object}	ErrorResponse	"already marked entered-in-error"
 //	@Failure		412			{object}	ErrorResponse	"If-Match is not the current version"
 //	@Failure		428			{object}	ErrorResponse	"If-Match is missing"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id} [delete]
 func (h *Handlers) DeleteInteraction(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -246,6 +254,7 @@ func (h *Handlers) validInteraction(c *fiber.Ctx, id string) (models.Interaction
 	if err != nil {
 		return models.Interaction{}, err
 	}
+	noteSubject(c, in.InsuranceNo, in.ID)
 	if in.Status == models.StatusEnteredInError {
 		return models.Interaction{}, &models.GoneError{Status: in.Status, Reason: in.AmendmentReason}
 	}
@@ -264,6 +273,10 @@ func (h *Handlers) validInteraction(c *fiber.Ctx, id string) (models.Interaction
 //	@Success		200		{object}	models.InteractionVersions
 //	@Failure		400		{object}	ErrorResponse	"bad query parameters"
 //	@Failure		404		{object}	ErrorResponse	"no such interaction"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id}/history [get]
 func (h *Handlers) InteractionHistory(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -278,6 +291,7 @@ func (h *Handlers) InteractionHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noteSubject(c, current.InsuranceNo, current.ID)
 	items, next, err := versionPage(current, current.Version, before, limit,
 		func(in models.Interaction) int { return in.Version },
 		func(before, limit int) ([]models.Interaction, error) {
@@ -300,6 +314,10 @@ func (h *Handlers) InteractionHistory(c *fiber.Ctx) error {
 //	@Header		200		{string}	ETag	"ETag of that version"
 //	@Failure	400		{object}	ErrorResponse	"not a version number"
 //	@Failure	404		{object}	ErrorResponse	"no such interaction or version"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router		/api/v1/interactions/{id}/history/{version} [get]
 func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -314,6 +332,7 @@ func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	noteSubject(c, current.InsuranceNo, current.ID)
 	found := current
 	switch {
 	case v > current.Version:
@@ -345,6 +364,10 @@ func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
 //	@Failure		404				{object}	ErrorResponse	"no such patient"
 //	@Failure		412				{object}	ErrorResponse	"If-Match is not the current version"
 //	@Failure		428				{object}	ErrorResponse	"If-Match is missing"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no} [patch]
 func (h *Handlers) PatchPatient(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
@@ -393,6 +416,10 @@ func (h *Handlers) PatchPatient(c *fiber.Ctx) error {
 //	@Success		200				{object}	models.PatientVersions
 //	@Failure		400				{object}	ErrorResponse	"bad query parameters"
 //	@Failure		404				{object}	ErrorResponse	"no such patient"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no}/history [get]
 func (h *Handlers) PatientHistory(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
@@ -429,6 +456,10 @@ func (h *Handlers) PatientHistory(c *fiber.Ctx) error {
 //	@Header		200				{string}	ETag	"ETag of that version"
 //	@Failure	400				{object}	ErrorResponse	"not a version number"
 //	@Failure	404				{object}	ErrorResponse	"no such patient or version"
+//	@Failure	401	{object}	ErrorResponse	"no valid API key"
+//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
+//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
+//	@Security	BearerAuth
 //	@Router		/api/v1/patients/{insurance_no}/history/{version} [get]
 func (h *Handlers) PatientVersion(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")

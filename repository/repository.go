@@ -28,6 +28,9 @@ type Store struct {
 	patientVersions     *mongo.Collection
 	interactionVersions *mongo.Collection
 	idempotencyKeys     *mongo.Collection
+	apiKeys             *mongo.Collection
+	auditEvents         *mongo.Collection
+	auditChains         *mongo.Collection
 	faults              func(Step) error
 }
 
@@ -40,6 +43,9 @@ func New(db *mongo.Database) *Store {
 		patientVersions:     db.Collection(PatientVersionsCollection),
 		interactionVersions: db.Collection(InteractionVersionsCollection),
 		idempotencyKeys:     db.Collection(IdempotencyKeysCollection),
+		apiKeys:             db.Collection(APIKeysCollection),
+		auditEvents:         db.Collection(AuditEventsCollection),
+		auditChains:         db.Collection(AuditChainsCollection),
 	}
 }
 
@@ -83,6 +89,22 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		{s.idempotencyKeys, mongo.IndexModel{
 			Keys:    bson.D{{Key: "created_at", Value: 1}},
 			Options: options.Index().SetName("created_at"),
+		}},
+		{s.apiKeys, mongo.IndexModel{
+			Keys:    bson.D{{Key: "name", Value: 1}},
+			Options: options.Index().SetName("name_unique").SetUnique(true),
+		}},
+		{s.auditEvents, mongo.IndexModel{
+			Keys:    bson.D{{Key: "chain", Value: 1}, {Key: "seq", Value: 1}},
+			Options: options.Index().SetName("chain_seq_unique").SetUnique(true),
+		}},
+		{s.auditEvents, mongo.IndexModel{
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}},
+			Options: options.Index().SetName("insurance_no_time"),
+		}},
+		{s.auditEvents, mongo.IndexModel{
+			Keys:    bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("time_id"),
 		}},
 	}
 	// One index per command: the embedded store fails a createIndexes command that

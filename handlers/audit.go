@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/audit"
+	"github.com/clinic/interactions/models"
+)
+
+// Locals keys under which handlers name the patient and interaction a request touched.
+const (
+	subjectPatientKey     = "audit.insurance_no"
+	subjectInteractionKey = "audit.interaction_id"
+)
+
+// noteSubject records the patient and interaction a request touched, for the audit
+// trail; empty values are ignored.
+func noteSubject(c *fiber.Ctx, insuranceNo, interactionID string) {
+	if insuranceNo != "" {
+		c.Locals(subjectPatientKey, insuranceNo)
+	}
+	if interactionID != "" {
+		c.Locals(subjectInteractionKey, interactionID)
+	}
+}
+
+// Audit returns middleware that appends one event per request to chain: who (the
+// API key), what (the action and route template), on whose data (the insurance number
+// and interaction id where known) and how it ended (the status), refused requests
+// included. The event is written before the response leaves; if it cannot be written
+// the request fails with 503 and nothing it produced is returned. errorHandler renders
+// errors first so that the status recorded is the one sent.
+func (h *Handlers) Audit(chain *audit.Chain, errorHandler fiber.ErrorHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if err := c.Next(); err != nil {
+			if err := errorHandler(c, err); err != nil {
+				return err
+			}
+		}
+		p := principal(c)
+		// Path parameters are copied: Fiber reuses their memory after the handler.
+		insuranceNo, _ := c.Locals(subjectPatientKey).(string)
+		if insuranceNo == "" {
+			insuranceNo = strings.Clone(c.Params("insurance_no"))
+		}
+		interactionID, _ := c.Locals(subjectInteractionKey).(string)
+		if interactionID == "" {
+			interactionID = strings.Clone(c.Params("id"))
+		}
+		route := c.Route().Path
+		event := models.AuditEvent{
+			Time:          h.now(),
+			KeyName:       p.Name,
+			Role:          p.Role,
+			Action:        action(c.Method(), route),
+			Method:        c.Method(),
+			Route:         route,
+			InsuranceNo:   insuranceNo,
+			InteractionID: interactionID,
+			Status:        c.Response().StatusCode(),
+			ClientIP:      c.IP(),
+			RequestID:     requestID(c),
+		}
+		// Written even when the request's own deadline has passed.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), 5*time.Second)
+		defer cancel()
+		if _, err := chain.Append(ctx, event); err != nil {
+			c.Response().ResetBody()
+			for _, hdr := range []string{fiber.HeaderLocation, fiber.HeaderETag, "Idempotent-Replayed"} {
+				c.Response().Header.Del(hdr)
+			}
+			return errorHandler(c, fmt.Errorf("audit: %w: %w", models.ErrUnavailable, err))
+		}
+		return nil
+	}
+}
+
+// action names what a request does, from its method and route template.
+func action(method, route string) string {
+	name := strings.TrimPrefix(route, "/api/v1/")
+	name = strings.NewReplacer("/:insurance_no", "", "/:id", "", "/:version", ".version", "/:name", "", "/", ".").Replace(name)
+	switch method {
+	case fiber.MethodGet, fiber.MethodHead:
+		return name + ".read"
+	case fiber.MethodPost:
+		return name + ".create"
+	case fiber.MethodPatch:
+		return name + ".amend"
+	case fiber.MethodDelete:
+		return name + ".delete"
+	}
+	return name + "." + strings.ToLower(method)
+}
+
+// AuditEvents lists audit events.
+//
+//	@Summary		The audit trail
+//	@Description	Audit events, newest first, filtered by patient, key name, action and time range. For auditors.
+//	@Tags			audit
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Param			insurance_no	query		string	false	"Events touching this patient"
+//	@Param			key_name		query		string	false	"Events of this API key"
+//	@Param			action			query		string	false	"Events of this action, e.g. interactions.read"
+//	@Param			from			query		string	false	"From this time (RFC 3339, inclusive)"
+//	@Param			to				query		string	false	"Until this time (RFC 3339, exclusive)"
+//	@Param			limit			query		int		false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
+//	@Param			cursor			query		string	false	"next_cursor of the previous page"
+//	@Success		200				{object}	models.AuditPage
+//	@Failure		400				{object}	ErrorResponse	"bad query parameters"
+//	@Failure		401				{object}	ErrorResponse	"no valid API key"
+//	@Failure		403				{object}	ErrorResponse	"not an auditor"
+//	@Router			/api/v1/audit [get]
+func (h *Handlers) AuditEvents(c *fiber.Ctx) error {
+	errs := &models.ValidationError{}
+	params := readQuery(c, errs, "insurance_no", "key_name", "action", "from", "to", "limit", "cursor")
+	q := models.AuditQuery{
+		InsuranceNo: params.one("insurance_no"),
+		KeyName:     params.one("key_name"),
+		Action:      params.one("action"),
+		Limit:       pageLimit(params, errs),
+	}
+	for _, t := range []struct {
+		name string
+		into *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if v, ok := params[t.name]; ok {
+			parsed, err := models.ParseDate(v[0])
+			if err != nil {
+				errs.Add(t.name, "must be an RFC 3339 date or date-time")
+			}
+			*t.into = parsed
+		}
+	}
+	if cur, ok := params["cursor"]; ok {
+		after, err := models.ParseCursor(cur[0])
+		if err != nil {
+			errs.Add("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
+		}
+		q.After = after
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	page, err := h.store.AuditEvents(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(page)
+}
+
+// VerifyAudit checks every audit chain.
+//
+//	@Summary		Verify the audit trail
+//	@Description	Checks every chain: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event, and each chain's end matching its head. Reports the first broken link. For auditors.
+//	@Tags			audit
+//	@Produce		json
+//	@Security		BearerAuth
+//	@Success		200	{object}	models.AuditVerification
+//	@Failure		401	{object}	ErrorResponse	"no valid API key"
+//	@Failure		403	{object}	ErrorResponse	"not an auditor"
+//	@Router			/api/v1/audit/verify [get]
+func (h *Handlers) VerifyAudit(key []byte) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		heads, err := h.store.AuditChainHeads(c.UserContext())
+		if err != nil {
+			return err
+		}
+		v := audit.NewVerifier(key, heads)
+		if err := h.store.EachAuditEvent(c.UserContext(), v.Add); err != nil {
+			return err
+		}
+		return c.JSON(v.Result())
+	}
+}

@@ -1,0 +1,67 @@
+package models
+
+import "time"
+
+// AuditEvent records one request to the API: who, what, on whose data, and how it ended.
+// Events form hash chains, one per server process: each holds the hash of the one
+// before it in its chain, and sequence numbers have no gaps.
+type AuditEvent struct {
+	// ID is the chain and the sequence number, "<chain>:<seq>" with seq zero-padded.
+	ID            string    `json:"id" bson:"_id"`
+	Chain         string    `json:"chain" bson:"chain"`
+	Seq           int64     `json:"seq" bson:"seq"`
+	Time          time.Time `json:"time" bson:"time" format:"date-time"`
+	KeyName       string    `json:"key_name,omitempty" bson:"key_name,omitempty"`
+	Role          Role      `json:"role,omitempty" bson:"role,omitempty"`
+	Action        string    `json:"action" bson:"action" example:"interaction.read"`
+	Method        string    `json:"method" bson:"method" example:"GET"`
+	Route         string    `json:"route" bson:"route" example:"/api/v1/interactions/:id"`
+	InsuranceNo   string    `json:"insurance_no,omitempty" bson:"insurance_no,omitempty"`
+	InteractionID string    `json:"interaction_id,omitempty" bson:"interaction_id,omitempty"`
+	Status        int       `json:"status" bson:"status" example:"200"`
+	ClientIP      string    `json:"client_ip" bson:"client_ip"`
+	RequestID     string    `json:"request_id" bson:"request_id"`
+	PrevHash      string    `json:"prev_hash" bson:"prev_hash"`
+	Hash          string    `json:"hash" bson:"hash"`
+}
+
+// AuditChainHead is the last event of a chain as its writer last recorded it, so that
+// events removed from a chain's end are noticed too.
+type AuditChainHead struct {
+	Chain     string    `json:"chain" bson:"_id"`
+	LastSeq   int64     `json:"last_seq" bson:"last_seq"`
+	LastHash  string    `json:"last_hash" bson:"last_hash"`
+	StartedAt time.Time `json:"started_at" bson:"started_at"`
+}
+
+// AuditQuery selects audit events, newest first.
+type AuditQuery struct {
+	InsuranceNo string
+	KeyName     string
+	Action      string
+	From, To    time.Time // From inclusive, To exclusive; zero means open
+	Limit       int
+	After       *Cursor
+}
+
+// AuditPage is one page of audit events.
+type AuditPage struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// AuditBreak is the first place where a chain does not verify.
+type AuditBreak struct {
+	Chain  string `json:"chain"`
+	Seq    int64  `json:"seq" example:"42"`
+	Reason string `json:"reason" example:"hash does not match the event's content"`
+}
+
+// AuditVerification is the result of checking every chain.
+type AuditVerification struct {
+	OK     bool `json:"ok"`
+	Chains int  `json:"chains"`
+	Events int  `json:"events"`
+	// FirstBreak is null when every chain verifies.
+	FirstBreak *AuditBreak `json:"first_break"`
+}
