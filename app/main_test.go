@@ -91,6 +91,12 @@ func newEnv(t testing.TB) *env {
 // newEnvWithTimeout is newEnv with the given request timeout.
 func newEnvWithTimeout(t testing.TB, timeout time.Duration) *env {
 	t.Helper()
+	return newEnvWithConfig(t, app.ServerConfig{RequestTimeout: timeout})
+}
+
+// newEnvWithConfig is newEnv with the given server configuration.
+func newEnvWithConfig(t testing.TB, cfg app.ServerConfig) *env {
+	t.Helper()
 	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e6, dbCounter.Add(1))
 	db := testStore.Client.Database(name)
 	t.Cleanup(func() { _ = db.Drop(context.Background()) })
@@ -100,7 +106,7 @@ func newEnvWithTimeout(t testing.TB, timeout time.Duration) *env {
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, &allLogs), nil))
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
+	server, err := app.NewServer(logger, repo, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,11 +71,16 @@ func NewServer(logger *slog.Logger, store *repository.Store, cfg ServerConfig) (
 	app.Get("/readyz", h.Readyz)
 	app.Get("/docs/*", swagger.HandlerDefault)
 
-	// Every API request is audited, refused ones included, then authenticated.
+	// Every API request is audited, refused ones included, then authenticated and
+	// held to its key's rate limit and role.
 	chain := audit.NewChain(chainID.String(), cfg.AuditKey, store)
-	v1 := app.Group("/api/v1", h.Audit(chain, errorHandler), h.Authenticate(logger))
+	guard := []fiber.Handler{h.Audit(chain, errorHandler), h.Authenticate(logger)}
 	if cfg.RateLimit > 0 {
-		v1.Use(handlers.RateLimit(cfg.RateLimit))
+		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
+	}
+	api := func(method, path string, role fiber.Handler, handler ...fiber.Handler) {
+		stack := append(append(append([]fiber.Handler{}, guard...), role), handler...)
+		app.Add(method, "/api/v1"+path, stack...)
 	}
 	read := handlers.Allow(models.RoleClinician, models.RoleViewer)
 	write := handlers.Allow(models.RoleClinician)
@@ -84,23 +89,23 @@ func NewServer(logger *slog.Logger, store *repository.Store, cfg ServerConfig) (
 	// A request that dies holds its idempotency key this long before a retry may take it.
 	idempotent := h.Idempotency(logger, errorHandler, 3*cfg.RequestTimeout)
 
-	v1.Post("/patients", write, idempotent, h.CreatePatient)
-	v1.Get("/patients/:insurance_no", read, h.GetPatient)
-	v1.Patch("/patients/:insurance_no", write, h.PatchPatient)
-	v1.Get("/patients/:insurance_no/history", read, h.PatientHistory)
-	v1.Get("/patients/:insurance_no/history/:version", read, h.PatientVersion)
-	v1.Get("/patients/:insurance_no/interactions", read, h.History)
-	v1.Post("/interactions", write, idempotent, h.CreateInteraction)
-	v1.Get("/interactions/:id", read, h.GetInteraction)
-	v1.Patch("/interactions/:id", write, h.PatchInteraction)
-	v1.Delete("/interactions/:id", write, h.DeleteInteraction)
-	v1.Get("/interactions/:id/history", read, h.InteractionHistory)
-	v1.Get("/interactions/:id/history/:version", read, h.InteractionVersion)
-	v1.Get("/audit", auditor, h.AuditEvents)
-	v1.Get("/audit/verify", auditor, h.VerifyAudit(cfg.AuditKey))
-	v1.Post("/keys", admin, h.CreateKey)
-	v1.Get("/keys", admin, h.ListKeys)
-	v1.Delete("/keys/:name", admin, h.RevokeKey)
+	api(fiber.MethodPost, "/patients", write, idempotent, h.CreatePatient)
+	api(fiber.MethodGet, "/patients/:insurance_no", read, h.GetPatient)
+	api(fiber.MethodPatch, "/patients/:insurance_no", write, h.PatchPatient)
+	api(fiber.MethodGet, "/patients/:insurance_no/history", read, h.PatientHistory)
+	api(fiber.MethodGet, "/patients/:insurance_no/history/:version", read, h.PatientVersion)
+	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
+	api(fiber.MethodPost, "/interactions", write, idempotent, h.CreateInteraction)
+	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)
+	api(fiber.MethodPatch, "/interactions/:id", write, h.PatchInteraction)
+	api(fiber.MethodDelete, "/interactions/:id", write, h.DeleteInteraction)
+	api(fiber.MethodGet, "/interactions/:id/history", read, h.InteractionHistory)
+	api(fiber.MethodGet, "/interactions/:id/history/:version", read, h.InteractionVersion)
+	api(fiber.MethodGet, "/audit", auditor, h.AuditEvents)
+	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit(cfg.AuditKey))
+	api(fiber.MethodPost, "/keys", admin, h.CreateKey)
+	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
+	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
 	return app, nil
 }
 
