@@ -67,6 +67,9 @@ func (e *env) postAtOnce(t *testing.T, n int, path, body, key string) []response
 	return out
 }
 
+// keyID is the id under which the clinician's Idempotency-Key on route is kept.
+func keyID(route, key string) string { return route + " test-clinician " + key }
+
 // requestHash is the fingerprint the idempotency middleware keeps for a POST of body
 // to path.
 func requestHash(path, body string) string {
@@ -398,7 +401,7 @@ func TestIdempotencyTakesOverADeadRequest(t *testing.T) {
 	now := time.Now()
 	dead := func(key, hash, reserved string) models.IdempotencyRecord {
 		return models.IdempotencyRecord{
-			ID: interactionsPath + " " + key, RequestHash: hash, Token: "dead", ReservedID: reserved,
+			ID: keyID(interactionsPath, key), RequestHash: hash, Token: "dead", ReservedID: reserved,
 			State: models.IdempotencyPending, CreatedAt: now.Add(-time.Minute), LeaseUntil: now.Add(-time.Second),
 		}
 	}
@@ -413,7 +416,7 @@ func TestIdempotencyTakesOverADeadRequest(t *testing.T) {
 		if got, want := first.header.Get("Location"), interactionsPath+"/reserved-1"; got != want {
 			t.Errorf("Location = %q, want %q", got, want)
 		}
-		rec := e.idempotencyRecord(t, interactionsPath+" k-dead")
+		rec := e.idempotencyRecord(t, keyID(interactionsPath, "k-dead"))
 		if rec.State != models.IdempotencyDone || rec.Status != 201 || rec.Token == "dead" || rec.Body != string(first.body) {
 			t.Errorf("record after takeover: state %q, status %d, token %q, body %q", rec.State, rec.Status, rec.Token, rec.Body)
 		}
@@ -439,7 +442,7 @@ func TestIdempotencyTakesOverADeadRequest(t *testing.T) {
 	t.Run("another request is still a reuse", func(t *testing.T) {
 		e.insertIdempotencyRecord(t, dead("k-other", requestHash(interactionsPath, `{"insurance_no":"A11"}`), "reserved-2"))
 		assertError(t, e.post(interactionsPath, body, "k-other"), 422, "idempotency_key_reused")
-		if rec := e.idempotencyRecord(t, interactionsPath+" k-other"); rec.Token != "dead" || rec.State != models.IdempotencyPending {
+		if rec := e.idempotencyRecord(t, keyID(interactionsPath, "k-other")); rec.Token != "dead" || rec.State != models.IdempotencyPending {
 			t.Errorf("record taken over by another request: token %q, state %q", rec.Token, rec.State)
 		}
 		assertError(t, e.do("GET", interactionsPath+"/reserved-2", ""), 404, "not_found")
@@ -457,13 +460,13 @@ func TestIdempotencyWaitsForALiveRequest(t *testing.T) {
 	live := func(key string) models.IdempotencyRecord {
 		now := time.Now()
 		return models.IdempotencyRecord{
-			ID: interactionsPath + " " + key, RequestHash: requestHash(interactionsPath, body), Token: "alive",
+			ID: keyID(interactionsPath, key), RequestHash: requestHash(interactionsPath, body), Token: "alive",
 			ReservedID: "reserved-live", State: models.IdempotencyPending, CreatedAt: now, LeaseUntil: now.Add(time.Hour),
 		}
 	}
 	complete := func(e *env, key string) error {
 		_, err := e.db.Collection(repository.IdempotencyKeysCollection).UpdateOne(context.Background(),
-			bson.D{{Key: "_id", Value: interactionsPath + " " + key}},
+			bson.D{{Key: "_id", Value: keyID(interactionsPath, key)}},
 			bson.D{{Key: "$set", Value: bson.D{
 				{Key: "state", Value: models.IdempotencyDone},
 				{Key: "status", Value: 201},
@@ -502,7 +505,7 @@ func TestIdempotencyWaitsForALiveRequest(t *testing.T) {
 		if waited := time.Since(start); waited < timeout/2 {
 			t.Errorf("answered after %v of a %v deadline: it did not wait", waited, timeout)
 		}
-		if rec := e.idempotencyRecord(t, interactionsPath+" k-live"); rec.Token != "alive" || rec.State != models.IdempotencyPending {
+		if rec := e.idempotencyRecord(t, keyID(interactionsPath, "k-live")); rec.Token != "alive" || rec.State != models.IdempotencyPending {
 			t.Errorf("live record taken over: token %q, state %q", rec.Token, rec.State)
 		}
 		if n := e.count("interactions"); n != 0 {
@@ -544,7 +547,7 @@ func TestPurgeIdempotencyKeys(t *testing.T) {
 		{"recent", time.Hour},
 	} {
 		e.insertIdempotencyRecord(t, models.IdempotencyRecord{
-			ID: interactionsPath + " " + rec.key, RequestHash: "h", Token: "t", ReservedID: "r-" + rec.key,
+			ID: keyID(interactionsPath, rec.key), RequestHash: "h", Token: "t", ReservedID: "r-" + rec.key,
 			State: models.IdempotencyDone, Status: 201, Body: "{}",
 			CreatedAt: now.Add(-rec.age), LeaseUntil: now.Add(-rec.age).Add(30 * time.Second),
 		})
@@ -568,7 +571,26 @@ func TestPurgeIdempotencyKeys(t *testing.T) {
 	for _, rec := range left {
 		ids = append(ids, rec.ID)
 	}
-	if want := []string{interactionsPath + " recent"}; !slices.Equal(ids, want) {
+	if want := []string{keyID(interactionsPath, "recent")}; !slices.Equal(ids, want) {
 		t.Errorf("records left %q, want %q", ids, want)
+	}
+}
+
+// TestIdempotencyKeysAreScopedPerAPIKey has two clinicians use the same
+// Idempotency-Key: neither gets the other's answer.
+func TestIdempotencyKeysAreScopedPerAPIKey(t *testing.T) {
+	e := newEnv(t)
+	e.createPatient("A11")
+	other := e.as(models.RoleAdmin).mustDo(201, "POST", "/api/v1/keys", `{"name":"dr-two","role":"clinician"}`)["key"].(string)
+	const body = `{"insurance_no":"A11"}`
+	first := e.post(interactionsPath, body, "shared")
+	second := e.withKey(other).post(interactionsPath, body, "shared")
+	assertFirstAnswer(t, first)
+	assertFirstAnswer(t, second)
+	if first.json(t)["id"] == second.json(t)["id"] {
+		t.Error("the second clinician got the first one's answer")
+	}
+	if n := e.count("interactions"); n != 2 {
+		t.Errorf("%d interactions, want 2", n)
 	}
 }

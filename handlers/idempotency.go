@@ -39,8 +39,9 @@ func (h *Handlers) Idempotency(logger *slog.Logger, errorHandler fiber.ErrorHand
 		if !validIdempotencyKey(key) {
 			return models.Invalid(HeaderIdempotencyKey, "must be 1-255 printable ASCII characters")
 		}
+		// Keys are scoped to the route and the API key: no one replays another's answer.
 		route := c.Route().Path
-		id := route + " " + key
+		id := route + " " + principal(c).Name + " " + key
 		sum := sha256.Sum256([]byte(c.Method() + " " + route + "\n" + string(c.Body())))
 		hash := hex.EncodeToString(sum[:])
 		ctx := c.UserContext()

@@ -11,7 +11,7 @@ const (
 // IdempotencyRecord remembers a request made with an Idempotency-Key and, once it is
 // answered, the answer, so that a retry gets the same answer without a second effect.
 type IdempotencyRecord struct {
-	// ID is the route and the key.
+	// ID is the route, the API key's name and the Idempotency-Key.
 	ID string `bson:"_id"`
 	// RequestHash fingerprints the request, so that the key cannot be reused for another.
 	RequestHash string `bson:"request_hash"`
