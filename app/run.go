@@ -38,16 +38,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // serve serves the API until ctx ends, then shuts down in order: stop accepting,
 // drain open requests for up to the configured timeout, close the store.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
-	store, err := OpenStore(ctx, cfg, logger, StoreOptions{})
+	store, repo, err := openRepository(ctx, cfg, logger, StoreOptions{})
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, logger)
-	repo := repository.New(store.DB)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		return err
-	}
-	if err := bootstrapAdminKey(ctx, repo, stdout); err != nil {
+	if err := bootstrapAdminKey(ctx, repo, cfg.Port, stdout); err != nil {
 		return err
 	}
 	go purgeIdempotencyKeys(ctx, logger, repo, cfg.IdempotencyKeyTTL)
@@ -81,6 +77,21 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	return nil
 }
 
+// openRepository opens the store and makes sure its indexes exist. The caller closes
+// the store. It returns the errors of OpenStore and EnsureIndexes.
+func openRepository(ctx context.Context, cfg Config, logger *slog.Logger, opts StoreOptions) (*Store, *repository.Store, error) {
+	store, err := OpenStore(ctx, cfg, logger, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	repo := repository.New(store.DB)
+	if err := repo.EnsureIndexes(ctx); err != nil {
+		closeStore(store, logger)
+		return nil, nil, err
+	}
+	return store, repo, nil
+}
+
 func closeStore(store *Store, logger *slog.Logger) {
 	if err := store.Close(context.Background()); err != nil {
 		logger.Warn("close store", "error", err.Error())
@@ -89,7 +100,7 @@ func closeStore(store *Store, logger *slog.Logger) {
 
 // bootstrapAdminKey creates an admin key named "admin" when the store holds no key at
 // all, and shows it on stdout, once: a new installation is usable and still closed.
-func bootstrapAdminKey(ctx context.Context, repo *repository.Store, stdout io.Writer) error {
+func bootstrapAdminKey(ctx context.Context, repo *repository.Store, port int, stdout io.Writer) error {
 	has, err := repo.HasAPIKeys(ctx)
 	if err != nil || has {
 		return err
@@ -104,8 +115,8 @@ func bootstrapAdminKey(ctx context.Context, repo *repository.Store, stdout io.Wr
 	fmt.Fprintf(stdout, "No API key existed, so an admin key named %q was created. It is shown only now:\n\n    %s\n\n"+
 		"Use it to create keys for people (roles: clinician, viewer, auditor, admin):\n"+
 		"    go run . keys create -name dr-house -role clinician\n"+
-		"or  curl -X POST localhost:PORT/api/v1/keys -H 'Authorization: Bearer <admin key>' -H 'Content-Type: application/json' -d '{\"name\":\"dr-house\",\"role\":\"clinician\"}'\n\n",
-		issued.Name, issued.Key)
+		"or  curl -X POST localhost:%d/api/v1/keys -H 'Authorization: Bearer <admin key>' -H 'Content-Type: application/json' -d '{\"name\":\"dr-house\",\"role\":\"clinician\"}'\n\n",
+		issued.Name, issued.Key, port)
 	return nil
 }
 
@@ -169,15 +180,11 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return errors.New(usage)
 	}
 
-	store, err := OpenStore(ctx, cfg, logger, StoreOptions{Attach: true})
+	store, repo, err := openRepository(ctx, cfg, logger, StoreOptions{Attach: true})
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, logger)
-	repo := repository.New(store.DB)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		return err
-	}
 	return run(repo)
 }
 

@@ -90,6 +90,20 @@ func versionPage[T any](current T, currentVersion, before, limit int, version fu
 	return items, &next, nil
 }
 
+// versionOf returns version v of a record at currentVersion: current itself, or the
+// archived copy that archived reads. It returns models.ErrNotFound for a version the
+// record has not reached.
+func versionOf[T any](current T, currentVersion, v int, archived func(int) (T, error)) (T, error) {
+	switch {
+	case v > currentVersion:
+		var zero T
+		return zero, models.ErrNotFound
+	case v < currentVersion:
+		return archived(v)
+	}
+	return current, nil
+}
+
 // PatchInteraction amends an interaction.
 //
 //	@Summary		Amend an interaction
@@ -333,14 +347,11 @@ func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
 		return err
 	}
 	noteSubject(c, current.InsuranceNo, current.ID)
-	found := current
-	switch {
-	case v > current.Version:
-		return models.ErrNotFound
-	case v < current.Version:
-		if found, err = h.store.InteractionVersion(c.UserContext(), current, v); err != nil {
-			return err
-		}
+	found, err := versionOf(current, current.Version, v, func(v int) (models.Interaction, error) {
+		return h.store.InteractionVersion(c.UserContext(), current, v)
+	})
+	if err != nil {
+		return err
 	}
 	setETag(c, v)
 	return c.JSON(found)
@@ -474,14 +485,11 @@ func (h *Handlers) PatientVersion(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	found := current
-	switch {
-	case v > current.Version:
-		return models.ErrNotFound
-	case v < current.Version:
-		if found, err = h.store.PatientVersion(c.UserContext(), current, v); err != nil {
-			return err
-		}
+	found, err := versionOf(current, current.Version, v, func(v int) (models.Patient, error) {
+		return h.store.PatientVersion(c.UserContext(), current, v)
+	})
+	if err != nil {
+		return err
 	}
 	setETag(c, v)
 	return c.JSON(found)
