@@ -147,12 +147,8 @@ func (s *Store) completeClaimed(ctx context.Context, a amendment) (bson.Raw, err
 
 // commit moves the record from version a.n to the document next, if it is still at a.n.
 func commit(ctx context.Context, a amendment, next any) error {
-	update, err := changeSet(a.current, next)
-	if err != nil {
-		return err
-	}
 	filter := append(append(bson.D{}, a.recordKey...), versionCondition(a.n))
-	if _, err := a.records.UpdateOne(ctx, filter, update); err != nil {
+	if _, err := a.records.ReplaceOne(ctx, filter, next); err != nil {
 		return fmt.Errorf("commit version %d: %w", a.n+1, storeError(err))
 	}
 	return nil
@@ -190,38 +186,6 @@ func versionCondition(v int) bson.E {
 		}}
 	}
 	return bson.E{Key: "version", Value: v}
-}
-
-// changeSet returns the update that turns the stored form of current into that of
-// next: $set for every field of next, $unset for the fields next no longer has.
-func changeSet(current, next any) (bson.D, error) {
-	cur, err := toDoc(current)
-	if err != nil {
-		return nil, err
-	}
-	nxt, err := toDoc(next)
-	if err != nil {
-		return nil, err
-	}
-	set := bson.D{}
-	keep := map[string]bool{}
-	for _, e := range nxt {
-		keep[e.Key] = true
-		if e.Key != "_id" {
-			set = append(set, e)
-		}
-	}
-	unset := bson.D{}
-	for _, e := range cur {
-		if !keep[e.Key] && e.Key != "_id" {
-			unset = append(unset, bson.E{Key: e.Key, Value: ""})
-		}
-	}
-	update := bson.D{{Key: "$set", Value: set}}
-	if len(unset) > 0 {
-		update = append(update, bson.E{Key: "$unset", Value: unset})
-	}
-	return update, nil
 }
 
 func toDoc(v any) (bson.D, error) {
