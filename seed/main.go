@@ -3,10 +3,12 @@
 // With no flag it loads the bundled initial dataset (the original project's two
 // patients and thirteen interactions, dated). With -csv DIR it loads DIR/Patient.csv
 // and DIR/Interaction.csv in the original project's export format. With -generate N it
-// adds N synthetic patients with their histories. CSV rows go through the API's own
-// validation; invalid rows are reported and skipped. Records already present (by
+// adds N synthetic patients with their histories. With -fhir DIR it imports a FHIR R4
+// bulk export (NDJSON, as Synthea writes it): patients, and each encounter as an
+// interaction (see package fhir). CSV rows and FHIR resources go through the API's own
+// validation; invalid ones are reported and skipped. Records already present (by
 // insurance number or id) are left unchanged, so loading the same data twice adds
-// nothing.
+// nothing; a FHIR re-import amends the records whose source changed.
 //
 // The store is the server's: MONGODB_URI and MONGODB_DATABASE, or without MONGODB_URI
 // the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR or, when none
@@ -15,6 +17,7 @@
 //	go run ./seed
 //	go run ./seed -csv ../shared/data/seed-project
 //	go run ./seed -generate 2000
+//	go run ./seed -fhir ../shared/data/synthea-10
 package main
 
 import (
@@ -27,6 +30,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,6 +67,7 @@ func main() {
 // commandLine is the parsed command line.
 type commandLine struct {
 	csvDir   string
+	fhirDir  string
 	generate int
 	batch    int
 	seed     uint64
@@ -113,6 +118,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
+	if opts.fhirDir != "" {
+		rep, err := importFHIR(ctx, repo, opts.fhirDir, start, opts.batch, stderr)
+		if err != nil {
+			return err
+		}
+		rep.print(stdout, opts.fhirDir)
+		return nil
+	}
 	if opts.generate > 0 {
 		fmt.Fprintf(stdout, "generating %d synthetic patients (seed %d)\n", opts.generate, opts.seed)
 		rep, err := loadGenerated(ctx, repo, generateOptions{
@@ -171,14 +184,15 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	fset := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	fset.StringVar(&opts.csvDir, "csv", "", "load `DIR`/Patient.csv and DIR/Interaction.csv instead of the bundled dataset")
+	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 bulk data (NDJSON files) in `DIR` instead of the bundled dataset")
 	fset.IntVar(&opts.generate, "generate", 0, "add `N` synthetic patients with 2 to 20 interactions each, instead of the bundled dataset")
 	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
 	fset.Uint64Var(&opts.seed, "seed", 0, "random `SEED` for -generate (default: from the current time)")
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -generate N [-seed SEED]] [-batch SIZE]\n\n"+
-			"Loads the bundled initial dataset, CSV files or synthetic patients into the store\n"+
-			"configured by the environment (see .env.example). Records already present are\n"+
-			"left unchanged.\n\nFlags:\n")
+		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED]] [-batch SIZE]\n\n"+
+			"Loads the bundled initial dataset, CSV files, FHIR bulk data or synthetic patients\n"+
+			"into the store configured by the environment (see .env.example). Records already\n"+
+			"present are left unchanged (a FHIR re-import amends those whose source changed).\n\nFlags:\n")
 		fset.PrintDefaults()
 	}
 	if err := fset.Parse(args); err != nil {
@@ -190,14 +204,22 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 
 	set := map[string]bool{}
 	fset.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var sources []string
+	for _, name := range []string{"csv", "fhir", "generate"} {
+		if set[name] {
+			sources = append(sources, "-"+name)
+		}
+	}
 	var problem string
 	switch {
 	case fset.NArg() > 0:
 		problem = fmt.Sprintf("unexpected argument %q; flags come before any argument, and none is needed", fset.Arg(0))
-	case set["csv"] && set["generate"]:
-		problem = "-csv and -generate exclude each other; choose one"
+	case len(sources) > 1:
+		problem = strings.Join(sources, " and ") + " exclude each other; choose one"
 	case set["csv"] && opts.csvDir == "":
 		problem = "-csv needs a directory"
+	case set["fhir"] && opts.fhirDir == "":
+		problem = "-fhir needs a directory"
 	case set["generate"] && (opts.generate < 1 || opts.generate > maxGenerate):
 		problem = fmt.Sprintf("-generate must be from 1 to %d, not %d", maxGenerate, opts.generate)
 	case set["seed"] && !set["generate"]:

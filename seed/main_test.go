@@ -340,6 +340,10 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"generate negative", []string{"-generate", "-3"}, "-generate must be from 1 to"},
 		{"csv and generate", []string{"-csv", "x", "-generate", "3"}, "-csv and -generate exclude each other"},
 		{"csv empty", []string{"-csv", ""}, "-csv needs a directory"},
+		{"fhir empty", []string{"-fhir", ""}, "-fhir needs a directory"},
+		{"fhir and csv", []string{"-fhir", "x", "-csv", "y"}, "-csv and -fhir exclude each other"},
+		{"fhir and generate", []string{"-generate", "3", "-fhir", "x"}, "-fhir and -generate exclude each other"},
+		{"seed with fhir", []string{"-fhir", "x", "-seed", "4"}, "-seed only applies to -generate"},
 		{"seed without generate", []string{"-seed", "4"}, "-seed only applies to -generate"},
 		{"batch zero", []string{"-batch", "0"}, "-batch must be from 1 to"},
 		{"argument", []string{"more"}, `unexpected argument "more"`},
@@ -369,6 +373,7 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{nil, commandLine{batch: defaultBatch}, false},
 		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch}, false},
+		{[]string{"-fhir", "bulk", "-batch", "10"}, commandLine{fhirDir: "bulk", batch: 10}, false},
 		{[]string{"-generate", "25", "-seed", "7", "-batch", "50"}, commandLine{generate: 25, seed: 7, batch: 50}, true},
 		{[]string{"-generate=3", "-seed=0"}, commandLine{generate: 3, batch: defaultBatch}, true},
 	}
@@ -393,7 +398,7 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, errHelp) {
 			t.Errorf("parseFlags(-h) = %v, want errHelp", err)
 		}
-		mustContain(t, "usage", stderr.String(), "-csv DIR", "-generate N", "-batch SIZE", "-seed SEED")
+		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-seed SEED")
 	})
 }
 

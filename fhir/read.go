@@ -1,0 +1,488 @@
+// Package fhir maps FHIR R4 bulk data to the service's patients and interactions.
+//
+// Read takes a folder as a FHIR bulk export (or Synthea) writes it: NDJSON files, one
+// resource per line, named for their resource type ("Patient.000.ndjson"). Each
+// Patient becomes a patient and each Encounter an interaction, enriched with the
+// Conditions, MedicationRequests, Procedures, ServiceRequests, Observations and
+// DocumentReferences that refer to it. Documents are built as a client would send
+// them to the API and validated as the API validates them. Files are read line by
+// line; what is kept between files is one compact entry per patient and encounter.
+package fhir
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clinic/interactions/models"
+)
+
+// DefaultMaxLine is the longest line Read accepts unless told otherwise; longer lines
+// are skipped and reported.
+const DefaultMaxLine = 16 << 20
+
+// MaxListed is how many places Report keeps for each reason resources were skipped.
+const MaxListed = 20
+
+// Origin is where a resource was read: a file of the folder and a line in it.
+type Origin struct {
+	File string
+	Line int
+}
+
+// String gives "file:line".
+func (o Origin) String() string { return fmt.Sprintf("%s:%d", o.File, o.Line) }
+
+// Sink receives the records Read builds, each validated as the API validates a
+// create: every patient first, then every interaction, whose patients are among those
+// received. An error returned by a Sink stops Read.
+type Sink interface {
+	Patient(ctx context.Context, p models.Patient, at Origin) error
+	Interaction(ctx context.Context, in models.Interaction, at Origin) error
+}
+
+// Options adjust Read.
+type Options struct {
+	// Now is when the records are created, and the day ages are counted at; the
+	// zero time means the start of Read.
+	Now time.Time
+	// MaxLine bounds the length of a line in bytes; zero means DefaultMaxLine.
+	MaxLine int
+	// Progress, when set, is called as the files are read, with the bytes read so
+	// far and the size of all the files to read.
+	Progress func(done, total int64)
+}
+
+// Report says what Read read, passed on and left out.
+type Report struct {
+	// Read counts the resources read, by resource type.
+	Read map[string]int
+	// Patients and Interactions count the records passed to the Sink.
+	Patients, Interactions int
+	// Ignored counts what the import leaves out by design, by what it is: resources
+	// of a type it does not import, observations that are not vital signs it maps.
+	Ignored map[string]int
+	// Skipped groups the resources that could not be imported, by reason, in the
+	// order the reasons first came up.
+	Skipped []Skipped
+	// Bytes is the size of the files read.
+	Bytes int64
+}
+
+// Skipped is the resources skipped for one reason.
+type Skipped struct {
+	// Reason says what is wrong without quoting the resource, which holds patient data.
+	Reason string
+	Count  int
+	// At lists where the first MaxListed of them were read.
+	At []Origin
+}
+
+// Skip records that the resource read at at was skipped for reason.
+func (r *Report) Skip(at Origin, reason string) {
+	for i := range r.Skipped {
+		if s := &r.Skipped[i]; s.Reason == reason {
+			s.Count++
+			if len(s.At) < MaxListed {
+				s.At = append(s.At, at)
+			}
+			return
+		}
+	}
+	r.Skipped = append(r.Skipped, Skipped{Reason: reason, Count: 1, At: []Origin{at}})
+}
+
+// SkippedCount returns the number of resources skipped.
+func (r *Report) SkippedCount() int {
+	n := 0
+	for _, s := range r.Skipped {
+		n += s.Count
+	}
+	return n
+}
+
+// Read reads the NDJSON files of dir (those named *.ndjson) and passes the patients
+// and interactions they hold to sink, as the package comment describes. A line that
+// cannot be imported (malformed, of an unknown type, referring to a resource not in
+// the folder, invalid, or longer than opts.MaxLine) is skipped and recorded in the
+// report with its file and line; the rest is imported regardless.
+//
+// It returns an error when dir cannot be listed or holds no .ndjson file, when a file
+// cannot be read, when ctx ends, and the first error of sink, wrapped; the report
+// then covers what was done until then.
+func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	files, err := listFiles(dir)
+	if err != nil {
+		return Report{}, err
+	}
+	r := &reader{
+		opts:     opts,
+		sink:     sink,
+		report:   Report{Read: map[string]int{}, Ignored: map[string]int{}},
+		patients: map[string]string{},
+		taken:    map[string]bool{},
+		visits:   map[string]*visit{},
+	}
+	for _, fs := range files {
+		for _, f := range fs {
+			r.total += f.size
+		}
+	}
+	err = r.read(ctx, files)
+	r.report.Bytes = r.done
+	return r.report, err
+}
+
+// file is an NDJSON file of the folder.
+type file struct {
+	name, path string
+	size       int64
+}
+
+// listFiles returns the .ndjson files of dir by resource type: the part of the name
+// before the first dot. It returns an error when dir cannot be listed or has none.
+func listFiles(dir string) (map[string][]file, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	out := map[string][]file{}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".ndjson") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", dir, err)
+		}
+		typ, _, _ := strings.Cut(e.Name(), ".")
+		out[typ] = append(out[typ], file{name: e.Name(), path: filepath.Join(dir, e.Name()), size: info.Size()})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s holds no .ndjson files", dir)
+	}
+	return out, nil
+}
+
+// reader is the state of one Read.
+type reader struct {
+	opts   Options
+	sink   Sink
+	report Report
+	// patients maps the id of each Patient read to its insurance number, or to ""
+	// when the Patient was skipped.
+	patients map[string]string
+	// taken holds the insurance numbers passed on.
+	taken map[string]bool
+	// visits maps the id of each Encounter read to its visit, or to nil when the
+	// Encounter was skipped; order holds the visits in the order read.
+	visits      map[string]*visit
+	order       []*visit
+	done, total int64
+}
+
+// read reads the files in the order the join needs: patients, encounters, what
+// refers to encounters, the rest (only counted); then it passes on the interactions.
+func (r *reader) read(ctx context.Context, files map[string][]file) error {
+	if err := r.each(ctx, files["Patient"], r.patient); err != nil {
+		return err
+	}
+	if err := r.each(ctx, files["Encounter"], r.encounter); err != nil {
+		return err
+	}
+	for _, typ := range findingTypes {
+		if err := r.each(ctx, files[typ], r.finding(typ)); err != nil {
+			return err
+		}
+	}
+	for _, typ := range slices.Sorted(maps.Keys(files)) {
+		if typ == "Patient" || typ == "Encounter" || newFinding(typ) != nil {
+			continue
+		}
+		err := r.each(ctx, files[typ], func(_ context.Context, typ string, _ []byte, _ Origin) error {
+			r.report.Ignored[typ+" (type not imported)"]++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.emit(ctx)
+}
+
+// each calls fn with ctx, the type of the files (from their names), each non-blank line
+// of the files and where it was read. Lines longer than opts.MaxLine are recorded
+// as skipped instead. It returns the errors of reading, of fn and of ctx.
+func (r *reader) each(ctx context.Context, files []file, fn func(ctx context.Context, typ string, line []byte, at Origin) error) error {
+	for _, f := range files {
+		typ, _, _ := strings.Cut(f.name, ".")
+		err := r.eachLine(ctx, f, func(line []byte, at Origin) error { return fn(ctx, typ, line, at) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *reader) eachLine(ctx context.Context, f file, fn func(line []byte, at Origin) error) error {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", f.name, err)
+	}
+	defer fh.Close()
+	br := bufio.NewReaderSize(progressReader{fh, r}, 64<<10)
+	var buf []byte
+	for n := 1; ; n++ {
+		if n%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		line, tooLong, err := readLine(br, buf[:0], r.opts.MaxLine)
+		buf = line
+		at := Origin{File: f.name, Line: n}
+		if tooLong {
+			r.report.Skip(at, fmt.Sprintf("line longer than %d bytes", r.opts.MaxLine))
+		} else if len(bytes.TrimSpace(line)) > 0 {
+			if err := fn(line, at); err != nil {
+				return err
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f.name, err)
+		}
+	}
+}
+
+// readLine reads one line from br into buf (without its end) and returns it, or
+// reports it too long when it holds more than max bytes; the rest of a long line is
+// read and dropped, so memory stays within max. The error is io.EOF at the end of the
+// input, with the last line when it has no line end.
+func readLine(br *bufio.Reader, buf []byte, max int) (line []byte, tooLong bool, err error) {
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if !tooLong {
+			chunk = bytes.TrimRight(chunk, "\r\n")
+			if len(buf)+len(chunk) > max {
+				tooLong, buf = true, buf[:0]
+			} else {
+				buf = append(buf, chunk...)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		return buf, tooLong, err
+	}
+}
+
+// progressReader reports the bytes read through it to the reader's Progress.
+type progressReader struct {
+	src io.Reader
+	r   *reader
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.src.Read(b)
+	p.r.done += int64(n)
+	if p.r.opts.Progress != nil && n > 0 {
+		p.r.opts.Progress(p.r.done, p.r.total)
+	}
+	return n, err
+}
+
+// decode decodes line, read from a file of resources of type typ, into v. It returns
+// false, having recorded why, when the line is not JSON, holds a resource of another
+// type, does not fit FHIR R4 or is entered in error.
+func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header() *base }) bool {
+	err := json.Unmarshal(line, v)
+	var wrongType *json.UnmarshalTypeError
+	if err != nil && (!errors.As(err, &wrongType) || wrongType.Field == "") { // not JSON, or not an object
+		r.report.Skip(at, "malformed JSON")
+		return false
+	}
+	h := v.header()
+	switch {
+	case h.ResourceType == typ:
+	case h.ResourceType == "":
+		r.report.Skip(at, "no resourceType")
+		return false
+	case h.ResourceType == "Patient" || h.ResourceType == "Encounter" || newFinding(h.ResourceType) != nil:
+		r.report.Skip(at, fmt.Sprintf("%s resource in a file of %s resources", h.ResourceType, typ))
+		return false
+	default:
+		r.report.Skip(at, unknownType(h.ResourceType))
+		return false
+	}
+	r.report.Read[typ]++
+	switch {
+	case wrongType != nil:
+		r.report.Skip(at, fmt.Sprintf("%s does not follow FHIR R4: %s has the wrong type", typ, wrongType.Field))
+		return false
+	case h.Status == "entered-in-error":
+		r.report.Skip(at, typ+" is entered in error")
+		return false
+	}
+	return true
+}
+
+// unknownType gives the reason for a resource of a type the import does not know,
+// naming the type when it looks like one.
+func unknownType(t string) string {
+	if len(t) > 64 || strings.IndexFunc(t, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}) >= 0 {
+		return "unknown resource type"
+	}
+	return fmt.Sprintf("unknown resource type %q", t)
+}
+
+func (r *reader) patient(ctx context.Context, typ string, line []byte, at Origin) error {
+	var p patient
+	if !r.decode(line, at, typ, &p) {
+		return nil
+	}
+	if p.ID == "" {
+		r.report.Skip(at, "Patient has no id")
+		return nil
+	}
+	if _, seen := r.patients[p.ID]; seen {
+		r.report.Skip(at, "Patient id read before (the first one is imported)")
+		return nil
+	}
+	pt, err := models.NewPatient(patientDocument(&p, r.opts.Now), r.opts.Now)
+	switch {
+	case err != nil:
+		r.patients[p.ID] = ""
+		r.report.Skip(at, "invalid patient: "+invalidFields(err))
+		return nil
+	case r.taken[pt.InsuranceNo]:
+		r.patients[p.ID] = ""
+		r.report.Skip(at, "Patient has the insurance number of another Patient")
+		return nil
+	}
+	r.patients[p.ID] = pt.InsuranceNo
+	r.taken[pt.InsuranceNo] = true
+	r.report.Patients++
+	if err := r.sink.Patient(ctx, pt, at); err != nil {
+		return fmt.Errorf("store patient of %s: %w", at, err)
+	}
+	return nil
+}
+
+func (r *reader) encounter(_ context.Context, typ string, line []byte, at Origin) error {
+	var e encounter
+	if !r.decode(line, at, typ, &e) {
+		return nil
+	}
+	if e.ID == "" {
+		r.report.Skip(at, "Encounter has no id")
+		return nil
+	}
+	if _, seen := r.visits[e.ID]; seen {
+		r.report.Skip(at, "Encounter id read before (the first one is imported)")
+		return nil
+	}
+	r.visits[e.ID] = nil
+	insuranceNo, known := r.patients[e.Subject.id("Patient")]
+	switch {
+	case !known:
+		r.report.Skip(at, "reference to a missing Patient")
+		return nil
+	case insuranceNo == "":
+		r.report.Skip(at, "its Patient was skipped")
+		return nil
+	}
+	v, why := newVisit(&e, insuranceNo, at)
+	if why != "" {
+		r.report.Skip(at, why)
+		return nil
+	}
+	r.visits[e.ID] = v
+	r.order = append(r.order, v)
+	return nil
+}
+
+// finding returns the function that reads a line of a file of findings of type typ.
+func (r *reader) finding(typ string) func(context.Context, string, []byte, Origin) error {
+	return func(_ context.Context, _ string, line []byte, at Origin) error {
+		f := newFinding(typ)
+		if !r.decode(line, at, typ, f) {
+			return nil
+		}
+		if o, ok := f.(*observation); ok && o.ignored() {
+			r.report.Ignored["Observation (not a vital sign the import maps)"]++
+			return nil
+		}
+		id := f.encounterID()
+		v, known := r.visits[id]
+		switch {
+		case id == "":
+			r.report.Skip(at, typ+" refers to no Encounter")
+		case !known:
+			r.report.Skip(at, "reference to a missing Encounter")
+		case v == nil:
+			r.report.Skip(at, "its Encounter was skipped")
+		default:
+			if why := f.addTo(v); why != "" {
+				r.report.Skip(at, why)
+			}
+		}
+		return nil
+	}
+}
+
+// emit builds, validates and passes on the interaction of every visit.
+func (r *reader) emit(ctx context.Context) error {
+	for i, v := range r.order {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		in, err := models.NewInteraction(v.document(), r.opts.Now)
+		if err != nil {
+			r.report.Skip(v.at, "invalid interaction: "+invalidFields(err))
+			continue
+		}
+		r.report.Interactions++
+		if err := r.sink.Interaction(ctx, in, v.at); err != nil {
+			return fmt.Errorf("store interaction of %s: %w", v.at, err)
+		}
+	}
+	return nil
+}
+
+// invalidFields lists the fields a validation error names, with their messages,
+// which never quote the values.
+func invalidFields(err error) string {
+	var invalid *models.ValidationError
+	if !errors.As(err, &invalid) {
+		return "rejected"
+	}
+	fields := slices.Sorted(maps.Keys(invalid.Fields))
+	parts := make([]string, len(fields))
+	for i, f := range fields {
+		parts[i] = f + ": " + invalid.Fields[f]
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,45 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clinic/interactions/models"
+)
+
+// PatientsByInsuranceNo returns the stored patients whose insurance numbers are among
+// nos, in no particular order; numbers no patient has are left out. It is one query,
+// so callers looking up many patients should pass them in batches (a thousand or so)
+// rather than call Patient for each. It returns the store's error, mapped to the
+// errors of models.
+func (s *Store) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
+	return findIn[models.Patient](ctx, s.patients, "insurance_no", nos)
+}
+
+// InteractionsByID returns the stored interactions whose ids are among ids, in no
+// particular order; ids no interaction has are left out. It is one query, so callers
+// looking up many interactions should pass them in batches (a thousand or so) rather
+// than call Interaction for each. It returns the store's error, mapped to the errors
+// of models.
+func (s *Store) InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
+	return findIn[models.Interaction](ctx, s.interactions, "_id", ids)
+}
+
+// findIn returns the documents of coll whose field holds one of values.
+func findIn[T any](ctx context.Context, coll *mongo.Collection, field string, values []string) ([]T, error) {
+	if len(values) == 0 {
+		return nil, nil
+	}
+	cur, err := coll.Find(ctx, bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}})
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", coll.Name(), storeError(err))
+	}
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	return out, nil
+}
