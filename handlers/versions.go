@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 )
@@ -65,11 +67,110 @@ func versionsQuery(c *fiber.Ctx) (limit int, before int, err error) {
 	return limit, before, errs.Err()
 }
 
-// versionPage assembles one page of a record's versions, newest first: the current
-// version, then the archived ones below it. before, when not 0, continues below that
-// version. earlier reads archived versions below a version, newest first.
-func versionPage[T any](current T, currentVersion, before, limit int, version func(T) int,
-	earlier func(before, limit int) ([]T, error)) ([]T, *string, error) {
+// record is what the version routes need to know of a kind of record.
+type record[T any] struct {
+	// load returns the record, whatever its status; loadValid refuses one marked
+	// entered-in-error.
+	load, loadValid func(c *fiber.Ctx, id string) (T, error)
+	version         func(T) int
+	// next builds the amended version; store stores it as the next version.
+	next  func(current T, patch bson.D, reason string) (T, error)
+	store func(ctx context.Context, current, next T) (T, error)
+	// earlier lists archived versions below before, newest first; archived reads one.
+	earlier  func(ctx context.Context, current T, before, limit int) ([]T, error)
+	archived func(ctx context.Context, current T, v int) (T, error)
+}
+
+func (h *Handlers) interactions() record[models.Interaction] {
+	return record[models.Interaction]{
+		load: func(c *fiber.Ctx, id string) (models.Interaction, error) {
+			in, err := h.store.Interaction(c.UserContext(), id)
+			if err == nil {
+				noteSubject(c, in.InsuranceNo, in.ID)
+			}
+			return in, err
+		},
+		loadValid: h.validInteraction,
+		version:   func(in models.Interaction) int { return in.Version },
+		next: func(current models.Interaction, patch bson.D, reason string) (models.Interaction, error) {
+			return models.AmendInteraction(current, patch, reason, h.now())
+		},
+		store:    h.store.AmendInteraction,
+		earlier:  h.store.InteractionVersions,
+		archived: h.store.InteractionVersion,
+	}
+}
+
+func (h *Handlers) patients() record[models.Patient] {
+	load := func(c *fiber.Ctx, no string) (models.Patient, error) {
+		return h.store.Patient(c.UserContext(), no)
+	}
+	return record[models.Patient]{
+		load:      load,
+		loadValid: load,
+		version:   func(p models.Patient) int { return p.Version },
+		next: func(current models.Patient, patch bson.D, reason string) (models.Patient, error) {
+			return models.AmendPatient(current, patch, reason, h.now())
+		},
+		store:    h.store.AmendPatient,
+		earlier:  h.store.PatientVersions,
+		archived: h.store.PatientVersion,
+	}
+}
+
+// amend applies the request's merge patch to the record named by the path parameter
+// param, as the next version, if If-Match names its current version.
+func amend[T any](c *fiber.Ctx, param string, r record[T]) error {
+	id, err := identifierParam(c, param)
+	if err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	reason, err := reasonQuery(c)
+	if err != nil {
+		return err
+	}
+	patch, err := body(c)
+	if err != nil {
+		return err
+	}
+	current, err := r.loadValid(c, id)
+	if err != nil {
+		return err
+	}
+	if err := checkIfMatch(match, r.version(current)); err != nil {
+		return err
+	}
+	next, err := r.next(current, patch, reason)
+	if err != nil {
+		return err
+	}
+	if next, err = r.store(c.UserContext(), current, next); err != nil {
+		return err
+	}
+	setETag(c, r.version(next))
+	return c.JSON(next)
+}
+
+// versions answers one page of the versions of the record named by param, newest
+// first: the current version, then the archived ones below it. page wraps the items.
+func versions[T any](c *fiber.Ctx, param string, r record[T], page func([]T, *string) any) error {
+	id, err := identifierParam(c, param)
+	if err != nil {
+		return err
+	}
+	limit, before, err := versionsQuery(c)
+	if err != nil {
+		return err
+	}
+	current, err := r.load(c, id)
+	if err != nil {
+		return err
+	}
+	currentVersion := r.version(current)
 	items := make([]T, 0, limit+1)
 	upper := currentVersion
 	if before == 0 || before > currentVersion {
@@ -77,31 +178,45 @@ func versionPage[T any](current T, currentVersion, before, limit int, version fu
 	} else {
 		upper = before
 	}
-	more, err := earlier(upper, limit+1-len(items))
+	more, err := r.earlier(c.UserContext(), current, upper, limit+1-len(items))
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	items = append(items, more...)
 	if len(items) <= limit {
-		return items, nil, nil
+		return c.JSON(page(items, nil))
 	}
 	items = items[:limit]
-	next := models.VersionCursor{Version: version(items[limit-1])}.Encode()
-	return items, &next, nil
+	next := models.VersionCursor{Version: r.version(items[limit-1])}.Encode()
+	return c.JSON(page(items, &next))
 }
 
-// versionOf returns version v of a record at currentVersion: current itself, or the
-// archived copy that archived reads. It returns models.ErrNotFound for a version the
-// record has not reached.
-func versionOf[T any](current T, currentVersion, v int, archived func(int) (T, error)) (T, error) {
-	switch {
-	case v > currentVersion:
-		var zero T
-		return zero, models.ErrNotFound
-	case v < currentVersion:
-		return archived(v)
+// oneVersion answers the version named by the path parameter version of the record
+// named by param: the current one or an archived one; 404 for one not reached.
+func oneVersion[T any](c *fiber.Ctx, param string, r record[T]) error {
+	id, err := identifierParam(c, param)
+	if err != nil {
+		return err
 	}
-	return current, nil
+	v, err := versionParam(c)
+	if err != nil {
+		return err
+	}
+	current, err := r.load(c, id)
+	if err != nil {
+		return err
+	}
+	found := current
+	switch currentVersion := r.version(current); {
+	case v > currentVersion:
+		return models.ErrNotFound
+	case v < currentVersion:
+		if found, err = r.archived(c.UserContext(), current, v); err != nil {
+			return err
+		}
+	}
+	setETag(c, v)
+	return c.JSON(found)
 }
 
 // PatchInteraction amends an interaction.
@@ -129,38 +244,7 @@ func versionOf[T any](current T, currentVersion, v int, archived func(int) (T, e
 //	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id} [patch]
 func (h *Handlers) PatchInteraction(c *fiber.Ctx) error {
-	id, err := identifierParam(c, "id")
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	reason, err := reasonQuery(c)
-	if err != nil {
-		return err
-	}
-	patch, err := body(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.validInteraction(c, id)
-	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(match, current.Version); err != nil {
-		return err
-	}
-	next, err := models.AmendInteraction(current, patch, reason, h.now())
-	if err != nil {
-		return err
-	}
-	if next, err = h.store.AmendInteraction(c.UserContext(), current, next); err != nil {
-		return err
-	}
-	setETag(c, next.Version)
-	return c.JSON(next)
+	return amend(c, "id", h.interactions())
 }
 
 // DeleteInteraction marks an interaction entered-in-error; nothing is removed.
@@ -293,28 +377,9 @@ func (h *Handlers) validInteraction(c *fiber.Ctx, id string) (models.Interaction
 //	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id}/history [get]
 func (h *Handlers) InteractionHistory(c *fiber.Ctx) error {
-	id, err := identifierParam(c, "id")
-	if err != nil {
-		return err
-	}
-	limit, before, err := versionsQuery(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.store.Interaction(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	noteSubject(c, current.InsuranceNo, current.ID)
-	items, next, err := versionPage(current, current.Version, before, limit,
-		func(in models.Interaction) int { return in.Version },
-		func(before, limit int) ([]models.Interaction, error) {
-			return h.store.InteractionVersions(c.UserContext(), current, before, limit)
-		})
-	if err != nil {
-		return err
-	}
-	return c.JSON(models.InteractionVersions{Items: items, NextCursor: next})
+	return versions(c, "id", h.interactions(), func(items []models.Interaction, next *string) any {
+		return models.InteractionVersions{Items: items, NextCursor: next}
+	})
 }
 
 // InteractionVersion returns one version of an interaction.
@@ -334,27 +399,7 @@ func (h *Handlers) InteractionHistory(c *fiber.Ctx) error {
 //	@Security	BearerAuth
 //	@Router		/api/v1/interactions/{id}/history/{version} [get]
 func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
-	id, err := identifierParam(c, "id")
-	if err != nil {
-		return err
-	}
-	v, err := versionParam(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.store.Interaction(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	noteSubject(c, current.InsuranceNo, current.ID)
-	found, err := versionOf(current, current.Version, v, func(v int) (models.Interaction, error) {
-		return h.store.InteractionVersion(c.UserContext(), current, v)
-	})
-	if err != nil {
-		return err
-	}
-	setETag(c, v)
-	return c.JSON(found)
+	return oneVersion(c, "id", h.interactions())
 }
 
 // PatchPatient amends a patient.
@@ -381,38 +426,7 @@ func (h *Handlers) InteractionVersion(c *fiber.Ctx) error {
 //	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no} [patch]
 func (h *Handlers) PatchPatient(c *fiber.Ctx) error {
-	no, err := identifierParam(c, "insurance_no")
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	reason, err := reasonQuery(c)
-	if err != nil {
-		return err
-	}
-	patch, err := body(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.store.Patient(c.UserContext(), no)
-	if err != nil {
-		return err
-	}
-	if err := checkIfMatch(match, current.Version); err != nil {
-		return err
-	}
-	next, err := models.AmendPatient(current, patch, reason, h.now())
-	if err != nil {
-		return err
-	}
-	if next, err = h.store.AmendPatient(c.UserContext(), current, next); err != nil {
-		return err
-	}
-	setETag(c, next.Version)
-	return c.JSON(next)
+	return amend(c, "insurance_no", h.patients())
 }
 
 // PatientHistory lists every version of a patient.
@@ -433,27 +447,9 @@ func (h *Handlers) PatchPatient(c *fiber.Ctx) error {
 //	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no}/history [get]
 func (h *Handlers) PatientHistory(c *fiber.Ctx) error {
-	no, err := identifierParam(c, "insurance_no")
-	if err != nil {
-		return err
-	}
-	limit, before, err := versionsQuery(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.store.Patient(c.UserContext(), no)
-	if err != nil {
-		return err
-	}
-	items, next, err := versionPage(current, current.Version, before, limit,
-		func(p models.Patient) int { return p.Version },
-		func(before, limit int) ([]models.Patient, error) {
-			return h.store.PatientVersions(c.UserContext(), current, before, limit)
-		})
-	if err != nil {
-		return err
-	}
-	return c.JSON(models.PatientVersions{Items: items, NextCursor: next})
+	return versions(c, "insurance_no", h.patients(), func(items []models.Patient, next *string) any {
+		return models.PatientVersions{Items: items, NextCursor: next}
+	})
 }
 
 // PatientVersion returns one version of a patient.
@@ -473,24 +469,5 @@ func (h *Handlers) PatientHistory(c *fiber.Ctx) error {
 //	@Security	BearerAuth
 //	@Router		/api/v1/patients/{insurance_no}/history/{version} [get]
 func (h *Handlers) PatientVersion(c *fiber.Ctx) error {
-	no, err := identifierParam(c, "insurance_no")
-	if err != nil {
-		return err
-	}
-	v, err := versionParam(c)
-	if err != nil {
-		return err
-	}
-	current, err := h.store.Patient(c.UserContext(), no)
-	if err != nil {
-		return err
-	}
-	found, err := versionOf(current, current.Version, v, func(v int) (models.Patient, error) {
-		return h.store.PatientVersion(c.UserContext(), current, v)
-	})
-	if err != nil {
-		return err
-	}
-	setETag(c, v)
-	return c.JSON(found)
+	return oneVersion(c, "insurance_no", h.patients())
 }
