@@ -479,10 +479,5 @@ func invalidFields(err error) string {
 	if !errors.As(err, &invalid) {
 		return "rejected"
 	}
-	fields := slices.Sorted(maps.Keys(invalid.Fields))
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		parts[i] = f + ": " + invalid.Fields[f]
-	}
-	return strings.Join(parts, "; ")
+	return invalid.Summary()
 }

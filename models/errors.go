@@ -44,7 +44,11 @@ func (e *ValidationError) Err() error {
 }
 
 // Error lists the offending fields in a stable order.
-func (e *ValidationError) Error() string {
+func (e *ValidationError) Error() string { return "invalid input: " + e.Summary() }
+
+// Summary lists the offending fields and their messages, sorted by field:
+// "age: must be ...; email: must be ...".
+func (e *ValidationError) Summary() string {
 	keys := make([]string, 0, len(e.Fields))
 	for k := range e.Fields {
 		keys = append(keys, k)
@@ -58,7 +62,7 @@ func (e *ValidationError) Error() string {
 		}
 		parts = append(parts, k+": "+e.Fields[k])
 	}
-	return "invalid input: " + strings.Join(parts, "; ")
+	return strings.Join(parts, "; ")
 }
 
 // Invalid returns a ValidationError carrying one message.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -406,14 +405,5 @@ func reason(err error) string {
 	if !errors.As(err, &invalid) {
 		return err.Error()
 	}
-	fields := slices.Sorted(maps.Keys(invalid.Fields))
-	parts := make([]string, len(fields))
-	for i, f := range fields {
-		if f == "" {
-			parts[i] = invalid.Fields[f]
-			continue
-		}
-		parts[i] = f + ": " + invalid.Fields[f]
-	}
-	return strings.Join(parts, "; ")
+	return invalid.Summary()
 }
