@@ -118,18 +118,25 @@ func (h *Handlers) patients() record[models.Patient] {
 	}
 }
 
+// changeRequest reads what every change of a record carries: the record's id from
+// the path parameter param, a copy of If-Match, and the reason query parameter.
+func changeRequest(c *fiber.Ctx, param string) (id, match, reason string, err error) {
+	if id, err = identifierParam(c, param); err != nil {
+		return "", "", "", err
+	}
+	if match, err = ifMatch(c); err != nil {
+		return "", "", "", err
+	}
+	if reason, err = reasonQuery(c); err != nil {
+		return "", "", "", err
+	}
+	return id, match, reason, nil
+}
+
 // amend applies the request's merge patch to the record named by the path parameter
 // param, as the next version, if If-Match names its current version.
 func amend[T any](c *fiber.Ctx, param string, r record[T]) error {
-	id, err := identifierParam(c, param)
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	reason, err := reasonQuery(c)
+	id, match, reason, err := changeRequest(c, param)
 	if err != nil {
 		return err
 	}
@@ -271,15 +278,7 @@ func (h *Handlers) PatchInteraction(c *fiber.Ctx) error {
 //	@Security	BearerAuth
 //	@Router			/api/v1/interactions/{id} [delete]
 func (h *Handlers) DeleteInteraction(c *fiber.Ctx) error {
-	id, err := identifierParam(c, "id")
-	if err != nil {
-		return err
-	}
-	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	reason, err := reasonQuery(c)
+	id, match, reason, err := changeRequest(c, "id")
 	if err != nil {
 		return err
 	}
