@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -148,8 +147,9 @@ func TestHistoryPagination(t *testing.T) {
 }
 
 // TestHistoryPaginationWhileInserting pages through a history while other
-// interactions, older and newer than the page boundary, are being added: every
-// interaction that existed before paging began appears exactly once, in order.
+// interactions, older and newer than the page boundary, are added between the
+// pages: every interaction that existed before paging began appears exactly once, in
+// order, and so does every one added older than the page boundary.
 func TestHistoryPaginationWhileInserting(t *testing.T) {
 	e := newEnv(t)
 	e.createPatient("A11")
@@ -162,32 +162,11 @@ func TestHistoryPaginationWhileInserting(t *testing.T) {
 		existing = append([]string{id}, existing...) // newest first
 	}
 
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			// Alternate between the far past, the far future and dates between existing ones.
-			offsets := []time.Duration{-1000 * time.Hour, 1000 * time.Hour, time.Duration(i%40)*time.Hour + 30*time.Minute}
-			date := base.Add(offsets[i%3]).Format(time.RFC3339)
-			res := e.do("POST", "/api/v1/interactions", fmt.Sprintf(`{"id":"n%04d","insurance_no":"A11","interaction_date":%q}`, i, date))
-			if res.status != 201 {
-				t.Errorf("concurrent insert: %d %s", res.status, res.body)
-				return
-			}
-		}
-	}()
-
 	seen := map[string]bool{}
-	var order []string
+	var order, older []string
+	added := 0
 	path := "/api/v1/patients/A11/interactions?limit=7"
-	for {
+	for page := 0; ; page++ {
 		ids, next := historyIDs(t, e, path)
 		for _, id := range ids {
 			if seen[id] {
@@ -201,15 +180,31 @@ func TestHistoryPaginationWhileInserting(t *testing.T) {
 		if next == "" {
 			break
 		}
+		// Before the next page: one interaction in the far past (it must show later),
+		// one in the far future and one between existing ones.
+		for i, offset := range []time.Duration{-1000 * time.Hour, 1000 * time.Hour, time.Duration(page*7%40)*time.Hour + 30*time.Minute} {
+			id := fmt.Sprintf("n%02d-%d", page, i)
+			e.mustDo(201, "POST", "/api/v1/interactions",
+				fmt.Sprintf(`{"id":%q,"insurance_no":"A11","interaction_date":%q}`, id, base.Add(offset).Format(time.RFC3339)))
+			if i == 0 {
+				older = append(older, id)
+			}
+			added++
+		}
 		path = "/api/v1/patients/A11/interactions?limit=7&cursor=" + url.QueryEscape(next)
-		time.Sleep(5 * time.Millisecond)
 	}
-	close(stop)
-	wg.Wait()
 	if strings.Join(order, " ") != strings.Join(existing, " ") {
 		t.Errorf("existing interactions seen as\n%v\nwant\n%v", order, existing)
 	}
-	if n := e.count("interactions"); n <= 40 {
-		t.Errorf("only %d interactions: the concurrent writer did not run", n)
+	for _, id := range older {
+		if !seen[id] {
+			t.Errorf("%s, added older than every page, was not listed", id)
+		}
+	}
+	if added == 0 {
+		t.Fatal("nothing was added between pages")
+	}
+	if n := e.count("interactions"); n != int64(40+added) {
+		t.Errorf("%d interactions stored, want %d", n, 40+added)
 	}
 }

@@ -20,43 +20,22 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/app"
-	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
-// testStore is the one store of this test binary: MongoDB when MONGODB_URI is set,
-// otherwise the embedded store in a temporary directory. Each test takes a database
-// of its own from it.
-var testStore *app.Store
-
-var dbCounter atomic.Int64
+// testStore is the one store of this test binary (see storetest).
+var testStore *storetest.Store
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
 func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "interactions-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	cfg := app.Config{
-		MongoURI:     os.Getenv("MONGODB_URI"),
-		Database:     "test",
-		DataDir:      dir,
-		EmbeddedAddr: "127.0.0.1:0",
-	}
-	testStore, err = app.OpenStore(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.StoreOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open test store:", err)
-		return 1
-	}
-	defer testStore.Close(context.Background())
-	code := m.Run()
+	code := storetest.Main(m, &testStore)
 	// No log line of any test may carry the patient data the tests sent.
 	logs := allLogs.String()
 	for _, secret := range []string{"A11", "B11", "Z99", "Vernon", "Lopez", "Zebulon", "Quixote", "SECRET", "hallucinations"} {
@@ -76,7 +55,7 @@ var allLogs lockedBuffer
 type env struct {
 	t    testing.TB
 	app  *fiber.App
-	repo *repository.Store
+	repo *repository.DB
 	db   *mongo.Database
 	logs *lockedBuffer
 	keys map[models.Role]string
@@ -97,12 +76,9 @@ func newEnvWithTimeout(t testing.TB, timeout time.Duration) *env {
 // newEnvWithConfig is newEnv with the given server configuration.
 func newEnvWithConfig(t testing.TB, cfg app.ServerConfig) *env {
 	t.Helper()
-	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e6, dbCounter.Add(1))
-	db := testStore.Client.Database(name)
-	t.Cleanup(func() { _ = db.Drop(context.Background()) })
-	repo := repository.New(db)
-	if err := repo.EnsureIndexes(context.Background()); err != nil {
-		t.Fatalf("ensure indexes: %v", err)
+	repo, db := testStore.DB(t)
+	if cfg.Now == nil {
+		cfg.Now = tickingClock()
 	}
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewJSONHandler(io.MultiWriter(logs, &allLogs), nil))
@@ -111,8 +87,9 @@ func newEnvWithConfig(t testing.TB, cfg app.ServerConfig) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, app: server, repo: repo, db: db, logs: logs, keys: map[models.Role]string{}}
+	keys := apikey.New(repo, nil, logger)
 	for _, role := range models.Roles() {
-		issued, err := handlers.IssueKey(context.Background(), repo, models.NewKeyRequest{Name: "test-" + string(role), Role: role}, time.Now())
+		issued, err := keys.Issue(context.Background(), models.NewKeyRequest{Name: "test-" + string(role), Role: role})
 		if err != nil {
 			t.Fatalf("issue %s key: %v", role, err)
 		}
@@ -245,4 +222,15 @@ func jsonText(t testing.TB, v any) string {
 		t.Fatalf("marshal: %v", err)
 	}
 	return string(data)
+}
+
+// tickingClock returns a clock that starts now and moves on by a millisecond, the
+// store's precision, each time it is read: every timestamp a server under test makes
+// differs from the one before, however fast the machine.
+func tickingClock() func() time.Time {
+	start := time.Now()
+	var ticks atomic.Int64
+	return func() time.Time {
+		return start.Add(time.Duration(ticks.Add(1)) * time.Millisecond)
+	}
 }

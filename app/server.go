@@ -13,10 +13,13 @@ import (
 	"github.com/gofiber/swagger"
 	"github.com/google/uuid"
 
+	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
 	"github.com/clinic/interactions/handlers"
+	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -33,27 +36,32 @@ type ServerConfig struct {
 	CORSOrigins []string
 	// AuditKey, when set, keys the audit trail's hashes (HMAC-SHA256).
 	AuditKey []byte
+	// Now reads the time; nil means time.Now. Tests set it.
+	Now func() time.Time
 }
 
-// NewServer returns the Fiber app serving the API over store. Its audit events form
-// a chain of their own, started with the first event.
-func NewServer(logger *slog.Logger, store *repository.Store, cfg ServerConfig) (*fiber.App, error) {
+// NewServer returns the Fiber app serving the API over db. Its audit events form a
+// chain of their own, started with the first event.
+func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber.App, error) {
 	chainID, err := uuid.NewV7()
 	if err != nil {
 		return nil, err
 	}
-	errorHandler := handlers.ErrorHandler(logger)
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	app := fiber.New(fiber.Config{
 		AppName:               "clinical-interactions",
 		BodyLimit:             MaxBodySize,
-		ErrorHandler:          errorHandler,
+		ErrorHandler:          handlers.ErrorHandler(logger),
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
 	app.Use(requestid.New())
-	app.Use(accessLog(logger, errorHandler))
+	app.Use(accessLog(logger))
 	app.Use(recover.New())
 	app.Use(securityHeaders)
 	if len(cfg.CORSOrigins) > 0 {
@@ -66,43 +74,50 @@ func NewServer(logger *slog.Logger, store *repository.Store, cfg ServerConfig) (
 	}
 	app.Use(deadline(cfg.RequestTimeout))
 
-	h := handlers.New(store)
+	h := handlers.New(handlers.Services{
+		Store:        db,
+		Patients:     records.NewPatients(db, db.PatientVersions(), now),
+		Interactions: records.NewInteractions(db, db.InteractionVersions(), now),
+		Keys:         apikey.New(db, now, logger),
+		// A request that dies holds its idempotency key this long before a retry may take it.
+		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
+		AuditTrail:  audit.NewTrail(db, cfg.AuditKey),
+		Now:         now,
+	})
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 	app.Get("/docs/*", swagger.HandlerDefault)
 
 	// Every API request is audited, refused ones included, then authenticated and
 	// held to its key's rate limit and role.
-	chain := audit.NewChain(chainID.String(), cfg.AuditKey, store)
-	guard := []fiber.Handler{h.Audit(chain, errorHandler), h.Authenticate(logger)}
+	chain := audit.NewChain(chainID.String(), cfg.AuditKey, db)
+	guard := []fiber.Handler{handlers.Audit(chain, now), h.Authenticate}
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}
-	api := func(method, path string, role fiber.Handler, handler ...fiber.Handler) {
-		stack := append(append(append([]fiber.Handler{}, guard...), role), handler...)
+	api := func(method, path string, role fiber.Handler, handler fiber.Handler) {
+		stack := append(append([]fiber.Handler{}, guard...), role, handler)
 		app.Add(method, "/api/v1"+path, stack...)
 	}
 	read := handlers.Allow(models.RoleClinician, models.RoleViewer)
 	write := handlers.Allow(models.RoleClinician)
 	auditor := handlers.Allow(models.RoleAuditor)
 	admin := handlers.Allow(models.RoleAdmin)
-	// A request that dies holds its idempotency key this long before a retry may take it.
-	idempotent := h.Idempotency(logger, errorHandler, 3*cfg.RequestTimeout)
 
-	api(fiber.MethodPost, "/patients", write, idempotent, h.CreatePatient)
+	api(fiber.MethodPost, "/patients", write, h.CreatePatient)
 	api(fiber.MethodGet, "/patients/:insurance_no", read, h.GetPatient)
 	api(fiber.MethodPatch, "/patients/:insurance_no", write, h.PatchPatient)
 	api(fiber.MethodGet, "/patients/:insurance_no/history", read, h.PatientHistory)
 	api(fiber.MethodGet, "/patients/:insurance_no/history/:version", read, h.PatientVersion)
 	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
-	api(fiber.MethodPost, "/interactions", write, idempotent, h.CreateInteraction)
+	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
 	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)
 	api(fiber.MethodPatch, "/interactions/:id", write, h.PatchInteraction)
 	api(fiber.MethodDelete, "/interactions/:id", write, h.DeleteInteraction)
 	api(fiber.MethodGet, "/interactions/:id/history", read, h.InteractionHistory)
 	api(fiber.MethodGet, "/interactions/:id/history/:version", read, h.InteractionVersion)
 	api(fiber.MethodGet, "/audit", auditor, h.AuditEvents)
-	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit(cfg.AuditKey))
+	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit)
 	api(fiber.MethodPost, "/keys", admin, h.CreateKey)
 	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
@@ -136,24 +151,24 @@ func deadline(timeout time.Duration) fiber.Handler {
 
 // accessLog logs one line per request: its id, route template, status, latency and
 // API key name. It never logs paths, query strings or bodies, which carry patient
-// data. Errors are turned into responses here so that the logged status is the one
-// sent.
-func accessLog(logger *slog.Logger, errorHandler fiber.ErrorHandler) fiber.Handler {
+// data. The status of a request that ends in an error is the one the error handler
+// answers it with.
+func accessLog(logger *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		start := time.Now()
-		if err := c.Next(); err != nil {
-			if err := errorHandler(c, err); err != nil {
-				return err
-			}
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			status = handlers.StatusOf(err)
 		}
 		logger.Info("request",
 			"request_id", c.Locals("requestid"),
 			"method", c.Method(),
 			"route", c.Route().Path,
-			"status", c.Response().StatusCode(),
+			"status", status,
 			"latency_ms", float64(time.Since(start).Microseconds())/1000,
 			"key", handlers.KeyName(c),
 		)
-		return nil
+		return err
 	}
 }

@@ -25,11 +25,11 @@ func TestHealth(t *testing.T) {
 	}
 
 	t.Run("readyz is 503 when the store is unreachable", func(t *testing.T) {
-		cfg := app.Config{MongoURI: testStore.URI, Database: "unreachable"}
+		cfg := app.Config{MongoURI: testStore.URI(), Database: "unreachable"}
 		if cfg.MongoURI == "" || strings.Contains(cfg.MongoURI, "***") {
 			t.Skip("needs a store URI without credentials")
 		}
-		s, err := app.OpenStore(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.StoreOptions{})
+		s, err := app.Connect(context.Background(), cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.ConnectOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/url"
@@ -8,7 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/records"
+	"github.com/clinic/interactions/storetest"
 )
 
 const original = `{"id":"1","insurance_no":"A11","symptoms":"dry cough","remarks":"first visit",
@@ -281,6 +284,20 @@ func TestVersionHistoryPagination(t *testing.T) {
 	}
 }
 
+// interruptedAmend makes the amendment patch (with reason) of interaction id from
+// version 1 as a writer that stops at step would: another process that crashed
+// there, or whose store failed. It returns the writer's error.
+func (e *env) interruptedAmend(id, patch, reason string, step storetest.Step) error {
+	e.t.Helper()
+	doc, err := models.ParseDocument([]byte(patch))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	writer := records.NewInteractions(e.repo, storetest.Interrupt(e.repo.InteractionVersions(), step), nil)
+	_, err = writer.Amend(context.Background(), id, func(v int) bool { return v == 1 }, doc, reason)
+	return err
+}
+
 // TestAmendmentInterrupted interrupts an amendment before and between each of its
 // writes, as a crash or a store error would, and checks that the record and its
 // history stay whole: the current version is 1 or 2, every version up to it is
@@ -288,29 +305,20 @@ func TestVersionHistoryPagination(t *testing.T) {
 // ETag it holds leaves the amendment made exactly once.
 func TestAmendmentInterrupted(t *testing.T) {
 	for _, tc := range []struct {
-		step      repository.Step
+		step      storetest.Step
 		committed bool
 	}{
-		{repository.StepBeforeArchive, false},
-		{repository.StepBeforeIntent, false},
-		{repository.StepBeforeCommit, false},
-		{repository.StepAfterCommit, true},
+		{storetest.BeforeArchive, false},
+		{storetest.BeforeIntent, false},
+		{storetest.BeforeCommit, false},
+		{storetest.AfterCommit, true},
 	} {
 		t.Run(string(tc.step), func(t *testing.T) {
 			e, v1 := newAmendEnv(t)
-			var mu sync.Mutex
-			failAt := tc.step
-			e.repo.SetFaults(func(s repository.Step) error {
-				mu.Lock()
-				defer mu.Unlock()
-				if s == failAt {
-					failAt = ""
-					return errors.New("injected failure")
-				}
-				return nil
-			})
 			patch := `{"remarks":"amended","health_status":5}`
-			assertError(t, e.patch("/api/v1/interactions/1?reason=fix", `"1"`, patch), 500, "internal")
+			if err := e.interruptedAmend("1", patch, "fix", tc.step); !errors.Is(err, storetest.ErrInterrupted) {
+				t.Fatalf("interrupted amendment: %v", err)
+			}
 
 			cur := e.mustDo(200, "GET", "/api/v1/interactions/1", "")
 			wantVersion, wantHistory := "1", "1"
@@ -365,14 +373,9 @@ func TestAmendmentInterrupted(t *testing.T) {
 // client is told the record changed.
 func TestAbandonedAmendmentIsCompleted(t *testing.T) {
 	e, _ := newAmendEnv(t)
-	e.repo.SetFaults(func(s repository.Step) error {
-		if s == repository.StepBeforeCommit {
-			return errors.New("crash")
-		}
-		return nil
-	})
-	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"abandoned"}`), 500, "internal")
-	e.repo.SetFaults(nil)
+	if err := e.interruptedAmend("1", `{"remarks":"abandoned"}`, "", storetest.BeforeCommit); !errors.Is(err, storetest.ErrInterrupted) {
+		t.Fatalf("interrupted amendment: %v", err)
+	}
 
 	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"other"}`), 412, "precondition_failed")
 	cur := e.do("GET", "/api/v1/interactions/1", "")

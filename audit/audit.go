@@ -42,8 +42,8 @@ func EventID(chain string, seq int64) string {
 	return fmt.Sprintf("%s:%012d", chain, seq)
 }
 
-// Store keeps a chain's events and its head.
-type Store interface {
+// ChainStore keeps a chain's events and its head.
+type ChainStore interface {
 	// StartAuditChain records a new chain's head, at sequence 0.
 	StartAuditChain(ctx context.Context, head models.AuditChainHead) error
 	// AppendAuditEvent stores e, then moves its chain's head to it. Storing an event
@@ -55,7 +55,7 @@ type Store interface {
 type Chain struct {
 	id    string
 	key   []byte
-	store Store
+	store ChainStore
 
 	mu      sync.Mutex
 	started bool
@@ -64,7 +64,7 @@ type Chain struct {
 }
 
 // NewChain returns an empty chain named id, hashed with key (see Hash), kept in store.
-func NewChain(id string, key []byte, store Store) *Chain {
+func NewChain(id string, key []byte, store ChainStore) *Chain {
 	return &Chain{id: id, key: key, store: store}
 }
 
@@ -191,4 +191,38 @@ func (v *Verifier) Result() models.AuditVerification {
 		}
 	}
 	return v.result
+}
+
+// TrailStore reads the audit trail back.
+type TrailStore interface {
+	// AuditChainHeads returns the head of every chain.
+	AuditChainHeads(ctx context.Context) ([]models.AuditChainHead, error)
+	// EachAuditEvent calls f with every event in chain and sequence order until f
+	// returns false.
+	EachAuditEvent(ctx context.Context, f func(models.AuditEvent) bool) error
+}
+
+// Trail is every chain of the audit trail, as stored.
+type Trail struct {
+	store TrailStore
+	key   []byte
+}
+
+// NewTrail returns the trail kept in store, hashed with key (see Hash).
+func NewTrail(store TrailStore, key []byte) *Trail {
+	return &Trail{store: store, key: key}
+}
+
+// Verify checks every chain and reports the first broken link. It returns the
+// store's errors.
+func (t *Trail) Verify(ctx context.Context) (models.AuditVerification, error) {
+	heads, err := t.store.AuditChainHeads(ctx)
+	if err != nil {
+		return models.AuditVerification{}, err
+	}
+	v := NewVerifier(t.key, heads)
+	if err := t.store.EachAuditEvent(ctx, v.Add); err != nil {
+		return models.AuditVerification{}, err
+	}
+	return v.Result(), nil
 }

@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"encoding/base64"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
 )
 
 // MaxNote is the most characters of clinical notes an interaction's remarks keep;
@@ -183,28 +184,20 @@ func (v *visit) document() bson.D {
 	}
 	var next bson.D
 	if len(v.meds) > 0 {
-		next = append(next, bson.E{Key: "prescribed_meds", Value: array(v.meds)})
+		next = append(next, bson.E{Key: "prescribed_meds", Value: v.meds})
 	}
 	if len(v.tests) > 0 {
-		next = append(next, bson.E{Key: "prescribed_tests", Value: array(v.tests)})
+		next = append(next, bson.E{Key: "prescribed_tests", Value: v.tests})
 	}
 	if next != nil {
 		doc = append(doc, bson.E{Key: "next_steps", Value: next})
 	}
 	return append(doc,
-		bson.E{Key: "label", Value: array(v.labels(ailment))},
+		bson.E{Key: "label", Value: v.labels(ailment)},
 		bson.E{Key: "source", Value: bson.D{
 			{Key: "system", Value: System},
 			{Key: "encounter", Value: v.encounterID},
 		}})
-}
-
-func array(ss []string) bson.A {
-	a := make(bson.A, len(ss))
-	for i, s := range ss {
-		a[i] = s
-	}
-	return a
 }
 
 // appendUnique appends s to list unless it is empty or already there.
@@ -375,22 +368,29 @@ var (
 	weightCodes      = []string{"29463-7", "3141-9"}
 )
 
-// reading is the latest value of one vital sign.
+// reading is the latest value of one vital sign: the number as the API stores it,
+// and as text.
 type reading struct {
-	value float64
+	value any
+	text  string
 	unit  string
 	at    time.Time
 	set   bool
 }
 
 // take keeps q, made at at, unless r holds a later reading: the latest wins, and
-// among readings made at the same time, the last one read.
+// among readings made at the same time, the last one read. It reports false when q
+// holds no number the API would store.
 func (r *reading) take(q *quantity, at time.Time) bool {
 	if q == nil || q.Value == nil {
 		return false
 	}
+	value, err := models.ParseNumber(*q.Value)
+	if err != nil {
+		return false
+	}
 	if !r.set || !at.Before(r.at) {
-		*r = reading{value: *q.Value, unit: q.unitName(), at: at, set: true}
+		*r = reading{value: value, text: q.Value.String(), unit: q.unitName(), at: at, set: true}
 	}
 	return true
 }
@@ -454,19 +454,19 @@ func (vs *vitals) metrics() bson.D {
 		}
 	}
 	if vs.temp.set {
-		put("temp", number(vs.temp.value), vs.temp.unit)
+		put("temp", vs.temp.value, vs.temp.unit)
 	}
 	if vs.systolic.set && vs.diastolic.set {
-		put("BP", decimal(vs.systolic.value)+"/"+decimal(vs.diastolic.value), vs.systolic.unit)
+		put("BP", decimal(vs.systolic.text)+"/"+decimal(vs.diastolic.text), vs.systolic.unit)
 	}
 	if vs.heartRate.set {
-		put("HR", number(vs.heartRate.value), vs.heartRate.unit)
+		put("HR", vs.heartRate.value, vs.heartRate.unit)
 	}
 	if vs.spo2.set {
-		put("SpO2", number(vs.spo2.value), vs.spo2.unit)
+		put("SpO2", vs.spo2.value, vs.spo2.unit)
 	}
 	if vs.weight.set {
-		put("weight", number(vs.weight.value), vs.weight.unit)
+		put("weight", vs.weight.value, vs.weight.unit)
 	}
 	if units != nil {
 		m = append(m, bson.E{Key: "units", Value: units})
@@ -474,14 +474,12 @@ func (vs *vitals) metrics() bson.D {
 	return m
 }
 
-// number returns f as the API stores a JSON number: an int32 when it is a whole
-// number that fits, a float64 otherwise.
-func number(f float64) any {
-	if f == math.Trunc(f) && f >= math.MinInt32 && f <= math.MaxInt32 {
-		return int32(f)
+// decimal writes the number s without a needless fraction or exponent: 120 for
+// 120.0, 0.5 for 5e-1.
+func decimal(s string) string {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return s
 	}
-	return f
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
-
-// decimal writes f without a needless fraction: 120 for 120.0.
-func decimal(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -252,33 +252,37 @@ func TestVisitAilmentSymptomsLabels(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	f := func(v float64) *quantity { return &quantity{Value: &v} }
+	f := func(v string) *quantity { n := json.Number(v); return &quantity{Value: &n} }
 	at := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
 	var vs vitals
 	if got := vs.metrics(); got != nil {
 		t.Errorf("no vitals: metrics = %v, want none", got)
 	}
-	vs.temp.take(&quantity{Value: f(38.4).Value, Unit: "Cel"}, at)
-	vs.temp.take(f(37.0), at.Add(-time.Hour)) // earlier: ignored
-	vs.systolic.take(&quantity{Value: f(120).Value, Code: "mm[Hg]"}, at)
-	vs.heartRate.take(f(72), at)
-	vs.heartRate.take(f(80.5), at) // same time, read later: wins
+	vs.temp.take(&quantity{Value: f("38.4").Value, Unit: "Cel"}, at)
+	vs.temp.take(f("37.0"), at.Add(-time.Hour)) // earlier: ignored
+	vs.systolic.take(&quantity{Value: f("120.0").Value, Code: "mm[Hg]"}, at)
+	vs.heartRate.take(f("72"), at)
+	vs.heartRate.take(f("80.5"), at) // same time, read later: wins
+	if vs.spo2.take(f("1e999"), at) {
+		t.Error("a number out of range was taken")
+	}
 	want := bson.D{
 		{Key: "temp", Value: 38.4}, {Key: "HR", Value: 80.5},
 		{Key: "units", Value: bson.D{{Key: "temp", Value: "Cel"}}},
 	}
 	assertDoc(t, vs.metrics(), want) // BP needs both numbers
-	vs.diastolic.take(f(80), at)
+	vs.diastolic.take(f("8e1"), at)
 	want = bson.D{
 		{Key: "temp", Value: 38.4}, {Key: "BP", Value: "120/80"}, {Key: "HR", Value: 80.5},
 		{Key: "units", Value: bson.D{{Key: "temp", Value: "Cel"}, {Key: "BP", Value: "mm[Hg]"}}},
 	}
 	assertDoc(t, vs.metrics(), want)
-	if got := number(97); got != int32(97) {
-		t.Errorf("number(97) = %v (%T), want int32 97", got, got)
+	vs.weight.take(f("70"), at)
+	if got := get(vs.metrics(), "weight"); got != int32(70) {
+		t.Errorf("weight = %v (%T), want int32 70, as the API stores 70", got, got)
 	}
-	if got := decimal(120.5); got != "120.5" {
-		t.Errorf("decimal(120.5) = %q", got)
+	if got := decimal("120.50"); got != "120.5" {
+		t.Errorf("decimal(120.50) = %q", got)
 	}
 }
 

@@ -419,7 +419,7 @@ func TestReadErrors(t *testing.T) {
 // counts and records verified by hand against its NDJSON.
 func TestReadSample(t *testing.T) {
 	if _, err := os.Stat(sampleDir); err != nil {
-		t.Skipf("the Synthea sample is not here (%v)", err)
+		t.Skipf("skipped: the shared Synthea sample is absent (it is beside the repository, not in it): %v", err)
 	}
 	c, rep := readDir(t, sampleDir, Options{})
 	if len(c.patients) != 13 || len(c.interactions) != 1215 {

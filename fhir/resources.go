@@ -1,6 +1,7 @@
 package fhir
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -83,9 +84,10 @@ type period struct {
 }
 
 type quantity struct {
-	Value *float64 `json:"value"`
-	Unit  string   `json:"unit"`
-	Code  string   `json:"code"`
+	// Value is kept as written, to be stored as the API stores the same JSON number.
+	Value *json.Number `json:"value"`
+	Unit  string       `json:"unit"`
+	Code  string       `json:"code"`
 }
 
 // unitName returns the quantity's unit as written, or else its coded unit.

@@ -12,49 +12,43 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
-// Locals keys under which handlers name the patient and interaction a request touched.
-const (
-	subjectPatientKey     = "audit.insurance_no"
-	subjectInteractionKey = "audit.interaction_id"
-)
-
-// noteSubject records the patient and interaction a request touched, for the audit
-// trail; empty values are ignored.
-func noteSubject(c *fiber.Ctx, insuranceNo, interactionID string) {
-	if insuranceNo != "" {
-		c.Locals(subjectPatientKey, insuranceNo)
-	}
-	if interactionID != "" {
-		c.Locals(subjectInteractionKey, interactionID)
-	}
+// AuditLog appends the audit events of requests (audit.Chain).
+type AuditLog interface {
+	Append(ctx context.Context, e models.AuditEvent) (models.AuditEvent, error)
 }
 
-// Audit returns middleware that appends one event per request to chain: who (the
-// API key), what (the action and route template), on whose data (the insurance number
-// and interaction id where known) and how it ended (the status), refused requests
-// included. The event is written before the response leaves; if it cannot be written
-// the request fails with 503 and nothing it produced is returned. errorHandler renders
-// errors first so that the status recorded is the one sent.
-func (h *Handlers) Audit(chain *audit.Chain, errorHandler fiber.ErrorHandler) fiber.Handler {
+// auditWrite bounds the write of a request's audit event, which is made even when
+// the request's own deadline has passed.
+const auditWrite = 5 * time.Second
+
+// Audit returns middleware that appends one event per request to log: who (the API
+// key), what (the action and route template), on whose data (the patient and
+// interaction the request read or wrote, which the repository notes in the
+// request's audit.Subject; else the path's) and how it ended (the status it is
+// answered with), refused requests included. The event is written before the
+// response leaves; if it cannot be written the request fails with 503 and nothing it
+// produced is returned. now reads the time.
+func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if err := c.Next(); err != nil {
-			if err := errorHandler(c, err); err != nil {
-				return err
-			}
+		ctx, subject := audit.WithSubject(c.UserContext())
+		c.SetUserContext(ctx)
+		err := c.Next()
+		status := c.Response().StatusCode()
+		if err != nil {
+			status = StatusOf(err)
 		}
 		p := principal(c)
+		insuranceNo, interactionID := subject.Get()
 		// Path parameters are copied: Fiber reuses their memory after the handler.
-		insuranceNo, _ := c.Locals(subjectPatientKey).(string)
 		if insuranceNo == "" {
 			insuranceNo = strings.Clone(c.Params("insurance_no"))
 		}
-		interactionID, _ := c.Locals(subjectInteractionKey).(string)
 		if interactionID == "" {
 			interactionID = strings.Clone(c.Params("id"))
 		}
 		route := c.Route().Path
 		event := models.AuditEvent{
-			Time:          h.now(),
+			Time:          now(),
 			KeyName:       p.Name,
 			Role:          p.Role,
 			Action:        action(c.Method(), route),
@@ -62,21 +56,20 @@ func (h *Handlers) Audit(chain *audit.Chain, errorHandler fiber.ErrorHandler) fi
 			Route:         route,
 			InsuranceNo:   insuranceNo,
 			InteractionID: interactionID,
-			Status:        c.Response().StatusCode(),
+			Status:        status,
 			ClientIP:      c.IP(),
 			RequestID:     requestID(c),
 		}
-		// Written even when the request's own deadline has passed.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), 5*time.Second)
+		writeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWrite)
 		defer cancel()
-		if _, err := chain.Append(ctx, event); err != nil {
+		if _, appendErr := log.Append(writeCtx, event); appendErr != nil {
 			c.Response().ResetBody()
 			for _, hdr := range []string{fiber.HeaderLocation, fiber.HeaderETag, "Idempotent-Replayed"} {
 				c.Response().Header.Del(hdr)
 			}
-			return errorHandler(c, fmt.Errorf("audit: %w: %w", models.ErrUnavailable, err))
+			return fmt.Errorf("audit: %w: %w", models.ErrUnavailable, appendErr)
 		}
-		return nil
+		return err
 	}
 }
 
@@ -116,7 +109,7 @@ func action(method, route string) string {
 //	@Failure		401				{object}	ErrorResponse	"no valid API key"
 //	@Failure		403				{object}	ErrorResponse	"not an auditor"
 //	@Router			/api/v1/audit [get]
-func (h *Handlers) AuditEvents(c *fiber.Ctx) error {
+func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 	errs := &models.ValidationError{}
 	params := readQuery(c, errs, "insurance_no", "key_name", "action", "from", "to", "limit", "cursor")
 	q := models.AuditQuery{
@@ -137,13 +130,7 @@ func (h *Handlers) AuditEvents(c *fiber.Ctx) error {
 			*t.into = parsed
 		}
 	}
-	if cur, ok := params["cursor"]; ok {
-		after, err := models.ParseCursor(cur[0])
-		if err != nil {
-			errs.Add("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
-		}
-		q.After = after
-	}
+	q.After = cursorParam(params, errs, models.ParseCursor)
 	if err := errs.Err(); err != nil {
 		return err
 	}
@@ -165,16 +152,10 @@ func (h *Handlers) AuditEvents(c *fiber.Ctx) error {
 //	@Failure		401	{object}	ErrorResponse	"no valid API key"
 //	@Failure		403	{object}	ErrorResponse	"not an auditor"
 //	@Router			/api/v1/audit/verify [get]
-func (h *Handlers) VerifyAudit(key []byte) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		heads, err := h.store.AuditChainHeads(c.UserContext())
-		if err != nil {
-			return err
-		}
-		v := audit.NewVerifier(key, heads)
-		if err := h.store.EachAuditEvent(c.UserContext(), v.Add); err != nil {
-			return err
-		}
-		return c.JSON(v.Result())
+func (h *Handler) VerifyAudit(c *fiber.Ctx) error {
+	result, err := h.auditTrail.Verify(c.UserContext())
+	if err != nil {
+		return err
 	}
+	return c.JSON(result)
 }

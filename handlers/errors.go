@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,8 +37,9 @@ var statusErrors = map[int]ErrorBody{
 }
 
 // ErrorHandler returns the Fiber error handler: the one place where errors become HTTP
-// responses. Unexpected errors are logged once here, without request data, and reach
-// the client only as a generic 500.
+// responses. Middleware and handlers return errors; Fiber passes them here once the
+// whole chain has returned. Unexpected errors are logged once here, without request
+// data, and reach the client only as a generic 500.
 func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, body := classify(err)
@@ -51,6 +54,28 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
+// StatusOf returns the status ErrorHandler answers err with, for middleware that
+// records a request's outcome before the error is rendered.
+func StatusOf(err error) int {
+	status, _ := classify(err)
+	return status
+}
+
+// errorAnswer returns err as ErrorHandler answers it, to be kept for a retry.
+func errorAnswer(err error) (models.IdempotentAnswer, error) {
+	status, body := classify(err)
+	data, err := json.Marshal(ErrorResponse{Error: body})
+	if err != nil {
+		return models.IdempotentAnswer{}, fmt.Errorf("encode error: %w", err)
+	}
+	return models.IdempotentAnswer{
+		Status:  status,
+		Headers: map[string]string{fiber.HeaderContentType: fiber.MIMEApplicationJSON},
+		Body:    string(data),
+	}, nil
+}
+
+// classify maps err to its status and body: the one table of the API's errors.
 func classify(err error) (int, ErrorBody) {
 	var (
 		malformed *models.MalformedError

@@ -1,10 +1,7 @@
 package handlers
 
 import (
-	"errors"
-	"slices"
-	"strconv"
-	"strings"
+	"context"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,38 +32,23 @@ import (
 //	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
 //	@Security	BearerAuth
 //	@Router			/api/v1/interactions [post]
-func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
-	doc, err := body(c)
-	if err != nil {
-		return err
-	}
-	in, err := models.NewInteraction(doc, h.now())
-	if err != nil {
-		return err
-	}
-	noteSubject(c, in.InsuranceNo, in.ID)
-	reserved := in.ID == ""
-	if reserved {
-		if in.ID, err = reservedID(c); err != nil {
+func (h *Handler) CreateInteraction(c *fiber.Ctx) error {
+	return h.once(c, func(ctx context.Context, reservedID string) error {
+		doc, err := body(c)
+		if err != nil {
 			return err
 		}
-	}
-	err = h.store.CreateInteraction(c.UserContext(), in)
-	if errors.Is(err, models.ErrConflict) && reserved {
-		// Only an earlier, interrupted attempt under the same Idempotency-Key can have
-		// used a reserved id: answer with what it stored.
-		stored, getErr := h.store.Interaction(c.UserContext(), in.ID)
-		if getErr == nil && stored.InsuranceNo == in.InsuranceNo {
-			in, err = stored, nil
+		in, err := models.NewInteraction(doc, h.now())
+		if err != nil {
+			return err
 		}
-	}
-	if err != nil {
-		return err
-	}
-	noteSubject(c, in.InsuranceNo, in.ID)
-	c.Location("/api/v1/interactions/" + in.ID)
-	setETag(c, in.Version)
-	return c.Status(fiber.StatusCreated).JSON(in)
+		if in, err = h.interactions.Create(ctx, in, reservedID); err != nil {
+			return err
+		}
+		c.Location("/api/v1/interactions/" + in.ID)
+		setETag(c, in.Version)
+		return c.Status(fiber.StatusCreated).JSON(in)
+	})
 }
 
 // GetInteraction returns one interaction.
@@ -87,12 +69,12 @@ func (h *Handlers) CreateInteraction(c *fiber.Ctx) error {
 //	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
 //	@Security	BearerAuth
 //	@Router		/api/v1/interactions/{id} [get]
-func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
+func (h *Handler) GetInteraction(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
 	if err != nil {
 		return err
 	}
-	in, err := h.validInteraction(c, id)
+	in, err := h.interactions.Get(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
@@ -123,7 +105,7 @@ func (h *Handlers) GetInteraction(c *fiber.Ctx) error {
 //	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
 //	@Security	BearerAuth
 //	@Router			/api/v1/patients/{insurance_no}/interactions [get]
-func (h *Handlers) History(c *fiber.Ctx) error {
+func (h *Handler) History(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
 	if err != nil {
 		return err
@@ -161,13 +143,7 @@ func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
 	default:
 		errs.Add("include", "must be entered-in-error")
 	}
-	if cur, ok := params["cursor"]; ok {
-		after, err := models.ParseCursor(cur[0])
-		if err != nil {
-			errs.Add("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
-		}
-		q.After = after
-	}
+	q.After = cursorParam(params, errs, models.ParseCursor)
 	labels := params["label"]
 	q.Labels = models.NormalizeLabels(labels)
 	if len(labels) > 0 && len(q.Labels) == 0 {
@@ -182,49 +158,4 @@ func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
 		return models.HistoryQuery{}, err
 	}
 	return q, nil
-}
-
-// queryParams are the values of a request's query parameters, copied out of Fiber's
-// reused buffers.
-type queryParams map[string][]string
-
-// one returns the single value of key, or "".
-func (p queryParams) one(key string) string {
-	if v := p[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// readQuery copies the query parameters, noting in errs each one that is not allowed
-// and each one but label that is repeated.
-func readQuery(c *fiber.Ctx, errs *models.ValidationError, allowed ...string) queryParams {
-	params := queryParams{}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		key := string(k)
-		switch {
-		case !slices.Contains(allowed, key):
-			errs.Add(key, "unknown parameter; this route takes "+strings.Join(allowed, ", "))
-		case len(params[key]) > 0 && key != "label":
-			errs.Add(key, "must be given at most once")
-		default:
-			params[key] = append(params[key], string(v))
-		}
-	})
-	return params
-}
-
-// pageLimit reads the limit parameter: 1 to models.MaxPageSize, models.DefaultPageSize
-// when absent.
-func pageLimit(params queryParams, errs *models.ValidationError) int {
-	v, ok := params["limit"]
-	if !ok {
-		return models.DefaultPageSize
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 1 || n > models.MaxPageSize {
-		errs.Add("limit", "must be an integer from 1 to "+strconv.Itoa(models.MaxPageSize))
-		return models.DefaultPageSize
-	}
-	return n
 }

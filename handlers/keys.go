@@ -1,13 +1,9 @@
 package handlers
 
 import (
-	"context"
-	"time"
-
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clinic/interactions/models"
-	"github.com/clinic/interactions/repository"
 )
 
 // CreateKey issues a new API key.
@@ -25,7 +21,7 @@ import (
 //	@Failure		403	{object}	ErrorResponse	"not an admin"
 //	@Failure		409	{object}	ErrorResponse	"a key with this name exists"
 //	@Router			/api/v1/keys [post]
-func (h *Handlers) CreateKey(c *fiber.Ctx) error {
+func (h *Handler) CreateKey(c *fiber.Ctx) error {
 	doc, err := body(c)
 	if err != nil {
 		return err
@@ -48,29 +44,11 @@ func (h *Handlers) CreateKey(c *fiber.Ctx) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	issued, err := IssueKey(c.UserContext(), h.store, req, h.now())
+	issued, err := h.keys.Issue(c.UserContext(), req)
 	if err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusCreated).JSON(issued)
-}
-
-// IssueKey creates a key for req, stores its hash and returns it with the key itself.
-// It returns a *models.ValidationError for a bad name or role, models.ErrConflict when
-// the name is taken, and the store's error otherwise.
-func IssueKey(ctx context.Context, store *repository.Store, req models.NewKeyRequest, now time.Time) (models.IssuedKey, error) {
-	if err := req.Validate(); err != nil {
-		return models.IssuedKey{}, err
-	}
-	key, hash, err := NewAPIKey()
-	if err != nil {
-		return models.IssuedKey{}, err
-	}
-	stored := models.APIKey{Hash: hash, Name: req.Name, Role: req.Role, CreatedAt: models.StoreTime(now)}
-	if err := store.CreateAPIKey(ctx, stored); err != nil {
-		return models.IssuedKey{}, err
-	}
-	return models.IssuedKey{APIKey: stored, Key: key}, nil
 }
 
 // ListKeys lists the API keys, without their secrets.
@@ -83,7 +61,7 @@ func IssueKey(ctx context.Context, store *repository.Store, req models.NewKeyReq
 //	@Failure	401	{object}	ErrorResponse	"no valid API key"
 //	@Failure	403	{object}	ErrorResponse	"not an admin"
 //	@Router		/api/v1/keys [get]
-func (h *Handlers) ListKeys(c *fiber.Ctx) error {
+func (h *Handler) ListKeys(c *fiber.Ctx) error {
 	keys, err := h.store.APIKeys(c.UserContext())
 	if err != nil {
 		return err
@@ -103,7 +81,7 @@ func (h *Handlers) ListKeys(c *fiber.Ctx) error {
 //	@Failure	403		{object}	ErrorResponse	"not an admin"
 //	@Failure	404		{object}	ErrorResponse	"no key has this name"
 //	@Router		/api/v1/keys/{name} [delete]
-func (h *Handlers) RevokeKey(c *fiber.Ctx) error {
+func (h *Handler) RevokeKey(c *fiber.Ctx) error {
 	name, err := identifierParam(c, "name")
 	if err != nil {
 		return err

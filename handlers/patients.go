@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"context"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clinic/interactions/models"
@@ -28,22 +30,23 @@ import (
 //	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
 //	@Security	BearerAuth
 //	@Router			/api/v1/patients [post]
-func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
-	doc, err := body(c)
-	if err != nil {
-		return err
-	}
-	p, err := models.NewPatient(doc, h.now())
-	if err != nil {
-		return err
-	}
-	noteSubject(c, p.InsuranceNo, "")
-	if err := h.store.CreatePatient(c.UserContext(), p); err != nil {
-		return err
-	}
-	c.Location("/api/v1/patients/" + p.InsuranceNo)
-	setETag(c, p.Version)
-	return c.Status(fiber.StatusCreated).JSON(p)
+func (h *Handler) CreatePatient(c *fiber.Ctx) error {
+	return h.once(c, func(ctx context.Context, _ string) error {
+		doc, err := body(c)
+		if err != nil {
+			return err
+		}
+		p, err := models.NewPatient(doc, h.now())
+		if err != nil {
+			return err
+		}
+		if p, err = h.patients.Create(ctx, p); err != nil {
+			return err
+		}
+		c.Location("/api/v1/patients/" + p.InsuranceNo)
+		setETag(c, p.Version)
+		return c.Status(fiber.StatusCreated).JSON(p)
+	})
 }
 
 // GetPatient returns one patient.
@@ -63,12 +66,12 @@ func (h *Handlers) CreatePatient(c *fiber.Ctx) error {
 //	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
 //	@Security	BearerAuth
 //	@Router		/api/v1/patients/{insurance_no} [get]
-func (h *Handlers) GetPatient(c *fiber.Ctx) error {
+func (h *Handler) GetPatient(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
 	if err != nil {
 		return err
 	}
-	p, err := h.store.Patient(c.UserContext(), no)
+	p, err := h.patients.Get(c.UserContext(), no)
 	if err != nil {
 		return err
 	}

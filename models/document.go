@@ -14,6 +14,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
+// Document is a parsed JSON object: its fields in the order given, objects as
+// Document, arrays as bson.A, numbers as ParseNumber reads them.
+type Document = bson.D
+
 // MaxDepth is the deepest nesting of objects and arrays a document may have;
 // the document itself is level 1.
 const MaxDepth = 32
@@ -141,9 +145,9 @@ func (p *parser) value(path string, depth int) (any, error) {
 		}
 		return p.array(path, depth+1)
 	case json.Number:
-		n, msg := number(t)
-		if msg != "" {
-			p.errs.Add(path, msg)
+		n, err := ParseNumber(t)
+		if err != nil {
+			p.errs.Add(path, err.Error())
 		}
 		return n, nil
 	default: // string, bool, nil
@@ -151,23 +155,27 @@ func (p *parser) value(path string, depth int) (any, error) {
 	}
 }
 
-func number(n json.Number) (any, string) {
+// ParseNumber returns a JSON number as the service stores it: an integer as int32
+// when it fits (mongosh shows it as a plain number, unlike a Long) and as int64
+// otherwise, any other number as float64. It returns an error for an integer beyond
+// 64 bits or a number beyond float64's range.
+func ParseNumber(n json.Number) (any, error) {
 	s := string(n)
 	if !strings.ContainsAny(s, ".eE") {
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			return nil, "integer does not fit in 64 bits"
+			return nil, errors.New("integer does not fit in 64 bits")
 		}
 		if i >= math.MinInt32 && i <= math.MaxInt32 {
-			return int32(i), "" // shown as a plain number in mongosh, unlike Long
+			return int32(i), nil
 		}
-		return i, ""
+		return i, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) {
-		return nil, "number is out of range"
+		return nil, errors.New("number is out of range")
 	}
-	return f, ""
+	return f, nil
 }
 
 // checkFieldName returns why name cannot be stored as a field name, or "".

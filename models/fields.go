@@ -3,6 +3,8 @@ package models
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,22 +69,34 @@ func (r *fieldReader) object(field string, v any) bson.D {
 	return d
 }
 
+// stringList reads an array of strings: a parsed JSON array, or a []string from a
+// document built in Go.
 func (r *fieldReader) stringList(field string, v any) []string {
-	arr, ok := v.(bson.A)
+	out, ok := stringList(v)
 	if !ok {
 		r.errs.Add(field, "must be an array of strings")
-		return nil
-	}
-	out := make([]string, 0, len(arr))
-	for _, e := range arr {
-		s, ok := e.(string)
-		if !ok {
-			r.errs.Add(field, "must be an array of strings")
-			return nil
-		}
-		out = append(out, s)
 	}
 	return out
+}
+
+// stringList returns v as a list of strings when it is a bson.A holding only
+// strings, or a []string.
+func stringList(v any) ([]string, bool) {
+	switch t := v.(type) {
+	case []string:
+		return slices.Clone(t), true
+	case bson.A:
+		out := make([]string, 0, len(t))
+		for _, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
 }
 
 func (r *fieldReader) date(field string, v any) *time.Time {
@@ -152,6 +166,39 @@ func NormalizeLabels(raw []string) []string {
 	return out
 }
 
+// fieldNames returns the names the fields of struct type t have under tag ("json"
+// or "bson"), those tagged "-" left out. The known fields of a record are read off
+// its struct this way, so that no list of them can fall out of step.
+func fieldNames(t reflect.Type, tag string) map[string]bool {
+	names := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get(tag), ",")
+		if name != "-" && f.IsExported() {
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// readOnlyFields returns the JSON names of the fields of struct type t tagged
+// readonly:"true", and "_id", the store's own name: the fields only the server sets.
+func readOnlyFields(t reflect.Type) map[string]bool {
+	names := map[string]bool{"_id": true}
+	for f := range t.Fields() {
+		if f.Tag.Get("readonly") == "true" {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names[name] = true
+		}
+	}
+	return names
+}
+
+// withName returns names with name added.
+func withName(names map[string]bool, name string) map[string]bool {
+	names[name] = true
+	return names
+}
+
 // marshalBSONWithExtra encodes the struct v followed by the extra fields, in order.
 func marshalBSONWithExtra(v any, extra bson.D) ([]byte, error) {
 	data, err := bson.Marshal(v)
@@ -166,8 +213,8 @@ func marshalBSONWithExtra(v any, extra bson.D) ([]byte, error) {
 }
 
 // unmarshalBSONWithExtra decodes data into the struct v and returns, in stored order,
-// the fields for which known reports false.
-func unmarshalBSONWithExtra(data []byte, v any, known func(string) bool) (bson.D, error) {
+// the fields known does not hold.
+func unmarshalBSONWithExtra(data []byte, v any, known map[string]bool) (bson.D, error) {
 	if err := bson.Unmarshal(data, v); err != nil {
 		return nil, err
 	}
@@ -177,7 +224,7 @@ func unmarshalBSONWithExtra(data []byte, v any, known func(string) bool) (bson.D
 	}
 	var extra bson.D
 	for _, e := range doc {
-		if !known(e.Key) {
+		if !known[e.Key] {
 			extra = append(extra, e)
 		}
 	}

@@ -21,12 +21,18 @@ type IdempotencyRecord struct {
 	// so that a retry after an interrupted attempt cannot create a second record.
 	ReservedID string `bson:"reserved_id"`
 	State      string `bson:"state"`
-	Status     int    `bson:"status,omitempty"`
-	// Headers are the response headers to replay (Content-Type, Location, ETag).
-	Headers   map[string]string `bson:"headers,omitempty"`
-	Body      string            `bson:"body,omitempty"`
-	CreatedAt time.Time         `bson:"created_at"`
+	// IdempotentAnswer is the answer, once the request has one.
+	IdempotentAnswer `bson:",inline"`
+	CreatedAt        time.Time `bson:"created_at"`
 	// LeaseUntil is when a pending record may be taken over by a retry, its first
 	// request presumed dead.
 	LeaseUntil time.Time `bson:"lease_until"`
+}
+
+// IdempotentAnswer is the answer to a keyed request, as a retry gets it again.
+type IdempotentAnswer struct {
+	Status int `bson:"status,omitempty"`
+	// Headers are the response headers to replay (Content-Type, Location, ETag).
+	Headers map[string]string `bson:"headers,omitempty"`
+	Body    string            `bson:"body,omitempty"`
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"reflect"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -48,15 +49,13 @@ type NextSteps struct {
 	PrescribedSpecialist string     `json:"prescribed_specialist,omitempty" bson:"prescribed_specialist,omitempty" example:"dermatologist"`
 }
 
-func isInteractionField(key string) bool {
-	switch key {
-	case "_id", "insurance_no", "ailment", "symptoms", "interaction_date", "metrics", "remarks",
-		"health_status", "qa", "next_steps", "label", "created_at", "updated_at",
-		"status", "version", "amendment_reason":
-		return true
-	}
-	return false
-}
+// The known fields of an interaction, as stored and as sent.
+var (
+	interactionBSONFields = fieldNames(reflect.TypeFor[Interaction](), "bson")
+	interactionJSONFields = fieldNames(reflect.TypeFor[Interaction](), "json")
+	// interactionReadOnly are the fields the server sets, which a client cannot send.
+	interactionReadOnly = readOnlyFields(reflect.TypeFor[Interaction]())
+)
 
 // NewInteraction builds version 1 of an interaction from a parsed request document.
 // Fields the client leaves out get their defaults: interaction_date and both
@@ -68,7 +67,11 @@ func NewInteraction(doc bson.D, now time.Time) (Interaction, error) {
 	in := Interaction{InteractionDate: now, CreatedAt: now, UpdatedAt: now, Label: []string{}, Version: 1}
 	r := &fieldReader{}
 	for _, e := range doc {
-		if e.Value == nil && e.Key != "insurance_no" && (isInteractionField(e.Key) || e.Key == "id") {
+		if e.Value == nil && e.Key != "insurance_no" && interactionJSONFields[e.Key] {
+			continue
+		}
+		if interactionReadOnly[e.Key] {
+			r.readOnly(e.Key)
 			continue
 		}
 		switch e.Key {
@@ -96,8 +99,6 @@ func NewInteraction(doc bson.D, now time.Time) (Interaction, error) {
 			in.NextSteps = r.nextSteps(e.Value)
 		case "label":
 			in.Label = r.labels(e.Value)
-		case "_id", "created_at", "updated_at", "status", "version", "amendment_reason":
-			r.readOnly(e.Key)
 		default:
 			in.Extra = append(in.Extra, e)
 		}
@@ -150,22 +151,12 @@ func (r *fieldReader) nextSteps(v any) *NextSteps {
 
 // labels accepts a string (possibly comma-separated) or an array of strings.
 func (r *fieldReader) labels(v any) []string {
-	const rule = "must be a string, a comma-separated string or an array of strings"
-	var raw []string
-	switch t := v.(type) {
-	case string:
-		raw = []string{t}
-	case bson.A:
-		for _, e := range t {
-			s, ok := e.(string)
-			if !ok {
-				r.errs.Add("label", rule)
-				return nil
-			}
-			raw = append(raw, s)
-		}
-	default:
-		r.errs.Add("label", rule)
+	raw, ok := stringList(v)
+	if s, isString := v.(string); isString {
+		raw, ok = []string{s}, true
+	}
+	if !ok {
+		r.errs.Add("label", "must be a string, a comma-separated string or an array of strings")
 		return nil
 	}
 	labels := NormalizeLabels(raw)
@@ -187,7 +178,7 @@ func (in Interaction) MarshalBSON() ([]byte, error) {
 // UnmarshalBSON reads the known fields and collects the rest into Extra.
 func (in *Interaction) UnmarshalBSON(data []byte) error {
 	*in = Interaction{}
-	extra, err := unmarshalBSONWithExtra(data, (*plainInteraction)(in), isInteractionField)
+	extra, err := unmarshalBSONWithExtra(data, (*plainInteraction)(in), interactionBSONFields)
 	in.Extra = extra
 	if in.Version == 0 { // stored before records had versions
 		in.Version = 1

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"reflect"
 	"strings"
 	"time"
 
@@ -36,15 +37,14 @@ type Patient struct {
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
 }
 
-func isPatientField(key string) bool {
-	switch key {
-	case "_id", "insurance_no", "fname", "lname", "addr", "age", "sex", "ph_no", "email",
-		"related_docs", "habits", "pre_existing_conditions", "pre_existing_medications",
-		"blood_type", "insurance_provider", "created_at", "updated_at", "version", "amendment_reason":
-		return true
-	}
-	return false
-}
+// The known fields of a patient, as stored and as sent.
+var (
+	// The store gives a patient an _id of its own: it is no extra field.
+	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id")
+	patientJSONFields = fieldNames(reflect.TypeFor[Patient](), "json")
+	// patientReadOnly are the fields the server sets, which a client cannot send.
+	patientReadOnly = readOnlyFields(reflect.TypeFor[Patient]())
+)
 
 // NewPatient builds version 1 of a patient from a parsed request document, with both
 // timestamps set to now. A null known field counts as left out. It returns a *ValidationError listing
@@ -54,7 +54,11 @@ func NewPatient(doc bson.D, now time.Time) (Patient, error) {
 	p := Patient{CreatedAt: now, UpdatedAt: now, Version: 1}
 	r := &fieldReader{}
 	for _, e := range doc {
-		if e.Value == nil && e.Key != "insurance_no" && isPatientField(e.Key) {
+		if e.Value == nil && e.Key != "insurance_no" && patientJSONFields[e.Key] {
+			continue
+		}
+		if patientReadOnly[e.Key] {
+			r.readOnly(e.Key)
 			continue
 		}
 		switch e.Key {
@@ -92,8 +96,6 @@ func NewPatient(doc bson.D, now time.Time) (Patient, error) {
 			}
 		case "insurance_provider":
 			p.InsuranceProvider = r.str(e.Key, e.Value)
-		case "_id", "created_at", "updated_at", "version", "amendment_reason":
-			r.readOnly(e.Key)
 		default:
 			p.Extra = append(p.Extra, e)
 		}
@@ -130,7 +132,7 @@ func (p Patient) MarshalBSON() ([]byte, error) {
 // UnmarshalBSON reads the known fields and collects the rest, except _id, into Extra.
 func (p *Patient) UnmarshalBSON(data []byte) error {
 	*p = Patient{}
-	extra, err := unmarshalBSONWithExtra(data, (*plainPatient)(p), isPatientField)
+	extra, err := unmarshalBSONWithExtra(data, (*plainPatient)(p), patientBSONFields)
 	p.Extra = extra
 	if p.Version == 0 { // stored before records had versions
 		p.Version = 1

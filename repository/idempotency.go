@@ -15,45 +15,17 @@ import (
 // IdempotencyKeysCollection holds the remembered Idempotency-Key requests.
 const IdempotencyKeysCollection = "idempotency_keys"
 
-// ClaimIdempotencyKey records rec as pending unless a record with its ID exists. It
-// returns the record now in force and whether the caller holds it: true for a new
-// record, and for a pending one whose lease ended before now (taken over, keeping its
-// ReservedID). It returns the store's error otherwise.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, rec models.IdempotencyRecord, now time.Time) (models.IdempotencyRecord, bool, error) {
-	for {
-		_, err := s.idempotencyKeys.InsertOne(ctx, rec)
-		if err == nil {
-			return rec, true, nil
-		}
-		if !mongo.IsDuplicateKeyError(err) {
-			return models.IdempotencyRecord{}, false, fmt.Errorf("claim idempotency key: %w", storeError(err))
-		}
-		existing, err := s.IdempotencyRecord(ctx, rec.ID)
-		if errors.Is(err, models.ErrNotFound) { // released after a failure: claim it anew
-			continue
-		}
-		if err != nil {
-			return models.IdempotencyRecord{}, false, err
-		}
-		if existing.State != models.IdempotencyPending || existing.LeaseUntil.After(now) || existing.RequestHash != rec.RequestHash {
-			return existing, false, nil
-		}
-		res, err := s.idempotencyKeys.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: rec.ID}, {Key: "token", Value: existing.Token}, {Key: "state", Value: models.IdempotencyPending}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: rec.Token}, {Key: "lease_until", Value: rec.LeaseUntil}}}})
-		if err != nil {
-			return models.IdempotencyRecord{}, false, fmt.Errorf("take over idempotency key: %w", storeError(err))
-		}
-		if res.MatchedCount == 0 { // another retry took it, or it was released: look again
-			continue
-		}
-		existing.Token, existing.LeaseUntil = rec.Token, rec.LeaseUntil
-		return existing, true, nil
+// InsertIdempotencyRecord stores rec. It returns models.ErrConflict when a record
+// with its ID exists, and the store's error otherwise.
+func (s *DB) InsertIdempotencyRecord(ctx context.Context, rec models.IdempotencyRecord) error {
+	if _, err := s.idempotencyKeys.InsertOne(ctx, rec); err != nil {
+		return fmt.Errorf("insert idempotency key: %w", storeError(err))
 	}
+	return nil
 }
 
 // IdempotencyRecord returns the record with the given ID, or models.ErrNotFound.
-func (s *Store) IdempotencyRecord(ctx context.Context, id string) (models.IdempotencyRecord, error) {
+func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.IdempotencyRecord, error) {
 	var rec models.IdempotencyRecord
 	err := s.idempotencyKeys.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
 	if err != nil {
@@ -62,16 +34,29 @@ func (s *Store) IdempotencyRecord(ctx context.Context, id string) (models.Idempo
 	return rec, nil
 }
 
-// CompleteIdempotencyKey stores the answer to the request holding record id with
+// TakeOverIdempotencyRecord gives the pending record id, held with token, to a new
+// holder with newToken and a lease until leaseUntil. It reports false when the
+// record is no longer pending with token, and returns the store's error.
+func (s *DB) TakeOverIdempotencyRecord(ctx context.Context, id, token, newToken string, leaseUntil time.Time) (bool, error) {
+	res, err := s.idempotencyKeys.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: newToken}, {Key: "lease_until", Value: leaseUntil}}}})
+	if err != nil {
+		return false, fmt.Errorf("take over idempotency key: %w", storeError(err))
+	}
+	return res.MatchedCount > 0, nil
+}
+
+// CompleteIdempotencyRecord stores the answer to the request holding record id with
 // token. It returns models.ErrNotFound when that request no longer holds it.
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, id, token string, status int, headers map[string]string, body string) error {
+func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
 	res, err := s.idempotencyKeys.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "token", Value: token}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "state", Value: models.IdempotencyDone},
-			{Key: "status", Value: status},
-			{Key: "headers", Value: headers},
-			{Key: "body", Value: body},
+			{Key: "status", Value: answer.Status},
+			{Key: "headers", Value: answer.Headers},
+			{Key: "body", Value: answer.Body},
 		}}})
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", storeError(err))
@@ -82,9 +67,9 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, id, token string, st
 	return nil
 }
 
-// ReleaseIdempotencyKey forgets the pending record id held with token, so that a
+// ReleaseIdempotencyRecord forgets the pending record id held with token, so that a
 // retry runs the request anew. It returns the store's error.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, id, token string) error {
+func (s *DB) ReleaseIdempotencyRecord(ctx context.Context, id, token string) error {
 	_, err := s.idempotencyKeys.DeleteOne(ctx, bson.D{
 		{Key: "_id", Value: id}, {Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending},
 	})
@@ -96,7 +81,7 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, id, token string) err
 
 // PurgeIdempotencyKeys deletes the records created before cutoff and returns how many
 // it deleted. It returns the store's error.
-func (s *Store) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+func (s *DB) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
 	res, err := s.idempotencyKeys.DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", storeError(err))

@@ -15,7 +15,7 @@ import (
 const APIKeysCollection = "api_keys"
 
 // CreateAPIKey stores k. It returns models.ErrConflict when a key with its name exists.
-func (s *Store) CreateAPIKey(ctx context.Context, k models.APIKey) error {
+func (s *DB) CreateAPIKey(ctx context.Context, k models.APIKey) error {
 	if _, err := s.apiKeys.InsertOne(ctx, k); err != nil {
 		return fmt.Errorf("insert API key: %w", storeError(err))
 	}
@@ -23,7 +23,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k models.APIKey) error {
 }
 
 // APIKeyByHash returns the key whose hash is hash, or models.ErrNotFound.
-func (s *Store) APIKeyByHash(ctx context.Context, hash string) (models.APIKey, error) {
+func (s *DB) APIKeyByHash(ctx context.Context, hash string) (models.APIKey, error) {
 	var k models.APIKey
 	if err := s.apiKeys.FindOne(ctx, bson.D{{Key: "_id", Value: hash}}).Decode(&k); err != nil {
 		return models.APIKey{}, fmt.Errorf("find API key: %w", storeError(err))
@@ -32,7 +32,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash string) (models.APIKey, e
 }
 
 // APIKeys returns every key, revoked ones included, by name.
-func (s *Store) APIKeys(ctx context.Context) ([]models.APIKey, error) {
+func (s *DB) APIKeys(ctx context.Context) ([]models.APIKey, error) {
 	cur, err := s.apiKeys.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "name", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("find API keys: %w", storeError(err))
@@ -45,7 +45,7 @@ func (s *Store) APIKeys(ctx context.Context) ([]models.APIKey, error) {
 }
 
 // HasAPIKeys reports whether any key, revoked or not, is stored.
-func (s *Store) HasAPIKeys(ctx context.Context) (bool, error) {
+func (s *DB) HasAPIKeys(ctx context.Context) (bool, error) {
 	n, err := s.apiKeys.CountDocuments(ctx, bson.D{}, options.Count().SetLimit(1))
 	if err != nil {
 		return false, fmt.Errorf("count API keys: %w", storeError(err))
@@ -56,7 +56,7 @@ func (s *Store) HasAPIKeys(ctx context.Context) (bool, error) {
 // RevokeAPIKey marks the key named name revoked at now and returns it. It returns
 // models.ErrNotFound when no key has that name; revoking a revoked key keeps its
 // first revocation time.
-func (s *Store) RevokeAPIKey(ctx context.Context, name string, now time.Time) (models.APIKey, error) {
+func (s *DB) RevokeAPIKey(ctx context.Context, name string, now time.Time) (models.APIKey, error) {
 	_, err := s.apiKeys.UpdateOne(ctx,
 		bson.D{{Key: "name", Value: name}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: now}}}})
@@ -71,7 +71,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, name string, now time.Time) (m
 }
 
 // TouchAPIKey records that the key with hash was used at now.
-func (s *Store) TouchAPIKey(ctx context.Context, hash string, now time.Time) error {
+func (s *DB) TouchAPIKey(ctx context.Context, hash string, now time.Time) error {
 	_, err := s.apiKeys.UpdateOne(ctx, bson.D{{Key: "_id", Value: hash}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "last_used_at", Value: now}}}})
 	if err != nil {

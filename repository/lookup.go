@@ -15,7 +15,7 @@ import (
 // so callers looking up many patients should pass them in batches (a thousand or so)
 // rather than call Patient for each. It returns the store's error, mapped to the
 // errors of models.
-func (s *Store) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
+func (s *DB) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
 	return findIn[models.Patient](ctx, s.patients, "insurance_no", nos)
 }
 
@@ -24,7 +24,7 @@ func (s *Store) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]mode
 // looking up many interactions should pass them in batches (a thousand or so) rather
 // than call Interaction for each. It returns the store's error, mapped to the errors
 // of models.
-func (s *Store) InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
+func (s *DB) InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
 	return findIn[models.Interaction](ctx, s.interactions, "_id", ids)
 }
 

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
 
@@ -20,8 +21,10 @@ const (
 	InteractionsCollection = "interactions"
 )
 
-// Store reads and writes the service's collections in one database.
-type Store struct {
+// DB reads and writes the service's collections in one database. It notes each
+// patient and interaction it reads or writes for a request in the request's
+// audit.Subject.
+type DB struct {
 	db                  *mongo.Database
 	patients            *mongo.Collection
 	interactions        *mongo.Collection
@@ -31,12 +34,11 @@ type Store struct {
 	apiKeys             *mongo.Collection
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
-	faults              func(Step) error
 }
 
-// New returns a Store over db.
-func New(db *mongo.Database) *Store {
-	return &Store{
+// New returns a DB over db.
+func New(db *mongo.Database) *DB {
+	return &DB{
 		db:                  db,
 		patients:            db.Collection(PatientsCollection),
 		interactions:        db.Collection(InteractionsCollection),
@@ -50,7 +52,7 @@ func New(db *mongo.Database) *Store {
 }
 
 // Ping checks that the store answers. It returns models.ErrUnavailable when it does not.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *DB) Ping(ctx context.Context) error {
 	if err := s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
 		return fmt.Errorf("ping: %w", storeError(err))
 	}
@@ -59,7 +61,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // EnsureIndexes creates the indexes the queries rely on; it is safe to call on every
 // start-up. It returns the store's error when an index cannot be created.
-func (s *Store) EnsureIndexes(ctx context.Context) error {
+func (s *DB) EnsureIndexes(ctx context.Context) error {
 	indexes := []struct {
 		coll  *mongo.Collection
 		model mongo.IndexModel
@@ -119,7 +121,8 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 
 // CreatePatient stores p. It returns models.ErrConflict when a patient with the same
 // insurance number exists.
-func (s *Store) CreatePatient(ctx context.Context, p models.Patient) error {
+func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
+	audit.Touch(ctx, p.InsuranceNo, "")
 	if _, err := s.patients.InsertOne(ctx, p); err != nil {
 		return fmt.Errorf("insert patient: %w", storeError(err))
 	}
@@ -127,17 +130,18 @@ func (s *Store) CreatePatient(ctx context.Context, p models.Patient) error {
 }
 
 // Patient returns the patient with the given insurance number, or models.ErrNotFound.
-func (s *Store) Patient(ctx context.Context, insuranceNo string) (models.Patient, error) {
+func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, error) {
 	var p models.Patient
 	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}}).Decode(&p)
 	if err != nil {
 		return models.Patient{}, fmt.Errorf("find patient: %w", storeError(err))
 	}
+	audit.Touch(ctx, p.InsuranceNo, "")
 	return p, nil
 }
 
 // PatientExists reports whether a patient with the given insurance number exists.
-func (s *Store) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
+func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
 	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
@@ -152,7 +156,8 @@ func (s *Store) PatientExists(ctx context.Context, insuranceNo string) (bool, er
 
 // CreateInteraction stores in. It returns models.ErrPatientNotFound when its patient
 // does not exist and models.ErrConflict when an interaction with the same id exists.
-func (s *Store) CreateInteraction(ctx context.Context, in models.Interaction) error {
+func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error {
+	audit.Touch(ctx, in.InsuranceNo, in.ID)
 	ok, err := s.PatientExists(ctx, in.InsuranceNo)
 	if err != nil {
 		return err
@@ -167,17 +172,19 @@ func (s *Store) CreateInteraction(ctx context.Context, in models.Interaction) er
 }
 
 // Interaction returns the interaction with the given id, or models.ErrNotFound.
-func (s *Store) Interaction(ctx context.Context, id string) (models.Interaction, error) {
+func (s *DB) Interaction(ctx context.Context, id string) (models.Interaction, error) {
 	var in models.Interaction
 	if err := s.interactions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&in); err != nil {
 		return models.Interaction{}, fmt.Errorf("find interaction: %w", storeError(err))
 	}
+	audit.Touch(ctx, in.InsuranceNo, in.ID)
 	return in, nil
 }
 
 // History returns one page of a patient's interactions, newest first. It returns
 // models.ErrPatientNotFound when the patient does not exist.
-func (s *Store) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
+func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
+	audit.Touch(ctx, q.InsuranceNo, "")
 	ok, err := s.PatientExists(ctx, q.InsuranceNo)
 	if err != nil {
 		return models.Page{}, err
@@ -261,16 +268,9 @@ func storeError(err error) error {
 	return err
 }
 
-// InsertResult counts what a bulk insert did.
-type InsertResult struct {
-	Inserted int
-	// Existing counts documents left untouched because their identity was already stored.
-	Existing int
-}
-
 // InsertPatients stores patients in one unordered batch, skipping those whose
 // insurance number is already stored. It returns the store's error for anything else.
-func (s *Store) InsertPatients(ctx context.Context, patients []models.Patient) (InsertResult, error) {
+func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error) {
 	docs := make([]any, len(patients))
 	for i, p := range patients {
 		docs[i] = p
@@ -281,7 +281,7 @@ func (s *Store) InsertPatients(ctx context.Context, patients []models.Patient) (
 // InsertInteractions stores interactions in one unordered batch, skipping those whose
 // id is already stored. It does not check that their patients exist. It returns the
 // store's error for anything else.
-func (s *Store) InsertInteractions(ctx context.Context, interactions []models.Interaction) (InsertResult, error) {
+func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error) {
 	docs := make([]any, len(interactions))
 	for i, in := range interactions {
 		docs[i] = in
@@ -289,22 +289,22 @@ func (s *Store) InsertInteractions(ctx context.Context, interactions []models.In
 	return insertMany(ctx, s.interactions, docs)
 }
 
-func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (InsertResult, error) {
+func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {
 	if len(docs) == 0 {
-		return InsertResult{}, nil
+		return models.InsertResult{}, nil
 	}
 	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return InsertResult{Inserted: len(docs)}, nil
+		return models.InsertResult{Inserted: len(docs)}, nil
 	}
 	var bulk mongo.BulkWriteException
 	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
-		return InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
+		return models.InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
 	}
-	res := InsertResult{Inserted: len(docs)}
+	res := models.InsertResult{Inserted: len(docs)}
 	for _, we := range bulk.WriteErrors {
 		if !mongo.IsDuplicateKeyError(we) {
-			return InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
+			return models.InsertResult{}, fmt.Errorf("insert into %s: %w", coll.Name(), storeError(err))
 		}
 		res.Inserted--
 		res.Existing++

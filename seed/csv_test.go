@@ -16,7 +16,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
-	"github.com/clinic/interactions/repository"
 )
 
 // sharedSeedProject is the original project's export, beside the repository.
@@ -273,11 +272,11 @@ func TestReadDatasetBadCSVRow(t *testing.T) {
 
 func TestImportSharedSeedProject(t *testing.T) {
 	if _, err := os.Stat(sharedSeedProject); err != nil {
-		t.Skipf("%s is not here: %v", sharedSeedProject, err)
+		t.Skipf("skipped: the shared data %s is absent (it is beside the repository, not in it): %v", sharedSeedProject, err)
 	}
 	db := newDatabase(t)
-	before := time.Now().Add(-time.Millisecond)
-	stdout, stderr, err := runSeed(t, db, "-csv", sharedSeedProject)
+	importTime := time.Date(2026, 3, 4, 5, 6, 7, 8e6, time.UTC)
+	stdout, stderr, err := runSeedAt(t, db, importTime, "-csv", sharedSeedProject)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr)
 	}
@@ -293,10 +292,7 @@ func TestImportSharedSeedProject(t *testing.T) {
 	}
 	// The export has no interaction_date: every interaction is dated at the import's
 	// one start time, which is also its created_at.
-	start := ins["1"].CreatedAt
-	if start.Before(before) || start.After(time.Now()) {
-		t.Errorf("created_at %s is not the time of the import", start)
-	}
+	start := importTime
 	for id, in := range ins {
 		if !in.InteractionDate.Equal(start) || !in.CreatedAt.Equal(start) {
 			t.Errorf("interaction %s: interaction_date %s, created_at %s, want both %s", id, in.InteractionDate, in.CreatedAt, start)
@@ -351,7 +347,7 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("importCSV: %v", err)
 	}
-	if rep.patients != (repository.InsertResult{Inserted: 1}) || rep.interactions != (repository.InsertResult{Inserted: 2}) {
+	if rep.patients != (models.InsertResult{Inserted: 1}) || rep.interactions != (models.InsertResult{Inserted: 2}) {
 		t.Errorf("patients %+v, interactions %+v; want 1 and 2 inserted", rep.patients, rep.interactions)
 	}
 	var out bytes.Buffer
@@ -394,7 +390,7 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 
 func TestBundledFilesMatchOriginal(t *testing.T) {
 	if _, err := os.Stat(sharedSeedProject); err != nil {
-		t.Skipf("%s is not here: %v", sharedSeedProject, err)
+		t.Skipf("skipped: the shared data %s is absent (it is beside the repository, not in it): %v", sharedSeedProject, err)
 	}
 	read := func(path string) []byte {
 		t.Helper()

@@ -176,10 +176,10 @@ func (g *generator) patientDocument(sex string, age int, conditions []*ailment) 
 		doc = append(doc, bson.E{Key: "email", Value: email + "@" + pick(g.r, emailDomains)})
 	}
 	if g.r.IntN(100) < 20 {
-		doc = append(doc, bson.E{Key: "related_docs", Value: stringArray(sample(g.r, relatedDocs, 1+g.r.IntN(2)))})
+		doc = append(doc, bson.E{Key: "related_docs", Value: sample(g.r, relatedDocs, 1+g.r.IntN(2))})
 	}
 	if h := g.habits(age); len(h) > 0 {
-		doc = append(doc, bson.E{Key: "habits", Value: stringArray(h)})
+		doc = append(doc, bson.E{Key: "habits", Value: h})
 	}
 	if len(conditions) > 0 {
 		names := make([]string, len(conditions))
@@ -189,8 +189,8 @@ func (g *generator) patientDocument(sex string, age int, conditions []*ailment) 
 			meds[i] = a.meds[g.r.IntN(min(2, len(a.meds)))]
 		}
 		doc = append(doc,
-			bson.E{Key: "pre_existing_conditions", Value: stringArray(names)},
-			bson.E{Key: "pre_existing_medications", Value: stringArray(meds)},
+			bson.E{Key: "pre_existing_conditions", Value: names},
+			bson.E{Key: "pre_existing_medications", Value: meds},
 		)
 	}
 	return append(doc,
@@ -307,7 +307,7 @@ func (g *generator) interactionDocument(insuranceNo string, a *ailment, at time.
 	if g.r.IntN(100) < 85 {
 		doc = append(doc, bson.E{Key: "next_steps", Value: g.nextSteps(a, at)})
 	}
-	return append(doc, bson.E{Key: "label", Value: stringArray(a.labels)})
+	return append(doc, bson.E{Key: "label", Value: a.labels})
 }
 
 // metrics draws vitals consistent with the ailment: temperature in °C, blood pressure
@@ -356,10 +356,10 @@ func (g *generator) nextSteps(a *ailment, at time.Time) bson.D {
 	next := at.Truncate(24*time.Hour).AddDate(0, 0, between(g.r, a.followUp))
 	d := bson.D{
 		{Key: "next_visit", Value: next.Format(time.DateOnly)},
-		{Key: "prescribed_meds", Value: stringArray(sample(g.r, a.meds, 1+g.r.IntN(2)))},
+		{Key: "prescribed_meds", Value: sample(g.r, a.meds, 1+g.r.IntN(2))},
 	}
 	if n := g.r.IntN(3); n > 0 && len(a.tests) > 0 {
-		d = append(d, bson.E{Key: "prescribed_tests", Value: stringArray(sample(g.r, a.tests, n))})
+		d = append(d, bson.E{Key: "prescribed_tests", Value: sample(g.r, a.tests, n)})
 	}
 	if a.specialist != "" && g.r.Float64() < a.referral {
 		d = append(d, bson.E{Key: "prescribed_specialist", Value: a.specialist})
@@ -398,15 +398,6 @@ func sample[T any](r *rand.Rand, xs []T, n int) []T {
 		out[i] = xs[j]
 	}
 	return out
-}
-
-// stringArray returns xs as a BSON array, the shape a parsed request holds.
-func stringArray(xs []string) bson.A {
-	a := make(bson.A, len(xs))
-	for i, x := range xs {
-		a[i] = x
-	}
-	return a
 }
 
 // asciiLower spells a name in lower-case ASCII for an email address, transcribing

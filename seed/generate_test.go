@@ -18,7 +18,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
-	"github.com/clinic/interactions/repository"
 )
 
 var (
@@ -391,17 +390,17 @@ func (s *orderStore) PatientExists(_ context.Context, no string) (bool, error) {
 	return s.patients[no], nil
 }
 
-func (s *orderStore) InsertPatients(_ context.Context, ps []models.Patient) (repository.InsertResult, error) {
+func (s *orderStore) InsertPatients(_ context.Context, ps []models.Patient) (models.InsertResult, error) {
 	if len(ps) > s.batch {
 		s.t.Errorf("inserted %d patients at once, batch is %d", len(ps), s.batch)
 	}
 	for _, p := range ps {
 		s.patients[p.InsuranceNo] = true
 	}
-	return repository.InsertResult{Inserted: len(ps)}, nil
+	return models.InsertResult{Inserted: len(ps)}, nil
 }
 
-func (s *orderStore) InsertInteractions(_ context.Context, ins []models.Interaction) (repository.InsertResult, error) {
+func (s *orderStore) InsertInteractions(_ context.Context, ins []models.Interaction) (models.InsertResult, error) {
 	if len(ins) > s.batch {
 		s.t.Errorf("inserted %d interactions at once, batch is %d", len(ins), s.batch)
 	}
@@ -411,7 +410,7 @@ func (s *orderStore) InsertInteractions(_ context.Context, ins []models.Interact
 		}
 	}
 	s.interactions += len(ins)
-	return repository.InsertResult{Inserted: len(ins)}, nil
+	return models.InsertResult{Inserted: len(ins)}, nil
 }
 
 func TestLoadGeneratedBatches(t *testing.T) {

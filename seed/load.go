@@ -11,20 +11,19 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/clinic/interactions/models"
-	"github.com/clinic/interactions/repository"
 )
 
 // recordStore is what loading needs from the repository.
 type recordStore interface {
 	PatientExists(ctx context.Context, insuranceNo string) (bool, error)
-	InsertPatients(ctx context.Context, patients []models.Patient) (repository.InsertResult, error)
-	InsertInteractions(ctx context.Context, interactions []models.Interaction) (repository.InsertResult, error)
+	InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error)
+	InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error)
 }
 
 // importReport says what an import did.
 type importReport struct {
 	patientRows, interactionRows int
-	patients, interactions       repository.InsertResult
+	patients, interactions       models.InsertResult
 	problems                     []problem
 	notes                        []string
 }
@@ -99,27 +98,21 @@ func (r importReport) print(w io.Writer, source string) {
 // results and calling progress, when not nil, with the size of each batch done. It
 // returns the first error, wrapped.
 func insertBatches[T any](ctx context.Context, docs []T, batch int,
-	insert func(context.Context, []T) (repository.InsertResult, error), progress func(int)) (repository.InsertResult, error) {
-	var total repository.InsertResult
+	insert func(context.Context, []T) (models.InsertResult, error), progress func(int)) (models.InsertResult, error) {
+	var total models.InsertResult
 	for len(docs) > 0 {
 		n := min(batch, len(docs))
 		res, err := insert(ctx, docs[:n])
 		if err != nil {
 			return total, fmt.Errorf("insert batch of %d: %w", n, err)
 		}
-		add(&total, res)
+		total.Add(res)
 		if progress != nil {
 			progress(n)
 		}
 		docs = docs[n:]
 	}
 	return total, nil
-}
-
-// add adds res to total.
-func add(total *repository.InsertResult, res repository.InsertResult) {
-	total.Inserted += res.Inserted
-	total.Existing += res.Existing
 }
 
 // generateOptions are the inputs of loadGenerated.
@@ -133,7 +126,7 @@ type generateOptions struct {
 
 // generateReport says what loadGenerated stored.
 type generateReport struct {
-	patients, interactions repository.InsertResult
+	patients, interactions models.InsertResult
 	elapsed                time.Duration
 }
 
@@ -184,7 +177,7 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 	// keeping the remainder for later unless all is set.
 	flush := func(all bool) error {
 		res, err := insertBatches(ctx, patients, opts.batch, store.InsertPatients, advance)
-		add(&rep.patients, res)
+		rep.patients.Add(res)
 		patients = patients[:0]
 		if err != nil {
 			return err
@@ -194,7 +187,7 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 			ready -= ready % opts.batch
 		}
 		res, err = insertBatches(ctx, interactions[:ready], opts.batch, store.InsertInteractions, advance)
-		add(&rep.interactions, res)
+		rep.interactions.Add(res)
 		interactions = append(interactions[:0], interactions[ready:]...)
 		return err
 	}

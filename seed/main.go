@@ -35,7 +35,8 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/app"
-	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/reconcile"
+	"github.com/clinic/interactions/records"
 )
 
 // bundledFiles holds the initial dataset: data/Patient.csv and data/Interaction.csv.
@@ -52,7 +53,7 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
 	stop()
 	var usage *usageError
 	switch {
@@ -87,9 +88,10 @@ var errHelp = errors.New("help requested")
 
 // run loads the data the command line in args asks for into the configured store,
 // writing the summary to stdout and logs, messages about the command line and the
-// progress bar to stderr. It returns a *usageError for a bad command line, and
-// otherwise the errors of configuration, the store and loading.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// progress bar to stderr. now is read once, as the time the records are created.
+// It returns a *usageError for a bad command line, and otherwise the errors of
+// configuration, the store and loading.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) error {
 	opts, err := parseFlags(args, stderr)
 	if errors.Is(err, errHelp) {
 		return nil
@@ -103,23 +105,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger := app.NewLogger(stderr, cfg.LogLevel)
-	store, err := app.OpenStore(ctx, cfg, logger, app.StoreOptions{Attach: true})
+	conn, repo, err := app.Open(ctx, cfg, logger, app.ConnectOptions{Attach: true})
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err := store.Close(context.Background()); err != nil {
-			logger.Warn("close store", "error", err.Error())
-		}
-	}()
-	repo := repository.New(store.DB)
-	if err := repo.EnsureIndexes(ctx); err != nil {
-		return err
-	}
+	defer conn.CloseLogged(logger)
 
-	start := time.Now()
+	start := now()
 	if opts.fhirDir != "" {
-		rep, err := importFHIR(ctx, repo, opts.fhirDir, start, opts.batch, stderr)
+		clock := func() time.Time { return start }
+		im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
+			records.NewInteractions(repo, repo.InteractionVersions(), clock), opts.batch)
+		rep, err := importFHIR(ctx, im, opts.fhirDir, start, stderr)
 		if err != nil {
 			return err
 		}

@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"regexp"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,97 +15,54 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
-// testStore is the one store of this test binary: MongoDB when MONGODB_URI is set,
-// otherwise the embedded store over a temporary directory. Each test takes a database
-// of its own from it.
-var testStore *app.Store
+// testStore is the one store of this test binary (see storetest).
+var testStore *storetest.Store
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
+	os.Exit(storetest.Main(m, &testStore))
 }
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "seed-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "create data dir:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	cfg := app.Config{
-		MongoURI:        os.Getenv("MONGODB_URI"),
-		Database:        "seedtest",
-		DataDir:         dir,
-		EmbeddedAddr:    "127.0.0.1:0",
-		RequestTimeout:  10 * time.Second,
-		ShutdownTimeout: 15 * time.Second,
-		LogLevel:        "error",
-	}
-	ctx := context.Background()
-	testStore, err = app.OpenStore(ctx, cfg, app.NewLogger(io.Discard, cfg.LogLevel), app.StoreOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open test store:", err)
-		return 1
-	}
-	defer testStore.Close(ctx)
-	return m.Run()
-}
-
-var nonName = regexp.MustCompile(`[^A-Za-z0-9]+`)
 
 // newDatabase returns an empty database for t alone, dropped when t ends.
 func newDatabase(t *testing.T) *mongo.Database {
 	t.Helper()
-	name := nonName.ReplaceAllString(t.Name(), "_")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	name = "seed_" + name + "_" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	db := testStore.Client.Database(name)
-	t.Cleanup(func() { _ = db.Drop(context.Background()) })
-	return db
+	return testStore.Database(t)
 }
 
 // newRepository returns a repository over a new database, with its indexes.
-func newRepository(t *testing.T) (*repository.Store, *mongo.Database) {
+func newRepository(t *testing.T) (*repository.DB, *mongo.Database) {
 	t.Helper()
-	db := newDatabase(t)
-	repo := repository.New(db)
-	if err := repo.EnsureIndexes(context.Background()); err != nil {
-		t.Fatalf("ensure indexes: %v", err)
-	}
-	return repo, db
+	return testStore.DB(t)
 }
+
+// seedRuns counts the runs of the command: each is made an hour after the one
+// before, so that whatever a later run rewrote would show in its timestamps.
+var seedRuns atomic.Int64
 
 // runSeed runs the command with args against db, configured through the environment
 // as a user would: MONGODB_URI when the tests use MongoDB, otherwise the address of
 // the test store's listener, which the command attaches to.
 func runSeed(t *testing.T, db *mongo.Database, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	return runSeedAt(t, db, time.Now().Add(time.Duration(seedRuns.Add(1))*time.Hour), args...)
+}
+
+// runSeedAt is runSeed with now as the time of the run.
+func runSeedAt(t *testing.T, db *mongo.Database, now time.Time, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
 	t.Setenv("MONGODB_DATABASE", db.Name())
 	t.Setenv("DATA_DIR", t.TempDir())
 	t.Setenv("LOG_LEVEL", "info")
-	if os.Getenv("MONGODB_URI") == "" {
-		t.Setenv("EMBEDDED_MONGO_ADDR", listenAddr(t, testStore.URI))
+	if testStore.Embedded() {
+		t.Setenv("EMBEDDED_MONGO_ADDR", testStore.Addr())
 	}
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), args, &out, &errOut)
+	err = run(context.Background(), args, &out, &errOut, func() time.Time { return now })
 	return out.String(), errOut.String(), err
-}
-
-// listenAddr returns the host:port of a single-host connection string.
-func listenAddr(t *testing.T, uri string) string {
-	t.Helper()
-	_, rest, ok := strings.Cut(uri, "://")
-	if !ok {
-		t.Fatalf("store URI %q has no scheme", uri)
-	}
-	hosts, _, _ := strings.Cut(rest, "/")
-	return hosts
 }
 
 // dump returns every document of a collection as stored, in _id order.
@@ -299,7 +253,6 @@ func TestBundledDatasetTwiceChangesNothing(t *testing.T) {
 		t.Fatalf("first run stored %d patients and %d interactions, want 2 and 13", len(patientsBefore), len(interactionsBefore))
 	}
 
-	time.Sleep(5 * time.Millisecond) // so that a rewrite would show in the timestamps
 	stdout, stderr, err := runSeed(t, db)
 	if err != nil {
 		t.Fatalf("second run: %v\n%s", err, stderr)
@@ -351,7 +304,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := run(context.Background(), tt.args, &stdout, &stderr)
+			err := run(context.Background(), tt.args, &stdout, &stderr, time.Now)
 			var usage *usageError
 			if !errors.As(err, &usage) {
 				t.Fatalf("run(%q) = %v, want a usage error", tt.args, err)
@@ -409,7 +362,7 @@ func mongoshURI(t *testing.T, db string) string {
 	t.Helper()
 	uri := os.Getenv("MONGODB_URI")
 	if uri == "" {
-		uri = testStore.URI
+		uri = testStore.URI()
 	}
 	scheme, rest, ok := strings.Cut(uri, "://")
 	if !ok {
@@ -430,7 +383,7 @@ func mongoshURI(t *testing.T, db string) string {
 func TestMongoshReadsSeededRecord(t *testing.T) {
 	mongosh, err := exec.LookPath("mongosh")
 	if err != nil {
-		t.Skip("mongosh is not on PATH")
+		t.Skip("skipped: needs mongosh, which is not on PATH (npm install -g mongosh; .ci/run installs it)")
 	}
 	repo, db := newRepository(t)
 	fsys, _, err := csvSource("")

@@ -13,11 +13,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/repository"
 )
 
-// Store is an open connection to the configured database, and the embedded store
-// behind it when this process runs one.
-type Store struct {
+// Connection is an open connection to the configured database, and the embedded
+// store behind it when this process runs one.
+type Connection struct {
 	Client *mongo.Client
 	DB     *mongo.Database
 	// URI is the connection string in use, without credentials.
@@ -27,18 +29,18 @@ type Store struct {
 	stop     func()
 }
 
-// StoreOptions adjusts how OpenStore finds the embedded store.
-type StoreOptions struct {
-	// Attach makes OpenStore use an embedded store already listening on
+// ConnectOptions adjusts how Connect finds the embedded store.
+type ConnectOptions struct {
+	// Attach makes Connect use an embedded store already listening on
 	// EmbeddedAddr (a running server's) before starting one of its own.
 	Attach bool
 }
 
-// OpenStore connects to MongoDB when cfg.MongoURI is set, and otherwise to the
+// Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
 // embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir.
 // It logs one line saying which store is in use. It returns an error when the store
 // cannot be started or does not answer a ping.
-func OpenStore(ctx context.Context, cfg Config, logger *slog.Logger, opts StoreOptions) (*Store, error) {
+func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
 		s, err := connect(ctx, cfg.MongoURI, cfg.Database, 10*time.Second)
 		if err != nil {
@@ -67,7 +69,7 @@ func OpenStore(ctx context.Context, cfg Config, logger *slog.Logger, opts StoreO
 	return s, nil
 }
 
-func connect(ctx context.Context, uri, database string, timeout time.Duration) (*Store, error) {
+func connect(ctx context.Context, uri, database string, timeout time.Duration) (*Connection, error) {
 	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout)
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -79,7 +81,7 @@ func connect(ctx context.Context, uri, database string, timeout time.Duration) (
 		_ = client.Disconnect(context.Background())
 		return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
 	}
-	return &Store{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
+	return &Connection{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
 }
 
 // runsFerretDB reports whether the server behind client is FerretDB, as the embedded
@@ -92,7 +94,7 @@ func runsFerretDB(ctx context.Context, client *mongo.Client) bool {
 	return err == nil && info.FerretDBVersion != ""
 }
 
-func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Store, error) {
+func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Connection, error) {
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("DATA_DIR %q: %w", cfg.DataDir, err)
@@ -129,7 +131,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Store
 }
 
 // Close disconnects from the store and stops the embedded one, if any.
-func (s *Store) Close(ctx context.Context) error {
+func (s *Connection) Close(ctx context.Context) error {
 	err := s.Client.Disconnect(ctx)
 	s.stop()
 	return err
@@ -149,20 +151,25 @@ func redact(uri string) string {
 	return uri
 }
 
-// levelFilter passes on only records at or above min.
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
+// Open connects to the configured store (see Connect) and makes sure the indexes
+// exist, for the server and for the commands beside it. The caller closes the
+// connection. It returns the errors of Connect and of creating the indexes.
+func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, *repository.DB, error) {
+	conn, err := Connect(ctx, cfg, logger, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	db := repository.New(conn.DB)
+	if err := db.EnsureIndexes(ctx); err != nil {
+		conn.CloseLogged(logger)
+		return nil, nil, err
+	}
+	return conn, db, nil
 }
 
-func (h levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= h.min && h.Handler.Enabled(ctx, l)
-}
-
-func (h levelFilter) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return levelFilter{Handler: h.Handler.WithAttrs(attrs), min: h.min}
-}
-
-func (h levelFilter) WithGroup(name string) slog.Handler {
-	return levelFilter{Handler: h.Handler.WithGroup(name), min: h.min}
+// CloseLogged closes the connection, logging a failure to logger.
+func (s *Connection) CloseLogged(logger *slog.Logger) {
+	if err := s.Close(context.Background()); err != nil {
+		logger.Warn("close store", "error", err.Error())
+	}
 }

@@ -1,0 +1,129 @@
+// Package apikey issues API keys and authenticates requests by them. A key is 256
+// random bits shown once, to whoever created it; only its SHA-256 is stored.
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/clinic/interactions/models"
+)
+
+// prefix starts every API key, so that a leaked one is easy to recognise.
+const prefix = "ck_"
+
+// touchEvery is how stale a key's last-use time may get before it is written again.
+const touchEvery = time.Minute
+
+// Store keeps API keys by hash.
+type Store interface {
+	// CreateAPIKey stores k. It returns models.ErrConflict when its name is taken.
+	CreateAPIKey(ctx context.Context, k models.APIKey) error
+	// APIKeyByHash returns the key whose hash is hash, or models.ErrNotFound.
+	APIKeyByHash(ctx context.Context, hash string) (models.APIKey, error)
+	// TouchAPIKey records that the key with hash was used at now.
+	TouchAPIKey(ctx context.Context, hash string, now time.Time) error
+	// HasAPIKeys reports whether any key, revoked or not, is stored.
+	HasAPIKeys(ctx context.Context) (bool, error)
+}
+
+// Keys issues and checks API keys.
+type Keys struct {
+	store  Store
+	now    func() time.Time
+	logger *slog.Logger
+}
+
+// New returns Keys over store, reading the time from now (time.Now when nil) and
+// logging to logger the failures that do not fail a request.
+func New(store Store, now func() time.Time, logger *slog.Logger) *Keys {
+	if now == nil {
+		now = time.Now
+	}
+	return &Keys{store: store, now: now, logger: logger}
+}
+
+// Generate returns a new random API key and its hash. It returns an error only when
+// the system's random source fails.
+func Generate() (key, hash string, err error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fmt.Errorf("random key: %w", err)
+	}
+	key = prefix + base64.RawURLEncoding.EncodeToString(b)
+	return key, Hash(key), nil
+}
+
+// Hash returns the hash under which key is stored.
+func Hash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Issue creates a key for req, stores its hash and returns it with the key itself.
+// It returns a *models.ValidationError for a bad name or role, models.ErrConflict
+// when the name is taken, and the store's error otherwise.
+func (k *Keys) Issue(ctx context.Context, req models.NewKeyRequest) (models.IssuedKey, error) {
+	if err := req.Validate(); err != nil {
+		return models.IssuedKey{}, err
+	}
+	key, hash, err := Generate()
+	if err != nil {
+		return models.IssuedKey{}, err
+	}
+	stored := models.APIKey{Hash: hash, Name: req.Name, Role: req.Role, CreatedAt: models.StoreTime(k.now())}
+	if err := k.store.CreateAPIKey(ctx, stored); err != nil {
+		return models.IssuedKey{}, err
+	}
+	return models.IssuedKey{APIKey: stored, Key: key}, nil
+}
+
+// FirstAdmin creates an admin key named "admin" when the store holds no key at all,
+// so that a new installation is usable and still closed. It reports whether it made
+// one. It returns the store's errors.
+func (k *Keys) FirstAdmin(ctx context.Context) (models.IssuedKey, bool, error) {
+	has, err := k.store.HasAPIKeys(ctx)
+	if err != nil || has {
+		return models.IssuedKey{}, false, err
+	}
+	issued, err := k.Issue(ctx, models.NewKeyRequest{Name: "admin", Role: models.RoleAdmin})
+	if errors.Is(err, models.ErrConflict) { // another server made it at the same moment
+		return models.IssuedKey{}, false, nil
+	}
+	if err != nil {
+		return models.IssuedKey{}, false, fmt.Errorf("create the first admin key: %w", err)
+	}
+	return issued, true, nil
+}
+
+// Authenticate returns who presents token: the stored, unrevoked key it is. A
+// missing, unknown or revoked key takes the same path to the same
+// models.ErrUnauthenticated: the token is always hashed and looked up, and the stored
+// hash compared in constant time. It records the key's use at most once a minute. It
+// returns the store's errors but that of recording the use, which it logs.
+func (k *Keys) Authenticate(ctx context.Context, token string) (models.Principal, error) {
+	hash := Hash(token)
+	key, err := k.store.APIKeyByHash(ctx, hash)
+	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return models.Principal{}, err
+	}
+	valid := subtle.ConstantTimeCompare([]byte(key.Hash), []byte(hash)) == 1
+	if token == "" || !valid || key.RevokedAt != nil {
+		return models.Principal{}, models.ErrUnauthenticated
+	}
+	now := k.now()
+	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) > touchEvery {
+		if err := k.store.TouchAPIKey(ctx, hash, models.StoreTime(now)); err != nil {
+			k.logger.WarnContext(ctx, "record key use", "error", err.Error())
+		}
+	}
+	return models.Principal{Name: key.Name, Role: key.Role}, nil
+}

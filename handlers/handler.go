@@ -1,0 +1,133 @@
+// Package handlers translates HTTP requests into calls of the service's parts and
+// their results back into JSON responses. It holds the HTTP middleware as well:
+// authentication, roles, rate limits and the audit of every request.
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/idempotency"
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/records"
+)
+
+// Store is what the handlers read and write directly.
+type Store interface {
+	// Ping returns models.ErrUnavailable when the store does not answer.
+	Ping(ctx context.Context) error
+	// History returns one page of a patient's interactions.
+	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
+	// APIKeys returns every API key.
+	APIKeys(ctx context.Context) ([]models.APIKey, error)
+	// RevokeAPIKey revokes the key named name at now and returns it.
+	RevokeAPIKey(ctx context.Context, name string, now time.Time) (models.APIKey, error)
+	// AuditEvents returns one page of audit events.
+	AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error)
+}
+
+// Patients keeps patient records (records.Patients).
+type Patients interface {
+	Create(ctx context.Context, p models.Patient) (models.Patient, error)
+	Get(ctx context.Context, no string) (models.Patient, error)
+	Amend(ctx context.Context, no string, match records.Match, patch models.Document, reason string) (models.Patient, error)
+	Versions(ctx context.Context, no string, before, limit int) (records.Page[models.Patient], error)
+	Version(ctx context.Context, no string, v int) (models.Patient, error)
+}
+
+// Interactions keeps interaction records (records.Interactions).
+type Interactions interface {
+	Create(ctx context.Context, in models.Interaction, reservedID string) (models.Interaction, error)
+	Get(ctx context.Context, id string) (models.Interaction, error)
+	Amend(ctx context.Context, id string, match records.Match, patch models.Document, reason string) (models.Interaction, error)
+	MarkEnteredInError(ctx context.Context, id string, match records.Match, reason string) (models.Interaction, error)
+	Versions(ctx context.Context, id string, before, limit int) (records.Page[models.Interaction], error)
+	Version(ctx context.Context, id string, v int) (models.Interaction, error)
+}
+
+// Keys issues API keys and authenticates requests (apikey.Keys).
+type Keys interface {
+	Issue(ctx context.Context, req models.NewKeyRequest) (models.IssuedKey, error)
+	Authenticate(ctx context.Context, token string) (models.Principal, error)
+}
+
+// Idempotency runs keyed creates once (idempotency.Keeper).
+type Idempotency interface {
+	Do(ctx context.Context, req idempotency.Request,
+		run func(ctx context.Context, reservedID string) models.IdempotentAnswer) (models.IdempotentAnswer, bool, error)
+}
+
+// AuditTrail verifies the audit trail (audit.Trail).
+type AuditTrail interface {
+	Verify(ctx context.Context) (models.AuditVerification, error)
+}
+
+// Services are the parts the handlers call.
+type Services struct {
+	Store        Store
+	Patients     Patients
+	Interactions Interactions
+	Keys         Keys
+	Idempotency  Idempotency
+	AuditTrail   AuditTrail
+	// Now reads the time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the API over its services.
+type Handler struct {
+	store        Store
+	patients     Patients
+	interactions Interactions
+	keys         Keys
+	idempotency  Idempotency
+	auditTrail   AuditTrail
+	now          func() time.Time
+}
+
+// New returns the handlers over s.
+func New(s Services) *Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	return &Handler{
+		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, now: s.Now,
+	}
+}
+
+// Healthz answers while the process is up.
+//
+//	@Summary	Liveness
+//	@Tags		health
+//	@Produce	json
+//	@Success	200	{object}	Status
+//	@Router		/healthz [get]
+func (h *Handler) Healthz(c *fiber.Ctx) error {
+	return c.JSON(Status{Status: "ok"})
+}
+
+// Readyz answers 200 when the store is reachable, and 503 otherwise.
+//
+//	@Summary	Readiness: the store is reachable
+//	@Tags		health
+//	@Produce	json
+//	@Success	200	{object}	Status
+//	@Failure	503	{object}	ErrorResponse
+//	@Router		/readyz [get]
+func (h *Handler) Readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	if err := h.store.Ping(ctx); err != nil {
+		return fmt.Errorf("readiness: %w: %w", models.ErrUnavailable, err)
+	}
+	return c.JSON(Status{Status: "ready"})
+}
+
+// Status is the body of the health routes.
+type Status struct {
+	Status string `json:"status" example:"ok"`
+}

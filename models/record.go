@@ -1,0 +1,65 @@
+package models
+
+import "time"
+
+// StatusEnteredInError marks a record that was recorded in error. It stays stored,
+// with its history, and is left out of lists unless asked for.
+const StatusEnteredInError = "entered-in-error"
+
+// RecordKey identifies a versioned record: a patient by its insurance number, an
+// interaction by its id and its patient's insurance number.
+type RecordKey struct {
+	InsuranceNo   string
+	InteractionID string
+}
+
+// Record is a versioned record: a Patient or an Interaction.
+type Record interface {
+	// Key identifies the record.
+	Key() RecordKey
+	// VersionNumber is the record's version: 1 on create, one more per amendment.
+	VersionNumber() int
+}
+
+// Key identifies the interaction.
+func (in Interaction) Key() RecordKey {
+	return RecordKey{InsuranceNo: in.InsuranceNo, InteractionID: in.ID}
+}
+
+// VersionNumber returns in.Version.
+func (in Interaction) VersionNumber() int { return in.Version }
+
+// Key identifies the patient.
+func (p Patient) Key() RecordKey { return RecordKey{InsuranceNo: p.InsuranceNo} }
+
+// VersionNumber returns p.Version.
+func (p Patient) VersionNumber() int { return p.Version }
+
+// Version is an archived version of a record: a full copy of the record as it was
+// or, for the newest, as it is or is about to be.
+type Version[T Record] struct {
+	InsuranceNo   string    `bson:"insurance_no"`
+	InteractionID string    `bson:"interaction_id,omitempty"`
+	Version       int       `bson:"version"`
+	ArchivedAt    time.Time `bson:"archived_at"`
+	Document      T         `bson:"document"`
+}
+
+// NewVersion returns doc archived as version v of its record at time at.
+func NewVersion[T Record](doc T, v int, at time.Time) Version[T] {
+	key := doc.Key()
+	return Version[T]{InsuranceNo: key.InsuranceNo, InteractionID: key.InteractionID, Version: v, ArchivedAt: at, Document: doc}
+}
+
+// InsertResult counts what a bulk insert did.
+type InsertResult struct {
+	Inserted int
+	// Existing counts documents left untouched because their identity was already stored.
+	Existing int
+}
+
+// Add adds other to r.
+func (r *InsertResult) Add(other InsertResult) {
+	r.Inserted += other.Inserted
+	r.Existing += other.Existing
+}

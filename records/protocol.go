@@ -1,0 +1,107 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
+)
+
+// commit moves a record from version n (current) to n+1 (next), keeping current in
+// the archive. Neither store offers transactions, and the embedded one not even an
+// atomic conditional update, so the archive's unique index on (record, version)
+// decides: whoever archives version n+1 first owns it, and the record only ever
+// moves to a version found in the archive. The order of the writes makes every
+// interruption safe:
+//
+//  1. version 1 is archived (first amendment only; a repeat is a no-op);
+//  2. version n+1 is archived, an intent that only the record's move commits;
+//  3. the record moves from n to n+1, on condition that it is still at n.
+//
+// Versions above the record's are never shown, so an interruption after 2 shows
+// nothing new; the record never reaches a version the archive lacks. A later
+// amendment of version n finds the intent and completes it (any writer of n+1 writes
+// the same document), so nothing is left half done.
+//
+// Both versions are archived with the time at.
+//
+// It returns the version now stored: next, or the identical change (a retry) that
+// had claimed n+1 already. It returns models.ErrPreconditionFailed when another
+// change claimed n+1, and the store's errors otherwise.
+func commit[T models.Record](ctx context.Context, store Versions[T], current, next T, at time.Time) (T, error) {
+	var zero T
+	n := current.VersionNumber()
+	if n == 1 {
+		err := store.Archive(ctx, models.NewVersion(current, 1, at))
+		if err != nil && !errors.Is(err, models.ErrConflict) {
+			return zero, fmt.Errorf("archive version 1: %w", err)
+		}
+	}
+	err := store.Archive(ctx, models.NewVersion(next, n+1, at))
+	if errors.Is(err, models.ErrConflict) {
+		return completeClaimed(ctx, store, current, next)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("archive version %d: %w", n+1, err)
+	}
+	// When the record is no longer at n it has moved on already: only to this
+	// version, which another writer completed, since this one holds n+1.
+	if err := store.Commit(ctx, n, next); err != nil {
+		return zero, fmt.Errorf("commit version %d: %w", n+1, err)
+	}
+	return next, nil
+}
+
+// completeClaimed finishes the move to version n+1 that another change claimed, and
+// returns that version when it is the same change as next.
+func completeClaimed[T models.Record](ctx context.Context, store Versions[T], current, next T) (T, error) {
+	var zero T
+	n := current.VersionNumber()
+	claimed, err := store.Archived(ctx, current.Key(), n+1)
+	if err != nil {
+		return zero, fmt.Errorf("read version %d: %w", n+1, err)
+	}
+	if err := store.Commit(ctx, n, claimed); err != nil {
+		return zero, fmt.Errorf("commit version %d: %w", n+1, err)
+	}
+	same, err := sameChange(claimed, next)
+	if err != nil {
+		return zero, err
+	}
+	if !same {
+		return zero, models.ErrPreconditionFailed
+	}
+	return claimed, nil
+}
+
+// sameChange reports whether two versions differ only in when they were made.
+func sameChange(a, b any) (bool, error) {
+	ra, err := withoutUpdatedAt(a)
+	if err != nil {
+		return false, err
+	}
+	rb, err := withoutUpdatedAt(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ra, rb), nil
+}
+
+// withoutUpdatedAt returns v encoded as BSON without its updated_at field.
+func withoutUpdatedAt(v any) ([]byte, error) {
+	data, err := bson.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode record: %w", err)
+	}
+	var d bson.D
+	if err := bson.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	return bson.Marshal(slices.DeleteFunc(d, func(e bson.E) bool { return e.Key == "updated_at" }))
+}

@@ -1,0 +1,101 @@
+// Package records holds the rules of a medical record's life: a record is created
+// once, changed only by an amendment that makes a new version and keeps the one
+// before, marked entered-in-error instead of being destroyed, and readable at every
+// version it had. Neither store gives this service multi-document transactions, so
+// a change is a sequence of writes ordered so that no interruption loses or invents
+// a version (see commit).
+//
+// Interactions and Patients apply the rules to the two kinds of record over a small
+// store interface each; the repository implements them.
+package records
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/clinic/interactions/models"
+)
+
+// MaxReasonLength bounds the reason given for an amendment.
+const MaxReasonLength = 1000
+
+// Versions keeps the records of one kind and the archive of their versions.
+type Versions[T models.Record] interface {
+	// Archive stores v. It returns models.ErrConflict when the archive holds version
+	// v.Version of that record already.
+	Archive(ctx context.Context, v models.Version[T]) error
+	// Archived returns version n of the record key from the archive, or
+	// models.ErrNotFound.
+	Archived(ctx context.Context, key models.RecordKey, n int) (T, error)
+	// Earlier returns up to limit archived versions of the record key below version
+	// before, newest first.
+	Earlier(ctx context.Context, key models.RecordKey, before, limit int) ([]T, error)
+	// Commit replaces the record next.Key() with next if the stored one is at version
+	// from (a record stored before versions existed counts as version 1), and does
+	// nothing otherwise.
+	Commit(ctx context.Context, from int, next T) error
+}
+
+// Page is one page of a record's versions, newest first.
+type Page[T any] struct {
+	Items []T
+	// Next is the version the next page starts below; 0 on the last page.
+	Next int
+}
+
+// Match reports whether the version a client holds, as it says in its request, is
+// version v. Changes are made only to the version the client has seen.
+type Match func(v int) bool
+
+// checkReason validates the reason given for an amendment.
+func checkReason(reason string, errs *models.ValidationError) {
+	if len(reason) > MaxReasonLength {
+		errs.Add("reason", fmt.Sprintf("must be at most %d characters", MaxReasonLength))
+	}
+}
+
+// page returns one page of the versions of current, newest first, starting below
+// version before (0: from the current version), at most limit long. It returns the
+// errors of store.
+func page[T models.Record](ctx context.Context, store Versions[T], current T, before, limit int) (Page[T], error) {
+	items := make([]T, 0, limit+1)
+	upper := current.VersionNumber()
+	if before == 0 || before > upper {
+		items = append(items, current)
+	} else {
+		upper = before
+	}
+	earlier, err := store.Earlier(ctx, current.Key(), upper, limit+1-len(items))
+	if err != nil {
+		return Page[T]{}, err
+	}
+	items = append(items, earlier...)
+	if len(items) <= limit {
+		return Page[T]{Items: items}, nil
+	}
+	items = items[:limit]
+	return Page[T]{Items: items, Next: items[limit-1].VersionNumber()}, nil
+}
+
+// version returns version v of current: current itself or an archived one. It
+// returns models.ErrNotFound for a version the record has not reached, and the
+// errors of store.
+func version[T models.Record](ctx context.Context, store Versions[T], current T, v int) (T, error) {
+	switch n := current.VersionNumber(); {
+	case v > n:
+		var zero T
+		return zero, models.ErrNotFound
+	case v < n:
+		return store.Archived(ctx, current.Key(), v)
+	}
+	return current, nil
+}
+
+// clock returns now, or time.Now when now is nil.
+func clock(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
