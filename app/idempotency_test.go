@@ -3,8 +3,6 @@ package app_test
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"io"
 	"net/http/httptest"
 	"slices"
@@ -15,6 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -70,11 +69,9 @@ func (e *env) postAtOnce(t *testing.T, n int, path, body, key string) []response
 // keyID is the id under which the clinician's Idempotency-Key on route is kept.
 func keyID(route, key string) string { return route + " test-clinician " + key }
 
-// requestHash is the fingerprint the idempotency middleware keeps for a POST of body
-// to path.
+// requestHash is the fingerprint the server keeps for a POST of body to path.
 func requestHash(path, body string) string {
-	sum := sha256.Sum256([]byte("POST " + path + "\n" + body))
-	return hex.EncodeToString(sum[:])
+	return idempotency.Fingerprint("POST", path, []byte(body))
 }
 
 // insertIdempotencyRecord stores rec directly, as a request of another process would have.
@@ -214,6 +211,31 @@ func TestIdempotencyKeyReusedWithAnotherRequest(t *testing.T) {
 		assertReplay(t, first, e.post(interactionsPath, original, "k1"))
 		assertError(t, e.do("GET", interactionsPath+"/i2", ""), 404, "not_found")
 	})
+}
+
+// TestIdempotencyComparesDocuments retries a create with its body re-serialised, as
+// another client library would send it: the same document is the same request.
+func TestIdempotencyComparesDocuments(t *testing.T) {
+	e := newEnv(t)
+	e.createPatient("A11")
+	first := e.post(interactionsPath, `{"insurance_no": "A11", "ailment": "Influenza",
+		"metrics": {"temp": 38.4, "BP": "120/80"}}`, "k-doc")
+	assertFirstAnswer(t, first)
+	for _, body := range []string{
+		`{"insurance_no":"A11","ailment":"Influenza","metrics":{"temp":38.4,"BP":"120/80"}}`,
+		`{"metrics":{"BP":"120/80","temp":38.4},"ailment":"Influenza","insurance_no":"A11"}`,
+	} {
+		assertReplay(t, first, e.post(interactionsPath, body, "k-doc"))
+	}
+	for _, body := range []string{
+		`{"insurance_no":"A11","ailment":"Influenza","metrics":{"temp":38.5,"BP":"120/80"}}`,
+		`{"insurance_no":"A11","ailment":"Influenza","metrics":{"temp":"38.4","BP":"120/80"}}`,
+	} {
+		assertError(t, e.post(interactionsPath, body, "k-doc"), 422, "idempotency_key_reused")
+	}
+	if n := e.count("interactions"); n != 1 {
+		t.Errorf("%d interactions stored, want 1", n)
+	}
 }
 
 func TestIdempotencyKeysAreScopedPerRoute(t *testing.T) {

@@ -2,8 +2,6 @@ package handlers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
@@ -37,10 +35,9 @@ func (h *Handler) once(c *fiber.Ctx, create func(ctx context.Context, reservedID
 	}
 	// Keys are scoped to the route and the API key: no one replays another's answer.
 	route := c.Route().Path
-	sum := sha256.Sum256([]byte(c.Method() + " " + route + "\n" + string(c.Body())))
 	req := idempotency.Request{
 		ID:          route + " " + principal(c).Name + " " + key,
-		Fingerprint: hex.EncodeToString(sum[:]),
+		Fingerprint: idempotency.Fingerprint(c.Method(), route, c.Body()),
 	}
 	var failure error
 	answer, replayed, err := h.idempotency.Do(c.UserContext(), req, func(ctx context.Context, reservedID string) models.IdempotentAnswer {

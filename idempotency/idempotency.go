@@ -10,13 +10,17 @@ package idempotency
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 )
@@ -216,4 +220,50 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// Fingerprint identifies a request made to route with method and body, as a retry
+// sends it again. A body that is a JSON object is compared as the document it
+// parses to, not as bytes: a client may re-serialise it, with other whitespace or
+// its fields in another order, and it is the same request. Values keep their types
+// (1 and 1.0 differ, as they are stored differently). Any other body is compared as
+// bytes.
+func Fingerprint(method, route string, body []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s\n", method, route)
+	doc, err := models.ParseDocument(body)
+	if err != nil {
+		h.Write([]byte{0})
+		h.Write(body)
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	canonical, err := bson.Marshal(sorted(doc))
+	if err != nil { // a parsed document always encodes
+		h.Write([]byte{0})
+		h.Write(body)
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	h.Write([]byte{1})
+	h.Write(canonical)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sorted returns v with the fields of every object in it sorted by name.
+func sorted(v any) any {
+	switch t := v.(type) {
+	case bson.D:
+		out := make(bson.D, len(t))
+		for i, e := range t {
+			out[i] = bson.E{Key: e.Key, Value: sorted(e.Value)}
+		}
+		slices.SortFunc(out, func(a, b bson.E) int { return strings.Compare(a.Key, b.Key) })
+		return out
+	case bson.A:
+		out := make(bson.A, len(t))
+		for i, e := range t {
+			out[i] = sorted(e)
+		}
+		return out
+	}
+	return v
 }
