@@ -111,6 +111,8 @@ func TestAuditRecordsEveryRequest(t *testing.T) {
 		if len(seen) != 5 {
 			t.Errorf("paged through %d events, want 5: %v", len(seen), seen)
 		}
+		next, _ := auditor.mustDo(200, "GET", "/api/v1/audit?insurance_no=A11&limit=2", "")["next_cursor"].(string)
+		assertError(t, auditor.do("GET", "/api/v1/audit?insurance_no=A11&action=patients.read&cursor="+url.QueryEscape(next), ""), 400, "validation_failed")
 		for _, q := range []string{"from=yesterday", "limit=0", "cursor=x", "who=me"} {
 			assertError(t, auditor.do("GET", "/api/v1/audit?"+q, ""), 400, "validation_failed")
 		}

@@ -100,6 +100,9 @@ func TestUnauthenticated(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := e.withKey("").do("GET", "/api/v1/patients/A11", "", "Authorization", tc.header)
 			assertError(t, res, 401, "unauthenticated")
+			if !strings.Contains(string(res.body), "Bearer <key>") {
+				t.Errorf("the message does not read as written: %s", res.body)
+			}
 			if got := res.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 				t.Errorf("WWW-Authenticate = %q", got)
 			}
@@ -128,7 +131,11 @@ func TestUnauthenticated(t *testing.T) {
 func TestKeyManagement(t *testing.T) {
 	e := newEnv(t)
 	admin := e.as(models.RoleAdmin)
-	created := admin.mustDo(201, "POST", "/api/v1/keys", `{"name":"dr-house","role":"clinician"}`)
+	res := admin.do("POST", "/api/v1/keys", `{"name":"dr-house","role":"clinician"}`)
+	if res.status != 201 || res.header.Get("Location") != "/api/v1/keys/dr-house" {
+		t.Fatalf("create: %d, Location %q", res.status, res.header.Get("Location"))
+	}
+	created := res.json(t)
 	key, _ := created["key"].(string)
 	if !strings.HasPrefix(key, "ck_") || len(key) < 3+43 {
 		t.Fatalf("key = %q: want ck_ and 256 bits", key)
@@ -138,14 +145,18 @@ func TestKeyManagement(t *testing.T) {
 	}
 	e.withKey(key).mustDo(201, "POST", "/api/v1/patients", `{"insurance_no":"A11"}`)
 
-	res := admin.do("GET", "/api/v1/keys", "")
+	res = admin.do("GET", "/api/v1/keys", "")
 	if res.status != 200 || strings.Contains(string(res.body), key) {
 		t.Fatalf("list: %d %s", res.status, res.body)
 	}
-	var listed []map[string]any
-	if err := json.Unmarshal(res.body, &listed); err != nil {
-		t.Fatal(err)
+	var page struct {
+		Items      []map[string]any `json:"items"`
+		NextCursor *string          `json:"next_cursor"`
 	}
+	if err := json.Unmarshal(res.body, &page); err != nil || page.NextCursor != nil {
+		t.Fatalf("list: %s (%v)", res.body, err)
+	}
+	listed := page.Items
 	found := false
 	for _, k := range listed {
 		if k["name"] == "dr-house" {
@@ -163,6 +174,10 @@ func TestKeyManagement(t *testing.T) {
 	if !found {
 		t.Errorf("dr-house not listed: %s", res.body)
 	}
+	if one := admin.mustDo(200, "GET", "/api/v1/keys/dr-house", ""); one["name"] != "dr-house" || one["key"] != nil || one["hash"] != nil {
+		t.Errorf("get = %v", one)
+	}
+	assertError(t, admin.do("GET", "/api/v1/keys/nobody", ""), 404, "not_found")
 
 	for _, tc := range []struct{ body, field string }{
 		{`{"name":"dr-house","role":"clinician"}`, ""},

@@ -144,6 +144,25 @@ func TestHistoryPagination(t *testing.T) {
 			t.Errorf("%d items, next %q", len(ids), next)
 		}
 	})
+	t.Run("a cursor serves only its own query", func(t *testing.T) {
+		e.createPatient("B11")
+		_, next := historyIDs(t, e, "/api/v1/patients/A11/interactions?limit=5&label=fever")
+		cursor := "&cursor=" + url.QueryEscape(next)
+		for _, query := range []string{
+			"/api/v1/patients/A11/interactions?limit=5" + cursor,
+			"/api/v1/patients/A11/interactions?label=skin" + cursor,
+			"/api/v1/patients/A11/interactions?label=fever&label_mode=all&label=x" + cursor,
+			"/api/v1/patients/A11/interactions?label=fever&include=entered-in-error" + cursor,
+			"/api/v1/patients/B11/interactions?label=fever" + cursor,
+		} {
+			fields := assertError(t, e.do("GET", query, ""), 400, "validation_failed")
+			if _, ok := fields["cursor"]; !ok {
+				t.Errorf("%s: fields %v, want cursor", query, fields)
+			}
+		}
+		// The page size may change from page to page, and labels are a set.
+		historyIDs(t, e, "/api/v1/patients/A11/interactions?limit=2&label=FEVER"+cursor)
+	})
 }
 
 // TestHistoryPaginationWhileInserting pages through a history while other

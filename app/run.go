@@ -35,6 +35,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // serve serves the API until ctx ends, then shuts down in order: stop accepting,
 // drain open requests for up to the configured timeout, close the store.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+	// The port first: a server that cannot serve must not start a store or make keys.
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen on PORT %d (is another server using it? set PORT): %w", cfg.Port, err)
+	}
+	defer ln.Close()
 	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{})
 	if err != nil {
 		return err
@@ -53,10 +59,6 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen on PORT %d: %w", cfg.Port, err)
 	}
 	logger.Info("serving", "addr", ln.Addr().String(), "docs", "/docs")
 

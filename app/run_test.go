@@ -5,8 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +153,39 @@ func TestRunServesAndKeepsData(t *testing.T) {
 		if err := app.Run(context.Background(), bad, io.Discard, io.Discard); err == nil {
 			t.Errorf("Run(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestRunWithThePortTaken starts the service on a port already in use: it fails
+// saying so, before it starts a store or makes a key, so the next start on a free
+// port is the first and shows the admin key.
+func TestRunWithThePortTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dataDir := t.TempDir()
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", dataDir)
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("PORT", strconv.Itoa(busy.Addr().(*net.TCPAddr).Port))
+	stdout := &bytes.Buffer{}
+	err = app.Run(context.Background(), nil, stdout, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("Run = %v, want an error naming PORT", err)
+	}
+	if stdout.Len() > 0 {
+		t.Errorf("it printed %q", stdout)
+	}
+	if entries, _ := os.ReadDir(dataDir); len(entries) > 0 {
+		t.Errorf("it wrote to DATA_DIR: %v", entries)
+	}
+
+	t.Setenv("PORT", "0")
+	srv := startRun(t)
+	defer srv.stop()
+	if !strings.Contains(srv.stdout.String(), "admin key") {
+		t.Errorf("the first start on a free port showed no admin key:\n%s", srv.stdout)
 	}
 }

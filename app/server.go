@@ -55,6 +55,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 		AppName:               "clinical-interactions",
 		BodyLimit:             MaxBodySize,
 		ErrorHandler:          handlers.ErrorHandler(logger),
+		JSONEncoder:           handlers.EncodeJSON,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
@@ -120,6 +121,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit)
 	api(fiber.MethodPost, "/keys", admin, h.CreateKey)
 	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
+	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
 	return app, nil
 }

@@ -69,6 +69,14 @@ func TestAmendInteraction(t *testing.T) {
 	t.Run("If-Match is required", func(t *testing.T) {
 		assertError(t, e.patch("/api/v1/interactions/1", "", `{"remarks":"x"}`), 428, "precondition_required")
 	})
+	t.Run("If-Match must be an entity tag", func(t *testing.T) {
+		for _, bad := range []string{`1`, `'1'`, `"1`, `W/1`, `"1", 2`} {
+			fields := assertError(t, e.patch("/api/v1/interactions/1", bad, `{"remarks":"x"}`), 400, "validation_failed")
+			if msg, _ := fields["If-Match"].(string); !strings.Contains(msg, `"2"`) {
+				t.Errorf("If-Match %s: fields %v, want a message showing the quotes", bad, fields)
+			}
+		}
+	})
 	t.Run("a stale ETag is refused", func(t *testing.T) {
 		assertError(t, e.patch("/api/v1/interactions/1", `"7"`, `{"remarks":"x"}`), 412, "precondition_failed")
 		assertError(t, e.patch("/api/v1/interactions/1", `W/"1"`, `{"remarks":"x"}`), 412, "precondition_failed")
@@ -282,6 +290,12 @@ func TestVersionHistoryPagination(t *testing.T) {
 	if n := len(page["items"].([]any)); n != 20 {
 		t.Errorf("default page holds %d versions, want 20", n)
 	}
+	t.Run("a cursor serves only its own record", func(t *testing.T) {
+		e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"2","insurance_no":"A11"}`)
+		cursor := url.QueryEscape(page["next_cursor"].(string))
+		assertError(t, e.do("GET", "/api/v1/interactions/2/history?cursor="+cursor, ""), 400, "validation_failed")
+		assertError(t, e.do("GET", "/api/v1/patients/A11/history?cursor="+cursor, ""), 400, "validation_failed")
+	})
 }
 
 // interruptedAmend makes the amendment patch (with reason) of interaction id from

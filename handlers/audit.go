@@ -131,6 +131,9 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 		}
 	}
 	q.After = cursorParam(params, errs, models.ParseCursor)
+	if q.After != nil {
+		checkCursor(errs, q.After.Query, q.Key())
+	}
 	if err := errs.Err(); err != nil {
 		return err
 	}

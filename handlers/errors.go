@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -64,7 +63,7 @@ func StatusOf(err error) int {
 // errorAnswer returns err as ErrorHandler answers it, to be kept for a retry.
 func errorAnswer(err error) (models.IdempotentAnswer, error) {
 	status, body := classify(err)
-	data, err := json.Marshal(ErrorResponse{Error: body})
+	data, err := EncodeJSON(ErrorResponse{Error: body})
 	if err != nil {
 		return models.IdempotentAnswer{}, fmt.Errorf("encode error: %w", err)
 	}

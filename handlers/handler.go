@@ -23,6 +23,8 @@ type Store interface {
 	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
 	// APIKeys returns every API key.
 	APIKeys(ctx context.Context) ([]models.APIKey, error)
+	// APIKey returns the key named name, or models.ErrNotFound.
+	APIKey(ctx context.Context, name string) (models.APIKey, error)
 	// RevokeAPIKey revokes the key named name at now and returns it.
 	RevokeAPIKey(ctx context.Context, name string, now time.Time) (models.APIKey, error)
 	// AuditEvents returns one page of audit events.

@@ -110,11 +110,10 @@ func (h *Handler) History(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := historyQuery(c)
+	q, err := historyQuery(c, no)
 	if err != nil {
 		return err
 	}
-	q.InsuranceNo = no
 	page, err := h.store.History(c.UserContext(), q)
 	if err != nil {
 		return err
@@ -122,10 +121,11 @@ func (h *Handler) History(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
-// historyQuery reads the history route's query parameters. It returns a
-// *models.ValidationError naming every parameter that is unknown, repeated or invalid.
-func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
-	q := models.HistoryQuery{}
+// historyQuery reads the query parameters of patient no's history. It returns a
+// *models.ValidationError naming every parameter that is unknown, repeated or
+// invalid, and a cursor issued for another query.
+func historyQuery(c *fiber.Ctx, no string) (models.HistoryQuery, error) {
+	q := models.HistoryQuery{InsuranceNo: no}
 	errs := &models.ValidationError{}
 	params := readQuery(c, errs, "label", "label_mode", "limit", "cursor", "include")
 	q.Limit = pageLimit(params, errs)
@@ -153,6 +153,9 @@ func historyQuery(c *fiber.Ctx) (models.HistoryQuery, error) {
 		if len(l) > 64 || !utf8.ValidString(l) {
 			errs.Add("label", "each label must be at most 64 characters")
 		}
+	}
+	if q.After != nil {
+		checkCursor(errs, q.After.Query, q.Key())
 	}
 	if err := errs.Err(); err != nil {
 		return models.HistoryQuery{}, err

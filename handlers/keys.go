@@ -48,6 +48,7 @@ func (h *Handler) CreateKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	c.Location("/api/v1/keys/" + issued.Name)
 	return c.Status(fiber.StatusCreated).JSON(issued)
 }
 
@@ -62,11 +63,40 @@ func (h *Handler) CreateKey(c *fiber.Ctx) error {
 //	@Failure	403	{object}	ErrorResponse	"not an admin"
 //	@Router		/api/v1/keys [get]
 func (h *Handler) ListKeys(c *fiber.Ctx) error {
+	errs := &models.ValidationError{}
+	readQuery(c, errs)
+	if err := errs.Err(); err != nil {
+		return err
+	}
 	keys, err := h.store.APIKeys(c.UserContext())
 	if err != nil {
 		return err
 	}
-	return c.JSON(keys)
+	return c.JSON(models.KeyPage{Items: keys})
+}
+
+// GetKey returns one API key, without its secret.
+//
+//	@Summary	Get an API key
+//	@Tags		keys
+//	@Produce	json
+//	@Security	BearerAuth
+//	@Param		name	path		string	true	"Key name"
+//	@Success	200		{object}	models.APIKey
+//	@Failure	401		{object}	ErrorResponse	"no valid API key"
+//	@Failure	403		{object}	ErrorResponse	"not an admin"
+//	@Failure	404		{object}	ErrorResponse	"no key has this name"
+//	@Router		/api/v1/keys/{name} [get]
+func (h *Handler) GetKey(c *fiber.Ctx) error {
+	name, err := identifierParam(c, "name")
+	if err != nil {
+		return err
+	}
+	key, err := h.store.APIKey(c.UserContext(), name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(key)
 }
 
 // RevokeKey revokes an API key; it stays listed with its revocation time.

@@ -105,22 +105,33 @@ func cursorParam[T any](params queryParams, errs *models.ValidationError, parse 
 	return cur
 }
 
-// versionsQuery reads the limit and cursor of a version history.
-func versionsQuery(c *fiber.Ctx) (limit int, before int, err error) {
+// checkCursor notes in errs a cursor issued for a query other than the one whose
+// key is query: used with another filter, it would skip or repeat items.
+func checkCursor(errs *models.ValidationError, cursorQuery, query string) {
+	if cursorQuery != "" && cursorQuery != query {
+		errs.Add("cursor", "was issued for another query; pass it with the parameters of the page that gave it")
+	}
+}
+
+// versionsQuery reads the limit and cursor of the version history of the record
+// whose key is record.
+func versionsQuery(c *fiber.Ctx, record string) (limit int, before int, err error) {
 	errs := &models.ValidationError{}
 	params := readQuery(c, errs, "limit", "cursor")
 	limit = pageLimit(params, errs)
-	before = cursorParam(params, errs, models.ParseVersionCursor).Version
-	return limit, before, errs.Err()
+	cur := cursorParam(params, errs, models.ParseVersionCursor)
+	checkCursor(errs, cur.Query, record)
+	return limit, cur.Version, errs.Err()
 }
 
-// versionsCursor returns the next_cursor of a page of versions that continues below
-// version next, or nil when next is 0: the last page.
-func versionsCursor(next int) *string {
+// versionsCursor returns the next_cursor of a page of the versions of the record
+// whose key is record that continues below version next, or nil when next is 0: the
+// last page.
+func versionsCursor(next int, record string) *string {
 	if next == 0 {
 		return nil
 	}
-	s := models.VersionCursor{Version: next}.Encode()
+	s := models.VersionCursor{Version: next, Query: record}.Encode()
 	return &s
 }
 
@@ -143,6 +154,21 @@ func matchesETag(header string, version int) bool {
 		}
 	}
 	return false
+}
+
+// wellFormedETags reports whether header is "*" or a comma-separated list of entity
+// tags: each in double quotes, optionally weak (W/"..."), as RFC 9110 writes them.
+func wellFormedETags(header string) bool {
+	if strings.TrimSpace(header) == "*" {
+		return true
+	}
+	for _, tag := range strings.Split(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' || strings.ContainsAny(tag[1:len(tag)-1], "\" ") {
+			return false
+		}
+	}
+	return true
 }
 
 // matchesETagWeak reports whether an If-None-Match header value names version,
@@ -170,11 +196,16 @@ func notModified(c *fiber.Ctx, version int) bool {
 }
 
 // ifMatch reads If-Match as the versions a change may be made to. It returns
-// models.ErrPreconditionRequired without one.
+// models.ErrPreconditionRequired without one, and a *models.ValidationError for one
+// that is not a list of entity tags.
 func ifMatch(c *fiber.Ctx) (records.Match, error) {
 	header := strings.Clone(c.Get(fiber.HeaderIfMatch))
 	if header == "" {
 		return nil, models.ErrPreconditionRequired
+	}
+	if !wellFormedETags(header) {
+		return nil, models.Invalid(fiber.HeaderIfMatch,
+			`must be the ETag of the version you are changing, with its quotes, as ETag gives it: "2", not 2`)
 	}
 	return func(version int) bool { return matchesETag(header, version) }, nil
 }

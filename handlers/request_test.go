@@ -25,3 +25,32 @@ func TestETags(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeJSON(t *testing.T) {
+	cases := []struct {
+		in   any
+		want string
+	}{
+		{map[string]string{"m": "Bearer <key> & co"}, `{"m":"Bearer <key> & co"}`},
+		{[]string{`\u003c is text`}, `["\\u003c is text"]`},
+		{[]string{`a\`, `<`}, `["a\\","<"]`},
+		{"\u2028", `"\u2028"`},
+	}
+	for _, tc := range cases {
+		got, err := EncodeJSON(tc.in)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("EncodeJSON(%q) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestWellFormedETags(t *testing.T) {
+	for header, want := range map[string]bool{
+		`"2"`: true, `W/"2"`: true, `"1", "2"`: true, `*`: true, ` "2" `: true,
+		`2`: false, `"2`: false, `'2'`: false, `"2", 3`: false, `"a b"`: false, `""2""`: false, `W/2`: false,
+	} {
+		if got := wellFormedETags(header); got != want {
+			t.Errorf("wellFormedETags(%q) = %v", header, got)
+		}
+	}
+}

@@ -120,7 +120,8 @@ func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, before, err := versionsQuery(c)
+	record := models.QueryKey("interaction versions", id)
+	limit, before, err := versionsQuery(c, record)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(models.InteractionVersions{Items: page.Items, NextCursor: versionsCursor(page.Next)})
+	return c.JSON(models.InteractionVersions{Items: page.Items, NextCursor: versionsCursor(page.Next, record)})
 }
 
 // InteractionVersion returns one version of an interaction.
@@ -226,7 +227,8 @@ func (h *Handler) PatientHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, before, err := versionsQuery(c)
+	record := models.QueryKey("patient versions", no)
+	limit, before, err := versionsQuery(c, record)
 	if err != nil {
 		return err
 	}
@@ -234,7 +236,7 @@ func (h *Handler) PatientHistory(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(models.PatientVersions{Items: page.Items, NextCursor: versionsCursor(page.Next)})
+	return c.JSON(models.PatientVersions{Items: page.Items, NextCursor: versionsCursor(page.Next, record)})
 }
 
 // PatientVersion returns one version of a patient.

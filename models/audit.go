@@ -13,7 +13,7 @@ type AuditEvent struct {
 	Time          time.Time `json:"time" bson:"time" format:"date-time"`
 	KeyName       string    `json:"key_name,omitempty" bson:"key_name,omitempty"`
 	Role          Role      `json:"role,omitempty" bson:"role,omitempty"`
-	Action        string    `json:"action" bson:"action" example:"interaction.read"`
+	Action        string    `json:"action" bson:"action" example:"interactions.read"`
 	Method        string    `json:"method" bson:"method" example:"GET"`
 	Route         string    `json:"route" bson:"route" example:"/api/v1/interactions/:id"`
 	InsuranceNo   string    `json:"insurance_no,omitempty" bson:"insurance_no,omitempty"`
@@ -42,6 +42,12 @@ type AuditQuery struct {
 	From, To    time.Time // From inclusive, To exclusive; zero means open
 	Limit       int
 	After       *Cursor
+}
+
+// Key identifies what the query selects (not the page size), for the cursors of
+// its pages.
+func (q AuditQuery) Key() string {
+	return QueryKey("audit", q.InsuranceNo, q.KeyName, q.Action, q.From.Format(time.RFC3339Nano), q.To.Format(time.RFC3339Nano))
 }
 
 // AuditPage is one page of audit events.

@@ -52,6 +52,13 @@ type APIKey struct {
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" bson:"revoked_at,omitempty" format:"date-time"`
 }
 
+// KeyPage lists API keys, by name. Keys are few: the list is one page, and
+// NextCursor is always null, as on every list's last page.
+type KeyPage struct {
+	Items      []APIKey `json:"items"`
+	NextCursor *string  `json:"next_cursor"`
+}
+
 // Principal is who a request acts as: the API key's name and role.
 type Principal struct {
 	Name string

@@ -1,8 +1,14 @@
 package models
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -27,15 +33,36 @@ type HistoryQuery struct {
 	After *Cursor
 }
 
-// Cursor is a position in the history order: interaction_date descending, then id descending.
-type Cursor struct {
-	Date time.Time `json:"d"`
-	ID   string    `json:"i"`
+// Key identifies what the query selects (not the page size), for the cursors of
+// its pages.
+func (q HistoryQuery) Key() string {
+	labels := slices.Sorted(slices.Values(q.Labels))
+	return QueryKey("interactions", q.InsuranceNo, strings.Join(labels, ","),
+		strconv.FormatBool(q.MatchAll), strconv.FormatBool(q.IncludeEnteredInError))
 }
 
-// CursorAt returns the cursor that continues after in.
-func CursorAt(in Interaction) *Cursor {
-	return &Cursor{Date: in.InteractionDate, ID: in.ID}
+// QueryKey returns a short fingerprint of a query's parts, which a cursor carries so
+// that it is not used with another query, where it would skip or repeat items.
+func QueryKey(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s;", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Cursor is a position in a list ordered by a time descending, then an id
+// descending, in the results of the query Query names (see QueryKey).
+type Cursor struct {
+	Date  time.Time `json:"d"`
+	ID    string    `json:"i"`
+	Query string    `json:"q"`
+}
+
+// CursorAt returns the cursor that continues after in, in the results of the query
+// whose key is query.
+func CursorAt(in Interaction, query string) *Cursor {
+	return &Cursor{Date: in.InteractionDate, ID: in.ID, Query: query}
 }
 
 // Encode returns the cursor as an opaque URL-safe string.
@@ -52,7 +79,7 @@ func ParseCursor(s string) (*Cursor, error) {
 		return nil, invalid
 	}
 	var c Cursor
-	if err := json.Unmarshal(data, &c); err != nil || c.ID == "" || c.Date.IsZero() {
+	if err := json.Unmarshal(data, &c); err != nil || c.ID == "" || c.Date.IsZero() || c.Query == "" {
 		return nil, invalid
 	}
 	c.Date = StoreTime(c.Date)
@@ -66,9 +93,11 @@ type Page struct {
 	NextCursor *string `json:"next_cursor" example:"eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"`
 }
 
-// VersionCursor is a position in a record's version history: the versions below Version.
+// VersionCursor is a position in a record's version history: the versions below
+// Version of the record Query names (see QueryKey).
 type VersionCursor struct {
-	Version int `json:"v"`
+	Version int    `json:"v"`
+	Query   string `json:"q"`
 }
 
 // Encode returns the cursor as an opaque URL-safe string.
@@ -82,7 +111,7 @@ func (c VersionCursor) Encode() string {
 func ParseVersionCursor(s string) (VersionCursor, error) {
 	var c VersionCursor
 	data, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(data, &c) != nil || c.Version < 2 {
+	if err != nil || json.Unmarshal(data, &c) != nil || c.Version < 2 || c.Query == "" {
 		return VersionCursor{}, Invalid("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
 	}
 	return c, nil

@@ -55,9 +55,9 @@ func TestParseDate(t *testing.T) {
 }
 
 func TestCursorRoundTrip(t *testing.T) {
-	c := models.Cursor{Date: time.Date(2024, 10, 1, 9, 30, 0, 123e6, time.UTC), ID: "abc-1"}
+	c := models.Cursor{Date: time.Date(2024, 10, 1, 9, 30, 0, 123e6, time.UTC), ID: "abc-1", Query: "q1"}
 	got, err := models.ParseCursor(c.Encode())
-	if err != nil || !got.Date.Equal(c.Date) || got.ID != c.ID {
+	if err != nil || !got.Date.Equal(c.Date) || got.ID != c.ID || got.Query != c.Query {
 		t.Fatalf("ParseCursor(Encode()) = %v, %v", got, err)
 	}
 	for _, bad := range []string{"", "!!", "e30", "eyJpIjoiYSJ9", "bm90IGpzb24"} {

@@ -87,7 +87,7 @@ func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.Audit
 	if len(items) > q.Limit {
 		page.Items = items[:q.Limit]
 		last := page.Items[q.Limit-1]
-		next := models.Cursor{Date: last.Time, ID: last.ID}.Encode()
+		next := models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
 		page.NextCursor = &next
 	}
 	return page, nil

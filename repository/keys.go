@@ -63,6 +63,11 @@ func (s *DB) RevokeAPIKey(ctx context.Context, name string, now time.Time) (mode
 	if err != nil {
 		return models.APIKey{}, fmt.Errorf("revoke API key: %w", storeError(err))
 	}
+	return s.APIKey(ctx, name)
+}
+
+// APIKey returns the key named name, or models.ErrNotFound.
+func (s *DB) APIKey(ctx context.Context, name string) (models.APIKey, error) {
 	var k models.APIKey
 	if err := s.apiKeys.FindOne(ctx, bson.D{{Key: "name", Value: name}}).Decode(&k); err != nil {
 		return models.APIKey{}, fmt.Errorf("find API key: %w", storeError(err))

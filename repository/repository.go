@@ -227,7 +227,7 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 	page := models.Page{Items: items}
 	if len(items) > q.Limit {
 		page.Items = items[:q.Limit]
-		next := models.CursorAt(page.Items[q.Limit-1]).Encode()
+		next := models.CursorAt(page.Items[q.Limit-1], q.Key()).Encode()
 		page.NextCursor = &next
 	}
 	return page, nil
