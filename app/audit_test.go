@@ -45,7 +45,7 @@ func TestAuditRecordsEveryRequest(t *testing.T) {
 	e := newEnv(t)
 	start := time.Now().Add(-time.Second)
 	e.createPatient("A11")
-	created := e.mustDo(201, "POST", "/api/v1/interactions", `{"insurance_no":"A11","label":"fever"}`)
+	created := e.mustDo(201, "POST", "/api/v1/interactions", `{"insurance_no":"A11","label":["fever"]}`)
 	id := created["id"].(string)
 	e.as(models.RoleViewer).mustDo(200, "GET", "/api/v1/interactions/"+id, "")
 	e.as(models.RoleViewer).mustDo(200, "GET", "/api/v1/patients/A11/interactions?label=fever", "")

@@ -12,7 +12,7 @@ func BenchmarkCreateInteraction(b *testing.B) {
 	e := newEnv(b)
 	e.createPatient("A11")
 	body := `{"insurance_no":"A11","symptoms":"dry cough","metrics":{"temp":37.4,"BP":"120/80","ECG":"Normal"},` +
-		`"health_status":5,"qa":{"since":"2 weeks"},"next_steps":{"next_visit":"2024-10-12","prescribed_meds":["ABC 20mg"]},"label":"fever, respiratory"}`
+		`"health_status":5,"qa":{"since":"2 weeks"},"next_steps":{"next_visit":"2024-10-12","prescribed_meds":["ABC 20mg"]},"label":["fever","respiratory"]}`
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if res := e.do("POST", "/api/v1/interactions", body); res.status != 201 {
@@ -31,7 +31,7 @@ func BenchmarkHistoryPage(b *testing.B) {
 		for i := 0; i < 100; i++ {
 			label := []string{"fever", "skin", "gut", "cardio"}[i%4]
 			e.mustDo(201, "POST", "/api/v1/interactions", fmt.Sprintf(
-				`{"insurance_no":%q,"interaction_date":"2024-01-01T00:00:00Z","label":%q,"metrics":{"BP":"120/80"}}`, no, label))
+				`{"insurance_no":%q,"interaction_date":"2024-01-01T00:00:00Z","label":[%q],"metrics":{"BP":"120/80"}}`, no, label))
 		}
 	}
 	path := "/api/v1/patients/P07/interactions?limit=20&label=" + url.QueryEscape("fever,skin")

@@ -9,7 +9,7 @@ import (
 // the answer is never a 5xx, and it is always the one error shape or a record.
 func FuzzWriteRoutes(f *testing.F) {
 	for _, seed := range []string{
-		`{"insurance_no":"A11","label":"a,b","metrics":{"BP":"120/80"},"qa":{"q":"a"},"x":[1,{"y":null}]}`,
+		`{"insurance_no":"A11","label":["a,b"],"metrics":{"BP":"120/80"},"qa":{"q":"a"},"x":[1,{"y":null}]}`,
 		`{"insurance_no":"A11","next_steps":{"next_visit":"2024-01-01","prescribed_meds":["m"]},"health_status":3}`,
 		`{"insurance_no":"A11","interaction_date":"2024-02-30"}`,
 		`{"fname":"x","age":1e3}`, `{"$where":1}`, `{"a":{"b.c":1}}`, `[]`, `null`, `{"a":` + strings.Repeat("[", 40),

@@ -33,12 +33,12 @@ func TestHistoryLabels(t *testing.T) {
 	e.createPatient("A11")
 	e.createPatient("B11")
 	for _, in := range []struct{ id, patient, date, label string }{
-		{"1", "A11", "2024-09-01", `"fever"`},
-		{"2", "A11", "2024-09-02", `"Fever, SKIN"`},
+		{"1", "A11", "2024-09-01", `["fever"]`},
+		{"2", "A11", "2024-09-02", `["Fever, SKIN"]`},
 		{"3", "A11", "2024-09-03", `["skin"]`},
 		{"4", "A11", "2024-09-04", `["gut","skin","fever"]`},
 		{"5", "A11", "2024-09-05", `[]`},
-		{"6", "B11", "2024-09-06", `"fever,skin"`},
+		{"6", "B11", "2024-09-06", `["fever,skin"]`},
 	} {
 		e.mustDo(201, "POST", "/api/v1/interactions",
 			fmt.Sprintf(`{"id":%q,"insurance_no":%q,"interaction_date":%q,"label":%s}`, in.id, in.patient, in.date, in.label))
@@ -115,7 +115,7 @@ func TestHistoryPagination(t *testing.T) {
 	for i := 0; i < 23; i++ {
 		id := fmt.Sprintf("v%02d", i)
 		date := time.Date(2024, 1, 1+i/3, 9, 0, 0, 0, time.UTC).Format(time.RFC3339)
-		e.mustDo(201, "POST", "/api/v1/interactions", fmt.Sprintf(`{"id":%q,"insurance_no":"A11","interaction_date":%q,"label":"fever"}`, id, date))
+		e.mustDo(201, "POST", "/api/v1/interactions", fmt.Sprintf(`{"id":%q,"insurance_no":"A11","interaction_date":%q,"label":["fever"]}`, id, date))
 		want = append(want, id)
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(want))) // newest date first, then id descending

@@ -45,6 +45,7 @@ func (e *env) postAtOnce(t *testing.T, n int, path, body, key string) []response
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
 		req.Header.Set("Authorization", "Bearer "+e.key)
+		sent := req.Clone(context.Background())
 		wg.Go(func() {
 			<-start
 			res, err := e.app.Test(req, 30_000)
@@ -58,6 +59,7 @@ func (e *env) postAtOnce(t *testing.T, n int, path, body, key string) []response
 				t.Errorf("request %d: read body: %v", i, err)
 				return
 			}
+			checkContract(t, sent, []byte(body), res.StatusCode, res.Header, data, true)
 			out[i] = response{status: res.StatusCode, header: res.Header, body: data}
 		})
 	}
@@ -478,7 +480,8 @@ func TestIdempotencyWaitsForALiveRequest(t *testing.T) {
 		"Location":     interactionsPath + "/kept-1",
 		"ETag":         `"1"`,
 	}
-	const keptBody = `{"id":"kept-1","insurance_no":"A11"}`
+	const keptBody = `{"id":"kept-1","insurance_no":"A11","interaction_date":"2024-01-01T00:00:00Z","label":[],` +
+		`"version":1,"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"}`
 	live := func(key string) models.IdempotencyRecord {
 		now := time.Now()
 		return models.IdempotencyRecord{

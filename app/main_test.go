@@ -142,14 +142,24 @@ func (r response) json(t testing.TB) map[string]any {
 	return v
 }
 
-// do sends a request through the real Fiber stack. A JSON body gets the JSON content type.
+// do sends a request through the real Fiber stack and checks the exchange against
+// the OpenAPI document (see checkContract). A JSON body gets the JSON content type.
 func (e *env) do(method, path, body string, headers ...string) response {
 	e.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req := httptest.NewRequest(method, path, r)
+	return e.send(true, method, path, body, headers...)
+}
+
+// doBeyondContract is do for a request the document does not promise to accept but
+// the service does (a label as a comma-separated string): the answer is still
+// checked against the document, the request is not.
+func (e *env) doBeyondContract(method, path, body string, headers ...string) response {
+	e.t.Helper()
+	return e.send(false, method, path, body, headers...)
+}
+
+func (e *env) send(checkRequest bool, method, path, body string, headers ...string) response {
+	e.t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -159,6 +169,7 @@ func (e *env) do(method, path, body string, headers ...string) response {
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	sent := req.Clone(context.Background())
 	res, err := e.app.Test(req, 30_000)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, path, err)
@@ -168,6 +179,7 @@ func (e *env) do(method, path, body string, headers ...string) response {
 	if err != nil {
 		e.t.Fatalf("read body: %v", err)
 	}
+	checkContract(e.t, sent, []byte(body), res.StatusCode, res.Header, data, checkRequest)
 	return response{status: res.StatusCode, header: res.Header, body: data}
 }
 

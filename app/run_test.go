@@ -70,6 +70,7 @@ func request(t *testing.T, method, url, key, body string) (int, []byte) {
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
+	sent := req.Clone(context.Background())
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,7 @@ func request(t *testing.T, method, url, key, body string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkContract(t, sent, []byte(body), res.StatusCode, res.Header, data, true)
 	return res.StatusCode, data
 }
 

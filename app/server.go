@@ -47,6 +47,10 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	if err != nil {
 		return nil, err
 	}
+	doc, err := handlers.OpenAPIDocument()
+	if err != nil {
+		return nil, err
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -87,6 +91,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	})
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
+	app.Get("/docs/doc.json", handlers.Document(doc))
 	app.Get("/docs/*", swagger.HandlerDefault)
 
 	// Every API request is audited, refused ones included, then authenticated and

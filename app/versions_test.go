@@ -16,7 +16,7 @@ import (
 
 const original = `{"id":"1","insurance_no":"A11","symptoms":"dry cough","remarks":"first visit",
 	"interaction_date":"2024-10-01T09:30:00Z","metrics":{"temp":37.5,"BP":"120/80"},"health_status":4,
-	"label":"fever","ward":"3B","custom":{"a":1,"b":[true,null]}}`
+	"label":["fever"],"ward":"3B","custom":{"a":1,"b":[true,null]}}`
 
 // newAmendEnv returns an env holding patient A11 and interaction 1 (version 1), and
 // the JSON of that version as created.
@@ -220,7 +220,7 @@ func TestAmendPatient(t *testing.T) {
 
 func TestEnteredInError(t *testing.T) {
 	e, v1 := newAmendEnv(t)
-	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"2","insurance_no":"A11","interaction_date":"2024-09-01","label":"fever"}`)
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"2","insurance_no":"A11","interaction_date":"2024-09-01","label":["fever"]}`)
 
 	assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=dup", ""), 428, "precondition_required")
 	assertError(t, e.do("DELETE", "/api/v1/interactions/1", "", "If-Match", `"1"`), 400, "validation_failed")

@@ -28,7 +28,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Audit events, newest first, filtered by patient, key name, action and time range. For auditors.",
+                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.",
                 "produces": [
                     "application/json"
                 ],
@@ -36,6 +36,7 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "The audit trail",
+                "operationId": "listAuditEvents",
                 "parameters": [
                     {
                         "type": "string",
@@ -57,13 +58,13 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "From this time (RFC 3339, inclusive)",
+                        "description": "From this time (RFC 3339 date or date-time, inclusive)",
                         "name": "from",
                         "in": "query"
                     },
                     {
                         "type": "string",
-                        "description": "Until this time (RFC 3339, exclusive)",
+                        "description": "Until this time (RFC 3339 date or date-time, exclusive)",
                         "name": "to",
                         "in": "query"
                     },
@@ -72,7 +73,7 @@ const docTemplate = `{
                         "minimum": 1,
                         "type": "integer",
                         "default": 20,
-                        "description": "Page size, 1-100",
+                        "description": "Page size",
                         "name": "limit",
                         "in": "query"
                     },
@@ -88,24 +89,104 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.AuditPage"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "400": {
-                        "description": "bad query parameters",
+                        "description": "validation_failed: bad query parameters, or a cursor of another query",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "not an auditor",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -126,23 +207,98 @@ const docTemplate = `{
                     "audit"
                 ],
                 "summary": "Verify the audit trail",
+                "operationId": "verifyAudit",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.AuditVerification"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "not an auditor",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -155,7 +311,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Stores one visit of an existing patient. id is optional (the server assigns a time-ordered one); interaction_date is an RFC 3339 date or date-time and defaults to now; label is a string, a comma-separated string or an array, stored as trimmed lower-case labels. Fields beyond the documented ones are kept and returned as sent (names must not start with '$' or contain '.').",
+                "description": "Stores one visit of an existing patient, as version 1. id is optional: the server assigns a time-ordered UUID. Fields beyond the documented ones are kept and returned as sent (their names must not start with '$' or hold '.'). With Idempotency-Key, a retry of the same request gets the first answer again and creates nothing.",
                 "consumes": [
                     "application/json"
                 ],
@@ -166,19 +322,22 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "Record an interaction",
+                "operationId": "createInteraction",
                 "parameters": [
                     {
-                        "description": "The interaction; insurance_no is required, created_at and updated_at are set by the server",
+                        "description": "The interaction; insurance_no is required",
                         "name": "interaction",
                         "in": "body",
                         "required": true,
                         "schema": {
-                            "$ref": "#/definitions/models.Interaction"
+                            "$ref": "#/definitions/handlers.InteractionInput"
                         }
                     },
                     {
+                        "maxLength": 255,
+                        "minLength": 1,
                         "type": "string",
-                        "description": "Makes retries safe: a retry with the same key and body gets the first answer and creates nothing",
+                        "description": "Makes retries safe: 1-255 printable ASCII characters",
                         "name": "Idempotency-Key",
                         "in": "header"
                     }
@@ -194,64 +353,170 @@ const docTemplate = `{
                                 "type": "string",
                                 "description": "ETag of version 1"
                             },
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "URL of the new interaction"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "malformed JSON or invalid fields",
+                        "description": "malformed_body or validation_failed",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
                         "description": "patient_not_found: no patient has this insurance number",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "409": {
-                        "description": "an interaction with this id exists",
+                        "description": "conflict: an interaction has this id; idempotency_in_progress: the first request with this key still runs",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "413": {
-                        "description": "body over 1 MiB",
+                        "description": "payload_too_large: the body is over 1 MiB",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "415": {
-                        "description": "body is not JSON",
+                        "description": "unsupported_media_type: the body is not JSON",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "422": {
-                        "description": "the Idempotency-Key was used with a different request",
+                        "description": "idempotency_key_reused: the key was used with another request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -264,6 +529,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "The interaction as it is now. With If-None-Match naming its ETag, 304 and no body. One marked entered-in-error answers 410; its versions stay readable under /history.",
                 "produces": [
                     "application/json"
                 ],
@@ -271,6 +537,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "Get an interaction",
+                "operationId": "getInteraction",
                 "parameters": [
                     {
                         "type": "string",
@@ -281,7 +548,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag held by the client: 304 when still current",
+                        "description": "ETag held by the client",
                         "name": "If-None-Match",
                         "in": "header"
                     }
@@ -296,46 +563,140 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of the current version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "304": {
-                        "description": "not modified"
+                        "description": "not modified: the ETag held is current",
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the current version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
                     },
                     "400": {
-                        "description": "not a valid id",
+                        "description": "validation_failed: not a valid id",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such interaction",
+                        "description": "not_found: no such interaction",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "410": {
                         "description": "entered_in_error: fields.status and fields.reason say why",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -346,7 +707,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Records that the interaction was entered in error. It is kept with its full history, left out of lists unless include=entered-in-error, and GET answers 410. Requires If-Match and a reason (query parameter or body).",
+                "description": "Records, as the next version, that the interaction was entered in error. It is kept with its full history, left out of lists unless include=entered-in-error, and GET answers 410. Requires If-Match and a reason, in the query or the body.",
                 "consumes": [
                     "application/json"
                 ],
@@ -357,6 +718,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "Mark an interaction entered-in-error",
+                "operationId": "markInteractionEnteredInError",
                 "parameters": [
                     {
                         "type": "string",
@@ -367,12 +729,13 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the current version",
+                        "description": "ETag of the version being changed, with its quotes",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
                     },
                     {
+                        "maxLength": 1000,
                         "type": "string",
                         "description": "Why the record was entered in error (or in the body)",
                         "name": "reason",
@@ -397,55 +760,163 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of the new version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "no reason",
+                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such interaction",
+                        "description": "not_found: no such interaction",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "410": {
-                        "description": "already marked entered-in-error",
+                        "description": "entered_in_error: already marked so",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "412": {
-                        "description": "If-Match is not the current version",
+                        "description": "precondition_failed: the record changed since that version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: the body is not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "428": {
-                        "description": "If-Match is missing",
+                        "description": "precondition_required: If-Match is missing",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -456,7 +927,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; id and insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.",
+                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge) as the next version; the previous one stays under /history. The result is validated like a create; id and insurance_no cannot change, interaction_date cannot be removed. Requires If-Match with the current ETag.",
                 "consumes": [
                     "application/json",
                     "application/merge-patch+json"
@@ -468,6 +939,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "Amend an interaction",
+                "operationId": "amendInteraction",
                 "parameters": [
                     {
                         "type": "string",
@@ -478,14 +950,15 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being amended, e.g. \\",
+                        "description": "ETag of the version being changed, with its quotes",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
                     },
                     {
+                        "maxLength": 1000,
                         "type": "string",
-                        "description": "Why the record is amended (stored with the new version)",
+                        "description": "Why the record is changed (kept with the new version)",
                         "name": "reason",
                         "in": "query"
                     },
@@ -495,7 +968,7 @@ const docTemplate = `{
                         "in": "body",
                         "required": true,
                         "schema": {
-                            "$ref": "#/definitions/models.Interaction"
+                            "$ref": "#/definitions/handlers.InteractionPatch"
                         }
                     }
                 ],
@@ -509,55 +982,163 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of the new version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "invalid patch or result",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such interaction",
+                        "description": "not_found: no such interaction",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "410": {
-                        "description": "the interaction was marked entered-in-error",
+                        "description": "entered_in_error: the interaction was marked so",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "412": {
-                        "description": "If-Match is not the current version",
+                        "description": "precondition_failed: the record changed since that version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: the body is not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "428": {
-                        "description": "If-Match is missing",
+                        "description": "precondition_required: If-Match is missing",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -570,7 +1151,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every version, newest first, the current one included; also for an interaction marked entered-in-error. Paginated like a patient's history.",
+                "description": "Every version, newest first, the current one included, also of an interaction marked entered-in-error. Pass next_cursor back as cursor for the next page; it is null on the last page.",
                 "produces": [
                     "application/json"
                 ],
@@ -578,6 +1159,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "An interaction's versions",
+                "operationId": "listInteractionVersions",
                 "parameters": [
                     {
                         "type": "string",
@@ -591,7 +1173,7 @@ const docTemplate = `{
                         "minimum": 1,
                         "type": "integer",
                         "default": 20,
-                        "description": "Page size, 1-100",
+                        "description": "Page size",
                         "name": "limit",
                         "in": "query"
                     },
@@ -607,36 +1189,116 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.InteractionVersions"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "400": {
-                        "description": "bad query parameters",
+                        "description": "validation_failed: bad query parameters",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such interaction",
+                        "description": "not_found: no such interaction",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -649,6 +1311,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "The version as it was served then, also of an interaction marked entered-in-error.",
                 "produces": [
                     "application/json"
                 ],
@@ -656,6 +1319,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "One version of an interaction",
+                "operationId": "getInteractionVersion",
                 "parameters": [
                     {
                         "type": "string",
@@ -665,6 +1329,7 @@ const docTemplate = `{
                         "required": true
                     },
                     {
+                        "minimum": 1,
                         "type": "integer",
                         "description": "Version number",
                         "name": "version",
@@ -682,37 +1347,115 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of that version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "not a version number",
+                        "description": "validation_failed: not a version number",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such interaction or version",
+                        "description": "not_found: no such interaction or version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -725,6 +1468,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "Every key, revoked ones included, by name, in one page. For admins.",
                 "produces": [
                     "application/json"
                 ],
@@ -732,26 +1476,110 @@ const docTemplate = `{
                     "keys"
                 ],
                 "summary": "List API keys",
+                "operationId": "listKeys",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "type": "array",
-                            "items": {
-                                "$ref": "#/definitions/models.APIKey"
+                            "$ref": "#/definitions/models.KeyPage"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: this route takes no parameters",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "not an admin",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -773,9 +1601,10 @@ const docTemplate = `{
                     "keys"
                 ],
                 "summary": "Create an API key",
+                "operationId": "createKey",
                 "parameters": [
                     {
-                        "description": "Name and role (clinician, viewer, auditor or admin)",
+                        "description": "Name and role",
                         "name": "key",
                         "in": "body",
                         "required": true,
@@ -789,49 +1618,153 @@ const docTemplate = `{
                         "description": "Created",
                         "schema": {
                             "$ref": "#/definitions/models.IssuedKey"
+                        },
+                        "headers": {
+                            "Location": {
+                                "type": "string",
+                                "description": "URL of the new key"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "400": {
-                        "description": "invalid name or role",
+                        "description": "malformed_body or validation_failed: a bad name or role",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "not an admin",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "409": {
-                        "description": "a key with this name exists",
+                        "description": "conflict: a key has this name",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: the body is not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
             }
         },
         "/api/v1/keys/{name}": {
-            "delete": {
+            "get": {
                 "security": [
                     {
                         "BearerAuth": []
                     }
                 ],
+                "description": "The key's name, role and times, never its secret. For admins.",
                 "produces": [
                     "application/json"
                 ],
                 "tags": [
                     "keys"
                 ],
-                "summary": "Revoke an API key",
+                "summary": "Get an API key",
+                "operationId": "getKey",
                 "parameters": [
                     {
                         "type": "string",
@@ -846,24 +1779,259 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.APIKey"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid name",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "not an admin",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no key has this name",
+                        "description": "not_found: no key has this name",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            },
+            "delete": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Revokes the key at once; it stays listed with its revocation time. Revoking it again keeps the first time. For admins.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "keys"
+                ],
+                "summary": "Revoke an API key",
+                "operationId": "revokeKey",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Key name",
+                        "name": "name",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.APIKey"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid name",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: no key has this name",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -876,7 +2044,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Stores a patient record. Fields beyond the documented ones are kept and returned as sent (names must not start with '$' or contain '.').",
+                "description": "Stores a patient record, as version 1. Fields beyond the documented ones are kept and returned as sent (their names must not start with '$' or hold '.'). With Idempotency-Key, a retry of the same request gets the first answer again and creates nothing.",
                 "consumes": [
                     "application/json"
                 ],
@@ -887,19 +2055,22 @@ const docTemplate = `{
                     "patients"
                 ],
                 "summary": "Create a patient",
+                "operationId": "createPatient",
                 "parameters": [
                     {
-                        "description": "The patient; insurance_no is required, created_at and updated_at are set by the server",
+                        "description": "The patient; insurance_no is required",
                         "name": "patient",
                         "in": "body",
                         "required": true,
                         "schema": {
-                            "$ref": "#/definitions/models.Patient"
+                            "$ref": "#/definitions/handlers.PatientInput"
                         }
                     },
                     {
+                        "maxLength": 255,
+                        "minLength": 1,
                         "type": "string",
-                        "description": "Makes retries safe: a retry with the same key and body gets the first answer and creates nothing",
+                        "description": "Makes retries safe: 1-255 printable ASCII characters",
                         "name": "Idempotency-Key",
                         "in": "header"
                     }
@@ -915,58 +2086,154 @@ const docTemplate = `{
                                 "type": "string",
                                 "description": "ETag of version 1"
                             },
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
                             "Location": {
                                 "type": "string",
                                 "description": "URL of the new patient"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "malformed JSON or invalid fields",
+                        "description": "malformed_body or validation_failed",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "409": {
-                        "description": "the insurance number is already registered",
+                        "description": "conflict: the insurance number is registered; idempotency_in_progress: the first request with this key still runs",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Idempotent-Replayed": {
+                                "type": "string",
+                                "description": "true when the answer is a retry's replay of the first"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "413": {
-                        "description": "body over 1 MiB",
+                        "description": "payload_too_large: the body is over 1 MiB",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "415": {
-                        "description": "body is not JSON",
+                        "description": "unsupported_media_type: the body is not JSON",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "422": {
-                        "description": "the Idempotency-Key was used with a different request",
+                        "description": "idempotency_key_reused: the key was used with another request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -979,6 +2246,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "The patient record as it is now. With If-None-Match naming its ETag, 304 and no body.",
                 "produces": [
                     "application/json"
                 ],
@@ -986,6 +2254,7 @@ const docTemplate = `{
                     "patients"
                 ],
                 "summary": "Get a patient",
+                "operationId": "getPatient",
                 "parameters": [
                     {
                         "type": "string",
@@ -996,7 +2265,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag held by the client: 304 when still current",
+                        "description": "ETag held by the client",
                         "name": "If-None-Match",
                         "in": "header"
                     }
@@ -1011,40 +2280,128 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of the current version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "304": {
-                        "description": "not modified"
+                        "description": "not modified: the ETag held is current",
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "ETag of the current version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
                     },
                     "400": {
-                        "description": "not a valid insurance number",
+                        "description": "validation_failed: not a valid insurance number",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such patient",
+                        "description": "not_found: no such patient",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1055,7 +2412,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.",
+                "description": "Applies a JSON merge patch (RFC 7396: null removes a field, objects merge) as the next version; the previous one stays under /history. The result is validated like a create; insurance_no cannot change. Requires If-Match with the current ETag.",
                 "consumes": [
                     "application/json",
                     "application/merge-patch+json"
@@ -1067,6 +2424,7 @@ const docTemplate = `{
                     "patients"
                 ],
                 "summary": "Amend a patient",
+                "operationId": "amendPatient",
                 "parameters": [
                     {
                         "type": "string",
@@ -1077,14 +2435,15 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being amended, e.g. \\",
+                        "description": "ETag of the version being changed, with its quotes",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
                     },
                     {
+                        "maxLength": 1000,
                         "type": "string",
-                        "description": "Why the record is amended (stored with the new version)",
+                        "description": "Why the record is changed (kept with the new version)",
                         "name": "reason",
                         "in": "query"
                     },
@@ -1094,7 +2453,7 @@ const docTemplate = `{
                         "in": "body",
                         "required": true,
                         "schema": {
-                            "$ref": "#/definitions/models.Patient"
+                            "$ref": "#/definitions/handlers.PatientPatch"
                         }
                     }
                 ],
@@ -1108,49 +2467,151 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of the new version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "invalid patch or result",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such patient",
+                        "description": "not_found: no such patient",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "412": {
-                        "description": "If-Match is not the current version",
+                        "description": "precondition_failed: the record changed since that version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: the body is not JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "428": {
-                        "description": "If-Match is missing",
+                        "description": "precondition_required: If-Match is missing",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1163,7 +2624,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Every version of the patient record, newest first, the current one included. Paginated like a patient's history.",
+                "description": "Every version of the patient record, newest first, the current one included, one page at a time. Pass next_cursor back as cursor for the next page; it is null on the last page.",
                 "produces": [
                     "application/json"
                 ],
@@ -1171,6 +2632,7 @@ const docTemplate = `{
                     "patients"
                 ],
                 "summary": "A patient record's versions",
+                "operationId": "listPatientVersions",
                 "parameters": [
                     {
                         "type": "string",
@@ -1184,7 +2646,7 @@ const docTemplate = `{
                         "minimum": 1,
                         "type": "integer",
                         "default": 20,
-                        "description": "Page size, 1-100",
+                        "description": "Page size",
                         "name": "limit",
                         "in": "query"
                     },
@@ -1200,36 +2662,116 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.PatientVersions"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "400": {
-                        "description": "bad query parameters",
+                        "description": "validation_failed: bad query parameters",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such patient",
+                        "description": "not_found: no such patient",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1242,6 +2784,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
+                "description": "The version as it was served then.",
                 "produces": [
                     "application/json"
                 ],
@@ -1249,6 +2792,7 @@ const docTemplate = `{
                     "patients"
                 ],
                 "summary": "One version of a patient record",
+                "operationId": "getPatientVersion",
                 "parameters": [
                     {
                         "type": "string",
@@ -1258,6 +2802,7 @@ const docTemplate = `{
                         "required": true
                     },
                     {
+                        "minimum": 1,
                         "type": "integer",
                         "description": "Version number",
                         "name": "version",
@@ -1275,37 +2820,115 @@ const docTemplate = `{
                             "ETag": {
                                 "type": "string",
                                 "description": "ETag of that version"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
                             }
                         }
                     },
                     "400": {
-                        "description": "not a version number",
+                        "description": "validation_failed: not a version number",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
-                        "description": "no such patient or version",
+                        "description": "not_found: no such patient or version",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1318,7 +2941,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor for the next page; it is null on the last page. Pages stay free of duplicates and gaps while interactions are being added.",
+                "description": "Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. Pages stay free of duplicates and gaps while interactions are being added.",
                 "produces": [
                     "application/json"
                 ],
@@ -1326,6 +2949,7 @@ const docTemplate = `{
                     "interactions"
                 ],
                 "summary": "A patient's history",
+                "operationId": "listPatientInteractions",
                 "parameters": [
                     {
                         "type": "string",
@@ -1359,7 +2983,7 @@ const docTemplate = `{
                         "minimum": 1,
                         "type": "integer",
                         "default": 20,
-                        "description": "Page size, 1-100",
+                        "description": "Page size",
                         "name": "limit",
                         "in": "query"
                     },
@@ -1384,36 +3008,116 @@ const docTemplate = `{
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/models.Page"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "400": {
-                        "description": "bad query parameters",
+                        "description": "validation_failed: bad query parameters, or a cursor of another query",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "401": {
-                        "description": "no valid API key",
+                        "description": "unauthenticated: no valid API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "403": {
-                        "description": "the key's role does not allow this",
+                        "description": "forbidden: the key's role does not allow this request",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "404": {
                         "description": "patient_not_found: no patient has this insurance number",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "429": {
-                        "description": "rate limit reached; see Retry-After",
+                        "description": "rate_limited: too many requests for this API key",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1421,6 +3125,7 @@ const docTemplate = `{
         },
         "/healthz": {
             "get": {
+                "description": "Answers 200 while the process is up, whatever the store.",
                 "produces": [
                     "application/json"
                 ],
@@ -1428,11 +3133,18 @@ const docTemplate = `{
                     "health"
                 ],
                 "summary": "Liveness",
+                "operationId": "healthz",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/handlers.Status"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1440,24 +3152,38 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
+                "description": "Answers 200 when the store answers a ping within 2 s, and 503 otherwise.",
                 "produces": [
                     "application/json"
                 ],
                 "tags": [
                     "health"
                 ],
-                "summary": "Readiness: the store is reachable",
+                "summary": "Readiness",
+                "operationId": "readyz",
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
                             "$ref": "#/definitions/handlers.Status"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     },
                     "503": {
-                        "description": "Service Unavailable",
+                        "description": "unavailable: the store does not answer",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
                         }
                     }
                 }
@@ -1467,10 +3193,37 @@ const docTemplate = `{
     "definitions": {
         "handlers.ErrorBody": {
             "type": "object",
+            "required": [
+                "code",
+                "message"
+            ],
             "properties": {
                 "code": {
                     "description": "Code is a stable, machine-readable name for the error.",
                     "type": "string",
+                    "enum": [
+                        "bad_request",
+                        "malformed_body",
+                        "validation_failed",
+                        "unauthenticated",
+                        "forbidden",
+                        "not_found",
+                        "patient_not_found",
+                        "method_not_allowed",
+                        "timeout",
+                        "conflict",
+                        "idempotency_in_progress",
+                        "entered_in_error",
+                        "payload_too_large",
+                        "unsupported_media_type",
+                        "idempotency_key_reused",
+                        "precondition_failed",
+                        "precondition_required",
+                        "rate_limited",
+                        "headers_too_large",
+                        "internal",
+                        "unavailable"
+                    ],
                     "example": "validation_failed"
                 },
                 "fields": {
@@ -1488,14 +3241,434 @@ const docTemplate = `{
         },
         "handlers.ErrorResponse": {
             "type": "object",
+            "required": [
+                "error"
+            ],
             "properties": {
                 "error": {
                     "$ref": "#/definitions/handlers.ErrorBody"
                 }
             }
         },
+        "handlers.InteractionInput": {
+            "type": "object",
+            "required": [
+                "insurance_no"
+            ],
+            "properties": {
+                "ailment": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Influenza"
+                },
+                "health_status": {
+                    "description": "HealthStatus rates the patient's health from 1 to 10.",
+                    "type": "integer",
+                    "maximum": 10,
+                    "minimum": 1,
+                    "x-nullable": true,
+                    "example": 4
+                },
+                "id": {
+                    "description": "ID is optional: the server assigns a time-ordered UUID when it is left out.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "visit-1"
+                },
+                "insurance_no": {
+                    "description": "InsuranceNo names the patient, who must exist.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "A11"
+                },
+                "interaction_date": {
+                    "description": "InteractionDate is an RFC 3339 date (midnight UTC) or date-time; the time of\ncreation when left out. It cannot be removed.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "2024-10-01T09:30:00Z"
+                },
+                "label": {
+                    "description": "Label tags the interaction, as an array of strings. A string, or a\ncomma-separated string, is accepted as well. Labels are stored trimmed,\nlower-case and without repeats, 64 characters at most each.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "fever",
+                        "respiratory"
+                    ]
+                },
+                "metrics": {
+                    "description": "Metrics holds vitals such as temp, BP (\"120/80\") and ECG, any JSON values; in a\nmerge patch, null removes one.",
+                    "type": "object",
+                    "x-nullable": true
+                },
+                "next_steps": {
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/handlers.NextStepsInput"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "qa": {
+                    "description": "QA maps each question asked to its answer, a string; in a merge patch, null\nremoves a question.",
+                    "type": "object",
+                    "x-nullable": true
+                },
+                "remarks": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "visited other specialists"
+                },
+                "symptoms": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "fever above 38°C, dry cough"
+                }
+            }
+        },
+        "handlers.InteractionPatch": {
+            "type": "object",
+            "properties": {
+                "ailment": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Influenza"
+                },
+                "health_status": {
+                    "description": "HealthStatus rates the patient's health from 1 to 10.",
+                    "type": "integer",
+                    "maximum": 10,
+                    "minimum": 1,
+                    "x-nullable": true,
+                    "example": 4
+                },
+                "id": {
+                    "description": "ID, when given, must be the interaction's own.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "visit-1"
+                },
+                "insurance_no": {
+                    "description": "InsuranceNo, when given, must be the interaction's own.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "A11"
+                },
+                "interaction_date": {
+                    "description": "InteractionDate is an RFC 3339 date (midnight UTC) or date-time; the time of\ncreation when left out. It cannot be removed.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "2024-10-01T09:30:00Z"
+                },
+                "label": {
+                    "description": "Label tags the interaction, as an array of strings. A string, or a\ncomma-separated string, is accepted as well. Labels are stored trimmed,\nlower-case and without repeats, 64 characters at most each.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "fever",
+                        "respiratory"
+                    ]
+                },
+                "metrics": {
+                    "description": "Metrics holds vitals such as temp, BP (\"120/80\") and ECG, any JSON values; in a\nmerge patch, null removes one.",
+                    "type": "object",
+                    "x-nullable": true
+                },
+                "next_steps": {
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/handlers.NextStepsInput"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "qa": {
+                    "description": "QA maps each question asked to its answer, a string; in a merge patch, null\nremoves a question.",
+                    "type": "object",
+                    "x-nullable": true
+                },
+                "remarks": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "visited other specialists"
+                },
+                "symptoms": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "fever above 38°C, dry cough"
+                }
+            }
+        },
+        "handlers.NextStepsInput": {
+            "type": "object",
+            "properties": {
+                "next_visit": {
+                    "description": "NextVisit is an RFC 3339 date or date-time.",
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "2024-10-12"
+                },
+                "prescribed_meds": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "Oseltamivir 75mg"
+                    ]
+                },
+                "prescribed_specialist": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "pulmonologist"
+                },
+                "prescribed_tests": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "CRP"
+                    ]
+                }
+            }
+        },
+        "handlers.PatientInput": {
+            "type": "object",
+            "required": [
+                "insurance_no"
+            ],
+            "properties": {
+                "addr": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Berliner Straße 123"
+                },
+                "age": {
+                    "type": "integer",
+                    "maximum": 150,
+                    "minimum": 0,
+                    "x-nullable": true,
+                    "example": 30
+                },
+                "blood_type": {
+                    "type": "string",
+                    "enum": [
+                        "A+",
+                        "A-",
+                        "B+",
+                        "B-",
+                        "AB+",
+                        "AB-",
+                        "O+",
+                        "O-"
+                    ],
+                    "x-nullable": true,
+                    "example": "B+"
+                },
+                "email": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "vernon@example.com"
+                },
+                "fname": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Vernon"
+                },
+                "habits": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "smoking",
+                        "drinking"
+                    ]
+                },
+                "insurance_no": {
+                    "description": "InsuranceNo identifies the patient: 1-64 letters, digits, '.', '_', ':' or '-'.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "A11"
+                },
+                "insurance_provider": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "ABC"
+                },
+                "lname": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Lopez"
+                },
+                "ph_no": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "0171 234567"
+                },
+                "pre_existing_conditions": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "Asthma"
+                    ]
+                },
+                "pre_existing_medications": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "GTH 30mg"
+                    ]
+                },
+                "related_docs": {
+                    "description": "RelatedDocs, Habits, PreExistingConditions and PreExistingMedications are lists\nof strings.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true
+                },
+                "sex": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "M"
+                }
+            }
+        },
+        "handlers.PatientPatch": {
+            "type": "object",
+            "properties": {
+                "addr": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Berliner Straße 123"
+                },
+                "age": {
+                    "type": "integer",
+                    "maximum": 150,
+                    "minimum": 0,
+                    "x-nullable": true,
+                    "example": 30
+                },
+                "blood_type": {
+                    "type": "string",
+                    "enum": [
+                        "A+",
+                        "A-",
+                        "B+",
+                        "B-",
+                        "AB+",
+                        "AB-",
+                        "O+",
+                        "O-"
+                    ],
+                    "x-nullable": true,
+                    "example": "B+"
+                },
+                "email": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "vernon@example.com"
+                },
+                "fname": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Vernon"
+                },
+                "habits": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "smoking",
+                        "drinking"
+                    ]
+                },
+                "insurance_no": {
+                    "description": "InsuranceNo, when given, must be the patient's own.",
+                    "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
+                    "example": "A11"
+                },
+                "insurance_provider": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "ABC"
+                },
+                "lname": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "Lopez"
+                },
+                "ph_no": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "0171 234567"
+                },
+                "pre_existing_conditions": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "Asthma"
+                    ]
+                },
+                "pre_existing_medications": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true,
+                    "example": [
+                        "GTH 30mg"
+                    ]
+                },
+                "related_docs": {
+                    "description": "RelatedDocs, Habits, PreExistingConditions and PreExistingMedications are lists\nof strings.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "x-nullable": true
+                },
+                "sex": {
+                    "type": "string",
+                    "x-nullable": true,
+                    "example": "M"
+                }
+            }
+        },
         "handlers.ReasonRequest": {
             "type": "object",
+            "required": [
+                "reason"
+            ],
             "properties": {
                 "reason": {
                     "type": "string",
@@ -1505,6 +3678,9 @@ const docTemplate = `{
         },
         "handlers.Status": {
             "type": "object",
+            "required": [
+                "status"
+            ],
             "properties": {
                 "status": {
                     "type": "string",
@@ -1514,6 +3690,11 @@ const docTemplate = `{
         },
         "models.APIKey": {
             "type": "object",
+            "required": [
+                "created_at",
+                "name",
+                "role"
+            ],
             "properties": {
                 "created_at": {
                     "type": "string",
@@ -1549,6 +3730,11 @@ const docTemplate = `{
         },
         "models.AuditBreak": {
             "type": "object",
+            "required": [
+                "chain",
+                "reason",
+                "seq"
+            ],
             "properties": {
                 "chain": {
                     "type": "string"
@@ -1565,10 +3751,24 @@ const docTemplate = `{
         },
         "models.AuditEvent": {
             "type": "object",
+            "required": [
+                "action",
+                "chain",
+                "client_ip",
+                "hash",
+                "id",
+                "method",
+                "prev_hash",
+                "request_id",
+                "route",
+                "seq",
+                "status",
+                "time"
+            ],
             "properties": {
                 "action": {
                     "type": "string",
-                    "example": "interaction.read"
+                    "example": "interactions.read"
                 },
                 "chain": {
                     "type": "string"
@@ -1624,6 +3824,10 @@ const docTemplate = `{
         },
         "models.AuditPage": {
             "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
             "properties": {
                 "items": {
                     "type": "array",
@@ -1632,12 +3836,20 @@ const docTemplate = `{
                     }
                 },
                 "next_cursor": {
-                    "type": "string"
+                    "description": "NextCursor continues the listing; it is null on the last page.",
+                    "type": "string",
+                    "x-nullable": true
                 }
             }
         },
         "models.AuditVerification": {
             "type": "object",
+            "required": [
+                "chains",
+                "events",
+                "first_break",
+                "ok"
+            ],
             "properties": {
                 "chains": {
                     "type": "integer"
@@ -1651,7 +3863,8 @@ const docTemplate = `{
                         {
                             "$ref": "#/definitions/models.AuditBreak"
                         }
-                    ]
+                    ],
+                    "x-nullable": true
                 },
                 "ok": {
                     "type": "boolean"
@@ -1660,6 +3873,15 @@ const docTemplate = `{
         },
         "models.Interaction": {
             "type": "object",
+            "required": [
+                "created_at",
+                "id",
+                "insurance_no",
+                "interaction_date",
+                "label",
+                "updated_at",
+                "version"
+            ],
             "properties": {
                 "ailment": {
                     "type": "string",
@@ -1685,11 +3907,15 @@ const docTemplate = `{
                 "id": {
                     "description": "ID identifies the interaction; the server assigns one when the client does not.",
                     "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
                     "example": "1"
                 },
                 "insurance_no": {
                     "description": "InsuranceNo is the patient's insurance number.",
                     "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
                     "example": "A11"
                 },
                 "interaction_date": {
@@ -1757,6 +3983,10 @@ const docTemplate = `{
         },
         "models.InteractionVersions": {
             "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
             "properties": {
                 "items": {
                     "type": "array",
@@ -1766,12 +3996,19 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "description": "NextCursor continues the listing; it is null on the last page.",
-                    "type": "string"
+                    "type": "string",
+                    "x-nullable": true
                 }
             }
         },
         "models.IssuedKey": {
             "type": "object",
+            "required": [
+                "created_at",
+                "key",
+                "name",
+                "role"
+            ],
             "properties": {
                 "created_at": {
                     "type": "string",
@@ -1810,11 +4047,36 @@ const docTemplate = `{
                 }
             }
         },
+        "models.KeyPage": {
+            "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.APIKey"
+                    }
+                },
+                "next_cursor": {
+                    "type": "string",
+                    "x-nullable": true
+                }
+            }
+        },
         "models.NewKeyRequest": {
             "type": "object",
+            "required": [
+                "name",
+                "role"
+            ],
             "properties": {
                 "name": {
                     "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
                     "example": "dr-house"
                 },
                 "role": {
@@ -1869,6 +4131,10 @@ const docTemplate = `{
         },
         "models.Page": {
             "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
             "properties": {
                 "items": {
                     "type": "array",
@@ -1879,12 +4145,19 @@ const docTemplate = `{
                 "next_cursor": {
                     "description": "NextCursor continues the listing; it is null on the last page.",
                     "type": "string",
+                    "x-nullable": true,
                     "example": "eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"
                 }
             }
         },
         "models.Patient": {
             "type": "object",
+            "required": [
+                "created_at",
+                "insurance_no",
+                "updated_at",
+                "version"
+            ],
             "properties": {
                 "addr": {
                     "type": "string",
@@ -1904,6 +4177,16 @@ const docTemplate = `{
                 "blood_type": {
                     "description": "BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.",
                     "type": "string",
+                    "enum": [
+                        "A+",
+                        "A-",
+                        "B+",
+                        "B-",
+                        "AB+",
+                        "AB-",
+                        "O+",
+                        "O-"
+                    ],
                     "example": "B+"
                 },
                 "created_at": {
@@ -1931,6 +4214,8 @@ const docTemplate = `{
                 },
                 "insurance_no": {
                     "type": "string",
+                    "maxLength": 64,
+                    "minLength": 1,
                     "example": "A11"
                 },
                 "insurance_provider": {
@@ -1988,6 +4273,10 @@ const docTemplate = `{
         },
         "models.PatientVersions": {
             "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
             "properties": {
                 "items": {
                     "type": "array",
@@ -1997,7 +4286,8 @@ const docTemplate = `{
                 },
                 "next_cursor": {
                     "description": "NextCursor continues the listing; it is null on the last page.",
-                    "type": "string"
+                    "type": "string",
+                    "x-nullable": true
                 }
             }
         },
@@ -2024,7 +4314,29 @@ const docTemplate = `{
             "name": "Authorization",
             "in": "header"
         }
-    }
+    },
+    "tags": [
+        {
+            "description": "Patient records, by insurance number, with their versions.",
+            "name": "patients"
+        },
+        {
+            "description": "Visits: record, read, amend, mark entered-in-error, list a patient's history.",
+            "name": "interactions"
+        },
+        {
+            "description": "The hash-chained audit trail of every API request. For auditors.",
+            "name": "audit"
+        },
+        {
+            "description": "API keys and their roles. For admins.",
+            "name": "keys"
+        },
+        {
+            "description": "Liveness and readiness, without a key.",
+            "name": "health"
+        }
+    ]
 }`
 
 // SwaggerInfo holds exported Swagger Info so clients can modify it
@@ -2034,7 +4346,7 @@ var SwaggerInfo = &swag.Spec{
 	BasePath:         "/",
 	Schemes:          []string{},
 	Title:            "Clinical interactions record service",
-	Description:      "Record every patient visit as an interaction and read a patient's history back, filtered by labels. Every error has the shape {\"error\": {\"code\", \"message\", \"fields\"}}.",
+	Description:      "Record every patient visit as an interaction and read a patient's history back, filtered by labels. Every error has the shape {\"error\": {\"code\", \"message\", \"fields\"}}. Beyond the operations below, a path the API does not have answers 404 not_found, and a method a path does not take answers 405 method_not_allowed with an Allow header, both in that shape.",
 	InfoInstanceName: "swagger",
 	SwaggerTemplate:  docTemplate,
 	LeftDelim:        "{{",

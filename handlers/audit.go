@@ -93,21 +93,29 @@ func action(method, route string) string {
 // AuditEvents lists audit events.
 //
 //	@Summary		The audit trail
-//	@Description	Audit events, newest first, filtered by patient, key name, action and time range. For auditors.
+//	@Description	Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.
+//	@ID				listAuditEvents
 //	@Tags			audit
 //	@Produce		json
-//	@Security		BearerAuth
 //	@Param			insurance_no	query		string	false	"Events touching this patient"
 //	@Param			key_name		query		string	false	"Events of this API key"
 //	@Param			action			query		string	false	"Events of this action, e.g. interactions.read"
-//	@Param			from			query		string	false	"From this time (RFC 3339, inclusive)"
-//	@Param			to				query		string	false	"Until this time (RFC 3339, exclusive)"
-//	@Param			limit			query		int		false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
+//	@Param			from			query		string	false	"From this time (RFC 3339 date or date-time, inclusive)"
+//	@Param			to				query		string	false	"Until this time (RFC 3339 date or date-time, exclusive)"
+//	@Param			limit			query		int		false	"Page size"	minimum(1)	maximum(100)	default(20)
 //	@Param			cursor			query		string	false	"next_cursor of the previous page"
 //	@Success		200				{object}	models.AuditPage
-//	@Failure		400				{object}	ErrorResponse	"bad query parameters"
-//	@Failure		401				{object}	ErrorResponse	"no valid API key"
-//	@Failure		403				{object}	ErrorResponse	"not an auditor"
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: bad query parameters, or a cursor of another query"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit [get]
 func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 	errs := &models.ValidationError{}
@@ -148,12 +156,20 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 //
 //	@Summary		Verify the audit trail
 //	@Description	Checks every chain: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event, and each chain's end matching its head. Reports the first broken link. For auditors.
+//	@ID				verifyAudit
 //	@Tags			audit
 //	@Produce		json
-//	@Security		BearerAuth
 //	@Success		200	{object}	models.AuditVerification
-//	@Failure		401	{object}	ErrorResponse	"no valid API key"
-//	@Failure		403	{object}	ErrorResponse	"not an auditor"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit/verify [get]
 func (h *Handler) VerifyAudit(c *fiber.Ctx) error {
 	result, err := h.auditTrail.Verify(c.UserContext())

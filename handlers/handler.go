@@ -103,23 +103,29 @@ func New(s Services) *Handler {
 
 // Healthz answers while the process is up.
 //
-//	@Summary	Liveness
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Status
-//	@Router		/healthz [get]
+//	@Summary		Liveness
+//	@Description	Answers 200 while the process is up, whatever the store.
+//	@ID				healthz
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	Status
+//	@Header			all	{string}	X-Request-Id	"the request's id, as the logs and the audit trail name it"
+//	@Router			/healthz [get]
 func (h *Handler) Healthz(c *fiber.Ctx) error {
 	return c.JSON(Status{Status: "ok"})
 }
 
 // Readyz answers 200 when the store is reachable, and 503 otherwise.
 //
-//	@Summary	Readiness: the store is reachable
-//	@Tags		health
-//	@Produce	json
-//	@Success	200	{object}	Status
-//	@Failure	503	{object}	ErrorResponse
-//	@Router		/readyz [get]
+//	@Summary		Readiness
+//	@Description	Answers 200 when the store answers a ping within 2 s, and 503 otherwise.
+//	@ID				readyz
+//	@Tags			health
+//	@Produce		json
+//	@Success		200	{object}	Status
+//	@Failure		503	{object}	ErrorResponse	"unavailable: the store does not answer"
+//	@Header			all	{string}	X-Request-Id	"the request's id, as the logs and the audit trail name it"
+//	@Router			/readyz [get]
 func (h *Handler) Readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
@@ -131,5 +137,5 @@ func (h *Handler) Readyz(c *fiber.Ctx) error {
 
 // Status is the body of the health routes.
 type Status struct {
-	Status string `json:"status" example:"ok"`
+	Status string `json:"status" validate:"required" example:"ok"`
 }

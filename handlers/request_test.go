@@ -1,6 +1,16 @@
 package handlers
 
-import "testing"
+import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/models"
+)
 
 func TestETags(t *testing.T) {
 	cases := []struct {
@@ -51,6 +61,28 @@ func TestWellFormedETags(t *testing.T) {
 	} {
 		if got := wellFormedETags(header); got != want {
 			t.Errorf("wellFormedETags(%q) = %v", header, got)
+		}
+	}
+}
+
+// TestErrorCodesAreDocumented checks that every code the error table answers with is
+// in the enum the OpenAPI document gives for ErrorBody.code.
+func TestErrorCodesAreDocumented(t *testing.T) {
+	field, _ := reflect.TypeFor[ErrorBody]().FieldByName("Code")
+	documented := strings.Split(field.Tag.Get("enums"), ",")
+	errs := []error{
+		&models.MalformedError{}, &models.ValidationError{}, &models.GoneError{}, errors.New("unexpected"),
+		models.ErrPatientNotFound, models.ErrNotFound, models.ErrConflict, models.ErrUnauthenticated,
+		models.ErrForbidden, models.ErrRateLimited, models.ErrPreconditionRequired, models.ErrPreconditionFailed,
+		models.ErrIdempotencyKeyReused, models.ErrIdempotencyInProgress, models.ErrUnavailable,
+		fiber.NewError(fiber.StatusTeapot),
+	}
+	for status := range statusErrors {
+		errs = append(errs, fiber.NewError(status))
+	}
+	for _, err := range errs {
+		if _, body := classify(err); !slices.Contains(documented, body.Code) {
+			t.Errorf("%v answers code %q, which ErrorBody's enum lacks", err, body.Code)
 		}
 	}
 }

@@ -9,26 +9,34 @@ import (
 // PatchInteraction amends an interaction.
 //
 //	@Summary		Amend an interaction
-//	@Description	Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; id and insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.
+//	@Description	Applies a JSON merge patch (RFC 7396: null removes a field, objects merge) as the next version; the previous one stays under /history. The result is validated like a create; id and insurance_no cannot change, interaction_date cannot be removed. Requires If-Match with the current ETag.
+//	@ID				amendInteraction
 //	@Tags			interactions
 //	@Accept			json
 //	@Accept			application/merge-patch+json
 //	@Produce		json
 //	@Param			id			path		string				true	"Interaction id"
-//	@Param			If-Match	header		string				true	"ETag of the version being amended, e.g. \"1\""
-//	@Param			reason		query		string				false	"Why the record is amended (stored with the new version)"
-//	@Param			patch		body		models.Interaction	true	"Fields to change; null removes a field"
+//	@Param			If-Match	header		string				true	"ETag of the version being changed, with its quotes"
+//	@Param			reason		query		string				false	"Why the record is changed (kept with the new version)"	maxlength(1000)
+//	@Param			patch		body		InteractionPatch	true	"Fields to change; null removes a field"
 //	@Success		200			{object}	models.Interaction
-//	@Header			200			{string}	ETag	"ETag of the new version"
-//	@Failure		400			{object}	ErrorResponse	"invalid patch or result"
-//	@Failure		404			{object}	ErrorResponse	"no such interaction"
-//	@Failure		410			{object}	ErrorResponse	"the interaction was marked entered-in-error"
-//	@Failure		412			{object}	ErrorResponse	"If-Match is not the current version"
-//	@Failure		428			{object}	ErrorResponse	"If-Match is missing"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
+//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter"
+//	@Failure		404			{object}	ErrorResponse	"not_found: no such interaction"
+//	@Failure		410			{object}	ErrorResponse	"entered_in_error: the interaction was marked so"
+//	@Failure		412			{object}	ErrorResponse	"precondition_failed: the record changed since that version"
+//	@Failure		428			{object}	ErrorResponse	"precondition_required: If-Match is missing"
+//	@Failure		415			{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			200	{string}	ETag				"ETag of the new version"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id} [patch]
 func (h *Handler) PatchInteraction(c *fiber.Ctx) error {
 	id, match, reason, err := changeRequest(c, "id")
@@ -50,25 +58,33 @@ func (h *Handler) PatchInteraction(c *fiber.Ctx) error {
 // DeleteInteraction marks an interaction entered-in-error; nothing is removed.
 //
 //	@Summary		Mark an interaction entered-in-error
-//	@Description	Records that the interaction was entered in error. It is kept with its full history, left out of lists unless include=entered-in-error, and GET answers 410. Requires If-Match and a reason (query parameter or body).
+//	@Description	Records, as the next version, that the interaction was entered in error. It is kept with its full history, left out of lists unless include=entered-in-error, and GET answers 410. Requires If-Match and a reason, in the query or the body.
+//	@ID				markInteractionEnteredInError
 //	@Tags			interactions
 //	@Accept			json
 //	@Produce		json
 //	@Param			id			path		string			true	"Interaction id"
-//	@Param			If-Match	header		string			true	"ETag of the current version"
-//	@Param			reason		query		string			false	"Why the record was entered in error (or in the body)"
+//	@Param			If-Match	header		string			true	"ETag of the version being changed, with its quotes"
+//	@Param			reason		query		string			false	"Why the record was entered in error (or in the body)"	maxlength(1000)
 //	@Param			body		body		ReasonRequest	false	"The reason, when not in the query"
 //	@Success		200			{object}	models.Interaction
-//	@Header			200			{string}	ETag	"ETag of the new version"
-//	@Failure		400			{object}	ErrorResponse	"no reason"
-//	@Failure		404			{object}	ErrorResponse	"no such interaction"
-//	@Failure		410			{object}	ErrorResponse	"already marked entered-in-error"
-//	@Failure		412			{object}	ErrorResponse	"If-Match is not the current version"
-//	@Failure		428			{object}	ErrorResponse	"If-Match is missing"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
+//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: no reason, or a bad If-Match or parameter"
+//	@Failure		404			{object}	ErrorResponse	"not_found: no such interaction"
+//	@Failure		410			{object}	ErrorResponse	"entered_in_error: already marked so"
+//	@Failure		412			{object}	ErrorResponse	"precondition_failed: the record changed since that version"
+//	@Failure		428			{object}	ErrorResponse	"precondition_required: If-Match is missing"
+//	@Failure		415			{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			200	{string}	ETag				"ETag of the new version"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id} [delete]
 func (h *Handler) DeleteInteraction(c *fiber.Ctx) error {
 	id, match, reason, err := changeRequest(c, "id")
@@ -93,27 +109,29 @@ func (h *Handler) DeleteInteraction(c *fiber.Ctx) error {
 	return c.JSON(in)
 }
 
-// ReasonRequest carries the reason for marking a record entered-in-error.
-type ReasonRequest struct {
-	Reason string `json:"reason" example:"recorded for the wrong patient"`
-}
-
 // InteractionHistory lists every version of an interaction.
 //
 //	@Summary		An interaction's versions
-//	@Description	Every version, newest first, the current one included; also for an interaction marked entered-in-error. Paginated like a patient's history.
+//	@Description	Every version, newest first, the current one included, also of an interaction marked entered-in-error. Pass next_cursor back as cursor for the next page; it is null on the last page.
+//	@ID				listInteractionVersions
 //	@Tags			interactions
 //	@Produce		json
 //	@Param			id		path		string	true	"Interaction id"
-//	@Param			limit	query		int		false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
+//	@Param			limit	query		int		false	"Page size"	minimum(1)	maximum(100)	default(20)
 //	@Param			cursor	query		string	false	"next_cursor of the previous page"
 //	@Success		200		{object}	models.InteractionVersions
-//	@Failure		400		{object}	ErrorResponse	"bad query parameters"
-//	@Failure		404		{object}	ErrorResponse	"no such interaction"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
+//	@Failure		400		{object}	ErrorResponse	"validation_failed: bad query parameters"
+//	@Failure		404		{object}	ErrorResponse	"not_found: no such interaction"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id}/history [get]
 func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
@@ -134,20 +152,28 @@ func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
 
 // InteractionVersion returns one version of an interaction.
 //
-//	@Summary	One version of an interaction
-//	@Tags		interactions
-//	@Produce	json
-//	@Param		id		path		string	true	"Interaction id"
-//	@Param		version	path		int		true	"Version number"
-//	@Success	200		{object}	models.Interaction
-//	@Header		200		{string}	ETag	"ETag of that version"
-//	@Failure	400		{object}	ErrorResponse	"not a version number"
-//	@Failure	404		{object}	ErrorResponse	"no such interaction or version"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
-//	@Router		/api/v1/interactions/{id}/history/{version} [get]
+//	@Summary		One version of an interaction
+//	@Description	The version as it was served then, also of an interaction marked entered-in-error.
+//	@ID				getInteractionVersion
+//	@Tags			interactions
+//	@Produce		json
+//	@Param			id		path		string	true	"Interaction id"
+//	@Param			version	path		int		true	"Version number"	minimum(1)
+//	@Success		200		{object}	models.Interaction
+//	@Failure		400		{object}	ErrorResponse	"validation_failed: not a version number"
+//	@Failure		404		{object}	ErrorResponse	"not_found: no such interaction or version"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			200	{string}	ETag				"ETag of that version"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Router			/api/v1/interactions/{id}/history/{version} [get]
 func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
 	id, err := identifierParam(c, "id")
 	if err != nil {
@@ -168,25 +194,33 @@ func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
 // PatchPatient amends a patient.
 //
 //	@Summary		Amend a patient
-//	@Description	Applies a JSON merge patch (RFC 7396: null removes a field, objects merge). The result is validated like a create; insurance_no cannot change. The previous version stays retrievable under /history. Requires If-Match with the current ETag.
+//	@Description	Applies a JSON merge patch (RFC 7396: null removes a field, objects merge) as the next version; the previous one stays under /history. The result is validated like a create; insurance_no cannot change. Requires If-Match with the current ETag.
+//	@ID				amendPatient
 //	@Tags			patients
 //	@Accept			json
 //	@Accept			application/merge-patch+json
 //	@Produce		json
 //	@Param			insurance_no	path		string			true	"Insurance number"
-//	@Param			If-Match		header		string			true	"ETag of the version being amended, e.g. \"1\""
-//	@Param			reason			query		string			false	"Why the record is amended (stored with the new version)"
-//	@Param			patch			body		models.Patient	true	"Fields to change; null removes a field"
+//	@Param			If-Match		header		string			true	"ETag of the version being changed, with its quotes"
+//	@Param			reason			query		string			false	"Why the record is changed (kept with the new version)"	maxlength(1000)
+//	@Param			patch			body		PatientPatch	true	"Fields to change; null removes a field"
 //	@Success		200				{object}	models.Patient
-//	@Header			200				{string}	ETag	"ETag of the new version"
-//	@Failure		400				{object}	ErrorResponse	"invalid patch or result"
-//	@Failure		404				{object}	ErrorResponse	"no such patient"
-//	@Failure		412				{object}	ErrorResponse	"If-Match is not the current version"
-//	@Failure		428				{object}	ErrorResponse	"If-Match is missing"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
+//	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter"
+//	@Failure		404				{object}	ErrorResponse	"not_found: no such patient"
+//	@Failure		412				{object}	ErrorResponse	"precondition_failed: the record changed since that version"
+//	@Failure		428				{object}	ErrorResponse	"precondition_required: If-Match is missing"
+//	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			200	{string}	ETag				"ETag of the new version"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no} [patch]
 func (h *Handler) PatchPatient(c *fiber.Ctx) error {
 	no, match, reason, err := changeRequest(c, "insurance_no")
@@ -208,19 +242,26 @@ func (h *Handler) PatchPatient(c *fiber.Ctx) error {
 // PatientHistory lists every version of a patient.
 //
 //	@Summary		A patient record's versions
-//	@Description	Every version of the patient record, newest first, the current one included. Paginated like a patient's history.
+//	@Description	Every version of the patient record, newest first, the current one included, one page at a time. Pass next_cursor back as cursor for the next page; it is null on the last page.
+//	@ID				listPatientVersions
 //	@Tags			patients
 //	@Produce		json
 //	@Param			insurance_no	path		string	true	"Insurance number"
-//	@Param			limit			query		int		false	"Page size, 1-100"	minimum(1)	maximum(100)	default(20)
+//	@Param			limit			query		int		false	"Page size"	minimum(1)	maximum(100)	default(20)
 //	@Param			cursor			query		string	false	"next_cursor of the previous page"
 //	@Success		200				{object}	models.PatientVersions
-//	@Failure		400				{object}	ErrorResponse	"bad query parameters"
-//	@Failure		404				{object}	ErrorResponse	"no such patient"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: bad query parameters"
+//	@Failure		404				{object}	ErrorResponse	"not_found: no such patient"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no}/history [get]
 func (h *Handler) PatientHistory(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
@@ -241,20 +282,28 @@ func (h *Handler) PatientHistory(c *fiber.Ctx) error {
 
 // PatientVersion returns one version of a patient.
 //
-//	@Summary	One version of a patient record
-//	@Tags		patients
-//	@Produce	json
-//	@Param		insurance_no	path		string	true	"Insurance number"
-//	@Param		version			path		int		true	"Version number"
-//	@Success	200				{object}	models.Patient
-//	@Header		200				{string}	ETag	"ETag of that version"
-//	@Failure	400				{object}	ErrorResponse	"not a version number"
-//	@Failure	404				{object}	ErrorResponse	"no such patient or version"
-//	@Failure	401	{object}	ErrorResponse	"no valid API key"
-//	@Failure	403	{object}	ErrorResponse	"the key's role does not allow this"
-//	@Failure	429	{object}	ErrorResponse	"rate limit reached; see Retry-After"
-//	@Security	BearerAuth
-//	@Router		/api/v1/patients/{insurance_no}/history/{version} [get]
+//	@Summary		One version of a patient record
+//	@Description	The version as it was served then.
+//	@ID				getPatientVersion
+//	@Tags			patients
+//	@Produce		json
+//	@Param			insurance_no	path		string	true	"Insurance number"
+//	@Param			version			path		int		true	"Version number"	minimum(1)
+//	@Success		200				{object}	models.Patient
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: not a version number"
+//	@Failure		404				{object}	ErrorResponse	"not_found: no such patient or version"
+//	@Security		BearerAuth
+//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			200	{string}	ETag				"ETag of that version"
+//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Router			/api/v1/patients/{insurance_no}/history/{version} [get]
 func (h *Handler) PatientVersion(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")
 	if err != nil {

@@ -7,22 +7,22 @@ import "time"
 // before it in its chain, and sequence numbers have no gaps.
 type AuditEvent struct {
 	// ID is the chain and the sequence number, "<chain>:<seq>" with seq zero-padded.
-	ID            string    `json:"id" bson:"_id"`
-	Chain         string    `json:"chain" bson:"chain"`
-	Seq           int64     `json:"seq" bson:"seq"`
-	Time          time.Time `json:"time" bson:"time" format:"date-time"`
+	ID            string    `json:"id" bson:"_id" validate:"required"`
+	Chain         string    `json:"chain" bson:"chain" validate:"required"`
+	Seq           int64     `json:"seq" bson:"seq" validate:"required"`
+	Time          time.Time `json:"time" bson:"time" validate:"required" format:"date-time"`
 	KeyName       string    `json:"key_name,omitempty" bson:"key_name,omitempty"`
 	Role          Role      `json:"role,omitempty" bson:"role,omitempty"`
-	Action        string    `json:"action" bson:"action" example:"interactions.read"`
-	Method        string    `json:"method" bson:"method" example:"GET"`
-	Route         string    `json:"route" bson:"route" example:"/api/v1/interactions/:id"`
+	Action        string    `json:"action" bson:"action" validate:"required" example:"interactions.read"`
+	Method        string    `json:"method" bson:"method" validate:"required" example:"GET"`
+	Route         string    `json:"route" bson:"route" validate:"required" example:"/api/v1/interactions/:id"`
 	InsuranceNo   string    `json:"insurance_no,omitempty" bson:"insurance_no,omitempty"`
 	InteractionID string    `json:"interaction_id,omitempty" bson:"interaction_id,omitempty"`
-	Status        int       `json:"status" bson:"status" example:"200"`
-	ClientIP      string    `json:"client_ip" bson:"client_ip"`
-	RequestID     string    `json:"request_id" bson:"request_id"`
-	PrevHash      string    `json:"prev_hash" bson:"prev_hash"`
-	Hash          string    `json:"hash" bson:"hash"`
+	Status        int       `json:"status" bson:"status" validate:"required" example:"200"`
+	ClientIP      string    `json:"client_ip" bson:"client_ip" validate:"required"`
+	RequestID     string    `json:"request_id" bson:"request_id" validate:"required"`
+	PrevHash      string    `json:"prev_hash" bson:"prev_hash" validate:"required"`
+	Hash          string    `json:"hash" bson:"hash" validate:"required"`
 }
 
 // AuditChainHead is the last event of a chain as its writer last recorded it, so that
@@ -52,22 +52,23 @@ func (q AuditQuery) Key() string {
 
 // AuditPage is one page of audit events.
 type AuditPage struct {
-	Items      []AuditEvent `json:"items"`
-	NextCursor *string      `json:"next_cursor"`
+	Items []AuditEvent `json:"items" validate:"required"`
+	// NextCursor continues the listing; it is null on the last page.
+	NextCursor *string `json:"next_cursor" validate:"required" extensions:"x-nullable"`
 }
 
 // AuditBreak is the first place where a chain does not verify.
 type AuditBreak struct {
-	Chain  string `json:"chain"`
-	Seq    int64  `json:"seq" example:"42"`
-	Reason string `json:"reason" example:"hash does not match the event's content"`
+	Chain  string `json:"chain" validate:"required"`
+	Seq    int64  `json:"seq" validate:"required" example:"42"`
+	Reason string `json:"reason" validate:"required" example:"hash does not match the event's content"`
 }
 
 // AuditVerification is the result of checking every chain.
 type AuditVerification struct {
-	OK     bool `json:"ok"`
-	Chains int  `json:"chains"`
-	Events int  `json:"events"`
+	OK     bool `json:"ok" validate:"required"`
+	Chains int  `json:"chains" validate:"required"`
+	Events int  `json:"events" validate:"required"`
 	// FirstBreak is null when every chain verifies.
-	FirstBreak *AuditBreak `json:"first_break"`
+	FirstBreak *AuditBreak `json:"first_break" validate:"required" extensions:"x-nullable"`
 }

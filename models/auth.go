@@ -45,9 +45,9 @@ func ValidRole(r Role) bool {
 type APIKey struct {
 	// Hash is the SHA-256 of the key, hex-encoded.
 	Hash       string     `json:"-" bson:"_id"`
-	Name       string     `json:"name" bson:"name" example:"dr-house"`
-	Role       Role       `json:"role" bson:"role" enums:"clinician,viewer,auditor,admin" example:"clinician"`
-	CreatedAt  time.Time  `json:"created_at" bson:"created_at" format:"date-time"`
+	Name       string     `json:"name" bson:"name" validate:"required" example:"dr-house"`
+	Role       Role       `json:"role" bson:"role" validate:"required" enums:"clinician,viewer,auditor,admin" example:"clinician"`
+	CreatedAt  time.Time  `json:"created_at" bson:"created_at" validate:"required" format:"date-time"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty" bson:"last_used_at,omitempty" format:"date-time"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty" bson:"revoked_at,omitempty" format:"date-time"`
 }
@@ -55,8 +55,8 @@ type APIKey struct {
 // KeyPage lists API keys, by name. Keys are few: the list is one page, and
 // NextCursor is always null, as on every list's last page.
 type KeyPage struct {
-	Items      []APIKey `json:"items"`
-	NextCursor *string  `json:"next_cursor"`
+	Items      []APIKey `json:"items" validate:"required"`
+	NextCursor *string  `json:"next_cursor" validate:"required" extensions:"x-nullable"`
 }
 
 // Principal is who a request acts as: the API key's name and role.
@@ -67,8 +67,8 @@ type Principal struct {
 
 // NewKeyRequest asks for a new API key.
 type NewKeyRequest struct {
-	Name string `json:"name" example:"dr-house"`
-	Role Role   `json:"role" enums:"clinician,viewer,auditor,admin" example:"clinician"`
+	Name string `json:"name" validate:"required" minLength:"1" maxLength:"64" example:"dr-house"`
+	Role Role   `json:"role" validate:"required" enums:"clinician,viewer,auditor,admin" example:"clinician"`
 }
 
 // Validate returns a *ValidationError when the name or role is not acceptable.
@@ -87,5 +87,5 @@ func (r NewKeyRequest) Validate() error {
 type IssuedKey struct {
 	APIKey
 	// Key is the secret to send as "Authorization: Bearer <key>"; it is not shown again.
-	Key string `json:"key" example:"ck_3q2-7wEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEE"`
+	Key string `json:"key" validate:"required" example:"ck_3q2-7wEXAMPLEEXAMPLEEXAMPLEEXAMPLEEXAMPLEE"`
 }

@@ -88,9 +88,9 @@ func ParseCursor(s string) (*Cursor, error) {
 
 // Page is one page of a patient's history.
 type Page struct {
-	Items []Interaction `json:"items"`
+	Items []Interaction `json:"items" validate:"required"`
 	// NextCursor continues the listing; it is null on the last page.
-	NextCursor *string `json:"next_cursor" example:"eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"`
+	NextCursor *string `json:"next_cursor" validate:"required" extensions:"x-nullable" example:"eyJkIjoiMjAyNC0xMC0wMVQwOTozMDowMFoiLCJpIjoiMSJ9"`
 }
 
 // VersionCursor is a position in a record's version history: the versions below
@@ -119,14 +119,14 @@ func ParseVersionCursor(s string) (VersionCursor, error) {
 
 // InteractionVersions is one page of an interaction's versions, newest first.
 type InteractionVersions struct {
-	Items []Interaction `json:"items"`
+	Items []Interaction `json:"items" validate:"required"`
 	// NextCursor continues the listing; it is null on the last page.
-	NextCursor *string `json:"next_cursor"`
+	NextCursor *string `json:"next_cursor" validate:"required" extensions:"x-nullable"`
 }
 
 // PatientVersions is one page of a patient's versions, newest first.
 type PatientVersions struct {
-	Items []Patient `json:"items"`
+	Items []Patient `json:"items" validate:"required"`
 	// NextCursor continues the listing; it is null on the last page.
-	NextCursor *string `json:"next_cursor"`
+	NextCursor *string `json:"next_cursor" validate:"required" extensions:"x-nullable"`
 }

@@ -11,13 +11,13 @@ import (
 // top-level fields a client sends, in Extra, stored and returned as given.
 type Interaction struct {
 	// ID identifies the interaction; the server assigns one when the client does not.
-	ID string `json:"id" bson:"_id" example:"1"`
+	ID string `json:"id" bson:"_id" validate:"required" minLength:"1" maxLength:"64" example:"1"`
 	// InsuranceNo is the patient's insurance number.
-	InsuranceNo string `json:"insurance_no" bson:"insurance_no" example:"A11"`
+	InsuranceNo string `json:"insurance_no" bson:"insurance_no" validate:"required" minLength:"1" maxLength:"64" example:"A11"`
 	Ailment     string `json:"ailment,omitempty" bson:"ailment,omitempty" example:"Influenza"`
 	Symptoms    string `json:"symptoms,omitempty" bson:"symptoms,omitempty" example:"Elevated body temperature, often above 38°C"`
 	// InteractionDate is when the visit happened; it defaults to the time of creation.
-	InteractionDate time.Time `json:"interaction_date" bson:"interaction_date" format:"date-time" example:"2024-10-01T09:30:00Z"`
+	InteractionDate time.Time `json:"interaction_date" bson:"interaction_date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	// Metrics holds vitals such as temp, BP ("120/80") and ECG.
 	Metrics bson.D `json:"metrics,omitempty" bson:"metrics,omitempty" swaggertype:"object"`
 	Remarks string `json:"remarks,omitempty" bson:"remarks,omitempty" example:"visited other specialists"`
@@ -27,15 +27,15 @@ type Interaction struct {
 	QA        bson.D     `json:"qa,omitempty" bson:"qa,omitempty" swaggertype:"object,string" example:"since:4 weeks"`
 	NextSteps *NextSteps `json:"next_steps,omitempty" bson:"next_steps,omitempty"`
 	// Label holds trimmed, lower-case tags.
-	Label []string `json:"label" bson:"label" example:"fever,skin"`
+	Label []string `json:"label" bson:"label" validate:"required" example:"fever,skin"`
 	// Status is absent for a valid record and "entered-in-error" for one marked so.
 	Status string `json:"status,omitempty" bson:"status,omitempty" enums:"entered-in-error" readonly:"true"`
 	// Version counts the record's versions: 1 on create, one more per amendment.
-	Version int `json:"version" bson:"version" example:"1" readonly:"true"`
+	Version int `json:"version" bson:"version" validate:"required" example:"1" readonly:"true"`
 	// AmendmentReason is the reason given for the change that made this version.
 	AmendmentReason string    `json:"amendment_reason,omitempty" bson:"amendment_reason,omitempty" readonly:"true"`
-	CreatedAt       time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
-	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
+	CreatedAt       time.Time `json:"created_at" bson:"created_at" validate:"required" format:"date-time" readonly:"true"`
+	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" validate:"required" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`

@@ -11,7 +11,7 @@ import (
 // Patient is the record of one patient, identified by insurance number. Besides the
 // fields below it keeps any further top-level fields a client sends, in Extra.
 type Patient struct {
-	InsuranceNo            string   `json:"insurance_no" bson:"insurance_no" example:"A11"`
+	InsuranceNo            string   `json:"insurance_no" bson:"insurance_no" validate:"required" minLength:"1" maxLength:"64" example:"A11"`
 	FName                  string   `json:"fname,omitempty" bson:"fname,omitempty" example:"Vernon"`
 	LName                  string   `json:"lname,omitempty" bson:"lname,omitempty" example:"Lopez"`
 	Addr                   string   `json:"addr,omitempty" bson:"addr,omitempty" example:"Berliner Straße 123"`
@@ -24,14 +24,14 @@ type Patient struct {
 	PreExistingConditions  []string `json:"pre_existing_conditions,omitempty" bson:"pre_existing_conditions,omitempty" example:"Asthma"`
 	PreExistingMedications []string `json:"pre_existing_medications,omitempty" bson:"pre_existing_medications,omitempty" example:"GTH 30mg"`
 	// BloodType is one of A+, A-, B+, B-, AB+, AB-, O+, O-.
-	BloodType         string `json:"blood_type,omitempty" bson:"blood_type,omitempty" example:"B+"`
+	BloodType         string `json:"blood_type,omitempty" bson:"blood_type,omitempty" enums:"A+,A-,B+,B-,AB+,AB-,O+,O-" example:"B+"`
 	InsuranceProvider string `json:"insurance_provider,omitempty" bson:"insurance_provider,omitempty" example:"ABC"`
 	// Version counts the record's versions: 1 on create, one more per amendment.
-	Version int `json:"version" bson:"version" example:"1" readonly:"true"`
+	Version int `json:"version" bson:"version" validate:"required" example:"1" readonly:"true"`
 	// AmendmentReason is the reason given for the change that made this version.
 	AmendmentReason string    `json:"amendment_reason,omitempty" bson:"amendment_reason,omitempty" readonly:"true"`
-	CreatedAt       time.Time `json:"created_at" bson:"created_at" format:"date-time" readonly:"true"`
-	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" format:"date-time" readonly:"true"`
+	CreatedAt       time.Time `json:"created_at" bson:"created_at" validate:"required" format:"date-time" readonly:"true"`
+	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" validate:"required" format:"date-time" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
