@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -423,5 +424,57 @@ func TestBundledFilesMatchOriginal(t *testing.T) {
 		} else if _, err := time.Parse(time.RFC3339, last); i > 0 && err != nil {
 			t.Errorf("line %d: interaction_date %q: %v", i+1, last, err)
 		}
+	}
+}
+
+func TestRunWithSkippedRowsExitsThree(t *testing.T) {
+	db := newDatabase(t)
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		patientFile: "insurance_no,fname,age\n" +
+			"K1,Kim,40\n" +
+			"K2,Kai,200\n",
+		interactionFile: "id,insurance_no,health_status\n" +
+			"i1,K1,5\n" +
+			"i2,K1,11\n" +
+			"i3,K1,4\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	stdout, stderr, err := runSeed(t, db, "-csv", dir)
+	var skipped *skippedError
+	if !errors.As(err, &skipped) || skipped.count != 2 {
+		t.Fatalf("run = %v, want a *skippedError for 2 rows\nstderr: %s", err, stderr)
+	}
+	var message bytes.Buffer
+	if status := exitStatus(err, &message); status != 3 {
+		t.Errorf("exit status %d, want 3", status)
+	}
+	mustContain(t, "message", message.String(), "seed: 2 rows skipped, as listed in the summary; everything else was loaded")
+	mustContain(t, "summary", stdout,
+		dir+": 2 patient rows, 3 interaction rows",
+		"patients:     1 inserted, 0 already present",
+		"interactions: 2 inserted, 0 already present",
+		"skipped rows: 2\n",
+		filepath.Join(dir, patientFile)+" line 3: age:",
+		filepath.Join(dir, interactionFile)+" line 3: health_status:")
+	if n := len(interactions(t, db)); n != 2 {
+		t.Errorf("%d interactions stored, want 2", n)
+	}
+
+	// Everything the files hold that can be loaded is present now: the same rows are
+	// skipped again, and nothing else happens.
+	stdout, _, err = runSeed(t, db, "-csv", dir)
+	if exitStatus(err, io.Discard) != 3 {
+		t.Errorf("second run = %v, want exit status 3 again", err)
+	}
+	mustContain(t, "second summary", stdout, "patients:     0 inserted, 1 already present", "skipped rows: 2\n")
+
+	// A run that skips nothing exits 0.
+	if _, stderr, err := runSeed(t, db); err != nil || exitStatus(err, io.Discard) != 0 {
+		t.Errorf("bundled dataset = %v, want exit status 0\n%s", err, stderr)
 	}
 }

@@ -23,33 +23,21 @@ type fhirReport struct {
 }
 
 // importFHIR imports the FHIR bulk data in dir, as fhir.Read reads it, through im
-// (see package reconcile), with a progress bar on progress. now is when the records
-// are created. It returns the errors of fhir.Read and of im.
-func importFHIR(ctx context.Context, im *reconcile.Importer, dir string, now time.Time, progress io.Writer) (fhirReport, error) {
+// (see package reconcile), with a progress bar on con whose line is ended when it
+// returns. now is when the records are created. It returns the errors of fhir.Read
+// and of im.
+func importFHIR(ctx context.Context, im *reconcile.Importer, dir string, now time.Time, con *console) (fhirReport, error) {
 	started := time.Now()
-	bar := progressbar.NewOptions64(-1,
-		progressbar.OptionSetWriter(progress),
-		progressbar.OptionSetDescription("reading"),
-		progressbar.OptionShowBytes(true),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }),
-	)
-	read, err := fhir.Read(ctx, dir, fhir.Options{Now: now, Progress: func(done, total int64) {
-		if bar.GetMax64() != total {
-			bar.ChangeMax64(total)
-		}
-		_ = bar.Set64(done)
-	}}, im)
+	bar := con.newProgress(-1, "reading", progressbar.OptionShowBytes(true))
+	defer bar.stop()
+	read, err := fhir.Read(ctx, dir, fhir.Options{Now: now, Progress: bar.set}, im)
 	if err == nil {
 		err = im.Flush(ctx)
 	}
 	if err != nil {
-		_ = bar.Exit()
 		return fhirReport{}, err
 	}
-	_ = bar.Finish()
+	bar.finish()
 	read.Skipped = append(read.Skipped, im.Skipped()...)
 	return fhirReport{read: read, patients: im.Patients(), interactions: im.Interactions(), elapsed: time.Since(started)}, nil
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,11 +62,18 @@ func assertSameSnapshot(t *testing.T, before, after map[string][]bson.Raw) {
 	}
 }
 
-func runFHIR(t *testing.T, db *mongo.Database, dir string, args ...string) (stdout, stderr string) {
+// runFHIR runs seed -fhir dir with args against db and fails t unless the run ends as
+// it should with skipped resources skipped: with no error when there are none, and
+// otherwise with a *skippedError counting them (exit status 3).
+func runFHIR(t *testing.T, db *mongo.Database, dir string, skipped int, args ...string) (stdout, stderr string) {
 	t.Helper()
 	stdout, stderr, err := runSeed(t, db, append([]string{"-fhir", dir}, args...)...)
-	if err != nil {
+	var skip *skippedError
+	switch {
+	case skipped == 0 && err != nil:
 		t.Fatalf("seed -fhir %s: %v\nstdout: %s\nstderr: %s", dir, err, stdout, stderr)
+	case skipped > 0 && (!errors.As(err, &skip) || skip.count != skipped || exitStatus(err, io.Discard) != exitSkipped):
+		t.Fatalf("seed -fhir %s: %v, want %d resources skipped (exit status 3)\nstdout: %s\nstderr: %s", dir, err, skipped, stdout, stderr)
 	}
 	return stdout, stderr
 }
@@ -75,7 +84,7 @@ var fixturePrivate = []string{"Lopez", "Ana", "Cole", "Devin", "INS-4711", "fhir
 
 func TestFHIRFixture(t *testing.T) {
 	db := newDatabase(t)
-	stdout, stderr := runFHIR(t, db, fhirFixture)
+	stdout, stderr := runFHIR(t, db, fhirFixture, 5)
 	mustContain(t, "summary", stdout,
 		"read 2 Patient, 4 Encounter, 5 Condition, 2 DocumentReference, 4 MedicationRequest, 8 Observation, 2 Procedure, 1 ServiceRequest",
 		"patients:     2 inserted, 0 updated, 0 unchanged",
@@ -126,7 +135,7 @@ func TestFHIRFixture(t *testing.T) {
 
 	// Again, in batches of 2: nothing changes, not even a timestamp.
 	before := snapshot(t, db)
-	stdout, _ = runFHIR(t, db, fhirFixture, "-batch", "2")
+	stdout, _ = runFHIR(t, db, fhirFixture, 5, "-batch", "2")
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
@@ -176,7 +185,7 @@ func copyDir(t *testing.T, src string, edits map[string]map[string]string) strin
 func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 	repo, db := newRepository(t)
 	ctx := context.Background()
-	runFHIR(t, db, fhirFixture)
+	runFHIR(t, db, fhirFixture, 5)
 
 	// A clinician adds what the import never writes.
 	anyVersion := func(int) bool { return true }
@@ -198,7 +207,7 @@ func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 		"MedicationRequest.ndjson": {"Acetaminophen 325 MG Oral Tablet": "Ibuprofen 400 MG Oral Tablet"},
 		"Observation.ndjson":       {`"code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-1"},"encounter":{"reference":"Encounter/enc-1"}`: `"code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-1"},"encounter":{"reference":"Encounter/enc-missing"}`},
 	})
-	stdout, _ := runFHIR(t, db, changed)
+	stdout, _ := runFHIR(t, db, changed, 6)
 	mustContain(t, "summary", stdout,
 		"patients:     0 inserted, 1 updated, 1 unchanged",
 		"interactions: 0 inserted, 1 updated, 2 unchanged",
@@ -243,7 +252,7 @@ func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 
 	// The same changed data again changes nothing.
 	before := snapshot(t, db)
-	stdout, _ = runFHIR(t, db, changed)
+	stdout, _ = runFHIR(t, db, changed, 6)
 	mustContain(t, "third summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
@@ -271,7 +280,7 @@ func TestFHIRLeavesOtherRecordsAlone(t *testing.T) {
 	}
 	before := snapshot(t, db)
 
-	stdout, _ := runFHIR(t, db, fhirFixture)
+	stdout, _ := runFHIR(t, db, fhirFixture, 9)
 	mustContain(t, "summary", stdout,
 		"patients:     1 inserted, 0 updated, 0 unchanged",
 		"interactions: 0 inserted, 0 updated, 0 unchanged",
@@ -295,7 +304,7 @@ func TestFHIRSample(t *testing.T) {
 		t.Skipf("skipped: the shared Synthea sample is absent (it is beside the repository, not in it): %v", err)
 	}
 	db := newDatabase(t)
-	stdout, stderr := runFHIR(t, db, syntheaSample)
+	stdout, stderr := runFHIR(t, db, syntheaSample, 0)
 	mustContain(t, "summary", stdout,
 		"read 13 Patient, 1215 Encounter, 555 Condition, 1215 DocumentReference, 1745 MedicationRequest, 2056 Procedure",
 		"patients:     13 inserted, 0 updated, 0 unchanged",
@@ -339,7 +348,7 @@ func TestFHIRSample(t *testing.T) {
 	}
 
 	before := snapshot(t, db)
-	stdout, _ = runFHIR(t, db, syntheaSample)
+	stdout, _ = runFHIR(t, db, syntheaSample, 0)
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 13 unchanged",
 		"interactions: 0 inserted, 0 updated, 1215 unchanged")

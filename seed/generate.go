@@ -30,21 +30,41 @@ const (
 // insuranceEncoding spells the random part of generated insurance numbers.
 var insuranceEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// generator draws synthetic patients and their histories from a seeded source, so
-// that the same source and the same now give the same records. It remembers the
-// insurance numbers it has issued, which are therefore unique within a run.
+// The random sources of a generated patient, told apart by the last part of their
+// key (see patientSource).
+const (
+	// recordSource draws the patient's record and what happens at each visit.
+	recordSource byte = iota
+	// identitySource draws the patient's insurance number and the ids of its
+	// interactions.
+	identitySource
+	// calendarSource draws the days and hours of the visits, the only draws whose
+	// number depends on the time of the run (weekends are skipped).
+	calendarSource
+)
+
+// generator draws synthetic patients and their histories. Patient i (from 0) of a seed
+// is drawn from random sources keyed by the seed and i alone (see patientSource), so
+// it is the same in every run with that seed, whatever the number of patients asked
+// for: the first 200 patients of a run of 300 are those of a run of 200. The time of
+// the run only dates the visits and the records: the insurance numbers, the
+// interaction ids and everything else are the same at any time. The generator
+// remembers the insurance numbers it has issued, which are therefore unique within a
+// run.
 type generator struct {
-	r    *rand.Rand
+	seed uint64
 	now  time.Time
+	// r is the record source of the patient being drawn.
+	r    *rand.Rand
 	used map[string]bool
 	// acute and chronic index the catalogue by kind of ailment.
 	acute, chronic []*ailment
 }
 
-// newGenerator returns a generator drawing from r. Records are created at now, and
-// visits fall in the three years before it.
-func newGenerator(r *rand.Rand, now time.Time) *generator {
-	g := &generator{r: r, now: models.StoreTime(now), used: map[string]bool{}}
+// newGenerator returns a generator of the patients of seed. Records are created at
+// now, and visits fall in the three years before it.
+func newGenerator(seed uint64, now time.Time) *generator {
+	g := &generator{seed: seed, now: models.StoreTime(now), used: map[string]bool{}}
 	for i := range ailments {
 		if ailments[i].chronic {
 			g.chronic = append(g.chronic, &ailments[i])
@@ -55,16 +75,26 @@ func newGenerator(r *rand.Rand, now time.Time) *generator {
 	return g
 }
 
-// generate returns n synthetic patients and all their interactions (2 to 20 each),
-// drawn from r and created at now. It returns an error only when a generated record
+// patientSource returns the random source of the given kind for patient i of seed: a
+// ChaCha8 generator whose key holds the seed, i and the kind, so that every patient
+// and kind has a stream of its own.
+func patientSource(seed uint64, i int, kind byte) *rand.Rand {
+	var key [32]byte
+	binary.BigEndian.PutUint64(key[0:8], seed)
+	binary.BigEndian.PutUint64(key[8:16], uint64(i))
+	key[16] = kind
+	return rand.New(rand.NewChaCha8(key))
+}
+
+// generate returns the first n synthetic patients of seed and all their interactions
+// (2 to 20 each), created at now. It returns an error only when a generated record
 // fails the models' validation, which would be a bug in the generator.
-func generate(r *rand.Rand, now time.Time, n int) ([]models.Patient, []models.Interaction, error) {
-	g := newGenerator(r, now)
-	lengths := g.historyLengths(n)
+func generate(seed uint64, now time.Time, n int) ([]models.Patient, []models.Interaction, error) {
+	g := newGenerator(seed, now)
 	patients := make([]models.Patient, 0, n)
 	var interactions []models.Interaction
-	for _, visits := range lengths {
-		p, history, err := g.patient(visits)
+	for i := range n {
+		p, history, err := g.patient(i)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -74,35 +104,44 @@ func generate(r *rand.Rand, now time.Time, n int) ([]models.Patient, []models.In
 	return patients, interactions, nil
 }
 
-// historyLengths draws how many interactions each of n patients will have, from 2 to
-// 20 and most often around 11. Drawing them first lets a caller know the total before
-// generating the records.
-func (g *generator) historyLengths(n int) []int {
-	lengths := make([]int, n)
+// historyLength draws how many interactions a patient has, from 2 to 20 and most often
+// around 11, as the first draw of r.
+func historyLength(r *rand.Rand) int {
 	half := (maxVisits - minVisits) / 2
-	for i := range lengths {
-		lengths[i] = minVisits + g.r.IntN(half+1) + g.r.IntN(half+1)
-	}
-	return lengths
+	return minVisits + r.IntN(half+1) + r.IntN(half+1)
 }
 
-// patient draws one patient with a history of visits interactions, oldest first. Both
-// go through models.NewPatient and models.NewInteraction, as API requests do; an error
-// from them is returned wrapped and means the generator made an invalid record.
-func (g *generator) patient(visits int) (models.Patient, []models.Interaction, error) {
+// visits returns how many interactions patient i will have, without generating it.
+func (g *generator) visits(i int) int {
+	return historyLength(patientSource(g.seed, i, recordSource))
+}
+
+// patient draws patient i with its history, oldest visit first. Both go through
+// models.NewPatient and models.NewInteraction, as API requests do; an error from them
+// is returned wrapped and means the generator made an invalid record.
+func (g *generator) patient(i int) (models.Patient, []models.Interaction, error) {
+	g.r = patientSource(g.seed, i, recordSource)
+	identity := patientSource(g.seed, i, identitySource)
+	visits := historyLength(g.r)
+	insuranceNo := g.insuranceNo(identity)
+	ids := make([]string, visits)
+	for j := range ids {
+		ids[j] = uuidV4(identity)
+	}
+
 	sex := pick(g.r, []string{"M", "F"})
 	age := g.age()
 	conditions := g.conditions(age, visits)
-	doc := g.patientDocument(sex, age, conditions)
+	doc := g.patientDocument(insuranceNo, sex, age, conditions)
 	p, err := models.NewPatient(doc, g.now)
 	if err != nil {
 		return models.Patient{}, nil, fmt.Errorf("generated patient is invalid: %w", err)
 	}
 
 	history := make([]models.Interaction, 0, visits)
-	for _, at := range g.visitTimes(visits) {
+	for j, at := range g.visitTimes(patientSource(g.seed, i, calendarSource), visits) {
 		a := g.visitReason(age, conditions)
-		in, err := models.NewInteraction(g.interactionDocument(p.InsuranceNo, a, at), g.now)
+		in, err := models.NewInteraction(g.interactionDocument(ids[j], p.InsuranceNo, a, at), g.now)
 		if err != nil {
 			return models.Patient{}, nil, fmt.Errorf("generated interaction is invalid: %w", err)
 		}
@@ -155,12 +194,12 @@ func (g *generator) conditions(age, visits int) []*ailment {
 }
 
 // patientDocument builds the request document of a new patient.
-func (g *generator) patientDocument(sex string, age int, conditions []*ailment) bson.D {
+func (g *generator) patientDocument(insuranceNo, sex string, age int, conditions []*ailment) bson.D {
 	first := pick(g.r, firstNames[sex])
 	last := pick(g.r, lastNames)
 	town := pick(g.r, towns)
 	doc := bson.D{
-		{Key: "insurance_no", Value: g.insuranceNo()},
+		{Key: "insurance_no", Value: insuranceNo},
 		{Key: "fname", Value: first},
 		{Key: "lname", Value: last},
 		{Key: "addr", Value: fmt.Sprintf("%s %d, %s %s", pick(g.r, streets), 1+g.r.IntN(180), town.postcode, town.name)},
@@ -199,12 +238,12 @@ func (g *generator) patientDocument(sex string, age int, conditions []*ailment) 
 	)
 }
 
-// insuranceNo returns a new synthetic insurance number: the prefix and 64 random
-// bits in base32, never one issued before by g.
-func (g *generator) insuranceNo() string {
+// insuranceNo returns a new synthetic insurance number: the prefix and 64 bits drawn
+// from r in base32, never one issued before by g.
+func (g *generator) insuranceNo(r *rand.Rand) string {
 	for {
 		var b [8]byte
-		binary.BigEndian.PutUint64(b[:], g.r.Uint64())
+		binary.BigEndian.PutUint64(b[:], r.Uint64())
 		no := syntheticPrefix + insuranceEncoding.EncodeToString(b[:])
 		if !g.used[no] {
 			g.used[no] = true
@@ -237,14 +276,14 @@ func (g *generator) bloodType() string {
 	return bloodTypes[0].name
 }
 
-// visitTimes draws n visit times on distinct weekdays within the three years before
-// g.now, in surgery hours (08:00 to 17:45 UTC), in ascending order.
-func (g *generator) visitTimes(n int) []time.Time {
+// visitTimes draws from r n visit times on distinct weekdays within the three years
+// before g.now, in surgery hours (08:00 to 17:45 UTC), in ascending order.
+func (g *generator) visitTimes(r *rand.Rand, n int) []time.Time {
 	today := g.now.Truncate(24 * time.Hour)
 	days := map[int]bool{}
 	times := make([]time.Time, 0, n)
 	for len(times) < n {
-		back := 1 + g.r.IntN(historyDays)
+		back := 1 + r.IntN(historyDays)
 		day := today.AddDate(0, 0, -back)
 		switch day.Weekday() {
 		case time.Saturday:
@@ -256,7 +295,7 @@ func (g *generator) visitTimes(n int) []time.Time {
 			continue
 		}
 		days[back] = true
-		times = append(times, day.Add(8*time.Hour+time.Duration(g.r.IntN(40))*15*time.Minute))
+		times = append(times, day.Add(8*time.Hour+time.Duration(r.IntN(40))*15*time.Minute))
 	}
 	// Insertion sort: n is at most 20.
 	for i := 1; i < len(times); i++ {
@@ -282,11 +321,10 @@ func (g *generator) visitReason(age int, conditions []*ailment) *ailment {
 	return pick(g.r, eligible)
 }
 
-// interactionDocument builds the request document of one visit for ailment a at time
-// at. Its id is a version 7 UUID, as the server assigns, whose time is the visit's.
-func (g *generator) interactionDocument(insuranceNo string, a *ailment, at time.Time) bson.D {
+// interactionDocument builds the request document of visit id for ailment a at time at.
+func (g *generator) interactionDocument(id, insuranceNo string, a *ailment, at time.Time) bson.D {
 	doc := bson.D{
-		{Key: "id", Value: uuidV7(g.r, at)},
+		{Key: "id", Value: id},
 		{Key: "insurance_no", Value: insuranceNo},
 		{Key: "ailment", Value: a.name},
 		{Key: "symptoms", Value: strings.Join(sample(g.r, a.symptoms, 1+g.r.IntN(3)), ", ")},
@@ -367,13 +405,13 @@ func (g *generator) nextSteps(a *ailment, at time.Time) bson.D {
 	return d
 }
 
-// uuidV7 returns a version 7 UUID whose timestamp is t and whose other bits come
-// from r, in its canonical string form.
-func uuidV7(r *rand.Rand, t time.Time) string {
+// uuidV4 returns a version 4 UUID, whose bits are drawn from r, in its canonical
+// string form.
+func uuidV4(r *rand.Rand) string {
 	var u uuid.UUID
-	binary.BigEndian.PutUint64(u[0:8], uint64(t.UnixMilli())<<16|r.Uint64()&0xffff)
+	binary.BigEndian.PutUint64(u[0:8], r.Uint64())
 	binary.BigEndian.PutUint64(u[8:16], r.Uint64())
-	u[6] = 0x70 | u[6]&0x0f // version 7
+	u[6] = 0x40 | u[6]&0x0f // version 4
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
 	return u.String()
 }

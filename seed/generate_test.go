@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,6 +18,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
 )
 
 var (
@@ -67,7 +68,7 @@ func TestGeneratePlausible(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("seed %d n %d", tt.seed, tt.n), func(t *testing.T) {
-			patients, interactions, err := generate(newRand(tt.seed), now, tt.n)
+			patients, interactions, err := generate(tt.seed, now, tt.n)
 			if err != nil {
 				t.Fatalf("generate: %v", err)
 			}
@@ -184,10 +185,10 @@ func checkInteraction(t *testing.T, in models.Interaction, p models.Patient, now
 	switch {
 	case err != nil:
 		errorf("id is not a UUID: %v", err)
-	case id.Version() != 7 || id.Variant() != uuid.RFC4122:
-		errorf("id is version %d variant %s, want 7 RFC4122", id.Version(), id.Variant())
-	case int64(binary.BigEndian.Uint64(id[:8])>>16) != in.InteractionDate.UnixMilli():
-		errorf("id time is not the visit's")
+	case id.Version() != 4 || id.Variant() != uuid.RFC4122:
+		errorf("id is version %d variant %s, want 4 RFC4122", id.Version(), id.Variant())
+	case id.String() != in.ID || !models.ValidIdentifier(in.ID):
+		errorf("id is not a valid identifier in canonical UUID form")
 	}
 
 	a := catalogueAilment(in.Ailment)
@@ -322,18 +323,18 @@ func checkMetrics(t *testing.T, in models.Interaction, a *ailment) {
 
 func TestGenerateIsDeterministic(t *testing.T) {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	p1, i1, err := generate(newRand(99), now, 40)
+	p1, i1, err := generate(99, now, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, i2, err := generate(newRand(99), now, 40)
+	p2, i2, err := generate(99, now, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(p1, p2) || !reflect.DeepEqual(i1, i2) {
 		t.Error("the same seed and time gave different records")
 	}
-	p3, i3, err := generate(newRand(100), now, 40)
+	p3, i3, err := generate(100, now, 40)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +344,7 @@ func TestGenerateIsDeterministic(t *testing.T) {
 }
 
 func TestGenerateCoversTheCatalogue(t *testing.T) {
-	_, interactions, err := generate(newRand(5), time.Now(), 2000)
+	_, interactions, err := generate(5, time.Now(), 2000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,11 +419,11 @@ func TestLoadGeneratedBatches(t *testing.T) {
 		t.Run(strconv.Itoa(batch), func(t *testing.T) {
 			store := &orderStore{t: t, batch: batch, patients: map[string]bool{}}
 			now := time.Now()
-			rep, err := loadGenerated(context.Background(), store, generateOptions{patients: 30, batch: batch, seed: 8, now: now}, io.Discard)
+			rep, err := loadGenerated(context.Background(), store, generateOptions{patients: 30, batch: batch, seed: 8, now: now}, newConsole(io.Discard))
 			if err != nil {
 				t.Fatalf("loadGenerated: %v", err)
 			}
-			_, want, _ := generate(newRand(8), now, 30)
+			_, want, _ := generate(8, now, 30)
 			if len(store.patients) != 30 || store.interactions != len(want) {
 				t.Errorf("stored %d patients and %d interactions, want 30 and %d", len(store.patients), store.interactions, len(want))
 			}
@@ -439,15 +440,16 @@ func TestGenerateIntoStore(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr)
 	}
-	lengths := newGenerator(newRand(42), time.Now()).historyLengths(25)
+	g := newGenerator(42, time.Now())
 	want := 0
-	for _, n := range lengths {
-		want += n
+	for i := range 25 {
+		want += g.visits(i)
 	}
 	mustContain(t, "summary", stdout,
 		"generating 25 synthetic patients (seed 42)",
 		fmt.Sprintf("inserted %d documents (25 patients, %d interactions) in ", 25+want, want),
-		" documents/s")
+		" documents/s",
+		"already present, left unchanged: 0 patients, 0 interactions")
 	mustContain(t, "progress", stderr, "inserting", "docs")
 
 	ps := patients(t, db)
@@ -466,12 +468,15 @@ func TestGenerateIntoStore(t *testing.T) {
 		checkPatient(t, p, p.CreatedAt)
 	}
 
-	_, _, err = runSeed(t, db, "-generate", "25", "-seed", "42")
-	if err == nil || !strings.Contains(err.Error(), "seed 42 was loaded into this database before") {
-		t.Errorf("second run with the same seed = %v, want a refusal", err)
+	stdout, stderr, err = runSeed(t, db, "-generate", "25", "-seed", "42")
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, stderr)
 	}
+	mustContain(t, "second summary", stdout,
+		"inserted 0 documents (0 patients, 0 interactions) in ",
+		fmt.Sprintf("already present, left unchanged: 25 patients, %d interactions", want))
 	if n := len(interactions(t, db)); n != want {
-		t.Errorf("%d interactions after the refused run, want %d", n, want)
+		t.Errorf("%d interactions after the second run, want %d", n, want)
 	}
 }
 
@@ -515,5 +520,156 @@ func TestCatalogue(t *testing.T) {
 				t.Errorf("specialist %q with referral chance %v", a.specialist, a.referral)
 			}
 		})
+	}
+}
+
+func TestGeneratedPatientDependsOnSeedAndPositionOnly(t *testing.T) {
+	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	p20, i20, err := generate(11, now, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p35, i35, err := generate(11, now, 35)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(i35) < len(i20) || !reflect.DeepEqual(p35[:20], p20) || !reflect.DeepEqual(i35[:len(i20)], i20) {
+		t.Error("the first 20 of 35 patients differ from the 20 patients of the same seed")
+	}
+
+	// Another day of the week, another year: the records are dated differently and
+	// are otherwise the same, identities included.
+	later := now.AddDate(1, 2, 3).Add(5 * time.Hour)
+	pl, il, err := generate(11, later, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pl) != len(p20) || len(il) != len(i20) {
+		t.Fatalf("%d patients and %d interactions later, %d and %d before", len(pl), len(il), len(p20), len(i20))
+	}
+	for i := range pl {
+		if pl[i].InsuranceNo != p20[i].InsuranceNo {
+			t.Errorf("patient %d: insurance number %s later, %s before", i, pl[i].InsuranceNo, p20[i].InsuranceNo)
+		}
+		p := pl[i]
+		p.CreatedAt, p.UpdatedAt = p20[i].CreatedAt, p20[i].UpdatedAt
+		if !reflect.DeepEqual(p, p20[i]) {
+			t.Errorf("patient %d differs in more than its dates:\n%+v\n%+v", i, pl[i], p20[i])
+		}
+	}
+	moved := 0
+	for j := range il {
+		if il[j].ID != i20[j].ID || il[j].InsuranceNo != i20[j].InsuranceNo {
+			t.Errorf("interaction %d: %s of %s later, %s of %s before", j, il[j].ID, il[j].InsuranceNo, i20[j].ID, i20[j].InsuranceNo)
+		}
+		if !il[j].InteractionDate.Equal(i20[j].InteractionDate) {
+			moved++
+		}
+		if a, b := undated(il[j]), undated(i20[j]); !reflect.DeepEqual(a, b) {
+			t.Errorf("interaction %d differs in more than its dates:\n%+v\n%+v", j, a, b)
+		}
+	}
+	if moved == 0 {
+		t.Error("no visit is dated differently a year later")
+	}
+}
+
+// undated returns in without its dates.
+func undated(in models.Interaction) models.Interaction {
+	in.InteractionDate, in.CreatedAt, in.UpdatedAt = time.Time{}, time.Time{}, time.Time{}
+	if in.NextSteps != nil {
+		steps := *in.NextSteps
+		steps.NextVisit = nil
+		in.NextSteps = &steps
+	}
+	return in
+}
+
+func TestGenerateTwiceChangesNothing(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		seed int
+	}{
+		{[]string{"-generate", "30", "-seed", "7"}, 7},
+		{[]string{"-generate", "12"}, 1},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			db := newDatabase(t)
+			stdout, stderr, err := runSeed(t, db, tt.args...)
+			if err != nil {
+				t.Fatalf("first run: %v\n%s", err, stderr)
+			}
+			mustContain(t, "summary", stdout, fmt.Sprintf("synthetic patients (seed %d)\n", tt.seed))
+			before := snapshot(t, db)
+			patients := len(before[repository.PatientsCollection])
+			interactions := len(before[repository.InteractionsCollection])
+
+			// runSeed runs it an hour later, so visits would be dated differently.
+			stdout, stderr, err = runSeed(t, db, tt.args...)
+			if err != nil {
+				t.Fatalf("second run: %v\n%s", err, stderr)
+			}
+			mustContain(t, "second summary", stdout,
+				"inserted 0 documents (0 patients, 0 interactions) in ",
+				fmt.Sprintf("already present, left unchanged: %d patients, %d interactions\n", patients, interactions))
+			assertSameSnapshot(t, before, snapshot(t, db))
+		})
+	}
+}
+
+func TestGenerateMorePatientsOfASeed(t *testing.T) {
+	db := newDatabase(t)
+	if _, stderr, err := runSeed(t, db, "-generate", "20", "-seed", "3"); err != nil {
+		t.Fatalf("first run: %v\n%s", err, stderr)
+	}
+	before := snapshot(t, db)
+
+	stdout, stderr, err := runSeed(t, db, "-generate", "30", "-seed", "3")
+	if err != nil {
+		t.Fatalf("second run: %v\n%s", err, stderr)
+	}
+	g := newGenerator(3, time.Now())
+	old, added := 0, 0
+	for i := range 30 {
+		if i < 20 {
+			old += g.visits(i)
+		} else {
+			added += g.visits(i)
+		}
+	}
+	mustContain(t, "summary", stdout,
+		fmt.Sprintf("inserted %d documents (10 patients, %d interactions) in ", 10+added, added),
+		fmt.Sprintf("already present, left unchanged: 20 patients, %d interactions\n", old))
+
+	after := snapshot(t, db)
+	for _, c := range []struct {
+		name  string
+		added int
+	}{
+		{repository.PatientsCollection, 10},
+		{repository.InteractionsCollection, added},
+	} {
+		stored := map[string]bson.Raw{}
+		for _, doc := range after[c.name] {
+			stored[doc.Lookup("_id").String()] = doc
+		}
+		for _, doc := range before[c.name] {
+			if id := doc.Lookup("_id").String(); !bytes.Equal(stored[id], doc) {
+				t.Errorf("%s: %s changed or removed by the second run", c.name, id)
+			}
+		}
+		if want := len(before[c.name]) + c.added; len(after[c.name]) != want {
+			t.Errorf("%s: %d documents, want %d", c.name, len(after[c.name]), want)
+		}
+	}
+	ps, _, err := generate(3, time.Now(), 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := patients(t, db)
+	for _, p := range ps {
+		if _, ok := stored[p.InsuranceNo]; !ok {
+			t.Errorf("patient %s of seed 3 is not stored", p.InsuranceNo)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -133,6 +132,13 @@ type generateReport struct {
 // documents returns the number of documents inserted.
 func (r generateReport) documents() int { return r.patients.Inserted + r.interactions.Inserted }
 
+// print writes the report: the documents inserted, how fast, and those already present.
+func (r generateReport) print(w io.Writer) {
+	fmt.Fprintf(w, "inserted %d documents (%d patients, %d interactions) in %s: %.0f documents/s\n",
+		r.documents(), r.patients.Inserted, r.interactions.Inserted, r.elapsed.Round(time.Millisecond), r.perSecond())
+	fmt.Fprintf(w, "already present, left unchanged: %d patients, %d interactions\n", r.patients.Existing, r.interactions.Existing)
+}
+
 // perSecond returns the documents inserted per second.
 func (r generateReport) perSecond() float64 {
 	if r.elapsed <= 0 {
@@ -141,34 +147,28 @@ func (r generateReport) perSecond() float64 {
 	return float64(r.documents()) / r.elapsed.Seconds()
 }
 
-// loadGenerated generates opts.patients synthetic patients with their histories from
-// the seed and stores them as it goes, in unordered insertMany calls of at most
-// opts.batch documents, each batch's patients before their interactions. A progress
-// bar counting documents goes to progress.
+// loadGenerated stores the first opts.patients synthetic patients of opts.seed with
+// their histories, generating them as it goes, in unordered insertMany calls of at
+// most opts.batch documents, each batch's patients before their interactions. Those
+// already stored, by insurance number or id, are left unchanged and counted: the same
+// seed gives the same insurance numbers and interaction ids at any time (see
+// generator), so loading a seed again adds nothing, and loading more patients of a
+// seed adds only the new ones. A progress bar counting documents goes to con, and its
+// line is ended when loadGenerated returns.
 //
-// The same seed gives the same insurance numbers; it returns an error, before writing
-// anything, when the first of them is already stored, because loading a seed again
-// would add a second history to its patients. It also returns the store's errors, and
-// ctx's error when interrupted.
-func loadGenerated(ctx context.Context, store recordStore, opts generateOptions, progress io.Writer) (generateReport, error) {
+// It returns the store's errors, and ctx's error when interrupted.
+func loadGenerated(ctx context.Context, store recordStore, opts generateOptions, con *console) (generateReport, error) {
 	started := time.Now()
-	g := newGenerator(newRand(opts.seed), opts.now)
-	lengths := g.historyLengths(opts.patients)
+	g := newGenerator(opts.seed, opts.now)
 	total := opts.patients
-	for _, n := range lengths {
-		total += n
+	for i := range opts.patients {
+		total += g.visits(i)
 	}
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(progress),
-		progressbar.OptionSetDescription("inserting"),
+	bar := con.newProgress(int64(total), "inserting",
 		progressbar.OptionSetItsString("docs"),
-		progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(progress) }),
 	)
-	advance := func(n int) { _ = bar.Add(n) }
+	defer bar.stop()
 
 	var rep generateReport
 	var patients []models.Patient
@@ -176,7 +176,7 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 	// flush stores the buffered patients, then their interactions in full batches,
 	// keeping the remainder for later unless all is set.
 	flush := func(all bool) error {
-		res, err := insertBatches(ctx, patients, opts.batch, store.InsertPatients, advance)
+		res, err := insertBatches(ctx, patients, opts.batch, store.InsertPatients, bar.add)
 		rep.patients.Add(res)
 		patients = patients[:0]
 		if err != nil {
@@ -186,46 +186,30 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 		if !all {
 			ready -= ready % opts.batch
 		}
-		res, err = insertBatches(ctx, interactions[:ready], opts.batch, store.InsertInteractions, advance)
+		res, err = insertBatches(ctx, interactions[:ready], opts.batch, store.InsertInteractions, bar.add)
 		rep.interactions.Add(res)
 		interactions = append(interactions[:0], interactions[ready:]...)
 		return err
 	}
-	for i, visits := range lengths {
-		p, history, err := g.patient(visits)
+	for i := range opts.patients {
+		p, history, err := g.patient(i)
 		if err != nil {
 			return rep, err
-		}
-		if i == 0 {
-			exists, err := store.PatientExists(ctx, p.InsuranceNo)
-			if err != nil {
-				return rep, err
-			}
-			if exists {
-				return rep, fmt.Errorf("seed %d was loaded into this database before; use another -seed, or none", opts.seed)
-			}
 		}
 		patients = append(patients, p)
 		interactions = append(interactions, history...)
 		if len(interactions) >= opts.batch {
 			if err := flush(false); err != nil {
-				_ = bar.Exit()
 				return rep, interrupted(ctx, rep, err)
 			}
 		}
 	}
 	if err := flush(true); err != nil {
-		_ = bar.Exit()
 		return rep, interrupted(ctx, rep, err)
 	}
-	_ = bar.Finish()
+	bar.finish()
 	rep.elapsed = time.Since(started)
 	return rep, nil
-}
-
-// newRand returns the random source of a -generate run with the given seed.
-func newRand(seed uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
 
 // interrupted explains err as an interruption when ctx has ended.

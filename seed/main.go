@@ -3,12 +3,18 @@
 // With no flag it loads the bundled initial dataset (the original project's two
 // patients and thirteen interactions, dated). With -csv DIR it loads DIR/Patient.csv
 // and DIR/Interaction.csv in the original project's export format. With -generate N it
-// adds N synthetic patients with their histories. With -fhir DIR it imports a FHIR R4
-// bulk export (NDJSON, as Synthea writes it): patients, and each encounter as an
-// interaction (see package fhir). CSV rows and FHIR resources go through the API's own
-// validation; invalid ones are reported and skipped. Records already present (by
-// insurance number or id) are left unchanged, so loading the same data twice adds
-// nothing; a FHIR re-import amends the records whose source changed.
+// loads the first N synthetic patients of a seed (-seed, 1 by default) with their
+// histories; a seed always gives the same patients, insurance numbers and interaction
+// ids. With -fhir DIR it imports a FHIR R4 bulk export (NDJSON, as Synthea writes it):
+// patients, and each encounter as an interaction (see package fhir). CSV rows and FHIR
+// resources go through the API's own validation; invalid ones are reported and skipped.
+// Records already present (by insurance number or id) are left unchanged, so loading
+// the same data twice adds nothing; a FHIR re-import amends the records whose source
+// changed.
+//
+// The exit status is 0 when everything was loaded, 1 on an error, 2 for a bad command
+// line, and 3 when everything was loaded except the CSV rows or FHIR resources the
+// summary lists as skipped.
 //
 // The store is the server's: MONGODB_URI and MONGODB_DATABASE, or without MONGODB_URI
 // the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR or, when none
@@ -17,6 +23,7 @@
 //	go run ./seed
 //	go run ./seed -csv ../shared/data/seed-project
 //	go run ./seed -generate 2000
+//	go run ./seed -generate 2000 -seed 2
 //	go run ./seed -fhir ../shared/data/synthea-10
 package main
 
@@ -44,24 +51,46 @@ import (
 //go:embed data/Patient.csv data/Interaction.csv
 var bundledFiles embed.FS
 
-// Bounds of the numeric flags.
+// Bounds and defaults of the numeric flags.
 const (
 	defaultBatch = 1000
 	maxBatch     = 100_000
 	maxGenerate  = 10_000_000
+	defaultSeed  = 1
+)
+
+// Exit statuses of the command.
+const (
+	exitLoaded  = 0 // everything was loaded
+	exitError   = 1 // an error stopped the command
+	exitUsage   = 2 // the command line cannot be run
+	exitSkipped = 3 // everything was loaded except the rows or resources listed
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, time.Now)
 	stop()
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// exitStatus returns the exit status for err, the result of run, and writes to stderr
+// what the status alone does not say: the error, or how many rows were skipped. A
+// usage error has been explained already.
+func exitStatus(err error, stderr io.Writer) int {
 	var usage *usageError
+	var skipped *skippedError
 	switch {
+	case err == nil:
+		return exitLoaded
 	case errors.As(err, &usage):
-		os.Exit(2)
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "seed:", err)
-		os.Exit(1)
+		return exitUsage
+	case errors.As(err, &skipped):
+		fmt.Fprintln(stderr, "seed:", err)
+		return exitSkipped
+	default:
+		fmt.Fprintln(stderr, "seed:", err)
+		return exitError
 	}
 }
 
@@ -83,16 +112,38 @@ type usageError struct {
 // Error returns what is wrong with the command line.
 func (e *usageError) Error() string { return e.msg }
 
+// skippedError reports a load that stored everything except the rows or resources its
+// summary lists as skipped.
+type skippedError struct {
+	// count is how many were skipped; what names one of them: "row" or "resource".
+	count int
+	what  string
+}
+
+// Error says how many rows or resources were skipped.
+func (e *skippedError) Error() string {
+	what := e.what
+	if e.count != 1 {
+		what += "s"
+	}
+	return fmt.Sprintf("%d %s skipped, as listed in the summary; everything else was loaded", e.count, what)
+}
+
 // errHelp means -h or -help was asked for and the usage has been written.
 var errHelp = errors.New("help requested")
 
 // run loads the data the command line in args asks for into the configured store,
 // writing the summary to stdout and logs, messages about the command line and the
-// progress bar to stderr. now is read once, as the time the records are created.
-// It returns a *usageError for a bad command line, and otherwise the errors of
-// configuration, the store and loading.
+// progress bar to stderr. Log lines never cut into the bar's line, and the bar's line
+// is ended before the summary is written. now is read once, as the time the records
+// are created.
+//
+// It returns a *usageError for a bad command line; a *skippedError, after the
+// summary, when CSV rows or FHIR resources were skipped and everything else loaded;
+// and otherwise the errors of configuration, the store and loading.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func() time.Time) error {
-	opts, err := parseFlags(args, stderr)
+	con := newConsole(stderr)
+	opts, err := parseFlags(args, con)
 	if errors.Is(err, errHelp) {
 		return nil
 	}
@@ -104,7 +155,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	if err != nil {
 		return err
 	}
-	logger := app.NewLogger(stderr, cfg.LogLevel)
+	logger := app.NewLogger(con, cfg.LogLevel)
 	conn, repo, err := app.Open(ctx, cfg, logger, app.ConnectOptions{Attach: true})
 	if err != nil {
 		return err
@@ -116,28 +167,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		clock := func() time.Time { return start }
 		im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
 			records.NewInteractions(repo, repo.InteractionVersions(), clock), opts.batch)
-		rep, err := importFHIR(ctx, im, opts.fhirDir, start, stderr)
+		rep, err := importFHIR(ctx, im, opts.fhirDir, start, con)
 		if err != nil {
 			return err
 		}
 		rep.print(stdout, opts.fhirDir)
+		if n := rep.read.SkippedCount(); n > 0 {
+			return &skippedError{count: n, what: "resource"}
+		}
 		return nil
 	}
 	if opts.generate > 0 {
 		fmt.Fprintf(stdout, "generating %d synthetic patients (seed %d)\n", opts.generate, opts.seed)
 		rep, err := loadGenerated(ctx, repo, generateOptions{
 			patients: opts.generate, batch: opts.batch, seed: opts.seed, now: start,
-		}, stderr)
+		}, con)
 		if err != nil {
 			return err
 		}
-		existing := ""
-		if n := rep.patients.Existing + rep.interactions.Existing; n > 0 {
-			existing = fmt.Sprintf(", %d already present", n)
-		}
-		fmt.Fprintf(stdout, "inserted %d documents (%d patients, %d interactions%s) in %s: %.0f documents/s\n",
-			rep.documents(), rep.patients.Inserted, rep.interactions.Inserted, existing,
-			rep.elapsed.Round(time.Millisecond), rep.perSecond())
+		rep.print(stdout)
 		return nil
 	}
 
@@ -150,6 +198,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		return err
 	}
 	rep.print(stdout, source)
+	if n := len(rep.problems); n > 0 {
+		return &skippedError{count: n, what: "row"}
+	}
 	return nil
 }
 
@@ -182,15 +233,22 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	fset.SetOutput(stderr)
 	fset.StringVar(&opts.csvDir, "csv", "", "load `DIR`/Patient.csv and DIR/Interaction.csv instead of the bundled dataset")
 	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 bulk data (NDJSON files) in `DIR` instead of the bundled dataset")
-	fset.IntVar(&opts.generate, "generate", 0, "add `N` synthetic patients with 2 to 20 interactions each, instead of the bundled dataset")
+	fset.IntVar(&opts.generate, "generate", 0, "load the first `N` synthetic patients of the seed, with 2 to 20 interactions each, instead of the bundled dataset")
 	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
-	fset.Uint64Var(&opts.seed, "seed", 0, "random `SEED` for -generate (default: from the current time)")
+	fset.Uint64Var(&opts.seed, "seed", defaultSeed, "draw the synthetic patients of -generate from `SEED`; a seed always gives the same patients")
 	fset.Usage = func() {
 		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED]] [-batch SIZE]\n\n"+
 			"Loads the bundled initial dataset, CSV files, FHIR bulk data or synthetic patients\n"+
 			"into the store configured by the environment (see .env.example). Records already\n"+
-			"present are left unchanged (a FHIR re-import amends those whose source changed).\n\nFlags:\n")
+			"present are left unchanged (a FHIR re-import amends those whose source changed).\n"+
+			"-generate N loads the first N patients of the seed: run it again with a larger N,\n"+
+			"or with another -seed, to add more.\n\nFlags:\n")
 		fset.PrintDefaults()
+		fmt.Fprint(fset.Output(), "\nExit status:\n"+
+			"  0  everything was loaded\n"+
+			"  1  an error stopped the command\n"+
+			"  2  the command line cannot be run\n"+
+			"  3  everything was loaded except the CSV rows or FHIR resources listed as skipped\n")
 	}
 	if err := fset.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -228,9 +286,6 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 		fmt.Fprintln(stderr, problem)
 		fset.Usage()
 		return commandLine{}, &usageError{msg: problem}
-	}
-	if !set["seed"] {
-		opts.seed = uint64(time.Now().UnixNano())
 	}
 	return opts, nil
 }

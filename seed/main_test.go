@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -54,15 +56,22 @@ func runSeed(t *testing.T, db *mongo.Database, args ...string) (stdout, stderr s
 // runSeedAt is runSeed with now as the time of the run.
 func runSeedAt(t *testing.T, db *mongo.Database, now time.Time, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
+	var out, errOut bytes.Buffer
+	err = runSeedTo(t, db, now, &out, &errOut, args...)
+	return out.String(), errOut.String(), err
+}
+
+// runSeedTo is runSeedAt writing to the given stdout and stderr, which may be one
+// writer, as a terminal shows both.
+func runSeedTo(t *testing.T, db *mongo.Database, now time.Time, stdout, stderr io.Writer, args ...string) error {
+	t.Helper()
 	t.Setenv("MONGODB_DATABASE", db.Name())
 	t.Setenv("DATA_DIR", t.TempDir())
 	t.Setenv("LOG_LEVEL", "info")
 	if testStore.Embedded() {
 		t.Setenv("EMBEDDED_MONGO_ADDR", testStore.Addr())
 	}
-	var out, errOut bytes.Buffer
-	err = run(context.Background(), args, &out, &errOut, func() time.Time { return now })
-	return out.String(), errOut.String(), err
+	return run(context.Background(), args, stdout, stderr, func() time.Time { return now })
 }
 
 // dump returns every document of a collection as stored, in _id order.
@@ -321,14 +330,14 @@ func TestParseFlags(t *testing.T) {
 	tests := []struct {
 		args []string
 		want commandLine
-		// keepSeed is set when args give -seed; otherwise the seed is time-based.
-		keepSeed bool
 	}{
-		{nil, commandLine{batch: defaultBatch}, false},
-		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch}, false},
-		{[]string{"-fhir", "bulk", "-batch", "10"}, commandLine{fhirDir: "bulk", batch: 10}, false},
-		{[]string{"-generate", "25", "-seed", "7", "-batch", "50"}, commandLine{generate: 25, seed: 7, batch: 50}, true},
-		{[]string{"-generate=3", "-seed=0"}, commandLine{generate: 3, batch: defaultBatch}, true},
+		{nil, commandLine{batch: defaultBatch, seed: defaultSeed}},
+		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch, seed: defaultSeed}},
+		{[]string{"-fhir", "bulk", "-batch", "10"}, commandLine{fhirDir: "bulk", batch: 10, seed: defaultSeed}},
+		{[]string{"-generate", "25", "-seed", "7", "-batch", "50"}, commandLine{generate: 25, seed: 7, batch: 50}},
+		{[]string{"-generate=3", "-seed=0"}, commandLine{generate: 3, batch: defaultBatch}},
+		// The default seed is fixed, so that running -generate again adds nothing.
+		{[]string{"-generate", "40"}, commandLine{generate: 40, batch: defaultBatch, seed: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -336,9 +345,6 @@ func TestParseFlags(t *testing.T) {
 			got, err := parseFlags(tt.args, &stderr)
 			if err != nil {
 				t.Fatalf("parseFlags: %v\n%s", err, stderr.String())
-			}
-			if !tt.keepSeed {
-				got.seed = 0
 			}
 			if got != tt.want {
 				t.Errorf("parseFlags(%q) = %+v, want %+v", tt.args, got, tt.want)
@@ -351,7 +357,8 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, errHelp) {
 			t.Errorf("parseFlags(-h) = %v, want errHelp", err)
 		}
-		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-seed SEED")
+		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-seed SEED", "(default 1)",
+			"Exit status:", "  0  everything was loaded", "  1  an error", "  2  the command line", "  3  everything was loaded except")
 	})
 }
 
@@ -423,6 +430,35 @@ func TestMongoshURI(t *testing.T) {
 			t.Setenv("MONGODB_URI", tt.uri)
 			if got := mongoshURI(t, "d"); got != tt.want {
 				t.Errorf("mongoshURI(%q) = %q, want %q", tt.uri, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExitStatus(t *testing.T) {
+	tests := []struct {
+		name    string
+		err     error
+		want    int
+		message string
+	}{
+		{"loaded", nil, 0, ""},
+		{"usage", &usageError{msg: "-csv needs a directory"}, 2, ""},
+		{"skipped rows", &skippedError{count: 5, what: "row"}, 3,
+			"seed: 5 rows skipped, as listed in the summary; everything else was loaded\n"},
+		{"skipped resource", &skippedError{count: 1, what: "resource"}, 3,
+			"seed: 1 resource skipped, as listed in the summary; everything else was loaded\n"},
+		{"error", errors.New("store at x does not answer"), 1, "seed: store at x does not answer\n"},
+		{"wrapped error", fmt.Errorf("insert batch of 3: %w", context.Canceled), 1, "seed: insert batch of 3: context canceled\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			if got := exitStatus(tt.err, &stderr); got != tt.want {
+				t.Errorf("exitStatus(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+			if stderr.String() != tt.message {
+				t.Errorf("stderr = %q, want %q", stderr.String(), tt.message)
 			}
 		})
 	}
