@@ -1,0 +1,436 @@
+package app_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinic/interactions/app"
+)
+
+// TestREADMEWalkthrough runs the README's walkthrough as a reader would: every code
+// block marked <!-- walkthrough --> in order, against a fresh server started as
+// `go run .` starts it. Each command must succeed; a command that names a status in
+// its comment ("# 404 ...") must answer it. Keys the commands print are put where
+// the README says <the key printed above>; localhost:8000 and 127.0.0.1:27017 stand
+// for the server's and its store's addresses.
+func TestREADMEWalkthrough(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commands, err := walkthrough(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(commands) < 20 {
+		t.Fatalf("the walkthrough holds %d commands: are its blocks marked?", len(commands))
+	}
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("MONGODB_DATABASE", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("PORT", "0")
+	srv := startRun(t)
+	defer srv.stop()
+	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr) // the commands beside the server attach to its store
+
+	r := &reader{t: t, base: srv.base, storeAddr: srv.storeAddr, vars: map[string]string{}}
+	r.adminKey = regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(srv.stdout.String())
+	for i, cmd := range commands {
+		if t.Failed() {
+			t.Fatalf("stopped at command %d: %s", i+1, cmd.text)
+		}
+		r.run(cmd)
+	}
+}
+
+// command is one command of the walkthrough: its words, unexpanded, the status its
+// comment expects (0 for none) and its text, for messages.
+type command struct {
+	words  [][]part
+	status int
+	text   string
+}
+
+// part is a piece of a shell word: literal text, or a variable to expand.
+type part struct {
+	text     string
+	variable bool
+}
+
+var statusComment = regexp.MustCompile(`^\s*(\d{3})\b`)
+
+// walkthrough returns the commands of the README's code blocks marked
+// <!-- walkthrough -->, in order.
+func walkthrough(markdown string) ([]command, error) {
+	var out []command
+	lines := strings.Split(markdown, "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "<!-- walkthrough -->" {
+			continue
+		}
+		if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) != "```sh" {
+			return nil, fmt.Errorf("README line %d: a walkthrough mark not followed by a ```sh block", i+1)
+		}
+		var block []string
+		for i += 2; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			block = append(block, lines[i])
+		}
+		cmds, err := lex(strings.Join(block, "\n") + "\n")
+		if err != nil {
+			return nil, fmt.Errorf("README block before line %d: %w", i+1, err)
+		}
+		out = append(out, cmds...)
+	}
+	return out, nil
+}
+
+// lex splits shell text into commands, as sh would: words separated by blanks,
+// commands by newlines; single quotes keep everything, double quotes expand $NAME;
+// a backslash at the end of a line continues it; # starts a comment.
+func lex(src string) ([]command, error) {
+	var (
+		cmds    []command
+		words   [][]part
+		word    []part
+		inWord  bool
+		comment string
+		start   int
+	)
+	endWord := func() {
+		if inWord {
+			words = append(words, word)
+		}
+		word, inWord = nil, false
+	}
+	endCommand := func(end int) {
+		endWord()
+		if len(words) > 0 {
+			c := command{words: words, text: strings.TrimSpace(src[start:end])}
+			if m := statusComment.FindStringSubmatch(comment); m != nil {
+				c.status, _ = strconv.Atoi(m[1])
+			}
+			cmds = append(cmds, c)
+		}
+		words, comment, start = nil, "", end+1
+	}
+	literal := func(s string) { word = append(word, part{text: s}); inWord = true }
+	variable := func(i int) int { // reads $NAME or ${NAME} at src[i]; returns the index after it
+		j := i + 1
+		if j < len(src) && src[j] == '{' {
+			k := strings.IndexByte(src[j:], '}')
+			if k < 0 {
+				return -1
+			}
+			word, inWord = append(word, part{text: src[j+1 : j+k], variable: true}), true
+			return j + k + 1
+		}
+		for j < len(src) && (src[j] == '_' || src[j] >= 'A' && src[j] <= 'Z' || src[j] >= 'a' && src[j] <= 'z' || src[j] >= '0' && src[j] <= '9') {
+			j++
+		}
+		if j == i+1 {
+			literal("$")
+			return j
+		}
+		word, inWord = append(word, part{text: src[i+1 : j], variable: true}), true
+		return j
+	}
+	for i := 0; i < len(src); {
+		switch c := src[i]; {
+		case c == '\\' && i+1 < len(src) && src[i+1] == '\n':
+			i += 2
+		case c == '\\' && i+1 < len(src):
+			literal(src[i+1 : i+2])
+			i += 2
+		case c == '\n':
+			endCommand(i)
+			i++
+		case c == ' ' || c == '\t':
+			endWord()
+			i++
+		case c == '#' && !inWord:
+			end := strings.IndexByte(src[i:], '\n')
+			comment = src[i+1 : i+end]
+			i += end
+		case c == '\'':
+			end := strings.IndexByte(src[i+1:], '\'')
+			if end < 0 {
+				return nil, fmt.Errorf("an unclosed single quote: %q", src[start:])
+			}
+			literal(src[i+1 : i+1+end])
+			i += end + 2
+		case c == '"':
+			i++
+			inWord = true
+			for i < len(src) && src[i] != '"' {
+				switch {
+				case src[i] == '\\' && i+1 < len(src) && strings.ContainsRune(`"\$`+"`", rune(src[i+1])):
+					literal(src[i+1 : i+2])
+					i += 2
+				case src[i] == '$':
+					if i = variable(i); i < 0 {
+						return nil, fmt.Errorf("an unclosed ${: %q", src[start:])
+					}
+				default:
+					literal(src[i : i+1])
+					i++
+				}
+			}
+			if i >= len(src) {
+				return nil, fmt.Errorf("an unclosed double quote: %q", src[start:])
+			}
+			i++
+		case c == '$':
+			if i = variable(i); i < 0 {
+				return nil, fmt.Errorf("an unclosed ${: %q", src[start:])
+			}
+		case c == '|' || c == ';' || c == '&' || c == '>' || c == '<' || c == '`' || c == '(':
+			return nil, fmt.Errorf("%q: the walkthrough runs plain commands, without %q", strings.TrimSpace(src[start:min(len(src), i+20)]), c)
+		default:
+			literal(src[i : i+1])
+			i++
+		}
+	}
+	endCommand(len(src) - 1)
+	return cmds, nil
+}
+
+// reader runs the walkthrough's commands as a reader does.
+type reader struct {
+	t         *testing.T
+	base      string // http://127.0.0.1:port
+	storeAddr string
+	vars      map[string]string
+	// adminKey is the key the server printed at its first start; lastKey the last
+	// API key a command printed; lastCursor the next_cursor of the last answer.
+	adminKey, lastKey, lastCursor string
+}
+
+// The README's placeholders for what the reader pastes from what came before.
+const (
+	keyPlaceholder    = "<the key printed above>"
+	adminPlaceholder  = "<the admin key the server printed>"
+	cursorPlaceholder = "<the next_cursor above>"
+)
+
+func (r *reader) expand(word []part) string {
+	var b strings.Builder
+	for _, p := range word {
+		if p.variable {
+			v, ok := r.vars[p.text]
+			if !ok {
+				r.t.Errorf("$%s is used before it is set", p.text)
+			}
+			b.WriteString(v)
+			continue
+		}
+		b.WriteString(p.text)
+	}
+	return b.String()
+}
+
+func (r *reader) run(cmd command) {
+	t := r.t
+	t.Helper()
+	args := make([]string, len(cmd.words))
+	for i, w := range cmd.words {
+		args[i] = r.paste(cmd, r.expand(w))
+	}
+	switch {
+	case args[0] == "export" && len(args) == 2, len(args) == 1 && strings.Contains(args[0], "="):
+		name, value, _ := strings.Cut(args[len(args)-1], "=")
+		r.vars[name] = value
+	case args[0] == "curl":
+		r.curl(cmd, args[1:])
+	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && args[2] == ".":
+		if len(args) == 3 {
+			return // the server: this test started it
+		}
+		var out bytes.Buffer
+		if err := app.Run(context.Background(), args[3:], &out, io.Discard); err != nil {
+			t.Errorf("%s: %v", cmd.text, err)
+		}
+		r.remember(out.String())
+	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && args[2] == "./seed":
+		r.exec(cmd, "go", args[1:]...)
+	case args[0] == "mongosh":
+		if _, err := exec.LookPath("mongosh"); err != nil {
+			t.Logf("skipped, as mongosh is not on PATH (.ci/run installs it): %s", cmd.text)
+			return
+		}
+		for i := range args {
+			args[i] = strings.ReplaceAll(args[i], "127.0.0.1:27017", r.storeAddr)
+		}
+		r.exec(cmd, "mongosh", args[1:]...)
+	default:
+		t.Errorf("the walkthrough runs %q, which this test does not know how to run", cmd.text)
+	}
+}
+
+// paste puts into s what its placeholders ask for.
+func (r *reader) paste(cmd command, s string) string {
+	for placeholder, value := range map[string]string{
+		keyPlaceholder: r.lastKey, adminPlaceholder: r.adminKey, cursorPlaceholder: r.lastCursor,
+	} {
+		if !strings.Contains(s, placeholder) {
+			continue
+		}
+		if value == "" {
+			r.t.Errorf("%s: nothing before gave %s", cmd.text, placeholder)
+		}
+		s = strings.ReplaceAll(s, placeholder, value)
+	}
+	return s
+}
+
+// remember keeps the last API key and next_cursor in a command's output.
+func (r *reader) remember(out string) {
+	if key := regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(out); key != "" {
+		r.lastKey = key
+	}
+	if m := regexp.MustCompile(`"next_cursor":"([A-Za-z0-9_-]+)"`).FindStringSubmatch(out); m != nil {
+		r.lastCursor = m[1]
+	}
+}
+
+// exec runs a program from the repository's root, with the test's environment, and
+// fails the test when it does not exit 0.
+func (r *reader) exec(cmd command, name string, args ...string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, name, args...)
+	c.Dir = ".."
+	c.Env = append(os.Environ(), "MONGOSH_NO_UPDATE_CHECK=1")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		r.t.Errorf("%s: %v\n%s", cmd.text, err, out)
+	}
+	r.remember(string(out))
+}
+
+// curl sends the request a curl command line describes and checks its status.
+func (r *reader) curl(cmd command, args []string) {
+	t := r.t
+	t.Helper()
+	method, target, body := "", "", ""
+	header := http.Header{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		value := func() string {
+			if i+1 >= len(args) {
+				t.Errorf("%s: %s needs a value", cmd.text, a)
+				return ""
+			}
+			i++
+			return args[i]
+		}
+		switch a {
+		case "-i", "-s", "-sS", "-si", "--include", "--silent", "--show-error":
+		case "-X", "--request":
+			method = value()
+		case "-H", "--header":
+			name, v, _ := strings.Cut(value(), ":")
+			header.Add(strings.TrimSpace(name), strings.TrimSpace(v))
+		case "-d", "--data", "--data-raw":
+			body = value()
+		default:
+			if strings.HasPrefix(a, "-") {
+				t.Errorf("%s: curl's %s is not supported here", cmd.text, a)
+				return
+			}
+			target = a
+		}
+	}
+	if method == "" {
+		method = http.MethodGet
+		if body != "" {
+			method = http.MethodPost
+		}
+	}
+	if !strings.Contains(target, "://") {
+		target = "http://" + target
+	}
+	u, err := url.Parse(target)
+	if err != nil || u.Host != "localhost:8000" {
+		t.Errorf("%s: the walkthrough's requests go to localhost:8000", cmd.text)
+		return
+	}
+	base, _ := url.Parse(r.base)
+	u.Host = base.Host
+	req, err := http.NewRequest(method, u.String(), strings.NewReader(body))
+	if err != nil {
+		t.Errorf("%s: %v", cmd.text, err)
+		return
+	}
+	req.Header = header
+	if body != "" && header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded") // as curl -d does
+	}
+	sent := req.Clone(context.Background())
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s: %v", cmd.text, err)
+		return
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(bufio.NewReader(res.Body))
+	checkContract(t, sent, []byte(body), res.StatusCode, res.Header, data, true)
+	want := cmd.status
+	switch {
+	case want != 0 && res.StatusCode != want:
+		t.Errorf("%s\nanswered %d, the README says %d:\n%s", cmd.text, res.StatusCode, want, data)
+	case want == 0 && res.StatusCode >= 300:
+		t.Errorf("%s\nanswered %d; a command without a status in its comment must succeed:\n%s", cmd.text, res.StatusCode, data)
+	}
+	r.remember(string(data))
+}
+
+func TestLex(t *testing.T) {
+	cmds, err := lex(`curl -H "$AUTH" -i -X POST localhost:8000/x -d '{
+  "a": "b c"
+}'    # 201 Created
+export AUTH="Authorization: Bearer <the key printed above>"
+go run . keys create \
+  -name dr-house -role clinician
+echo "a\"b" ${X}y # no status
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &reader{t: t, vars: map[string]string{"AUTH": "k", "X": "x"}}
+	var got []string
+	for _, c := range cmds {
+		var words []string
+		for _, w := range c.words {
+			words = append(words, r.expand(w))
+		}
+		got = append(got, fmt.Sprintf("%d %q", c.status, words))
+	}
+	want := []string{
+		`201 ["curl" "-H" "k" "-i" "-X" "POST" "localhost:8000/x" "-d" "{\n  \"a\": \"b c\"\n}"]`,
+		`0 ["export" "AUTH=Authorization: Bearer <the key printed above>"]`,
+		`0 ["go" "run" "." "keys" "create" "-name" "dr-house" "-role" "clinician"]`,
+		`0 ["echo" "a\"b" "xy"]`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lex gave\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, bad := range []string{"a | b\n", "echo 'x\n", "a > f\n", "echo $(date)\n"} {
+		if _, err := lex(bad); err == nil {
+			t.Errorf("lex(%q) accepted it", bad)
+		}
+	}
+}
