@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -187,5 +188,39 @@ func TestLogsCarryNoPatientData(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("logs contain %q:\n%s", secret, logs)
 		}
+	}
+}
+
+// TestSwaggerUIRenders opens the Swagger UI in headless Chromium, as a person does:
+// it renders every operation of the document and offers to authorize.
+func TestSwaggerUIRenders(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("skipped: needs chromium, which is not on PATH (apt-get install chromium; .ci/run installs it)")
+	}
+	e := newEnv(t)
+	base := e.listen()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--user-data-dir="+t.TempDir(), "--virtual-time-budget=10000", "--dump-dom", base+"/docs/index.html").Output()
+	if err != nil {
+		t.Fatalf("chromium: %v", err)
+	}
+	page := string(out)
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			if !strings.Contains(page, ">"+op.Summary+"<") {
+				t.Errorf("the page does not show %s %s (%s)", method, path, op.Summary)
+			}
+		}
+	}
+	if !strings.Contains(page, "btn authorize") {
+		t.Error("the page offers no Authorize button")
 	}
 }
