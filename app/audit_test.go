@@ -287,3 +287,30 @@ func remove(t *testing.T, e *env, id string) {
 		t.Fatalf("tamper: %v %v", res, err)
 	}
 }
+
+// TestRequestIDs sends client-chosen X-Request-Id values: the server always gives the
+// request an id of its own, and keeps a plain client id apart in the audit event.
+func TestRequestIDs(t *testing.T) {
+	e := newEnv(t)
+	e.createPatient("A11")
+	for _, tc := range []struct{ sent, kept string }{
+		{"trace-42/a:b_c.d", "trace-42/a:b_c.d"},
+		{"evil\" id; drop", ""},
+		{strings.Repeat("x", 65), ""},
+		{"", ""},
+	} {
+		res := e.do("GET", "/api/v1/patients/A11", "", "X-Request-Id", tc.sent)
+		id := res.header.Get("X-Request-Id")
+		if id == "" || id == tc.sent {
+			t.Errorf("sent %q: the answer's X-Request-Id is %q, want the server's own", tc.sent, id)
+		}
+		events := e.auditEvents()
+		last := events[len(events)-1]
+		if last.RequestID != id || last.ClientRequestID != tc.kept {
+			t.Errorf("sent %q: event request_id %q, client_request_id %q; want %q and %q", tc.sent, last.RequestID, last.ClientRequestID, id, tc.kept)
+		}
+	}
+	if v := e.verify(); v["ok"] != true {
+		t.Errorf("verify = %v", v)
+	}
+}

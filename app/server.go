@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
-	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/swagger"
 	"github.com/google/uuid"
 
@@ -65,7 +63,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
 	})
-	app.Use(requestid.New())
+	app.Use(handlers.RequestID)
 	app.Use(accessLog(logger))
 	app.Use(recover.New())
 	app.Use(securityHeaders)
@@ -77,7 +75,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 			ExposeHeaders: "ETag,Location,Retry-After,Idempotent-Replayed,X-Request-Id",
 		}))
 	}
-	app.Use(deadline(cfg.RequestTimeout))
+	app.Use(handlers.Deadline(cfg.RequestTimeout))
 
 	h := handlers.New(handlers.Services{
 		Store:        db,
@@ -145,17 +143,6 @@ func securityHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// deadline gives each request a context that ends after timeout; handlers pass it to
-// the store through c.UserContext().
-func deadline(timeout time.Duration) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		c.SetUserContext(ctx)
-		return c.Next()
-	}
-}
-
 // accessLog logs one line per request: its id, route template, status, latency and
 // API key name. It never logs paths, query strings or bodies, which carry patient
 // data. The status of a request that ends in an error is the one the error handler
@@ -169,7 +156,7 @@ func accessLog(logger *slog.Logger) fiber.Handler {
 			status = handlers.StatusOf(err)
 		}
 		logger.Info("request",
-			"request_id", c.Locals("requestid"),
+			"request_id", handlers.RequestIDOf(c),
 			"method", c.Method(),
 			"route", c.Route().Path,
 			"status", status,

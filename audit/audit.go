@@ -34,6 +34,15 @@ func Hash(key []byte, e models.AuditEvent) string {
 	} {
 		fmt.Fprintf(h, "%d:%s;", len(f), f) // length-prefixed: no two field lists collide
 	}
+	// Fields added later are hashed only when set, so that earlier events keep their
+	// hashes; each is named, so that none can pass for another.
+	for _, f := range []struct{ name, value string }{
+		{"client_request_id", e.ClientRequestID},
+	} {
+		if f.value != "" {
+			fmt.Fprintf(h, "%d:%s=%d:%s;", len(f.name), f.name, len(f.value), f.value)
+		}
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -17,22 +17,23 @@ type AuditLog interface {
 	Append(ctx context.Context, e models.AuditEvent) (models.AuditEvent, error)
 }
 
-// auditWrite bounds the write of a request's audit event, which is made even when
-// the request's own deadline has passed.
-const auditWrite = 5 * time.Second
-
 // Audit returns middleware that appends one event per request to log: who (the API
 // key), what (the action and route template), on whose data (the patient and
 // interaction the request read or wrote, which the repository notes in the
 // request's audit.Subject; else the path's) and how it ended (the status it is
 // answered with), refused requests included. The event is written before the
-// response leaves; if it cannot be written the request fails with 503 and nothing it
-// produced is returned. now reads the time.
+// response leaves, within the request's deadline: the handler's work ends earlier
+// (see Deadline) to leave it time. If it cannot be written the request fails with
+// 503 and nothing it produced is returned. now reads the time.
 func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, subject := audit.WithSubject(c.UserContext())
-		c.SetUserContext(ctx)
+		full := c.UserContext()
+		work, cancel := reserve(full)
+		defer cancel()
+		work, subject := audit.WithSubject(work)
+		c.SetUserContext(work)
 		err := c.Next()
+		cancel()
 		status := c.Response().StatusCode()
 		if err != nil {
 			status = StatusOf(err)
@@ -48,21 +49,20 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		}
 		route := c.Route().Path
 		event := models.AuditEvent{
-			Time:          now(),
-			KeyName:       p.Name,
-			Role:          p.Role,
-			Action:        action(c.Method(), route),
-			Method:        c.Method(),
-			Route:         route,
-			InsuranceNo:   insuranceNo,
-			InteractionID: interactionID,
-			Status:        status,
-			ClientIP:      c.IP(),
-			RequestID:     requestID(c),
+			Time:            now(),
+			KeyName:         p.Name,
+			Role:            p.Role,
+			Action:          action(c.Method(), route),
+			Method:          c.Method(),
+			Route:           route,
+			InsuranceNo:     insuranceNo,
+			InteractionID:   interactionID,
+			Status:          status,
+			ClientIP:        c.IP(),
+			RequestID:       requestID(c),
+			ClientRequestID: clientRequestID(c),
 		}
-		writeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditWrite)
-		defer cancel()
-		if _, appendErr := log.Append(writeCtx, event); appendErr != nil {
+		if _, appendErr := log.Append(full, event); appendErr != nil {
 			c.Response().ResetBody()
 			for _, hdr := range []string{fiber.HeaderLocation, fiber.HeaderETag, "Idempotent-Replayed"} {
 				c.Response().Header.Del(hdr)

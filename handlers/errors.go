@@ -128,9 +128,3 @@ func classify(err error) (int, ErrorBody) {
 	}
 	return fiber.StatusInternalServerError, ErrorBody{Code: "internal", Message: "an internal error occurred"}
 }
-
-// requestID returns the id the request-id middleware gave this request.
-func requestID(c *fiber.Ctx) string {
-	id, _ := c.Locals("requestid").(string)
-	return id
-}

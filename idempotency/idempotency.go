@@ -78,9 +78,16 @@ type Keeper struct {
 // margin is the time a waiting retry keeps in hand before its deadline, to answer.
 const margin = 100 * time.Millisecond
 
-// bookkeeping bounds the writes that keep or release an answer: they run after the
-// request, whose own deadline may have passed.
-const bookkeeping = 5 * time.Second
+// bookkeepingDeadline returns when the work of a request with ctx must end so that
+// keeping its answer has time left before ctx ends: a tenth of the time left, at
+// most a second. Without a deadline, there is no bound.
+func bookkeepingDeadline(ctx context.Context) time.Time {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}.Add(1<<63 - 1)
+	}
+	return deadline.Add(-min(time.Until(deadline)/10, time.Second))
+}
 
 // New returns a Keeper over store.
 func New(store Store, opts Options) *Keeper {
@@ -184,12 +191,13 @@ func (k *Keeper) claim(ctx context.Context, req Request) (models.IdempotencyReco
 }
 
 // runOnce runs the request under the claimed record held and keeps its answer, or
-// releases the key when the answer is a 5xx. A failure to keep the answer does not
-// change it: a retry then waits for the lease and finds the record made.
+// releases the key when the answer is a 5xx, all within ctx's deadline: the run ends
+// earlier to leave time for that. A failure to keep the answer does not change it: a
+// retry then waits for the lease and finds the record made.
 func (k *Keeper) runOnce(ctx context.Context, held models.IdempotencyRecord, run func(context.Context, string) models.IdempotentAnswer) models.IdempotentAnswer {
-	answer := run(ctx, held.ReservedID)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
-	defer cancel()
+	work, cancel := context.WithDeadline(ctx, bookkeepingDeadline(ctx))
+	answer := run(work, held.ReservedID)
+	cancel()
 	if answer.Status >= 500 {
 		if err := k.store.ReleaseIdempotencyRecord(ctx, held.ID, held.Token); err != nil {
 			k.opts.Logger.WarnContext(ctx, "release idempotency key", "error", err.Error())

@@ -20,9 +20,12 @@ type AuditEvent struct {
 	InteractionID string    `json:"interaction_id,omitempty" bson:"interaction_id,omitempty"`
 	Status        int       `json:"status" bson:"status" validate:"required" example:"200"`
 	ClientIP      string    `json:"client_ip" bson:"client_ip" validate:"required"`
-	RequestID     string    `json:"request_id" bson:"request_id" validate:"required"`
-	PrevHash      string    `json:"prev_hash" bson:"prev_hash" validate:"required"`
-	Hash          string    `json:"hash" bson:"hash" validate:"required"`
+	// RequestID is the id the server gave the request.
+	RequestID string `json:"request_id" bson:"request_id" validate:"required"`
+	// ClientRequestID is the X-Request-Id the client sent, when it was a plain id.
+	ClientRequestID string `json:"client_request_id,omitempty" bson:"client_request_id,omitempty"`
+	PrevHash        string `json:"prev_hash" bson:"prev_hash" validate:"required"`
+	Hash            string `json:"hash" bson:"hash" validate:"required"`
 }
 
 // AuditChainHead is the last event of a chain as its writer last recorded it, so that

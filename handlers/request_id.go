@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+)
+
+// Locals keys of a request's ids.
+const (
+	requestIDKey       = "request_id"
+	clientRequestIDKey = "client_request_id"
+)
+
+// HeaderRequestID names the header that carries a request's id.
+const HeaderRequestID = "X-Request-Id"
+
+// maxClientRequestID bounds the id a client may give its request.
+const maxClientRequestID = 64
+
+// RequestID is middleware that gives every request an id of the server's own, sent
+// back in X-Request-Id and named by the logs and the audit trail. An X-Request-Id the
+// client sends is kept apart, as the client's id, when it is at most 64 letters,
+// digits and '.', '_', ':', '-', '/'; anything else is dropped, so that a client can
+// neither choose the server's id nor write arbitrary text into logs and events.
+func RequestID(c *fiber.Ctx) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	c.Locals(requestIDKey, id.String())
+	if client := c.Get(HeaderRequestID); client != "" && validClientRequestID(client) {
+		c.Locals(clientRequestIDKey, strings.Clone(client))
+	}
+	c.Set(HeaderRequestID, id.String())
+	return c.Next()
+}
+
+func validClientRequestID(s string) bool {
+	if len(s) > maxClientRequestID {
+		return false
+	}
+	for _, b := range []byte(s) {
+		alnum := b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+		if !alnum && !strings.ContainsRune("._:-/", rune(b)) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestID returns the id RequestID gave this request.
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey).(string)
+	return id
+}
+
+// RequestIDOf returns the id RequestID gave the request c serves, for the access log.
+func RequestIDOf(c *fiber.Ctx) string { return requestID(c) }
+
+// clientRequestID returns the id the client gave its request, when it kept one.
+func clientRequestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(clientRequestIDKey).(string)
+	return id
+}
+
+// Deadline returns middleware that gives each request a context ending after
+// timeout, which the handlers pass to the store through c.UserContext(). Nothing a
+// request does runs past it: the work of the handler ends a tenth of it earlier (at
+// most a second), so that the audit event and the bookkeeping that follow have
+// time left within it.
+func Deadline(timeout time.Duration) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
+}
+
+// reserve returns a context ending before ctx does, by a tenth of the time ctx has
+// left, at most a second: the work it bounds leaves that time to what follows it.
+func reserve(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-min(time.Until(deadline)/10, time.Second)))
+}
