@@ -77,6 +77,10 @@ func TestAmendInteraction(t *testing.T) {
 			}
 		}
 	})
+	t.Run("If-Match: * names no version and is refused", func(t *testing.T) {
+		assertError(t, e.patch("/api/v1/interactions/1", `*`, `{"remarks":"x"}`), 428, "precondition_required")
+		assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=x", "", "If-Match", "*"), 428, "precondition_required")
+	})
 	t.Run("a stale ETag is refused", func(t *testing.T) {
 		assertError(t, e.patch("/api/v1/interactions/1", `"7"`, `{"remarks":"x"}`), 412, "precondition_failed")
 		assertError(t, e.patch("/api/v1/interactions/1", `W/"1"`, `{"remarks":"x"}`), 412, "precondition_failed")

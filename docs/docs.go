@@ -3776,6 +3776,10 @@ const docTemplate = `{
                 "client_ip": {
                     "type": "string"
                 },
+                "client_request_id": {
+                    "description": "ClientRequestID is the X-Request-Id the client sent, when it was a plain id.",
+                    "type": "string"
+                },
                 "hash": {
                     "type": "string"
                 },
@@ -3800,6 +3804,7 @@ const docTemplate = `{
                     "type": "string"
                 },
                 "request_id": {
+                    "description": "RequestID is the id the server gave the request.",
                     "type": "string"
                 },
                 "role": {

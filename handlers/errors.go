@@ -103,7 +103,7 @@ func classify(err error) (int, ErrorBody) {
 			Message: "too many requests for this API key; retry after the time in Retry-After"}
 	case errors.Is(err, models.ErrPreconditionRequired):
 		return fiber.StatusPreconditionRequired, ErrorBody{Code: "precondition_required",
-			Message: "send If-Match with the ETag of the version you are changing"}
+			Message: "send If-Match with the ETag of the version you are changing, as ETag gave it (\"3\"); * is not accepted"}
 	case errors.Is(err, models.ErrPreconditionFailed):
 		return fiber.StatusPreconditionFailed, ErrorBody{Code: "precondition_failed",
 			Message: "the record has changed since that version; fetch it again and reapply your change"}

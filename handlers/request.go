@@ -143,13 +143,12 @@ func setETag(c *fiber.Ctx, version int) {
 	c.Set(fiber.HeaderETag, etag(version))
 }
 
-// matchesETag reports whether an If-Match header value (a list of entity tags, or *)
+// matchesETag reports whether an If-Match header value (a list of entity tags)
 // names version. Weak tags never match, as RFC 9110 requires for If-Match.
 func matchesETag(header string, version int) bool {
 	want := etag(version)
 	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || tag == want {
+		if strings.TrimSpace(tag) == want {
 			return true
 		}
 	}
@@ -196,11 +195,12 @@ func notModified(c *fiber.Ctx, version int) bool {
 }
 
 // ifMatch reads If-Match as the versions a change may be made to. It returns
-// models.ErrPreconditionRequired without one, and a *models.ValidationError for one
-// that is not a list of entity tags.
+// models.ErrPreconditionRequired without one or with "*", which names no version,
+// and a *models.ValidationError for one that is not a list of entity tags.
 func ifMatch(c *fiber.Ctx) (records.Match, error) {
 	header := strings.Clone(c.Get(fiber.HeaderIfMatch))
-	if header == "" {
+	if strings.TrimSpace(header) == "" || strings.TrimSpace(header) == "*" {
+		// "*" would match any version: a blind overwrite of a medical record.
 		return nil, models.ErrPreconditionRequired
 	}
 	if !wellFormedETags(header) {
