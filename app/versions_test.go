@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
@@ -307,12 +310,20 @@ func TestVersionHistoryPagination(t *testing.T) {
 // there, or whose store failed. It returns the writer's error.
 func (e *env) interruptedAmend(id, patch, reason string, step storetest.Step) error {
 	e.t.Helper()
+	return e.interruptedAmendBy("test-clinician", id, patch, reason, step)
+}
+
+// interruptedAmendBy is interruptedAmend by the holder of the API key named key.
+func (e *env) interruptedAmendBy(key, id, patch, reason string, step storetest.Step) error {
+	e.t.Helper()
 	doc, err := models.ParseDocument([]byte(patch))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	writer := records.NewInteractions(e.repo, storetest.Interrupt(e.repo.InteractionVersions(), step), nil)
-	_, err = writer.Amend(context.Background(), id, func(v int) bool { return v == 1 }, doc, reason)
+	// An earlier attempt, in a request of its own.
+	ctx := models.WithAuthor(context.Background(), models.Author{Key: key, RequestID: "earlier-attempt"})
+	_, err = writer.Amend(ctx, id, func(v int) bool { return v == 1 }, doc, reason)
 	return err
 }
 
@@ -462,4 +473,72 @@ func TestConcurrentAmendments(t *testing.T) {
 func mustJSON(t *testing.T, s string) map[string]any {
 	t.Helper()
 	return response{body: []byte(s)}.json(t)
+}
+
+// TestProvenanceAndAuthorship checks that source is the server's to set, never a
+// client's, and that every version names who made it: the API key and the request,
+// the original author of an amendment another writer completed included.
+func TestProvenanceAndAuthorship(t *testing.T) {
+	e := newEnv(t)
+	e.createPatient("A11")
+	for _, tc := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/interactions", `{"insurance_no":"A11","source":{"system":"fhir","encounter":"e1"}}`},
+		{"POST", "/api/v1/patients", `{"insurance_no":"B11","source":{"system":"fhir","patient":"p1"}}`},
+		{"POST", "/api/v1/interactions", `{"insurance_no":"A11","recorded_by":{"key":"someone-else"}}`},
+	} {
+		fields := assertError(t, e.do(tc.method, tc.path, tc.body), 400, "validation_failed")
+		if fields["source"] == nil && fields["recorded_by"] == nil {
+			t.Errorf("%s: fields %v", tc.body, fields)
+		}
+	}
+
+	res := e.do("POST", "/api/v1/interactions", `{"id":"1","insurance_no":"A11","remarks":"first"}`)
+	created := res.json(t)
+	if by, _ := created["recorded_by"].(map[string]any); by["key"] != "test-clinician" || by["request_id"] != res.header.Get("X-Request-Id") {
+		t.Errorf("recorded_by = %v, want the clinician's key and the request's id %s", created["recorded_by"], res.header.Get("X-Request-Id"))
+	}
+	// An import's record: its source is kept through amendments, and cannot be changed.
+	imported := `{"id":"2","insurance_no":"A11","remarks":"imported"}`
+	in, err := models.NewInteraction(mustDoc(t, imported), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Source = bson.D{{Key: "system", Value: "fhir"}, {Key: "encounter", Value: "e2"}}
+	if err := e.repo.CreateInteraction(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	for _, patch := range []string{`{"source":null}`, `{"source":{"system":"other"}}`} {
+		assertError(t, e.patch("/api/v1/interactions/2", `"1"`, patch), 400, "validation_failed")
+	}
+	amended := e.patch("/api/v1/interactions/2", `"1"`, `{"remarks":"amended"}`).json(t)
+	if src, _ := amended["source"].(map[string]any); src["system"] != "fhir" || src["encounter"] != "e2" {
+		t.Errorf("source after an amendment = %v", amended["source"])
+	}
+
+	// dr-one's amendment is left half done; the clinician's of the same version
+	// completes it: version 2 stays dr-one's, and the clinician is told.
+	if err := e.interruptedAmendBy("dr-one", "1", `{"remarks":"by dr-one"}`, "", storetest.BeforeCommit); !errors.Is(err, storetest.ErrInterrupted) {
+		t.Fatal(err)
+	}
+	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"by the clinician"}`), 412, "precondition_failed")
+	v2 := e.mustDo(200, "GET", "/api/v1/interactions/1/history/2", "")
+	if by, _ := v2["recorded_by"].(map[string]any); by["key"] != "dr-one" || v2["remarks"] != "by dr-one" {
+		t.Errorf("version 2 = %v, want dr-one's", v2)
+	}
+	v3 := e.patch("/api/v1/interactions/1", `"2"`, `{"remarks":"by the clinician"}`).json(t)
+	if by, _ := v3["recorded_by"].(map[string]any); by["key"] != "test-clinician" {
+		t.Errorf("version 3 recorded_by = %v", v3["recorded_by"])
+	}
+	if v1 := e.mustDo(200, "GET", "/api/v1/interactions/1/history/1", ""); jsonText(t, v1["recorded_by"]) != jsonText(t, created["recorded_by"]) {
+		t.Errorf("version 1 recorded_by = %v, want %v", v1["recorded_by"], created["recorded_by"])
+	}
+}
+
+func mustDoc(t *testing.T, s string) bson.D {
+	t.Helper()
+	d, err := models.ParseDocument([]byte(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

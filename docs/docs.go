@@ -3876,6 +3876,21 @@ const docTemplate = `{
                 }
             }
         },
+        "models.Author": {
+            "type": "object",
+            "required": [
+                "key"
+            ],
+            "properties": {
+                "key": {
+                    "type": "string",
+                    "example": "dr-house"
+                },
+                "request_id": {
+                    "type": "string"
+                }
+            }
+        },
         "models.Interaction": {
             "type": "object",
             "required": [
@@ -3957,9 +3972,23 @@ const docTemplate = `{
                         "since": "4 weeks"
                     }
                 },
+                "recorded_by": {
+                    "description": "RecordedBy names who made this version: an API key, or a command.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/models.Author"
+                        }
+                    ],
+                    "readOnly": true
+                },
                 "remarks": {
                     "type": "string",
                     "example": "visited other specialists"
+                },
+                "source": {
+                    "description": "Source names where an imported record came from (an import sets it; the API\nkeeps it and never takes it from a client).",
+                    "type": "object",
+                    "readOnly": true
                 },
                 "status": {
                     "description": "Status is absent for a valid record and \"entered-in-error\" for one marked so.",
@@ -4253,6 +4282,15 @@ const docTemplate = `{
                         "GTH 30mg"
                     ]
                 },
+                "recorded_by": {
+                    "description": "RecordedBy names who made this version: an API key, or a command.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/models.Author"
+                        }
+                    ],
+                    "readOnly": true
+                },
                 "related_docs": {
                     "type": "array",
                     "items": {
@@ -4262,6 +4300,11 @@ const docTemplate = `{
                 "sex": {
                     "type": "string",
                     "example": "M"
+                },
+                "source": {
+                    "description": "Source names where an imported record came from (an import sets it; the API\nkeeps it and never takes it from a client).",
+                    "type": "object",
+                    "readOnly": true
                 },
                 "updated_at": {
                     "type": "string",

@@ -162,7 +162,7 @@ func (v *visit) labels(ailment string) []string {
 }
 
 // document returns the request document a client would send to create the visit's
-// interaction.
+// interaction, all but its source, which no client can send (see source).
 func (v *visit) document() bson.D {
 	doc := bson.D{
 		{Key: "id", Value: SourceID(v.encounterID)},
@@ -192,12 +192,12 @@ func (v *visit) document() bson.D {
 	if next != nil {
 		doc = append(doc, bson.E{Key: "next_steps", Value: next})
 	}
-	return append(doc,
-		bson.E{Key: "label", Value: v.labels(ailment)},
-		bson.E{Key: "source", Value: bson.D{
-			{Key: "system", Value: System},
-			{Key: "encounter", Value: v.encounterID},
-		}})
+	return append(doc, bson.E{Key: "label", Value: v.labels(ailment)})
+}
+
+// source is the source of the visit's interaction, which the import sets.
+func (v *visit) source() bson.D {
+	return bson.D{{Key: "system", Value: System}, {Key: "encounter", Value: v.encounterID}}
 }
 
 // appendUnique appends s to list unless it is empty or already there.

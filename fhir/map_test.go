@@ -72,7 +72,6 @@ func TestPatientDocument(t *testing.T) {
 				{Key: "addr", Value: "Berliner Straße 123, Berlin, 10115, DE"}, {Key: "age", Value: int32(44)},
 				{Key: "sex", Value: "F"}, {Key: "ph_no", Value: "0171 234567"}, {Key: "email", Value: "ana@example.com"},
 				{Key: "birth_date", Value: "1980-03-15"},
-				{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: "p1"}}},
 			},
 		},
 		{
@@ -82,7 +81,6 @@ func TestPatientDocument(t *testing.T) {
 			want: bson.D{
 				{Key: "insurance_no", Value: "fhir-p2"}, {Key: "addr", Value: "Somewhere 1"}, {Key: "age", Value: int32(69)},
 				{Key: "sex", Value: "M"}, {Key: "birth_date", Value: "1950-07-01"}, {Key: "deceased_date", Value: "2020-06-30"},
-				{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: "p2"}}},
 			},
 		},
 		{
@@ -91,7 +89,6 @@ func TestPatientDocument(t *testing.T) {
 			want: bson.D{
 				{Key: "insurance_no", Value: "fhir-p3"}, {Key: "lname", Value: "Sam"}, {Key: "age", Value: int32(24)},
 				{Key: "birth_date", Value: "2001"},
-				{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: "p3"}}},
 			},
 		},
 		{
@@ -99,7 +96,6 @@ func TestPatientDocument(t *testing.T) {
 			json: `{"resourceType":"Patient","id":"p4","birthDate":"15.03.1980"}`,
 			want: bson.D{
 				{Key: "insurance_no", Value: "fhir-p4"},
-				{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: "p4"}}},
 			},
 		},
 	}
@@ -110,6 +106,7 @@ func TestPatientDocument(t *testing.T) {
 				t.Fatal(err)
 			}
 			assertDoc(t, patientDocument(&p, now), tt.want)
+			assertDoc(t, patientSource(&p), bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: p.ID}})
 		})
 	}
 }

@@ -44,7 +44,8 @@ func SourceID(resourceID string) string {
 }
 
 // patientDocument maps p to the request document a client would send to create the
-// patient. Ages are counted at now, or at death for a deceased patient.
+// patient, all but its source, which no client can send (see patientSource). Ages
+// are counted at now, or at death for a deceased patient.
 func patientDocument(p *patient, now time.Time) bson.D {
 	doc := bson.D{{Key: "insurance_no", Value: insuranceNo(p)}}
 	add := func(key, value string) {
@@ -78,10 +79,12 @@ func patientDocument(p *patient, now time.Time) bson.D {
 	if diedOK {
 		add("deceased_date", datePart(p.DeceasedDateTime))
 	}
-	return append(doc, bson.E{Key: "source", Value: bson.D{
-		{Key: "system", Value: System},
-		{Key: "patient", Value: p.ID},
-	}})
+	return doc
+}
+
+// patientSource is the source of the patient made from p, which the import sets.
+func patientSource(p *patient) bson.D {
+	return bson.D{{Key: "system", Value: System}, {Key: "patient", Value: p.ID}}
 }
 
 // sexes maps FHIR administrative gender to the service's sex; "unknown" is left out.

@@ -370,6 +370,7 @@ func (r *reader) patient(ctx context.Context, typ string, line []byte, at Origin
 		return nil
 	}
 	pt, err := models.NewPatient(patientDocument(&p, r.opts.Now), r.opts.Now)
+	pt.Source = patientSource(&p)
 	switch {
 	case err != nil:
 		r.patients[p.ID] = ""
@@ -464,6 +465,7 @@ func (r *reader) emit(ctx context.Context) error {
 			r.report.Skip(v.at, "invalid interaction: "+invalidFields(err))
 			continue
 		}
+		in.Source = v.source()
 		r.report.Interactions++
 		if err := r.sink.Interaction(ctx, in, v.at); err != nil {
 			return fmt.Errorf("store interaction of %s: %w", v.at, err)

@@ -127,8 +127,8 @@ func TestReadFixture(t *testing.T) {
 		if get(ana.Extra, "birth_date") != "1980-03-15" || get(ana.Extra, "deceased_date") != nil {
 			t.Errorf("INS-4711 extra = %v", ana.Extra)
 		}
-		if src, _ := get(ana.Extra, "source").(bson.D); get(src, "system") != "fhir" || get(src, "patient") != "pat-1" {
-			t.Errorf("INS-4711 source = %v", get(ana.Extra, "source"))
+		if get(ana.Source, "system") != "fhir" || get(ana.Source, "patient") != "pat-1" || get(ana.Extra, "source") != nil {
+			t.Errorf("INS-4711 source = %v, extra %v", ana.Source, ana.Extra)
 		}
 		if !ana.CreatedAt.Equal(testNow) || ana.Version != 1 {
 			t.Errorf("INS-4711 created_at, version = %s, %d", ana.CreatedAt, ana.Version)
@@ -177,8 +177,8 @@ func TestReadFixture(t *testing.T) {
 		if one.Remarks != wantNote {
 			t.Errorf("enc-1 remarks = %q, want the decoded text attachment", one.Remarks)
 		}
-		if src, _ := get(one.Extra, "source").(bson.D); get(src, "system") != "fhir" || get(src, "encounter") != "enc-1" {
-			t.Errorf("enc-1 source = %v", get(one.Extra, "source"))
+		if get(one.Source, "system") != "fhir" || get(one.Source, "encounter") != "enc-1" || get(one.Extra, "source") != nil {
+			t.Errorf("enc-1 source = %v, extra %v", one.Source, one.Extra)
 		}
 		if c.at["fhir-enc-1"] != (Origin{File: "Encounter.ndjson", Line: 1}) {
 			t.Errorf("enc-1 read at %v", c.at["fhir-enc-1"])

@@ -25,7 +25,8 @@ func KeyName(c *fiber.Ctx) string { return principal(c).Name }
 
 // Authenticate is middleware that lets a request through only with
 // "Authorization: Bearer <key>" naming a stored, unrevoked key (see apikey), and
-// records the key as the request's principal.
+// records the key as the request's principal and as the author of the versions it
+// makes.
 func (h *Handler) Authenticate(c *fiber.Ctx) error {
 	token, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok {
@@ -36,6 +37,7 @@ func (h *Handler) Authenticate(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(principalKey, p)
+	c.SetUserContext(models.WithAuthor(c.UserContext(), models.Author{Key: p.Name, RequestID: requestID(c)}))
 	return c.Next()
 }
 

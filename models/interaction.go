@@ -36,6 +36,11 @@ type Interaction struct {
 	AmendmentReason string    `json:"amendment_reason,omitempty" bson:"amendment_reason,omitempty" readonly:"true"`
 	CreatedAt       time.Time `json:"created_at" bson:"created_at" validate:"required" format:"date-time" readonly:"true"`
 	UpdatedAt       time.Time `json:"updated_at" bson:"updated_at" validate:"required" format:"date-time" readonly:"true"`
+	// Source names where an imported record came from (an import sets it; the API
+	// keeps it and never takes it from a client).
+	Source bson.D `json:"source,omitempty" bson:"source,omitempty" swaggertype:"object" readonly:"true"`
+	// RecordedBy names who made this version: an API key, or a command.
+	RecordedBy *Author `json:"recorded_by,omitempty" bson:"recorded_by,omitempty" readonly:"true"`
 
 	// Extra holds the further top-level fields, in the order given.
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`

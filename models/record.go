@@ -1,10 +1,36 @@
 package models
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // StatusEnteredInError marks a record that was recorded in error. It stays stored,
 // with its history, and is left out of lists unless asked for.
 const StatusEnteredInError = "entered-in-error"
+
+// Author is who made a version of a record: the name of the API key (or of the
+// command, for an import) and the id of the request.
+type Author struct {
+	Key       string `json:"key" bson:"key" validate:"required" example:"dr-house"`
+	RequestID string `json:"request_id,omitempty" bson:"request_id,omitempty"`
+}
+
+type authorKey struct{}
+
+// WithAuthor returns ctx naming a as the author of the versions made with it.
+func WithAuthor(ctx context.Context, a Author) context.Context {
+	return context.WithValue(ctx, authorKey{}, a)
+}
+
+// AuthorFrom returns the author ctx names, or nil.
+func AuthorFrom(ctx context.Context) *Author {
+	a, ok := ctx.Value(authorKey{}).(Author)
+	if !ok {
+		return nil
+	}
+	return &a
+}
 
 // RecordKey identifies a versioned record: a patient by its insurance number, an
 // interaction by its id and its patient's insurance number.

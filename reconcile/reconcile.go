@@ -31,10 +31,10 @@ const Reason = "FHIR re-import"
 // what was stored.
 var (
 	PatientFields = []string{
-		"fname", "lname", "addr", "age", "sex", "ph_no", "email", "birth_date", "deceased_date", "source",
+		"fname", "lname", "addr", "age", "sex", "ph_no", "email", "birth_date", "deceased_date",
 	}
 	InteractionFields = []string{
-		"interaction_date", "ailment", "symptoms", "remarks", "label", "source",
+		"interaction_date", "ailment", "symptoms", "remarks", "label",
 		"metrics.temp", "metrics.BP", "metrics.HR", "metrics.SpO2", "metrics.weight", "metrics.units",
 		"next_steps.prescribed_meds", "next_steps.prescribed_tests",
 	}

@@ -14,11 +14,11 @@ func TestOwnedPatch(t *testing.T) {
 		in, err := models.NewInteraction(append(bson.D{
 			{Key: "id", Value: "fhir-e1"}, {Key: "insurance_no", Value: "fhir-p1"},
 			{Key: "interaction_date", Value: "2024-01-01T10:00:00Z"},
-			{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "encounter", Value: "e1"}}},
 		}, extra...), time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
+		in.Source = bson.D{{Key: "system", Value: "fhir"}, {Key: "encounter", Value: "e1"}}
 		return in
 	}
 	metrics := func(kv ...any) bson.E {
@@ -51,12 +51,12 @@ func TestOwnedPatch(t *testing.T) {
 		{"a changed number", base(metrics("HR", int32(70))), base(metrics("HR", 70.5)), true, `{"metrics": {"HR": 70.5}}`},
 		{"another source", func() models.Interaction {
 			in := base()
-			in.Extra = bson.D{{Key: "source", Value: bson.D{{Key: "system", Value: "fhir"}, {Key: "encounter", Value: "e2"}}}}
+			in.Source = bson.D{{Key: "system", Value: "fhir"}, {Key: "encounter", Value: "e2"}}
 			return in
 		}(), base(), false, ""},
 		{"no source: entered through the API", func() models.Interaction {
 			in := base()
-			in.Extra = nil
+			in.Source = nil
 			return in
 		}(), base(), false, ""},
 	}

@@ -42,6 +42,7 @@ func (s *Interactions) Create(ctx context.Context, in models.Interaction, reserv
 	if reserved {
 		in.ID = reservedID
 	}
+	in.RecordedBy = models.AuthorFrom(ctx)
 	err := s.store.CreateInteraction(ctx, in)
 	if errors.Is(err, models.ErrConflict) && reserved {
 		if stored, getErr := s.store.Interaction(ctx, in.ID); getErr == nil && stored.InsuranceNo == in.InsuranceNo {
@@ -90,6 +91,7 @@ func (s *Interactions) Apply(ctx context.Context, current models.Interaction, pa
 	if err != nil {
 		return models.Interaction{}, err
 	}
+	next.RecordedBy = models.AuthorFrom(ctx)
 	return commit(ctx, s.versions, current, next, next.UpdatedAt)
 }
 
@@ -109,6 +111,7 @@ func (s *Interactions) MarkEnteredInError(ctx context.Context, id string, match 
 	if err != nil {
 		return models.Interaction{}, err
 	}
+	next.RecordedBy = models.AuthorFrom(ctx)
 	return commit(ctx, s.versions, current, next, next.UpdatedAt)
 }
 

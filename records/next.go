@@ -12,6 +12,10 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
+// serverFields are the fields of a record the server sets, which a merge patch
+// cannot touch; an amendment takes them from the current version or sets them anew.
+var serverFields = []string{"created_at", "updated_at", "status", "version", "amendment_reason", "source", "recorded_by"}
+
 // editable returns the document a client would send to create v: its JSON form,
 // without the fields the server manages.
 func editable(v any, serverFields ...string) (bson.D, error) {
@@ -26,11 +30,17 @@ func editable(v any, serverFields ...string) (bson.D, error) {
 	return slices.DeleteFunc(doc, func(e bson.E) bool { return slices.Contains(serverFields, e.Key) }), nil
 }
 
-// checkImmutable reports a patch that would change or remove an identifying field.
+// checkImmutable reports a patch that would change or remove an identifying field
+// or name a field the server sets, null included.
 func checkImmutable(patch bson.D, errs *models.ValidationError, fields map[string]string) {
 	for key, current := range fields {
 		if i := indexOf(patch, key); i >= 0 && patch[i].Value != current {
 			errs.Add(key, "cannot be changed")
+		}
+	}
+	for _, key := range serverFields {
+		if indexOf(patch, key) >= 0 {
+			errs.Add(key, "is set by the server and cannot be changed")
 		}
 	}
 }
@@ -49,7 +59,7 @@ func nextInteraction(current models.Interaction, patch bson.D, reason string, no
 	if err := errs.Err(); err != nil {
 		return models.Interaction{}, err
 	}
-	base, err := editable(current, "created_at", "updated_at", "status", "version", "amendment_reason")
+	base, err := editable(current, serverFields...)
 	if err != nil {
 		return models.Interaction{}, err
 	}
@@ -59,6 +69,8 @@ func nextInteraction(current models.Interaction, patch bson.D, reason string, no
 	}
 	next.ID = current.ID
 	next.Status = current.Status
+	next.Source = current.Source
+	next.Source = current.Source
 	next.Version = current.Version + 1
 	next.AmendmentReason = reason
 	next.CreatedAt = current.CreatedAt
@@ -94,7 +106,7 @@ func nextPatient(current models.Patient, patch bson.D, reason string, now time.T
 	if err := errs.Err(); err != nil {
 		return models.Patient{}, err
 	}
-	base, err := editable(current, "created_at", "updated_at", "version", "amendment_reason")
+	base, err := editable(current, serverFields...)
 	if err != nil {
 		return models.Patient{}, err
 	}
@@ -102,6 +114,7 @@ func nextPatient(current models.Patient, patch bson.D, reason string, now time.T
 	if err != nil {
 		return models.Patient{}, err
 	}
+	next.Source = current.Source
 	next.Version = current.Version + 1
 	next.AmendmentReason = reason
 	next.CreatedAt = current.CreatedAt

@@ -33,6 +33,7 @@ func NewPatients(store PatientStore, versions Versions[models.Patient], now func
 
 // Create stores p. It returns the errors of the store.
 func (s *Patients) Create(ctx context.Context, p models.Patient) (models.Patient, error) {
+	p.RecordedBy = models.AuthorFrom(ctx)
 	if err := s.store.CreatePatient(ctx, p); err != nil {
 		return models.Patient{}, err
 	}
@@ -67,6 +68,7 @@ func (s *Patients) Apply(ctx context.Context, current models.Patient, patch bson
 	if err != nil {
 		return models.Patient{}, err
 	}
+	next.RecordedBy = models.AuthorFrom(ctx)
 	return commit(ctx, s.versions, current, next, next.UpdatedAt)
 }
 

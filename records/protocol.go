@@ -80,7 +80,9 @@ func completeClaimed[T models.Record](ctx context.Context, store Versions[T], cu
 	return claimed, nil
 }
 
-// sameChange reports whether two versions differ only in when they were made.
+// sameChange reports whether two versions are the same change by the same author:
+// whether they differ only in when they were made and by which request (a retry is
+// a request of its own).
 func sameChange(a, b any) (bool, error) {
 	ra, err := withoutUpdatedAt(a)
 	if err != nil {
@@ -93,7 +95,8 @@ func sameChange(a, b any) (bool, error) {
 	return bytes.Equal(ra, rb), nil
 }
 
-// withoutUpdatedAt returns v encoded as BSON without its updated_at field.
+// withoutUpdatedAt returns v encoded as BSON without its updated_at field and the
+// request id of its author.
 func withoutUpdatedAt(v any) ([]byte, error) {
 	data, err := bson.Marshal(v)
 	if err != nil {
@@ -103,5 +106,11 @@ func withoutUpdatedAt(v any) ([]byte, error) {
 	if err := bson.Unmarshal(data, &d); err != nil {
 		return nil, fmt.Errorf("decode record: %w", err)
 	}
-	return bson.Marshal(slices.DeleteFunc(d, func(e bson.E) bool { return e.Key == "updated_at" }))
+	d = slices.DeleteFunc(d, func(e bson.E) bool { return e.Key == "updated_at" })
+	for i, e := range d {
+		if author, ok := e.Value.(bson.D); ok && e.Key == "recorded_by" {
+			d[i].Value = slices.DeleteFunc(slices.Clone(author), func(e bson.E) bool { return e.Key == "request_id" })
+		}
+	}
+	return bson.Marshal(d)
 }

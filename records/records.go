@@ -1,7 +1,8 @@
 // Package records holds the rules of a medical record's life: a record is created
 // once, changed only by an amendment that makes a new version and keeps the one
 // before, marked entered-in-error instead of being destroyed, and readable at every
-// version it had. Neither store gives this service multi-document transactions, so
+// version it had. Each version names who made it (recorded_by): the author
+// models.WithAuthor puts in the context of the call. Neither store gives this service multi-document transactions, so
 // a change is a sequence of writes ordered so that no interruption loses or invents
 // a version (see commit).
 //

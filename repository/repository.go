@@ -269,21 +269,30 @@ func storeError(err error) error {
 }
 
 // InsertPatients stores patients in one unordered batch, skipping those whose
-// insurance number is already stored. It returns the store's error for anything else.
+// insurance number is already stored. A patient that names no author gets the one
+// ctx names (see models.WithAuthor). It returns the store's error for anything else.
 func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error) {
+	author := models.AuthorFrom(ctx)
 	docs := make([]any, len(patients))
 	for i, p := range patients {
+		if p.RecordedBy == nil {
+			p.RecordedBy = author
+		}
 		docs[i] = p
 	}
 	return insertMany(ctx, s.patients, docs)
 }
 
 // InsertInteractions stores interactions in one unordered batch, skipping those whose
-// id is already stored. It does not check that their patients exist. It returns the
+// id is already stored. An interaction that names no author gets the one ctx names. It does not check that their patients exist. It returns the
 // store's error for anything else.
 func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error) {
+	author := models.AuthorFrom(ctx)
 	docs := make([]any, len(interactions))
 	for i, in := range interactions {
+		if in.RecordedBy == nil {
+			in.RecordedBy = author
+		}
 		docs[i] = in
 	}
 	return insertMany(ctx, s.interactions, docs)

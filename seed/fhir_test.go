@@ -111,8 +111,8 @@ func TestFHIRFixture(t *testing.T) {
 	if ana.FName != "Ana Maria" || ana.LName != "Lopez" || ana.Sex != "F" || ana.Email != "ana@example.com" || ana.Version != 1 {
 		t.Errorf("INS-4711 = %+v", ana)
 	}
-	if src, _ := lookup(ana.Extra, "source").(bson.D); lookup(src, "patient") != "pat-1" || lookup(src, "system") != "fhir" {
-		t.Errorf("INS-4711 source = %v", lookup(ana.Extra, "source"))
+	if lookup(ana.Source, "patient") != "pat-1" || lookup(ana.Source, "system") != "fhir" {
+		t.Errorf("INS-4711 source = %v", ana.Source)
 	}
 	ins := interactions(t, db)
 	if len(ins) != 3 {
@@ -126,8 +126,8 @@ func TestFHIRFixture(t *testing.T) {
 	if bp := lookup(one.Metrics, "BP"); bp != "120/80" || lookup(one.Metrics, "temp") != 38.4 {
 		t.Errorf("fhir-enc-1 metrics = %v", one.Metrics)
 	}
-	if src, _ := lookup(one.Extra, "source").(bson.D); lookup(src, "encounter") != "enc-1" {
-		t.Errorf("fhir-enc-1 source = %v", lookup(one.Extra, "source"))
+	if lookup(one.Source, "encounter") != "enc-1" {
+		t.Errorf("fhir-enc-1 source = %v", one.Source)
 	}
 	if ins["fhir-enc-3"].InsuranceNo != "fhir-pat-2" {
 		t.Errorf("fhir-enc-3 belongs to %q, want fhir-pat-2", ins["fhir-enc-3"].InsuranceNo)

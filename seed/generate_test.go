@@ -51,7 +51,7 @@ func revalidate(t *testing.T, v any) bson.D {
 	}
 	// The server sets these; a client cannot send them.
 	return slices.DeleteFunc(doc, func(e bson.E) bool {
-		return slices.Contains([]string{"created_at", "updated_at", "version", "status", "amendment_reason"}, e.Key)
+		return slices.Contains([]string{"created_at", "updated_at", "version", "status", "amendment_reason", "source", "recorded_by"}, e.Key)
 	})
 }
 
@@ -167,6 +167,9 @@ func checkPatient(t *testing.T, p models.Patient, now time.Time) {
 	}
 
 	again, err := models.NewPatient(revalidate(t, p), now)
+	if err == nil {
+		again.RecordedBy = p.RecordedBy // the server's, as the run's author
+	}
 	if err != nil {
 		errorf("fails the API's validation: %v", err)
 	} else if !reflect.DeepEqual(again, p) {
@@ -466,6 +469,9 @@ func TestGenerateIntoStore(t *testing.T) {
 	}
 	for _, p := range ps {
 		checkPatient(t, p, p.CreatedAt)
+		if p.RecordedBy == nil || p.RecordedBy.Key != "seed" || p.RecordedBy.RequestID == "" {
+			t.Errorf("patient %s recorded_by = %+v, want the seed run", p.InsuranceNo, p.RecordedBy)
+		}
 	}
 
 	stdout, stderr, err = runSeed(t, db, "-generate", "25", "-seed", "42")

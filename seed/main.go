@@ -41,7 +41,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
 )
@@ -163,6 +166,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	defer conn.CloseLogged(logger)
 
 	start := now()
+	runID, err := uuid.NewV7()
+	if err != nil {
+		return err
+	}
+	// Every record the run stores or amends names it as its author.
+	ctx = models.WithAuthor(ctx, models.Author{Key: "seed", RequestID: runID.String()})
 	if opts.fhirDir != "" {
 		clock := func() time.Time { return start }
 		im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
