@@ -468,7 +468,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 1 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -868,7 +868,7 @@ const docTemplate = `{
                         }
                     },
                     "428": {
-                        "description": "precondition_required: If-Match is missing",
+                        "description": "precondition_required: If-Match is missing or *",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1089,8 +1089,20 @@ const docTemplate = `{
                             }
                         }
                     },
+                    "422": {
+                        "description": "document_too_large: the amended record would be over 1 MiB as stored",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
                     "428": {
-                        "description": "precondition_required: If-Match is missing",
+                        "description": "precondition_required: If-Match is missing or *",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2185,7 +2197,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 1 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2562,8 +2574,20 @@ const docTemplate = `{
                             }
                         }
                     },
+                    "422": {
+                        "description": "document_too_large: the amended record would be over 1 MiB as stored",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
                     "428": {
-                        "description": "precondition_required: If-Match is missing",
+                        "description": "precondition_required: If-Match is missing or *",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2941,7 +2965,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. Pages stay free of duplicates and gaps while interactions are being added.",
+                "description": "Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.",
                 "produces": [
                     "application/json"
                 ],
@@ -3217,6 +3241,7 @@ const docTemplate = `{
                         "payload_too_large",
                         "unsupported_media_type",
                         "idempotency_key_reused",
+                        "document_too_large",
                         "precondition_failed",
                         "precondition_required",
                         "rate_limited",

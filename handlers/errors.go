@@ -18,7 +18,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -81,6 +81,7 @@ func classify(err error) (int, ErrorBody) {
 		invalid   *models.ValidationError
 		fe        *fiber.Error
 		gone      *models.GoneError
+		tooLarge  *models.TooLargeError
 	)
 	switch {
 	case errors.As(err, &malformed):
@@ -110,6 +111,8 @@ func classify(err error) (int, ErrorBody) {
 	case errors.As(err, &gone):
 		return fiber.StatusGone, ErrorBody{Code: "entered_in_error", Message: "the record was marked " + gone.Status,
 			Fields: map[string]string{"status": gone.Status, "reason": gone.Reason}}
+	case errors.As(err, &tooLarge):
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_too_large", Message: tooLarge.Error() + " bytes (1 MiB)"}
 	case errors.Is(err, models.ErrIdempotencyKeyReused):
 		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "idempotency_key_reused",
 			Message: "this Idempotency-Key was used with a different request; use a new key"}

@@ -23,7 +23,7 @@ import (
 //	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Failure		409				{object}	ErrorResponse	"conflict: an interaction has this id; idempotency_in_progress: the first request with this key still runs"
-//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request"
+//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 1 MiB as stored"
 //	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
 //	@Failure		401				{object}	ErrorResponse		"unauthenticated: no valid API key"
@@ -103,7 +103,7 @@ func (h *Handler) GetInteraction(c *fiber.Ctx) error {
 // History lists a patient's interactions, newest first.
 //
 //	@Summary		A patient's history
-//	@Description	Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. Pages stay free of duplicates and gaps while interactions are being added.
+//	@Description	Interactions of one patient, newest first (interaction_date, then id, descending), one page at a time. Pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.
 //	@ID				listPatientInteractions
 //	@Tags			interactions
 //	@Produce		json

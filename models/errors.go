@@ -3,6 +3,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -92,3 +93,18 @@ type GoneError struct {
 
 // Error names the status and the reason.
 func (e *GoneError) Error() string { return "record is " + e.Status + ": " + e.Reason }
+
+// MaxDocumentBytes bounds a record as stored: a create or an amendment that would make
+// it larger is refused, so that no merge patch can grow a record, or its archived
+// versions, without end.
+const MaxDocumentBytes = 1 << 20
+
+// TooLargeError reports a record that would be larger than MaxDocumentBytes as stored.
+type TooLargeError struct {
+	Size int
+}
+
+// Error says how large the record would be.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the record would be %d bytes as stored, over the limit of %d", e.Size, MaxDocumentBytes)
+}

@@ -12,10 +12,13 @@ import (
 	"time"
 )
 
-// Limits on one page of a patient's history.
+// Limits on one page of a list.
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
+	// MaxPageBytes bounds the records of one page, as stored: a page of large
+	// records holds fewer than its limit, and its next_cursor goes on from there.
+	MaxPageBytes = 4 << 20
 )
 
 // HistoryQuery selects one page of a patient's interactions, newest first.

@@ -43,6 +43,9 @@ func (s *Interactions) Create(ctx context.Context, in models.Interaction, reserv
 		in.ID = reservedID
 	}
 	in.RecordedBy = models.AuthorFrom(ctx)
+	if err := checkSize(in); err != nil {
+		return models.Interaction{}, err
+	}
 	err := s.store.CreateInteraction(ctx, in)
 	if errors.Is(err, models.ErrConflict) && reserved {
 		if stored, getErr := s.store.Interaction(ctx, in.ID); getErr == nil && stored.InsuranceNo == in.InsuranceNo {

@@ -34,6 +34,9 @@ func NewPatients(store PatientStore, versions Versions[models.Patient], now func
 // Create stores p. It returns the errors of the store.
 func (s *Patients) Create(ctx context.Context, p models.Patient) (models.Patient, error) {
 	p.RecordedBy = models.AuthorFrom(ctx)
+	if err := checkSize(p); err != nil {
+		return models.Patient{}, err
+	}
 	if err := s.store.CreatePatient(ctx, p); err != nil {
 		return models.Patient{}, err
 	}

@@ -32,10 +32,14 @@ import (
 // Both versions are archived with the time at.
 //
 // It returns the version now stored: next, or the identical change (a retry) that
-// had claimed n+1 already. It returns models.ErrPreconditionFailed when another
-// change claimed n+1, and the store's errors otherwise.
+// had claimed n+1 already. It returns a *models.TooLargeError for a next version
+// over models.MaxDocumentBytes, models.ErrPreconditionFailed when another change
+// claimed n+1, and the store's errors otherwise.
 func commit[T models.Record](ctx context.Context, store Versions[T], current, next T, at time.Time) (T, error) {
 	var zero T
+	if err := checkSize(next); err != nil {
+		return zero, err
+	}
 	n := current.VersionNumber()
 	if n == 1 {
 		err := store.Archive(ctx, models.NewVersion(current, 1, at))

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/clinic/interactions/models"
 )
 
@@ -30,8 +32,9 @@ type Versions[T models.Record] interface {
 	// models.ErrNotFound.
 	Archived(ctx context.Context, key models.RecordKey, n int) (T, error)
 	// Earlier returns up to limit archived versions of the record key below version
-	// before, newest first.
-	Earlier(ctx context.Context, key models.RecordKey, before, limit int) ([]T, error)
+	// before, newest first, fewer when they would pass maxBytes as stored (but at
+	// least one); more reports whether earlier ones remain.
+	Earlier(ctx context.Context, key models.RecordKey, before, limit, maxBytes int) (versions []T, more bool, err error)
 	// Commit replaces the record next.Key() with next if the stored one is at version
 	// from (a record stored before versions existed counts as version 1), and does
 	// nothing otherwise.
@@ -49,6 +52,19 @@ type Page[T any] struct {
 // version v. Changes are made only to the version the client has seen.
 type Match func(v int) bool
 
+// checkSize returns a *models.TooLargeError when rec is larger than
+// models.MaxDocumentBytes as stored.
+func checkSize(rec any) error {
+	data, err := bson.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	if len(data) > models.MaxDocumentBytes {
+		return &models.TooLargeError{Size: len(data)}
+	}
+	return nil
+}
+
 // checkReason validates the reason given for an amendment.
 func checkReason(reason string, errs *models.ValidationError) {
 	if len(reason) > MaxReasonLength {
@@ -60,23 +76,32 @@ func checkReason(reason string, errs *models.ValidationError) {
 // version before (0: from the current version), at most limit long. It returns the
 // errors of store.
 func page[T models.Record](ctx context.Context, store Versions[T], current T, before, limit int) (Page[T], error) {
-	items := make([]T, 0, limit+1)
-	upper := current.VersionNumber()
+	items := make([]T, 0, limit)
+	upper, budget := current.VersionNumber(), models.MaxPageBytes
 	if before == 0 || before > upper {
 		items = append(items, current)
+		data, err := bson.Marshal(current)
+		if err != nil {
+			return Page[T]{}, fmt.Errorf("encode record: %w", err)
+		}
+		budget -= len(data)
 	} else {
 		upper = before
 	}
-	earlier, err := store.Earlier(ctx, current.Key(), upper, limit+1-len(items))
-	if err != nil {
-		return Page[T]{}, err
+	more := len(items) == limit && upper > 1
+	if len(items) < limit && budget <= 0 && upper > 1 {
+		more = true // the current version filled the page
+	} else if len(items) < limit {
+		earlier, earlierMore, err := store.Earlier(ctx, current.Key(), upper, limit-len(items), budget)
+		if err != nil {
+			return Page[T]{}, err
+		}
+		items, more = append(items, earlier...), earlierMore
 	}
-	items = append(items, earlier...)
-	if len(items) <= limit {
+	if !more {
 		return Page[T]{Items: items}, nil
 	}
-	items = items[:limit]
-	return Page[T]{Items: items, Next: items[limit-1].VersionNumber()}, nil
+	return Page[T]{Items: items, Next: items[len(items)-1].VersionNumber()}, nil
 }
 
 // version returns version v of current: current itself or an archived one. It

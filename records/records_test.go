@@ -72,16 +72,19 @@ func (s *memStore) Archived(_ context.Context, key models.RecordKey, n int) (mod
 	return v.Document, nil
 }
 
-func (s *memStore) Earlier(_ context.Context, key models.RecordKey, before, limit int) ([]models.Interaction, error) {
+func (s *memStore) Earlier(_ context.Context, key models.RecordKey, before, limit, _ int) ([]models.Interaction, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []models.Interaction
-	for v := before - 1; v >= 1 && len(out) < limit; v-- {
+	for v := before - 1; v >= 1; v-- {
 		if a, ok := s.archive[archiveID(key, v)]; ok {
+			if len(out) == limit {
+				return out, true, nil
+			}
 			out = append(out, a.Document)
 		}
 	}
-	return out, nil
+	return out, false, nil
 }
 
 func (s *memStore) Commit(_ context.Context, from int, next models.Interaction) error {

@@ -79,14 +79,16 @@ func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.Audit
 	if err != nil {
 		return models.AuditPage{}, fmt.Errorf("find audit events: %w", storeError(err))
 	}
-	items := make([]models.AuditEvent, 0, q.Limit+1)
-	if err := cur.All(ctx, &items); err != nil {
-		return models.AuditPage{}, fmt.Errorf("read audit events: %w", storeError(err))
+	items, more, err := readPage[models.AuditEvent](ctx, cur, q.Limit, models.MaxPageBytes)
+	if err != nil {
+		return models.AuditPage{}, fmt.Errorf("read audit events: %w", err)
 	}
 	page := models.AuditPage{Items: items}
-	if len(items) > q.Limit {
-		page.Items = items[:q.Limit]
-		last := page.Items[q.Limit-1]
+	if page.Items == nil {
+		page.Items = []models.AuditEvent{}
+	}
+	if more {
+		last := items[len(items)-1]
 		next := models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
 		page.NextCursor = &next
 	}

@@ -220,14 +220,16 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 	if err != nil {
 		return models.Page{}, fmt.Errorf("find interactions: %w", storeError(err))
 	}
-	items := make([]models.Interaction, 0, q.Limit+1)
-	if err := cur.All(ctx, &items); err != nil {
-		return models.Page{}, fmt.Errorf("read interactions: %w", storeError(err))
+	items, more, err := readPage[models.Interaction](ctx, cur, q.Limit, models.MaxPageBytes)
+	if err != nil {
+		return models.Page{}, fmt.Errorf("read interactions: %w", err)
 	}
 	page := models.Page{Items: items}
-	if len(items) > q.Limit {
-		page.Items = items[:q.Limit]
-		next := models.CursorAt(page.Items[q.Limit-1], q.Key()).Encode()
+	if page.Items == nil {
+		page.Items = []models.Interaction{}
+	}
+	if more {
+		next := models.CursorAt(items[len(items)-1], q.Key()).Encode()
 		page.NextCursor = &next
 	}
 	return page, nil

@@ -75,25 +75,26 @@ func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int)
 }
 
 // Earlier returns up to limit archived versions of the record key below version
-// before, newest first.
-func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before, limit int) ([]T, error) {
+// before, newest first, fewer when they would pass maxBytes as stored (but at least
+// one); more reports whether earlier ones remain.
+func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before, limit, maxBytes int) (versions []T, more bool, err error) {
 	audit.Touch(ctx, key.InsuranceNo, key.InteractionID)
 	filter := append(archiveKey(key), bson.E{Key: "version", Value: bson.D{{Key: "$lt", Value: before}}})
 	cur, err := s.archive.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: "version", Value: -1}}).
-		SetLimit(int64(limit)))
+		SetLimit(int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("find versions: %w", storeError(err))
+		return nil, false, fmt.Errorf("find versions: %w", storeError(err))
 	}
-	var found []models.Version[T]
-	if err := cur.All(ctx, &found); err != nil {
-		return nil, fmt.Errorf("read versions: %w", storeError(err))
+	found, more, err := readPage[models.Version[T]](ctx, cur, limit, maxBytes)
+	if err != nil {
+		return nil, false, fmt.Errorf("read versions: %w", err)
 	}
 	out := make([]T, len(found))
 	for i, v := range found {
 		out[i] = v.Document
 	}
-	return out, nil
+	return out, more, nil
 }
 
 // Commit replaces the record next.Key() with next if it is at version from, and does
