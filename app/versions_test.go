@@ -543,23 +543,25 @@ func mustDoc(t *testing.T, s string) bson.D {
 	return d
 }
 
-// TestRecordSizeIsBounded grows a record with merge patches of 600 KB each: the one
-// that would take it past 1 MiB as stored is refused, naming the limit, and changes
+// TestRecordSizeIsBounded grows a record with merge patches of 900 KB each: the one
+// that would take it past 2 MiB as stored is refused, naming the limit, and changes
 // nothing.
 func TestRecordSizeIsBounded(t *testing.T) {
 	e := newEnv(t)
 	e.createPatient("A11")
 	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"1","insurance_no":"A11"}`)
-	blob := strings.Repeat("x", 600_000)
-	if res := e.patch("/api/v1/interactions/1", `"1"`, `{"note_a":"`+blob+`"}`); res.status != 200 {
-		t.Fatalf("first patch: %d %s", res.status, res.body)
+	blob := strings.Repeat("x", 900_000)
+	for v, field := range []string{"note_a", "note_b"} {
+		if res := e.patch("/api/v1/interactions/1", fmt.Sprintf(`"%d"`, v+1), `{"`+field+`":"`+blob+`"}`); res.status != 200 {
+			t.Fatalf("patch %d: %d %s", v+1, res.status, res.body)
+		}
 	}
-	res := e.patch("/api/v1/interactions/1", `"2"`, `{"note_b":"`+blob+`"}`)
+	res := e.patch("/api/v1/interactions/1", `"3"`, `{"note_c":"`+blob+`"}`)
 	assertError(t, res, 422, "document_too_large")
-	if msg := string(res.body); !strings.Contains(msg, "1048576") {
+	if msg := string(res.body); !strings.Contains(msg, "2097152") {
 		t.Errorf("the error does not name the limit: %s", msg)
 	}
-	if cur := e.mustDo(200, "GET", "/api/v1/interactions/1", ""); jsonText(t, cur["version"]) != "2" || cur["note_b"] != nil {
+	if cur := e.mustDo(200, "GET", "/api/v1/interactions/1", ""); jsonText(t, cur["version"]) != "3" || cur["note_c"] != nil {
 		t.Errorf("the refused patch changed the record: version %v", cur["version"])
 	}
 }

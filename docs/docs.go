@@ -468,7 +468,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 1 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1090,7 +1090,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 1 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2197,7 +2197,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 1 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2575,7 +2575,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 1 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },

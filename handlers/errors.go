@@ -112,7 +112,7 @@ func classify(err error) (int, ErrorBody) {
 		return fiber.StatusGone, ErrorBody{Code: "entered_in_error", Message: "the record was marked " + gone.Status,
 			Fields: map[string]string{"status": gone.Status, "reason": gone.Reason}}
 	case errors.As(err, &tooLarge):
-		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_too_large", Message: tooLarge.Error() + " bytes (1 MiB)"}
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_too_large", Message: tooLarge.Error()}
 	case errors.Is(err, models.ErrIdempotencyKeyReused):
 		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "idempotency_key_reused",
 			Message: "this Idempotency-Key was used with a different request; use a new key"}

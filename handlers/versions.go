@@ -24,7 +24,7 @@ import (
 //	@Failure		404			{object}	ErrorResponse	"not_found: no such interaction"
 //	@Failure		410			{object}	ErrorResponse	"entered_in_error: the interaction was marked so"
 //	@Failure		412			{object}	ErrorResponse	"precondition_failed: the record changed since that version"
-//	@Failure		422			{object}	ErrorResponse	"document_too_large: the amended record would be over 1 MiB as stored"
+//	@Failure		422			{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored"
 //	@Failure		428			{object}	ErrorResponse	"precondition_required: If-Match is missing or *"
 //	@Failure		415			{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
@@ -209,7 +209,7 @@ func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
 //	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter"
 //	@Failure		404				{object}	ErrorResponse	"not_found: no such patient"
 //	@Failure		412				{object}	ErrorResponse	"precondition_failed: the record changed since that version"
-//	@Failure		422				{object}	ErrorResponse	"document_too_large: the amended record would be over 1 MiB as stored"
+//	@Failure		422				{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored"
 //	@Failure		428				{object}	ErrorResponse	"precondition_required: If-Match is missing or *"
 //	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth

@@ -96,8 +96,9 @@ func (e *GoneError) Error() string { return "record is " + e.Status + ": " + e.R
 
 // MaxDocumentBytes bounds a record as stored: a create or an amendment that would make
 // it larger is refused, so that no merge patch can grow a record, or its archived
-// versions, without end.
-const MaxDocumentBytes = 1 << 20
+// versions, without end. It is twice the largest request body, so that any body the
+// API reads can be stored.
+const MaxDocumentBytes = 2 << 20
 
 // TooLargeError reports a record that would be larger than MaxDocumentBytes as stored.
 type TooLargeError struct {
@@ -106,5 +107,5 @@ type TooLargeError struct {
 
 // Error says how large the record would be.
 func (e *TooLargeError) Error() string {
-	return fmt.Sprintf("the record would be %d bytes as stored, over the limit of %d", e.Size, MaxDocumentBytes)
+	return fmt.Sprintf("the record would be %d bytes as stored, over the limit of %d bytes (%d MiB)", e.Size, MaxDocumentBytes, MaxDocumentBytes>>20)
 }
