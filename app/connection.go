@@ -160,7 +160,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 		return nil, nil, err
 	}
 	db := repository.New(conn.DB)
-	if err := db.EnsureIndexes(ctx); err != nil {
+	if err := db.Prepare(ctx); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err
 	}

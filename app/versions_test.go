@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
@@ -615,5 +616,94 @@ func TestPagesAreBoundedInBytes(t *testing.T) {
 	first := e.mustDo(200, "GET", "/api/v1/interactions/big-0/history?limit=100", "")
 	if n := len(first["items"].([]any)); n > 5 || first["next_cursor"] == nil {
 		t.Errorf("the first page of versions holds %d and next_cursor %v", n, first["next_cursor"])
+	}
+}
+
+// staleCommit is a store whose Commit checks its condition, then waits for release
+// before it writes, unconditionally: what the embedded store's update does when its
+// writer stalls between the check and the write.
+type staleCommit struct {
+	records.Versions[models.Interaction]
+	coll             *mongo.Collection
+	checked, release chan struct{}
+}
+
+func (s *staleCommit) Commit(ctx context.Context, next models.Interaction) error {
+	var stored struct {
+		Version int `bson:"version"`
+	}
+	if err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: next.ID}}).Decode(&stored); err != nil {
+		return err
+	}
+	if stored.Version >= next.Version {
+		return nil
+	}
+	close(s.checked)
+	<-s.release
+	_, err := s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: next.ID}}, next)
+	return err
+}
+
+// TestAVersionNeverGoesBack races three writers as the embedded store lets them:
+// A claims version 2 and stalls between the check and the write of its commit; B,
+// amending version 1 too, completes A's change and is told the record changed; C
+// makes version 3; then A's write lands, putting version 2 back where the record is
+// stored. No reader sees version 2 again, and the record is written forward.
+func TestAVersionNeverGoesBack(t *testing.T) {
+	e := newEnv(t)
+	e.createPatient("A11")
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"1","insurance_no":"A11","remarks":"first","label":["fever"]}`)
+	coll := e.db.Collection("interactions")
+	stalled := &staleCommit{Versions: e.repo.InteractionVersions(), coll: coll,
+		checked: make(chan struct{}), release: make(chan struct{})}
+	writerA := records.NewInteractions(e.repo, stalled, nil)
+	done := make(chan error, 1)
+	go func() {
+		ctx := models.WithAuthor(context.Background(), models.Author{Key: "dr-a"})
+		_, err := writerA.Amend(ctx, "1", func(v int) bool { return v == 1 }, bson.D{{Key: "remarks", Value: "by A"}}, "")
+		done <- err
+	}()
+	<-stalled.checked
+
+	assertError(t, e.patch("/api/v1/interactions/1", `"1"`, `{"remarks":"by B"}`), 412, "precondition_failed")
+	if res := e.patch("/api/v1/interactions/1", `"2"`, `{"remarks":"by C"}`); res.status != 200 || res.header.Get("ETag") != `"3"` {
+		t.Fatalf("C: %d %s", res.status, res.body)
+	}
+	close(stalled.release)
+	if err := <-done; err != nil {
+		t.Fatalf("A: %v", err)
+	}
+	stored := func() int {
+		var doc struct {
+			Version int `bson:"version"`
+		}
+		if err := coll.FindOne(context.Background(), bson.D{{Key: "_id", Value: "1"}}).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Version
+	}
+	if v := stored(); v != 2 {
+		t.Fatalf("the record is stored at version %d: A's stalled write did not land over version 3", v)
+	}
+
+	list := e.mustDo(200, "GET", "/api/v1/patients/A11/interactions?label=fever", "")
+	if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["remarks"] != "by C" {
+		t.Errorf("the list shows %v, want version 3", items)
+	}
+	if v := stored(); v != 3 {
+		t.Errorf("after a read the record is stored at version %d, want 3", v)
+	}
+	cur := e.do("GET", "/api/v1/interactions/1", "")
+	if cur.header.Get("ETag") != `"3"` || cur.json(t)["remarks"] != "by C" {
+		t.Errorf("GET: %s %s", cur.header.Get("ETag"), cur.body)
+	}
+	if got := strings.Join(e.versions("/api/v1/interactions/1/history", 10), " "); got != "3 2 1" {
+		t.Errorf("versions %q", got)
+	}
+	if by := e.mustDo(200, "GET", "/api/v1/interactions/1/history/2", "")["recorded_by"].(map[string]any); by["key"] != "dr-a" {
+		t.Errorf("version 2 recorded_by %v, want A's", by)
+	}
+	if res := e.patch("/api/v1/interactions/1", `"3"`, `{"remarks":"by D"}`); res.status != 200 || res.header.Get("ETag") != `"4"` {
+		t.Errorf("D: %d %s", res.status, res.body)
 	}
 }

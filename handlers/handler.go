@@ -19,8 +19,6 @@ import (
 type Store interface {
 	// Ping returns models.ErrUnavailable when the store does not answer.
 	Ping(ctx context.Context) error
-	// History returns one page of a patient's interactions.
-	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
 	// APIKeys returns every API key.
 	APIKeys(ctx context.Context) ([]models.APIKey, error)
 	// APIKey returns the key named name, or models.ErrNotFound.
@@ -44,6 +42,7 @@ type Patients interface {
 type Interactions interface {
 	Create(ctx context.Context, in models.Interaction, reservedID string) (models.Interaction, error)
 	Get(ctx context.Context, id string) (models.Interaction, error)
+	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
 	Amend(ctx context.Context, id string, match records.Match, patch models.Document, reason string) (models.Interaction, error)
 	MarkEnteredInError(ctx context.Context, id string, match records.Match, reason string) (models.Interaction, error)
 	Versions(ctx context.Context, id string, before, limit int) (records.Page[models.Interaction], error)

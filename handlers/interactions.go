@@ -136,7 +136,7 @@ func (h *Handler) History(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page, err := h.store.History(c.UserContext(), q)
+	page, err := h.interactions.History(c.UserContext(), q)
 	if err != nil {
 		return err
 	}

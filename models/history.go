@@ -36,6 +36,22 @@ type HistoryQuery struct {
 	After *Cursor
 }
 
+// Matches reports whether in is one the query selects (its patient, labels and
+// status; not its position).
+func (q HistoryQuery) Matches(in Interaction) bool {
+	if in.InsuranceNo != q.InsuranceNo || in.Status == StatusEnteredInError && !q.IncludeEnteredInError {
+		return false
+	}
+	if len(q.Labels) == 0 {
+		return true
+	}
+	has := func(l string) bool { return slices.Contains(in.Label, l) }
+	if q.MatchAll {
+		return !slices.ContainsFunc(q.Labels, func(l string) bool { return !has(l) })
+	}
+	return slices.ContainsFunc(q.Labels, has)
+}
+
 // Key identifies what the query selects (not the page size), for the cursors of
 // its pages.
 func (q HistoryQuery) Key() string {

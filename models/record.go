@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -64,17 +65,33 @@ func (p Patient) VersionNumber() int { return p.Version }
 // Version is an archived version of a record: a full copy of the record as it was
 // or, for the newest, as it is or is about to be.
 type Version[T Record] struct {
+	// ID is VersionID of the record and the version.
+	ID            string    `bson:"_id"`
 	InsuranceNo   string    `bson:"insurance_no"`
 	InteractionID string    `bson:"interaction_id,omitempty"`
 	Version       int       `bson:"version"`
 	ArchivedAt    time.Time `bson:"archived_at"`
-	Document      T         `bson:"document"`
+	// Committed is set once the record has moved to this version: until then the
+	// version is an intent that the next writer completes.
+	Committed bool `bson:"committed,omitempty"`
+	Document  T    `bson:"document"`
+}
+
+// VersionID returns the id of version v of the record key in the archive: the record
+// ("i/<interaction id>" or "p/<insurance number>") and the version, zero-padded, so
+// that each version is found by its id alone. Identifiers hold no '/'.
+func VersionID(key RecordKey, v int) string {
+	if key.InteractionID != "" {
+		return fmt.Sprintf("i/%s/%010d", key.InteractionID, v)
+	}
+	return fmt.Sprintf("p/%s/%010d", key.InsuranceNo, v)
 }
 
 // NewVersion returns doc archived as version v of its record at time at.
 func NewVersion[T Record](doc T, v int, at time.Time) Version[T] {
 	key := doc.Key()
-	return Version[T]{InsuranceNo: key.InsuranceNo, InteractionID: key.InteractionID, Version: v, ArchivedAt: at, Document: doc}
+	return Version[T]{ID: VersionID(key, v), InsuranceNo: key.InsuranceNo, InteractionID: key.InteractionID,
+		Version: v, ArchivedAt: at, Document: doc}
 }
 
 // InsertResult counts what a bulk insert did.

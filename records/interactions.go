@@ -17,6 +17,8 @@ type InteractionStore interface {
 	CreateInteraction(ctx context.Context, in models.Interaction) error
 	// Interaction returns the interaction id, or models.ErrNotFound.
 	Interaction(ctx context.Context, id string) (models.Interaction, error)
+	// History returns one page of a patient's interactions, as stored.
+	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
 }
 
 // Interactions applies the rules of a record's life to interactions.
@@ -58,10 +60,20 @@ func (s *Interactions) Create(ctx context.Context, in models.Interaction, reserv
 	return in, nil
 }
 
+// load returns the interaction id at its newest committed version, whatever its
+// status (see latest). It returns the errors of the store.
+func (s *Interactions) load(ctx context.Context, id string) (models.Interaction, error) {
+	in, err := s.store.Interaction(ctx, id)
+	if err != nil {
+		return models.Interaction{}, err
+	}
+	return latest(ctx, s.versions, in)
+}
+
 // Get returns the interaction id. It returns a *models.GoneError when it was marked
 // entered-in-error, and the errors of the store.
 func (s *Interactions) Get(ctx context.Context, id string) (models.Interaction, error) {
-	in, err := s.store.Interaction(ctx, id)
+	in, err := s.load(ctx, id)
 	if err != nil {
 		return models.Interaction{}, err
 	}
@@ -122,7 +134,7 @@ func (s *Interactions) MarkEnteredInError(ctx context.Context, id string, match 
 // version before (0: from the current one), entered-in-error or not. It returns the
 // errors of the store.
 func (s *Interactions) Versions(ctx context.Context, id string, before, limit int) (Page[models.Interaction], error) {
-	current, err := s.store.Interaction(ctx, id)
+	current, err := s.load(ctx, id)
 	if err != nil {
 		return Page[models.Interaction]{}, err
 	}
@@ -133,9 +145,31 @@ func (s *Interactions) Versions(ctx context.Context, id string, before, limit in
 // models.ErrNotFound for a version the interaction has not reached, and the errors of
 // the store.
 func (s *Interactions) Version(ctx context.Context, id string, v int) (models.Interaction, error) {
-	current, err := s.store.Interaction(ctx, id)
+	current, err := s.load(ctx, id)
 	if err != nil {
 		return models.Interaction{}, err
 	}
 	return version(ctx, s.versions, current, v)
+}
+
+// History returns one page of a patient's interactions, each at its newest committed
+// version (see latest); one that then no longer fits the query's filters is left
+// out. It returns the errors of the store.
+func (s *Interactions) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
+	page, err := s.store.History(ctx, q)
+	if err != nil {
+		return models.Page{}, err
+	}
+	items := page.Items[:0]
+	for _, stored := range page.Items {
+		in, err := latest(ctx, s.versions, stored)
+		if err != nil {
+			return models.Page{}, err
+		}
+		if in.Version == stored.Version || q.Matches(in) {
+			items = append(items, in)
+		}
+	}
+	page.Items = items
+	return page, nil
 }

@@ -43,9 +43,14 @@ func (s *Patients) Create(ctx context.Context, p models.Patient) (models.Patient
 	return p, nil
 }
 
-// Get returns the patient with insurance number no. It returns the errors of the store.
+// Get returns the patient with insurance number no, at its newest committed version
+// (see latest). It returns the errors of the store.
 func (s *Patients) Get(ctx context.Context, no string) (models.Patient, error) {
-	return s.store.Patient(ctx, no)
+	p, err := s.store.Patient(ctx, no)
+	if err != nil {
+		return models.Patient{}, err
+	}
+	return latest(ctx, s.versions, p)
 }
 
 // Amend applies the merge patch to patient no as its next version, with reason,

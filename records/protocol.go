@@ -22,12 +22,15 @@ import (
 //
 //  1. version 1 is archived (first amendment only; a repeat is a no-op);
 //  2. version n+1 is archived, an intent that only the record's move commits;
-//  3. the record moves from n to n+1, on condition that it is still at n.
+//  3. the record moves to n+1, on condition that it is not at n+1 or later;
+//  4. version n+1 is marked committed in the archive.
 //
-// Versions above the record's are never shown, so an interruption after 2 shows
-// nothing new; the record never reaches a version the archive lacks. A later
-// amendment of version n finds the intent and completes it (any writer of n+1 writes
-// the same document), so nothing is left half done.
+// Versions above the record's are shown only once committed, so an interruption
+// after 2 shows nothing new; the record never reaches a version the archive lacks. A
+// later amendment of version n finds the intent and completes it (any writer of n+1
+// writes the same document), so nothing is left half done. A stalled write of step 3
+// that lands over a later version (the embedded store checks the condition before
+// the write, not with it) is undone by the next read (see latest).
 //
 // Both versions are archived with the time at.
 //
@@ -42,7 +45,9 @@ func commit[T models.Record](ctx context.Context, store Versions[T], current, ne
 	}
 	n := current.VersionNumber()
 	if n == 1 {
-		err := store.Archive(ctx, models.NewVersion(current, 1, at))
+		first := models.NewVersion(current, 1, at)
+		first.Committed = true
+		err := store.Archive(ctx, first)
 		if err != nil && !errors.Is(err, models.ErrConflict) {
 			return zero, fmt.Errorf("archive version 1: %w", err)
 		}
@@ -54,12 +59,25 @@ func commit[T models.Record](ctx context.Context, store Versions[T], current, ne
 	if err != nil {
 		return zero, fmt.Errorf("archive version %d: %w", n+1, err)
 	}
-	// When the record is no longer at n it has moved on already: only to this
-	// version, which another writer completed, since this one holds n+1.
-	if err := store.Commit(ctx, n, next); err != nil {
-		return zero, fmt.Errorf("commit version %d: %w", n+1, err)
+	if err := moveTo(ctx, store, next); err != nil {
+		return zero, err
 	}
 	return next, nil
+}
+
+// moveTo moves the record to version, archived already, and marks that version
+// committed. When the record is at version or later, it has moved on already: only
+// a writer of version can have moved it there, and every writer of a version writes
+// the same document.
+func moveTo[T models.Record](ctx context.Context, store Versions[T], version T) error {
+	n := version.VersionNumber()
+	if err := store.Commit(ctx, version); err != nil {
+		return fmt.Errorf("commit version %d: %w", n, err)
+	}
+	if err := store.MarkCommitted(ctx, version.Key(), n); err != nil {
+		return fmt.Errorf("mark version %d committed: %w", n, err)
+	}
+	return nil
 }
 
 // completeClaimed finishes the move to version n+1 that another change claimed, and
@@ -67,12 +85,13 @@ func commit[T models.Record](ctx context.Context, store Versions[T], current, ne
 func completeClaimed[T models.Record](ctx context.Context, store Versions[T], current, next T) (T, error) {
 	var zero T
 	n := current.VersionNumber()
-	claimed, err := store.Archived(ctx, current.Key(), n+1)
+	archived, err := store.Archived(ctx, current.Key(), n+1)
 	if err != nil {
 		return zero, fmt.Errorf("read version %d: %w", n+1, err)
 	}
-	if err := store.Commit(ctx, n, claimed); err != nil {
-		return zero, fmt.Errorf("commit version %d: %w", n+1, err)
+	claimed := archived.Document
+	if err := moveTo(ctx, store, claimed); err != nil {
+		return zero, err
 	}
 	same, err := sameChange(claimed, next)
 	if err != nil {

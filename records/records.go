@@ -12,6 +12,7 @@ package records
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,15 +31,17 @@ type Versions[T models.Record] interface {
 	Archive(ctx context.Context, v models.Version[T]) error
 	// Archived returns version n of the record key from the archive, or
 	// models.ErrNotFound.
-	Archived(ctx context.Context, key models.RecordKey, n int) (T, error)
+	Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error)
 	// Earlier returns up to limit archived versions of the record key below version
 	// before, newest first, fewer when they would pass maxBytes as stored (but at
 	// least one); more reports whether earlier ones remain.
 	Earlier(ctx context.Context, key models.RecordKey, before, limit, maxBytes int) (versions []T, more bool, err error)
-	// Commit replaces the record next.Key() with next if the stored one is at version
-	// from (a record stored before versions existed counts as version 1), and does
-	// nothing otherwise.
-	Commit(ctx context.Context, from int, next T) error
+	// Commit replaces the record next.Key() with next unless it is at next's version
+	// or later (a record stored before versions existed counts as version 1). On the
+	// embedded store a stalled Commit may still land over a later version: see latest.
+	Commit(ctx context.Context, next T) error
+	// MarkCommitted records in the archive that the record key has reached version n.
+	MarkCommitted(ctx context.Context, key models.RecordKey, n int) error
 }
 
 // Page is one page of a record's versions, newest first.
@@ -113,9 +116,38 @@ func version[T models.Record](ctx context.Context, store Versions[T], current T,
 		var zero T
 		return zero, models.ErrNotFound
 	case v < n:
-		return store.Archived(ctx, current.Key(), v)
+		archived, err := store.Archived(ctx, current.Key(), v)
+		return archived.Document, err
 	}
 	return current, nil
+}
+
+// latest returns the record whose stored version is current, at its newest
+// committed version. The embedded store checks an update's condition before it
+// writes, not with the write, so a writer that stalled between the two can land an
+// older version over a newer one. A version the archive marks committed above
+// current is then the record's, and latest returns it, and writes it back where the
+// record is stored, so that a record read never goes back a version. It returns the
+// store's errors.
+func latest[T models.Record](ctx context.Context, store Versions[T], current T) (T, error) {
+	for {
+		next, err := store.Archived(ctx, current.Key(), current.VersionNumber()+1)
+		if errors.Is(err, models.ErrNotFound) {
+			return current, nil
+		}
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		if !next.Committed {
+			return current, nil // an intent: the next writer of this version completes it
+		}
+		current = next.Document
+		if err := store.Commit(ctx, current); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
 }
 
 // clock returns now, or time.Now when now is nil.

@@ -62,14 +62,28 @@ func (s *memStore) Archive(_ context.Context, v models.Version[models.Interactio
 	return nil
 }
 
-func (s *memStore) Archived(_ context.Context, key models.RecordKey, n int) (models.Interaction, error) {
+func (s *memStore) Archived(_ context.Context, key models.RecordKey, n int) (models.Version[models.Interaction], error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.archive[archiveID(key, n)]
 	if !ok {
-		return models.Interaction{}, models.ErrNotFound
+		return models.Version[models.Interaction]{}, models.ErrNotFound
 	}
-	return v.Document, nil
+	return v, nil
+}
+
+func (s *memStore) MarkCommitted(_ context.Context, key models.RecordKey, n int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.archive[archiveID(key, n)]; ok {
+		v.Committed = true
+		s.archive[archiveID(key, n)] = v
+	}
+	return nil
+}
+
+func (s *memStore) History(context.Context, models.HistoryQuery) (models.Page, error) {
+	return models.Page{}, errors.New("not used")
 }
 
 func (s *memStore) Earlier(_ context.Context, key models.RecordKey, before, limit, _ int) ([]models.Interaction, bool, error) {
@@ -87,10 +101,10 @@ func (s *memStore) Earlier(_ context.Context, key models.RecordKey, before, limi
 	return out, false, nil
 }
 
-func (s *memStore) Commit(_ context.Context, from int, next models.Interaction) error {
+func (s *memStore) Commit(_ context.Context, next models.Interaction) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.current[next.ID].Version == from {
+	if s.current[next.ID].Version < next.Version {
 		s.current[next.ID] = next
 	}
 	return nil

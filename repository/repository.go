@@ -78,15 +78,15 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}},
 			Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
 		}},
-		// Unique indexes start with insurance_no so that they stay valid when the
-		// collections are sharded on it.
+		// An archived version's _id names its record and version (models.VersionID),
+		// which makes it unique; these serve the listing of a record's versions.
 		{s.interactionVersions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_id", Value: 1}, {Key: "version", Value: -1}},
-			Options: options.Index().SetName("insurance_no_interaction_version_unique").SetUnique(true),
+			Options: options.Index().SetName("insurance_no_interaction_version"),
 		}},
 		{s.patientVersions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "version", Value: -1}},
-			Options: options.Index().SetName("insurance_no_version_unique").SetUnique(true),
+			Options: options.Index().SetName("insurance_no_version"),
 		}},
 		{s.idempotencyKeys, mongo.IndexModel{
 			Keys:    bson.D{{Key: "created_at", Value: 1}},

@@ -8,7 +8,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
 
@@ -19,7 +18,8 @@ const (
 )
 
 // Versions stores the records of one kind and the archive of their versions: the
-// primitives of the version protocol of package records.
+// primitives of the version protocol of package records. Its reads note no audit
+// subject: they follow a read of the record, which does.
 type Versions[T models.Record] struct {
 	records, archive *mongo.Collection
 }
@@ -35,7 +35,7 @@ func (s *DB) PatientVersions() *Versions[models.Patient] {
 }
 
 // archiveKey selects the archived versions of the record key. The filter starts with
-// insurance_no, the prefix of the archive's unique index.
+// insurance_no, the prefix of the archive's index.
 func archiveKey(key models.RecordKey) bson.D {
 	filter := bson.D{{Key: "insurance_no", Value: key.InsuranceNo}}
 	if key.InteractionID != "" {
@@ -56,29 +56,26 @@ func recordKey(key models.RecordKey) bson.D {
 // Archive stores v. It returns models.ErrConflict when the archive holds version
 // v.Version of that record already, and the store's error otherwise.
 func (s *Versions[T]) Archive(ctx context.Context, v models.Version[T]) error {
-	audit.Touch(ctx, v.InsuranceNo, v.InteractionID)
 	if _, err := s.archive.InsertOne(ctx, v); err != nil {
 		return fmt.Errorf("archive version %d: %w", v.Version, storeError(err))
 	}
 	return nil
 }
 
-// Archived returns version n of the record key, or models.ErrNotFound.
-func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int) (T, error) {
-	audit.Touch(ctx, key.InsuranceNo, key.InteractionID)
+// Archived returns version n of the record key from the archive, by its id alone,
+// or models.ErrNotFound.
+func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error) {
 	var v models.Version[T]
-	filter := append(archiveKey(key), bson.E{Key: "version", Value: n})
-	if err := s.archive.FindOne(ctx, filter).Decode(&v); err != nil {
-		return v.Document, fmt.Errorf("find version %d: %w", n, storeError(err))
+	if err := s.archive.FindOne(ctx, bson.D{{Key: "_id", Value: models.VersionID(key, n)}}).Decode(&v); err != nil {
+		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, storeError(err))
 	}
-	return v.Document, nil
+	return v, nil
 }
 
 // Earlier returns up to limit archived versions of the record key below version
 // before, newest first, fewer when they would pass maxBytes as stored (but at least
 // one); more reports whether earlier ones remain.
 func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before, limit, maxBytes int) (versions []T, more bool, err error) {
-	audit.Touch(ctx, key.InsuranceNo, key.InteractionID)
 	filter := append(archiveKey(key), bson.E{Key: "version", Value: bson.D{{Key: "$lt", Value: before}}})
 	cur, err := s.archive.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: "version", Value: -1}}).
@@ -97,28 +94,31 @@ func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before,
 	return out, more, nil
 }
 
-// Commit replaces the record next.Key() with next if it is at version from, and does
-// nothing otherwise. Records stored before versions existed count as version 1. It
+// Commit replaces the record next.Key() with next unless it is at next's version or
+// later already; a record stored before versions existed counts as version 1. It
 // uses replaceOne, not $set: the embedded store's $set refuses field names such as
-// "1" that inserts accept. It returns the store's error.
-func (s *Versions[T]) Commit(ctx context.Context, from int, next T) error {
+// "1" that inserts accept. On the embedded store the condition is checked before the
+// write, not with it, so a stalled write may still land over a later version: the
+// protocol of package records repairs that. It returns the store's error.
+func (s *Versions[T]) Commit(ctx context.Context, next T) error {
 	key := next.Key()
-	audit.Touch(ctx, key.InsuranceNo, key.InteractionID)
-	filter := append(recordKey(key), versionCondition(from))
+	filter := append(recordKey(key), bson.E{Key: "$or", Value: bson.A{
+		bson.D{{Key: "version", Value: bson.D{{Key: "$lt", Value: next.VersionNumber()}}}},
+		bson.D{{Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}},
+	}})
 	if _, err := s.records.ReplaceOne(ctx, filter, next); err != nil {
-		return fmt.Errorf("commit version %d: %w", from+1, storeError(err))
+		return fmt.Errorf("commit version %d: %w", next.VersionNumber(), storeError(err))
 	}
 	return nil
 }
 
-// versionCondition selects a record at version v; records stored before versions
-// existed count as version 1.
-func versionCondition(v int) bson.E {
-	if v == 1 {
-		return bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "version", Value: 1}},
-			bson.D{{Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}},
-		}}
+// MarkCommitted records in the archive that the record key has moved to version n.
+// It returns the store's error.
+func (s *Versions[T]) MarkCommitted(ctx context.Context, key models.RecordKey, n int) error {
+	_, err := s.archive.UpdateOne(ctx, bson.D{{Key: "_id", Value: models.VersionID(key, n)}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "committed", Value: true}}}})
+	if err != nil {
+		return fmt.Errorf("mark version %d committed: %w", n, storeError(err))
 	}
-	return bson.E{Key: "version", Value: v}
+	return nil
 }

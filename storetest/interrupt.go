@@ -11,7 +11,7 @@ import (
 
 // Step names a point between the writes of an amendment (see package records):
 // version 1 is archived (first amendment only), the next version is archived as an
-// intent, and the record moves to it.
+// intent, the record moves to it, and the archive marks it committed.
 type Step string
 
 // The steps, in order.
@@ -60,11 +60,11 @@ func (s *interrupted[T]) Archive(ctx context.Context, v models.Version[T]) error
 	return s.Versions.Archive(ctx, v)
 }
 
-func (s *interrupted[T]) Commit(ctx context.Context, from int, next T) error {
+func (s *interrupted[T]) Commit(ctx context.Context, next T) error {
 	if s.at(BeforeCommit) {
 		return ErrInterrupted
 	}
-	if err := s.Versions.Commit(ctx, from, next); err != nil {
+	if err := s.Versions.Commit(ctx, next); err != nil {
 		return err
 	}
 	if s.at(AfterCommit) {

@@ -108,7 +108,7 @@ func (s *Store) DB(t testing.TB) (*repository.DB, *mongo.Database) {
 	t.Helper()
 	db := s.Database(t)
 	repo := repository.New(db)
-	if err := repo.EnsureIndexes(context.Background()); err != nil {
+	if err := repo.Prepare(context.Background()); err != nil {
 		t.Fatalf("ensure indexes: %v", err)
 	}
 	return repo, db

@@ -1,0 +1,202 @@
+package repository
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clinic/interactions/models"
+)
+
+// MigrationsCollection records the migrations a database has had.
+const MigrationsCollection = "migrations"
+
+// migration brings what an earlier version of the service stored to what this one
+// reads. Each is idempotent and resumes where an interrupted run stopped.
+type migration struct {
+	name string
+	// dropIndexes names the indexes it replaces, dropped before the indexes are made.
+	dropIndexes map[string][]string
+	run         func(ctx context.Context, s *DB) error
+}
+
+// migrations are the migrations, in the order they run.
+var migrations = []migration{
+	{
+		// Archived versions were found by (insurance_no, interaction_id, version) under a
+		// unique index; they are now found by an _id naming both (models.VersionID), and
+		// marked committed once the record has moved to them.
+		name: "archive-version-ids",
+		dropIndexes: map[string][]string{
+			InteractionVersionsCollection: {"insurance_no_interaction_version_unique"},
+			PatientVersionsCollection:     {"insurance_no_version_unique"},
+		},
+		run: migrateArchiveIDs,
+	},
+}
+
+// Prepare makes the database ready for this version of the service: it drops the
+// indexes that migrations replace, creates the indexes (EnsureIndexes) and runs the
+// migrations not yet recorded as done. It is safe to run on every start, and again
+// after an interruption. It returns the store's errors.
+func (s *DB) Prepare(ctx context.Context) error {
+	done := map[string]bool{}
+	cur, err := s.db.Collection(MigrationsCollection).Find(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("read migrations: %w", storeError(err))
+	}
+	var recorded []struct {
+		Name string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &recorded); err != nil {
+		return fmt.Errorf("read migrations: %w", storeError(err))
+	}
+	for _, m := range recorded {
+		done[m.Name] = true
+	}
+	for _, m := range migrations {
+		if done[m.name] {
+			continue
+		}
+		for coll, names := range m.dropIndexes {
+			for _, name := range names {
+				if err := dropIndex(ctx, s.db.Collection(coll), name); err != nil {
+					return fmt.Errorf("migration %s: %w", m.name, err)
+				}
+			}
+		}
+	}
+	if err := s.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if done[m.name] {
+			continue
+		}
+		if err := m.run(ctx, s); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		_, err := s.db.Collection(MigrationsCollection).InsertOne(ctx, bson.D{
+			{Key: "_id", Value: m.name}, {Key: "done_at", Value: models.StoreTime(time.Now())},
+		})
+		if err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("record migration %s: %w", m.name, storeError(err))
+		}
+	}
+	return nil
+}
+
+// dropIndex drops the index name of coll, if it exists.
+func dropIndex(ctx context.Context, coll *mongo.Collection, name string) error {
+	specs, err := coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return fmt.Errorf("list indexes of %s: %w", coll.Name(), storeError(err))
+	}
+	if !slices.ContainsFunc(specs, func(s mongo.IndexSpecification) bool { return s.Name == name }) {
+		return nil
+	}
+	if err := coll.Indexes().DropOne(ctx, name); err != nil {
+		return fmt.Errorf("drop index %s of %s: %w", name, coll.Name(), storeError(err))
+	}
+	return nil
+}
+
+// migrateArchiveIDs gives every archived version stored with a generated _id its
+// natural one, marked committed when the record has reached that version. The copy
+// is inserted before the original is deleted, so an interruption loses nothing; a
+// run after one finds the copy stored and deletes the original.
+func migrateArchiveIDs(ctx context.Context, s *DB) error {
+	for _, kind := range []struct {
+		archive, records *mongo.Collection
+	}{{s.interactionVersions, s.interactions}, {s.patientVersions, s.patients}} {
+		cur, err := kind.archive.Find(ctx, bson.D{})
+		if err != nil {
+			return fmt.Errorf("find versions: %w", storeError(err))
+		}
+		var old []bson.D
+		for cur.Next(ctx) {
+			var doc bson.D
+			if err := cur.Decode(&doc); err != nil {
+				return fmt.Errorf("decode version: %w", err)
+			}
+			if _, natural := field(doc, "_id").(string); !natural {
+				old = append(old, doc)
+			}
+		}
+		if err := cur.Err(); err != nil {
+			return fmt.Errorf("read versions: %w", storeError(err))
+		}
+		cur.Close(ctx)
+		for _, doc := range old {
+			if err := migrateArchived(ctx, kind.archive, kind.records, doc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// migrateArchived stores doc, an archived version with a generated _id, under its
+// natural one, and deletes the original.
+func migrateArchived(ctx context.Context, archive, records *mongo.Collection, doc bson.D) error {
+	key := models.RecordKey{}
+	key.InsuranceNo, _ = field(doc, "insurance_no").(string)
+	key.InteractionID, _ = field(doc, "interaction_id").(string)
+	version, ok := asInt(field(doc, "version"))
+	if key.InsuranceNo == "" || !ok {
+		return fmt.Errorf("an archived version without insurance_no or version")
+	}
+	var record bson.D
+	err := records.FindOne(ctx, recordKey(key)).Decode(&record)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("find record: %w", storeError(err))
+	}
+	current, hasVersion := asInt(field(record, "version"))
+	if !hasVersion && record != nil {
+		current = 1 // stored before records had versions
+	}
+	copied := bson.D{{Key: "_id", Value: models.VersionID(key, version)}}
+	for _, e := range doc {
+		if e.Key != "_id" && e.Key != "committed" {
+			copied = append(copied, e)
+		}
+	}
+	if version <= current {
+		copied = append(copied, bson.E{Key: "committed", Value: true})
+	}
+	if _, err := archive.InsertOne(ctx, copied); err != nil && !mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("copy version: %w", storeError(err))
+	}
+	if _, err := archive.DeleteOne(ctx, bson.D{{Key: "_id", Value: field(doc, "_id")}}); err != nil {
+		return fmt.Errorf("delete version: %w", storeError(err))
+	}
+	return nil
+}
+
+// field returns the value of key in doc, or nil.
+func field(doc bson.D, key string) any {
+	for _, e := range doc {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+// asInt returns v as an int when it is a BSON integer or an integral double.
+func asInt(v any) (int, bool) {
+	switch n := v.(type) {
+	case int32:
+		return int(n), true
+	case int64:
+		return int(n), true
+	case float64:
+		return int(n), n == float64(int(n))
+	}
+	return 0, false
+}
