@@ -141,8 +141,9 @@ func TestAuditChainUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	events := e.auditEvents()
-	if len(events) != 101 {
-		t.Fatalf("%d events, want 101", len(events))
+	// The chain's first event anchors it; then one per request.
+	if len(events) != 102 || events[0].Action != models.AuditChainStart {
+		t.Fatalf("%d events, want the chain's start and 101", len(events))
 	}
 	for i, ev := range events {
 		if ev.Seq != int64(i+1) || ev.Chain != events[0].Chain {
@@ -180,13 +181,52 @@ func TestAuditTwoServers(t *testing.T) {
 		t.Fatalf("chains: %v, want 2", chains)
 	}
 	v := e.verify()
-	if v["ok"] != true || jsonText(t, v["chains"]) != "2" || jsonText(t, v["events"]) != "81" {
+	// Two chains' start events, the patient's create and 80 reads.
+	if v["ok"] != true || v["complete"] != true || jsonText(t, v["chains"]) != "2" || jsonText(t, v["events"]) != "83" {
 		t.Errorf("verify = %v", v)
 	}
 }
 
-// TestAuditTampering changes, inserts and deletes events directly in the store:
-// verification names the first broken link each time.
+// auditKey keys the hashes in the tampering tests: with it, no one without it can
+// forge a consistent chain, only cut, remove or roll back what is there.
+var auditKey = []byte(strings.Repeat("k", 32))
+
+// tamperEnv is an env whose server keys its audit trail with auditKey.
+func tamperEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: auditKey})
+}
+
+// verifyBy asks a new server over e's database, as another process would, to verify
+// the trail: e's own chain may be what was tampered with.
+func (e *env) verifyBy() map[string]any {
+	e.t.Helper()
+	other, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
+		app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: auditKey})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	verifier := *e
+	verifier.app = other
+	return verifier.verify()
+}
+
+// assertBreak checks that a verification names a break in chain (any when empty)
+// at seq (any when 0) whose reason holds reason.
+func assertBreak(t *testing.T, v map[string]any, chain string, seq int64, reason string) {
+	t.Helper()
+	brk, _ := v["first_break"].(map[string]any)
+	if v["ok"] != false || brk == nil {
+		t.Fatalf("verify after tampering = %v, want a break (%s)", v, reason)
+	}
+	if chain != "" && brk["chain"] != chain || seq != 0 && jsonText(t, brk["seq"]) != fmt.Sprint(seq) ||
+		!strings.Contains(brk["reason"].(string), reason) {
+		t.Errorf("first break = %v, want chain %s seq %d (%s)", brk, chain, seq, reason)
+	}
+}
+
+// TestAuditTampering changes, inserts and deletes events directly in the store, as
+// someone with write access to the database could: verification names the break.
 func TestAuditTampering(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -201,9 +241,9 @@ func TestAuditTampering(t *testing.T) {
 		{"change an event and its hash", func(t *testing.T, e *env, events []models.AuditEvent) int64 {
 			update(t, e, events[3].ID, bson.D{{Key: "insurance_no", Value: "Z99"}, {Key: "hash", Value: strings.Repeat("0", 64)}})
 			return 4
-		}, "hash does not match", ""},
+		}, "does not match", ""},
 		{"append a forged event", func(t *testing.T, e *env, events []models.AuditEvent) int64 {
-			// Linked and hashed as the chain would be, but without the server's key.
+			// Linked and hashed as the chain would be, but without the key.
 			last := events[len(events)-1]
 			forged := last
 			forged.Seq, forged.ID, forged.PrevHash = last.Seq+1, audit.EventID(last.Chain, last.Seq+1), last.Hash
@@ -213,7 +253,7 @@ func TestAuditTampering(t *testing.T) {
 			return forged.Seq
 		}, "hash does not match", ""},
 		{"insert a chain", func(t *testing.T, e *env, events []models.AuditEvent) int64 {
-			forged := events[0]
+			forged := events[1]
 			forged.Chain = "0000-forged"
 			forged.ID = audit.EventID(forged.Chain, 1)
 			insert(t, e, forged)
@@ -227,10 +267,18 @@ func TestAuditTampering(t *testing.T) {
 			remove(t, e, events[len(events)-1].ID)
 			remove(t, e, events[len(events)-2].ID)
 			return int64(len(events) - 1)
-		}, "missing from the end", ""},
+		}, "missing", ""},
+		{"change the head", func(t *testing.T, e *env, events []models.AuditEvent) int64 {
+			updateIn(t, e, repository.AuditChainsCollection, events[0].Chain, bson.D{{Key: "last_seq", Value: 3}})
+			return 3
+		}, "head was changed", ""},
+		{"change a checkpoint", func(t *testing.T, e *env, events []models.AuditEvent) int64 {
+			updateIn(t, e, repository.AuditCheckpointsCollection, events[0].Chain, bson.D{{Key: "seq", Value: 2}})
+			return 2
+		}, "checkpoint was changed", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: []byte(strings.Repeat("k", 32))})
+			e := tamperEnv(t)
 			e.createPatient("A11")
 			for i := 0; i < 8; i++ {
 				e.do("GET", "/api/v1/patients/A11", "")
@@ -240,34 +288,128 @@ func TestAuditTampering(t *testing.T) {
 			}
 			events := e.auditEvents()
 			seq := tc.tamper(t, e, events)
-			// Another server verifies: this one's chain may be blocked by the forgery.
-			other, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
-				app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: []byte(strings.Repeat("k", 32))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			verifier := *e
-			verifier.app = other
-			v := verifier.verify()
 			chain := events[0].Chain
 			if tc.chain != "" {
 				chain = tc.chain
 			}
-			brk, _ := v["first_break"].(map[string]any)
-			if v["ok"] != false || brk == nil {
-				t.Fatalf("verify after tampering = %v", v)
-			}
-			if brk["chain"] != chain || jsonText(t, brk["seq"]) != fmt.Sprint(seq) || !strings.Contains(brk["reason"].(string), tc.reason) {
-				t.Errorf("first break = %v, want chain %s seq %d (%s)", brk, chain, seq, tc.reason)
-			}
+			assertBreak(t, e.verifyBy(), chain, seq, tc.reason)
 		})
 	}
 }
 
+// stoppedChain serves some requests with a server of its own, which stops in order
+// (its chain is sealed), then a second server starts, whose chain's first event
+// anchors the first. It returns the first server's events and the second server.
+func stoppedChain(t *testing.T, e *env) []models.AuditEvent {
+	t.Helper()
+	first, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
+		app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: auditKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopped := *e
+	stopped.app = first
+	stopped.createPatient("A11")
+	for i := 0; i < 9; i++ {
+		stopped.do("GET", "/api/v1/patients/A11", "")
+	}
+	if err := first.Close(context.Background()); err != nil {
+		t.Fatalf("seal: %v", err)
+	}
+	var events []models.AuditEvent
+	for _, ev := range e.auditEvents() {
+		if ev.Chain == first.ChainID() {
+			events = append(events, ev)
+		}
+	}
+	if len(events) != 12 || events[len(events)-1].Action != models.AuditChainSeal {
+		t.Fatalf("the stopped chain holds %d events, the last %q; want 12, the last its seal", len(events), events[len(events)-1].Action)
+	}
+	return events
+}
+
+// TestAuditCuttingAChainIsFound cuts the end off a chain whose server stopped, or
+// removes the chain whole, with and without covering the traces: each time a keyed
+// head, the seal, a checkpoint or another chain's anchor breaks.
+func TestAuditCuttingAChainIsFound(t *testing.T) {
+	cut := func(t *testing.T, e *env, chain string, after int64) {
+		t.Helper()
+		res, err := e.db.Collection(repository.AuditEventsCollection).DeleteMany(context.Background(),
+			bson.D{{Key: "chain", Value: chain}, {Key: "seq", Value: bson.D{{Key: "$gt", Value: after}}}})
+		if err != nil || res.DeletedCount == 0 {
+			t.Fatalf("cut: %v %v", res, err)
+		}
+	}
+	t.Run("the tail, with the head set to 0", func(t *testing.T) {
+		e := tamperEnv(t)
+		events := stoppedChain(t, e)
+		e.do("GET", "/api/v1/patients/A11", "") // the second server's chain anchors the first
+		cut(t, e, events[0].Chain, 5)
+		updateIn(t, e, repository.AuditChainsCollection, events[0].Chain, bson.D{{Key: "last_seq", Value: 0}})
+		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "head was changed")
+	})
+	t.Run("the tail, with the head as it was at event 5", func(t *testing.T) {
+		e := tamperEnv(t)
+		events := stoppedChain(t, e)
+		e.do("GET", "/api/v1/patients/A11", "")
+		cut(t, e, events[0].Chain, 5)
+		// A keyed head copied when the chain was at event 5: valid, but rolled back.
+		old := models.AuditChainHead{Chain: events[0].Chain, LastSeq: 5, LastHash: events[4].Hash,
+			StartedAt: events[0].Time, Process: "server"}
+		old.MAC = audit.HeadMAC(auditKey, old)
+		replaceHead(t, e, old)
+		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "recorded")
+	})
+	t.Run("the whole chain, head and all", func(t *testing.T) {
+		e := tamperEnv(t)
+		events := stoppedChain(t, e)
+		e.do("GET", "/api/v1/patients/A11", "")
+		cut(t, e, events[0].Chain, 0)
+		removeIn(t, e, repository.AuditChainsCollection, events[0].Chain)
+		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "gone")
+	})
+	t.Run("the tail of a verified chain, head rolled back, checkpoint removed", func(t *testing.T) {
+		e := tamperEnv(t)
+		events := stoppedChain(t, e)
+		if v := e.verify(); v["ok"] != true {
+			t.Fatalf("verify = %v", v)
+		}
+		cut(t, e, events[0].Chain, 5)
+		old := models.AuditChainHead{Chain: events[0].Chain, LastSeq: 5, LastHash: events[4].Hash,
+			StartedAt: events[0].Time, Process: "server"}
+		old.MAC = audit.HeadMAC(auditKey, old)
+		replaceHead(t, e, old)
+		removeIn(t, e, repository.AuditCheckpointsCollection, events[0].Chain)
+		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "recorded")
+	})
+	t.Run("nothing cut: it verifies", func(t *testing.T) {
+		e := tamperEnv(t)
+		stoppedChain(t, e)
+		e.do("GET", "/api/v1/patients/A11", "")
+		if v := e.verifyBy(); v["ok"] != true || v["complete"] != true {
+			t.Errorf("verify = %v", v)
+		}
+	})
+}
+
 func update(t *testing.T, e *env, id string, set bson.D) {
 	t.Helper()
-	res, err := e.db.Collection(repository.AuditEventsCollection).UpdateOne(context.Background(),
+	updateIn(t, e, repository.AuditEventsCollection, id, set)
+}
+
+func updateIn(t *testing.T, e *env, collection, id string, set bson.D) {
+	t.Helper()
+	res, err := e.db.Collection(collection).UpdateOne(context.Background(),
 		bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: set}})
+	if err != nil || res.MatchedCount != 1 {
+		t.Fatalf("tamper: %v %v", res, err)
+	}
+}
+
+func replaceHead(t *testing.T, e *env, head models.AuditChainHead) {
+	t.Helper()
+	res, err := e.db.Collection(repository.AuditChainsCollection).ReplaceOne(context.Background(),
+		bson.D{{Key: "_id", Value: head.Chain}}, head)
 	if err != nil || res.MatchedCount != 1 {
 		t.Fatalf("tamper: %v %v", res, err)
 	}
@@ -282,7 +424,12 @@ func insert(t *testing.T, e *env, ev models.AuditEvent) {
 
 func remove(t *testing.T, e *env, id string) {
 	t.Helper()
-	res, err := e.db.Collection(repository.AuditEventsCollection).DeleteOne(context.Background(), bson.D{{Key: "_id", Value: id}})
+	removeIn(t, e, repository.AuditEventsCollection, id)
+}
+
+func removeIn(t *testing.T, e *env, collection, id string) {
+	t.Helper()
+	res, err := e.db.Collection(collection).DeleteOne(context.Background(), bson.D{{Key: "_id", Value: id}})
 	if err != nil || res.DeletedCount != 1 {
 		t.Fatalf("tamper: %v %v", res, err)
 	}

@@ -37,6 +37,9 @@ type Config struct {
 	// RateLimit is how many requests an API key may make a minute
 	// (RATE_LIMIT_PER_MINUTE, default 600; 0 turns the limit off).
 	RateLimit int
+	// ClientRateLimit is how many requests a client address may make a minute, with
+	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
+	ClientRateLimit int
 	// CORSOrigins lists the origins browsers may call the API from (CORS_ORIGINS,
 	// comma-separated; empty, the default, turns CORS off).
 	CORSOrigins []string
@@ -77,11 +80,19 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("PORT: %q is not a port number", getenv("PORT"))
 	}
 	cfg.Port = port
-	rate, err := strconv.Atoi(get("RATE_LIMIT_PER_MINUTE", "600"))
-	if err != nil || rate < 0 {
-		return Config{}, fmt.Errorf("RATE_LIMIT_PER_MINUTE: %q is not a count of requests (0 for no limit)", getenv("RATE_LIMIT_PER_MINUTE"))
+	for _, r := range []struct {
+		key, def string
+		into     *int
+	}{
+		{"RATE_LIMIT_PER_MINUTE", "600", &cfg.RateLimit},
+		{"CLIENT_RATE_LIMIT_PER_MINUTE", "3000", &cfg.ClientRateLimit},
+	} {
+		n, err := strconv.Atoi(get(r.key, r.def))
+		if err != nil || n < 0 {
+			return Config{}, fmt.Errorf("%s: %q is not a count of requests (0 for no limit)", r.key, getenv(r.key))
+		}
+		*r.into = n
 	}
-	cfg.RateLimit = rate
 	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)

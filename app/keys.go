@@ -22,7 +22,11 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	var run func(*repository.DB) error
+	// run does the command's work; action and target name it in the audit trail.
+	var (
+		run            func(*repository.DB) error
+		action, target string
+	)
 	switch args[0] {
 	case "create":
 		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
@@ -32,6 +36,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
 			return errors.New(usage)
 		}
+		action, target = "keys.create", "keys create "+*name
 		run = func(db *repository.DB) error {
 			issued, err := apikey.New(db, nil, logger).Issue(ctx, models.NewKeyRequest{Name: *name, Role: models.Role(*role)})
 			if err != nil {
@@ -44,6 +49,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		if len(args) != 1 {
 			return errors.New(usage)
 		}
+		action, target = "keys.read", "keys list"
 		run = func(db *repository.DB) error {
 			keys, err := db.APIKeys(ctx)
 			if err != nil {
@@ -60,6 +66,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		if len(args) != 2 {
 			return errors.New(usage)
 		}
+		action, target = "keys.delete", "keys revoke "+args[1]
 		run = func(db *repository.DB) error {
 			k, err := db.RevokeAPIKey(ctx, args[1], models.StoreTime(time.Now()))
 			if errors.Is(err, models.ErrNotFound) {
@@ -80,7 +87,20 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return err
 	}
 	defer conn.CloseLogged(logger)
-	return run(db)
+	trail, err := NewCommandAudit(db, cfg.AuditKey, "keys", logger)
+	if err != nil {
+		return err
+	}
+	runErr := run(db)
+	// The act is recorded, whatever its outcome; without its event it does not count
+	// as done.
+	if err := trail.Record(ctx, action, target, models.RecordKey{}, nil, runErr); err != nil {
+		return fmt.Errorf("record the command in the audit trail: %w", err)
+	}
+	if err := trail.Close(ctx); err != nil {
+		return fmt.Errorf("seal the command's audit chain: %w", err)
+	}
+	return runErr
 }
 
 func orDash(t *time.Time) string {

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clinic/interactions/apikey"
@@ -54,7 +53,7 @@ var allLogs lockedBuffer
 // Requests go with the clinician's key unless the test says otherwise.
 type env struct {
 	t    testing.TB
-	app  *fiber.App
+	app  *app.Server
 	repo *repository.DB
 	db   *mongo.Database
 	logs *lockedBuffer

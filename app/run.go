@@ -52,14 +52,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
 
 	server, err := NewServer(logger, db, ServerConfig{
-		RequestTimeout: cfg.RequestTimeout,
-		RateLimit:      cfg.RateLimit,
-		CORSOrigins:    cfg.CORSOrigins,
-		AuditKey:       cfg.AuditKey,
+		RequestTimeout:  cfg.RequestTimeout,
+		RateLimit:       cfg.RateLimit,
+		ClientRateLimit: cfg.ClientRateLimit,
+		CORSOrigins:     cfg.CORSOrigins,
+		AuditKey:        cfg.AuditKey,
 	})
 	if err != nil {
 		return err
 	}
+	background, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go server.Background(background)
 	logger.Info("serving", "addr", ln.Addr().String(), "docs", "/docs")
 
 	served := make(chan error, 1)
@@ -72,6 +76,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	logger.Info("shutting down")
 	if err := server.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		logger.Warn("shutdown", "error", err.Error())
+	}
+	stopBackground()
+	sealing, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := server.Close(sealing); err != nil {
+		logger.Warn("seal the audit chain", "error", err.Error())
 	}
 	return nil
 }

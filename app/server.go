@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -9,7 +10,6 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/swagger"
-	"github.com/google/uuid"
 
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
@@ -34,24 +34,39 @@ type ServerConfig struct {
 	CORSOrigins []string
 	// AuditKey, when set, keys the audit trail's hashes (HMAC-SHA256).
 	AuditKey []byte
+	// ClientRateLimit is how many requests a client address may make a minute,
+	// checked before anything else is done for them; 0 means no limit.
+	ClientRateLimit int
 	// Now reads the time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
 
-// NewServer returns the Fiber app serving the API over db. Its audit events form a
-// chain of their own, started with the first event.
-func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber.App, error) {
-	chainID, err := uuid.NewV7()
-	if err != nil {
-		return nil, err
-	}
-	doc, err := handlers.OpenAPIDocument()
-	if err != nil {
-		return nil, err
-	}
+// Server is the API's HTTP server, and the audit trail's work beside it.
+type Server struct {
+	*fiber.App
+	logger   *slog.Logger
+	now      func() time.Time
+	writer   *audit.Writer
+	trail    *audit.Trail
+	refusals *audit.Refusals
+}
+
+// NewServer returns the server of the API over db. Its audit events form a chain of
+// their own, started with the first event. It returns an error only when the
+// system's random source fails or the OpenAPI document cannot be read.
+func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Server, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
+	}
+	writer, err := audit.NewWriter(db, audit.WriterOptions{Key: cfg.AuditKey, Process: "server", Now: now, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{logger: logger, now: now, writer: writer, trail: audit.NewTrail(db, cfg.AuditKey, now), refusals: &audit.Refusals{}}
+	doc, err := handlers.OpenAPIDocument()
+	if err != nil {
+		return nil, err
 	}
 	app := fiber.New(fiber.Config{
 		AppName:               "clinical-interactions",
@@ -84,7 +99,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 		Keys:         apikey.New(db, now, logger),
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
-		AuditTrail:  audit.NewTrail(db, cfg.AuditKey),
+		AuditTrail:  s.trail,
 		Now:         now,
 	})
 	app.Get("/healthz", h.Healthz)
@@ -92,10 +107,14 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	app.Get("/docs/doc.json", handlers.Document(doc))
 	app.Get("/docs/*", swagger.HandlerDefault)
 
-	// Every API request is audited, refused ones included, then authenticated and
-	// held to its key's rate limit and role.
-	chain := audit.NewChain(chainID.String(), cfg.AuditKey, db)
-	guard := []fiber.Handler{handlers.Audit(chain, now), h.Authenticate}
+	// A client address is held to its rate limit first; then every API request is
+	// audited, refused ones included, authenticated and held to its key's rate limit
+	// and role.
+	var guard []fiber.Handler
+	if cfg.ClientRateLimit > 0 {
+		guard = append(guard, handlers.ClientRateLimit(cfg.ClientRateLimit, s.refusals))
+	}
+	guard = append(guard, handlers.Audit(writer, now), h.Authenticate)
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}
@@ -126,7 +145,66 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
 	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
-	return app, nil
+	s.App = app
+	return s, nil
+}
+
+// auditEvery is how often the server records the refusals counted, anchors its chain
+// to the others and verifies the trail, in the background.
+const auditEvery = time.Minute
+
+// ChainID returns the name of the server's audit chain.
+func (s *Server) ChainID() string { return s.writer.ID() }
+
+// Background does the audit trail's work beside the requests until ctx ends: every
+// minute, AuditTick.
+func (s *Server) Background(ctx context.Context) {
+	ticker := time.NewTicker(auditEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			tick, cancel := context.WithTimeout(ctx, auditEvery/2)
+			s.AuditTick(tick)
+			cancel()
+		}
+	}
+}
+
+// AuditTick records the requests refused to client addresses since the last tick
+// (one event per address), anchors the server's chain to the ends of the others when
+// they moved, and verifies the trail, re-checking old events as time allows (see
+// audit.Trail.Verify). Failures are logged: they fail no request.
+func (s *Server) AuditTick(ctx context.Context) {
+	if err := s.refusals.Flush(ctx, s.writer, s.now()); err != nil {
+		s.logger.Warn("record refused requests", "error", err.Error())
+	}
+	if err := s.writer.Anchor(ctx, s.selfEvent()); err != nil {
+		s.logger.Warn("anchor audit chain", "error", err.Error())
+	}
+	v, err := s.trail.Verify(ctx)
+	switch {
+	case err != nil:
+		s.logger.Warn("verify audit trail", "error", err.Error())
+	case !v.OK:
+		s.logger.Error("the audit trail does not verify", "chain", v.FirstBreak.Chain, "seq", v.FirstBreak.Seq, "reason", v.FirstBreak.Reason)
+	}
+}
+
+// Close records the refusals counted, and seals the server's audit chain: call it
+// once the server has stopped serving. It returns the error of sealing.
+func (s *Server) Close(ctx context.Context) error {
+	if err := s.refusals.Flush(ctx, s.writer, s.now()); err != nil {
+		s.logger.Warn("record refused requests", "error", err.Error())
+	}
+	return s.writer.Close(ctx, s.selfEvent())
+}
+
+// selfEvent is an event the server's chain writes about itself.
+func (s *Server) selfEvent() models.AuditEvent {
+	return models.AuditEvent{Time: s.now(), KeyName: "server", Method: "-", Route: "-", Status: 200, ClientIP: "-", RequestID: s.writer.ID()}
 }
 
 // securityHeaders sets the headers that keep browsers from caching, sniffing, framing

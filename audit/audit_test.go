@@ -3,120 +3,506 @@ package audit_test
 import (
 	"context"
 	"errors"
-	"strings"
+	"maps"
+	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
-// memStore keeps a chain in memory.
+// memStore keeps the trail in memory. Its faults make a call fail the next time it
+// is made: before it does anything ("before"), or after it has done its work, as
+// an answer lost on the way back would ("after").
 type memStore struct {
-	heads  []models.AuditChainHead
-	events []models.AuditEvent
-	fail   bool
+	mu          sync.Mutex
+	heads       map[string]models.AuditChainHead
+	events      map[string]models.AuditEvent
+	checkpoints map[string]models.AuditCheckpoint
+	faults      map[string]string // call → "before" or "after"
+	down        bool
+}
+
+func newMemStore() *memStore {
+	return &memStore{heads: map[string]models.AuditChainHead{}, events: map[string]models.AuditEvent{},
+		checkpoints: map[string]models.AuditCheckpoint{}, faults: map[string]string{}}
+}
+
+var errStore = errors.New("the store did not answer")
+
+// fault reports whether call fails at when, once.
+func (m *memStore) fault(call, when string) bool {
+	if m.down {
+		return true
+	}
+	if m.faults[call] == when {
+		delete(m.faults, call)
+		return true
+	}
+	return false
+}
+
+func (m *memStore) AuditChainHeads(context.Context) ([]models.AuditChainHead, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fault("heads", "before") {
+		return nil, errStore
+	}
+	return slices.Collect(maps.Values(m.heads)), nil
 }
 
 func (m *memStore) StartAuditChain(_ context.Context, h models.AuditChainHead) error {
-	m.heads = append(m.heads, h)
-	return nil
-}
-
-func (m *memStore) AppendAuditEvent(_ context.Context, e models.AuditEvent) error {
-	if m.fail {
-		return errors.New("down")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fault("start", "before") {
+		return errStore
 	}
-	m.events = append(m.events, e)
-	for i := range m.heads {
-		if m.heads[i].Chain == e.Chain {
-			m.heads[i].LastSeq, m.heads[i].LastHash = e.Seq, e.Hash
-		}
+	if _, ok := m.heads[h.Chain]; ok {
+		return models.ErrConflict
+	}
+	m.heads[h.Chain] = h
+	if m.fault("start", "after") {
+		return errStore
 	}
 	return nil
 }
 
-func chainOf(t *testing.T, key []byte, n int) *memStore {
-	t.Helper()
-	m := &memStore{}
-	c := audit.NewChain("c1", key, m)
-	for i := 0; i < n; i++ {
-		if _, err := c.Append(context.Background(), models.AuditEvent{Time: time.Unix(int64(i), 0), Action: "patients.read", Status: 200}); err != nil {
-			t.Fatal(err)
-		}
+func (m *memStore) UpdateAuditChainHead(_ context.Context, h models.AuditChainHead) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fault("head", "before") {
+		return errStore
 	}
-	return m
+	if m.heads[h.Chain].LastSeq <= h.LastSeq {
+		m.heads[h.Chain] = h
+	}
+	if m.fault("head", "after") {
+		return errStore
+	}
+	return nil
 }
 
-func verify(key []byte, m *memStore) models.AuditVerification {
-	v := audit.NewVerifier(key, m.heads)
+func (m *memStore) InsertAuditEvents(_ context.Context, events []models.AuditEvent) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fault("insert", "before") {
+		return errStore
+	}
+	for _, e := range events {
+		if _, ok := m.events[e.ID]; ok {
+			return models.ErrConflict
+		}
+		m.events[e.ID] = e
+	}
+	if m.fault("insert", "after") {
+		return errStore
+	}
+	return nil
+}
+
+func (m *memStore) AuditEvent(_ context.Context, id string) (models.AuditEvent, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fault("event", "before") {
+		return models.AuditEvent{}, errStore
+	}
+	e, ok := m.events[id]
+	if !ok {
+		return models.AuditEvent{}, models.ErrNotFound
+	}
+	return e, nil
+}
+
+func (m *memStore) AuditCheckpoints(context.Context) ([]models.AuditCheckpoint, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Values(m.checkpoints)), nil
+}
+
+func (m *memStore) SaveAuditCheckpoint(_ context.Context, cp models.AuditCheckpoint) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.checkpoints[cp.Chain] = cp
+	return nil
+}
+
+func (m *memStore) CountAuditEvents(context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return int64(len(m.events)), nil
+}
+
+func (m *memStore) AuditEventChains(context.Context) (map[string]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]int64{}
 	for _, e := range m.events {
-		if !v.Add(e) {
-			break
-		}
+		out[e.Chain]++
 	}
-	return v.Result()
+	return out, nil
 }
 
-func TestVerify(t *testing.T) {
-	key := []byte("0123456789abcdef0123456789abcdef")
-	cases := []struct {
-		name   string
-		tamper func(m *memStore)
-		seq    int64
-		reason string
-	}{
-		{"intact", func(*memStore) {}, 0, ""},
-		{"changed status", func(m *memStore) { m.events[2].Status = 500 }, 3, "hash does not match"},
-		{"changed time", func(m *memStore) { m.events[0].Time = m.events[0].Time.Add(time.Second) }, 1, "hash does not match"},
-		{"swapped", func(m *memStore) { m.events[1], m.events[2] = m.events[2], m.events[1] }, 2, "event 2 is missing"},
-		{"removed", func(m *memStore) { m.events = append(m.events[:1], m.events[2:]...) }, 2, "event 2 is missing"},
-		{"repeated", func(m *memStore) { m.events = append(m.events[:2], m.events[1:]...) }, 2, "appears again"},
-		{"relinked", func(m *memStore) { m.events[3].PrevHash = m.events[1].Hash }, 4, "prev_hash"},
-		{"tail removed", func(m *memStore) { m.events = m.events[:3] }, 4, "missing from the end"},
-		{"all removed", func(m *memStore) { m.events = nil }, 1, "events 1 to 5 are missing"},
-		{"head lost", func(m *memStore) { m.heads = nil }, 1, "no head record"},
-		{"rehashed without the key", func(m *memStore) {
-			m.events[4].Action = "keys.create"
-			m.events[4].Hash = audit.Hash(nil, m.events[4])
-			m.heads[0].LastHash = m.events[4].Hash
-		}, 5, "hash does not match"},
+func (m *memStore) set(call, when string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.faults[call] = when
+}
+
+func (m *memStore) setDown(down bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.down = down
+}
+
+var key = []byte("0123456789abcdef0123456789abcdef")
+
+func event(i int) models.AuditEvent {
+	return models.AuditEvent{Time: time.Unix(int64(i), 0), Action: "patients.read", Method: "GET", Route: "/x",
+		Status: 200, ClientIP: "127.0.0.1", RequestID: "r"}
+}
+
+func newWriter(t *testing.T, m *memStore) *audit.Writer {
+	t.Helper()
+	w, err := audit.NewWriter(m, audit.WriterOptions{Key: key, Process: "test"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := chainOf(t, key, 5)
-			tc.tamper(m)
-			got := verify(key, m)
-			if tc.reason == "" {
-				if !got.OK || got.Events != 5 || got.Chains != 1 {
-					t.Errorf("verify = %+v", got)
+	return w
+}
+
+func verify(t *testing.T, m *memStore) models.AuditVerification {
+	t.Helper()
+	v, err := audit.NewTrail(m, key, nil).Verify(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestFaultsNeverWedgeTheChain makes each write of the trail fail, before or after
+// the store did its work: the failed appends report errors (or succeed when their
+// event was stored after all), every append after them succeeds, the sequence has no
+// gap and the trail verifies.
+func TestFaultsNeverWedgeTheChain(t *testing.T) {
+	for _, tc := range []struct{ call, when string }{
+		{"start", "before"}, {"start", "after"},
+		{"insert", "before"}, {"insert", "after"},
+		{"head", "before"}, {"head", "after"},
+		{"heads", "before"},
+	} {
+		t.Run(tc.call+" fails "+tc.when, func(t *testing.T) {
+			m := newMemStore()
+			w := newWriter(t, m)
+			ctx := context.Background()
+			if tc.call != "start" && tc.call != "heads" {
+				if _, err := w.Append(ctx, event(0)); err != nil {
+					t.Fatal(err)
 				}
-				return
 			}
-			if got.OK || got.FirstBreak == nil || got.FirstBreak.Seq != tc.seq || !strings.Contains(got.FirstBreak.Reason, tc.reason) {
-				t.Errorf("verify = %+v, break %+v; want seq %d (%s)", got, got.FirstBreak, tc.seq, tc.reason)
+			m.set(tc.call, tc.when)
+			_, err := w.Append(ctx, event(1))
+			wantErr := tc.when == "before" && tc.call != "head"
+			if (err != nil) != wantErr {
+				t.Errorf("the append that met the fault: %v", err)
+			}
+			for i := 2; i < 5; i++ {
+				if _, err := w.Append(ctx, event(i)); err != nil {
+					t.Fatalf("append %d after the fault: %v", i, err)
+				}
+			}
+			if v := verify(t, m); !v.OK || !v.Complete {
+				t.Errorf("verify = %+v, break %+v", v, v.FirstBreak)
+			}
+			head := m.heads[w.ID()]
+			if _, ok := m.events[audit.EventID(w.ID(), head.LastSeq+1)]; ok {
+				t.Errorf("the head lags after the next append: %d", head.LastSeq)
 			}
 		})
 	}
 }
 
-func TestAppendDoesNotAdvanceOnFailure(t *testing.T) {
-	m := &memStore{}
-	c := audit.NewChain("c1", nil, m)
+// TestStoreDownThenUp fails every call for a while: appends fail, none blocks, and
+// the chain goes on when the store answers again.
+func TestStoreDownThenUp(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
 	ctx := context.Background()
-	if _, err := c.Append(ctx, models.AuditEvent{Time: time.Unix(1, 0)}); err != nil {
+	if _, err := w.Append(ctx, event(0)); err != nil {
 		t.Fatal(err)
 	}
-	m.fail = true
-	if _, err := c.Append(ctx, models.AuditEvent{Time: time.Unix(2, 0)}); err == nil {
-		t.Fatal("append to a failing store succeeded")
+	m.setDown(true)
+	for i := 1; i < 4; i++ {
+		if _, err := w.Append(ctx, event(i)); err == nil {
+			t.Errorf("append %d succeeded with the store down", i)
+		}
 	}
-	m.fail = false
-	e, err := c.Append(ctx, models.AuditEvent{Time: time.Unix(3, 0)})
-	if err != nil || e.Seq != 2 || e.PrevHash != m.events[0].Hash {
-		t.Fatalf("after a failure: %+v, %v", e, err)
+	m.setDown(false)
+	for i := 4; i < 7; i++ {
+		if _, err := w.Append(ctx, event(i)); err != nil {
+			t.Fatalf("append %d with the store back: %v", i, err)
+		}
 	}
-	if got := verify(nil, m); !got.OK {
-		t.Errorf("verify = %+v", got)
+	if v := verify(t, m); !v.OK {
+		t.Errorf("verify = %+v", v.FirstBreak)
 	}
 }
+
+// TestAppendRespectsTheDeadline holds the writer busy: an append whose context ends
+// first returns then, and does not wait for the writer.
+func TestAppendRespectsTheDeadline(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := w.Append(ctx, event(0)); !errors.Is(err, context.Canceled) {
+		t.Errorf("append with an ended context: %v", err)
+	}
+	if _, err := w.Append(context.Background(), event(1)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestGroupCommit appends from 64 goroutines at once: every event is stored once,
+// in one gapless chain, in fewer inserts than events.
+func TestGroupCommit(t *testing.T) {
+	m := &countingStore{memStore: newMemStore()}
+	w, err := audit.NewWriter(m, audit.WriterOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 64 {
+		wg.Go(func() {
+			<-start
+			if _, err := w.Append(context.Background(), event(i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n := len(m.events); n != 65 {
+		t.Errorf("%d events, want the chain's start and 64", n)
+	}
+	if m.inserts >= 64 {
+		t.Errorf("%d inserts for 64 events: no batching", m.inserts)
+	}
+	if v := verify(t, m.memStore); !v.OK || v.Events != 65 {
+		t.Errorf("verify = %+v", v)
+	}
+}
+
+// countingStore counts inserts, each of which takes a millisecond, as a round trip
+// to a real store does: appends arriving meanwhile wait for the next batch.
+type countingStore struct {
+	*memStore
+	inserts int
+}
+
+func (c *countingStore) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) error {
+	c.mu.Lock()
+	c.inserts++
+	c.mu.Unlock()
+	time.Sleep(time.Millisecond)
+	return c.memStore.InsertAuditEvents(ctx, events)
+}
+
+// TestForgedEventAtTheEnd puts an event of someone else's at the chain's end: the
+// writer goes on in a new chain, anchored to where the first really ended, and the
+// forgery breaks the first chain's verification.
+func TestForgedEventAtTheEnd(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
+	ctx := context.Background()
+	if _, err := w.Append(ctx, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	first := w.ID()
+	forged := event(1)
+	forged.Chain, forged.Seq, forged.ID = first, 3, audit.EventID(first, 3)
+	forged.PrevHash = m.events[audit.EventID(first, 2)].Hash
+	forged.Hash = audit.Hash(nil, forged)
+	m.events[forged.ID] = forged
+	m.set("insert", "after") // the next write's outcome is unknown: the writer reads back
+	if _, err := w.Append(ctx, event(2)); err == nil {
+		t.Log("the append that met the forgery succeeded")
+	}
+	if _, err := w.Append(ctx, event(3)); err != nil {
+		t.Fatalf("append after the forgery: %v", err)
+	}
+	if w.ID() == first {
+		t.Fatal("the writer did not go on in a new chain")
+	}
+	v := verify(t, m)
+	if v.OK || v.FirstBreak.Chain != first || v.FirstBreak.Seq != 3 {
+		t.Errorf("verify = %+v, want the forged event 3 of the first chain", v.FirstBreak)
+	}
+}
+
+// TestSealAndAnchors checks the chain's seal and its anchors: a second chain's first
+// event records the first's end; a sealed chain ends with its seal, and an event
+// after the seal breaks it.
+func TestSealAndAnchors(t *testing.T) {
+	m := newMemStore()
+	ctx := context.Background()
+	w1 := newWriter(t, m)
+	for i := range 3 {
+		if _, err := w1.Append(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w1.Close(ctx, event(9)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w1.Append(ctx, event(10)); !errors.Is(err, audit.ErrClosed) {
+		t.Errorf("append after close: %v", err)
+	}
+	head := m.heads[w1.ID()]
+	if !head.Sealed || head.LastSeq != 5 || m.events[audit.EventID(w1.ID(), 5)].Action != models.AuditChainSeal {
+		t.Fatalf("head after the seal: %+v", head)
+	}
+	w2 := newWriter(t, m)
+	if _, err := w2.Append(ctx, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	start := m.events[audit.EventID(w2.ID(), 1)]
+	if start.Action != models.AuditChainStart || len(start.Anchors) != 1 ||
+		start.Anchors[0] != (models.AuditAnchor{Chain: w1.ID(), Seq: 5, Hash: head.LastHash}) {
+		t.Fatalf("the second chain's start = %+v", start)
+	}
+	if v := verify(t, m); !v.OK || v.Chains != 2 || v.Events != 7 {
+		t.Fatalf("verify = %+v %+v", v, v.FirstBreak)
+	}
+	// An event after the seal, keyed as if by the writer: only the seal catches it.
+	after := event(11)
+	after.Chain, after.Seq, after.ID, after.PrevHash = w1.ID(), 6, audit.EventID(w1.ID(), 6), head.LastHash
+	after.Hash = audit.Hash(key, after)
+	m.events[after.ID] = after
+	if v := verify(t, m); v.OK || v.FirstBreak.Seq != 6 {
+		t.Errorf("verify with an event after the seal = %+v", v.FirstBreak)
+	}
+}
+
+// TestVerifyGoesOnWhereItStopped verifies a chain with a deadline too short to read
+// it all: the check says it is not complete, and the next goes on from its
+// checkpoint to the end.
+func TestVerifyGoesOnWhereItStopped(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
+	for i := range 200 {
+		if _, err := w.Append(context.Background(), event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clock := time.Unix(0, 0)
+	now := func() time.Time { clock = clock.Add(time.Millisecond); return clock }
+	trail := audit.NewTrail(m, key, now)
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))
+	defer cancel()
+	// The fake clock runs a millisecond a read: the hour's budget is a few thousand reads.
+	first, err := trail.Verify(&shortDeadline{Context: ctx, deadline: time.Now().Add(50 * time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first.OK || first.Complete || first.Events == 0 || first.Events >= 201 {
+		t.Fatalf("first check = %+v", first)
+	}
+	second, err := trail.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !second.OK || !second.Complete || second.Events != 201 || second.Pending != 0 {
+		t.Errorf("second check = %+v", second)
+	}
+}
+
+// shortDeadline is a context reporting an earlier deadline than it ends at.
+type shortDeadline struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *shortDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// faultyDB is the real repository with calls that fail once after doing their work,
+// as a lost answer would.
+type faultyDB struct {
+	*repository.DB
+	mu    sync.Mutex
+	after map[string]bool
+}
+
+func (f *faultyDB) failAfter(call string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.after[call] {
+		delete(f.after, call)
+		return true
+	}
+	return false
+}
+
+func (f *faultyDB) StartAuditChain(ctx context.Context, h models.AuditChainHead) error {
+	if err := f.DB.StartAuditChain(ctx, h); err != nil || !f.failAfter("start") {
+		return err
+	}
+	return errStore
+}
+
+func (f *faultyDB) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) error {
+	if err := f.DB.InsertAuditEvents(ctx, events); err != nil || !f.failAfter("insert") {
+		return err
+	}
+	return errStore
+}
+
+func (f *faultyDB) UpdateAuditChainHead(ctx context.Context, h models.AuditChainHead) error {
+	if err := f.DB.UpdateAuditChainHead(ctx, h); err != nil || !f.failAfter("head") {
+		return err
+	}
+	return errStore
+}
+
+// TestFaultsOnTheRealStore loses the answers of the chain's start, of an insert and
+// of a head update on the real store: appends go on, gapless, and the trail verifies.
+func TestFaultsOnTheRealStore(t *testing.T) {
+	repo, _ := testStore.DB(t)
+	db := &faultyDB{DB: repo, after: map[string]bool{"start": true}}
+	w, err := audit.NewWriter(db, audit.WriterOptions{Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 12 {
+		switch i {
+		case 3:
+			db.mu.Lock()
+			db.after["insert"] = true
+			db.mu.Unlock()
+		case 6:
+			db.mu.Lock()
+			db.after["head"] = true
+			db.mu.Unlock()
+		}
+		if _, err := w.Append(ctx, event(i)); err != nil && i != 0 {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	v, err := audit.NewTrail(repo, key, nil).Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.OK || !v.Complete || v.Events < 12 {
+		t.Errorf("verify = %+v %+v", v, v.FirstBreak)
+	}
+}
+
+var testStore *storetest.Store
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m, &testStore)) }

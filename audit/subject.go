@@ -41,6 +41,15 @@ func Touch(ctx context.Context, insuranceNo, interactionID string) {
 	}
 }
 
+// Noted returns the patient and interaction noted in ctx's Subject, if it has one.
+func Noted(ctx context.Context) (insuranceNo, interactionID string) {
+	s, _ := ctx.Value(subjectKey{}).(*Subject)
+	if s == nil {
+		return "", ""
+	}
+	return s.Get()
+}
+
 // Get returns the patient and interaction noted.
 func (s *Subject) Get() (insuranceNo, interactionID string) {
 	s.mu.Lock()

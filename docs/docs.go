@@ -3753,6 +3753,25 @@ const docTemplate = `{
                 }
             }
         },
+        "models.AuditAnchor": {
+            "type": "object",
+            "required": [
+                "chain",
+                "hash",
+                "seq"
+            ],
+            "properties": {
+                "chain": {
+                    "type": "string"
+                },
+                "hash": {
+                    "type": "string"
+                },
+                "seq": {
+                    "type": "integer"
+                }
+            }
+        },
         "models.AuditBreak": {
             "type": "object",
             "required": [
@@ -3795,6 +3814,13 @@ const docTemplate = `{
                     "type": "string",
                     "example": "interactions.read"
                 },
+                "anchors": {
+                    "description": "Anchors are the ends of the other chains as this one saw them, recorded by the\nfirst event of a chain and from time to time after: removing what they name\nbreaks the chain that recorded them.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.AuditAnchor"
+                    }
+                },
                 "chain": {
                     "type": "string"
                 },
@@ -3804,6 +3830,13 @@ const docTemplate = `{
                 "client_request_id": {
                     "description": "ClientRequestID is the X-Request-Id the client sent, when it was a plain id.",
                     "type": "string"
+                },
+                "counts": {
+                    "description": "Counts are what an event stands for more than one of: the requests refused in\na window, the records of an import.",
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "integer"
+                    }
                 },
                 "hash": {
                     "type": "string"
@@ -3876,15 +3909,23 @@ const docTemplate = `{
             "type": "object",
             "required": [
                 "chains",
+                "complete",
                 "events",
                 "first_break",
-                "ok"
+                "ok",
+                "pending",
+                "swept_at"
             ],
             "properties": {
                 "chains": {
                     "type": "integer"
                 },
+                "complete": {
+                    "description": "Complete is false when the check ran out of time before it reached the end of\nevery chain: OK then speaks for the events verified so far; ask again.",
+                    "type": "boolean"
+                },
                 "events": {
+                    "description": "Events counts the events verified, now or by earlier checks.",
                     "type": "integer"
                 },
                 "first_break": {
@@ -3898,6 +3939,16 @@ const docTemplate = `{
                 },
                 "ok": {
                     "type": "boolean"
+                },
+                "pending": {
+                    "description": "Pending counts the events not verified yet.",
+                    "type": "integer"
+                },
+                "swept_at": {
+                    "description": "SweptAt is when the oldest of the re-checks of every chain's verified events\nbegan, null until every chain has been re-checked once.",
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true
                 }
             }
         },

@@ -32,7 +32,7 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		defer cancel()
 		work, subject := audit.WithSubject(work)
 		c.SetUserContext(work)
-		err := c.Next()
+		err := next(c)
 		cancel()
 		status := c.Response().StatusCode()
 		if err != nil {
@@ -71,6 +71,18 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// next runs the rest of the chain, turning a panic into an error, so that a request
+// that panics is audited and answered 500 like any other failure. The panic's value
+// is not kept: it may hold patient data.
+func next(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("a handler panicked (%T)", r)
+		}
+	}()
+	return c.Next()
 }
 
 // action names what a request does, from its method and route template.

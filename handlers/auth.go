@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
 
@@ -49,6 +50,22 @@ func Allow(roles ...models.Role) fiber.Handler {
 		}
 		return c.Next()
 	}
+}
+
+// ClientRateLimit returns middleware allowing each client address perMinute requests
+// a minute, before anything else is done for them; beyond that it answers 429 with
+// Retry-After, and counts the refusal in refusals rather than writing an audit event
+// for each (see audit.Refusals).
+func ClientRateLimit(perMinute int, refusals *audit.Refusals) fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max:          perMinute,
+		Expiration:   time.Minute,
+		KeyGenerator: func(c *fiber.Ctx) string { return c.IP() },
+		LimitReached: func(c *fiber.Ctx) error {
+			refusals.Add(strings.Clone(c.IP()))
+			return models.ErrRateLimited
+		},
+	})
 }
 
 // RateLimit returns middleware allowing each API key perMinute requests a minute;

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
 )
@@ -41,19 +42,23 @@ func (h *Handler) once(c *fiber.Ctx, create func(ctx context.Context, reservedID
 	}
 	var failure error
 	answer, replayed, err := h.idempotency.Do(c.UserContext(), req, func(ctx context.Context, reservedID string) models.IdempotentAnswer {
-		if failure = create(ctx, reservedID); failure != nil {
-			answer, err := errorAnswer(failure)
-			if err != nil {
-				return models.IdempotentAnswer{Status: fiber.StatusInternalServerError}
-			}
-			return answer
+		var answer models.IdempotentAnswer
+		if failure = create(ctx, reservedID); failure == nil {
+			answer = sent(c)
+		} else if kept, err := errorAnswer(failure); err == nil {
+			answer = kept
+		} else {
+			return models.IdempotentAnswer{Status: fiber.StatusInternalServerError}
 		}
-		return sent(c)
+		// Kept with the answer, so that a replay is audited with whose data it shows.
+		answer.InsuranceNo, answer.InteractionID = audit.Noted(ctx)
+		return answer
 	})
 	switch {
 	case err != nil:
 		return err
 	case replayed:
+		audit.Touch(c.UserContext(), answer.InsuranceNo, answer.InteractionID)
 		for name, v := range answer.Headers {
 			c.Set(name, v)
 		}

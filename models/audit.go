@@ -2,9 +2,10 @@ package models
 
 import "time"
 
-// AuditEvent records one request to the API: who, what, on whose data, and how it ended.
-// Events form hash chains, one per server process: each holds the hash of the one
-// before it in its chain, and sequence numbers have no gaps.
+// AuditEvent records one request to the API, or one act of a command beside it (a key
+// made, an import): who, what, on whose data, and how it ended. Events form hash
+// chains, one per process: each holds the hash of the one before it in its chain,
+// and sequence numbers have no gaps.
 type AuditEvent struct {
 	// ID is the chain and the sequence number, "<chain>:<seq>" with seq zero-padded.
 	ID            string    `json:"id" bson:"_id" validate:"required"`
@@ -24,17 +25,63 @@ type AuditEvent struct {
 	RequestID string `json:"request_id" bson:"request_id" validate:"required"`
 	// ClientRequestID is the X-Request-Id the client sent, when it was a plain id.
 	ClientRequestID string `json:"client_request_id,omitempty" bson:"client_request_id,omitempty"`
-	PrevHash        string `json:"prev_hash" bson:"prev_hash" validate:"required"`
-	Hash            string `json:"hash" bson:"hash" validate:"required"`
+	// Counts are what an event stands for more than one of: the requests refused in
+	// a window, the records of an import.
+	Counts map[string]int `json:"counts,omitempty" bson:"counts,omitempty"`
+	// Anchors are the ends of the other chains as this one saw them, recorded by the
+	// first event of a chain and from time to time after: removing what they name
+	// breaks the chain that recorded them.
+	Anchors  []AuditAnchor `json:"anchors,omitempty" bson:"anchors,omitempty"`
+	PrevHash string        `json:"prev_hash" bson:"prev_hash" validate:"required"`
+	Hash     string        `json:"hash" bson:"hash" validate:"required"`
 }
 
+// AuditAnchor is the end of a chain as another chain recorded it.
+type AuditAnchor struct {
+	Chain string `json:"chain" bson:"chain" validate:"required"`
+	Seq   int64  `json:"seq" bson:"seq" validate:"required"`
+	Hash  string `json:"hash" bson:"hash" validate:"required"`
+}
+
+// The actions of the events a chain writes about itself.
+const (
+	AuditChainStart = "audit.chain.start"
+	AuditChainSeal  = "audit.chain.seal"
+	AuditAnchorNote = "audit.anchor"
+)
+
 // AuditChainHead is the last event of a chain as its writer last recorded it, so that
-// events removed from a chain's end are noticed too.
+// events removed from a chain's end are noticed too. MAC keys it (see audit.HeadMAC).
 type AuditChainHead struct {
 	Chain     string    `json:"chain" bson:"_id"`
 	LastSeq   int64     `json:"last_seq" bson:"last_seq"`
 	LastHash  string    `json:"last_hash" bson:"last_hash"`
 	StartedAt time.Time `json:"started_at" bson:"started_at"`
+	// Process names what wrote the chain: the server, or a command.
+	Process string `json:"process,omitempty" bson:"process,omitempty"`
+	// Sealed is set when the writer stopped in order: its last event is the seal.
+	Sealed bool   `json:"sealed,omitempty" bson:"sealed,omitempty"`
+	MAC    string `json:"mac" bson:"mac"`
+}
+
+// AuditCheckpoint is how far a chain has been verified: its events up to Seq link and
+// hash as they should, the last with Hash. MAC keys it (see audit.CheckpointMAC).
+type AuditCheckpoint struct {
+	Chain      string    `bson:"_id"`
+	Seq        int64     `bson:"seq"`
+	Hash       string    `bson:"hash"`
+	VerifiedAt time.Time `bson:"verified_at"`
+	// Sealed is set when the verified end is the chain's seal.
+	Sealed bool `bson:"sealed,omitempty"`
+	// Anchors are the latest ends of other chains the verified events recorded, which
+	// every verification checks again.
+	Anchors []AuditAnchor `bson:"anchors,omitempty"`
+	// SweepSeq is how far the current re-check of the chain's verified events has
+	// come, SweepBegan when it began, and SweptAt when the last whole re-check began.
+	SweepSeq   int64     `bson:"sweep_seq"`
+	SweepBegan time.Time `bson:"sweep_began,omitempty"`
+	SweptAt    time.Time `bson:"swept_at,omitempty"`
+	MAC        string    `bson:"mac"`
 }
 
 // AuditQuery selects audit events, newest first.
@@ -69,9 +116,18 @@ type AuditBreak struct {
 
 // AuditVerification is the result of checking every chain.
 type AuditVerification struct {
-	OK     bool `json:"ok" validate:"required"`
-	Chains int  `json:"chains" validate:"required"`
-	Events int  `json:"events" validate:"required"`
+	OK bool `json:"ok" validate:"required"`
+	// Complete is false when the check ran out of time before it reached the end of
+	// every chain: OK then speaks for the events verified so far; ask again.
+	Complete bool `json:"complete" validate:"required"`
+	Chains   int  `json:"chains" validate:"required"`
+	// Events counts the events verified, now or by earlier checks.
+	Events int64 `json:"events" validate:"required"`
+	// Pending counts the events not verified yet.
+	Pending int64 `json:"pending" validate:"required"`
+	// SweptAt is when the oldest of the re-checks of every chain's verified events
+	// began, null until every chain has been re-checked once.
+	SweptAt *time.Time `json:"swept_at" validate:"required" extensions:"x-nullable" format:"date-time"`
 	// FirstBreak is null when every chain verifies.
 	FirstBreak *AuditBreak `json:"first_break" validate:"required" extensions:"x-nullable"`
 }

@@ -35,4 +35,8 @@ type IdempotentAnswer struct {
 	// Headers are the response headers to replay (Content-Type, Location, ETag).
 	Headers map[string]string `bson:"headers,omitempty"`
 	Body    string            `bson:"body,omitempty"`
+	// InsuranceNo and InteractionID are whose data the request touched, for the
+	// audit event of a replay.
+	InsuranceNo   string `bson:"insurance_no,omitempty"`
+	InteractionID string `bson:"interaction_id,omitempty"`
 }

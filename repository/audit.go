@@ -2,11 +2,9 @@ package repository
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clinic/interactions/models"
@@ -14,11 +12,13 @@ import (
 
 // Audit collections.
 const (
-	AuditEventsCollection = "audit_events"
-	AuditChainsCollection = "audit_chains"
+	AuditEventsCollection      = "audit_events"
+	AuditChainsCollection      = "audit_chains"
+	AuditCheckpointsCollection = "audit_checkpoints"
 )
 
-// StartAuditChain records a new chain's head. It returns the store's error.
+// StartAuditChain records a new chain's head. It returns models.ErrConflict when the
+// chain has one already, and the store's error otherwise.
 func (s *DB) StartAuditChain(ctx context.Context, head models.AuditChainHead) error {
 	if _, err := s.auditChains.InsertOne(ctx, head); err != nil {
 		return fmt.Errorf("insert audit chain: %w", storeError(err))
@@ -26,25 +26,103 @@ func (s *DB) StartAuditChain(ctx context.Context, head models.AuditChainHead) er
 	return nil
 }
 
-// AppendAuditEvent stores e, then records it as its chain's head. An event already
-// stored with the same hash (a write that succeeded but was not acknowledged) counts
-// as stored. It returns the store's error otherwise.
-func (s *DB) AppendAuditEvent(ctx context.Context, e models.AuditEvent) error {
-	if _, err := s.auditEvents.InsertOne(ctx, e); err != nil {
-		if !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("insert audit event: %w", storeError(err))
-		}
-		var stored models.AuditEvent
-		if err := s.auditEvents.FindOne(ctx, bson.D{{Key: "_id", Value: e.ID}}).Decode(&stored); err != nil || stored.Hash != e.Hash {
-			return fmt.Errorf("audit event %s exists with other content", e.ID)
-		}
-	}
-	_, err := s.auditChains.UpdateOne(ctx, bson.D{{Key: "_id", Value: e.Chain}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "last_seq", Value: e.Seq}, {Key: "last_hash", Value: e.Hash}}}})
+// UpdateAuditChainHead moves a chain's head to head, unless it records a later event
+// already (a head written out of order never goes back). It returns the store's error.
+func (s *DB) UpdateAuditChainHead(ctx context.Context, head models.AuditChainHead) error {
+	_, err := s.auditChains.ReplaceOne(ctx, bson.D{
+		{Key: "_id", Value: head.Chain},
+		{Key: "last_seq", Value: bson.D{{Key: "$lte", Value: head.LastSeq}}},
+	}, head)
 	if err != nil {
 		return fmt.Errorf("update audit chain head: %w", storeError(err))
 	}
 	return nil
+}
+
+// InsertAuditEvents stores events in order, stopping at the first that cannot be
+// stored. It returns the store's error; the events before the one that failed may be
+// stored then, and so may all of them when the error is a lost answer.
+func (s *DB) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) error {
+	docs := make([]any, len(events))
+	for i, e := range events {
+		docs[i] = e
+	}
+	if _, err := s.auditEvents.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
+		return fmt.Errorf("insert audit events: %w", storeError(err))
+	}
+	return nil
+}
+
+// AuditEvent returns the event with the given id, or models.ErrNotFound.
+func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, error) {
+	var e models.AuditEvent
+	if err := s.auditEvents.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
+		return models.AuditEvent{}, fmt.Errorf("find audit event: %w", storeError(err))
+	}
+	return e, nil
+}
+
+// AuditCheckpoints returns how far each chain has been verified.
+func (s *DB) AuditCheckpoints(ctx context.Context) ([]models.AuditCheckpoint, error) {
+	cur, err := s.auditCheckpoints.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("find audit checkpoints: %w", storeError(err))
+	}
+	var cps []models.AuditCheckpoint
+	if err := cur.All(ctx, &cps); err != nil {
+		return nil, fmt.Errorf("read audit checkpoints: %w", storeError(err))
+	}
+	return cps, nil
+}
+
+// SaveAuditCheckpoint stores cp as its chain's checkpoint. It returns the store's error.
+func (s *DB) SaveAuditCheckpoint(ctx context.Context, cp models.AuditCheckpoint) error {
+	_, err := s.auditCheckpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Chain}}, cp, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("save audit checkpoint: %w", storeError(err))
+	}
+	return nil
+}
+
+// CountAuditEvents returns how many audit events are stored, from the collection's
+// statistics: a count that reads no event. It returns the store's error.
+func (s *DB) CountAuditEvents(ctx context.Context) (int64, error) {
+	var stats struct {
+		Count int64 `bson:"count"`
+	}
+	err := s.db.RunCommand(ctx, bson.D{{Key: "collStats", Value: AuditEventsCollection}}).Decode(&stats)
+	if err != nil {
+		n, err := s.auditEvents.EstimatedDocumentCount(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("count audit events: %w", storeError(err))
+		}
+		return n, nil
+	}
+	return stats.Count, nil
+}
+
+// AuditEventChains returns every chain that has events, with how many. It reads
+// every event: it is for when the counts disagree.
+func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
+	cur, err := s.auditEvents.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "chain", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("find audit events: %w", storeError(err))
+	}
+	defer cur.Close(ctx)
+	chains := map[string]int64{}
+	for cur.Next(ctx) {
+		var e struct {
+			Chain string `bson:"chain"`
+		}
+		if err := cur.Decode(&e); err != nil {
+			return nil, fmt.Errorf("decode audit event: %w", err)
+		}
+		chains[e.Chain]++
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("read audit events: %w", storeError(err))
+	}
+	return chains, nil
 }
 
 // AuditEvents returns one page of audit events matching q, newest first.
@@ -106,28 +184,4 @@ func (s *DB) AuditChainHeads(ctx context.Context) ([]models.AuditChainHead, erro
 		return nil, fmt.Errorf("read audit chains: %w", storeError(err))
 	}
 	return heads, nil
-}
-
-// EachAuditEvent calls f with every audit event in chain and sequence order, one at a
-// time, until f returns false. It returns the store's error.
-func (s *DB) EachAuditEvent(ctx context.Context, f func(models.AuditEvent) bool) error {
-	cur, err := s.auditEvents.Find(ctx, bson.D{}, options.Find().
-		SetSort(bson.D{{Key: "chain", Value: 1}, {Key: "seq", Value: 1}}))
-	if err != nil {
-		return fmt.Errorf("find audit events: %w", storeError(err))
-	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var e models.AuditEvent
-		if err := cur.Decode(&e); err != nil {
-			return fmt.Errorf("decode audit event: %w", err)
-		}
-		if !f(e) {
-			return nil
-		}
-	}
-	if err := cur.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("read audit events: %w", storeError(err))
-	}
-	return nil
 }

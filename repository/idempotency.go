@@ -57,6 +57,8 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, an
 			{Key: "status", Value: answer.Status},
 			{Key: "headers", Value: answer.Headers},
 			{Key: "body", Value: answer.Body},
+			{Key: "insurance_no", Value: answer.InsuranceNo},
+			{Key: "interaction_id", Value: answer.InteractionID},
 		}}})
 	if err != nil {
 		return fmt.Errorf("complete idempotency key: %w", storeError(err))

@@ -34,6 +34,7 @@ type DB struct {
 	apiKeys             *mongo.Collection
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
+	auditCheckpoints    *mongo.Collection
 }
 
 // New returns a DB over db.
@@ -48,6 +49,7 @@ func New(db *mongo.Database) *DB {
 		apiKeys:             db.Collection(APIKeysCollection),
 		auditEvents:         db.Collection(AuditEventsCollection),
 		auditChains:         db.Collection(AuditChainsCollection),
+		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
 	}
 }
 

@@ -1,0 +1,407 @@
+package audit
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/clinic/interactions/models"
+)
+
+// TrailStore reads the audit trail back and keeps how far it has been verified.
+type TrailStore interface {
+	Store
+	// AuditCheckpoints returns how far each chain has been verified.
+	AuditCheckpoints(ctx context.Context) ([]models.AuditCheckpoint, error)
+	// SaveAuditCheckpoint stores cp as its chain's checkpoint.
+	SaveAuditCheckpoint(ctx context.Context, cp models.AuditCheckpoint) error
+	// CountAuditEvents returns how many events are stored, without reading them.
+	CountAuditEvents(ctx context.Context) (int64, error)
+	// AuditEventChains returns every chain that has events, with how many; it reads
+	// every event.
+	AuditEventChains(ctx context.Context) (map[string]int64, error)
+}
+
+// Trail is every chain of the audit trail, as stored.
+type Trail struct {
+	store TrailStore
+	key   []byte
+	now   func() time.Time
+}
+
+// NewTrail returns the trail kept in store, hashed with key (see Hash), reading the
+// time from now (time.Now when nil).
+func NewTrail(store TrailStore, key []byte, now func() time.Time) *Trail {
+	if now == nil {
+		now = time.Now
+	}
+	return &Trail{store: store, key: key, now: now}
+}
+
+// Verify checks every chain from where the last verification left it (its keyed
+// checkpoint) to its end, as far as ctx's deadline allows, and saves how far it got:
+//   - each event links to the one before by its hash, its hash matches its content,
+//     and sequence numbers have no gap;
+//   - each chain's head is keyed, not behind its verified events, and matches the
+//     chain's end; a sealed chain ends with its seal;
+//   - every end of another chain a chain anchored is still there: the event anchored,
+//     with the hash anchored, in a chain whose head reaches it;
+//   - no events are stored beyond the verified chains.
+//
+// With the time left, it re-checks the events verified before, each chain from the
+// start to its checkpoint, going on over successive calls where the last stopped, so
+// that a change to an old event is found too; the result's swept_at says since when
+// every event has been re-checked. The server calls it in the background as well.
+// The result reports the first break. It returns the store's errors.
+func (t *Trail) Verify(ctx context.Context) (models.AuditVerification, error) {
+	return t.check(ctx, true)
+}
+
+// verification is the state of one check.
+type verification struct {
+	t      *Trail
+	stopAt time.Time
+	result models.AuditVerification
+}
+
+// fail records the first break; it reports false, for callers to stop.
+func (v *verification) fail(chain string, seq int64, reason string) bool {
+	if v.result.OK {
+		v.result.OK = false
+		v.result.FirstBreak = &models.AuditBreak{Chain: chain, Seq: seq, Reason: reason}
+	}
+	return false
+}
+
+// late reports whether the check must stop to answer within its deadline.
+func (v *verification) late() bool { return !v.stopAt.IsZero() && v.t.now().After(v.stopAt) }
+
+func (t *Trail) check(ctx context.Context, sweep bool) (models.AuditVerification, error) {
+	v := &verification{t: t, result: models.AuditVerification{OK: true, Complete: true}}
+	if deadline, ok := ctx.Deadline(); ok {
+		// A fifth of the time left is kept to answer.
+		v.stopAt = t.now().Add(time.Until(deadline) * 4 / 5)
+	}
+	// Counted before the chains are read: every event counted then is in a chain
+	// read after, at or before its end.
+	total, err := t.store.CountAuditEvents(ctx)
+	if err != nil {
+		return models.AuditVerification{}, err
+	}
+	heads, err := t.store.AuditChainHeads(ctx)
+	if err != nil {
+		return models.AuditVerification{}, err
+	}
+	stored, err := t.store.AuditCheckpoints(ctx)
+	if err != nil {
+		return models.AuditVerification{}, err
+	}
+	v.result.Chains = len(heads)
+	slices.SortFunc(heads, func(a, b models.AuditChainHead) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.Chain, b.Chain))
+	})
+	byChain := map[string]models.AuditChainHead{}
+	for _, h := range heads {
+		byChain[h.Chain] = h
+		if !validMAC(h.MAC, HeadMAC(t.key, h)) {
+			v.fail(h.Chain, h.LastSeq, "the chain's head was changed")
+		}
+	}
+	checkpoints := map[string]models.AuditCheckpoint{}
+	for _, cp := range stored {
+		checkpoints[cp.Chain] = cp
+		switch {
+		case !validMAC(cp.MAC, CheckpointMAC(t.key, cp)):
+			v.fail(cp.Chain, cp.Seq, "the chain's verification checkpoint was changed")
+		case byChain[cp.Chain].Chain == "":
+			v.fail(cp.Chain, cp.Seq, "the chain was removed: it was verified to here, and its head is gone")
+		}
+	}
+	if !v.result.OK {
+		return v.result, nil
+	}
+
+	ends := map[string]int64{}
+	for _, h := range heads {
+		cp, err := v.chain(ctx, h, checkpoints[h.Chain])
+		if err != nil {
+			return models.AuditVerification{}, err
+		}
+		checkpoints[h.Chain] = cp
+		ends[h.Chain] = cp.Seq
+		if !v.result.OK {
+			return v.result, nil
+		}
+	}
+	for _, h := range heads {
+		for _, a := range checkpoints[h.Chain].Anchors {
+			if err := v.anchor(ctx, h.Chain, a, byChain); err != nil {
+				return models.AuditVerification{}, err
+			}
+		}
+	}
+	if v.result.OK && v.result.Complete {
+		if err := v.count(ctx, total, ends, byChain); err != nil {
+			return models.AuditVerification{}, err
+		}
+	}
+	if sweep && v.result.OK {
+		for _, h := range heads {
+			cp := checkpoints[h.Chain]
+			if err := v.sweep(ctx, &cp); err != nil {
+				return models.AuditVerification{}, err
+			}
+			checkpoints[h.Chain] = cp
+		}
+	}
+	var oldest *time.Time
+	for _, h := range heads {
+		cp := checkpoints[h.Chain]
+		if cp.SweptAt.IsZero() {
+			oldest = nil
+			break
+		}
+		if oldest == nil || cp.SweptAt.Before(*oldest) {
+			at := cp.SweptAt
+			oldest = &at
+		}
+	}
+	v.result.SweptAt = oldest
+	return v.result, nil
+}
+
+// chain verifies the events of chain h after checkpoint cp, as far as time allows,
+// and saves the new checkpoint when they verify. It returns the checkpoint and the
+// store's errors.
+func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp models.AuditCheckpoint) (models.AuditCheckpoint, error) {
+	if cp.Seq > h.LastSeq {
+		v.fail(h.Chain, h.LastSeq+1, fmt.Sprintf("the chain's head ends at event %d, before events verified to %d", h.LastSeq, cp.Seq))
+		return cp, nil
+	}
+	if cp.Seq > 0 {
+		// The verified end must still be there: cutting into what was verified
+		// shows at once, not only when the sweep comes by.
+		e, err := v.t.store.AuditEvent(ctx, EventID(h.Chain, cp.Seq))
+		switch {
+		case errors.Is(err, models.ErrNotFound):
+			v.fail(h.Chain, cp.Seq, fmt.Sprintf("event %d, verified before, is missing", cp.Seq))
+			return cp, nil
+		case err != nil:
+			return cp, err
+		case e.Hash != cp.Hash:
+			v.fail(h.Chain, cp.Seq, fmt.Sprintf("event %d differs from the one verified before", cp.Seq))
+			return cp, nil
+		}
+	}
+	next := cp
+	next.Chain = h.Chain
+	anchors := map[string]models.AuditAnchor{}
+	for _, a := range cp.Anchors {
+		anchors[a.Chain] = a
+	}
+	read := false
+	for {
+		if v.late() {
+			v.result.Complete = false
+			break
+		}
+		e, err := v.t.store.AuditEvent(ctx, EventID(h.Chain, next.Seq+1))
+		if errors.Is(err, models.ErrNotFound) {
+			read = true
+			break
+		}
+		if err != nil {
+			return cp, err
+		}
+		if !v.event(e, next.Seq, next.Hash) {
+			return cp, nil
+		}
+		if next.Sealed {
+			v.fail(h.Chain, e.Seq, "an event follows the chain's seal")
+			return cp, nil
+		}
+		for _, a := range e.Anchors {
+			anchors[a.Chain] = a
+		}
+		next.Seq, next.Hash, next.Sealed = e.Seq, e.Hash, e.Action == models.AuditChainSeal
+	}
+	v.result.Events += next.Seq
+	if !read {
+		v.result.Pending += max(h.LastSeq-next.Seq, 0)
+	} else {
+		switch {
+		case h.LastSeq > next.Seq:
+			v.fail(h.Chain, next.Seq+1, fmt.Sprintf("events %d to %d are missing", next.Seq+1, h.LastSeq))
+		case h.LastSeq == next.Seq && h.LastHash != next.Hash:
+			v.fail(h.Chain, next.Seq, "the last event differs from the one the chain's head recorded")
+		case h.Sealed && h.LastSeq < next.Seq:
+			v.fail(h.Chain, h.LastSeq+1, "events follow the chain's seal")
+		case h.Sealed && !next.Sealed:
+			v.fail(h.Chain, next.Seq, "the chain's head says it was sealed, but its last event is not the seal")
+		}
+		// A head behind its events by a few is a writer that stopped between storing
+		// events and moving its head: the events themselves still link.
+	}
+	if !v.result.OK || next.Seq == cp.Seq && next.Sealed == cp.Sealed {
+		return cp, nil
+	}
+	next.Anchors = slices.SortedFunc(maps.Values(anchors), func(a, b models.AuditAnchor) int { return cmp.Compare(a.Chain, b.Chain) })
+	next.VerifiedAt = models.StoreTime(v.t.now())
+	return next, v.save(ctx, next)
+}
+
+// event checks e, read as the event after seq, whose hash is prev. It reports false,
+// having recorded the break, when e does not verify.
+func (v *verification) event(e models.AuditEvent, seq int64, prev string) bool {
+	switch {
+	case e.Seq != seq+1:
+		return v.fail(e.Chain, seq+1, fmt.Sprintf("event %d is stored as event %d", seq+1, e.Seq))
+	case e.PrevHash != prev:
+		return v.fail(e.Chain, e.Seq, "prev_hash does not match the previous event's hash")
+	case !validMAC(e.Hash, Hash(v.t.key, e)):
+		return v.fail(e.Chain, e.Seq, "hash does not match the event's content")
+	}
+	return true
+}
+
+// anchor checks that the end of a chain that chain by anchored is still there.
+func (v *verification) anchor(ctx context.Context, by string, a models.AuditAnchor, heads map[string]models.AuditChainHead) error {
+	if !v.result.OK {
+		return nil
+	}
+	h, ok := heads[a.Chain]
+	switch {
+	case !ok:
+		v.fail(a.Chain, a.Seq, fmt.Sprintf("the chain is gone, though chain %s recorded it reached event %d", by, a.Seq))
+		return nil
+	case h.LastSeq < a.Seq:
+		v.fail(a.Chain, h.LastSeq+1, fmt.Sprintf("the chain's head ends before event %d, which chain %s recorded", a.Seq, by))
+		return nil
+	}
+	e, err := v.t.store.AuditEvent(ctx, EventID(a.Chain, a.Seq))
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		v.fail(a.Chain, a.Seq, fmt.Sprintf("the event is missing, though chain %s recorded it", by))
+	case err != nil:
+		return err
+	case e.Hash != a.Hash:
+		v.fail(a.Chain, a.Seq, fmt.Sprintf("the event differs from the one chain %s recorded", by))
+	}
+	return nil
+}
+
+// count checks that no events are stored beyond the ends of the verified chains,
+// which would be events of a chain without a head, or events past a gap in a chain.
+// total, counted before the chains were read, reads no event; only a disagreement
+// reads them all, to name the chain. Events a chain gained since it was read are not
+// a disagreement: they continue it.
+func (v *verification) count(ctx context.Context, total int64, ends map[string]int64, heads map[string]models.AuditChainHead) error {
+	var verified int64
+	for _, n := range ends {
+		verified += n
+	}
+	if total <= verified {
+		return nil
+	}
+	chains, err := v.t.store.AuditEventChains(ctx)
+	if err != nil {
+		return err
+	}
+	for _, chain := range slices.Sorted(maps.Keys(chains)) {
+		n := chains[chain]
+		if _, ok := heads[chain]; !ok {
+			v.fail(chain, 1, "the chain has no head record")
+			return nil
+		}
+		if n <= ends[chain] {
+			continue
+		}
+		// n events continue the chain only when the last of them is event n.
+		_, err := v.t.store.AuditEvent(ctx, EventID(chain, n))
+		if errors.Is(err, models.ErrNotFound) {
+			v.fail(chain, ends[chain]+1, fmt.Sprintf("%d events are stored beyond the chain's end, not after it", n-ends[chain]))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sweep re-checks the events of cp's chain verified before, from where the last
+// sweep stopped, as far as time allows, starting over once when it reaches the
+// checkpoint, and saves how far it came.
+func (v *verification) sweep(ctx context.Context, cp *models.AuditCheckpoint) error {
+	fresh := false
+	for pass := 0; pass < 2 && cp.Seq > 0 && !v.late(); pass++ {
+		if cp.SweepSeq >= cp.Seq {
+			if fresh {
+				break
+			}
+			cp.SweepSeq, cp.SweepBegan, fresh = 0, time.Time{}, true
+		}
+		if err := v.sweepOnce(ctx, cp); err != nil || !v.result.OK {
+			return err
+		}
+		if cp.SweepSeq < cp.Seq {
+			break // out of time
+		}
+	}
+	return v.save(ctx, *cp)
+}
+
+// sweepOnce re-checks events of cp's chain from cp.SweepSeq on, up to its
+// checkpoint or until time runs out.
+func (v *verification) sweepOnce(ctx context.Context, cp *models.AuditCheckpoint) error {
+	if cp.SweepBegan.IsZero() {
+		cp.SweepBegan = models.StoreTime(v.t.now())
+	}
+	prev := ""
+	if cp.SweepSeq > 0 {
+		e, err := v.t.store.AuditEvent(ctx, EventID(cp.Chain, cp.SweepSeq))
+		if errors.Is(err, models.ErrNotFound) {
+			v.fail(cp.Chain, cp.SweepSeq, fmt.Sprintf("event %d is missing", cp.SweepSeq))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		prev = e.Hash
+	}
+	for cp.SweepSeq < cp.Seq && !v.late() {
+		e, err := v.t.store.AuditEvent(ctx, EventID(cp.Chain, cp.SweepSeq+1))
+		if errors.Is(err, models.ErrNotFound) {
+			v.fail(cp.Chain, cp.SweepSeq+1, fmt.Sprintf("event %d is missing", cp.SweepSeq+1))
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !v.event(e, cp.SweepSeq, prev) {
+			return nil
+		}
+		if e.Seq == cp.Seq && e.Hash != cp.Hash {
+			v.fail(cp.Chain, e.Seq, "the event differs from the one verified before")
+			return nil
+		}
+		cp.SweepSeq, prev = e.Seq, e.Hash
+	}
+	if cp.SweepSeq >= cp.Seq {
+		cp.SweptAt = cp.SweepBegan
+	}
+	return nil
+}
+
+// save stores cp, keyed.
+func (v *verification) save(ctx context.Context, cp models.AuditCheckpoint) error {
+	cp.MAC = CheckpointMAC(v.t.key, cp)
+	if err := v.t.store.SaveAuditCheckpoint(ctx, cp); err != nil {
+		return fmt.Errorf("save audit checkpoint: %w", err)
+	}
+	return nil
+}
