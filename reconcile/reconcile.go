@@ -68,6 +68,8 @@ type Importer struct {
 	// rejected holds the insurance numbers of the patients left out so, whose
 	// interactions are left out too.
 	rejected map[string]bool
+	// amended, when set, is told of every record amended.
+	amended func(ctx context.Context, kind string, key models.RecordKey) error
 }
 
 // New returns an Importer writing to store in batches of at most batch records,
@@ -88,6 +90,12 @@ func New(store Store, patients Amender[models.Patient], interactions Amender[mod
 		lookup:  store.InteractionsByID, insert: store.InsertInteractions, amend: interactions,
 	}
 	return im
+}
+
+// OnAmend has f told of every record the import amends, once the new version is
+// stored: kind is "patient" or "interaction". An error of f stops the import.
+func (im *Importer) OnAmend(f func(ctx context.Context, kind string, key models.RecordKey) error) {
+	im.amended = f
 }
 
 // Patient queues p, writing the queue when it is full.
@@ -215,7 +223,7 @@ func (k *kind[T]) update(ctx context.Context, im *Importer, cur T, q pending[T])
 		k.counts.Unchanged++
 		return nil
 	}
-	_, err = k.amend.Apply(ctx, cur, patch, Reason)
+	amended, err := k.amend.Apply(ctx, cur, patch, Reason)
 	var invalid *models.ValidationError
 	switch {
 	case errors.As(err, &invalid):
@@ -228,6 +236,11 @@ func (k *kind[T]) update(ctx context.Context, im *Importer, cur T, q pending[T])
 		return fmt.Errorf("amend %s of %s: %w", k.name, q.at, err)
 	}
 	k.counts.Updated++
+	if im.amended != nil {
+		if err := im.amended(ctx, k.name, amended.Key()); err != nil {
+			return fmt.Errorf("record the amendment of %s of %s: %w", k.name, q.at, err)
+		}
+	}
 	return nil
 }
 

@@ -25,7 +25,7 @@ type fhirReport struct {
 // importFHIR imports the FHIR bulk data in dir, as fhir.Read reads it, through im
 // (see package reconcile), with a progress bar on con whose line is ended when it
 // returns. now is when the records are created. It returns the errors of fhir.Read
-// and of im.
+// and of im, with what im did before them.
 func importFHIR(ctx context.Context, im *reconcile.Importer, dir string, now time.Time, con *console) (fhirReport, error) {
 	started := time.Now()
 	bar := con.newProgress(-1, "reading", progressbar.OptionShowBytes(true))
@@ -34,12 +34,24 @@ func importFHIR(ctx context.Context, im *reconcile.Importer, dir string, now tim
 	if err == nil {
 		err = im.Flush(ctx)
 	}
+	rep := fhirReport{patients: im.Patients(), interactions: im.Interactions()}
 	if err != nil {
-		return fhirReport{}, err
+		return rep, err
 	}
 	bar.finish()
 	read.Skipped = append(read.Skipped, im.Skipped()...)
-	return fhirReport{read: read, patients: im.Patients(), interactions: im.Interactions(), elapsed: time.Since(started)}, nil
+	rep.read, rep.elapsed = read, time.Since(started)
+	return rep, nil
+}
+
+// counts are the report's numbers as the run's audit event records them.
+func (r fhirReport) counts() map[string]int {
+	return map[string]int{
+		"patients_inserted": r.patients.Inserted, "patients_updated": r.patients.Updated,
+		"patients_unchanged":    r.patients.Unchanged,
+		"interactions_inserted": r.interactions.Inserted, "interactions_updated": r.interactions.Updated,
+		"interactions_unchanged": r.interactions.Unchanged, "resources_skipped": r.read.SkippedCount(),
+	}
 }
 
 // print writes the report: what was read, what happened to the records, what was

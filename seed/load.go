@@ -34,7 +34,8 @@ type importReport struct {
 // documents, patients first; those already present, by insurance number or id, are
 // left unchanged and counted, so loading the same files again changes nothing.
 //
-// It returns the errors of readDataset and the store's errors.
+// It returns the errors of readDataset and the store's errors, with a report of what
+// was stored before the store failed.
 func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, start time.Time, batch int) (importReport, error) {
 	ds, err := readDataset(fsys, dir, start)
 	if err != nil {
@@ -66,12 +67,19 @@ func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, s
 	sortProblems(rep.problems)
 
 	if rep.patients, err = insertBatches(ctx, ds.patients, batch, store.InsertPatients, nil); err != nil {
-		return importReport{}, err
+		return rep, err
 	}
-	if rep.interactions, err = insertBatches(ctx, interactions, batch, store.InsertInteractions, nil); err != nil {
-		return importReport{}, err
+	rep.interactions, err = insertBatches(ctx, interactions, batch, store.InsertInteractions, nil)
+	return rep, err
+}
+
+// counts are the report's numbers as the run's audit event records them.
+func (r importReport) counts() map[string]int {
+	return map[string]int{
+		"patient_rows": r.patientRows, "interaction_rows": r.interactionRows, "rows_skipped": len(r.problems),
+		"patients_inserted": r.patients.Inserted, "patients_present": r.patients.Existing,
+		"interactions_inserted": r.interactions.Inserted, "interactions_present": r.interactions.Existing,
 	}
-	return rep, nil
 }
 
 // print writes the report: rows read, documents inserted and already present, and
@@ -131,6 +139,14 @@ type generateReport struct {
 
 // documents returns the number of documents inserted.
 func (r generateReport) documents() int { return r.patients.Inserted + r.interactions.Inserted }
+
+// counts are the report's numbers as the run's audit event records them.
+func (r generateReport) counts() map[string]int {
+	return map[string]int{
+		"patients_inserted": r.patients.Inserted, "patients_present": r.patients.Existing,
+		"interactions_inserted": r.interactions.Inserted, "interactions_present": r.interactions.Existing,
+	}
+}
 
 // print writes the report: the documents inserted, how fast, and those already present.
 func (r generateReport) print(w io.Writer) {

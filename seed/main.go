@@ -41,12 +41,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
+	"github.com/clinic/interactions/repository"
 )
 
 // bundledFiles holds the initial dataset: data/Patient.csv and data/Interaction.csv.
@@ -165,19 +164,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	}
 	defer conn.CloseLogged(logger)
 
-	start := now()
-	runID, err := uuid.NewV7()
+	trail, err := app.NewCommandAudit(repo, cfg.AuditKey, "seed", logger)
 	if err != nil {
 		return err
 	}
+	err = load(ctx, opts, repo, trail, now(), stdout, con)
+	// The run's chain is sealed even when the run was interrupted.
+	sealCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if serr := trail.Close(sealCtx); serr != nil && err == nil {
+		err = fmt.Errorf("seal the run's audit chain: %w", serr)
+	}
+	return err
+}
+
+// auditTimeout bounds the recording of a run's end once the run was interrupted.
+const auditTimeout = 10 * time.Second
+
+// load runs the import opts asks for into repo, recording it in trail: one event for
+// the run with its counts, whether it completed or not, and one for every record a
+// FHIR re-import amends. start is when the records are created.
+func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app.CommandAudit,
+	start time.Time, stdout io.Writer, con *console) error {
 	// Every record the run stores or amends names it as its author.
-	ctx = models.WithAuthor(ctx, models.Author{Key: "seed", RequestID: runID.String()})
+	ctx = models.WithAuthor(ctx, models.Author{Key: "seed", RequestID: trail.RunID()})
+	record := func(action, route string, counts map[string]int, err error) error {
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+		defer cancel()
+		if aerr := trail.Record(actx, action, route, models.RecordKey{}, counts, err); aerr != nil && err == nil {
+			return fmt.Errorf("record the import in the audit trail: %w", aerr)
+		}
+		return err
+	}
 	if opts.fhirDir != "" {
+		route := "seed -fhir " + opts.fhirDir
 		clock := func() time.Time { return start }
 		im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
 			records.NewInteractions(repo, repo.InteractionVersions(), clock), opts.batch)
+		im.OnAmend(func(ctx context.Context, kind string, key models.RecordKey) error {
+			return trail.Record(ctx, kind+"s.amend", route, key, nil, nil)
+		})
 		rep, err := importFHIR(ctx, im, opts.fhirDir, start, con)
-		if err != nil {
+		if err := record("seed.fhir", route, rep.counts(), err); err != nil {
 			return err
 		}
 		rep.print(stdout, opts.fhirDir)
@@ -191,7 +219,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 		rep, err := loadGenerated(ctx, repo, generateOptions{
 			patients: opts.generate, batch: opts.batch, seed: opts.seed, now: start,
 		}, con)
-		if err != nil {
+		route := fmt.Sprintf("seed -generate %d -seed %d", opts.generate, opts.seed)
+		if err := record("seed.generate", route, rep.counts(), err); err != nil {
 			return err
 		}
 		rep.print(stdout)
@@ -202,8 +231,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	if err != nil {
 		return err
 	}
+	route := "seed"
+	if opts.csvDir != "" {
+		route += " -csv " + opts.csvDir
+	}
 	rep, err := importCSV(ctx, repo, fsys, opts.csvDir, start, opts.batch)
-	if err != nil {
+	if err := record("seed.csv", route, rep.counts(), err); err != nil {
 		return err
 	}
 	rep.print(stdout, source)
