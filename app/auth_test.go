@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
 
@@ -228,6 +230,51 @@ func TestRateLimit(t *testing.T) {
 	}
 	// The limit is per key: another key still gets through.
 	assertError(t, limited.as(models.RoleViewer).do("GET", "/api/v1/patients/A11", ""), 404, "not_found")
+}
+
+// TestClientRateLimit floods the API from one address without a key: past the
+// address's limit requests are refused with 429 and Retry-After before a key is
+// looked up, with a good key too, and the trail holds one event counting the
+// refusals instead of one per request.
+func TestClientRateLimit(t *testing.T) {
+	e := newEnv(t)
+	server, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
+		app.ServerConfig{RequestTimeout: 10 * time.Second, ClientRateLimit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := *e
+	limited.app = server
+	anonymous := limited.withKey("")
+	for i := 0; i < 3; i++ {
+		assertError(t, anonymous.do("GET", "/api/v1/patients/A11", ""), 401, "unauthenticated")
+	}
+	before := len(e.auditEvents())
+	for i := 0; i < 5; i++ {
+		res := anonymous.do("GET", "/api/v1/patients/A11", "")
+		assertError(t, res, 429, "rate_limited")
+		if res.header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	assertError(t, limited.do("GET", "/api/v1/patients/A11", ""), 429, "rate_limited")
+	if n := len(e.auditEvents()); n != before {
+		t.Errorf("%d audit events written for refused requests before the tick, want none", n-before)
+	}
+
+	server.AuditTick(context.Background())
+	var refused []models.AuditEvent
+	for _, ev := range e.auditEvents() {
+		if ev.Action == audit.RefusedAction {
+			refused = append(refused, ev)
+		}
+	}
+	if len(refused) != 1 || refused[0].Counts["refused"] != 6 || refused[0].Status != 429 || refused[0].ClientIP == "" {
+		t.Errorf("refusal events = %+v, want one counting 6 requests of the client's address", refused)
+	}
+	if v := e.verify(); v["ok"] != true {
+		t.Errorf("verify = %v", v)
+	}
 }
 
 func TestSecurityHeadersAndCORS(t *testing.T) {

@@ -154,6 +154,13 @@ func TestIdempotentCreateReplaysTheFirstAnswer(t *testing.T) {
 			assertFirstAnswer(t, first)
 			again := e.post(tc.path, tc.body, tc.key)
 			assertReplay(t, first, again)
+			// The replay's audit event names the record as the first request's does.
+			events := e.auditEvents()
+			created, replayed := events[len(events)-2], events[len(events)-1]
+			if created.InsuranceNo == "" || replayed.InsuranceNo != created.InsuranceNo ||
+				replayed.InteractionID != created.InteractionID || replayed.Status != created.Status {
+				t.Errorf("audit events: create %+v, replay %+v; want the same subject", created, replayed)
+			}
 			if n := e.count(tc.collection); n != before+1 {
 				t.Errorf("%d %s stored, want %d", n, tc.collection, before+1)
 			}

@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"os/user"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/models"
 )
 
 // running is a server started as `go run .` starts it.
@@ -156,6 +161,43 @@ func TestRunServesAndKeepsData(t *testing.T) {
 			t.Errorf("Run(%q) succeeded", bad)
 		}
 	}
+
+	// Every run of the key command is in the audit trail, failed ones too.
+	out.Reset()
+	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "audrey", "-role", "auditor"}, out, io.Discard); err != nil {
+		t.Fatalf("keys create: %v", err)
+	}
+	auditor := regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(out.String())
+	status, data = request(t, "GET", srv.base+"/api/v1/audit?limit=100&key_name="+url.QueryEscape("keys command, by "+currentUser()), auditor, "")
+	var page struct {
+		Items []models.AuditEvent `json:"items"`
+	}
+	if status != 200 || json.Unmarshal(data, &page) != nil {
+		t.Fatalf("audit: %d %s", status, data)
+	}
+	var got []string
+	for _, e := range page.Items {
+		got = append(got, fmt.Sprintf("%s %s %d", e.Action, e.Route, e.Status))
+	}
+	for _, want := range []string{
+		"keys.create keys create dr-ada 200", "keys.delete keys revoke dr-ada 200", "keys.read keys list 200",
+		"keys.create keys create audrey 200", "keys.create keys create x 400",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("no audit event %q in %q", want, got)
+		}
+	}
+	if status, data := request(t, "GET", srv.base+"/api/v1/audit/verify", auditor, ""); status != 200 || !strings.Contains(string(data), `"ok":true`) {
+		t.Errorf("verify: %d %s", status, data)
+	}
+}
+
+// currentUser returns the name of the user running the tests, as commands name them.
+func currentUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }
 
 // TestRunWithThePortTaken starts the service on a port already in use: it fails

@@ -45,6 +45,8 @@ type fakeInteractions struct {
 	Interactions
 	result models.Interaction
 	err    error
+	// panics, when set, is what Get panics with.
+	panics any
 
 	created  []models.Interaction
 	reserved []string
@@ -67,6 +69,9 @@ func (f *fakeInteractions) Create(ctx context.Context, in models.Interaction, re
 
 func (f *fakeInteractions) Get(ctx context.Context, id string) (models.Interaction, error) {
 	audit.Touch(ctx, f.result.InsuranceNo, id)
+	if f.panics != nil {
+		panic(f.panics)
+	}
 	return f.result, f.err
 }
 
@@ -344,5 +349,25 @@ func TestAuditMiddleware(t *testing.T) {
 			res.header["Location"] != "" || res.header["Etag"] != "" {
 			t.Errorf("%s %s with the audit store down: %+v", r.method, r.path, res)
 		}
+	}
+}
+
+// TestPanicIsAudited has a handler panic with patient data: the request is answered
+// 500 in the error shape, without the panic's value, and audited as a 500 naming
+// the record it touched.
+func TestPanicIsAudited(t *testing.T) {
+	interactions := &fakeInteractions{result: models.Interaction{ID: "7", InsuranceNo: "A11"},
+		panics: errors.New("remarks: Vernon has a rash")}
+	log := &fakeAuditLog{}
+	app := newTestApp(New(Services{Store: fakeStore{}, Interactions: interactions, Keys: fakeKeys{}}), log)
+	res := send(t, app, "GET", "/api/v1/interactions/7", "")
+	if res.status != 500 || errorCode(t, res) != "internal" || strings.Contains(res.body, "Vernon") {
+		t.Errorf("a panicking handler answered %+v", res)
+	}
+	if len(log.events) != 1 {
+		t.Fatalf("%d events, want 1", len(log.events))
+	}
+	if e := log.events[0]; e.Status != 500 || e.Action != "interactions.read" || e.InsuranceNo != "A11" || e.InteractionID != "7" {
+		t.Errorf("event = %+v, want a 500 on A11's interaction 7", e)
 	}
 }
