@@ -26,7 +26,9 @@ type Connection struct {
 	URI string
 	// Embedded tells whether this process runs the embedded store.
 	Embedded bool
-	stop     func()
+	// dataDir holds the SQLite files of the embedded store this process runs.
+	dataDir string
+	stop    func()
 }
 
 // ConnectOptions adjusts how Connect finds the embedded store.
@@ -125,8 +127,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 		stop()
 		return nil, err
 	}
-	s.Embedded = true
-	s.stop = stop
+	s.Embedded, s.dataDir, s.stop = true, dir, stop
 	return s, nil
 }
 
@@ -151,9 +152,10 @@ func redact(uri string) string {
 	return uri
 }
 
-// Open connects to the configured store (see Connect) and makes sure the indexes
-// exist, for the server and for the commands beside it. The caller closes the
-// connection. It returns the errors of Connect and of creating the indexes.
+// Open connects to the configured store (see Connect) and prepares it (see
+// repository.DB.Prepare, Connection.IndexLookups), for the server and for the
+// commands beside it. The caller closes the connection. It returns the errors of
+// Connect and of preparing the store.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, *repository.DB, error) {
 	conn, err := Connect(ctx, cfg, logger, opts)
 	if err != nil {
@@ -161,6 +163,10 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 	}
 	db := repository.New(conn.DB)
 	if err := db.Prepare(ctx); err != nil {
+		conn.CloseLogged(logger)
+		return nil, nil, err
+	}
+	if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err
 	}

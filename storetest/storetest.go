@@ -111,5 +111,8 @@ func (s *Store) DB(t testing.TB) (*repository.DB, *mongo.Database) {
 	if err := repo.Prepare(context.Background()); err != nil {
 		t.Fatalf("ensure indexes: %v", err)
 	}
+	if err := s.conn.IndexLookups(context.Background(), db.Name()); err != nil {
+		t.Fatalf("index lookups: %v", err)
+	}
 	return repo, db
 }

@@ -1,0 +1,88 @@
+package app_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"testing"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/repository"
+)
+
+// ferretDBVersion is the embedded store's version whose lookups by _id the test
+// below knows: FerretDB v1.24.2 runs a find of exactly {_id: <string>} as
+// "WHERE _ferretdb_sjson->'$._id' = ?" (internal/backends/sqlite/collection.go and
+// metadata.IDColumn).
+const ferretDBVersion = "v1.24.2"
+
+// TestLookupsByIDUseAnIndex opens the embedded store as the server does: in every
+// collection's table, SQLite runs the store's lookup by _id as an index search, not
+// as a read of every row.
+func TestLookupsByIDUseAnIndex(t *testing.T) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		t.Fatal("no build information")
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == "github.com/FerretDB/FerretDB" && dep.Version != ferretDBVersion {
+			t.Fatalf("the embedded store is FerretDB %s: check how it looks up _id before moving %s here", dep.Version, ferretDBVersion)
+		}
+	}
+	dir := t.TempDir()
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", dir)
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	conn, _, err := app.Open(ctx, cfg, logger, app.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseLogged(logger)
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, cfg.Database+".sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT name, table_name FROM _ferretdb_collections`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := map[string]string{}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			t.Fatal(err)
+		}
+		tables[name] = table
+	}
+	rows.Close()
+	for _, name := range []string{repository.PatientsCollection, repository.InteractionsCollection,
+		repository.AuditEventsCollection, repository.IdempotencyKeysCollection, repository.APIKeysCollection} {
+		if tables[name] == "" {
+			t.Errorf("no table for %s in %v", name, tables)
+		}
+	}
+	for name, table := range tables {
+		var id, parent, unused int
+		var plan string
+		q := fmt.Sprintf(`EXPLAIN QUERY PLAN SELECT _ferretdb_sjson FROM %q WHERE _ferretdb_sjson->'$._id' = ?`, table)
+		if err := db.QueryRow(q, `"x"`).Scan(&id, &parent, &unused, &plan); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.HasPrefix(plan, "SEARCH") || !strings.Contains(plan, "USING INDEX") {
+			t.Errorf("%s: a lookup by _id is planned as %q, want an index search", name, plan)
+		}
+	}
+}
