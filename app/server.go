@@ -175,8 +175,8 @@ func (s *Server) Background(ctx context.Context) {
 
 // AuditTick records the requests refused to client addresses since the last tick
 // (one event per address), anchors the server's chain to the ends of the others when
-// they moved, and verifies the trail, re-checking old events as time allows (see
-// audit.Trail.Verify). Failures are logged: they fail no request.
+// they moved, and verifies the trail, re-checking old events as long as ctx allows
+// (see audit.Trail.VerifyAll). Failures are logged: they fail no request.
 func (s *Server) AuditTick(ctx context.Context) {
 	if err := s.refusals.Flush(ctx, s.writer, s.now()); err != nil {
 		s.logger.Warn("record refused requests", "error", err.Error())
@@ -184,7 +184,7 @@ func (s *Server) AuditTick(ctx context.Context) {
 	if err := s.writer.Anchor(ctx, s.selfEvent()); err != nil {
 		s.logger.Warn("anchor audit chain", "error", err.Error())
 	}
-	v, err := s.trail.Verify(ctx)
+	v, err := s.trail.VerifyAll(ctx)
 	switch {
 	case err != nil:
 		s.logger.Warn("verify audit trail", "error", err.Error())

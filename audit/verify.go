@@ -55,10 +55,20 @@ func NewTrail(store TrailStore, key []byte, now func() time.Time) *Trail {
 // With the time left, it re-checks the events verified before, each chain from the
 // start to its checkpoint, going on over successive calls where the last stopped, so
 // that a change to an old event is found too; the result's swept_at says since when
-// every event has been re-checked. The server calls it in the background as well.
-// The result reports the first break. It returns the store's errors.
+// every event has been re-checked. Verify gives the re-check a second at most, to
+// answer soon; VerifyAll gives it all the time ctx allows, and the server calls it
+// in the background. The result reports the first break. It returns the store's
+// errors.
 func (t *Trail) Verify(ctx context.Context) (models.AuditVerification, error) {
-	return t.check(ctx, true)
+	return t.check(ctx, requestSweep)
+}
+
+// requestSweep is how long Verify re-checks old events.
+const requestSweep = time.Second
+
+// VerifyAll is Verify re-checking old events for as long as ctx allows.
+func (t *Trail) VerifyAll(ctx context.Context) (models.AuditVerification, error) {
+	return t.check(ctx, 0)
 }
 
 // verification is the state of one check.
@@ -80,7 +90,9 @@ func (v *verification) fail(chain string, seq int64, reason string) bool {
 // late reports whether the check must stop to answer within its deadline.
 func (v *verification) late() bool { return !v.stopAt.IsZero() && v.t.now().After(v.stopAt) }
 
-func (t *Trail) check(ctx context.Context, sweep bool) (models.AuditVerification, error) {
+// check verifies the trail, then re-checks old events for sweepFor at most (as long
+// as ctx allows when 0).
+func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.AuditVerification, error) {
 	v := &verification{t: t, result: models.AuditVerification{OK: true, Complete: true}}
 	if deadline, ok := ctx.Deadline(); ok {
 		// A fifth of the time left is kept to answer.
@@ -149,7 +161,10 @@ func (t *Trail) check(ctx context.Context, sweep bool) (models.AuditVerification
 			return models.AuditVerification{}, err
 		}
 	}
-	if sweep && v.result.OK {
+	if v.result.OK {
+		if end := t.now().Add(sweepFor); sweepFor > 0 && (v.stopAt.IsZero() || end.Before(v.stopAt)) {
+			v.stopAt = end
+		}
 		for _, h := range heads {
 			cp := checkpoints[h.Chain]
 			if err := v.sweep(ctx, &cp); err != nil {
