@@ -392,6 +392,88 @@ func TestAuditCuttingAChainIsFound(t *testing.T) {
 	})
 }
 
+// TestAuditRewriteNeedsTheKey rewrites a chain as someone with write access to the
+// database and the source code can: an event changed, every later event, the head
+// and the checkpoint rehashed to match. Without AUDIT_HMAC_KEY nothing in the store
+// tells it from the original, and verification passes; with the key the rehashed
+// head and events fail.
+func TestAuditRewriteNeedsTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		key    []byte
+		wantOK bool
+	}{
+		{"without a key the rewrite is not found", nil, true},
+		{"with a key it is", auditKey, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: tc.key})
+			e.createPatient("A11")
+			for i := 0; i < 4; i++ {
+				e.do("GET", "/api/v1/patients/A11", "")
+			}
+			if v := e.verify(); v["ok"] != true {
+				t.Fatalf("verify before the rewrite = %v", v)
+			}
+			events := e.auditEvents()
+			prev := events[1].Hash
+			for i := 2; i < len(events); i++ {
+				ev := events[i]
+				if i == 2 {
+					ev.InsuranceNo = "B11"
+				}
+				ev.PrevHash = prev
+				ev.Hash = audit.Hash(nil, ev) // all one can compute without the key
+				prev = ev.Hash
+				replaceIn(t, e, repository.AuditEventsCollection, ev.ID, ev)
+				events[i] = ev
+			}
+			last := events[len(events)-1]
+			var head models.AuditChainHead
+			if err := e.db.Collection(repository.AuditChainsCollection).FindOne(context.Background(),
+				bson.D{{Key: "_id", Value: last.Chain}}).Decode(&head); err != nil {
+				t.Fatal(err)
+			}
+			head.LastSeq, head.LastHash = last.Seq, last.Hash
+			head.MAC = audit.HeadMAC(nil, head)
+			replaceIn(t, e, repository.AuditChainsCollection, head.Chain, head)
+			var cp models.AuditCheckpoint
+			if err := e.db.Collection(repository.AuditCheckpointsCollection).FindOne(context.Background(),
+				bson.D{{Key: "_id", Value: last.Chain}}).Decode(&cp); err != nil {
+				t.Fatal(err)
+			}
+			cp.Hash = events[cp.Seq-1].Hash
+			cp.SweepSeq, cp.SweepBegan, cp.SweptAt = 0, time.Time{}, time.Time{}
+			cp.MAC = audit.CheckpointMAC(nil, cp)
+			replaceIn(t, e, repository.AuditCheckpointsCollection, cp.Chain, cp)
+
+			other, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
+				app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: tc.key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifier := *e
+			verifier.app = other
+			v := verifier.verify()
+			if tc.wantOK {
+				if v["ok"] != true || v["complete"] != true {
+					t.Errorf("verify after a keyless rewrite = %v; the README says it passes", v)
+				}
+				return
+			}
+			assertBreak(t, v, last.Chain, 0, "head was changed") // found first; the events fail too
+		})
+	}
+}
+
+func replaceIn(t *testing.T, e *env, collection, id string, doc any) {
+	t.Helper()
+	res, err := e.db.Collection(collection).ReplaceOne(context.Background(), bson.D{{Key: "_id", Value: id}}, doc)
+	if err != nil || res.MatchedCount != 1 {
+		t.Fatalf("tamper: %v %v", res, err)
+	}
+}
+
 func update(t *testing.T, e *env, id string, set bson.D) {
 	t.Helper()
 	updateIn(t, e, repository.AuditEventsCollection, id, set)

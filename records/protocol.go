@@ -15,10 +15,10 @@ import (
 
 // commit moves a record from version n (current) to n+1 (next), keeping current in
 // the archive. Neither store offers transactions, and the embedded one not even an
-// atomic conditional update, so the archive's unique index on (record, version)
-// decides: whoever archives version n+1 first owns it, and the record only ever
-// moves to a version found in the archive. The order of the writes makes every
-// interruption safe:
+// atomic conditional update, so the archive's _id, which names the record and the
+// version (models.VersionID), decides: whoever archives version n+1 first owns it,
+// and the record only ever moves to a version found in the archive. The order of the
+// writes makes every interruption safe:
 //
 //  1. version 1 is archived (first amendment only; a repeat is a no-op);
 //  2. version n+1 is archived, an intent that only the record's move commits;
