@@ -161,7 +161,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	db := repository.New(conn.DB)
+	db := repository.New(conn.DB, repository.WithCounter(conn.Counter(cfg.Database)))
 	if err := db.Prepare(ctx); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err

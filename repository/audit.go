@@ -84,21 +84,19 @@ func (s *DB) SaveAuditCheckpoint(ctx context.Context, cp models.AuditCheckpoint)
 	return nil
 }
 
-// CountAuditEvents returns how many audit events are stored, from the collection's
-// statistics: a count that reads no event. It returns the store's error.
+// CountAuditEvents returns how many audit events are stored, without reading them:
+// with the DB's Counter when it has one, else the store's estimate from its metadata
+// (exact on MongoDB after a clean shutdown; on FerretDB it reads every event). It
+// returns the store's error.
 func (s *DB) CountAuditEvents(ctx context.Context) (int64, error) {
-	var stats struct {
-		Count int64 `bson:"count"`
+	if s.count != nil {
+		return s.count(ctx, AuditEventsCollection)
 	}
-	err := s.db.RunCommand(ctx, bson.D{{Key: "collStats", Value: AuditEventsCollection}}).Decode(&stats)
+	n, err := s.auditEvents.EstimatedDocumentCount(ctx)
 	if err != nil {
-		n, err := s.auditEvents.EstimatedDocumentCount(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("count audit events: %w", storeError(err))
-		}
-		return n, nil
+		return 0, fmt.Errorf("count audit events: %w", storeError(err))
 	}
-	return stats.Count, nil
+	return n, nil
 }
 
 // AuditEventChains returns every chain that has events, with how many. It reads

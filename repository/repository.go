@@ -35,11 +35,13 @@ type DB struct {
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
 	auditCheckpoints    *mongo.Collection
+	// count, when set, counts a collection's documents exactly and cheaply.
+	count Counter
 }
 
-// New returns a DB over db.
-func New(db *mongo.Database) *DB {
-	return &DB{
+// New returns a DB over db, adjusted by opts.
+func New(db *mongo.Database, opts ...Option) *DB {
+	s := &DB{
 		db:                  db,
 		patients:            db.Collection(PatientsCollection),
 		interactions:        db.Collection(InteractionsCollection),
@@ -51,6 +53,23 @@ func New(db *mongo.Database) *DB {
 		auditChains:         db.Collection(AuditChainsCollection),
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
 	}
+	for _, opt := range opts {
+		opt(s)
+	}
+	return s
+}
+
+// Counter counts the documents of a collection exactly without reading them, where
+// the store offers a way (see app.Connection.Counter).
+type Counter func(ctx context.Context, collection string) (int64, error)
+
+// Option adjusts a DB.
+type Option func(*DB)
+
+// WithCounter has the DB count the audit events with count, when not nil, instead of
+// asking the store for its estimate.
+func WithCounter(count Counter) Option {
+	return func(s *DB) { s.count = count }
 }
 
 // Ping checks that the store answers. It returns models.ErrUnavailable when it does not.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/repository"
 )
@@ -20,6 +22,52 @@ import (
 // "WHERE _ferretdb_sjson->'$._id' = ?" (internal/backends/sqlite/collection.go and
 // metadata.IDColumn).
 const ferretDBVersion = "v1.24.2"
+
+// TestCounterCountsEveryDocument counts audit events through the embedded store's
+// SQLite file: the count is the store's own, before and after inserts.
+func TestCounterCountsEveryDocument(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", dir)
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	conn, _, err := app.Open(ctx, cfg, logger, app.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseLogged(logger)
+	count := conn.Counter(cfg.Database)
+	if count == nil {
+		t.Fatal("no counter for the embedded store this process runs")
+	}
+	coll := conn.DB.Collection(repository.AuditEventsCollection)
+	for _, batch := range []int{0, 1, 250} {
+		docs := make([]any, batch)
+		for i := range docs {
+			docs[i] = bson.D{{Key: "_id", Value: fmt.Sprintf("%d-%d", batch, i)}}
+		}
+		if batch > 0 {
+			if _, err := coll.InsertMany(ctx, docs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := coll.CountDocuments(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := count(ctx, repository.AuditEventsCollection); err != nil || got != want {
+			t.Errorf("counter = %d, %v; the store counts %d", got, err, want)
+		}
+	}
+	if got, err := count(ctx, "never_created"); err != nil || got != 0 {
+		t.Errorf("counter of a collection never created = %d, %v; want 0", got, err)
+	}
+}
 
 // TestLookupsByIDUseAnIndex opens the embedded store as the server does: in every
 // collection's table, SQLite runs the store's lookup by _id as an index search, not
