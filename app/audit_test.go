@@ -201,14 +201,34 @@ func tamperEnv(t *testing.T) *env {
 // the trail: e's own chain may be what was tampered with.
 func (e *env) verifyBy() map[string]any {
 	e.t.Helper()
+	return e.verifyByWithKey(auditKey)
+}
+
+// verifyByWithKey is verifyBy with a server keyed with key.
+func (e *env) verifyByWithKey(key []byte) map[string]any {
+	e.t.Helper()
 	other, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
-		app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: auditKey})
+		app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: key})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	verifier := *e
 	verifier.app = other
 	return verifier.verify()
+}
+
+// verifiedTrail records a patient and reads it reads times, verifies the trail and
+// returns its events.
+func (e *env) verifiedTrail(reads int) []models.AuditEvent {
+	e.t.Helper()
+	e.createPatient("A11")
+	for i := 0; i < reads; i++ {
+		e.do("GET", "/api/v1/patients/A11", "")
+	}
+	if v := e.verify(); v["ok"] != true {
+		e.t.Fatalf("verify before tampering = %v", v)
+	}
+	return e.auditEvents()
 }
 
 // assertBreak checks that a verification names a break in chain (any when empty)
@@ -279,14 +299,7 @@ func TestAuditTampering(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := tamperEnv(t)
-			e.createPatient("A11")
-			for i := 0; i < 8; i++ {
-				e.do("GET", "/api/v1/patients/A11", "")
-			}
-			if v := e.verify(); v["ok"] != true {
-				t.Fatalf("verify before tampering = %v", v)
-			}
-			events := e.auditEvents()
+			events := e.verifiedTrail(8)
 			seq := tc.tamper(t, e, events)
 			chain := events[0].Chain
 			if tc.chain != "" {
@@ -354,10 +367,7 @@ func TestAuditCuttingAChainIsFound(t *testing.T) {
 		e.do("GET", "/api/v1/patients/A11", "")
 		cut(t, e, events[0].Chain, 5)
 		// A keyed head copied when the chain was at event 5: valid, but rolled back.
-		old := models.AuditChainHead{Chain: events[0].Chain, LastSeq: 5, LastHash: events[4].Hash,
-			StartedAt: events[0].Time, Process: "server"}
-		old.MAC = audit.HeadMAC(auditKey, old)
-		replaceHead(t, e, old)
+		replaceHead(t, e, headAt(events, 5))
 		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "recorded")
 	})
 	t.Run("the whole chain, head and all", func(t *testing.T) {
@@ -375,10 +385,7 @@ func TestAuditCuttingAChainIsFound(t *testing.T) {
 			t.Fatalf("verify = %v", v)
 		}
 		cut(t, e, events[0].Chain, 5)
-		old := models.AuditChainHead{Chain: events[0].Chain, LastSeq: 5, LastHash: events[4].Hash,
-			StartedAt: events[0].Time, Process: "server"}
-		old.MAC = audit.HeadMAC(auditKey, old)
-		replaceHead(t, e, old)
+		replaceHead(t, e, headAt(events, 5))
 		removeIn(t, e, repository.AuditCheckpointsCollection, events[0].Chain)
 		assertBreak(t, e.verifyBy(), events[0].Chain, 0, "recorded")
 	})
@@ -408,14 +415,7 @@ func TestAuditRewriteNeedsTheKey(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: tc.key})
-			e.createPatient("A11")
-			for i := 0; i < 4; i++ {
-				e.do("GET", "/api/v1/patients/A11", "")
-			}
-			if v := e.verify(); v["ok"] != true {
-				t.Fatalf("verify before the rewrite = %v", v)
-			}
-			events := e.auditEvents()
+			events := e.verifiedTrail(4)
 			prev := events[1].Hash
 			for i := 2; i < len(events); i++ {
 				ev := events[i]
@@ -447,14 +447,7 @@ func TestAuditRewriteNeedsTheKey(t *testing.T) {
 			cp.MAC = audit.CheckpointMAC(nil, cp)
 			replaceIn(t, e, repository.AuditCheckpointsCollection, cp.Chain, cp)
 
-			other, err := app.NewServer(slog.New(slog.NewJSONHandler(io.Discard, nil)), e.repo,
-				app.ServerConfig{RequestTimeout: 10 * time.Second, AuditKey: tc.key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			verifier := *e
-			verifier.app = other
-			v := verifier.verify()
+			v := e.verifyByWithKey(tc.key)
 			if tc.wantOK {
 				if v["ok"] != true || v["complete"] != true {
 					t.Errorf("verify after a keyless rewrite = %v; the README says it passes", v)
@@ -472,6 +465,14 @@ func replaceIn(t *testing.T, e *env, collection, id string, doc any) {
 	if err != nil || res.MatchedCount != 1 {
 		t.Fatalf("tamper: %v %v", res, err)
 	}
+}
+
+// headAt returns the keyed head the chain of events had at event seq.
+func headAt(events []models.AuditEvent, seq int64) models.AuditChainHead {
+	head := models.AuditChainHead{Chain: events[0].Chain, LastSeq: seq, LastHash: events[seq-1].Hash,
+		StartedAt: events[0].Time, Process: "server"}
+	head.MAC = audit.HeadMAC(auditKey, head)
+	return head
 }
 
 func update(t *testing.T, e *env, id string, set bson.D) {

@@ -23,24 +23,31 @@ import (
 // metadata.IDColumn).
 const ferretDBVersion = "v1.24.2"
 
-// TestCounterCountsEveryDocument counts audit events through the embedded store's
-// SQLite file: the count is the store's own, before and after inserts.
-func TestCounterCountsEveryDocument(t *testing.T) {
-	dir := t.TempDir()
+// openEmbedded opens an embedded store over a new data directory, as the server does,
+// until the test ends.
+func openEmbedded(t *testing.T) (*app.Connection, app.Config) {
+	t.Helper()
 	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", dir)
+	t.Setenv("DATA_DIR", t.TempDir())
 	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
 	cfg, err := app.LoadConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	conn, _, err := app.Open(ctx, cfg, logger, app.ConnectOptions{})
+	conn, _, err := app.Open(context.Background(), cfg, logger, app.ConnectOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseLogged(logger)
+	t.Cleanup(func() { conn.CloseLogged(logger) })
+	return conn, cfg
+}
+
+// TestCounterCountsEveryDocument counts audit events through the embedded store's
+// SQLite file: the count is the store's own, before and after inserts.
+func TestCounterCountsEveryDocument(t *testing.T) {
+	ctx := context.Background()
+	conn, cfg := openEmbedded(t)
 	count := conn.Counter(cfg.Database)
 	if count == nil {
 		t.Fatal("no counter for the embedded store this process runs")
@@ -82,23 +89,8 @@ func TestLookupsByIDUseAnIndex(t *testing.T) {
 			t.Fatalf("the embedded store is FerretDB %s: check how it looks up _id before moving %s here", dep.Version, ferretDBVersion)
 		}
 	}
-	dir := t.TempDir()
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", dir)
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	cfg, err := app.LoadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	conn, _, err := app.Open(ctx, cfg, logger, app.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseLogged(logger)
-
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, cfg.Database+".sqlite"))
+	_, cfg := openEmbedded(t)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.DataDir, cfg.Database+".sqlite"))
 	if err != nil {
 		t.Fatal(err)
 	}
