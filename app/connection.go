@@ -32,14 +32,16 @@ type Connection struct {
 // ConnectOptions adjusts how Connect finds the embedded store.
 type ConnectOptions struct {
 	// Attach makes Connect use an embedded store already listening on
-	// EmbeddedAddr (a running server's) before starting one of its own.
+	// EmbeddedAddr (a running server's) before starting one of its own, once it
+	// has checked the store's marker against DataDir's (see MarkerFile).
 	Attach bool
 }
 
 // Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
-// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir.
-// It logs one line saying which store is in use. It returns an error when the store
-// cannot be started or does not answer a ping.
+// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir
+// and marking it as that directory's (see MarkerFile). It logs one line saying which
+// store is in use. It returns an error when the store cannot be started or does not
+// answer a ping, and when the store it would attach to is not cfg.DataDir's.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
 		s, err := connect(ctx, cfg.MongoURI, cfg.Database, 10*time.Second)
@@ -52,12 +54,16 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 	if opts.Attach {
 		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second)
 		if err == nil {
-			if runsFerretDB(ctx, s.Client) {
-				logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
-				return s, nil
+			if !runsFerretDB(ctx, s.Client) {
+				_ = s.Client.Disconnect(ctx)
+				return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
 			}
-			_ = s.Client.Disconnect(ctx)
-			return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
+			if err := checkMarker(ctx, s.Client, cfg); err != nil {
+				_ = s.Client.Disconnect(ctx)
+				return nil, err
+			}
+			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
+			return s, nil
 		}
 	}
 	s, err := startEmbedded(ctx, cfg, logger)
@@ -122,6 +128,11 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 
 	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, 10*time.Second)
 	if err != nil {
+		stop()
+		return nil, err
+	}
+	if err := mark(ctx, s.Client, dir); err != nil {
+		_ = s.Client.Disconnect(context.Background())
 		stop()
 		return nil, err
 	}
