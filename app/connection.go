@@ -29,8 +29,12 @@ type Connection struct {
 	stop     func()
 }
 
-// ConnectOptions adjusts how Connect finds the embedded store.
+// ConnectOptions adjusts how Connect reaches the store.
 type ConnectOptions struct {
+	// Lazy makes Connect to MongoDB return without waiting for the store to
+	// answer: each operation then waits for it within its own deadline, and
+	// fails with the driver's errors while it does not answer.
+	Lazy bool
 	// Attach makes Connect use an embedded store already listening on
 	// EmbeddedAddr (a running server's) before starting one of its own, once it
 	// has checked the store's marker against DataDir's (see MarkerFile).
@@ -44,7 +48,7 @@ type ConnectOptions struct {
 // answer a ping, and when the store it would attach to is not cfg.DataDir's.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
-		s, err := connect(ctx, cfg.MongoURI, cfg.Database, 10*time.Second)
+		s, err := connect(ctx, cfg.MongoURI, cfg.Database, storeTimeout(cfg.RequestTimeout), !opts.Lazy)
 		if err != nil {
 			return nil, err
 		}
@@ -52,7 +56,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		return s, nil
 	}
 	if opts.Attach {
-		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second)
+		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second, true)
 		if err == nil {
 			if !runsFerretDB(ctx, s.Client) {
 				_ = s.Client.Disconnect(ctx)
@@ -75,17 +79,33 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 	return s, nil
 }
 
-func connect(ctx context.Context, uri, database string, timeout time.Duration) (*Connection, error) {
-	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout)
+// storeTimeout is how long the server's client waits to select the store and to
+// open a connection to it: half the request timeout, at most 10 s, so that a store
+// that does not answer makes a request fail with 503 within its time, with time left
+// for its audit event. A zero request timeout (a command's) gives 10 s.
+func storeTimeout(requestTimeout time.Duration) time.Duration {
+	if requestTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return min(requestTimeout/2, 10*time.Second)
+}
+
+// connect makes a client of the store at uri that waits at most timeout to select
+// the store and to open a connection to it. With ping it waits for the store to
+// answer, for at most timeout, and returns an error when it does not.
+func connect(ctx context.Context, uri, database string, timeout time.Duration, ping bool) (*Connection, error) {
+	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout)
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to store: %w", err)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := client.Ping(pingCtx, nil); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
+	if ping {
+		pingCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := client.Ping(pingCtx, nil); err != nil {
+			_ = client.Disconnect(context.Background())
+			return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
+		}
 	}
 	return &Connection{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
 }
@@ -126,7 +146,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	}()
 	stop := func() { cancel(); <-done }
 
-	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, 10*time.Second)
+	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, storeTimeout(cfg.RequestTimeout), true)
 	if err != nil {
 		stop()
 		return nil, err

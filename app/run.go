@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinic/interactions/apikey"
@@ -41,13 +42,29 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		return fmt.Errorf("listen on PORT %d (is another server using it? set PORT): %w", cfg.Port, err)
 	}
 	defer ln.Close()
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{})
+	// MongoDB may not answer yet: the server serves all the same (503 until it
+	// does) and prepares the store in the background. The embedded store runs in
+	// this process: it answers, or the server cannot start.
+	conn, err := Connect(ctx, cfg, logger, ConnectOptions{Lazy: true})
 	if err != nil {
 		return err
 	}
 	defer conn.CloseLogged(logger)
-	if err := showFirstAdminKey(ctx, db, logger, cfg.Port, stdout); err != nil {
-		return err
+	db := repository.New(conn.DB)
+	prepare := func(ctx context.Context) error {
+		if err := db.EnsureIndexes(ctx); err != nil {
+			return err
+		}
+		return showFirstAdminKey(ctx, db, logger, cfg.Port, stdout)
+	}
+	var prepared atomic.Bool
+	if conn.Embedded {
+		if err := prepare(ctx); err != nil {
+			return err
+		}
+		prepared.Store(true)
+	} else {
+		go keepPreparing(ctx, logger, prepare, &prepared)
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
 
@@ -56,6 +73,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		RateLimit:      cfg.RateLimit,
 		CORSOrigins:    cfg.CORSOrigins,
 		AuditKey:       cfg.AuditKey,
+		Prepared:       prepared.Load,
 	})
 	if err != nil {
 		return err
@@ -74,6 +92,33 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		logger.Warn("shutdown", "error", err.Error())
 	}
 	return nil
+}
+
+// keepPreparing calls prepare until it succeeds or ctx ends, and then sets
+// prepared. After each failure it logs the error and waits, half a second at first,
+// twice as long each time, at most 5 s. Each call has a minute.
+func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(context.Context) error, prepared *atomic.Bool) {
+	wait := 500 * time.Millisecond
+	for {
+		attempt, cancel := context.WithTimeout(ctx, time.Minute)
+		err := prepare(attempt)
+		cancel()
+		switch {
+		case err == nil:
+			prepared.Store(true)
+			logger.Info("store prepared: the API serves")
+			return
+		case ctx.Err() != nil:
+			return
+		}
+		logger.Warn("the store is not ready: the API answers 503 until it is", "error", err.Error(), "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // showFirstAdminKey creates the first admin key when the store holds no key (see

@@ -34,6 +34,9 @@ type ServerConfig struct {
 	CORSOrigins []string
 	// AuditKey, when set, keys the audit trail's hashes (HMAC-SHA256).
 	AuditKey []byte
+	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
+	// nil means it is.
+	Prepared func() bool
 	// Now reads the time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -85,6 +88,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		AuditTrail:  audit.NewTrail(db, cfg.AuditKey),
+		Prepared:    cfg.Prepared,
 		Now:         now,
 	})
 	app.Get("/healthz", h.Healthz)
@@ -92,10 +96,10 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 	app.Get("/docs/doc.json", handlers.Document(doc))
 	app.Get("/docs/*", swagger.HandlerDefault)
 
-	// Every API request is audited, refused ones included, then authenticated and
-	// held to its key's rate limit and role.
+	// Once the store is prepared, every API request is audited, refused ones
+	// included, then authenticated and held to its key's rate limit and role.
 	chain := audit.NewChain(chainID.String(), cfg.AuditKey, db)
-	guard := []fiber.Handler{handlers.Audit(chain, now), h.Authenticate}
+	guard := []fiber.Handler{h.WhenPrepared, handlers.Audit(chain, now), h.Authenticate}
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}

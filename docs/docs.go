@@ -183,6 +183,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -295,6 +299,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -513,6 +521,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -693,6 +705,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -913,6 +929,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1135,6 +1155,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1295,6 +1319,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1452,6 +1480,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1576,6 +1608,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1740,6 +1776,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1885,6 +1925,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2028,6 +2072,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2230,6 +2278,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2398,6 +2450,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2608,6 +2664,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2768,6 +2828,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2925,6 +2989,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -3114,6 +3182,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -3152,7 +3224,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "Answers 200 when the store answers a ping within 2 s, and 503 otherwise.",
+                "description": "Answers 200 when the server has prepared the store (its indexes) and the store answers a ping within 2 s, and 503 otherwise.",
                 "produces": [
                     "application/json"
                 ],
@@ -3175,11 +3247,15 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store does not answer",
+                        "description": "unavailable: the store does not answer, or the server has not prepared it yet",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before asking again"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -3776,6 +3852,10 @@ const docTemplate = `{
                 "client_ip": {
                     "type": "string"
                 },
+                "client_request_id": {
+                    "description": "ClientRequestID is the X-Request-Id the client sent, when it was a plain id.",
+                    "type": "string"
+                },
                 "hash": {
                     "type": "string"
                 },
@@ -3800,6 +3880,7 @@ const docTemplate = `{
                     "type": "string"
                 },
                 "request_id": {
+                    "description": "RequestID is the id the server gave the request.",
                     "type": "string"
                 },
                 "role": {

@@ -114,7 +114,7 @@ func action(method, route string) string {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit [get]
 func (h *Handler) AuditEvents(c *fiber.Ctx) error {
@@ -168,7 +168,7 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit/verify [get]
 func (h *Handler) VerifyAudit(c *fiber.Ctx) error {

@@ -28,7 +28,7 @@ import (
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			201	{string}	Location			"URL of the new key"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys [post]
 func (h *Handler) CreateKey(c *fiber.Ctx) error {
@@ -79,7 +79,7 @@ func (h *Handler) CreateKey(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys [get]
 func (h *Handler) ListKeys(c *fiber.Ctx) error {
@@ -114,7 +114,7 @@ func (h *Handler) ListKeys(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys/{name} [get]
 func (h *Handler) GetKey(c *fiber.Ctx) error {
@@ -148,7 +148,7 @@ func (h *Handler) GetKey(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys/{name} [delete]
 func (h *Handler) RevokeKey(c *fiber.Ctx) error {

@@ -35,7 +35,7 @@ import (
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200	{string}	ETag				"ETag of the new version"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id} [patch]
 func (h *Handler) PatchInteraction(c *fiber.Ctx) error {
@@ -83,7 +83,7 @@ func (h *Handler) PatchInteraction(c *fiber.Ctx) error {
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200	{string}	ETag				"ETag of the new version"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id} [delete]
 func (h *Handler) DeleteInteraction(c *fiber.Ctx) error {
@@ -130,7 +130,7 @@ func (h *Handler) DeleteInteraction(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id}/history [get]
 func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
@@ -171,7 +171,7 @@ func (h *Handler) InteractionHistory(c *fiber.Ctx) error {
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200	{string}	ETag				"ETag of that version"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id}/history/{version} [get]
 func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
@@ -219,7 +219,7 @@ func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200	{string}	ETag				"ETag of the new version"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no} [patch]
 func (h *Handler) PatchPatient(c *fiber.Ctx) error {
@@ -260,7 +260,7 @@ func (h *Handler) PatchPatient(c *fiber.Ctx) error {
 //	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no}/history [get]
 func (h *Handler) PatientHistory(c *fiber.Ctx) error {
@@ -301,7 +301,7 @@ func (h *Handler) PatientHistory(c *fiber.Ctx) error {
 //	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200	{string}	ETag				"ETag of that version"
 //	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no}/history/{version} [get]
 func (h *Handler) PatientVersion(c *fiber.Ctx) error {
