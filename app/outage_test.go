@@ -187,18 +187,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // dataRoutes are requests on the API's data, with the key of the role each needs.
 var dataRoutes = []struct {
-	role                      models.Role
-	method, path, body, match string
+	role               models.Role
+	method, path, body string
+	headers            []string
 }{
-	{models.RoleClinician, "GET", "/api/v1/patients/OUT-1", "", ""},
-	{models.RoleClinician, "POST", "/api/v1/patients", `{"insurance_no":"OUT-2"}`, ""},
-	{models.RoleClinician, "PATCH", "/api/v1/patients/OUT-1", `{"fname":"Ada"}`, `"1"`},
-	{models.RoleClinician, "GET", "/api/v1/patients/OUT-1/interactions", "", ""},
-	{models.RoleClinician, "POST", "/api/v1/interactions", `{"insurance_no":"OUT-1"}`, ""},
-	{models.RoleClinician, "GET", "/api/v1/interactions/visit-1", "", ""},
-	{models.RoleClinician, "GET", "/api/v1/interactions/visit-1/history", "", ""},
-	{models.RoleAdmin, "GET", "/api/v1/keys", "", ""},
-	{models.RoleAuditor, "GET", "/api/v1/audit", "", ""},
+	{models.RoleClinician, "GET", "/api/v1/patients/OUT-1", "", nil},
+	{models.RoleClinician, "POST", "/api/v1/patients", `{"insurance_no":"OUT-2"}`, nil},
+	{models.RoleClinician, "PATCH", "/api/v1/patients/OUT-1", `{"fname":"Ada"}`, []string{"If-Match", `"1"`}},
+	{models.RoleClinician, "GET", "/api/v1/patients/OUT-1/interactions", "", nil},
+	{models.RoleClinician, "POST", "/api/v1/interactions", `{"insurance_no":"OUT-1"}`, nil},
+	{models.RoleClinician, "POST", "/api/v1/interactions", `{"insurance_no":"OUT-1"}`, []string{"Idempotency-Key", "outage-1"}},
+	{models.RoleClinician, "GET", "/api/v1/interactions/visit-1", "", nil},
+	{models.RoleClinician, "DELETE", "/api/v1/interactions/visit-1?reason=duplicate", "", []string{"If-Match", `"1"`}},
+	{models.RoleClinician, "GET", "/api/v1/interactions/visit-1/history", "", nil},
+	{models.RoleAdmin, "GET", "/api/v1/keys", "", nil},
+	{models.RoleAuditor, "GET", "/api/v1/audit", "", nil},
 }
 
 // assertAllUnavailable sends every data route and /readyz at once and checks that
@@ -213,12 +216,8 @@ func assertAllUnavailable(t *testing.T, base string, keys map[models.Role]string
 	results := make([]sent, len(dataRoutes)+1)
 	var wg sync.WaitGroup
 	for i, r := range dataRoutes {
-		var headers []string
-		if r.match != "" {
-			headers = []string{"If-Match", r.match}
-		}
 		wg.Go(func() {
-			a, err := tryRequest(t, r.method, base+r.path, keys[r.role], r.body, headers...)
+			a, err := tryRequest(t, r.method, base+r.path, keys[r.role], r.body, r.headers...)
 			results[i] = sent{r.method + " " + r.path, a, err}
 		})
 	}
