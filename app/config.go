@@ -33,8 +33,8 @@ type Config struct {
 	EmbeddedAllowRemote bool
 	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
 	RequestTimeout time.Duration
-	// ShutdownTimeout bounds the drain of open requests on shutdown (SHUTDOWN_TIMEOUT,
-	// default 15s).
+	// ShutdownTimeout bounds the whole shutdown (SHUTDOWN_TIMEOUT, default 15s):
+	// open requests get 60% of it, the process is gone by 80% of it.
 	ShutdownTimeout time.Duration
 	// IdempotencyKeyTTL is how long Idempotency-Key answers are kept
 	// (IDEMPOTENCY_KEY_TTL, default 24h, at least 24h).

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -161,11 +162,23 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	return s, nil
 }
 
-// Close disconnects from the store and stops the embedded one, if any.
+// Close disconnects from the store and stops the embedded one, if any. When ctx
+// ends first it returns without waiting for the embedded store to stop: what the
+// store acknowledged is on disk, and a write it had not finished is rolled back when
+// it next starts, as after a crash.
 func (s *Connection) Close(ctx context.Context) error {
 	err := s.Client.Disconnect(ctx)
-	s.stop()
-	return err
+	stopped := make(chan struct{})
+	go func() {
+		s.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, fmt.Errorf("the embedded store did not stop in time: %w", ctx.Err()))
+	}
 }
 
 // redact drops credentials from a connection string.

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,8 +32,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke", args[0])
 }
 
-// serve serves the API until ctx ends, then shuts down in order: stop accepting,
-// drain open requests for up to the configured timeout, close the store.
+// Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
+// are then cut short (they answer 503); the store is closed by storeShare of it,
+// and the process exits then at the latest, leaving the rest as a margin before
+// whoever sent the signal loses patience.
+const (
+	requestsShare = 0.6
+	drainShare    = 0.7
+	storeShare    = 0.8
+)
+
+// serve serves the API until ctx ends, then shuts down in order, within
+// cfg.ShutdownTimeout: stop accepting, let open requests finish (cutting short those
+// still running at 60% of the time), then close the store (by 80% of it).
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	// The port first: a server that cannot serve must not start a store or make keys.
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -49,7 +59,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	if err != nil {
 		return err
 	}
-	defer conn.CloseLogged(logger)
+	storeOpen := true
+	defer func() {
+		if storeOpen {
+			conn.CloseLogged(logger)
+		}
+	}()
 	db := repository.New(conn.DB)
 	prepare := func(ctx context.Context) error {
 		if err := db.EnsureIndexes(ctx); err != nil {
@@ -68,12 +83,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
 
+	requests, cutRequests := context.WithCancel(context.Background())
+	defer cutRequests()
 	server, err := NewServer(logger, db, ServerConfig{
 		RequestTimeout: cfg.RequestTimeout,
 		RateLimit:      cfg.RateLimit,
 		CORSOrigins:    cfg.CORSOrigins,
 		AuditKey:       cfg.AuditKey,
 		Prepared:       prepared.Load,
+		BaseContext:    requests,
 	})
 	if err != nil {
 		return err
@@ -88,9 +106,26 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	if err := server.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		logger.Warn("shutdown", "error", err.Error())
+	start := time.Now()
+	share := func(f float64) time.Time { return start.Add(time.Duration(f * float64(cfg.ShutdownTimeout))) }
+	cut := time.AfterFunc(time.Until(share(requestsShare)), func() {
+		logger.Warn("shutdown: cutting short the requests still running")
+		cutRequests()
+	})
+	// Stops accepting at once, then waits for the open connections to end.
+	err = server.ShutdownWithTimeout(time.Until(share(drainShare)))
+	cut.Stop()
+	cutRequests()
+	if err != nil {
+		logger.Warn("shutdown: connections still open", "error", err.Error())
 	}
+	closeCtx, cancel := context.WithDeadline(context.Background(), share(storeShare))
+	defer cancel()
+	storeOpen = false
+	if err := conn.Close(closeCtx); err != nil {
+		logger.Warn("shutdown: close store", "error", err.Error())
+	}
+	logger.Info("shut down", "took_ms", time.Since(start).Milliseconds())
 	return nil
 }
 

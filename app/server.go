@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type ServerConfig struct {
 	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
 	// nil means it is.
 	Prepared func() bool
+	// BaseContext is the parent of every request's context: when it ends, the
+	// requests still running stop their store work and answer 503. Nil means
+	// context.Background().
+	BaseContext context.Context
 	// Now reads the time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -78,7 +83,11 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*fiber
 			ExposeHeaders: "ETag,Location,Retry-After,Idempotent-Replayed,X-Request-Id",
 		}))
 	}
-	app.Use(handlers.Deadline(cfg.RequestTimeout))
+	base := cfg.BaseContext
+	if base == nil {
+		base = context.Background()
+	}
+	app.Use(handlers.Deadline(base, cfg.RequestTimeout))
 
 	h := handlers.New(handlers.Services{
 		Store:        db,

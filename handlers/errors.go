@@ -94,8 +94,8 @@ func classify(err error) (int, ErrorBody) {
 	switch {
 	// First: an error that made the request fail for want of the store (its audit
 	// event, say) answers 503 whatever else it wraps, and so does a request that ran
-	// out of time.
-	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	// out of time or was cut short by the server's shutdown.
+	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}

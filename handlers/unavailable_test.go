@@ -27,8 +27,8 @@ func assertUnavailable(t *testing.T, what string, a answer) {
 }
 
 // TestUnavailableAnswers checks that whatever fails for want of the store answers
-// 503 with a Retry-After: the store's own error, a request that ran out of time, and
-// an audit event that could not be written, whatever its cause.
+// 503 with a Retry-After: the store's own error, a request that ran out of time or
+// was cut short, and an audit event that could not be written, whatever its cause.
 func TestUnavailableAnswers(t *testing.T) {
 	interactions := &fakeInteractions{}
 	h := New(Services{Store: fakeStore{}, Interactions: interactions, Keys: fakeKeys{}})
@@ -40,6 +40,9 @@ func TestUnavailableAnswers(t *testing.T) {
 
 	interactions.err = fmt.Errorf("wait for the store: %w", context.DeadlineExceeded)
 	assertUnavailable(t, "the request ran out of time", send(t, app, "GET", "/api/v1/interactions/7", ""))
+
+	interactions.err = fmt.Errorf("wait for the store: %w", context.Canceled)
+	assertUnavailable(t, "the request was cut short by the shutdown", send(t, app, "GET", "/api/v1/interactions/7", ""))
 
 	// An event the store holds already (written, but its answer lost) is a conflict
 	// to the store; to the client the request failed for want of its audit event,
