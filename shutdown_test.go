@@ -16,7 +16,7 @@ import (
 // restart, its interaction does not exist.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	dataDir := t.TempDir()
-	fillStore(t, dataDir, "SLOW-1", 8000)
+	fillStore(t, dataDir, "SLOW-1", 16000)
 	p := startProcess(t, dataDir)
 	key := p.createKey("load", "clinician")
 	if status, _, body := p.do("POST", "/api/v1/patients", key, `{"insurance_no":"LOAD-1"}`); status != http.StatusCreated {
@@ -25,7 +25,7 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 
 	// Reads of a long history queue in the embedded store, each a third of a second
 	// or so: some are still running when SHUTDOWN_TIMEOUT ends.
-	slow := startReads(p.base, key, "/api/v1/patients/SLOW-1/interactions?label=old", 24)
+	slow := startReads(p.base, key, "/api/v1/patients/SLOW-1/interactions?label=old", 16)
 	var signalled atomic.Bool
 	// A worker stops once the server, signalled, refuses its connection.
 	l := startLoad(p.base, key, "LOAD-1", "term", 16, func(o outcome) bool { return signalled.Load() && o.refused() })

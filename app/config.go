@@ -34,7 +34,7 @@ type Config struct {
 	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
 	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown (SHUTDOWN_TIMEOUT, default 15s):
-	// open requests get 60% of it, the process is gone by 80% of it.
+	// open requests get half of it, the process is gone by 70% of it.
 	ShutdownTimeout time.Duration
 	// IdempotencyKeyTTL is how long Idempotency-Key answers are kept
 	// (IDEMPOTENCY_KEY_TTL, default 24h, at least 24h).

@@ -33,18 +33,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
-// are then cut short (they answer 503); the store is closed by storeShare of it,
-// and the process exits then at the latest, leaving the rest as a margin before
-// whoever sent the signal loses patience.
+// are then cut short (they answer 503); the connections are closed by drainShare of
+// it; the store is closed by storeShare of it, and the process exits then at the
+// latest, leaving the rest as a margin before whoever sent the signal loses
+// patience (an orchestrator's SIGKILL).
 const (
-	requestsShare = 0.6
-	drainShare    = 0.7
-	storeShare    = 0.8
+	requestsShare = 0.5
+	drainShare    = 0.6
+	storeShare    = 0.7
 )
 
 // serve serves the API until ctx ends, then shuts down in order, within
 // cfg.ShutdownTimeout: stop accepting, let open requests finish (cutting short those
-// still running at 60% of the time), then close the store (by 80% of it).
+// still running at half the time), then close the store (by 70% of it).
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	// The port first: a server that cannot serve must not start a store or make keys.
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
