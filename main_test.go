@@ -99,12 +99,13 @@ type process struct {
 }
 
 // environment is what every process of these tests is configured with, beyond
-// DATA_DIR: free ports, and a short SHUTDOWN_TIMEOUT.
+// DATA_DIR: free ports, a short SHUTDOWN_TIMEOUT, and no rate limit, which the load
+// would reach.
 func environment(dataDir string, extra ...string) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATA_DIR=" + dataDir, "PORT=0", "EMBEDDED_MONGO_ADDR=127.0.0.1:0",
-		"SHUTDOWN_TIMEOUT=" + shutdownTimeout.String(), "LOG_LEVEL=info",
+		"SHUTDOWN_TIMEOUT=" + shutdownTimeout.String(), "RATE_LIMIT_PER_MINUTE=0", "LOG_LEVEL=info",
 	}
 	return append(env, extra...)
 }
@@ -184,9 +185,18 @@ func (p *process) createKey(name, role string) string {
 // do sends one request with key and returns the status, the ETag and the body.
 func (p *process) do(method, path, key, body string) (int, string, []byte) {
 	p.t.Helper()
-	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	status, etag, data, err := p.try(method, path, key, body)
 	if err != nil {
 		p.t.Fatal(err)
+	}
+	return status, etag, data
+}
+
+// try is do returning the error of the exchange, for goroutines.
+func (p *process) try(method, path, key, body string) (int, string, []byte, error) {
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	if body != "" {
@@ -194,14 +204,14 @@ func (p *process) do(method, path, key, body string) (int, string, []byte) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	data, err := io.ReadAll(res.Body)
 	if err != nil {
-		p.t.Fatalf("%s %s: %v", method, path, err)
+		return 0, "", nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	return res.StatusCode, res.Header.Get("ETag"), data
+	return res.StatusCode, res.Header.Get("ETag"), data, nil
 }
 
 // outcome is what one create of the load got.
