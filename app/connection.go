@@ -83,7 +83,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 // storeTimeout is how long the server's client waits to select the store and to
 // open a connection to it: half the request timeout, at most 10 s, so that a store
 // that does not answer makes a request fail with 503 within its time, with time left
-// for its audit event. A zero request timeout (a command's) gives 10 s.
+// for its audit event. A zero request timeout (a Config made in code) gives 10 s.
 func storeTimeout(requestTimeout time.Duration) time.Duration {
 	if requestTimeout <= 0 {
 		return 10 * time.Second
