@@ -5,6 +5,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -24,12 +25,16 @@ type Config struct {
 	// DataDir holds the embedded store's files (DATA_DIR, default ./data).
 	DataDir string
 	// EmbeddedAddr is where the embedded store listens (EMBEDDED_MONGO_ADDR,
-	// default 127.0.0.1:27017).
+	// default 127.0.0.1:27017). The store asks for no password, so it must be a
+	// loopback address unless EmbeddedAllowRemote is set.
 	EmbeddedAddr string
+	// EmbeddedAllowRemote lets EmbeddedAddr be an address other machines can reach
+	// (EMBEDDED_MONGO_ALLOW_REMOTE, default false).
+	EmbeddedAllowRemote bool
 	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
 	RequestTimeout time.Duration
-	// ShutdownTimeout bounds the drain of open requests on shutdown (SHUTDOWN_TIMEOUT,
-	// default 15s).
+	// ShutdownTimeout bounds the whole shutdown (SHUTDOWN_TIMEOUT, default 15s):
+	// open requests get half of it, the process is gone by 70% of it.
 	ShutdownTimeout time.Duration
 	// IdempotencyKeyTTL is how long Idempotency-Key answers are kept
 	// (IDEMPOTENCY_KEY_TTL, default 24h, at least 24h).
@@ -93,6 +98,14 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		}
 		*r.into = n
 	}
+	if cfg.EmbeddedAllowRemote, err = strconv.ParseBool(get("EMBEDDED_MONGO_ALLOW_REMOTE", "false")); err != nil {
+		return Config{}, fmt.Errorf("EMBEDDED_MONGO_ALLOW_REMOTE: %q is not true or false", getenv("EMBEDDED_MONGO_ALLOW_REMOTE"))
+	}
+	if cfg.MongoURI == "" {
+		if err := checkEmbeddedAddr(cfg.EmbeddedAddr, cfg.EmbeddedAllowRemote); err != nil {
+			return Config{}, err
+		}
+	}
 	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
@@ -128,4 +141,24 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", cfg.LogLevel)
 	}
 	return cfg, nil
+}
+
+// checkEmbeddedAddr returns an error naming EMBEDDED_MONGO_ADDR when addr is not
+// host:port, or when its host is not a loopback address (127.0.0.0/8, ::1,
+// localhost) and allowRemote is false: the embedded store asks for no password, so
+// whoever reaches its port reads and writes every record.
+func checkEmbeddedAddr(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not host:port, such as 127.0.0.1:27017", addr)
+	}
+	if allowRemote || strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not a loopback address (127.0.0.1, ::1, localhost); "+
+		"the embedded store asks for no password, so anyone who reaches it reads and writes every record. "+
+		"Use MongoDB (MONGODB_URI) to serve other machines, or set EMBEDDED_MONGO_ALLOW_REMOTE=true to allow it anyway", addr)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -31,20 +32,26 @@ type Connection struct {
 	stop    func()
 }
 
-// ConnectOptions adjusts how Connect finds the embedded store.
+// ConnectOptions adjusts how Connect reaches the store.
 type ConnectOptions struct {
+	// Lazy makes Connect to MongoDB return without waiting for the store to
+	// answer: each operation then waits for it within its own deadline, and
+	// fails with the driver's errors while it does not answer.
+	Lazy bool
 	// Attach makes Connect use an embedded store already listening on
-	// EmbeddedAddr (a running server's) before starting one of its own.
+	// EmbeddedAddr (a running server's) before starting one of its own, once it
+	// has checked the store's marker against DataDir's (see MarkerFile).
 	Attach bool
 }
 
 // Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
-// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir.
-// It logs one line saying which store is in use. It returns an error when the store
-// cannot be started or does not answer a ping.
+// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir
+// and marking it as that directory's (see MarkerFile). It logs one line saying which
+// store is in use. It returns an error when the store cannot be started or does not
+// answer a ping, and when the store it would attach to is not cfg.DataDir's.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
-		s, err := connect(ctx, cfg.MongoURI, cfg.Database, 10*time.Second)
+		s, err := connect(ctx, cfg.MongoURI, cfg.Database, storeTimeout(cfg.RequestTimeout), !opts.Lazy)
 		if err != nil {
 			return nil, err
 		}
@@ -52,14 +59,18 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		return s, nil
 	}
 	if opts.Attach {
-		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second)
+		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second, true)
 		if err == nil {
-			if runsFerretDB(ctx, s.Client) {
-				logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
-				return s, nil
+			if !runsFerretDB(ctx, s.Client) {
+				_ = s.Client.Disconnect(ctx)
+				return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
 			}
-			_ = s.Client.Disconnect(ctx)
-			return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
+			if err := checkMarker(ctx, s.Client, cfg); err != nil {
+				_ = s.Client.Disconnect(ctx)
+				return nil, err
+			}
+			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
+			return s, nil
 		}
 	}
 	s, err := startEmbedded(ctx, cfg, logger)
@@ -71,17 +82,33 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 	return s, nil
 }
 
-func connect(ctx context.Context, uri, database string, timeout time.Duration) (*Connection, error) {
-	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout)
+// storeTimeout is how long the server's client waits to select the store and to
+// open a connection to it: half the request timeout, at most 10 s, so that a store
+// that does not answer makes a request fail with 503 within its time, with time left
+// for its audit event. A zero request timeout (a Config made in code) gives 10 s.
+func storeTimeout(requestTimeout time.Duration) time.Duration {
+	if requestTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return min(requestTimeout/2, 10*time.Second)
+}
+
+// connect makes a client of the store at uri that waits at most timeout to select
+// the store and to open a connection to it. With ping it waits for the store to
+// answer, for at most timeout, and returns an error when it does not.
+func connect(ctx context.Context, uri, database string, timeout time.Duration, ping bool) (*Connection, error) {
+	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout)
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to store: %w", err)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if err := client.Ping(pingCtx, nil); err != nil {
-		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
+	if ping {
+		pingCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := client.Ping(pingCtx, nil); err != nil {
+			_ = client.Disconnect(context.Background())
+			return nil, fmt.Errorf("store at %s does not answer: %w", redact(uri), err)
+		}
 	}
 	return &Connection{Client: client, DB: client.Database(database), URI: redact(uri), stop: func() {}}, nil
 }
@@ -122,8 +149,13 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	}()
 	stop := func() { cancel(); <-done }
 
-	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, 10*time.Second)
+	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, storeTimeout(cfg.RequestTimeout), true)
 	if err != nil {
+		stop()
+		return nil, err
+	}
+	if err := mark(ctx, s.Client, dir); err != nil {
+		_ = s.Client.Disconnect(context.Background())
 		stop()
 		return nil, err
 	}
@@ -131,11 +163,23 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	return s, nil
 }
 
-// Close disconnects from the store and stops the embedded one, if any.
+// Close disconnects from the store and stops the embedded one, if any. When ctx
+// ends first it returns without waiting for the embedded store to stop: what the
+// store acknowledged is on disk, and a write it had not finished is rolled back when
+// it next starts, as after a crash.
 func (s *Connection) Close(ctx context.Context) error {
 	err := s.Client.Disconnect(ctx)
-	s.stop()
-	return err
+	stopped := make(chan struct{})
+	go func() {
+		s.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return err
+	case <-ctx.Done():
+		return errors.Join(err, fmt.Errorf("the embedded store did not stop in time: %w", ctx.Err()))
+	}
 }
 
 // redact drops credentials from a connection string.

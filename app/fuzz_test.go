@@ -14,6 +14,7 @@ func FuzzWriteRoutes(f *testing.F) {
 		`{"insurance_no":"A11","interaction_date":"2024-02-30"}`,
 		`{"fname":"x","age":1e3}`, `{"$where":1}`, `{"a":{"b.c":1}}`, `[]`, `null`, `{"a":` + strings.Repeat("[", 40),
 		`{"remarks":null,"metrics":{"t":null}}`, `{"id":"1"}`, `{"reason":"x"}`,
+		`{"insurance_no":"A11","interaction_date":"9999-12-31T23:59:59+00:01","next_steps":{"next_visit":"0001-01-01T00:00:00-00:01"}}`,
 	} {
 		f.Add(seed)
 	}

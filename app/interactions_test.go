@@ -179,6 +179,8 @@ func TestBadInteractionInput(t *testing.T) {
 		{"qa answer not text", `{"insurance_no":"A11","qa":{"since":4}}`, "", 400, "validation_failed", "qa.since"},
 		{"unknown next step", `{"insurance_no":"A11","next_steps":{"nextvisit":"2024-01-01"}}`, "", 400, "validation_failed", "next_steps.nextvisit"},
 		{"bad next visit", `{"insurance_no":"A11","next_steps":{"next_visit":"soon"}}`, "", 400, "validation_failed", "next_steps.next_visit"},
+		{"date in the year 10000 in UTC", `{"insurance_no":"A11","interaction_date":"9999-12-31T23:30:00-01:00"}`, "", 400, "validation_failed", "interaction_date"},
+		{"next visit in the year 10000 in UTC", `{"insurance_no":"A11","next_steps":{"next_visit":"9999-12-31T23:30:00-01:00"}}`, "", 400, "validation_failed", "next_steps.next_visit"},
 		{"meds not a list", `{"insurance_no":"A11","next_steps":{"prescribed_meds":"ABC"}}`, "", 400, "validation_failed", "next_steps.prescribed_meds"},
 		{"label of numbers", `{"insurance_no":"A11","label":[1,2]}`, "", 400, "validation_failed", "label"},
 		{"label too long", `{"insurance_no":"A11","label":["` + strings.Repeat("x", 65) + `"]}`, "", 400, "validation_failed", "label"},

@@ -2,12 +2,12 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/clinic/interactions/apikey"
@@ -32,8 +32,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke", args[0])
 }
 
-// serve serves the API until ctx ends, then shuts down in order: stop accepting,
-// drain open requests for up to the configured timeout, close the store.
+// Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
+// are then cut short (they answer 503); the connections are closed by drainShare of
+// it; the audit chain is sealed by sealShare of it; the store is closed by
+// storeShare of it, and the process exits then at the latest, leaving the rest as a
+// margin before whoever sent the signal loses patience (an orchestrator's SIGKILL).
+const (
+	requestsShare = 0.5
+	drainShare    = 0.6
+	sealShare     = 0.65
+	storeShare    = 0.7
+)
+
+// serve serves the API until ctx ends, then shuts down in order, within
+// cfg.ShutdownTimeout: stop accepting, let open requests finish (cutting short those
+// still running at half the time), seal the audit chain, then close the store (by 70%
+// of it).
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	// The port first: a server that cannot serve must not start a store or make keys.
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -41,22 +55,50 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		return fmt.Errorf("listen on PORT %d (is another server using it? set PORT): %w", cfg.Port, err)
 	}
 	defer ln.Close()
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{})
+	// MongoDB may not answer yet: the server serves all the same (503 until it
+	// does) and prepares the store in the background. The embedded store runs in
+	// this process: it answers, or the server cannot start.
+	conn, err := Connect(ctx, cfg, logger, ConnectOptions{Lazy: true})
 	if err != nil {
 		return err
 	}
-	defer conn.CloseLogged(logger)
-	if err := showFirstAdminKey(ctx, db, logger, cfg.Port, stdout); err != nil {
-		return err
+	storeOpen := true
+	defer func() {
+		if storeOpen {
+			conn.CloseLogged(logger)
+		}
+	}()
+	db := repository.New(conn.DB, repository.WithCounter(conn.Counter(cfg.Database)))
+	prepare := func(ctx context.Context) error {
+		if err := db.Prepare(ctx); err != nil {
+			return err
+		}
+		if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
+			return err
+		}
+		return showFirstAdminKey(ctx, db, logger, cfg.Port, stdout)
+	}
+	var prepared atomic.Bool
+	if conn.Embedded {
+		if err := prepare(ctx); err != nil {
+			return err
+		}
+		prepared.Store(true)
+	} else {
+		go keepPreparing(ctx, logger, prepare, &prepared)
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
 
+	requests, cutRequests := context.WithCancel(context.Background())
+	defer cutRequests()
 	server, err := NewServer(logger, db, ServerConfig{
 		RequestTimeout:  cfg.RequestTimeout,
 		RateLimit:       cfg.RateLimit,
 		ClientRateLimit: cfg.ClientRateLimit,
 		CORSOrigins:     cfg.CORSOrigins,
 		AuditKey:        cfg.AuditKey,
+		Prepared:        prepared.Load,
+		BaseContext:     requests,
 	})
 	if err != nil {
 		return err
@@ -74,16 +116,60 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	if err := server.ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		logger.Warn("shutdown", "error", err.Error())
+	start := time.Now()
+	share := func(f float64) time.Time { return start.Add(time.Duration(f * float64(cfg.ShutdownTimeout))) }
+	cut := time.AfterFunc(time.Until(share(requestsShare)), func() {
+		logger.Warn("shutdown: cutting short the requests still running")
+		cutRequests()
+	})
+	// Stops accepting at once, then waits for the open connections to end.
+	err = server.ShutdownWithTimeout(time.Until(share(drainShare)))
+	cut.Stop()
+	cutRequests()
+	if err != nil {
+		logger.Warn("shutdown: connections still open", "error", err.Error())
 	}
 	stopBackground()
-	sealing, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
+	sealing, cancelSeal := context.WithDeadline(context.Background(), share(sealShare))
+	defer cancelSeal()
 	if err := server.Close(sealing); err != nil {
-		logger.Warn("seal the audit chain", "error", err.Error())
+		logger.Warn("shutdown: seal the audit chain", "error", err.Error())
 	}
+	closeCtx, cancel := context.WithDeadline(context.Background(), share(storeShare))
+	defer cancel()
+	storeOpen = false
+	if err := conn.Close(closeCtx); err != nil {
+		logger.Warn("shutdown: close store", "error", err.Error())
+	}
+	logger.Info("shut down", "took_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// keepPreparing calls prepare until it succeeds or ctx ends, and then sets
+// prepared. After each failure it logs the error and waits, half a second at first,
+// twice as long each time, at most 5 s. Each call has a minute.
+func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(context.Context) error, prepared *atomic.Bool) {
+	wait := 500 * time.Millisecond
+	for {
+		attempt, cancel := context.WithTimeout(ctx, time.Minute)
+		err := prepare(attempt)
+		cancel()
+		switch {
+		case err == nil:
+			prepared.Store(true)
+			logger.Info("store prepared: the API serves")
+			return
+		case ctx.Err() != nil:
+			return
+		}
+		logger.Warn("the store is not ready: the API answers 503 until it is", "error", err.Error(), "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // showFirstAdminKey creates the first admin key when the store holds no key (see

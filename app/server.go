@@ -37,6 +37,13 @@ type ServerConfig struct {
 	// ClientRateLimit is how many requests a client address may make a minute,
 	// checked before anything else is done for them; 0 means no limit.
 	ClientRateLimit int
+	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
+	// nil means it is.
+	Prepared func() bool
+	// BaseContext is the parent of every request's context: when it ends, the
+	// requests still running stop their store work and answer 503. Nil means
+	// context.Background().
+	BaseContext context.Context
 	// Now reads the time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -90,7 +97,11 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 			ExposeHeaders: "ETag,Location,Retry-After,Idempotent-Replayed,X-Request-Id",
 		}))
 	}
-	app.Use(handlers.Deadline(cfg.RequestTimeout))
+	base := cfg.BaseContext
+	if base == nil {
+		base = context.Background()
+	}
+	app.Use(handlers.Deadline(base, cfg.RequestTimeout))
 
 	h := handlers.New(handlers.Services{
 		Store:        db,
@@ -100,6 +111,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		AuditTrail:  s.trail,
+		Prepared:    cfg.Prepared,
 		Now:         now,
 	})
 	app.Get("/healthz", h.Healthz)
@@ -107,14 +119,14 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	app.Get("/docs/doc.json", handlers.Document(doc))
 	app.Get("/docs/*", swagger.HandlerDefault)
 
-	// A client address is held to its rate limit first; then every API request is
-	// audited, refused ones included, authenticated and held to its key's rate limit
-	// and role.
+	// A client address is held to its rate limit first; then, once the store is
+	// prepared, every API request is audited, refused ones included, authenticated
+	// and held to its key's rate limit and role.
 	var guard []fiber.Handler
 	if cfg.ClientRateLimit > 0 {
 		guard = append(guard, handlers.ClientRateLimit(cfg.ClientRateLimit, s.refusals))
 	}
-	guard = append(guard, handlers.Audit(writer, now), h.Authenticate)
+	guard = append(guard, h.WhenPrepared, handlers.Audit(writer, now), h.Authenticate)
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}

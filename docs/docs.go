@@ -183,6 +183,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -295,6 +299,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -513,6 +521,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -693,6 +705,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -913,6 +929,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1147,6 +1167,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1307,6 +1331,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1464,6 +1492,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1588,6 +1620,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1752,6 +1788,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -1897,6 +1937,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2040,6 +2084,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2242,6 +2290,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2410,6 +2462,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2632,6 +2688,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2792,6 +2852,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -2949,6 +3013,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -3138,6 +3206,10 @@ const docTemplate = `{
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"
@@ -3176,7 +3248,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "Answers 200 when the store answers a ping within 2 s, and 503 otherwise.",
+                "description": "Answers 200 when the server has prepared the store (its indexes) and the store answers a ping within 2 s, and 503 otherwise.",
                 "produces": [
                     "application/json"
                 ],
@@ -3199,11 +3271,15 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store does not answer",
+                        "description": "unavailable: the store does not answer, or the server has not prepared it yet",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
                         "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before asking again"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"

@@ -62,7 +62,10 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 			RequestID:       requestID(c),
 			ClientRequestID: clientRequestID(c),
 		}
-		if _, appendErr := log.Append(full, event); appendErr != nil {
+		// A request cut short (at shutdown) is recorded all the same, within its time.
+		logCtx, cancelLog := uncut(full)
+		defer cancelLog()
+		if _, appendErr := log.Append(logCtx, event); appendErr != nil {
 			c.Response().ResetBody()
 			for _, hdr := range []string{fiber.HeaderLocation, fiber.HeaderETag, "Idempotent-Replayed"} {
 				c.Response().Header.Del(hdr)
@@ -71,6 +74,15 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// uncut returns ctx without its cancellation but with its deadline.
+func uncut(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return context.WithCancel(detached)
 }
 
 // next runs the rest of the chain, turning a panic into an error, so that a request
@@ -119,15 +131,15 @@ func action(method, route string) string {
 //	@Success		200				{object}	models.AuditPage
 //	@Failure		400				{object}	ErrorResponse	"validation_failed: bad query parameters, or a cursor of another query"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit [get]
 func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 	errs := &models.ValidationError{}
@@ -173,15 +185,15 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 //	@Produce		json
 //	@Success		200	{object}	models.AuditVerification
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/audit/verify [get]
 func (h *Handler) VerifyAudit(c *fiber.Ctx) error {
 	result, err := h.auditTrail.Verify(c.UserContext())

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -35,6 +37,10 @@ var statusErrors = map[int]ErrorBody{
 	fiber.StatusRequestHeaderFieldsTooLarge: {Code: "headers_too_large", Message: "the request headers are too large"},
 }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503 unavailable: the
+// store did not answer, and a client may try again after that long.
+const RetryAfterUnavailable = 5
+
 // ErrorHandler returns the Fiber error handler: the one place where errors become HTTP
 // responses. Middleware and handlers return errors; Fiber passes them here once the
 // whole chain has returned. Unexpected errors are logged once here, without request
@@ -42,8 +48,11 @@ var statusErrors = map[int]ErrorBody{
 func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		status, body := classify(err)
-		if status == fiber.StatusUnauthorized {
+		switch status {
+		case fiber.StatusUnauthorized:
 			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="api"`)
+		case fiber.StatusServiceUnavailable:
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(RetryAfterUnavailable))
 		}
 		if status >= fiber.StatusInternalServerError {
 			logger.ErrorContext(c.UserContext(), "request failed",
@@ -84,6 +93,11 @@ func classify(err error) (int, ErrorBody) {
 		tooLarge  *models.TooLargeError
 	)
 	switch {
+	// First: an error that made the request fail for want of the store (its audit
+	// event, say) answers 503 whatever else it wraps, and so does a request that ran
+	// out of time or was cut short by the server's shutdown.
+	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
 	case errors.As(err, &invalid):
@@ -119,8 +133,6 @@ func classify(err error) (int, ErrorBody) {
 	case errors.Is(err, models.ErrIdempotencyInProgress):
 		return fiber.StatusConflict, ErrorBody{Code: "idempotency_in_progress",
 			Message: "the first request with this Idempotency-Key is still running; retry shortly"}
-	case errors.Is(err, models.ErrUnavailable):
-		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &fe):
 		if body, ok := statusErrors[fe.Code]; ok {
 			return fe.Code, body

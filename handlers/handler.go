@@ -74,6 +74,9 @@ type Services struct {
 	Keys         Keys
 	Idempotency  Idempotency
 	AuditTrail   AuditTrail
+	// Prepared reports whether the server has prepared the store (created the
+	// indexes the API's writes rely on); nil means it has.
+	Prepared func() bool
 	// Now reads the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -86,6 +89,7 @@ type Handler struct {
 	keys         Keys
 	idempotency  Idempotency
 	auditTrail   AuditTrail
+	prepared     func() bool
 	now          func() time.Time
 }
 
@@ -94,10 +98,26 @@ func New(s Services) *Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.Prepared == nil {
+		s.Prepared = func() bool { return true }
+	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, now: s.Now,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, prepared: s.Prepared, now: s.Now,
 	}
+}
+
+// errNotPrepared is the error of a request that comes before the store is prepared.
+var errNotPrepared = fmt.Errorf("the store is not prepared yet: %w", models.ErrUnavailable)
+
+// WhenPrepared is middleware that answers 503 unavailable, without touching the
+// store, until the server has prepared the store: the writes rely on its unique
+// indexes, and the audit event of a request has nowhere to go before.
+func (h *Handler) WhenPrepared(c *fiber.Ctx) error {
+	if !h.prepared() {
+		return errNotPrepared
+	}
+	return c.Next()
 }
 
 // Healthz answers while the process is up.
@@ -114,18 +134,22 @@ func (h *Handler) Healthz(c *fiber.Ctx) error {
 	return c.JSON(Status{Status: "ok"})
 }
 
-// Readyz answers 200 when the store is reachable, and 503 otherwise.
+// Readyz answers 200 when the store is prepared and reachable, and 503 otherwise.
 //
 //	@Summary		Readiness
-//	@Description	Answers 200 when the store answers a ping within 2 s, and 503 otherwise.
+//	@Description	Answers 200 when the server has prepared the store (its indexes) and the store answers a ping within 2 s, and 503 otherwise.
 //	@ID				readyz
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	Status
-//	@Failure		503	{object}	ErrorResponse	"unavailable: the store does not answer"
+//	@Failure		503	{object}	ErrorResponse	"unavailable: the store does not answer, or the server has not prepared it yet"
+//	@Header			503	{string}	Retry-After		"seconds to wait before asking again"
 //	@Header			all	{string}	X-Request-Id	"the request's id, as the logs and the audit trail name it"
 //	@Router			/readyz [get]
 func (h *Handler) Readyz(c *fiber.Ctx) error {
+	if !h.prepared() {
+		return fmt.Errorf("readiness: %w", errNotPrepared)
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	if err := h.store.Ping(ctx); err != nil {

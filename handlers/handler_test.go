@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -113,11 +114,14 @@ type fakeAuditLog struct {
 	err    error
 }
 
-func (f *fakeAuditLog) Append(_ context.Context, e models.AuditEvent) (models.AuditEvent, error) {
+func (f *fakeAuditLog) Append(ctx context.Context, e models.AuditEvent) (models.AuditEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return models.AuditEvent{}, f.err
+	}
+	if err := ctx.Err(); err != nil {
+		return models.AuditEvent{}, err
 	}
 	f.events = append(f.events, e)
 	return e, nil
@@ -369,5 +373,38 @@ func TestPanicIsAudited(t *testing.T) {
 	}
 	if e := log.events[0]; e.Status != 500 || e.Action != "interactions.read" || e.InsuranceNo != "A11" || e.InteractionID != "7" {
 		t.Errorf("event = %+v, want a 500 on A11's interaction 7", e)
+	}
+}
+
+// cuttingInteractions cuts every request short, as the server does at shutdown, while
+// it reads: the read fails as the store does then.
+type cuttingInteractions struct {
+	fakeInteractions
+	cut context.CancelFunc
+}
+
+func (f *cuttingInteractions) Get(ctx context.Context, id string) (models.Interaction, error) {
+	audit.Touch(ctx, "A11", id)
+	f.cut()
+	<-ctx.Done()
+	return models.Interaction{}, fmt.Errorf("find interaction: %w: %w", models.ErrUnavailable, ctx.Err())
+}
+
+// TestCutRequestIsAudited cuts a request short during its work: it answers 503 and
+// is audited all the same.
+func TestCutRequestIsAudited(t *testing.T) {
+	base, cut := context.WithCancel(context.Background())
+	defer cut()
+	log := &fakeAuditLog{}
+	h := New(Services{Store: fakeStore{}, Interactions: &cuttingInteractions{cut: cut}, Keys: fakeKeys{}})
+	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+	app.Get("/api/v1/interactions/:id", Deadline(base, 10*time.Second), Audit(log, func() time.Time { return testNow }),
+		h.Authenticate, h.GetInteraction)
+	res := send(t, app, "GET", "/api/v1/interactions/7", "")
+	if res.status != 503 || errorCode(t, res) != "unavailable" {
+		t.Errorf("a request cut short answered %+v", res)
+	}
+	if len(log.events) != 1 || log.events[0].Status != 503 || log.events[0].InteractionID != "7" {
+		t.Errorf("events = %+v, want one 503 on interaction 7", log.events)
 	}
 }

@@ -36,7 +36,7 @@ import (
 //	@Header			201				{string}	ETag				"ETag of version 1"
 //	@Header			201,400,404,409	{string}	Idempotent-Replayed	"true when the answer is a retry's replay of the first"
 //	@Header			401				{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429				{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503			{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all				{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions [post]
 func (h *Handler) CreateInteraction(c *fiber.Ctx) error {
@@ -81,7 +81,7 @@ func (h *Handler) CreateInteraction(c *fiber.Ctx) error {
 //	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200,304	{string}	ETag				"ETag of the current version"
 //	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429		{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/interactions/{id} [get]
 func (h *Handler) GetInteraction(c *fiber.Ctx) error {
@@ -117,15 +117,15 @@ func (h *Handler) GetInteraction(c *fiber.Ctx) error {
 //	@Failure		400				{object}	ErrorResponse	"validation_failed: bad query parameters, or a cursor of another query"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no}/interactions [get]
 func (h *Handler) History(c *fiber.Ctx) error {
 	no, err := identifierParam(c, "insurance_no")

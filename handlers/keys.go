@@ -20,16 +20,16 @@ import (
 //	@Failure		409	{object}	ErrorResponse	"conflict: a key has this name"
 //	@Failure		415	{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			201	{string}	Location			"URL of the new key"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			201		{string}	Location			"URL of the new key"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys [post]
 func (h *Handler) CreateKey(c *fiber.Ctx) error {
 	doc, err := body(c)
@@ -72,15 +72,15 @@ func (h *Handler) CreateKey(c *fiber.Ctx) error {
 //	@Success		200	{object}	models.KeyPage
 //	@Failure		400	{object}	ErrorResponse	"validation_failed: this route takes no parameters"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys [get]
 func (h *Handler) ListKeys(c *fiber.Ctx) error {
 	errs := &models.ValidationError{}
@@ -107,15 +107,15 @@ func (h *Handler) ListKeys(c *fiber.Ctx) error {
 //	@Failure		400		{object}	ErrorResponse	"validation_failed: not a valid name"
 //	@Failure		404		{object}	ErrorResponse	"not_found: no key has this name"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys/{name} [get]
 func (h *Handler) GetKey(c *fiber.Ctx) error {
 	name, err := identifierParam(c, "name")
@@ -141,15 +141,15 @@ func (h *Handler) GetKey(c *fiber.Ctx) error {
 //	@Failure		400		{object}	ErrorResponse	"validation_failed: not a valid name"
 //	@Failure		404		{object}	ErrorResponse	"not_found: no key has this name"
 //	@Security		BearerAuth
-//	@Failure		401	{object}	ErrorResponse		"unauthenticated: no valid API key"
-//	@Failure		403	{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
-//	@Failure		413	{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
-//	@Failure		429	{object}	ErrorResponse		"rate_limited: too many requests for this API key"
-//	@Failure		500	{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
-//	@Failure		503	{object}	ErrorResponse		"unavailable: the store did not answer in time"
-//	@Header			401	{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429	{string}	Retry-After			"seconds to wait before the next request"
-//	@Header			all	{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/keys/{name} [delete]
 func (h *Handler) RevokeKey(c *fiber.Ctx) error {
 	name, err := identifierParam(c, "name")

@@ -34,7 +34,7 @@ import (
 //	@Header			201				{string}	ETag				"ETag of version 1"
 //	@Header			201,400,404,409	{string}	Idempotent-Replayed	"true when the answer is a retry's replay of the first"
 //	@Header			401				{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429				{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503			{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all				{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients [post]
 func (h *Handler) CreatePatient(c *fiber.Ctx) error {
@@ -78,7 +78,7 @@ func (h *Handler) CreatePatient(c *fiber.Ctx) error {
 //	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time"
 //	@Header			200,304	{string}	ETag				"ETag of the current version"
 //	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
-//	@Header			429		{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no} [get]
 func (h *Handler) GetPatient(c *fiber.Ctx) error {

@@ -68,13 +68,15 @@ func clientRequestID(c *fiber.Ctx) string {
 }
 
 // Deadline returns middleware that gives each request a context ending after
-// timeout, which the handlers pass to the store through c.UserContext(). Nothing a
-// request does runs past it: the work of the handler ends a tenth of it earlier (at
-// most a second), so that the audit event and the bookkeeping that follow have
-// time left within it.
-func Deadline(timeout time.Duration) fiber.Handler {
+// timeout, or when base ends, which the handlers pass to the store through
+// c.UserContext(). Nothing a request does runs past it: the work of the handler ends
+// a tenth of it earlier (at most a second), so that the audit event and the
+// bookkeeping that follow have time left within it. Ending base cuts every running
+// request short: its store work stops and it answers 503 (the server does so when
+// its shutdown time runs out).
+func Deadline(base context.Context, timeout time.Duration) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		ctx, cancel := context.WithTimeout(base, timeout)
 		defer cancel()
 		c.SetUserContext(ctx)
 		return c.Next()

@@ -130,7 +130,9 @@ func asInt(v any) (int64, bool) {
 
 // ParseDate reads an RFC 3339 date-time or a plain date (taken as midnight UTC). The
 // result is in UTC and truncated to milliseconds, the precision the store keeps.
-// It returns an error for anything else.
+// It returns an error for anything else, and for a time whose year in UTC is not
+// from 1 to 9999 (9999-12-31T23:30:00-01:00 is in the year 10000, which JSON
+// cannot carry).
 func ParseDate(s string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -139,10 +141,11 @@ func ParseDate(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, err
 	}
+	t = StoreTime(t)
 	if t.Year() < 1 || t.Year() > 9999 {
-		return time.Time{}, fmt.Errorf("year %d out of range", t.Year())
+		return time.Time{}, fmt.Errorf("year %d (in UTC) out of range", t.Year())
 	}
-	return StoreTime(t), nil
+	return t, nil
 }
 
 // StoreTime returns t in UTC, truncated to the millisecond precision of BSON dates.

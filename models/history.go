@@ -86,11 +86,13 @@ func CursorAt(in Interaction, query string) *Cursor {
 
 // Encode returns the cursor as an opaque URL-safe string.
 func (c Cursor) Encode() string {
-	data, _ := json.Marshal(c) // a time and a string always encode
+	data, _ := json.Marshal(c) // a string and a time of the years 0 to 9999 always encode
 	return base64.RawURLEncoding.EncodeToString(data)
 }
 
-// ParseCursor reads a cursor made by Encode. It returns a *ValidationError for anything else.
+// ParseCursor reads a cursor made by Encode. It returns a *ValidationError for
+// anything else, a date outside the years 0 to 9999 in UTC included (no record has
+// one, and no cursor could carry it).
 func ParseCursor(s string) (*Cursor, error) {
 	invalid := Invalid("cursor", "is not a cursor this service issued; use next_cursor from a previous page")
 	data, err := base64.RawURLEncoding.DecodeString(s)
@@ -102,6 +104,9 @@ func ParseCursor(s string) (*Cursor, error) {
 		return nil, invalid
 	}
 	c.Date = StoreTime(c.Date)
+	if y := c.Date.Year(); y < 0 || y > 9999 {
+		return nil, invalid
+	}
 	return &c, nil
 }
 

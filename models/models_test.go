@@ -38,6 +38,11 @@ func TestParseDate(t *testing.T) {
 		{"2024-10-12", "2024-10-12T00:00:00Z"},
 		{"2024-10-12T09:30:00+02:00", "2024-10-12T07:30:00Z"},
 		{"2024-10-12T09:30:00.123456Z", "2024-10-12T09:30:00.123Z"},
+		// The year is checked in UTC: JSON cannot carry the year 10000.
+		{"9999-12-31T23:59:59+00:01", "9999-12-31T23:58:59Z"},
+		{"9999-12-31T23:59:59-00:01", ""},
+		{"0001-01-01T00:00:00-00:01", "0001-01-01T00:01:00Z"},
+		{"0001-01-01T00:00:00+00:01", ""},
 		{"12-10-2024", ""},
 		{"2024-13-01", ""},
 		{"", ""},
@@ -118,6 +123,8 @@ func FuzzParseInteraction(f *testing.F) {
 		`{"insurance_no":"A11","label":["a","B"],"metrics":{"t":1.5},"qa":{"q":"a"},"x":[{"y":null}]}`,
 		`{"insurance_no":"A11","next_steps":{"next_visit":"2024-01-01"},"interaction_date":"2024-01-01T00:00:00Z"}`,
 		`{"$gt":1}`, `[]`, `{"a":{"b.c":1}}`, `{"a":1e999}`, `{"a":` + strings.Repeat("[", 40),
+		// The last and the first dates there are, with offsets.
+		`{"insurance_no":"A11","interaction_date":"9999-12-31T23:59:59+00:01","next_steps":{"next_visit":"0001-01-01T00:00:00-00:01"}}`,
 	} {
 		f.Add([]byte(seed))
 	}

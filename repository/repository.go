@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
@@ -263,8 +264,7 @@ func storeError(err error) error {
 		return models.ErrNotFound
 	case mongo.IsDuplicateKeyError(err):
 		return fmt.Errorf("%w: %w", models.ErrConflict, err)
-	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, mongo.ErrClientDisconnected):
+	case unreachable(err):
 		return fmt.Errorf("%w: %w", models.ErrUnavailable, err)
 	}
 	// The store's own messages may quote document values: keep only the codes.
@@ -289,6 +289,26 @@ func storeError(err error) error {
 		return fmt.Errorf("store bulk write error, codes %v", codes)
 	}
 	return err
+}
+
+// unreachable reports whether err says that the store did not answer in time or
+// could not be reached, however the driver says it: a timeout (mongo.IsTimeout), a
+// network error (mongo.IsNetworkError), no server selected (topology's
+// ServerSelectionError, whichever error it wraps), a connection that could not be
+// opened or waited for, a closed server, topology or client, or a context that ended
+// first. (The topology package is the driver's own, outside its stable API; the
+// checks of mongo and context catch the same errors through what they wrap.)
+func unreachable(err error) bool {
+	var (
+		selection topology.ServerSelectionError
+		conn      topology.ConnectionError
+		queue     topology.WaitQueueTimeoutError
+	)
+	return mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+		errors.As(err, &selection) || errors.As(err, &conn) || errors.As(err, &queue) ||
+		errors.Is(err, topology.ErrServerClosed) || errors.Is(err, topology.ErrTopologyClosed) ||
+		errors.Is(err, mongo.ErrClientDisconnected) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // InsertPatients stores patients in one unordered batch, skipping those whose

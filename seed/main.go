@@ -17,8 +17,9 @@
 // summary lists as skipped.
 //
 // The store is the server's: MONGODB_URI and MONGODB_DATABASE, or without MONGODB_URI
-// the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR or, when none
-// is, one this command starts over DATA_DIR.
+// the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR over the same
+// DATA_DIR (the command checks the marker the server left there) or, when none is,
+// one this command starts over DATA_DIR.
 //
 //	go run ./seed
 //	go run ./seed -csv ../shared/data/seed-project

@@ -46,8 +46,8 @@ func newRepository(t *testing.T) (*repository.DB, *mongo.Database) {
 var seedRuns atomic.Int64
 
 // runSeed runs the command with args against db, configured through the environment
-// as a user would: MONGODB_URI when the tests use MongoDB, otherwise the address of
-// the test store's listener, which the command attaches to.
+// as a user would: MONGODB_URI when the tests use MongoDB, otherwise the address and
+// the data directory of the test store, which the command attaches to.
 func runSeed(t *testing.T, db *mongo.Database, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	return runSeedAt(t, db, time.Now().Add(time.Duration(seedRuns.Add(1))*time.Hour), args...)
@@ -69,7 +69,10 @@ func runSeedTo(t *testing.T, db *mongo.Database, now time.Time, stdout, stderr i
 	t.Setenv("DATA_DIR", t.TempDir())
 	t.Setenv("LOG_LEVEL", "info")
 	if testStore.Embedded() {
+		// The command attaches to the store once it has checked the marker in the
+		// store's data directory.
 		t.Setenv("EMBEDDED_MONGO_ADDR", testStore.Addr())
+		t.Setenv("DATA_DIR", testStore.DataDir())
 	}
 	return run(context.Background(), args, stdout, stderr, func() time.Time { return now })
 }

@@ -80,6 +80,15 @@ func (s *Store) URI() string { return s.conn.URI }
 // Embedded reports whether the store is the embedded one.
 func (s *Store) Embedded() bool { return s.conn.Embedded }
 
+// DataDir returns the embedded store's data directory, which holds the marker a
+// command attaching to the store checks (see app.ConnectOptions); "" with MongoDB.
+func (s *Store) DataDir() string {
+	if !s.conn.Embedded {
+		return ""
+	}
+	return s.dir
+}
+
 // Addr returns the host:port the store listens on, as EMBEDDED_MONGO_ADDR names it.
 func (s *Store) Addr() string {
 	_, rest, _ := strings.Cut(s.conn.URI, "://")
