@@ -379,6 +379,25 @@ func TestSealAndAnchors(t *testing.T) {
 	if v := verify(t, m); !v.OK || v.Chains != 2 || v.Events != 7 {
 		t.Fatalf("verify = %+v %+v", v, v.FirstBreak)
 	}
+	// Later anchors record only the chains that moved since: none, then the third.
+	n := len(m.events)
+	if err := w2.Anchor(ctx, event(20)); err != nil || len(m.events) != n {
+		t.Errorf("anchoring with no chain moved: %v, %d events written", err, len(m.events)-n)
+	}
+	w3 := newWriter(t, m)
+	if _, err := w3.Append(ctx, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w2.Anchor(ctx, event(21)); err != nil {
+		t.Fatal(err)
+	}
+	note := m.events[audit.EventID(w2.ID(), 3)]
+	if note.Action != models.AuditAnchorNote || len(note.Anchors) != 1 || note.Anchors[0].Chain != w3.ID() {
+		t.Errorf("the anchor after the third chain moved = %+v, want the third chain alone", note)
+	}
+	if v := verify(t, m); !v.OK || v.Chains != 3 {
+		t.Fatalf("verify = %+v %+v", v, v.FirstBreak)
+	}
 	// An event after the seal, keyed as if by the writer: only the seal catches it.
 	after := event(11)
 	after.Chain, after.Seq, after.ID, after.PrevHash = w1.ID(), 6, audit.EventID(w1.ID(), 6), head.LastHash

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,8 +71,9 @@ type Writer struct {
 	seq                int64
 	last               string
 
-	mu      sync.Mutex // guards id, which the loop changes, and anchors
-	anchors []models.AuditAnchor
+	mu sync.Mutex // guards id, which the loop changes, and anchored
+	// anchored holds, by chain, the end of each other chain this one recorded last.
+	anchored map[string]models.AuditAnchor
 }
 
 type pending struct {
@@ -137,52 +139,57 @@ func (w *Writer) Append(ctx context.Context, e models.AuditEvent) (models.AuditE
 	}
 }
 
-// Anchor appends an event recording the ends of the other chains, when they moved
-// since the chain last recorded them, so that removing what was there then is found.
-// It returns the errors of the store and of Append.
+// Anchor appends an event recording the ends of the other chains that moved since
+// this chain last recorded them (the chain's first event records them all), so that
+// removing what was there then is found. It returns the errors of the store and of
+// Append.
 func (w *Writer) Anchor(ctx context.Context, e models.AuditEvent) error {
 	heads, err := w.store.AuditChainHeads(ctx)
 	if err != nil {
 		return fmt.Errorf("read audit chain heads: %w", err)
 	}
-	anchors := w.anchorsOf(heads)
+	var moved []models.AuditAnchor
 	w.mu.Lock()
-	same := slices.Equal(anchors, w.anchors)
+	for _, a := range w.anchorsOf(heads) {
+		if w.anchored[a.Chain] != a {
+			moved = append(moved, a)
+		}
+	}
 	w.mu.Unlock()
-	if same || len(anchors) == 0 {
+	if len(moved) == 0 {
 		return nil
 	}
-	e.Action, e.Anchors = models.AuditAnchorNote, anchors
+	e.Action, e.Anchors = models.AuditAnchorNote, moved
 	if _, err := w.Append(ctx, e); err != nil {
 		return err
 	}
-	w.mu.Lock()
-	w.anchors = anchors
-	w.mu.Unlock()
+	w.note(moved)
 	return nil
 }
 
-// anchorsOf returns the ends of the chains of heads but this one, by chain.
+// note records that the chain anchored anchors.
+func (w *Writer) note(anchors []models.AuditAnchor) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.anchored == nil {
+		w.anchored = map[string]models.AuditAnchor{}
+	}
+	for _, a := range anchors {
+		w.anchored[a.Chain] = a
+	}
+}
+
+// anchorsOf returns the ends of the chains of heads but this one (whose name the
+// caller holds w.mu for, or owns as the loop), by chain.
 func (w *Writer) anchorsOf(heads []models.AuditChainHead) []models.AuditAnchor {
 	var anchors []models.AuditAnchor
-	self := w.ID()
 	for _, h := range heads {
-		if h.Chain != self && h.LastSeq > 0 {
+		if h.Chain != w.id && h.LastSeq > 0 {
 			anchors = append(anchors, models.AuditAnchor{Chain: h.Chain, Seq: h.LastSeq, Hash: h.LastHash})
 		}
 	}
-	slices.SortFunc(anchors, func(a, b models.AuditAnchor) int { return compare(a.Chain, b.Chain) })
+	slices.SortFunc(anchors, func(a, b models.AuditAnchor) int { return cmp.Compare(a.Chain, b.Chain) })
 	return anchors
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Close seals the chain, when it has events: a last event, e (its action set to
@@ -394,11 +401,7 @@ func (w *Writer) resync(ctx context.Context) error {
 			return w.fork()
 		}
 		w.seq, w.last = e.Seq, e.Hash
-		if e.Action == models.AuditChainStart && len(e.Anchors) > 0 {
-			w.mu.Lock()
-			w.anchors = e.Anchors
-			w.mu.Unlock()
-		}
+		w.note(e.Anchors)
 	}
 }
 
@@ -410,7 +413,7 @@ func (w *Writer) fork() error {
 		return fmt.Errorf("new chain id: %w", err)
 	}
 	w.mu.Lock()
-	w.id = id.String()
+	w.id, w.anchored = id.String(), nil
 	w.mu.Unlock()
 	w.started, w.uncertain, w.seq, w.last = false, false, 0, ""
 	return nil
@@ -424,9 +427,7 @@ func (w *Writer) startEvent(ctx context.Context) (models.AuditEvent, error) {
 		return models.AuditEvent{}, fmt.Errorf("read audit chain heads: %w", err)
 	}
 	anchors := w.anchorsOf(heads)
-	w.mu.Lock()
-	w.anchors = anchors
-	w.mu.Unlock()
+	w.note(anchors)
 	return models.AuditEvent{
 		Time: w.startedAt, KeyName: w.opts.Process, Action: models.AuditChainStart,
 		Method: "-", Route: "-", Status: 200, ClientIP: "-", RequestID: w.id, Anchors: anchors,
