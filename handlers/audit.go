@@ -62,8 +62,9 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 			RequestID:       requestID(c),
 			ClientRequestID: clientRequestID(c),
 		}
-		// A request cut short (at shutdown) is recorded all the same, within its time.
-		logCtx, cancelLog := uncut(full)
+		// A request cut short (at shutdown) is recorded all the same, if the store
+		// takes its event soon after the cut.
+		logCtx, cancelLog := uncut(full, cutGrace)
 		defer cancelLog()
 		if _, appendErr := log.Append(logCtx, event); appendErr != nil {
 			c.Response().ResetBody()
@@ -76,13 +77,22 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 	}
 }
 
-// uncut returns ctx without its cancellation but with its deadline.
-func uncut(ctx context.Context) (context.Context, context.CancelFunc) {
-	detached := context.WithoutCancel(ctx)
+// cutGrace is how long the audit event of a request cut short may still take: the
+// server closes the connections soon after it cuts the requests (see app.serve).
+const cutGrace = 250 * time.Millisecond
+
+// uncut returns a context with ctx's values and deadline that ends grace after ctx
+// is cancelled.
+func uncut(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	var detached context.Context
+	var cancel context.CancelFunc
 	if deadline, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(detached, deadline)
+		detached, cancel = context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	} else {
+		detached, cancel = context.WithCancel(context.WithoutCancel(ctx))
 	}
-	return context.WithCancel(detached)
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return detached, func() { stop(); cancel() }
 }
 
 // next runs the rest of the chain, turning a panic into an error, so that a request

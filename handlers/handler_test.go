@@ -408,3 +408,33 @@ func TestCutRequestIsAudited(t *testing.T) {
 		t.Errorf("events = %+v, want one 503 on interaction 7", log.events)
 	}
 }
+
+// blockingAuditLog waits for the end of the context of each Append, and keeps why it
+// ended.
+type blockingAuditLog struct{ ended chan error }
+
+func (b *blockingAuditLog) Append(ctx context.Context, _ models.AuditEvent) (models.AuditEvent, error) {
+	<-ctx.Done()
+	b.ended <- context.Cause(ctx)
+	return models.AuditEvent{}, ctx.Err()
+}
+
+// TestCutRequestWaitsLittleForItsEvent cuts a request short while the store cannot
+// take its audit event: the wait for it ends soon after the cut, not at the
+// request's deadline, and the request answers 503.
+func TestCutRequestWaitsLittleForItsEvent(t *testing.T) {
+	base, cut := context.WithCancel(context.Background())
+	defer cut()
+	log := &blockingAuditLog{ended: make(chan error, 1)}
+	h := New(Services{Store: fakeStore{}, Interactions: &cuttingInteractions{cut: cut}, Keys: fakeKeys{}})
+	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+	app.Get("/api/v1/interactions/:id", Deadline(base, time.Hour), Audit(log, func() time.Time { return testNow }),
+		h.Authenticate, h.GetInteraction)
+	res := send(t, app, "GET", "/api/v1/interactions/7", "")
+	if res.status != 503 || errorCode(t, res) != "unavailable" {
+		t.Errorf("a request cut short answered %+v", res)
+	}
+	if err := <-log.ended; !errors.Is(err, context.Canceled) {
+		t.Errorf("the wait for the audit event ended with %v, want the grace after the cut", err)
+	}
+}
