@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/apikey"
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -76,7 +77,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
 			return err
 		}
-		return showFirstAdminKey(ctx, db, logger, cfg.Port, stdout)
+		return showFirstAdminKey(ctx, db, cfg.AuditKey, logger, cfg.Port, stdout)
 	}
 	var prepared atomic.Bool
 	if conn.Embedded {
@@ -173,8 +174,9 @@ func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(contex
 }
 
 // showFirstAdminKey creates the first admin key when the store holds no key (see
-// apikey.Keys.FirstAdmin) and shows it on stdout, once.
-func showFirstAdminKey(ctx context.Context, db *repository.DB, logger *slog.Logger, port int, stdout io.Writer) error {
+// apikey.Keys.FirstAdmin), shows it on stdout, once, and records it in the audit
+// trail (hashed with auditKey).
+func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKey []byte, logger *slog.Logger, port int, stdout io.Writer) error {
 	issued, made, err := apikey.New(db, nil, logger).FirstAdmin(ctx)
 	if err != nil || !made {
 		return err
@@ -184,6 +186,18 @@ func showFirstAdminKey(ctx context.Context, db *repository.DB, logger *slog.Logg
 		"    go run . keys create -name dr-house -role clinician\n"+
 		"or  curl -X POST localhost:%d/api/v1/keys -H 'Authorization: Bearer <admin key>' -H 'Content-Type: application/json' -d '{\"name\":\"dr-house\",\"role\":\"clinician\"}'\n\n",
 		issued.Name, issued.Key, port)
+	// The key is shown whatever happens to its audit event: a second start finds a
+	// key and would not make another.
+	trail, err := NewCommandAudit(db, auditKey, "server", logger)
+	if err == nil {
+		err = trail.Record(ctx, "keys.create", "first admin key "+issued.Name, models.RecordKey{}, nil, nil)
+	}
+	if err == nil {
+		err = trail.Close(ctx)
+	}
+	if err != nil {
+		logger.Warn("record the first admin key in the audit trail", "error", err.Error())
+	}
 	return nil
 }
 

@@ -165,26 +165,29 @@ func TestRunServesAndKeepsData(t *testing.T) {
 		}
 	}
 
-	// Every run of the key command is in the audit trail, failed ones too.
+	// Every run of the key command is in the audit trail, failed ones too, and so is
+	// the first admin key.
 	out.Reset()
 	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "audrey", "-role", "auditor"}, out, io.Discard); err != nil {
 		t.Fatalf("keys create: %v", err)
 	}
 	auditor := regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(out.String())
-	status, data = request(t, "GET", srv.base+"/api/v1/audit?limit=100&key_name="+url.QueryEscape("keys command, by "+currentUser()), auditor, "")
-	var page struct {
-		Items []models.AuditEvent `json:"items"`
-	}
-	if status != 200 || json.Unmarshal(data, &page) != nil {
-		t.Fatalf("audit: %d %s", status, data)
-	}
 	var got []string
-	for _, e := range page.Items {
-		got = append(got, fmt.Sprintf("%s %s %d", e.Action, e.Route, e.Status))
+	for _, who := range []string{"keys command, by ", "server command, by "} {
+		status, data = request(t, "GET", srv.base+"/api/v1/audit?limit=100&key_name="+url.QueryEscape(who+currentUser()), auditor, "")
+		var page struct {
+			Items []models.AuditEvent `json:"items"`
+		}
+		if status != 200 || json.Unmarshal(data, &page) != nil {
+			t.Fatalf("audit: %d %s", status, data)
+		}
+		for _, e := range page.Items {
+			got = append(got, fmt.Sprintf("%s %s %d", e.Action, e.Route, e.Status))
+		}
 	}
 	for _, want := range []string{
 		"keys.create keys create dr-ada 200", "keys.delete keys revoke dr-ada 200", "keys.read keys list 200",
-		"keys.create keys create audrey 200", "keys.create keys create x 400",
+		"keys.create keys create audrey 200", "keys.create keys create x 400", "keys.create first admin key admin 200",
 	} {
 		if !slices.Contains(got, want) {
 			t.Errorf("no audit event %q in %q", want, got)
