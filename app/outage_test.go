@@ -308,7 +308,7 @@ func TestStoreDownAtStart(t *testing.T) {
 	if a := timedRequest(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); a.status != http.StatusOK {
 		t.Errorf("the admin lists keys: %d %s", a.status, a.body)
 	}
-	cur, err := store.conn.DB.Collection(repository.PatientsCollection).Indexes().List(context.Background())
+	cur, err := store.conn.DB.Collection(repository.InteractionsCollection).Indexes().List(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestStoreDownAtStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(indexes) < 2 {
-		t.Errorf("the patients' indexes were not created: %v", indexes)
+		t.Errorf("the interactions' indexes were not created: %v", indexes)
 	}
 	if strings.Contains(srv.logs.String(), `"status":500`) {
 		t.Errorf("a request answered 500:\n%s", srv.logs)

@@ -44,7 +44,7 @@ type Patient struct {
 
 // The known fields of a patient, as stored and as sent.
 var (
-	// The store gives a patient an _id of its own: it is no extra field.
+	// A patient's _id is its insurance number: it is no extra field.
 	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id")
 	patientJSONFields = fieldNames(reflect.TypeFor[Patient](), "json")
 	// patientReadOnly are the fields the server sets, which a client cannot send.
@@ -129,9 +129,17 @@ func validBloodType(s string) bool {
 
 type plainPatient Patient
 
-// MarshalBSON stores the known fields followed by the extra ones.
+// storedPatient is a patient as stored: its insurance number is its _id too, so that
+// it is found by a lookup of _id alone (see the README's Storage section).
+type storedPatient struct {
+	ID     string       `bson:"_id"`
+	Fields plainPatient `bson:",inline"`
+}
+
+// MarshalBSON stores the known fields, the insurance number first as _id, followed by
+// the extra ones.
 func (p Patient) MarshalBSON() ([]byte, error) {
-	return marshalBSONWithExtra(plainPatient(p), p.Extra)
+	return marshalBSONWithExtra(storedPatient{ID: p.InsuranceNo, Fields: plainPatient(p)}, p.Extra)
 }
 
 // UnmarshalBSON reads the known fields and collects the rest, except _id, into Extra.

@@ -16,7 +16,7 @@ import (
 // rather than call Patient for each. It returns the store's error, mapped to the
 // errors of models.
 func (s *DB) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
-	return findIn[models.Patient](ctx, s.patients, "insurance_no", nos)
+	return findIn[models.Patient](ctx, s.patients, "_id", nos)
 }
 
 // InteractionsByID returns the stored interactions whose ids are among ids, in no

@@ -28,6 +28,15 @@ type migration struct {
 // migrations are the migrations, in the order they run.
 var migrations = []migration{
 	{
+		// Patients were stored with a generated _id under a unique index on their
+		// insurance number; the insurance number is now their _id, so that a patient
+		// is found by a lookup of _id alone. It runs first: the migrations after it
+		// find patients by _id.
+		name:        "patient-ids",
+		dropIndexes: map[string][]string{PatientsCollection: {"insurance_no_unique"}},
+		run:         migratePatientIDs,
+	},
+	{
 		// Archived versions were found by (insurance_no, interaction_id, version) under a
 		// unique index; they are now found by an _id naming both (models.VersionID), and
 		// marked committed once the record has moved to them.
@@ -174,6 +183,50 @@ func migrateArchived(ctx context.Context, archive, records *mongo.Collection, do
 	}
 	if _, err := archive.DeleteOne(ctx, bson.D{{Key: "_id", Value: field(doc, "_id")}}); err != nil {
 		return fmt.Errorf("delete version: %w", storeError(err))
+	}
+	return nil
+}
+
+// migratePatientIDs gives every patient stored with a generated _id its insurance
+// number as _id. The copy is inserted before the original is deleted, so an
+// interruption loses nothing; a run after one finds the copy stored and deletes the
+// original. Versions are untouched: the archive names patients by insurance number.
+func migratePatientIDs(ctx context.Context, s *DB) error {
+	cur, err := s.patients.Find(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("find patients: %w", storeError(err))
+	}
+	var old []bson.D
+	for cur.Next(ctx) {
+		var doc bson.D
+		if err := cur.Decode(&doc); err != nil {
+			return fmt.Errorf("decode patient: %w", err)
+		}
+		if id, ok := field(doc, "_id").(string); !ok || id != field(doc, "insurance_no") {
+			old = append(old, doc)
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read patients: %w", storeError(err))
+	}
+	cur.Close(ctx)
+	for _, doc := range old {
+		no, ok := field(doc, "insurance_no").(string)
+		if !ok || no == "" {
+			return fmt.Errorf("a patient without an insurance number")
+		}
+		copied := bson.D{{Key: "_id", Value: no}}
+		for _, e := range doc {
+			if e.Key != "_id" {
+				copied = append(copied, e)
+			}
+		}
+		if _, err := s.patients.InsertOne(ctx, copied); err != nil && !mongo.IsDuplicateKeyError(err) {
+			return fmt.Errorf("copy patient: %w", storeError(err))
+		}
+		if _, err := s.patients.DeleteOne(ctx, bson.D{{Key: "_id", Value: field(doc, "_id")}}); err != nil {
+			return fmt.Errorf("delete patient: %w", storeError(err))
+		}
 	}
 	return nil
 }

@@ -115,3 +115,124 @@ func TestMigrateArchiveIDs(t *testing.T) {
 		t.Errorf("current = version %d %q, want the intent completed", cur.Version, cur.Remarks)
 	}
 }
+
+// TestMigratePatientIDs writes patients as the service stored them before their
+// insurance number was their _id (generated ids, a unique index on insurance_no,
+// versions archived by record and version), one of them caught half-way by an
+// interrupted run, then prepares the database twice: each patient is stored once,
+// under its insurance number, unchanged; its versions are all there; the old index
+// is gone; and the records read and amend as before.
+func TestMigratePatientIDs(t *testing.T) {
+	ctx := context.Background()
+	db := testStore.Database(t)
+	patients := db.Collection(repository.PatientsCollection)
+	_, err := patients.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "insurance_no", Value: 1}},
+		Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The archive-version-ids migration ran when this store was written.
+	if _, err := db.Collection(repository.MigrationsCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: "archive-version-ids"}}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	patient := func(no string, v int, phone string) bson.D {
+		return bson.D{
+			{Key: "insurance_no", Value: no}, {Key: "fname", Value: "Ada"}, {Key: "ph_no", Value: phone},
+			{Key: "clinic_ref", Value: "K-7"}, // a field of the clinic's own
+			{Key: "version", Value: int32(v)}, {Key: "created_at", Value: at}, {Key: "updated_at", Value: at},
+		}
+	}
+	old := func(doc bson.D) bson.D { return append(bson.D{{Key: "_id", Value: bson.NewObjectID()}}, doc...) }
+	if _, err := patients.InsertMany(ctx, []any{old(patient("A11", 2, "0171 2")), old(patient("B11", 1, "0171 3"))}); err != nil {
+		t.Fatal(err)
+	}
+	archive := db.Collection(repository.PatientVersionsCollection)
+	for v, phone := range map[int]string{1: "0171 1", 2: "0171 2"} {
+		key := models.RecordKey{InsuranceNo: "A11"}
+		_, err := archive.InsertOne(ctx, bson.D{
+			{Key: "_id", Value: models.VersionID(key, v)}, {Key: "insurance_no", Value: "A11"}, {Key: "version", Value: int32(v)},
+			{Key: "archived_at", Value: at}, {Key: "committed", Value: true}, {Key: "document", Value: patient("A11", v, phone)},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	repo := repository.New(db)
+	for run := 1; run <= 2; run++ {
+		if run == 2 {
+			// As if the first run had stopped after copying B11: the original is back.
+			if _, err := patients.InsertOne(ctx, old(patient("B11", 1, "0171 3"))); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.Collection(repository.MigrationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: "patient-ids"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := repo.Prepare(ctx); err != nil {
+			t.Fatalf("Prepare, run %d: %v", run, err)
+		}
+		cur, err := patients.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "insurance_no", Value: 1}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored []bson.D
+		if err := cur.All(ctx, &stored); err != nil {
+			t.Fatal(err)
+		}
+		if len(stored) != 2 {
+			t.Fatalf("run %d: %d patients stored, want 2: %v", run, len(stored), stored)
+		}
+		for i, want := range []bson.D{patient("A11", 2, "0171 2"), patient("B11", 1, "0171 3")} {
+			no := want[0].Value
+			want = append(bson.D{{Key: "_id", Value: no}}, want...)
+			if got, _ := bson.MarshalExtJSON(stored[i], false, false); string(got) != string(mustExtJSON(t, want)) {
+				t.Errorf("run %d: stored\n%s\nwant\n%s", run, got, mustExtJSON(t, want))
+			}
+		}
+		specs, err := patients.Indexes().ListSpecifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(specs, func(s mongo.IndexSpecification) bool { return s.Name == "insurance_no_unique" }) {
+			t.Errorf("run %d: the old unique index is still there", run)
+		}
+	}
+
+	ps := records.NewPatients(repo, repo.PatientVersions(), nil)
+	page, err := ps.Versions(ctx, "A11", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2 || page.Items[0].PhNo != "0171 2" || page.Items[1].PhNo != "0171 1" {
+		t.Errorf("versions of A11 after the migration = %+v, want 2 and 1", page.Items)
+	}
+	amended, err := ps.Amend(ctx, "A11", func(v int) bool { return v == 2 }, bson.D{{Key: "ph_no", Value: "0171 9"}}, "moved")
+	if err != nil || amended.Version != 3 {
+		t.Fatalf("amend after the migration: version %d, %v", amended.Version, err)
+	}
+	if got, err := repo.Patient(ctx, "A11"); err != nil || got.PhNo != "0171 9" || lookupExtra(got.Extra, "clinic_ref") != "K-7" {
+		t.Errorf("A11 after an amendment = %+v, %v", got, err)
+	}
+}
+
+func mustExtJSON(t *testing.T, doc bson.D) []byte {
+	t.Helper()
+	data, err := bson.MarshalExtJSON(doc, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func lookupExtra(extra bson.D, key string) any {
+	for _, e := range extra {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return nil
+}

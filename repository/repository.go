@@ -81,8 +81,8 @@ func (s *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// EnsureIndexes creates the indexes the queries rely on; it is safe to call on every
-// start-up. It returns the store's error when an index cannot be created.
+// EnsureIndexes creates the collections and the indexes the queries rely on; it is
+// safe to call on every start-up. It returns the store's error when an index cannot be created.
 func (s *DB) EnsureIndexes(ctx context.Context) error {
 	indexes := []struct {
 		coll  *mongo.Collection
@@ -95,10 +95,6 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
 			Options: options.Index().SetName("insurance_no_date_id"),
-		}},
-		{s.patients, mongo.IndexModel{
-			Keys:    bson.D{{Key: "insurance_no", Value: 1}},
-			Options: options.Index().SetName("insurance_no_unique").SetUnique(true),
 		}},
 		// An archived version's _id names its record and version (models.VersionID),
 		// which makes it unique; these serve the listing of a record's versions.
@@ -131,6 +127,13 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("time_id"),
 		}},
 	}
+	// Every collection exists from the start, those without indexes of their own
+	// too, so that the store's files hold them all (see app.Connection.IndexLookups).
+	for _, coll := range []*mongo.Collection{s.patients, s.auditChains, s.auditCheckpoints} {
+		if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !namespaceExists(err) {
+			return fmt.Errorf("create collection %s: %w", coll.Name(), storeError(err))
+		}
+	}
 	// One index per command: the embedded store fails a createIndexes command that
 	// repeats two or more existing indexes.
 	for _, idx := range indexes {
@@ -154,7 +157,7 @@ func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 // Patient returns the patient with the given insurance number, or models.ErrNotFound.
 func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, error) {
 	var p models.Patient
-	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}}).Decode(&p)
+	err := s.patients.FindOne(ctx, bson.D{{Key: "_id", Value: insuranceNo}}).Decode(&p)
 	if err != nil {
 		return models.Patient{}, fmt.Errorf("find patient: %w", storeError(err))
 	}
@@ -164,7 +167,7 @@ func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, e
 
 // PatientExists reports whether a patient with the given insurance number exists.
 func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
-	err := s.patients.FindOne(ctx, bson.D{{Key: "insurance_no", Value: insuranceNo}},
+	err := s.patients.FindOne(ctx, bson.D{{Key: "_id", Value: insuranceNo}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
 	case err == nil:
@@ -255,6 +258,12 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 		page.NextCursor = &next
 	}
 	return page, nil
+}
+
+// namespaceExists reports whether err says a collection exists already.
+func namespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 48 // NamespaceExists
 }
 
 // storeError maps driver errors to the errors of models, keeping the original wrapped.

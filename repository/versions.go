@@ -44,13 +44,13 @@ func archiveKey(key models.RecordKey) bson.D {
 	return filter
 }
 
-// recordKey selects the record key: an interaction by its id, a patient by its
+// recordKey selects the record key by its _id: an interaction's id, a patient's
 // insurance number.
 func recordKey(key models.RecordKey) bson.D {
 	if key.InteractionID != "" {
 		return bson.D{{Key: "_id", Value: key.InteractionID}}
 	}
-	return bson.D{{Key: "insurance_no", Value: key.InsuranceNo}}
+	return bson.D{{Key: "_id", Value: key.InsuranceNo}}
 }
 
 // Archive stores v. It returns models.ErrConflict when the archive holds version
