@@ -27,6 +27,9 @@ type Connection struct {
 	URI string
 	// Embedded tells whether this process runs the embedded store.
 	Embedded bool
+	// FerretDB tells whether the store is FerretDB, as the embedded store is: a store
+	// that finds a document fast only by a filter of _id alone.
+	FerretDB bool
 	// dataDir holds the SQLite files of the embedded store this process runs.
 	dataDir string
 	stop    func()
@@ -55,6 +58,10 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		if err != nil {
 			return nil, err
 		}
+		// A store that does not answer yet is taken for MongoDB.
+		probe, cancel := context.WithTimeout(ctx, time.Second)
+		s.FerretDB = runsFerretDB(probe, s.Client)
+		cancel()
 		logger.Info("store: MongoDB", "uri", s.URI, "database", cfg.Database)
 		return s, nil
 	}
@@ -69,6 +76,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 				_ = s.Client.Disconnect(ctx)
 				return nil, err
 			}
+			s.FerretDB = true
 			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
 			return s, nil
 		}
@@ -159,7 +167,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 		stop()
 		return nil, err
 	}
-	s.Embedded, s.dataDir, s.stop = true, dir, stop
+	s.Embedded, s.FerretDB, s.dataDir, s.stop = true, true, dir, stop
 	return s, nil
 }
 
@@ -205,7 +213,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	db := repository.New(conn.DB, repository.WithCounter(conn.Counter(cfg.Database)))
+	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database)...)
 	if err := db.Prepare(ctx); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err
@@ -215,6 +223,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 		return nil, nil, err
 	}
 	return conn, db, nil
+}
+
+// RepositoryOptions returns the options of a repository.DB over database that suit
+// the store: on FerretDB, conditional writes by lookups of _id alone; on the
+// embedded store this process runs, counts from its SQLite files.
+func (s *Connection) RepositoryOptions(database string) []repository.Option {
+	opts := []repository.Option{repository.WithCounter(s.Counter(database))}
+	if s.FerretDB {
+		opts = append(opts, repository.WithLoneIDFilters())
+	}
+	return opts
 }
 
 // CloseLogged closes the connection, logging a failure to logger.

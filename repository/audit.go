@@ -29,12 +29,9 @@ func (s *DB) StartAuditChain(ctx context.Context, head models.AuditChainHead) er
 // UpdateAuditChainHead moves a chain's head to head, unless it records a later event
 // already (a head written out of order never goes back). It returns the store's error.
 func (s *DB) UpdateAuditChainHead(ctx context.Context, head models.AuditChainHead) error {
-	_, err := s.auditChains.ReplaceOne(ctx, bson.D{
-		{Key: "_id", Value: head.Chain},
-		{Key: "last_seq", Value: bson.D{{Key: "$lte", Value: head.LastSeq}}},
-	}, head)
-	if err != nil {
-		return fmt.Errorf("update audit chain head: %w", storeError(err))
+	notLater := bson.D{{Key: "last_seq", Value: bson.D{{Key: "$lte", Value: head.LastSeq}}}}
+	if _, err := s.replaceIf(ctx, s.auditChains, head.Chain, notLater, head); err != nil {
+		return fmt.Errorf("update audit chain head: %w", err)
 	}
 	return nil
 }

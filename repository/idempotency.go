@@ -2,12 +2,10 @@ package repository
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clinic/interactions/models"
 )
@@ -38,20 +36,23 @@ func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.Idempoten
 // holder with newToken and a lease until leaseUntil. It reports false when the
 // record is no longer pending with token, and returns the store's error.
 func (s *DB) TakeOverIdempotencyRecord(ctx context.Context, id, token, newToken string, leaseUntil time.Time) (bool, error) {
-	res, err := s.idempotencyKeys.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending}},
+	taken, err := s.updateIf(ctx, s.idempotencyKeys, id, heldBy(token),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: newToken}, {Key: "lease_until", Value: leaseUntil}}}})
 	if err != nil {
-		return false, fmt.Errorf("take over idempotency key: %w", storeError(err))
+		return false, fmt.Errorf("take over idempotency key: %w", err)
 	}
-	return res.MatchedCount > 0, nil
+	return taken, nil
+}
+
+// heldBy is the condition of a pending record held with token.
+func heldBy(token string) bson.D {
+	return bson.D{{Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending}}
 }
 
 // CompleteIdempotencyRecord stores the answer to the request holding record id with
 // token. It returns models.ErrNotFound when that request no longer holds it.
 func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
-	res, err := s.idempotencyKeys.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "token", Value: token}},
+	completed, err := s.updateIf(ctx, s.idempotencyKeys, id, bson.D{{Key: "token", Value: token}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "state", Value: models.IdempotencyDone},
 			{Key: "status", Value: answer.Status},
@@ -61,9 +62,9 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, an
 			{Key: "interaction_id", Value: answer.InteractionID},
 		}}})
 	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", storeError(err))
+		return fmt.Errorf("complete idempotency key: %w", err)
 	}
-	if res.MatchedCount == 0 {
+	if !completed {
 		return models.ErrNotFound
 	}
 	return nil
@@ -72,11 +73,8 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, an
 // ReleaseIdempotencyRecord forgets the pending record id held with token, so that a
 // retry runs the request anew. It returns the store's error.
 func (s *DB) ReleaseIdempotencyRecord(ctx context.Context, id, token string) error {
-	_, err := s.idempotencyKeys.DeleteOne(ctx, bson.D{
-		{Key: "_id", Value: id}, {Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending},
-	})
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return fmt.Errorf("release idempotency key: %w", storeError(err))
+	if _, err := s.deleteIf(ctx, s.idempotencyKeys, id, heldBy(token)); err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	return nil
 }

@@ -161,7 +161,7 @@ func migrateArchived(ctx context.Context, archive, records *mongo.Collection, do
 		return fmt.Errorf("an archived version without insurance_no or version")
 	}
 	var record bson.D
-	err := records.FindOne(ctx, recordKey(key)).Decode(&record)
+	err := records.FindOne(ctx, bson.D{{Key: "_id", Value: recordID(key)}}).Decode(&record)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return fmt.Errorf("find record: %w", storeError(err))
 	}
@@ -244,6 +244,8 @@ func field(doc bson.D, key string) any {
 // asInt returns v as an int when it is a BSON integer or an integral double.
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {
+	case int:
+		return n, true
 	case int32:
 		return int(n), true
 	case int64:

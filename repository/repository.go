@@ -38,6 +38,9 @@ type DB struct {
 	auditCheckpoints    *mongo.Collection
 	// count, when set, counts a collection's documents exactly and cheaply.
 	count Counter
+	// loneID is set for a store that finds a document fast only by a filter of _id
+	// alone (see pointwrite.go).
+	loneID bool
 }
 
 // New returns a DB over db, adjusted by opts.
@@ -66,6 +69,14 @@ type Counter func(ctx context.Context, collection string) (int64, error)
 
 // Option adjusts a DB.
 type Option func(*DB)
+
+// WithLoneIDFilters tells the DB that its store finds a document fast only by a
+// filter of _id alone, as the embedded store does: the DB then makes its conditional
+// writes a lookup by _id and a write by _id, instead of a filter that store would
+// evaluate over the whole collection.
+func WithLoneIDFilters() Option {
+	return func(s *DB) { s.loneID = true }
+}
 
 // WithCounter has the DB count the audit events with count, when not nil, instead of
 // asking the store for its estimate.

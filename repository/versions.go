@@ -21,17 +21,18 @@ const (
 // primitives of the version protocol of package records. Its reads note no audit
 // subject: they follow a read of the record, which does.
 type Versions[T models.Record] struct {
+	db               *DB
 	records, archive *mongo.Collection
 }
 
 // InteractionVersions returns the interactions and their archived versions.
 func (s *DB) InteractionVersions() *Versions[models.Interaction] {
-	return &Versions[models.Interaction]{records: s.interactions, archive: s.interactionVersions}
+	return &Versions[models.Interaction]{db: s, records: s.interactions, archive: s.interactionVersions}
 }
 
 // PatientVersions returns the patients and their archived versions.
 func (s *DB) PatientVersions() *Versions[models.Patient] {
-	return &Versions[models.Patient]{records: s.patients, archive: s.patientVersions}
+	return &Versions[models.Patient]{db: s, records: s.patients, archive: s.patientVersions}
 }
 
 // archiveKey selects the archived versions of the record key. The filter starts with
@@ -44,13 +45,13 @@ func archiveKey(key models.RecordKey) bson.D {
 	return filter
 }
 
-// recordKey selects the record key by its _id: an interaction's id, a patient's
-// insurance number.
-func recordKey(key models.RecordKey) bson.D {
+// recordID is the _id of the record key: an interaction's id, a patient's insurance
+// number.
+func recordID(key models.RecordKey) string {
 	if key.InteractionID != "" {
-		return bson.D{{Key: "_id", Value: key.InteractionID}}
+		return key.InteractionID
 	}
-	return bson.D{{Key: "_id", Value: key.InsuranceNo}}
+	return key.InsuranceNo
 }
 
 // Archive stores v. It returns models.ErrConflict when the archive holds version
@@ -101,13 +102,12 @@ func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before,
 // write, not with it, so a stalled write may still land over a later version: the
 // protocol of package records repairs that. It returns the store's error.
 func (s *Versions[T]) Commit(ctx context.Context, next T) error {
-	key := next.Key()
-	filter := append(recordKey(key), bson.E{Key: "$or", Value: bson.A{
+	below := bson.D{{Key: "$or", Value: bson.A{
 		bson.D{{Key: "version", Value: bson.D{{Key: "$lt", Value: next.VersionNumber()}}}},
 		bson.D{{Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}},
-	}})
-	if _, err := s.records.ReplaceOne(ctx, filter, next); err != nil {
-		return fmt.Errorf("commit version %d: %w", next.VersionNumber(), storeError(err))
+	}}}
+	if _, err := s.db.replaceIf(ctx, s.records, recordID(next.Key()), below, next); err != nil {
+		return fmt.Errorf("commit version %d: %w", next.VersionNumber(), err)
 	}
 	return nil
 }
