@@ -118,14 +118,15 @@ var (
 	storeLine   = regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
 )
 
-// startProcess runs the service over dataDir and waits until it serves. The process
-// is killed when the test ends, if it still runs.
-func startProcess(t *testing.T, dataDir string) *process {
+// startProcess runs the service over dataDir, with the settings extra ("NAME=value")
+// beyond environment's, and waits until it serves. The process is killed when the
+// test ends, if it still runs.
+func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
 	p := &process{t: t, dataDir: dataDir, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(binary(t))
 	p.cmd.Dir = t.TempDir() // no .env there
-	p.cmd.Env = environment(dataDir)
+	p.cmd.Env = environment(dataDir, extra...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -358,6 +359,7 @@ func fillStore(t *testing.T, dataDir, insuranceNo string, n int) {
 // read is one slow read and what it got.
 type read struct {
 	connected time.Time // when its connection was established
+	answered  time.Time // when its answer was read whole
 	status    int
 	header    http.Header
 	body      []byte
@@ -394,6 +396,7 @@ func startReads(base, key, path string, n int) *reads {
 				r.status, r.header = res.StatusCode, res.Header
 				r.body, err = io.ReadAll(res.Body)
 				res.Body.Close()
+				r.answered = time.Now()
 			}
 			rs.mu.Lock()
 			defer rs.mu.Unlock()

@@ -45,6 +45,11 @@ type Config struct {
 	// ClientRateLimit is how many requests a client address may make a minute, with
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
+	// ScanLimit is how many queries that read a whole collection may run at once on
+	// FerretDB, the embedded store (SCAN_LIMIT; 0 turns the limit off). Unset, it is
+	// AutoScanLimit: the number of CPUs on FerretDB, no limit on MongoDB, whose
+	// indexes serve those queries.
+	ScanLimit int
 	// CORSOrigins lists the origins browsers may call the API from (CORS_ORIGINS,
 	// comma-separated; empty, the default, turns CORS off).
 	CORSOrigins []string
@@ -54,6 +59,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 }
+
+// AutoScanLimit is the ScanLimit that picks the default for the store.
+const AutoScanLimit = -1
 
 // LoadConfig reads .env when present (variables already set win), then the
 // environment. It returns an error naming the first variable that does not parse.
@@ -97,6 +105,12 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s: %q is not a count of requests (0 for no limit)", r.key, getenv(r.key))
 		}
 		*r.into = n
+	}
+	cfg.ScanLimit = AutoScanLimit
+	if v := getenv("SCAN_LIMIT"); v != "" {
+		if cfg.ScanLimit, err = strconv.Atoi(v); err != nil || cfg.ScanLimit < 0 {
+			return Config{}, fmt.Errorf("SCAN_LIMIT: %q is not a count of queries (0 for no limit; leave it unset for the default)", v)
+		}
 	}
 	if cfg.EmbeddedAllowRemote, err = strconv.ParseBool(get("EMBEDDED_MONGO_ALLOW_REMOTE", "false")); err != nil {
 		return Config{}, fmt.Errorf("EMBEDDED_MONGO_ALLOW_REMOTE: %q is not true or false", getenv("EMBEDDED_MONGO_ALLOW_REMOTE"))

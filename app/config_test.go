@@ -52,3 +52,30 @@ func TestEmbeddedAddrIsLoopback(t *testing.T) {
 		})
 	}
 }
+
+func TestScanLimit(t *testing.T) {
+	for _, tt := range []struct {
+		value   string
+		want    int
+		wantErr bool
+	}{
+		{"", app.AutoScanLimit, false},
+		{"0", 0, false},
+		{"4", 4, false},
+		{"-1", 0, true},
+		{"two", 0, true},
+	} {
+		cfg, err := app.ConfigFrom(func(k string) string {
+			if k == "SCAN_LIMIT" {
+				return tt.value
+			}
+			return ""
+		})
+		switch {
+		case tt.wantErr && (err == nil || !strings.HasPrefix(err.Error(), "SCAN_LIMIT:")):
+			t.Errorf("SCAN_LIMIT=%q: %v, want an error naming it", tt.value, err)
+		case !tt.wantErr && (err != nil || cfg.ScanLimit != tt.want):
+			t.Errorf("SCAN_LIMIT=%q: %d, %v; want %d", tt.value, cfg.ScanLimit, err, tt.want)
+		}
+	}
+}

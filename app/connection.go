@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clinic/interactions/admission"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -213,7 +215,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database)...)
+	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
 	if err := db.Prepare(ctx); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err
@@ -226,12 +228,22 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 }
 
 // RepositoryOptions returns the options of a repository.DB over database that suit
-// the store: on FerretDB, conditional writes by lookups of _id alone; on the
-// embedded store this process runs, counts from its SQLite files.
-func (s *Connection) RepositoryOptions(database string) []repository.Option {
+// the store: on FerretDB, conditional writes by lookups of _id alone, and at most
+// scanLimit queries reading a whole collection at once (see Config.ScanLimit); on
+// the embedded store this process runs, counts from its SQLite files.
+func (s *Connection) RepositoryOptions(database string, scanLimit int) []repository.Option {
 	opts := []repository.Option{repository.WithCounter(s.Counter(database))}
 	if s.FerretDB {
 		opts = append(opts, repository.WithLoneIDFilters())
+	}
+	if scanLimit == AutoScanLimit {
+		scanLimit = 0
+		if s.FerretDB {
+			scanLimit = runtime.NumCPU()
+		}
+	}
+	if scanLimit > 0 {
+		opts = append(opts, repository.WithScanGate(admission.New(scanLimit, nil)))
 	}
 	return opts
 }

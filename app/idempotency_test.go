@@ -526,7 +526,7 @@ func TestIdempotencyWaitsForALiveRequest(t *testing.T) {
 	}
 
 	t.Run("409 when the deadline passes, then the kept answer", func(t *testing.T) {
-		const timeout = 300 * time.Millisecond
+		const timeout = time.Second // time for the store under the load of the whole suite
 		e := newEnvWithTimeout(t, timeout)
 		e.createPatient("A11")
 		e.insertIdempotencyRecord(t, live("k-live"))

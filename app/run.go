@@ -69,7 +69,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			conn.CloseLogged(logger)
 		}
 	}()
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database)...)
+	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
 	prepare := func(ctx context.Context) error {
 		if err := db.Prepare(ctx); err != nil {
 			return err

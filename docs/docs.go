@@ -178,7 +178,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -294,7 +294,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -516,7 +516,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -700,7 +700,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -924,7 +924,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1162,7 +1162,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1326,7 +1326,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1487,7 +1487,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1615,7 +1615,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1783,7 +1783,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1932,7 +1932,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2079,7 +2079,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2285,7 +2285,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2457,7 +2457,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2683,7 +2683,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2847,7 +2847,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3008,7 +3008,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3201,7 +3201,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store did not answer in time",
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },

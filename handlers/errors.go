@@ -96,6 +96,9 @@ func classify(err error) (int, ErrorBody) {
 	// First: an error that made the request fail for want of the store (its audit
 	// event, say) answers 503 whatever else it wraps, and so does a request that ran
 	// out of time or was cut short by the server's shutdown.
+	case errors.Is(err, models.ErrBusy):
+		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable",
+			Message: "the store is busy with as many whole-collection reads as it takes at once; try again after Retry-After"}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &malformed):

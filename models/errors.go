@@ -17,6 +17,9 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrUnavailable means the store could not be reached in time.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrBusy means the store is busy with as many costly reads as it takes at once,
+	// and the request could not have its turn in its time: a kind of ErrUnavailable.
+	ErrBusy = fmt.Errorf("busy: %w", ErrUnavailable)
 )
 
 // ValidationError reports input that cannot be accepted, with a message per offending field.

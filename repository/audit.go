@@ -99,6 +99,11 @@ func (s *DB) CountAuditEvents(ctx context.Context) (int64, error) {
 // AuditEventChains returns every chain that has events, with how many. It reads
 // every event: it is for when the counts disagree.
 func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find audit events: %w", err)
+	}
+	defer leave()
 	cur, err := s.auditEvents.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "chain", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("find audit events: %w", storeError(err))
@@ -122,6 +127,11 @@ func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
 
 // AuditEvents returns one page of audit events matching q, newest first.
 func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error) {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return models.AuditPage{}, fmt.Errorf("find audit events: %w", err)
+	}
+	defer leave()
 	filter := bson.D{}
 	for _, f := range []struct{ key, value string }{
 		{"insurance_no", q.InsuranceNo}, {"key_name", q.KeyName}, {"action", q.Action},

@@ -82,6 +82,11 @@ func (s *DB) ReleaseIdempotencyRecord(ctx context.Context, id, token string) err
 // PurgeIdempotencyKeys deletes the records created before cutoff and returns how many
 // it deleted. It returns the store's error.
 func (s *DB) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64, error) {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	defer leave()
 	res, err := s.idempotencyKeys.DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", storeError(err))

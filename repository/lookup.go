@@ -16,7 +16,7 @@ import (
 // rather than call Patient for each. It returns the store's error, mapped to the
 // errors of models.
 func (s *DB) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
-	return findIn[models.Patient](ctx, s.patients, "_id", nos)
+	return findIn[models.Patient](ctx, s, s.patients, "_id", nos)
 }
 
 // InteractionsByID returns the stored interactions whose ids are among ids, in no
@@ -25,14 +25,19 @@ func (s *DB) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.
 // than call Interaction for each. It returns the store's error, mapped to the errors
 // of models.
 func (s *DB) InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
-	return findIn[models.Interaction](ctx, s.interactions, "_id", ids)
+	return findIn[models.Interaction](ctx, s, s.interactions, "_id", ids)
 }
 
 // findIn returns the documents of coll whose field holds one of values.
-func findIn[T any](ctx context.Context, coll *mongo.Collection, field string, values []string) ([]T, error) {
+func findIn[T any](ctx context.Context, s *DB, coll *mongo.Collection, field string, values []string) ([]T, error) {
 	if len(values) == 0 {
 		return nil, nil
 	}
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", coll.Name(), err)
+	}
+	defer leave()
 	cur, err := coll.Find(ctx, bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}})
 	if err != nil {
 		return nil, fmt.Errorf("find in %s: %w", coll.Name(), storeError(err))

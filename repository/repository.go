@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
+	"github.com/clinic/interactions/admission"
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
@@ -41,6 +42,8 @@ type DB struct {
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
 	loneID bool
+	// scans admits the queries that may read a whole collection (see WithScanGate).
+	scans *admission.Gate
 }
 
 // New returns a DB over db, adjusted by opts.
@@ -76,6 +79,14 @@ type Option func(*DB)
 // evaluate over the whole collection.
 func WithLoneIDFilters() Option {
 	return func(s *DB) { s.loneID = true }
+}
+
+// WithScanGate has the queries that may read a whole collection on the embedded
+// store (a history page, the audit events, a record's versions, lookups of many
+// records, the purge of expired idempotency keys) admitted by gate first; a nil
+// gate admits them all. Lookups by _id never wait for it.
+func WithScanGate(gate *admission.Gate) Option {
+	return func(s *DB) { s.scans = gate }
 }
 
 // WithCounter has the DB count the audit events with count, when not nil, instead of
@@ -229,6 +240,11 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 		return models.Page{}, models.ErrPatientNotFound
 	}
 
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return models.Page{}, fmt.Errorf("find history: %w", err)
+	}
+	defer leave()
 	filter := bson.D{{Key: "insurance_no", Value: q.InsuranceNo}}
 	if len(q.Labels) > 0 {
 		op := "$in"

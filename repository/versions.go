@@ -77,6 +77,11 @@ func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int)
 // before, newest first, fewer when they would pass maxBytes as stored (but at least
 // one); more reports whether earlier ones remain.
 func (s *Versions[T]) Earlier(ctx context.Context, key models.RecordKey, before, limit, maxBytes int) (versions []T, more bool, err error) {
+	leave, err := s.db.scans.Enter(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("find versions: %w", err)
+	}
+	defer leave()
 	filter := append(archiveKey(key), bson.E{Key: "version", Value: bson.D{{Key: "$lt", Value: before}}})
 	cur, err := s.archive.Find(ctx, filter, options.Find().
 		SetSort(bson.D{{Key: "version", Value: -1}}).

@@ -116,7 +116,7 @@ func (s *Store) Database(t testing.TB) *mongo.Database {
 func (s *Store) DB(t testing.TB) (*repository.DB, *mongo.Database) {
 	t.Helper()
 	db := s.Database(t)
-	repo := repository.New(db, s.conn.RepositoryOptions(db.Name())...)
+	repo := repository.New(db, s.conn.RepositoryOptions(db.Name(), app.AutoScanLimit)...)
 	if err := repo.Prepare(context.Background()); err != nil {
 		t.Fatalf("ensure indexes: %v", err)
 	}
