@@ -24,6 +24,7 @@ import (
 
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
 )
 
 // The tests of this package run the service as its users do: the binary `go build`
@@ -352,6 +353,51 @@ func fillStore(t *testing.T, dataDir, insuranceNo string, n int) {
 		batch = append(batch, in)
 	}
 	if _, err := repo.InsertInteractions(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// fillVersions stores, in the store of dataDir, interaction id of patient
+// insuranceNo at version n with its n-1 earlier versions archived: listing its
+// versions, which reads every archived version on the embedded store, is then slow
+// enough to be caught running.
+func fillVersions(t *testing.T, dataDir, insuranceNo, id string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := app.Config{Database: "clinic", DataDir: dataDir, EmbeddedAddr: "127.0.0.1:0", ScanLimit: app.AutoScanLimit}
+	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	conn, repo, err := app.Open(ctx, cfg, logger, app.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseLogged(logger)
+	now := time.Now()
+	p, err := models.NewPatient(bson.D{{Key: "insurance_no", Value: insuranceNo}}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.InsertPatients(ctx, []models.Patient{p}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := models.NewInteraction(bson.D{
+		{Key: "id", Value: id}, {Key: "insurance_no", Value: insuranceNo},
+		{Key: "symptoms", Value: strings.Repeat("noted at length; ", 20)},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	archived := make([]any, 0, n-1)
+	for v := 1; v < n; v++ {
+		in.Version = v
+		version := models.NewVersion(in, v, now)
+		version.Committed = true
+		archived = append(archived, version)
+	}
+	if _, err := conn.DB.Collection(repository.InteractionVersionsCollection).InsertMany(ctx, archived); err != nil {
+		t.Fatal(err)
+	}
+	in.Version = n
+	if _, err := repo.InsertInteractions(ctx, []models.Interaction{in}); err != nil {
 		t.Fatal(err)
 	}
 }

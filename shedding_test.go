@@ -6,21 +6,21 @@ import (
 	"time"
 )
 
-// TestLoadShedding sends more reads of a long history at once than the store is
-// allowed to run (SCAN_LIMIT=1): each is answered in its time, with a page or with a
+// TestLoadShedding sends more reads of a long version history at once than the store
+// is allowed to run (SCAN_LIMIT=1): each is answered in its time, with a page or with a
 // 503 unavailable and Retry-After, some of each; and meanwhile /healthz and a lookup
 // of a patient by insurance number, which wait for no slot, are answered.
 func TestLoadShedding(t *testing.T) {
 	const timeout = 3 * time.Second
 	dataDir := t.TempDir()
-	fillStore(t, dataDir, "SLOW-1", 16000)
+	fillVersions(t, dataDir, "SLOW-1", "slow-1", 6000)
 	p := startProcess(t, dataDir, "SCAN_LIMIT=1", "REQUEST_TIMEOUT="+timeout.String())
 	key := p.createKey("load", "clinician")
 	if status, _, body := p.do("POST", "/api/v1/patients", key, `{"insurance_no":"POINT-1"}`); status != http.StatusCreated {
 		t.Fatalf("create the patient: %d %s", status, body)
 	}
 
-	slow := startReads(p.base, key, "/api/v1/patients/SLOW-1/interactions?label=old", 16)
+	slow := startReads(p.base, key, "/api/v1/interactions/slow-1/history?limit=20", 16)
 	waitFor(t, "the reads to connect", func() bool { connected, _ := slow.state(); return !connected.IsZero() })
 	for range 5 {
 		if status, _, body := p.do("GET", "/healthz", "", ""); status != http.StatusOK {

@@ -16,16 +16,17 @@ import (
 // restart, its interaction does not exist.
 func TestSIGTERMUnderLoad(t *testing.T) {
 	dataDir := t.TempDir()
-	fillStore(t, dataDir, "SLOW-1", 16000)
+	fillVersions(t, dataDir, "SLOW-1", "slow-1", 6000)
 	p := startProcess(t, dataDir)
 	key := p.createKey("load", "clinician")
 	if status, _, body := p.do("POST", "/api/v1/patients", key, `{"insurance_no":"LOAD-1"}`); status != http.StatusCreated {
 		t.Fatalf("create the patient: %d %s", status, body)
 	}
 
-	// Reads of a long history queue in the embedded store, each a third of a second
-	// or so: some are still running when SHUTDOWN_TIMEOUT ends.
-	slow := startReads(p.base, key, "/api/v1/patients/SLOW-1/interactions?label=old", 16)
+	// Reads of a long version history, each reading every archived version on the
+	// embedded store, wait their turn: some are still running when SHUTDOWN_TIMEOUT
+	// ends.
+	slow := startReads(p.base, key, "/api/v1/interactions/slow-1/history?limit=20", 16)
 	var signalled atomic.Bool
 	// A worker stops once the server, signalled, refuses its connection.
 	l := startLoad(p.base, key, "LOAD-1", "term", 16, func(o outcome) bool { return signalled.Load() && o.refused() })

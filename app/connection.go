@@ -32,9 +32,9 @@ type Connection struct {
 	// FerretDB tells whether the store is FerretDB, as the embedded store is: a store
 	// that finds a document fast only by a filter of _id alone.
 	FerretDB bool
-	// dataDir holds the SQLite files of the embedded store this process runs.
-	dataDir string
-	stop    func()
+	// files are the SQLite files of the embedded store this process runs.
+	files *sqliteFiles
+	stop  func()
 }
 
 // ConnectOptions adjusts how Connect reaches the store.
@@ -169,7 +169,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 		stop()
 		return nil, err
 	}
-	s.Embedded, s.FerretDB, s.dataDir, s.stop = true, true, dir, stop
+	s.Embedded, s.FerretDB, s.files, s.stop = true, true, &sqliteFiles{dir: dir}, stop
 	return s, nil
 }
 
@@ -179,6 +179,9 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 // it next starts, as after a crash.
 func (s *Connection) Close(ctx context.Context) error {
 	err := s.Client.Disconnect(ctx)
+	if s.files != nil {
+		err = errors.Join(err, s.files.close())
+	}
 	stopped := make(chan struct{})
 	go func() {
 		s.stop()
@@ -230,9 +233,9 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 // RepositoryOptions returns the options of a repository.DB over database that suit
 // the store: on FerretDB, conditional writes by lookups of _id alone, and at most
 // scanLimit queries reading a whole collection at once (see Config.ScanLimit); on
-// the embedded store this process runs, counts from its SQLite files.
+// the embedded store this process runs, listings and counts by its side index.
 func (s *Connection) RepositoryOptions(database string, scanLimit int) []repository.Option {
-	opts := []repository.Option{repository.WithCounter(s.Counter(database))}
+	opts := []repository.Option{repository.WithSideIndex(s.SideIndex(database))}
 	if s.FerretDB {
 		opts = append(opts, repository.WithLoneIDFilters())
 	}

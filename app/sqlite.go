@@ -3,10 +3,15 @@ package app
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"path/filepath"
+	"strings"
+	"sync"
 
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 
 	// The SQLite driver the embedded store itself uses.
@@ -14,110 +19,282 @@ import (
 )
 
 // The embedded store (FerretDB v1.24 on SQLite) keeps each collection in a table of
-// one JSON column, listed in its catalogue table. This process, when it runs the
-// store, reaches past it into those files for two things the store does slowly.
+// one JSON column, listed in its catalogue table, a document's values as plain JSON
+// (dates as milliseconds since 1970). It runs a find whose filter is exactly
+// {_id: <string>} as "WHERE <column>->'$._id' = ?", and every other filter by reading
+// the whole table into Go, at 110–200 µs a document. This process, when it runs the
+// store, reaches past it into those files for what the store does slowly:
 //
-// Lookups by _id: the store runs a find whose filter is exactly {_id: <string>} as
-// "WHERE <column>->'$._id' = ?". Its unique _id index is built over another spelling
-// of that expression, which SQLite does not match to it, so every such lookup reads
-// the table row by row: about 5 µs a row, 5 s at a million. An index over the very
-// expression the lookup uses turns it into an index search (about 0.5 ms at any
-// size). It is SQLite's own: the store's catalogue does not list it and clients never
-// see it, and it goes with its table when the collection is dropped.
+//   - Lookups by _id: the store's unique _id index is built over another spelling of
+//     the expression its lookup uses, which SQLite does not match to it, so every
+//     lookup read the table row by row (about 5 µs a row, 5 s at a million). An index
+//     over the very expression makes it an index search, about 0.3 ms at any size.
+//   - Listings: indexes over (insurance number, visit date, id) and over the audit
+//     events' time find the ids of a page of a history or of the audit trail in
+//     SQLite; the repository then reads each by _id (see SideIndex).
+//   - Counts: see sideIndex.Count.
 //
-// Counts: see Counter.
+// The indexes are SQLite's own: the store's catalogue does not list them, clients
+// never see them, and they go with their table when a collection is dropped. Only
+// reads go past the store; every write goes through it.
 const (
 	ferretCollections = "_ferretdb_collections" // the store's catalogue: name, table_name
 	ferretColumn      = "_ferretdb_sjson"       // the column holding the documents
-	lookupIndexSuffix = "_id_lookup"
 )
 
-// IndexLookups gives every collection of database the index that makes lookups by
-// _id cheap, when this process runs the embedded store; for MongoDB, which indexes
-// _id itself, and for a store another process runs, it does nothing. Creating the
-// index reads the collection once; later calls find it there. It returns the errors
-// of the store's SQLite file.
-func (s *Connection) IndexLookups(ctx context.Context, database string) error {
-	if s.dataDir == "" {
-		return nil
-	}
-	db, err := s.openSQLite(database)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tables, err := sqliteTables(ctx, db)
-	if err != nil {
-		return err
-	}
-	for _, table := range tables {
-		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s->'$._id')`, table+lookupIndexSuffix, table, ferretColumn)
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("index lookups by _id in %s: %w", table, err)
-		}
-	}
-	return nil
+// sqliteFiles are the open SQLite files of the embedded store this process runs, one
+// per database, in dir.
+type sqliteFiles struct {
+	dir  string
+	mu   sync.Mutex
+	open map[string]*sql.DB
 }
 
-// Counter returns a repository.Counter over database when this process runs the
-// embedded store, and nil otherwise. The store's own counts read every document
-// (count) or analyse the whole table, holding off writers meanwhile (collStats);
-// SQLite counts a table's rows from its smallest index, about 0.1 s a million.
-func (s *Connection) Counter(database string) repository.Counter {
-	if s.dataDir == "" {
-		return nil
+// db returns the open file of database. It returns the driver's error.
+func (f *sqliteFiles) db(database string) (*sql.DB, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if db, ok := f.open[database]; ok {
+		return db, nil
 	}
-	return func(ctx context.Context, collection string) (int64, error) {
-		db, err := s.openSQLite(database)
-		if err != nil {
-			return 0, err
-		}
-		defer db.Close()
-		tables, err := sqliteTables(ctx, db)
-		if err != nil {
-			return 0, err
-		}
-		table, ok := tables[collection]
-		if !ok {
-			return 0, nil // not created yet: empty
-		}
-		var n int64
-		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
-			return 0, fmt.Errorf("count %s: %w", collection, err)
-		}
-		return n, nil
-	}
-}
-
-// openSQLite opens the SQLite file of database in the embedded store this process
-// runs. It returns the driver's error.
-func (s *Connection) openSQLite(database string) (*sql.DB, error) {
-	dsn := (&url.URL{Scheme: "file", Path: filepath.Join(s.dataDir, database+".sqlite"),
+	dsn := (&url.URL{Scheme: "file", Path: filepath.Join(f.dir, database+".sqlite"),
 		RawQuery: "_pragma=busy_timeout(10000)"}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store's file: %w", err)
 	}
+	if f.open == nil {
+		f.open = map[string]*sql.DB{}
+	}
+	f.open[database] = db
 	return db, nil
 }
 
-// sqliteTables returns the table of each collection in the store's catalogue.
-func sqliteTables(ctx context.Context, db *sql.DB) (map[string]string, error) {
+// close closes the open files.
+func (f *sqliteFiles) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var errs []error
+	for _, db := range f.open {
+		errs = append(errs, db.Close())
+	}
+	f.open = nil
+	return errors.Join(errs...)
+}
+
+// table returns the table of collection in database's file, "" when the collection
+// does not exist yet.
+func (f *sqliteFiles) table(ctx context.Context, database, collection string) (*sql.DB, string, error) {
+	db, err := f.db(database)
+	if err != nil {
+		return nil, "", err
+	}
+	var table string
+	q := fmt.Sprintf(`SELECT table_name FROM %q WHERE name = ?`, ferretCollections)
+	err = db.QueryRowContext(ctx, q, collection).Scan(&table)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, "", fmt.Errorf("read the embedded store's catalogue: %w", err)
+	}
+	return db, table, nil
+}
+
+// field is the SQL value of a top-level field of a stored document.
+func field(name string) string { return fmt.Sprintf("%s->>'$.%s'", ferretColumn, name) }
+
+// The orders of the listings the side index serves: newest first, ties by id.
+var (
+	historyOrder = field("interaction_date") + " DESC, " + field("_id") + " DESC"
+	auditOrder   = field("time") + " DESC, " + field("_id") + " DESC"
+)
+
+// sideIndexes are the indexes of each collection beyond the lookup by _id, by the
+// expressions the side index's queries use.
+var sideIndexes = map[string]map[string]string{
+	repository.InteractionsCollection: {"history": field("insurance_no") + ", " + historyOrder},
+	repository.AuditEventsCollection: {
+		"time":         auditOrder,
+		"insurance_no": field("insurance_no") + ", " + auditOrder,
+		"key_name":     field("key_name") + ", " + auditOrder,
+	},
+}
+
+// IndexLookups gives every collection of database the index that makes lookups by
+// _id cheap, and the interactions and audit events the indexes of the side index,
+// when this process runs the embedded store; for MongoDB, which has indexes of its
+// own, and for a store another process runs, it does nothing. Creating an index
+// reads the collection once; later calls find it there. It returns the errors of the
+// store's SQLite file.
+func (s *Connection) IndexLookups(ctx context.Context, database string) error {
+	if s.files == nil {
+		return nil
+	}
+	db, err := s.files.db(database)
+	if err != nil {
+		return err
+	}
 	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT name, table_name FROM %q`, ferretCollections))
 	if err != nil {
-		return nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+		return fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
-	defer rows.Close()
 	tables := map[string]string{}
 	for rows.Next() {
 		var name, table string
 		if err := rows.Scan(&name, &table); err != nil {
-			return nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+			rows.Close()
+			return fmt.Errorf("read the embedded store's catalogue: %w", err)
 		}
 		tables[name] = table
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+		return fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
-	return tables, nil
+	for name, table := range tables {
+		indexes := map[string]string{"id_lookup": ferretColumn + "->'$._id'"}
+		maps.Copy(indexes, sideIndexes[name])
+		for suffix, columns := range indexes {
+			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("index %s: %w", name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// SideIndex returns the repository.SideIndex of database when this process runs the
+// embedded store, and nil otherwise.
+func (s *Connection) SideIndex(database string) repository.SideIndex {
+	if s.files == nil {
+		return nil
+	}
+	return sideIndex{files: s.files, database: database}
+}
+
+// sideIndex finds and counts documents of a database in the embedded store's SQLite
+// file, by the indexes IndexLookups makes.
+type sideIndex struct {
+	files    *sqliteFiles
+	database string
+}
+
+// Count counts the rows of collection's table, which SQLite does from its smallest
+// index, about 0.1 s a million; the store's own counts read every document (count)
+// or analyse the whole table, holding off writers meanwhile (collStats).
+func (x sideIndex) Count(ctx context.Context, collection string) (int64, error) {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return 0, err
+	}
+	var n int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count %s: %w", collection, err)
+	}
+	return n, nil
+}
+
+// HistoryIDs selects what the repository's query of a history selects, in its order:
+// the patient's interactions, with any or all of the labels, without those entered
+// in error unless asked, after the cursor.
+func (x sideIndex) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+	var w where
+	w.add(field("insurance_no")+" = ?", q.InsuranceNo)
+	if !q.IncludeEnteredInError {
+		w.add(fmt.Sprintf("coalesce(%s, '') != ?", field("status")), models.StatusEnteredInError)
+	}
+	if len(q.Labels) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Labels)), ", ")
+		labels := fmt.Sprintf("SELECT DISTINCT value FROM json_each(%s, '$.label') WHERE value IN (%s)", ferretColumn, marks)
+		args := make([]any, len(q.Labels))
+		for i, l := range q.Labels {
+			args[i] = l
+		}
+		if q.MatchAll {
+			distinct := map[string]bool{}
+			for _, l := range q.Labels {
+				distinct[l] = true
+			}
+			w.add(fmt.Sprintf("(SELECT count(*) FROM (%s)) = %d", labels, len(distinct)), args...)
+		} else {
+			w.add("EXISTS ("+labels+")", args...)
+		}
+	}
+	w.after(field("interaction_date"), q.After)
+	return x.ids(ctx, repository.InteractionsCollection, w, historyOrder, n)
+}
+
+// AuditEventIDs selects what the repository's query of audit events selects, in its
+// order: the events of the patient, key and action asked for, in the time span,
+// after the cursor.
+func (x sideIndex) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error) {
+	var w where
+	for _, f := range []struct{ name, value string }{
+		{"insurance_no", q.InsuranceNo}, {"key_name", q.KeyName}, {"action", q.Action},
+	} {
+		if f.value != "" {
+			w.add(field(f.name)+" = ?", f.value)
+		}
+	}
+	// Times count in whole milliseconds, as the store keeps them and as MongoDB
+	// compares them.
+	if !q.From.IsZero() {
+		w.add(field("time")+" >= ?", q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		w.add(field("time")+" < ?", q.To.UnixMilli())
+	}
+	w.after(field("time"), q.After)
+	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
+}
+
+// where is the condition of a query, with its arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// after keeps what comes after the cursor c, when there is one, in an order by date
+// (a field holding whole milliseconds), then _id, both descending.
+func (w *where) after(date string, c *models.Cursor) {
+	if c == nil {
+		return
+	}
+	ms := c.Date.UnixMilli()
+	w.add(fmt.Sprintf("(%s < ? OR %s = ? AND %s < ?)", date, date, field("_id")), ms, ms, c.ID)
+}
+
+// ids returns the _id of the first n documents of collection that w selects, in
+// order.
+func (x sideIndex) ids(ctx context.Context, collection string, w where, order string, n int) ([]string, error) {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return nil, err
+	}
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", field("_id"), table, cond, order, n)
+	rows, err := db.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", collection, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read %s: %w", collection, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", collection, err)
+	}
+	return ids, nil
 }

@@ -43,15 +43,16 @@ func openEmbedded(t *testing.T) (*app.Connection, app.Config) {
 	return conn, cfg
 }
 
-// TestCounterCountsEveryDocument counts audit events through the embedded store's
+// TestSideIndexCountsEveryDocument counts audit events through the embedded store's
 // SQLite file: the count is the store's own, before and after inserts.
-func TestCounterCountsEveryDocument(t *testing.T) {
+func TestSideIndexCountsEveryDocument(t *testing.T) {
 	ctx := context.Background()
 	conn, cfg := openEmbedded(t)
-	count := conn.Counter(cfg.Database)
-	if count == nil {
-		t.Fatal("no counter for the embedded store this process runs")
+	side := conn.SideIndex(cfg.Database)
+	if side == nil {
+		t.Fatal("no side index for the embedded store this process runs")
 	}
+	count := side.Count
 	coll := conn.DB.Collection(repository.AuditEventsCollection)
 	for _, batch := range []int{0, 1, 250} {
 		docs := make([]any, batch)

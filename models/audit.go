@@ -94,6 +94,14 @@ type AuditQuery struct {
 	After       *Cursor
 }
 
+// Matches reports whether e is one the query selects (not its position). From and To
+// count in whole milliseconds, as the store keeps times.
+func (q AuditQuery) Matches(e AuditEvent) bool {
+	return (q.InsuranceNo == "" || e.InsuranceNo == q.InsuranceNo) &&
+		(q.KeyName == "" || e.KeyName == q.KeyName) && (q.Action == "" || e.Action == q.Action) &&
+		(q.From.IsZero() || !e.Time.Before(StoreTime(q.From))) && (q.To.IsZero() || e.Time.Before(StoreTime(q.To)))
+}
+
 // Key identifies what the query selects (not the page size), for the cursors of
 // its pages.
 func (q AuditQuery) Key() string {

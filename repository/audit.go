@@ -82,12 +82,12 @@ func (s *DB) SaveAuditCheckpoint(ctx context.Context, cp models.AuditCheckpoint)
 }
 
 // CountAuditEvents returns how many audit events are stored, without reading them:
-// with the DB's Counter when it has one, else the store's estimate from its metadata
+// with the DB's side index when it has one, else the store's estimate from its metadata
 // (exact on MongoDB after a clean shutdown; on FerretDB it reads every event). It
 // returns the store's error.
 func (s *DB) CountAuditEvents(ctx context.Context) (int64, error) {
-	if s.count != nil {
-		return s.count(ctx, AuditEventsCollection)
+	if s.side != nil {
+		return s.side.Count(ctx, AuditEventsCollection)
 	}
 	n, err := s.auditEvents.EstimatedDocumentCount(ctx)
 	if err != nil {
@@ -127,9 +127,42 @@ func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
 
 // AuditEvents returns one page of audit events matching q, newest first.
 func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error) {
+	var items []models.AuditEvent
+	var last models.AuditEvent
+	var more bool
+	var err error
+	if s.side != nil {
+		var ids []string
+		if ids, err = s.side.AuditEventIDs(ctx, q, q.Limit+1); err != nil {
+			return models.AuditPage{}, fmt.Errorf("find audit events: %w", storeError(err))
+		}
+		items, last, more, err = readByID(ctx, s.auditEvents, ids, q.Limit, q.Matches)
+	} else {
+		items, more, err = s.auditEventsQuery(ctx, q)
+		if len(items) > 0 {
+			last = items[len(items)-1]
+		}
+	}
+	if err != nil {
+		return models.AuditPage{}, err
+	}
+	page := models.AuditPage{Items: items}
+	if page.Items == nil {
+		page.Items = []models.AuditEvent{}
+	}
+	if more {
+		next := models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
+		page.NextCursor = &next
+	}
+	return page, nil
+}
+
+// auditEventsQuery reads the page of audit events q asks for with one query the
+// store filters and sorts. more reports whether the events go on past the page.
+func (s *DB) auditEventsQuery(ctx context.Context, q models.AuditQuery) (items []models.AuditEvent, more bool, err error) {
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
-		return models.AuditPage{}, fmt.Errorf("find audit events: %w", err)
+		return nil, false, fmt.Errorf("find audit events: %w", err)
 	}
 	defer leave()
 	filter := bson.D{}
@@ -160,22 +193,13 @@ func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.Audit
 		SetSort(bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}).
 		SetLimit(int64(q.Limit)+1))
 	if err != nil {
-		return models.AuditPage{}, fmt.Errorf("find audit events: %w", storeError(err))
+		return nil, false, fmt.Errorf("find audit events: %w", storeError(err))
 	}
-	items, more, err := readPage[models.AuditEvent](ctx, cur, q.Limit, models.MaxPageBytes)
+	items, more, err = readPage[models.AuditEvent](ctx, cur, q.Limit, models.MaxPageBytes)
 	if err != nil {
-		return models.AuditPage{}, fmt.Errorf("read audit events: %w", err)
+		return nil, false, fmt.Errorf("read audit events: %w", err)
 	}
-	page := models.AuditPage{Items: items}
-	if page.Items == nil {
-		page.Items = []models.AuditEvent{}
-	}
-	if more {
-		last := items[len(items)-1]
-		next := models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
-		page.NextCursor = &next
-	}
-	return page, nil
+	return items, more, nil
 }
 
 // AuditChainHeads returns the head of every chain.

@@ -37,13 +37,13 @@ type DB struct {
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
 	auditCheckpoints    *mongo.Collection
-	// count, when set, counts a collection's documents exactly and cheaply.
-	count Counter
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
 	loneID bool
 	// scans admits the queries that may read a whole collection (see WithScanGate).
 	scans *admission.Gate
+	// side, when set, finds and counts documents by the store's side indexes.
+	side SideIndex
 }
 
 // New returns a DB over db, adjusted by opts.
@@ -66,10 +66,6 @@ func New(db *mongo.Database, opts ...Option) *DB {
 	return s
 }
 
-// Counter counts the documents of a collection exactly without reading them, where
-// the store offers a way (see app.Connection.Counter).
-type Counter func(ctx context.Context, collection string) (int64, error)
-
 // Option adjusts a DB.
 type Option func(*DB)
 
@@ -89,10 +85,24 @@ func WithScanGate(gate *admission.Gate) Option {
 	return func(s *DB) { s.scans = gate }
 }
 
-// WithCounter has the DB count the audit events with count, when not nil, instead of
-// asking the store for its estimate.
-func WithCounter(count Counter) Option {
-	return func(s *DB) { s.count = count }
+// SideIndex finds and counts documents by indexes a store keeps beside its query
+// language (see app.Connection.SideIndex): what the repository would otherwise ask
+// the store to filter and sort, on the embedded store by reading a whole collection.
+type SideIndex interface {
+	// Count returns how many documents collection holds.
+	Count(ctx context.Context, collection string) (int64, error)
+	// HistoryIDs returns the ids of the first n interactions q selects, in the order
+	// of a history: newest first, ties by id descending.
+	HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error)
+	// AuditEventIDs returns the ids of the first n audit events q selects, newest
+	// first, ties by id descending.
+	AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error)
+}
+
+// WithSideIndex has the DB find histories and audit events by side, when not nil,
+// then read them by _id, and count audit events with it, instead of asking the store.
+func WithSideIndex(side SideIndex) Option {
+	return func(s *DB) { s.side = side }
 }
 
 // Ping checks that the store answers. It returns models.ErrUnavailable when it does not.
@@ -240,9 +250,49 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 		return models.Page{}, models.ErrPatientNotFound
 	}
 
+	var items []models.Interaction
+	var last models.Interaction
+	var more bool
+	if s.side != nil {
+		items, last, more, err = s.historyByID(ctx, q)
+	} else {
+		items, more, err = s.historyQuery(ctx, q)
+		if len(items) > 0 {
+			last = items[len(items)-1]
+		}
+	}
+	if err != nil {
+		return models.Page{}, err
+	}
+	page := models.Page{Items: items}
+	if page.Items == nil {
+		page.Items = []models.Interaction{}
+	}
+	if more {
+		next := models.CursorAt(last, q.Key()).Encode()
+		page.NextCursor = &next
+	}
+	return page, nil
+}
+
+// historyByID reads the page of a history q asks for: the ids by the side index,
+// then each interaction by _id (see readByID, which says what last is). An
+// interaction changed since its id was found so that q no longer selects it is left
+// out.
+func (s *DB) historyByID(ctx context.Context, q models.HistoryQuery) (items []models.Interaction, last models.Interaction, more bool, err error) {
+	ids, err := s.side.HistoryIDs(ctx, q, q.Limit+1)
+	if err != nil {
+		return nil, last, false, fmt.Errorf("find history: %w", storeError(err))
+	}
+	return readByID(ctx, s.interactions, ids, q.Limit, q.Matches)
+}
+
+// historyQuery reads the page of a history q asks for with one query the store
+// filters and sorts. more reports whether the history goes on past the page.
+func (s *DB) historyQuery(ctx context.Context, q models.HistoryQuery) (items []models.Interaction, more bool, err error) {
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
-		return models.Page{}, fmt.Errorf("find history: %w", err)
+		return nil, false, fmt.Errorf("find history: %w", err)
 	}
 	defer leave()
 	filter := bson.D{{Key: "insurance_no", Value: q.InsuranceNo}}
@@ -270,21 +320,13 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 		SetLimit(int64(q.Limit) + 1)
 	cur, err := s.interactions.Find(ctx, filter, opts)
 	if err != nil {
-		return models.Page{}, fmt.Errorf("find interactions: %w", storeError(err))
+		return nil, false, fmt.Errorf("find interactions: %w", storeError(err))
 	}
-	items, more, err := readPage[models.Interaction](ctx, cur, q.Limit, models.MaxPageBytes)
+	items, more, err = readPage[models.Interaction](ctx, cur, q.Limit, models.MaxPageBytes)
 	if err != nil {
-		return models.Page{}, fmt.Errorf("read interactions: %w", err)
+		return nil, false, fmt.Errorf("read interactions: %w", err)
 	}
-	page := models.Page{Items: items}
-	if page.Items == nil {
-		page.Items = []models.Interaction{}
-	}
-	if more {
-		next := models.CursorAt(items[len(items)-1], q.Key()).Encode()
-		page.NextCursor = &next
-	}
-	return page, nil
+	return items, more, nil
 }
 
 // namespaceExists reports whether err says a collection exists already.
