@@ -85,6 +85,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			return err
 		}
 		prepared.Store(true)
+		warnIfLarge(ctx, logger, conn.SideIndex(cfg.Database))
 	} else {
 		go keepPreparing(ctx, logger, prepare, &prepared)
 	}
@@ -144,6 +145,34 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	}
 	logger.Info("shut down", "took_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// The sizes up to which the embedded store is comfortable for interactive use, as
+// measured (see the README's "Limits of the embedded store"): histories measured flat
+// up to 51,000 interactions; listing a record's versions reads every archived version
+// of its kind, about 150 µs each, so a second at about 7,000.
+const (
+	comfortableInteractions = 50_000
+	comfortableVersions     = 7_000
+)
+
+// warnIfLarge logs a warning when the embedded store holds more than it is
+// comfortable with, counted by side. A count that fails is logged and passed over.
+func warnIfLarge(ctx context.Context, logger *slog.Logger, side repository.SideIndex) {
+	count := func(collection string) int64 {
+		n, err := side.Count(ctx, collection)
+		if err != nil {
+			logger.Warn("count "+collection, "error", err.Error())
+		}
+		return n
+	}
+	interactions := count(repository.InteractionsCollection)
+	versions := count(repository.InteractionVersionsCollection) + count(repository.PatientVersionsCollection)
+	if interactions > comfortableInteractions || versions > comfortableVersions {
+		logger.Warn("the embedded store holds more than it serves comfortably; use MongoDB (MONGODB_URI) at this size",
+			"interactions", interactions, "comfortable_interactions", comfortableInteractions,
+			"archived_versions", versions, "comfortable_archived_versions", comfortableVersions)
+	}
 }
 
 // keepPreparing calls prepare until it succeeds or ctx ends, and then sets
