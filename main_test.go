@@ -319,44 +319,6 @@ func (o outcome) acknowledged() bool {
 	return json.Unmarshal(o.body, &in) == nil && in.ID == o.id
 }
 
-// fillStore stores, over dataDir, a patient with n interactions, as a practice that
-// has seen them over the years: on the embedded store, which reads a whole
-// collection for a patient's history, it makes that history slow to read.
-func fillStore(t *testing.T, dataDir, insuranceNo string, n int) {
-	t.Helper()
-	ctx := context.Background()
-	cfg := app.Config{Database: "clinic", DataDir: dataDir, EmbeddedAddr: "127.0.0.1:0"}
-	conn, repo, err := app.Open(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.ConnectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.CloseLogged(slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	now := time.Now()
-	p, err := models.NewPatient(bson.D{{Key: "insurance_no", Value: insuranceNo}}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := repo.InsertPatients(ctx, []models.Patient{p}); err != nil {
-		t.Fatal(err)
-	}
-	batch := make([]models.Interaction, 0, n)
-	for i := range n {
-		in, err := models.NewInteraction(bson.D{
-			{Key: "id", Value: fmt.Sprintf("old-%d", i)}, {Key: "insurance_no", Value: insuranceNo},
-			{Key: "ailment", Value: "a visit of long ago"}, {Key: "symptoms", Value: strings.Repeat("noted at length; ", 20)},
-			{Key: "interaction_date", Value: now.Add(-time.Duration(i) * time.Hour).Format(time.RFC3339)},
-			{Key: "label", Value: bson.A{"old"}},
-		}, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		batch = append(batch, in)
-	}
-	if _, err := repo.InsertInteractions(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // fillVersions stores, in the store of dataDir, interaction id of patient
 // insuranceNo at version n with its n-1 earlier versions archived: listing its
 // versions, which reads every archived version on the embedded store, is then slow

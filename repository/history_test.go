@@ -79,26 +79,36 @@ func TestHistoryByIndexIsTheQuery(t *testing.T) {
 // ids of its items and its next cursor.
 func pages(t *testing.T, repo *repository.DB, q models.HistoryQuery) []string {
 	t.Helper()
-	var out []string
-	for {
+	return allPages(t, func(after *models.Cursor) ([]string, *string, error) {
+		q.After = after
 		page, err := repo.History(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ids []string
 		for _, in := range page.Items {
 			ids = append(ids, in.ID)
 		}
-		out = append(out, fmt.Sprint(ids))
-		if page.NextCursor == nil {
-			return out
-		}
-		out = append(out, *page.NextCursor)
-		after, err := models.ParseCursor(*page.NextCursor)
+		return ids, page.NextCursor, err
+	})
+}
+
+// allPages reads the pages next gives, each after the cursor of the one before, and
+// returns, page by page, the ids of its items and its next cursor.
+func allPages(t *testing.T, next func(after *models.Cursor) (ids []string, cursor *string, err error)) []string {
+	t.Helper()
+	var out []string
+	var after *models.Cursor
+	for {
+		ids, cursor, err := next(after)
 		if err != nil {
 			t.Fatal(err)
 		}
-		q.After = after
+		out = append(out, fmt.Sprint(ids))
+		if cursor == nil {
+			return out
+		}
+		out = append(out, *cursor)
+		if after, err = models.ParseCursor(*cursor); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -153,25 +163,13 @@ func TestAuditEventsByIndexAreTheQuery(t *testing.T) {
 // page, the ids of its items and its next cursor.
 func auditPages(t *testing.T, repo *repository.DB, q models.AuditQuery) []string {
 	t.Helper()
-	var out []string
-	for {
+	return allPages(t, func(after *models.Cursor) ([]string, *string, error) {
+		q.After = after
 		page, err := repo.AuditEvents(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var ids []string
 		for _, e := range page.Items {
 			ids = append(ids, e.ID)
 		}
-		out = append(out, fmt.Sprint(ids))
-		if page.NextCursor == nil {
-			return out
-		}
-		out = append(out, *page.NextCursor)
-		after, err := models.ParseCursor(*page.NextCursor)
-		if err != nil {
-			t.Fatal(err)
-		}
-		q.After = after
-	}
+		return ids, page.NextCursor, err
+	})
 }
