@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Linux tells which process listens on a port and how much memory a process holds
@@ -136,4 +137,41 @@ func parseStatus(lines *bufio.Scanner) (Memory, error) {
 		return Memory{}, errors.New("status: no VmRSS and VmHWM (a kernel thread, or not Linux?)")
 	}
 	return m, nil
+}
+
+// clockTick is the unit of the CPU times in /proc/<pid>/stat: USER_HZ, 100 a second
+// on every Linux architecture in use.
+const clockTick = 10 * time.Millisecond
+
+// ReadCPU returns the CPU time process pid has used so far, user and system, from
+// proc/<pid>/stat. It returns an error when the file cannot be read or parsed.
+func ReadCPU(proc string, pid int) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join(proc, strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	return parseStat(string(data))
+}
+
+// parseStat reads the CPU time from the text of a /proc/<pid>/stat: the pid, the
+// command in parentheses (which may hold spaces and parentheses), then fields from
+// the state on, of which the 12th and 13th are the user and system time in ticks.
+func parseStat(stat string) (time.Duration, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, errors.New("stat: no command in parentheses")
+	}
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("stat: %d fields after the command, want 13 at least", len(f))
+	}
+	var ticks int64
+	for _, field := range f[11:13] {
+		n, err := strconv.ParseInt(field, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat: CPU time %q is not a number", field)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * clockTick, nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tcpTable is a /proc/net/tcp: port 8000 (1F40) listening twice (two sockets, as
@@ -152,5 +153,35 @@ func TestReadMemoryOfThisProcess(t *testing.T) {
 	}
 	if m.RSS <= 0 || m.Peak < m.RSS {
 		t.Errorf("memory %+v: want 0 < RSS ≤ peak", m)
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stat string
+		want time.Duration
+		err  string
+	}{
+		{"a process", "17684 (interactions) S 1 17684 1 0 -1 4194560 88437 0 0 0 9512 1203 0 0 20 0 14 0 1234 0 0",
+			(9512 + 1203) * 10 * time.Millisecond, ""},
+		{"a command with spaces and parentheses", "42 (a (b) c) R 1 42 1 0 -1 0 0 0 0 0 250 50 0 0 20 0",
+			3 * time.Second, ""},
+		{"no command", "42 a R 1", 0, "no command"},
+		{"cut short", "42 (a) R 1 42", 0, "fields after the command"},
+		{"not a number", "42 (a) R 1 42 1 0 -1 0 0 0 0 0 x 50", 0, `"x" is not a number`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseStat(tc.stat)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("parseStat = %v, %v; want an error with %q", got, err, tc.err)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("parseStat = %v, %v; want %v", got, err, tc.want)
+			}
+		})
 	}
 }

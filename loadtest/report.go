@@ -35,21 +35,31 @@ func WriteTable(w io.Writer, title string, r Result) error {
 }
 
 // WriteRatios writes, for each op both a and b ran, the ratio of a's throughput to
-// b's, with both throughputs, under the title "<aName>/<bName> throughput". It
+// b's, with both throughputs, under the title "<aName>/<bName> throughput"; then,
+// when there are several ops, the ratio of all their successes, as "all". It
 // returns w's error.
 func WriteRatios(w io.Writer, aName string, a Result, bName string, b Result) error {
 	var s strings.Builder
 	fmt.Fprintf(&s, "%s/%s throughput\n", aName, bName)
+	row := func(name string, at, bt float64) {
+		ratio := "n/a"
+		if bt > 0 {
+			ratio = strconv.FormatFloat(at/bt, 'f', 2, 64)
+		}
+		fmt.Fprintf(&s, "%-10s %6s  (%s/s ÷ %s/s)\n", name, ratio, FormatRate(at), FormatRate(bt))
+	}
+	var aAll, bAll OpResult
 	for _, ao := range a.Ops {
 		bo, ok := b.Op(ao.Name)
 		if !ok {
 			continue
 		}
-		ratio := "n/a"
-		if bt := b.Throughput(bo); bt > 0 {
-			ratio = strconv.FormatFloat(a.Throughput(ao)/bt, 'f', 2, 64)
-		}
-		fmt.Fprintf(&s, "%-10s %6s  (%s/s ÷ %s/s)\n", ao.Name, ratio, FormatRate(a.Throughput(ao)), FormatRate(b.Throughput(bo)))
+		row(ao.Name, a.Throughput(ao), b.Throughput(bo))
+		aAll.OK += ao.OK
+		bAll.OK += bo.OK
+	}
+	if len(a.Ops) > 1 {
+		row("all", a.Throughput(aAll), b.Throughput(bAll))
 	}
 	_, err := io.WriteString(w, s.String())
 	return err
@@ -73,8 +83,9 @@ func (r Result) NoRetryAfterCount() int {
 	return n
 }
 
-// FormatLatency writes d with three significant digits at most, in ms under a
-// second and in s from there: "0.42ms", "2.5ms", "120ms", "1.20s", "12.3s".
+// FormatLatency writes d in ms under a second and in s from there, with two
+// decimals under 1 ms or 10 s, one under 10 ms or from 10 s, none in between:
+// "0.42ms", "2.5ms", "120ms", "1.20s", "12.3s".
 func FormatLatency(d time.Duration) string {
 	ms := float64(d) / float64(time.Millisecond)
 	switch {
@@ -92,8 +103,8 @@ func FormatLatency(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
 }
 
-// FormatRate writes a rate per second with three significant digits under 100, as
-// a whole number from there: "0.52", "7.25", "71.9", "1480".
+// FormatRate writes a rate per second with two decimals under 10, one under 100,
+// none from there: "0.52", "7.25", "71.9", "1480".
 func FormatRate(perSecond float64) string {
 	switch {
 	case perSecond < 10:

@@ -112,7 +112,8 @@ func TestWriteRatios(t *testing.T) {
 	}
 	want := "API/raw throughput\n" +
 		"create       0.50  (50.0/s ÷ 100/s)\n" +
-		"history      1.80  (4.50/s ÷ 2.50/s)\n"
+		"history      1.80  (4.50/s ÷ 2.50/s)\n" +
+		"all          0.53  (54.5/s ÷ 102/s)\n"
 	if b.String() != want {
 		t.Errorf("WriteRatios wrote\n%s\nwant\n%s", b.String(), want)
 	}
