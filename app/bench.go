@@ -63,6 +63,11 @@ const (
 	benchPageSize = 20
 	// benchSampleEvery is how often the server's memory is read during the API phase.
 	benchSampleEvery = 200 * time.Millisecond
+	// benchRawTimeout bounds an operation of the raw phase. It is long: the raw
+	// phase measures what the store achieves at its own pace (the API's requests
+	// end at REQUEST_TIMEOUT), and a store left with abandoned queries would
+	// slow down whatever comes next.
+	benchRawTimeout = 5 * time.Minute
 )
 
 // benchOptions is the bench's command line.
@@ -253,6 +258,8 @@ func (b *bench) measure(ctx context.Context) error {
 		o.patients, data.patients[0], o.patients, benchVisitsPerPatient, loadtest.FormatLatency(time.Since(began)))
 
 	pid, pidErr := b.serverPID()
+	b.settle(ctx, "the API phase", pid, pidErr)
+	fmt.Fprintf(b.out, "running the API phase for %s, then waiting for the requests in flight\n", o.duration)
 	sampler := startMemorySampler(pid, pidErr)
 	phase := loadtest.Phase{Clients: o.clients, Duration: o.duration, Slow: b.cfg.RequestTimeout + time.Second}
 	api, err := loadtest.Run(ctx, phase, b.ops(b.apiOps(data)))
@@ -264,7 +271,7 @@ func (b *bench) measure(ctx context.Context) error {
 		return err
 	}
 	b.writeChecks(api)
-	fmt.Fprintln(b.out, memory)
+	fmt.Fprintf(b.out, "%s\n\n", memory)
 
 	created := len(data.interactions)
 	if c, ok := api.Op("create"); ok {
@@ -276,11 +283,12 @@ func (b *bench) measure(ctx context.Context) error {
 	if !o.raw {
 		return ctx.Err()
 	}
-	raw, err := b.rawPhase(ctx, phase, data)
+	b.settle(ctx, "the raw phase", pid, pidErr)
+	fmt.Fprintf(b.out, "running the raw phase for %s, then waiting for the operations in flight\n", o.duration)
+	raw, err := b.rawPhase(ctx, loadtest.Phase{Clients: o.clients, Duration: o.duration}, data)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(b.out)
 	if err := loadtest.WriteTable(b.out, "raw", raw); err != nil {
 		return err
 	}
@@ -288,8 +296,57 @@ func (b *bench) measure(ctx context.Context) error {
 	if err := loadtest.WriteRatios(b.out, "API", api, "raw", raw); err != nil {
 		return err
 	}
+	if len(api.Ops) > 1 {
+		fmt.Fprintln(b.out, "(in a mix, each op's throughput follows the whole mix's: a client held by a slow page creates nothing meanwhile;"+
+			" compare all, or run one op alone, -mix create=1, for its own ratio)")
+	}
 	fmt.Fprintln(b.out)
 	return ctx.Err()
+}
+
+// How the bench waits for the server to go idle before a phase.
+const (
+	// settleWindow is how long the server's CPU use is watched at a time.
+	settleWindow = time.Second
+	// settleIdle is the CPU time within a window under which the server is idle.
+	settleIdle = settleWindow / 10
+	// settleMax is how long the bench waits at most.
+	settleMax = 3 * time.Minute
+)
+
+// settle waits until the server's process pid uses less than a tenth of a CPU, for
+// settleMax at most, and says how long it waited when it had to wait, or why it
+// cannot tell. The embedded store goes on with queries whose requests have already
+// answered (503 at REQUEST_TIMEOUT, or a client that gave up): unwaited, they would
+// slow the next phase down.
+func (b *bench) settle(ctx context.Context, next string, pid int, pidErr error) {
+	if pidErr != nil {
+		fmt.Fprintf(b.out, "settle: n/a (%v): %s starts at once\n", pidErr, next)
+		return
+	}
+	start := time.Now()
+	last, err := loadtest.ReadCPU("/proc", pid)
+	for err == nil && time.Since(start) < settleMax {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(settleWindow):
+		}
+		var used time.Duration
+		if used, err = loadtest.ReadCPU("/proc", pid); err == nil && used-last < settleIdle {
+			if waited := time.Since(start); waited > 2*settleWindow {
+				fmt.Fprintf(b.out, "settle: the server was busy for %s before %s (queries of requests already answered, or its background work)\n",
+					loadtest.FormatLatency(waited-settleWindow), next)
+			}
+			return
+		}
+		last = used
+	}
+	if err != nil {
+		fmt.Fprintf(b.out, "settle: n/a (%v): %s starts at once\n", err, next)
+		return
+	}
+	fmt.Fprintf(b.out, "settle: the server was still busy after %s; %s starts all the same\n", settleMax, next)
 }
 
 // writeChecks writes what the API phase got that the service promises not to give:
@@ -481,7 +538,7 @@ func (b *bench) rawPhase(ctx context.Context, phase loadtest.Phase, data benchDa
 // the driver's terms (see benchOps).
 func (b *bench) rawOps(interactions, scratch *mongo.Collection, data benchData) map[string]func(context.Context, *rand.Rand) loadtest.Outcome {
 	timed := func(ctx context.Context, op func(context.Context) error) loadtest.Outcome {
-		ctx, cancel := context.WithTimeout(ctx, b.api.timeout)
+		ctx, cancel := context.WithTimeout(ctx, benchRawTimeout)
 		defer cancel()
 		return loadtest.Outcome{Err: op(ctx)}
 	}
