@@ -217,11 +217,12 @@ func (b *bench) issueKey(ctx context.Context) (revoke func() error, err error) {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), benchCleanupTimeout)
 		defer cancel()
 		_, err := b.db.RevokeAPIKey(ctx, name, models.StoreTime(time.Now()))
-		if rerr := b.record(ctx, "keys.delete", "bench key "+name, nil, err); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
+		rerr := b.record(ctx, "keys.delete", "bench key "+name, nil, err)
 		if err != nil {
-			return fmt.Errorf("revoke the bench's key %s (revoke it with: keys revoke %s): %w", name, name, err)
+			return errors.Join(fmt.Errorf("revoke the bench's key %s (revoke it with: go run . keys revoke %s): %w", name, name, err), rerr)
+		}
+		if rerr != nil {
+			return rerr
 		}
 		fmt.Fprintf(b.out, "key: %s, a clinician key issued for the run, is revoked; the audit trail has both\n", name)
 		return nil
