@@ -12,6 +12,19 @@ import (
 
 func ms(n float64) time.Duration { return time.Duration(n * float64(time.Millisecond)) }
 
+// wantedError reports whether a table case expects an error (want is not empty),
+// and if so fails the test unless err is one whose text holds want.
+func wantedError(t *testing.T, call string, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("%s: error %v, want one with %q", call, err, want)
+	}
+	return true
+}
+
 func TestPercentile(t *testing.T) {
 	hundred := make([]time.Duration, 100)
 	for i := range hundred {
@@ -62,10 +75,7 @@ func TestParseMix(t *testing.T) {
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseMix(tc.in, known)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("ParseMix(%q) = %v, %v; want an error with %q", tc.in, got, err, tc.err)
-				}
+			if wantedError(t, "ParseMix", err, tc.err) {
 				return
 			}
 			if err != nil || len(got) != len(tc.want) {

@@ -94,10 +94,7 @@ func TestListenerPID(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ListenerPID(proc, tc.port)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("ListenerPID = %d, %v; want an error with %q", got, err, tc.err)
-				}
+			if wantedError(t, "ListenerPID", err, tc.err) {
 				return
 			}
 			if err != nil || got != tc.want {
@@ -129,10 +126,7 @@ func TestParseStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseStatus(bufio.NewScanner(strings.NewReader(tc.status)))
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("parseStatus = %+v, %v; want an error with %q", got, err, tc.err)
-				}
+			if wantedError(t, "parseStatus", err, tc.err) {
 				return
 			}
 			if err != nil || got != tc.want {
@@ -173,10 +167,7 @@ func TestParseStat(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseStat(tc.stat)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("parseStat = %v, %v; want an error with %q", got, err, tc.err)
-				}
+			if wantedError(t, "parseStat", err, tc.err) {
 				return
 			}
 			if err != nil || got != tc.want {
