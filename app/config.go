@@ -166,13 +166,20 @@ func checkEmbeddedAddr(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not host:port, such as 127.0.0.1:27017", addr)
 	}
-	if allowRemote || strings.EqualFold(host, "localhost") {
-		return nil
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+	if allowRemote || loopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not a loopback address (127.0.0.1, ::1, localhost); "+
 		"the embedded store asks for no password, so anyone who reaches it reads and writes every record. "+
 		"Use MongoDB (MONGODB_URI) to serve other machines, or set EMBEDDED_MONGO_ALLOW_REMOTE=true to allow it anyway", addr)
+}
+
+// loopbackHost reports whether host names this machine's loopback interface:
+// localhost, or an address in 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

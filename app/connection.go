@@ -47,13 +47,18 @@ type ConnectOptions struct {
 	// EmbeddedAddr (a running server's) before starting one of its own, once it
 	// has checked the store's marker against DataDir's (see MarkerFile).
 	Attach bool
+	// AttachOnly, with Attach, makes Connect fail rather than start an embedded
+	// store of its own when no store of DataDir's answers on EmbeddedAddr: for a
+	// command that must work on the running server's store.
+	AttachOnly bool
 }
 
 // Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
 // embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir
 // and marking it as that directory's (see MarkerFile). It logs one line saying which
 // store is in use. It returns an error when the store cannot be started or does not
-// answer a ping, and when the store it would attach to is not cfg.DataDir's.
+// answer a ping, when the store it would attach to is not cfg.DataDir's, and, with
+// AttachOnly, when no store answers there to attach to.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
 		s, err := connect(ctx, cfg.MongoURI, cfg.Database, storeTimeout(cfg.RequestTimeout), !opts.Lazy)
@@ -81,6 +86,9 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 			s.FerretDB = true
 			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
 			return s, nil
+		}
+		if opts.AttachOnly {
+			return nil, fmt.Errorf("no embedded store answers on EMBEDDED_MONGO_ADDR %s: run this beside the server, with its EMBEDDED_MONGO_ADDR and DATA_DIR (or its MONGODB_URI)", cfg.EmbeddedAddr)
 		}
 	}
 	s, err := startEmbedded(ctx, cfg, logger)

@@ -40,20 +40,21 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		}
 		p := principal(c)
 		insuranceNo, interactionID := subject.Get()
-		// Path parameters are copied: Fiber reuses their memory after the handler.
+		// Path parameters and the method are copied: Fiber reuses their memory after
+		// the handler, while the event may still be waiting for its insert.
 		if insuranceNo == "" {
 			insuranceNo = strings.Clone(c.Params("insurance_no"))
 		}
 		if interactionID == "" {
 			interactionID = strings.Clone(c.Params("id"))
 		}
-		route := c.Route().Path
+		route, method := c.Route().Path, strings.Clone(c.Method())
 		event := models.AuditEvent{
 			Time:            now(),
 			KeyName:         p.Name,
 			Role:            p.Role,
-			Action:          action(c.Method(), route),
-			Method:          c.Method(),
+			Action:          action(method, route),
+			Method:          method,
 			Route:           route,
 			InsuranceNo:     insuranceNo,
 			InteractionID:   interactionID,
