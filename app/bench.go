@@ -81,6 +81,8 @@ type benchOptions struct {
 	key      string
 	raw      bool
 	pid      int
+	// idempotent sends an Idempotency-Key with each create.
+	idempotent bool
 }
 
 // parseBenchFlags reads the bench's command line; port is the server's default port.
@@ -96,6 +98,7 @@ func parseBenchFlags(args []string, port int) (benchOptions, error) {
 	fs.StringVar(&o.mixText, "mix", "create=1,history=1,label=1,get=1", "weights of the operations: "+strings.Join(benchOps, ", "))
 	fs.StringVar(&o.key, "key", "", "a clinician API key; empty: the bench issues a temporary one and revokes it at the end")
 	fs.BoolVar(&o.raw, "raw", true, "also run the raw phase, on the store directly")
+	fs.BoolVar(&o.idempotent, "idempotency", true, "send an Idempotency-Key with each create, as a client that retries safely does")
 	fs.IntVar(&o.pid, "pid", 0, "the server's process id, for its memory; 0: the process listening on the URL's port")
 	usage := func(err error) error {
 		var b strings.Builder
@@ -489,7 +492,11 @@ func (b *bench) apiOps(data benchData) map[string]func(context.Context, *rand.Ra
 				return loadtest.Outcome{Err: err}
 			}
 			// A client that retries safely sends a key of its own with each create.
-			return b.api.outcome(b.api.send(ctx, "POST", "/api/v1/interactions", body, false, "Idempotency-Key", uuid.NewString()))
+			var headers []string
+			if b.opts.idempotent {
+				headers = []string{"Idempotency-Key", uuid.NewString()}
+			}
+			return b.api.outcome(b.api.send(ctx, "POST", "/api/v1/interactions", body, false, headers...))
 		},
 		"history": func(ctx context.Context, r *rand.Rand) loadtest.Outcome {
 			return history(ctx, r, "")
