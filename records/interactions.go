@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -172,4 +173,32 @@ func (s *Interactions) History(ctx context.Context, q models.HistoryQuery) (mode
 	}
 	page.Items = items
 	return page, nil
+}
+
+// eachPage is how many interactions Each reads at a time.
+const eachPage = 500
+
+// Each calls fn with every interaction q selects, in the order of a history (newest
+// first), as History returns them, reading them a page at a time so that memory does
+// not grow with the patient's chart. q.Limit and q.After are its own. It stops at
+// fn's first error and returns it, and returns the errors of the store.
+func (s *Interactions) Each(ctx context.Context, q models.HistoryQuery, fn func(models.Interaction) error) error {
+	q.Limit, q.After = eachPage, nil
+	for {
+		page, err := s.History(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, in := range page.Items {
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+		if page.NextCursor == nil {
+			return nil
+		}
+		if q.After, err = models.ParseCursor(*page.NextCursor); err != nil {
+			return fmt.Errorf("continue the history: %w", err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package repository_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -172,4 +174,56 @@ func auditPages(t *testing.T, repo *repository.DB, q models.AuditQuery) []string
 		}
 		return ids, page.NextCursor, err
 	})
+}
+
+// TestEachReadsEveryInteraction reads a patient's chart of more than one page: every
+// interaction once, newest first, and an error of the caller stops it.
+func TestEachReadsEveryInteraction(t *testing.T) {
+	ctx := context.Background()
+	repo, _ := testStore.DB(t)
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := repo.CreatePatient(ctx, models.Patient{InsuranceNo: "A11", Version: 1, CreatedAt: at, UpdatedAt: at}); err != nil {
+		t.Fatal(err)
+	}
+	var all []models.Interaction
+	for i := range 1234 {
+		all = append(all, models.Interaction{ID: fmt.Sprintf("v%04d", i), InsuranceNo: "A11", Version: 1,
+			InteractionDate: at.Add(time.Duration(i) * time.Hour), CreatedAt: at, UpdatedAt: at})
+	}
+	if _, err := repo.InsertInteractions(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	s := records.NewInteractions(repo, repo.InteractionVersions(), nil)
+	var seen []string
+	err := s.Each(ctx, models.HistoryQuery{InsuranceNo: "A11"}, func(in models.Interaction) error {
+		seen = append(seen, in.ID)
+		return nil
+	})
+	if err != nil || len(seen) != len(all) || seen[0] != "v1233" || seen[len(seen)-1] != "v0000" {
+		t.Fatalf("Each read %d interactions (%v), from %v to %v; want %d, newest first", len(seen), err, first(seen), last(seen), len(all))
+	}
+	stop := errors.New("enough")
+	n := 0
+	if err := s.Each(ctx, models.HistoryQuery{InsuranceNo: "A11"}, func(models.Interaction) error {
+		if n++; n == 3 {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) || n != 3 {
+		t.Errorf("Each after the caller's error: %v after %d", err, n)
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func last(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[len(s)-1]
 }
