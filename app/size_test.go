@@ -46,3 +46,7 @@ func TestWarnIfLarge(t *testing.T) {
 		})
 	}
 }
+
+func (counts) PatientIDs(context.Context, models.PatientQuery, int) ([]string, error) {
+	return nil, nil
+}

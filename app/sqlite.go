@@ -101,16 +101,23 @@ func (f *sqliteFiles) table(ctx context.Context, database, collection string) (*
 // field is the SQL value of a top-level field of a stored document.
 func field(name string) string { return fmt.Sprintf("%s->>'$.%s'", ferretColumn, name) }
 
-// The orders of the listings the side index serves: newest first, ties by id.
+// The orders of the listings the side index serves: newest first, ties by id (a
+// history may be read the other way too), and patients by name.
 var (
 	historyOrder = field("interaction_date") + " DESC, " + field("_id") + " DESC"
+	oldestFirst  = field("interaction_date") + " ASC, " + field("_id") + " ASC"
 	auditOrder   = field("time") + " DESC, " + field("_id") + " DESC"
+	nameOrder    = field("sort_key") + ", " + field("_id")
 )
 
 // sideIndexes are the indexes of each collection beyond the lookup by _id, by the
 // expressions the side index's queries use.
 var sideIndexes = map[string]map[string]string{
-	repository.InteractionsCollection: {"history": field("insurance_no") + ", " + historyOrder},
+	repository.InteractionsCollection: {
+		"history": field("insurance_no") + ", " + historyOrder,
+		"date":    historyOrder,
+	},
+	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
 		"time":         auditOrder,
 		"insurance_no": field("insurance_no") + ", " + auditOrder,
@@ -194,11 +201,33 @@ func (x sideIndex) Count(ctx context.Context, collection string) (int64, error) 
 }
 
 // HistoryIDs selects what the repository's query of a history selects, in its order:
-// the patient's interactions, with any or all of the labels, without those entered
-// in error unless asked, after the cursor.
+// the patient's interactions (or everyone's), with any or all of the labels, the
+// ailment, in the date and health_status ranges, with the words, without those
+// entered in error unless asked, after the cursor.
 func (x sideIndex) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
 	var w where
-	w.add(field("insurance_no")+" = ?", q.InsuranceNo)
+	if q.InsuranceNo != "" {
+		w.add(field("insurance_no")+" = ?", q.InsuranceNo)
+	}
+	if q.Ailment != "" {
+		w.add(field("ailment_key")+" = ?", q.Ailment)
+	}
+	date := field("interaction_date")
+	if !q.From.IsZero() {
+		w.add(date+" >= ?", q.From.UnixMilli())
+	}
+	if !q.To.IsZero() {
+		w.add(date+" <= ?", q.To.UnixMilli())
+	}
+	if q.HealthMin != nil {
+		w.add(field("health_status")+" >= ?", *q.HealthMin)
+	}
+	if q.HealthMax != nil {
+		w.add(field("health_status")+" <= ?", *q.HealthMax)
+	}
+	for _, word := range q.Words {
+		w.startsWith("search_tokens", word)
+	}
 	if !q.IncludeEnteredInError {
 		w.add(fmt.Sprintf("coalesce(%s, '') != ?", field("status")), models.StatusEnteredInError)
 	}
@@ -219,8 +248,27 @@ func (x sideIndex) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int)
 			w.add("EXISTS ("+labels+")", args...)
 		}
 	}
-	w.after(field("interaction_date"), q.After)
-	return x.ids(ctx, repository.InteractionsCollection, w, historyOrder, n)
+	w.after(date, q.After, q.Ascending)
+	order := historyOrder
+	if q.Ascending {
+		order = oldestFirst
+	}
+	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+}
+
+// PatientIDs selects what the repository's query of patients selects, in its order:
+// those with, for each word, a search key starting with it, by name, after the
+// cursor.
+func (x sideIndex) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error) {
+	var w where
+	for _, word := range q.Words {
+		w.startsWith("search_keys", word)
+	}
+	if q.After != nil {
+		key, id := field("sort_key"), field("_id")
+		w.add(fmt.Sprintf("(%s > ? OR %s = ? AND %s > ?)", key, key, id), q.After.Key, q.After.Key, q.After.ID)
+	}
+	return x.ids(ctx, repository.PatientsCollection, w, nameOrder, n)
 }
 
 // AuditEventIDs selects what the repository's query of audit events selects, in its
@@ -243,7 +291,7 @@ func (x sideIndex) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int
 	if !q.To.IsZero() {
 		w.add(field("time")+" < ?", q.To.UnixMilli())
 	}
-	w.after(field("time"), q.After)
+	w.after(field("time"), q.After, false)
 	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
 }
 
@@ -259,13 +307,23 @@ func (w *where) add(cond string, args ...any) {
 }
 
 // after keeps what comes after the cursor c, when there is one, in an order by date
-// (a field holding whole milliseconds), then _id, both descending.
-func (w *where) after(date string, c *models.Cursor) {
+// (a field holding whole milliseconds), then _id, both descending, or both ascending.
+func (w *where) after(date string, c *models.Cursor, ascending bool) {
 	if c == nil {
 		return
 	}
+	op := "<"
+	if ascending {
+		op = ">"
+	}
 	ms := c.Date.UnixMilli()
-	w.add(fmt.Sprintf("(%s < ? OR %s = ? AND %s < ?)", date, date, field("_id")), ms, ms, c.ID)
+	w.add(fmt.Sprintf("(%s %s ? OR %s = ? AND %s %s ?)", date, op, date, field("_id"), op), ms, ms, c.ID)
+}
+
+// startsWith keeps documents whose array field holds a string starting with prefix.
+func (w *where) startsWith(array, prefix string) {
+	w.add(fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s, '$.%s') WHERE value >= ? AND value < ?)", ferretColumn, array),
+		prefix, prefix+"\U0010FFFF")
 }
 
 // ids returns the _id of the first n documents of collection that w selects, in

@@ -313,6 +313,238 @@ const docTemplate = `{
             }
         },
         "/api/v1/interactions": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "interactions"
+                ],
+                "summary": "Search visits",
+                "operationId": "searchInteractions",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Only this patient's interactions",
+                        "name": "insurance_no",
+                        "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Keep interactions carrying these labels (repeat the parameter or separate with commas; case-insensitive)",
+                        "name": "label",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "any",
+                            "all"
+                        ],
+                        "type": "string",
+                        "description": "any (default): at least one of the labels; all: every label",
+                        "name": "label_mode",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "example": "Influenza",
+                        "description": "Keep interactions with this ailment, compared case- and accent-insensitively, word by word",
+                        "name": "ailment",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "example": "2024-08-01",
+                        "description": "Keep interactions dated from then on, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "example": "2024-10-31",
+                        "description": "Keep interactions dated up to then, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "to",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 10,
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "Keep interactions whose health_status is at least this (those without one are left out)",
+                        "name": "health_status_min",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 10,
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "Keep interactions whose health_status is at most this (those without one are left out)",
+                        "name": "health_status_max",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "example": "fever cough",
+                        "description": "Words the ailment, symptoms, remarks or questions and answers hold words starting with, all of them, case- and accent-insensitively (at most 10 words, 200 characters)",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "-date",
+                            "date"
+                        ],
+                        "type": "string",
+                        "description": "-date (default): newest first; date: oldest first",
+                        "name": "sort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "entered-in-error"
+                        ],
+                        "type": "string",
+                        "description": "entered-in-error: also list interactions marked so",
+                        "name": "include",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.Page"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: bad query parameters, each named in fields, or a cursor of another query",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            },
             "post": {
                 "security": [
                     {
@@ -2098,6 +2330,156 @@ const docTemplate = `{
             }
         },
         "/api/v1/patients": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "Find a patient",
+                "operationId": "findPatients",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "example": "lop vern",
+                        "description": "Words the patient's names, insurance number or FHIR id start with, all of them (at most 10 words, 200 characters)",
+                        "name": "q",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/models.PatientList"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: bad query parameters, or a cursor of another query",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            },
             "post": {
                 "security": [
                     {
@@ -4468,6 +4850,62 @@ const docTemplate = `{
                     "type": "integer",
                     "readOnly": true,
                     "example": 1
+                }
+            }
+        },
+        "models.PatientList": {
+            "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.PatientListItem"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor continues the listing; it is null on the last page.",
+                    "type": "string",
+                    "x-nullable": true
+                }
+            }
+        },
+        "models.PatientListItem": {
+            "type": "object",
+            "required": [
+                "insurance_no",
+                "last_visit"
+            ],
+            "properties": {
+                "age": {
+                    "type": "integer",
+                    "example": 30
+                },
+                "fname": {
+                    "type": "string",
+                    "example": "Vernon"
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "A11"
+                },
+                "last_visit": {
+                    "description": "LastVisit is the date of the patient's latest interaction (entered-in-error\nones left out); null when there is none.",
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true,
+                    "example": "2024-10-12T09:30:00Z"
+                },
+                "lname": {
+                    "type": "string",
+                    "example": "Lopez"
+                },
+                "sex": {
+                    "type": "string",
+                    "example": "M"
                 }
             }
         },

@@ -36,6 +36,7 @@ type Patients interface {
 	Amend(ctx context.Context, no string, match records.Match, patch models.Document, reason string) (models.Patient, error)
 	Versions(ctx context.Context, no string, before, limit int) (records.Page[models.Patient], error)
 	Version(ctx context.Context, no string, v int) (models.Patient, error)
+	Find(ctx context.Context, q models.PatientQuery) (models.PatientList, error)
 }
 
 // Interactions keeps interaction records (records.Interactions).

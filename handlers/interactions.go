@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -132,7 +131,7 @@ func (h *Handler) History(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q, err := historyQuery(c, no)
+	q, err := visitQuery(c, no)
 	if err != nil {
 		return err
 	}
@@ -141,46 +140,4 @@ func (h *Handler) History(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(page)
-}
-
-// historyQuery reads the query parameters of patient no's history. It returns a
-// *models.ValidationError naming every parameter that is unknown, repeated or
-// invalid, and a cursor issued for another query.
-func historyQuery(c *fiber.Ctx, no string) (models.HistoryQuery, error) {
-	q := models.HistoryQuery{InsuranceNo: no}
-	errs := &models.ValidationError{}
-	params := readQuery(c, errs, "label", "label_mode", "limit", "cursor", "include")
-	q.Limit = pageLimit(params, errs)
-	switch mode := params.one("label_mode"); mode {
-	case "", "any":
-	case "all":
-		q.MatchAll = true
-	default:
-		errs.Add("label_mode", "must be any or all")
-	}
-	switch inc := params.one("include"); inc {
-	case "":
-	case models.StatusEnteredInError:
-		q.IncludeEnteredInError = true
-	default:
-		errs.Add("include", "must be entered-in-error")
-	}
-	q.After = cursorParam(params, errs, models.ParseCursor)
-	labels := params["label"]
-	q.Labels = models.NormalizeLabels(labels)
-	if len(labels) > 0 && len(q.Labels) == 0 {
-		errs.Add("label", "must name at least one label")
-	}
-	for _, l := range q.Labels {
-		if len(l) > 64 || !utf8.ValidString(l) {
-			errs.Add("label", "each label must be at most 64 characters")
-		}
-	}
-	if q.After != nil {
-		checkCursor(errs, q.After.Query, q.Key())
-	}
-	if err := errs.Err(); err != nil {
-		return models.HistoryQuery{}, err
-	}
-	return q, nil
 }

@@ -196,9 +196,11 @@ func readOnlyFields(t reflect.Type) map[string]bool {
 	return names
 }
 
-// withName returns names with name added.
-func withName(names map[string]bool, name string) map[string]bool {
-	names[name] = true
+// withName returns names with more added.
+func withName(names map[string]bool, more ...string) map[string]bool {
+	for _, name := range more {
+		names[name] = true
+	}
 	return names
 }
 

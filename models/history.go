@@ -21,13 +21,28 @@ const (
 	MaxPageBytes = 4 << 20
 )
 
-// HistoryQuery selects one page of a patient's interactions, newest first.
+// HistoryQuery selects one page of interactions, of one patient or of all: newest
+// first (interaction_date, then id, descending) unless Ascending.
 type HistoryQuery struct {
+	// InsuranceNo, when set, keeps the interactions of that patient alone.
 	InsuranceNo string
 	// Labels, when not empty, keeps interactions carrying any of them, or all of them
 	// when MatchAll is set.
 	Labels   []string
 	MatchAll bool
+	// Ailment, when set, keeps interactions whose ailment is it, compared as
+	// AilmentKey compares them.
+	Ailment string
+	// From and To, when set, keep interactions dated from From to To, both included.
+	From, To time.Time
+	// HealthMin and HealthMax, when set, keep interactions whose health_status is at
+	// least, at most, that; one without a health_status is then left out.
+	HealthMin, HealthMax *int
+	// Words, when set, keeps interactions with, for each of them, a search token
+	// starting with it (see Interaction.SearchTokens); they are folded words.
+	Words []string
+	// Ascending lists oldest first (interaction_date, then id, ascending).
+	Ascending bool
 	// IncludeEnteredInError keeps interactions marked entered-in-error, which are
 	// otherwise left out.
 	IncludeEnteredInError bool
@@ -36,11 +51,25 @@ type HistoryQuery struct {
 	After *Cursor
 }
 
-// Matches reports whether in is one the query selects (its patient, labels and
-// status; not its position).
+// Matches reports whether in is one the query selects (not its position).
 func (q HistoryQuery) Matches(in Interaction) bool {
-	if in.InsuranceNo != q.InsuranceNo || in.Status == StatusEnteredInError && !q.IncludeEnteredInError {
+	switch {
+	case q.InsuranceNo != "" && in.InsuranceNo != q.InsuranceNo,
+		in.Status == StatusEnteredInError && !q.IncludeEnteredInError,
+		q.Ailment != "" && in.AilmentKey() != q.Ailment,
+		!q.From.IsZero() && in.InteractionDate.Before(StoreTime(q.From)),
+		!q.To.IsZero() && in.InteractionDate.After(StoreTime(q.To)),
+		q.HealthMin != nil && (in.HealthStatus == nil || *in.HealthStatus < *q.HealthMin),
+		q.HealthMax != nil && (in.HealthStatus == nil || *in.HealthStatus > *q.HealthMax):
 		return false
+	}
+	if len(q.Words) > 0 {
+		tokens := in.SearchTokens()
+		for _, w := range q.Words {
+			if !slices.ContainsFunc(tokens, func(t string) bool { return strings.HasPrefix(t, w) }) {
+				return false
+			}
+		}
 	}
 	if len(q.Labels) == 0 {
 		return true
@@ -52,12 +81,29 @@ func (q HistoryQuery) Matches(in Interaction) bool {
 	return slices.ContainsFunc(q.Labels, has)
 }
 
-// Key identifies what the query selects (not the page size), for the cursors of
-// its pages.
+// Key identifies what the query selects and in which order (not the page size), for
+// the cursors of its pages.
 func (q HistoryQuery) Key() string {
 	labels := slices.Sorted(slices.Values(q.Labels))
+	words := slices.Sorted(slices.Values(q.Words))
+	bound := func(n *int) string {
+		if n == nil {
+			return ""
+		}
+		return strconv.Itoa(*n)
+	}
 	return QueryKey("interactions", q.InsuranceNo, strings.Join(labels, ","),
-		strconv.FormatBool(q.MatchAll), strconv.FormatBool(q.IncludeEnteredInError))
+		strconv.FormatBool(q.MatchAll), strconv.FormatBool(q.IncludeEnteredInError),
+		q.Ailment, timeKey(q.From), timeKey(q.To), bound(q.HealthMin), bound(q.HealthMax),
+		strings.Join(words, " "), strconv.FormatBool(q.Ascending))
+}
+
+// timeKey is t in a query's key: empty when zero.
+func timeKey(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return StoreTime(t).Format(time.RFC3339Nano)
 }
 
 // QueryKey returns a short fingerprint of a query's parts, which a cursor carries so

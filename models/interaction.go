@@ -56,10 +56,10 @@ type NextSteps struct {
 
 // The known fields of an interaction, as stored and as sent.
 var (
-	interactionBSONFields = fieldNames(reflect.TypeFor[Interaction](), "bson")
+	interactionBSONFields = withName(fieldNames(reflect.TypeFor[Interaction](), "bson"), searchTokensField, ailmentKeyField)
 	interactionJSONFields = fieldNames(reflect.TypeFor[Interaction](), "json")
 	// interactionReadOnly are the fields the server sets, which a client cannot send.
-	interactionReadOnly = readOnlyFields(reflect.TypeFor[Interaction]())
+	interactionReadOnly = withName(readOnlyFields(reflect.TypeFor[Interaction]()), searchTokensField, ailmentKeyField)
 )
 
 // NewInteraction builds version 1 of an interaction from a parsed request document.
@@ -175,9 +175,20 @@ func (r *fieldReader) labels(v any) []string {
 
 type plainInteraction Interaction
 
-// MarshalBSON stores the known fields followed by the extra ones.
+// storedInteraction is an interaction as stored: with the keys of its search.
+type storedInteraction struct {
+	Fields plainInteraction `bson:",inline"`
+	// SearchTokens and AilmentKey serve the search of visits (see
+	// Interaction.SearchTokens).
+	SearchTokens []string `bson:"search_tokens"`
+	AilmentKey   string   `bson:"ailment_key"`
+}
+
+// MarshalBSON stores the known fields and the keys of its search, followed by the
+// extra ones.
 func (in Interaction) MarshalBSON() ([]byte, error) {
-	return marshalBSONWithExtra(plainInteraction(in), in.Extra)
+	return marshalBSONWithExtra(storedInteraction{Fields: plainInteraction(in),
+		SearchTokens: in.SearchTokens(), AilmentKey: in.AilmentKey()}, in.Extra)
 }
 
 // UnmarshalBSON reads the known fields and collects the rest into Extra.

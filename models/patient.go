@@ -45,10 +45,10 @@ type Patient struct {
 // The known fields of a patient, as stored and as sent.
 var (
 	// A patient's _id is its insurance number: it is no extra field.
-	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id")
+	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id", searchKeysField, sortKeyField)
 	patientJSONFields = fieldNames(reflect.TypeFor[Patient](), "json")
 	// patientReadOnly are the fields the server sets, which a client cannot send.
-	patientReadOnly = readOnlyFields(reflect.TypeFor[Patient]())
+	patientReadOnly = withName(readOnlyFields(reflect.TypeFor[Patient]()), searchKeysField, sortKeyField)
 )
 
 // NewPatient builds version 1 of a patient from a parsed request document, with both
@@ -134,12 +134,16 @@ type plainPatient Patient
 type storedPatient struct {
 	ID     string       `bson:"_id"`
 	Fields plainPatient `bson:",inline"`
+	// SearchKeys and SortKey serve the search of patients (see Patient.SearchKeys).
+	SearchKeys []string `bson:"search_keys"`
+	SortKey    string   `bson:"sort_key"`
 }
 
-// MarshalBSON stores the known fields, the insurance number first as _id, followed by
-// the extra ones.
+// MarshalBSON stores the known fields, the insurance number first as _id, and the
+// keys of its search, followed by the extra ones.
 func (p Patient) MarshalBSON() ([]byte, error) {
-	return marshalBSONWithExtra(storedPatient{ID: p.InsuranceNo, Fields: plainPatient(p)}, p.Extra)
+	return marshalBSONWithExtra(storedPatient{ID: p.InsuranceNo, Fields: plainPatient(p),
+		SearchKeys: p.SearchKeys(), SortKey: p.SortKey()}, p.Extra)
 }
 
 // UnmarshalBSON reads the known fields and collects the rest, except _id, into Extra.

@@ -16,6 +16,11 @@ type PatientStore interface {
 	CreatePatient(ctx context.Context, p models.Patient) error
 	// Patient returns the patient with insurance number no, or models.ErrNotFound.
 	Patient(ctx context.Context, no string) (models.Patient, error)
+	// Patients returns one page of the patients q selects, by name, and the cursor
+	// of the next page, nil on the last.
+	Patients(ctx context.Context, q models.PatientQuery) ([]models.Patient, *string, error)
+	// LastVisit returns the date of patient no's latest interaction, nil when none.
+	LastVisit(ctx context.Context, no string) (*time.Time, error)
 }
 
 // Patients applies the rules of a record's life to patients.
@@ -98,4 +103,25 @@ func (s *Patients) Version(ctx context.Context, no string, v int) (models.Patien
 		return models.Patient{}, err
 	}
 	return version(ctx, s.versions, current, v)
+}
+
+// Find returns one page of the patient directory: the patients q selects, by last
+// name, first name and insurance number, with what a picker shows of each, their
+// last visit included. It returns the errors of the store.
+func (s *Patients) Find(ctx context.Context, q models.PatientQuery) (models.PatientList, error) {
+	found, next, err := s.store.Patients(ctx, q)
+	if err != nil {
+		return models.PatientList{}, err
+	}
+	list := models.PatientList{Items: make([]models.PatientListItem, 0, len(found)), NextCursor: next}
+	for _, p := range found {
+		last, err := s.store.LastVisit(ctx, p.InsuranceNo)
+		if err != nil {
+			return models.PatientList{}, err
+		}
+		list.Items = append(list.Items, models.PatientListItem{
+			InsuranceNo: p.InsuranceNo, FName: p.FName, LName: p.LName, Age: p.Age, Sex: p.Sex, LastVisit: last,
+		})
+	}
+	return list, nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
@@ -48,6 +50,11 @@ func TestHistoryByIndexIsTheQuery(t *testing.T) {
 			if rnd.IntN(10) == 0 {
 				in.Status = models.StatusEnteredInError
 			}
+			in.Ailment = []string{"Influenza", "influenza", "Type-2 Diabètes", "Migraine", ""}[rnd.IntN(5)]
+			in.Symptoms = []string{"fever and cough", "Fièvre, toux", "headache", "", "coughing at night"}[rnd.IntN(5)]
+			if h := rnd.IntN(11); h > 0 {
+				in.HealthStatus = &h
+			}
 			all = append(all, in)
 		}
 	}
@@ -64,6 +71,19 @@ func TestHistoryByIndexIsTheQuery(t *testing.T) {
 		{InsuranceNo: "P1", Labels: []string{"b", "b", "c"}, MatchAll: true, IncludeEnteredInError: true},
 		{InsuranceNo: "P1", Labels: []string{"none"}},
 		{InsuranceNo: "P10"},
+		{InsuranceNo: "P1", Ascending: true},
+		{},
+		{Ascending: true, IncludeEnteredInError: true},
+		{Ailment: "influenza"},
+		{InsuranceNo: "P2", Ailment: "type 2 diabetes", Ascending: true},
+		{From: base.Add(48 * time.Hour), To: base.Add(5*24*time.Hour - time.Millisecond)},
+		{InsuranceNo: "P1", From: base.Add(6 * time.Hour), Ascending: true},
+		{HealthMin: ptr(3), HealthMax: ptr(6)},
+		{InsuranceNo: "P10", HealthMax: ptr(2), Labels: []string{"a"}},
+		{Words: []string{"cough"}},
+		{Words: []string{"fie", "toux"}, InsuranceNo: "P2"},
+		{Words: []string{"cough", "night"}, Ascending: true, HealthMin: ptr(1)},
+		{Words: []string{"nothing"}},
 	} {
 		for _, limit := range []int{3, 100} {
 			q.Limit = limit
@@ -226,4 +246,76 @@ func last(s []string) string {
 		return ""
 	}
 	return s[len(s)-1]
+}
+
+func ptr(n int) *int { return &n }
+
+// TestPatientsByIndexAreTheQuery reads the patient directory both ways on the
+// embedded store, as TestHistoryByIndexIsTheQuery does histories.
+func TestPatientsByIndexAreTheQuery(t *testing.T) {
+	if !testStore.Embedded() {
+		t.Skip("the side index is the embedded store's; this store is MongoDB")
+	}
+	ctx := context.Background()
+	byIndex, db := testStore.DB(t)
+	byQuery := repository.New(db)
+	rnd := rand.New(rand.NewPCG(5, 6))
+	first := []string{"Anna", "Änne", "José", "Jose", "Zoë", "Bert", ""}
+	last := []string{"Straße", "Strasse", "Müller", "Mueller", "O'Brien", "Lopez", "López", ""}
+	var ps []models.Patient
+	for i := range 120 {
+		p := models.Patient{InsuranceNo: fmt.Sprintf("N%03d", rnd.IntN(900)*10+i%10), Version: 1,
+			FName: first[rnd.IntN(len(first))], LName: last[rnd.IntN(len(last))]}
+		if i%7 == 0 {
+			p.Source = bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: fmt.Sprintf("pat-%d", i)}}
+		}
+		ps = append(ps, p)
+	}
+	if _, err := byIndex.InsertPatients(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []models.PatientQuery{
+		{},
+		{Words: []string{"stras"}},
+		{Words: []string{"lop", "jo"}},
+		{Words: []string{"n1"}},
+		{Words: []string{"pat-1"}},
+		{Words: []string{"zoe"}},
+		{Words: []string{"nobody"}},
+	} {
+		for _, limit := range []int{4, 100} {
+			q.Limit = limit
+			t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
+				got, want := patientPages(t, byIndex, q), patientPages(t, byQuery, q)
+				if !slices.Equal(got, want) {
+					t.Errorf("by the index:\n%v\nby the query:\n%v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// patientPages reads every page of the patients q selects and returns, page by page,
+// their insurance numbers and the next cursor.
+func patientPages(t *testing.T, repo *repository.DB, q models.PatientQuery) []string {
+	t.Helper()
+	var out []string
+	for {
+		found, next, err := repo.Patients(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var nos []string
+		for _, p := range found {
+			nos = append(nos, p.InsuranceNo)
+		}
+		out = append(out, fmt.Sprint(nos))
+		if next == nil {
+			return out
+		}
+		out = append(out, *next)
+		if q.After, err = models.ParseNameCursor(*next); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

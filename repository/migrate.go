@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clinic/interactions/models"
 )
@@ -46,6 +47,12 @@ var migrations = []migration{
 			PatientVersionsCollection:     {"insurance_no_version_unique"},
 		},
 		run: migrateArchiveIDs,
+	},
+	{
+		// Patients gained search keys and a sort key, interactions search tokens and
+		// an ailment key, which every write now stores (see models/search.go).
+		name: "search-keys",
+		run:  migrateSearchKeys,
 	},
 }
 
@@ -229,6 +236,60 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 		}
 	}
 	return nil
+}
+
+// migrateSearchKeys stores the keys of the search of every patient and interaction
+// stored without them, in batches; the records are otherwise left as they are. A run
+// after an interruption finds those done.
+func migrateSearchKeys(ctx context.Context, s *DB) error {
+	err := setDerived(ctx, s.patients, "search_keys", func(p models.Patient) bson.D {
+		return bson.D{{Key: "search_keys", Value: p.SearchKeys()}, {Key: "sort_key", Value: p.SortKey()}}
+	})
+	if err != nil {
+		return err
+	}
+	return setDerived(ctx, s.interactions, "search_tokens", func(in models.Interaction) bson.D {
+		return bson.D{{Key: "search_tokens", Value: in.SearchTokens()}, {Key: "ailment_key", Value: in.AilmentKey()}}
+	})
+}
+
+// setDerived sets, on every document of coll without the field marker, the fields
+// derive gives from it.
+func setDerived[T any](ctx context.Context, coll *mongo.Collection, marker string, derive func(T) bson.D) error {
+	cur, err := coll.Find(ctx, bson.D{{Key: marker, Value: bson.D{{Key: "$exists", Value: false}}}})
+	if err != nil {
+		return fmt.Errorf("find %s: %w", coll.Name(), storeError(err))
+	}
+	defer cur.Close(ctx)
+	var batch []mongo.WriteModel
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if _, err := coll.BulkWrite(ctx, batch, options.BulkWrite().SetOrdered(false)); err != nil {
+			return fmt.Errorf("update %s: %w", coll.Name(), storeError(err))
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for cur.Next(ctx) {
+		var doc T
+		if err := cur.Decode(&doc); err != nil {
+			return fmt.Errorf("decode %s: %w", coll.Name(), err)
+		}
+		batch = append(batch, mongo.NewUpdateOneModel().
+			SetFilter(bson.D{{Key: "_id", Value: cur.Current.Lookup("_id")}}).
+			SetUpdate(bson.D{{Key: "$set", Value: derive(doc)}}))
+		if len(batch) == 500 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	return flush()
 }
 
 // field returns the value of key in doc, or nil.

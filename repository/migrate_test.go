@@ -2,6 +2,7 @@ package repository_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"testing"
@@ -189,7 +190,9 @@ func TestMigratePatientIDs(t *testing.T) {
 		for i, want := range []bson.D{patient("A11", 2, "0171 2"), patient("B11", 1, "0171 3")} {
 			no := want[0].Value
 			want = append(bson.D{{Key: "_id", Value: no}}, want...)
-			if got, _ := bson.MarshalExtJSON(stored[i], false, false); string(got) != string(mustExtJSON(t, want)) {
+			// The search-keys migration, which runs after, adds its own fields.
+			got := slices.DeleteFunc(stored[i], func(e bson.E) bool { return e.Key == "search_keys" || e.Key == "sort_key" })
+			if got, _ := bson.MarshalExtJSON(got, false, false); string(got) != string(mustExtJSON(t, want)) {
 				t.Errorf("run %d: stored\n%s\nwant\n%s", run, got, mustExtJSON(t, want))
 			}
 		}
@@ -235,4 +238,47 @@ func lookupExtra(extra bson.D, key string) any {
 		}
 	}
 	return nil
+}
+
+// TestMigrateSearchKeys writes a patient and an interaction as the service stored
+// them before records had search keys, then prepares the database: both gain the
+// keys every write now stores, and are found by a search.
+func TestMigrateSearchKeys(t *testing.T) {
+	ctx := context.Background()
+	db := testStore.Database(t)
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := db.Collection(repository.PatientsCollection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "A11"}, {Key: "insurance_no", Value: "A11"}, {Key: "fname", Value: "José"},
+		{Key: "lname", Value: "Straße"}, {Key: "version", Value: int32(1)}, {Key: "created_at", Value: at}, {Key: "updated_at", Value: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Collection(repository.InteractionsCollection).InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "1"}, {Key: "insurance_no", Value: "A11"}, {Key: "ailment", Value: "Influenza"},
+		{Key: "symptoms", Value: "Fièvre and cough"}, {Key: "interaction_date", Value: at}, {Key: "label", Value: bson.A{}},
+		{Key: "version", Value: int32(1)}, {Key: "created_at", Value: at}, {Key: "updated_at", Value: at},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := repository.New(db)
+	if err := repo.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var p bson.D
+	if err := db.Collection(repository.PatientsCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "A11"}}).Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(lookupExtra(p, "search_keys")); got != "[a11 jose strasse]" {
+		t.Errorf("search_keys = %s", got)
+	}
+	found, _, err := repo.Patients(ctx, models.PatientQuery{Words: []string{"stras"}, Limit: 10})
+	if err != nil || len(found) != 1 {
+		t.Errorf("patients found by a word of the name: %v, %v", found, err)
+	}
+	page, err := repo.History(ctx, models.HistoryQuery{Words: []string{"fievre"}, Ailment: "influenza", Limit: 10})
+	if err != nil || len(page.Items) != 1 {
+		t.Errorf("interactions found by a word and the ailment: %v, %v", page.Items, err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -97,6 +99,9 @@ type SideIndex interface {
 	// AuditEventIDs returns the ids of the first n audit events q selects, newest
 	// first, ties by id descending.
 	AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error)
+	// PatientIDs returns the ids of the first n patients q selects, by sort key,
+	// ties by id.
+	PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error)
 }
 
 // WithSideIndex has the DB find histories and audit events by side, when not nil,
@@ -127,6 +132,28 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
 			Options: options.Index().SetName("insurance_no_date_id"),
+		}},
+		// Visits across patients, newest first; by ailment; by the words of their text.
+		{s.interactions, mongo.IndexModel{
+			Keys:    bson.D{{Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("interaction_date_id"),
+		}},
+		{s.interactions, mongo.IndexModel{
+			Keys:    bson.D{{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}},
+			Options: options.Index().SetName("ailment_key_interaction_date"),
+		}},
+		{s.interactions, mongo.IndexModel{
+			Keys:    bson.D{{Key: "search_tokens", Value: 1}},
+			Options: options.Index().SetName("search_tokens"),
+		}},
+		// The patient directory: by name, and by the start of a search key.
+		{s.patients, mongo.IndexModel{
+			Keys:    bson.D{{Key: "sort_key", Value: 1}, {Key: "_id", Value: 1}},
+			Options: options.Index().SetName("sort_key_id"),
+		}},
+		{s.patients, mongo.IndexModel{
+			Keys:    bson.D{{Key: "search_keys", Value: 1}},
+			Options: options.Index().SetName("search_keys"),
 		}},
 		// An archived version's _id names its record and version (models.VersionID),
 		// which makes it unique; these serve the listing of a record's versions.
@@ -241,13 +268,16 @@ func (s *DB) Interaction(ctx context.Context, id string) (models.Interaction, er
 // History returns one page of a patient's interactions, newest first. It returns
 // models.ErrPatientNotFound when the patient does not exist.
 func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
-	audit.Touch(ctx, q.InsuranceNo, "")
-	ok, err := s.PatientExists(ctx, q.InsuranceNo)
-	if err != nil {
-		return models.Page{}, err
-	}
-	if !ok {
-		return models.Page{}, models.ErrPatientNotFound
+	var err error
+	if q.InsuranceNo != "" {
+		audit.Touch(ctx, q.InsuranceNo, "")
+		ok, err := s.PatientExists(ctx, q.InsuranceNo)
+		if err != nil {
+			return models.Page{}, err
+		}
+		if !ok {
+			return models.Page{}, models.ErrPatientNotFound
+		}
 	}
 
 	var items []models.Interaction
@@ -275,6 +305,89 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 	return page, nil
 }
 
+// Patients returns one page of the patients q selects, by last name, first name and
+// insurance number, and the cursor of the next page, nil on the last. It returns the
+// store's errors.
+func (s *DB) Patients(ctx context.Context, q models.PatientQuery) ([]models.Patient, *string, error) {
+	var items []models.Patient
+	var last models.Patient
+	var more bool
+	var err error
+	if s.side != nil {
+		var ids []string
+		if ids, err = s.side.PatientIDs(ctx, q, q.Limit+1); err != nil {
+			return nil, nil, fmt.Errorf("find patients: %w", storeError(err))
+		}
+		items, last, more, err = readByID(ctx, s.patients, ids, q.Limit, q.Matches)
+	} else {
+		items, more, err = s.patientsQuery(ctx, q)
+		if len(items) > 0 {
+			last = items[len(items)-1]
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if !more {
+		return items, nil, nil
+	}
+	next := models.NameCursorAt(last, q.Key()).Encode()
+	return items, &next, nil
+}
+
+// patientsQuery reads the page of patients q asks for with one query the store
+// filters and sorts. more reports whether the patients go on past the page.
+func (s *DB) patientsQuery(ctx context.Context, q models.PatientQuery) (items []models.Patient, more bool, err error) {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("find patients: %w", err)
+	}
+	defer leave()
+	var conds bson.A
+	for _, w := range q.Words {
+		conds = append(conds, bson.D{{Key: "search_keys", Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(w)}}})
+	}
+	if q.After != nil {
+		conds = append(conds, bson.D{{Key: "$or", Value: bson.A{
+			bson.D{{Key: "sort_key", Value: bson.D{{Key: "$gt", Value: q.After.Key}}}},
+			bson.D{{Key: "sort_key", Value: q.After.Key}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After.ID}}}},
+		}}})
+	}
+	filter := bson.D{}
+	if len(conds) > 0 {
+		filter = bson.D{{Key: "$and", Value: conds}}
+	}
+	cur, err := s.patients.Find(ctx, filter, options.Find().
+		SetSort(bson.D{{Key: "sort_key", Value: 1}, {Key: "_id", Value: 1}}).
+		SetLimit(int64(q.Limit)+1))
+	if err != nil {
+		return nil, false, fmt.Errorf("find patients: %w", storeError(err))
+	}
+	items, more, err = readPage[models.Patient](ctx, cur, q.Limit, models.MaxPageBytes)
+	if err != nil {
+		return nil, false, fmt.Errorf("read patients: %w", err)
+	}
+	return items, more, nil
+}
+
+// LastVisit returns the date of the latest interaction of patient no, entered-in-
+// error ones left out; nil when there is none. It notes no audit subject: a listing
+// of patients calls it for each. It returns the store's errors.
+func (s *DB) LastVisit(ctx context.Context, no string) (*time.Time, error) {
+	q := models.HistoryQuery{InsuranceNo: no, Limit: 1}
+	var items []models.Interaction
+	var err error
+	if s.side != nil {
+		items, _, _, err = s.historyByID(ctx, q)
+	} else {
+		items, _, err = s.historyQuery(ctx, q)
+	}
+	if err != nil || len(items) == 0 {
+		return nil, err
+	}
+	return &items[0].InteractionDate, nil
+}
+
 // historyByID reads the page of a history q asks for: the ids by the side index,
 // then each interaction by _id (see readByID, which says what last is). An
 // interaction changed since its id was found so that q no longer selects it is left
@@ -295,7 +408,10 @@ func (s *DB) historyQuery(ctx context.Context, q models.HistoryQuery) (items []m
 		return nil, false, fmt.Errorf("find history: %w", err)
 	}
 	defer leave()
-	filter := bson.D{{Key: "insurance_no", Value: q.InsuranceNo}}
+	filter := bson.D{}
+	if q.InsuranceNo != "" {
+		filter = append(filter, bson.E{Key: "insurance_no", Value: q.InsuranceNo})
+	}
 	if len(q.Labels) > 0 {
 		op := "$in"
 		if q.MatchAll {
@@ -303,20 +419,40 @@ func (s *DB) historyQuery(ctx context.Context, q models.HistoryQuery) (items []m
 		}
 		filter = append(filter, bson.E{Key: "label", Value: bson.D{{Key: op, Value: q.Labels}}})
 	}
+	if q.Ailment != "" {
+		filter = append(filter, bson.E{Key: "ailment_key", Value: q.Ailment})
+	}
+	if span := between(q.From, q.To); len(span) > 0 {
+		filter = append(filter, bson.E{Key: "interaction_date", Value: span})
+	}
+	if health := within(q.HealthMin, q.HealthMax); len(health) > 0 {
+		filter = append(filter, bson.E{Key: "health_status", Value: health})
+	}
+	var words bson.A
+	for _, w := range q.Words {
+		words = append(words, bson.D{{Key: "search_tokens", Value: bson.Regex{Pattern: "^" + regexp.QuoteMeta(w)}}})
+	}
+	if len(words) > 0 {
+		filter = append(filter, bson.E{Key: "$and", Value: words})
+	}
 	if !q.IncludeEnteredInError {
 		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}})
 	}
+	order, beyond := -1, "$lt"
+	if q.Ascending {
+		order, beyond = 1, "$gt"
+	}
 	if q.After != nil {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "interaction_date", Value: bson.D{{Key: "$lt", Value: q.After.Date}}}},
+			bson.D{{Key: "interaction_date", Value: bson.D{{Key: beyond, Value: q.After.Date}}}},
 			bson.D{
 				{Key: "interaction_date", Value: q.After.Date},
-				{Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}},
+				{Key: "_id", Value: bson.D{{Key: beyond, Value: q.After.ID}}},
 			},
 		}})
 	}
 	opts := options.Find().
-		SetSort(bson.D{{Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}}).
+		SetSort(bson.D{{Key: "interaction_date", Value: order}, {Key: "_id", Value: order}}).
 		SetLimit(int64(q.Limit) + 1)
 	cur, err := s.interactions.Find(ctx, filter, opts)
 	if err != nil {
@@ -327,6 +463,32 @@ func (s *DB) historyQuery(ctx context.Context, q models.HistoryQuery) (items []m
 		return nil, false, fmt.Errorf("read interactions: %w", err)
 	}
 	return items, more, nil
+}
+
+// between is the condition of a date from from to to, both included; either may be
+// zero, for no bound.
+func between(from, to time.Time) bson.D {
+	span := bson.D{}
+	if !from.IsZero() {
+		span = append(span, bson.E{Key: "$gte", Value: from})
+	}
+	if !to.IsZero() {
+		span = append(span, bson.E{Key: "$lte", Value: to})
+	}
+	return span
+}
+
+// within is the condition of a number from lo to hi, both included; either may be
+// nil, for no bound.
+func within(lo, hi *int) bson.D {
+	span := bson.D{}
+	if lo != nil {
+		span = append(span, bson.E{Key: "$gte", Value: *lo})
+	}
+	if hi != nil {
+		span = append(span, bson.E{Key: "$lte", Value: *hi})
+	}
+	return span
 }
 
 // namespaceExists reports whether err says a collection exists already.

@@ -1,0 +1,69 @@
+package models
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+func TestFold(t *testing.T) {
+	for in, want := range map[string]string{
+		"Straße":          "strasse",
+		"José Müller":     "jose muller",
+		"ØRSTED Æbelø":    "orsted aebelo",
+		"Łukasz Đoković":  "lukasz dokovic",
+		"ÇELİK":           "celik",
+		"already folded":  "already folded",
+		"Zoë O'Brien-Lee": "zoe o'brien-lee",
+	} {
+		if got := Fold(in); got != want {
+			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := Words("Zoë O'Brien-Lee, 2nd"); !slices.Equal(got, []string{"zoe", "o", "brien", "lee", "2nd"}) {
+		t.Errorf("Words = %q", got)
+	}
+}
+
+func TestSearchKeys(t *testing.T) {
+	p := Patient{InsuranceNo: "A-11", FName: "José Maria", LName: "Straße", Source: bson.D{{Key: "patient", Value: "Pat-77"}}}
+	if got, want := p.SearchKeys(), []string{"11", "77", "a", "a-11", "jose", "maria", "pat", "pat-77", "strasse"}; !slices.Equal(got, want) {
+		t.Errorf("SearchKeys = %q, want %q", got, want)
+	}
+	a := Patient{InsuranceNo: "2", FName: "anna", LName: "Ärger"}
+	b := Patient{InsuranceNo: "1", FName: "Bert", LName: "arger"}
+	c := Patient{InsuranceNo: "3", FName: "Al", LName: "Zorn"}
+	keys := []string{c.SortKey(), b.SortKey(), a.SortKey()}
+	slices.Sort(keys)
+	if want := []string{a.SortKey(), b.SortKey(), c.SortKey()}; !slices.Equal(keys, want) {
+		t.Errorf("sort keys order %q, want Ärger Anna, arger Bert, Zorn Al", keys)
+	}
+	long := Patient{InsuranceNo: "L", LName: strings.Repeat("ab", 100)}
+	if k := long.SortKey(); len(k) != MaxTokenLength+len("\x1f\x1fL") {
+		t.Errorf("a long name's sort key has %d bytes", len(k))
+	}
+}
+
+func TestSearchTokens(t *testing.T) {
+	in := Interaction{Ailment: "Influenza", Symptoms: "Fièvre, toux; fever", Remarks: "see " + strings.Repeat("x", 100),
+		QA: bson.D{{Key: "Since when?", Value: "4 weeks"}}}
+	if got, want := in.SearchTokens(), []string{"4", "fever", "fievre", "influenza", "see", "since", "toux", "weeks", "when"}; !slices.Equal(got, want) {
+		t.Errorf("SearchTokens = %q, want %q (a word over %d characters left out)", got, want, MaxTokenLength)
+	}
+	var many strings.Builder
+	for i := range 3000 {
+		many.WriteString(" w")
+		many.WriteString(strings.Repeat("a", i%60) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676)))
+	}
+	if n := len((Interaction{Ailment: "first", Remarks: many.String()}).SearchTokens()); n != MaxTokens {
+		t.Errorf("%d tokens, want at most %d", n, MaxTokens)
+	}
+	if !slices.Contains((Interaction{Ailment: "first", Remarks: many.String()}).SearchTokens(), "first") {
+		t.Error("the ailment's word was dropped for the remarks'")
+	}
+	if got := AilmentKey("  Type-2  Diabètes "); got != "type 2 diabetes" {
+		t.Errorf("AilmentKey = %q", got)
+	}
+}
