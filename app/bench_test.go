@@ -1,9 +1,15 @@
 package app_test
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
 )
 
 // BenchmarkCreateInteraction measures POST /api/v1/interactions through the whole
@@ -40,5 +46,43 @@ func BenchmarkHistoryPage(b *testing.B) {
 		if res := e.do("GET", path, ""); res.status != 200 {
 			b.Fatalf("status %d: %s", res.status, res.body)
 		}
+	}
+}
+
+// BenchmarkPatientDirectory measures a page of 20 of the patient directory, whole
+// and searched by the start of a name, among 2,000 patients with a visit each, as a
+// picker asks for them.
+func BenchmarkPatientDirectory(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	now := time.Now()
+	first := []string{"Anna", "José", "Zoë", "Bert", "Maria", "Jan"}
+	last := []string{"Straße", "Müller", "Lopez", "O'Brien", "Nowak", "Smith", "Kim"}
+	var patients []models.Patient
+	var visits []models.Interaction
+	for i := range 2000 {
+		no := fmt.Sprintf("D%05d", i)
+		p, err := models.NewPatient(bson.D{{Key: "insurance_no", Value: no}, {Key: "fname", Value: first[i%len(first)]},
+			{Key: "lname", Value: fmt.Sprintf("%s%d", last[i%len(last)], i)}}, now)
+		if err != nil {
+			b.Fatal(err)
+		}
+		patients = append(patients, p)
+		visits = append(visits, models.Interaction{ID: "d-" + no, InsuranceNo: no, Version: 1, InteractionDate: now, CreatedAt: now, UpdatedAt: now})
+	}
+	if _, err := e.repo.InsertPatients(ctx, patients); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := e.repo.InsertInteractions(ctx, visits); err != nil {
+		b.Fatal(err)
+	}
+	for name, q := range map[string]string{"all": "", "q=lop": "&q=lop", "q=maria+now": "&q=maria+now"} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if res := e.do("GET", "/api/v1/patients?limit=20"+q, ""); res.status != 200 {
+					b.Fatalf("status %d: %s", res.status, res.body)
+				}
+			}
+		})
 	}
 }
