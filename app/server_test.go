@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os/exec"
@@ -22,8 +23,8 @@ func TestHealth(t *testing.T) {
 	if got := e.mustDo(200, "GET", "/healthz", ""); got["status"] != "ok" {
 		t.Errorf("healthz = %v", got)
 	}
-	if got := e.mustDo(200, "GET", "/readyz", ""); got["status"] != "ready" {
-		t.Errorf("readyz = %v", got)
+	if got := e.mustDo(200, "GET", "/readyz", ""); got["status"] != "ready" || fmt.Sprint(got["store"]) != "map[kind:standalone]" {
+		t.Errorf("readyz = %v, want ready on a standalone store", got)
 	}
 
 	t.Run("readyz is 503 when the store is unreachable", func(t *testing.T) {

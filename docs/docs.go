@@ -3630,7 +3630,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "Answers 200 when the server has prepared the store (its indexes) and the store answers a ping within 2 s, and 503 otherwise.",
+                "description": "Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s; 503 otherwise.",
                 "produces": [
                     "application/json"
                 ],
@@ -3653,7 +3653,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: the store does not answer, or the server has not prepared it yet",
+                        "description": "unavailable: no server of the store that takes writes answers, or the server has not prepared the store yet",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -4168,6 +4168,14 @@ const docTemplate = `{
                 "status": {
                     "type": "string",
                     "example": "ok"
+                },
+                "store": {
+                    "description": "Store is the store's topology, in the answer of /readyz.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/models.Topology"
+                        }
+                    ]
                 }
             }
         },
@@ -4943,6 +4951,34 @@ const docTemplate = `{
                 "RoleAuditor",
                 "RoleAdmin"
             ]
+        },
+        "models.Topology": {
+            "type": "object",
+            "required": [
+                "kind"
+            ],
+            "properties": {
+                "kind": {
+                    "description": "Kind is standalone, replica set or sharded.",
+                    "type": "string",
+                    "enum": [
+                        "standalone",
+                        "replica set",
+                        "sharded"
+                    ],
+                    "example": "replica set"
+                },
+                "primary": {
+                    "description": "Primary is the member that takes writes, for a replica set.",
+                    "type": "string",
+                    "example": "mongo1:27017"
+                },
+                "replica_set": {
+                    "description": "ReplicaSet names the replica set, for a replica set.",
+                    "type": "string",
+                    "example": "rs0"
+                }
+            }
         }
     },
     "securityDefinitions": {

@@ -17,8 +17,9 @@ import (
 
 // Store is what the handlers read and write directly.
 type Store interface {
-	// Ping returns models.ErrUnavailable when the store does not answer.
-	Ping(ctx context.Context) error
+	// Topology returns how the store is deployed, or models.ErrUnavailable when no
+	// server of it that takes writes answers.
+	Topology(ctx context.Context) (models.Topology, error)
 	// APIKeys returns every API key.
 	APIKeys(ctx context.Context) ([]models.APIKey, error)
 	// APIKey returns the key named name, or models.ErrNotFound.
@@ -138,12 +139,12 @@ func (h *Handler) Healthz(c *fiber.Ctx) error {
 // Readyz answers 200 when the store is prepared and reachable, and 503 otherwise.
 //
 //	@Summary		Readiness
-//	@Description	Answers 200 when the server has prepared the store (its indexes) and the store answers a ping within 2 s, and 503 otherwise.
+//	@Description	Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s; 503 otherwise.
 //	@ID				readyz
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	Status
-//	@Failure		503	{object}	ErrorResponse	"unavailable: the store does not answer, or the server has not prepared it yet"
+//	@Failure		503	{object}	ErrorResponse	"unavailable: no server of the store that takes writes answers, or the server has not prepared the store yet"
 //	@Header			503	{string}	Retry-After		"seconds to wait before asking again"
 //	@Header			all	{string}	X-Request-Id	"the request's id, as the logs and the audit trail name it"
 //	@Router			/readyz [get]
@@ -153,13 +154,16 @@ func (h *Handler) Readyz(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	if err := h.store.Ping(ctx); err != nil {
+	topology, err := h.store.Topology(ctx)
+	if err != nil {
 		return fmt.Errorf("readiness: %w: %w", models.ErrUnavailable, err)
 	}
-	return c.JSON(Status{Status: "ready"})
+	return c.JSON(Status{Status: "ready", Store: &topology})
 }
 
 // Status is the body of the health routes.
 type Status struct {
 	Status string `json:"status" validate:"required" example:"ok"`
+	// Store is the store's topology, in the answer of /readyz.
+	Store *models.Topology `json:"store,omitempty"`
 }

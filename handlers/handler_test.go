@@ -25,7 +25,9 @@ import (
 
 type fakeStore struct{ Store }
 
-func (fakeStore) Ping(context.Context) error { return nil }
+func (fakeStore) Topology(context.Context) (models.Topology, error) {
+	return models.Topology{Kind: "standalone"}, nil
+}
 
 type fakeKeys struct{}
 

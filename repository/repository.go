@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/clinic/interactions/admission"
@@ -108,6 +109,38 @@ type SideIndex interface {
 // then read them by _id, and count audit events with it, instead of asking the store.
 func WithSideIndex(side SideIndex) Option {
 	return func(s *DB) { s.side = side }
+}
+
+// Topology returns how the store is deployed, once a server that takes writes (a
+// primary, or a mongos) answers. It returns models.ErrUnavailable when none does.
+func (s *DB) Topology(ctx context.Context) (models.Topology, error) {
+	if err := s.db.Client().Ping(ctx, readpref.Primary()); err != nil {
+		return models.Topology{}, fmt.Errorf("find a server that takes writes: %w", storeError(err))
+	}
+	var h hello
+	if err := s.db.Client().Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&h); err != nil {
+		return models.Topology{}, fmt.Errorf("hello: %w", storeError(err))
+	}
+	return h.topology(), nil
+}
+
+// hello is what the hello command says of a deployment.
+type hello struct {
+	SetName string `bson:"setName"`
+	Primary string `bson:"primary"`
+	Msg     string `bson:"msg"`
+}
+
+// topology reads the deployment from h: a mongos says isdbgrid, a replica set member
+// names its set.
+func (h hello) topology() models.Topology {
+	switch {
+	case h.Msg == "isdbgrid":
+		return models.Topology{Kind: "sharded"}
+	case h.SetName != "":
+		return models.Topology{Kind: "replica set", ReplicaSet: h.SetName, Primary: h.Primary}
+	}
+	return models.Topology{Kind: "standalone"}
 }
 
 // Ping checks that the store answers. It returns models.ErrUnavailable when it does not.

@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"fmt"
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -47,6 +48,21 @@ func TestMatches(t *testing.T) {
 	} {
 		if _, err := matches(doc, bad); err == nil {
 			t.Errorf("matches(%v) took a filter it does not know", bad)
+		}
+	}
+}
+
+func TestTopology(t *testing.T) {
+	for _, tc := range []struct {
+		hello hello
+		want  string
+	}{
+		{hello{}, "{standalone  }"},
+		{hello{SetName: "rs0", Primary: "mongo1:27017"}, "{replica set rs0 mongo1:27017}"},
+		{hello{Msg: "isdbgrid"}, "{sharded  }"},
+	} {
+		if got := fmt.Sprint(tc.hello.topology()); got != tc.want {
+			t.Errorf("topology of %+v = %s, want %s", tc.hello, got, tc.want)
 		}
 	}
 }
