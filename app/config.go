@@ -20,6 +20,9 @@ type Config struct {
 	Port int
 	// MongoURI selects MongoDB (MONGODB_URI); empty starts the embedded store.
 	MongoURI string
+	// Mongo is how MongoDB keeps and reads the data; the embedded store, one process
+	// committing to one file, has no use for it.
+	Mongo MongoSettings
 	// Database is the database name (MONGODB_DATABASE, default clinic).
 	Database string
 	// DataDir holds the embedded store's files (DATA_DIR, default ./data).
@@ -93,6 +96,9 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("PORT: %q is not a port number", getenv("PORT"))
 	}
 	cfg.Port = port
+	if cfg.Mongo, err = mongoSettingsFrom(get); err != nil {
+		return Config{}, err
+	}
 	for _, r := range []struct {
 		key, def string
 		into     *int

@@ -1,8 +1,16 @@
 package app_test
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/clinic/interactions/app"
 )
@@ -77,5 +85,88 @@ func TestScanLimit(t *testing.T) {
 		case !tt.wantErr && (err != nil || cfg.ScanLimit != tt.want):
 			t.Errorf("SCAN_LIMIT=%q: %d, %v; want %d", tt.value, cfg.ScanLimit, err, tt.want)
 		}
+	}
+}
+
+func TestMongoSettings(t *testing.T) {
+	cfg, err := app.ConfigFrom(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (app.MongoSettings{WriteConcern: "majority", Journal: true, ReadConcern: "majority",
+		ReadPreference: "primary", OperationTimeout: 30 * time.Second}); cfg.Mongo != want {
+		t.Errorf("defaults = %+v, want %+v", cfg.Mongo, want)
+	}
+	for _, tc := range []struct {
+		key, value string
+		ok         bool
+	}{
+		{"MONGODB_WRITE_CONCERN", "2", true},
+		{"MONGODB_WRITE_CONCERN", "0", false},
+		{"MONGODB_WRITE_CONCERN", "all", false},
+		{"MONGODB_JOURNAL", "false", true},
+		{"MONGODB_JOURNAL", "maybe", false},
+		{"MONGODB_READ_CONCERN", "local", true},
+		{"MONGODB_READ_CONCERN", "available", false},
+		{"MONGODB_READ_PREFERENCE", "primaryPreferred", true},
+		{"MONGODB_READ_PREFERENCE", "secondary", false},
+		{"MONGODB_OPERATION_TIMEOUT", "1m", true},
+		{"MONGODB_OPERATION_TIMEOUT", "0s", false},
+	} {
+		_, err := app.ConfigFrom(func(k string) string {
+			if k == tc.key {
+				return tc.value
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok || err != nil && !strings.HasPrefix(err.Error(), tc.key+":") {
+			t.Errorf("%s=%s: %v, want ok %v", tc.key, tc.value, err, tc.ok)
+		}
+	}
+}
+
+// TestMongoSettingsReachTheDriver connects through MONGODB_URI, as to MongoDB, and
+// captures the commands the driver sends: writes ask for a journaled majority, reads
+// for majority data from the primary.
+func TestMongoSettingsReachTheDriver(t *testing.T) {
+	if testStore.URI() == "" {
+		t.Skip("needs the test store's URI")
+	}
+	var mu sync.Mutex
+	commands := map[string]bson.Raw{}
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		commands[e.CommandName] = e.Command
+	}}
+	cfg, err := app.ConfigFrom(func(k string) string {
+		return map[string]string{"MONGODB_URI": testStore.URI(), "MONGODB_DATABASE": "settings"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := app.Connect(ctx, cfg, slog.New(slog.NewJSONHandler(io.Discard, nil)), app.ConnectOptions{Monitor: monitor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.CloseLogged(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	coll := conn.DB.Collection("probe")
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "x"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if wc := commands["insert"].Lookup("writeConcern").String(); wc != `{"w": "majority","j": true}` {
+		t.Errorf("insert's writeConcern = %s", wc)
+	}
+	if rc := commands["find"].Lookup("readConcern").String(); rc != `{"level": "majority"}` {
+		t.Errorf("find's readConcern = %s", rc)
+	}
+	if rp := commands["find"].Lookup("$readPreference"); rp.Validate() == nil && rp.String() != `{"mode": "primary"}` {
+		t.Errorf("find's read preference = %s", rp)
 	}
 }

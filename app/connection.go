@@ -13,6 +13,7 @@ import (
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -51,6 +52,9 @@ type ConnectOptions struct {
 	// store of its own when no store of DataDir's answers on EmbeddedAddr: for a
 	// command that must work on the running server's store.
 	AttachOnly bool
+	// Monitor, when set, is told of every command the client of MongoDB
+	// (MONGODB_URI) sends: for tests of what the service asks of MongoDB.
+	Monitor *event.CommandMonitor
 }
 
 // Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
@@ -61,7 +65,12 @@ type ConnectOptions struct {
 // AttachOnly, when no store answers there to attach to.
 func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOptions) (*Connection, error) {
 	if cfg.MongoURI != "" {
-		s, err := connect(ctx, cfg.MongoURI, cfg.Database, storeTimeout(cfg.RequestTimeout), !opts.Lazy)
+		monitor := func(o *options.ClientOptions) {
+			if opts.Monitor != nil {
+				o.SetMonitor(opts.Monitor)
+			}
+		}
+		s, err := connect(ctx, cfg.MongoURI, cfg.Database, storeTimeout(cfg.RequestTimeout), !opts.Lazy, cfg.Mongo.apply, monitor)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +78,7 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		probe, cancel := context.WithTimeout(ctx, time.Second)
 		s.FerretDB = runsFerretDB(probe, s.Client)
 		cancel()
-		logger.Info("store: MongoDB", "uri", s.URI, "database", cfg.Database)
+		logger.Info("store: MongoDB", append([]any{"uri", s.URI, "database", cfg.Database}, cfg.Mongo.logAttrs()...)...)
 		return s, nil
 	}
 	if opts.Attach {
@@ -96,7 +105,9 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		return nil, err
 	}
 	logger.Info("store: embedded FerretDB on SQLite (for trying the service, development and tests; use MongoDB in production)",
-		"listen", s.URI, "data_dir", cfg.DataDir, "database", cfg.Database)
+		"listen", s.URI, "data_dir", cfg.DataDir, "database", cfg.Database,
+		"write_concern", "not applicable: one process commits each write to its SQLite file before acknowledging it; "+
+			"MONGODB_WRITE_CONCERN, MONGODB_READ_CONCERN and MONGODB_READ_PREFERENCE are for MongoDB")
 	return s, nil
 }
 
@@ -112,10 +123,14 @@ func storeTimeout(requestTimeout time.Duration) time.Duration {
 }
 
 // connect makes a client of the store at uri that waits at most timeout to select
-// the store and to open a connection to it. With ping it waits for the store to
-// answer, for at most timeout, and returns an error when it does not.
-func connect(ctx context.Context, uri, database string, timeout time.Duration, ping bool) (*Connection, error) {
+// the store and to open a connection to it, with the options settings set. With ping
+// it waits for the store to answer, for at most timeout, and returns an error when
+// it does not.
+func connect(ctx context.Context, uri, database string, timeout time.Duration, ping bool, settings ...func(*options.ClientOptions)) (*Connection, error) {
 	opts := options.Client().ApplyURI(uri).SetServerSelectionTimeout(timeout).SetConnectTimeout(timeout)
+	for _, set := range settings {
+		set(opts)
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to store: %w", err)
