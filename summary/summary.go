@@ -238,9 +238,8 @@ func (b *Builder) Summary() Summary {
 	slices.SortFunc(s.CurrentMedications, func(a, b Medication) int {
 		return cmp.Or(b.LastPrescribed.Compare(a.LastPrescribed), strings.Compare(a.Name, b.Name))
 	})
-	slices.SortFunc(s.PendingTests, func(a, b Test) int {
-		return cmp.Or(strings.Compare(a.InteractionID, b.InteractionID), strings.Compare(a.Name, b.Name))
-	})
+	// By visit; a visit's tests in the order it gave them.
+	slices.SortStableFunc(s.PendingTests, func(a, b Test) int { return strings.Compare(a.InteractionID, b.InteractionID) })
 	if b.plan != nil && b.last.Before(b.plan.Date) {
 		next := *b.plan
 		next.Status = Scheduled
