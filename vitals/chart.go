@@ -44,7 +44,7 @@ type Latest struct {
 	Metric string `json:"metric" validate:"required" example:"blood_pressure"`
 	// Value is the value as recorded: a number, a string ("120/80", "Normal") or any
 	// JSON value.
-	Value any `json:"value" validate:"required" swaggertype:"string" example:"120/80"`
+	Value any `json:"value" validate:"required" extensions:"x-nullable"`
 	// Unit is the unit recorded with it (in metrics.units, or in the value), else a
 	// known vital sign's own; "" when neither gives one.
 	Unit string `json:"unit" validate:"required" example:"mmHg"`
@@ -62,7 +62,7 @@ type Problem struct {
 	// Metric is the key as recorded in metrics.
 	Metric string `json:"metric" validate:"required" example:"temp"`
 	// Value is the value as recorded.
-	Value  any    `json:"value" validate:"required" swaggertype:"string" example:"38,5"`
+	Value  any    `json:"value" validate:"required" extensions:"x-nullable"`
 	Reason string `json:"reason" validate:"required" example:"not a number (a number, or a number and a unit such as \"38.5 °C\")"`
 }
 
