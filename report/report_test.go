@@ -111,7 +111,7 @@ func TestRenderListsTheMostRecentVisits(t *testing.T) {
 
 func TestRenderWithoutVisits(t *testing.T) {
 	page := render(t, models.Patient{InsuranceNo: "Z99"}, nil)
-	for _, want := range []string{"<h1>Patient Z99</h1>", "No vitals recorded.", "nothing to chart", "No visits recorded.", "none scheduled"} {
+	for _, want := range []string{"<h1>Patient Z99</h1>", "<td><span class=\"none\">none recorded</span></td>", "No vitals recorded.", "nothing to chart", "No visits recorded.", "none scheduled"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the page lacks %q", want)
 		}
