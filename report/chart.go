@@ -52,7 +52,7 @@ type point struct{ X, Y float64 }
 
 type segment struct{ X1, Y1, X2, Y2 float64 }
 
-// titles are the headings of the known series.
+// titles are the headings of the known metrics.
 var titles = map[string]string{
 	vitals.Temperature:   "Temperature",
 	vitals.BloodPressure: "Blood pressure",
@@ -62,6 +62,7 @@ var titles = map[string]string{
 	vitals.SpO2:          "Oxygen saturation (SpO₂)",
 	vitals.Weight:        "Weight",
 	vitals.HealthStatus:  "Health status (1 to 10)",
+	"ecg":                "ECG",
 }
 
 // title returns the heading of metric's chart.
@@ -125,7 +126,11 @@ func trendText(s vitals.Series) string {
 	if s.Unit != "" {
 		unit = " " + s.Unit
 	}
-	return fmt.Sprintf("trend %s: %+.2f%s per 30 days (stable within ±%s)", s.Trend.Direction, s.Trend.SlopePer30Days, unit,
+	slope := math.Round(s.Trend.SlopePer30Days*100) / 100
+	if slope == 0 {
+		slope = 0 // not -0.00
+	}
+	return fmt.Sprintf("trend %s: %+.2f%s per 30 days (stable within ±%s)", s.Trend.Direction, slope, unit,
 		strconv.FormatFloat(s.Trend.DeadBand, 'f', -1, 64))
 }
 

@@ -103,6 +103,15 @@ func TestChartGeometry(t *testing.T) {
 		t.Errorf("dots %d, trend %q", len(c.Dots), c.Trend)
 	}
 
+	flat := vitals.NewSeries(vitals.Temperature, "°C", []vitals.Point{
+		{Date: day(0), Value: 37, InteractionID: "a"},
+		{Date: day(30), Value: 36.99, InteractionID: "b"},
+		{Date: day(60), Value: 37, InteractionID: "c"},
+	})
+	if got := newChart(flat).Trend; !strings.HasPrefix(got, "trend stable: +0.00 °C per 30 days") {
+		t.Errorf("a flat trend reads %q", got)
+	}
+
 	one := newChart(vitals.NewSeries(vitals.Weight, "kg", []vitals.Point{{Date: day(0), Value: 80, InteractionID: "a"}}))
 	if one.Line != "362,92" || one.TrendLine != nil || !strings.HasPrefix(one.Trend, "no trend") {
 		t.Errorf("a chart of one point: line %q, trend line %+v, %q", one.Line, one.TrendLine, one.Trend)

@@ -70,7 +70,7 @@ func TestRenderContent(t *testing.T) {
 		"<b>Temperature</b> (°C): 12 readings; trend",
 		"<b>Blood pressure, systolic</b> (mmHg)",
 		"<b>Heart rate</b> (/min)",
-		"<td>ecg</td><td>Normal</td>", "<td>Blood pressure</td><td>120/80</td><td>mmHg</td>",
+		"<td>ECG</td><td>Normal</td>", "<td>Blood pressure</td><td>120/80</td><td>mmHg</td>",
 		"Influenza <span class=\"note\">×12</span>",
 		"<b>Every visit</b>",
 	} {
