@@ -167,8 +167,8 @@ func TestReportRoute(t *testing.T) {
 	if ct := res.header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 		t.Errorf("Content-Type %q", ct)
 	}
-	if csp := res.header.Get("Content-Security-Policy"); csp != report.ContentSecurityPolicy {
-		t.Errorf("Content-Security-Policy %q, want the report's %q", csp, report.ContentSecurityPolicy)
+	if csp := res.header.Get("Content-Security-Policy"); csp != report.ContentSecurityPolicy() {
+		t.Errorf("Content-Security-Policy %q, want the report's %q", csp, report.ContentSecurityPolicy())
 	}
 	for name, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"} {
 		if got := res.header.Get(name); got != want {

@@ -86,7 +86,7 @@ func (h *Handler) Report(c *fiber.Ctx) error {
 	if err := report.Render(&page, report.Page{Summary: s, Visits: visits}); err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentSecurityPolicy, report.ContentSecurityPolicy)
+	c.Set(fiber.HeaderContentSecurityPolicy, report.ContentSecurityPolicy())
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
 	return c.Send(page.Bytes())
 }

@@ -45,17 +45,13 @@ var (
 	}).Parse(pageTemplate))
 )
 
-// ContentSecurityPolicy is the policy to serve the page with: it allows the page's
-// own stylesheet (by its hash) and inline SVG, and nothing else: no script, no
-// other style, nothing loaded from anywhere, no form, no framing.
-var ContentSecurityPolicy = "default-src 'none'; style-src '" + StyleHash() + "'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
-// StyleHash returns the CSP source of the page's stylesheet: 'sha256-…' without the
-// quotes.
-func StyleHash() string {
+// ContentSecurityPolicy returns the policy to serve the page with: it allows the
+// page's own stylesheet, by its SHA-256 hash, and inline SVG, and nothing else: no
+// script, no other style, nothing loaded from anywhere, no form, no framing.
+func ContentSecurityPolicy() string {
 	sum := sha256.Sum256([]byte(style))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
 // Page is what a report shows.

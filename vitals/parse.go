@@ -28,8 +28,9 @@ var (
 
 // Number reads v as a number: a JSON number, or a string holding a number,
 // optionally followed by a unit ("38.5", "38.5 °C", "38.5C", "72 bpm"). It returns
-// the number and the unit written with it ("" when none). A decimal comma ("38,5"),
-// an empty string, a boolean, an object or an array is not a number.
+// the number and the unit written with it ("" when none), or an error saying why v
+// is not a number: a decimal comma ("38,5"), an empty string, a boolean, an object
+// or an array is not one.
 func Number(v any) (float64, string, error) {
 	switch n := v.(type) {
 	case int32:
@@ -58,8 +59,9 @@ func Number(v any) (float64, string, error) {
 }
 
 // Pressure reads v as a blood pressure: a string "systolic/diastolic", optionally
-// followed by a unit ("120/80", "120 / 80 mmHg"). The systolic pressure must be
-// above the diastolic one, which catches the two written the wrong way round.
+// followed by a unit ("120/80", "120 / 80 mmHg"). It returns an error saying why
+// when v is not one, or when its systolic pressure is not above the diastolic one,
+// which catches the two written the wrong way round.
 func Pressure(v any) (systolic, diastolic float64, unit string, err error) {
 	s, ok := v.(string)
 	if !ok {
