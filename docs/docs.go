@@ -3402,7 +3402,19 @@ const docTemplate = `{
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "$ref": "#/definitions/summary.Summary"
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/summary.Summary"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "health_status": {
+                                            "$ref": "#/definitions/handlers.HealthStatusSeries"
+                                        }
+                                    }
+                                }
+                            ]
                         },
                         "headers": {
                             "X-Request-Id": {
@@ -3651,6 +3663,68 @@ const docTemplate = `{
             "properties": {
                 "error": {
                     "$ref": "#/definitions/handlers.ErrorBody"
+                }
+            }
+        },
+        "handlers.HealthStatusReading": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "value"
+            ],
+            "properties": {
+                "date": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-09-02T08:45:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "3"
+                },
+                "value": {
+                    "type": "integer",
+                    "maximum": 10,
+                    "minimum": 1,
+                    "example": 5
+                }
+            }
+        },
+        "handlers.HealthStatusSeries": {
+            "type": "object",
+            "required": [
+                "metric",
+                "points",
+                "trend",
+                "unit"
+            ],
+            "properties": {
+                "metric": {
+                    "type": "string",
+                    "enum": [
+                        "health_status"
+                    ],
+                    "example": "health_status"
+                },
+                "points": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.HealthStatusReading"
+                    }
+                },
+                "trend": {
+                    "description": "Trend is null under 3 readings or 7 days; its dead band is 0.1.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.Trend"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "unit": {
+                    "type": "string",
+                    "example": ""
                 }
             }
         },

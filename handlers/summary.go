@@ -10,6 +10,7 @@ import (
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/report"
 	"github.com/clinic/interactions/summary"
+	"github.com/clinic/interactions/vitals"
 )
 
 // Summary returns a patient's chart at a glance.
@@ -20,7 +21,7 @@ import (
 //	@Tags			patients
 //	@Produce		json
 //	@Param			insurance_no	path		string	true	"Insurance number"
-//	@Success		200				{object}	summary.Summary
+//	@Success		200				{object}	summary.Summary{health_status=HealthStatusSeries}
 //	@Failure		400				{object}	ErrorResponse	"validation_failed: not a valid insurance number, or a query parameter (the route takes none)"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Security		BearerAuth
@@ -130,4 +131,21 @@ func (h *Handler) summarize(ctx context.Context, no string, also func(models.Int
 		return summary.Summary{}, err
 	}
 	return b.Summary(), nil
+}
+
+// HealthStatusSeries documents summary.Summary's health_status, a vitals.Series,
+// with examples of its own: the document would otherwise show a temperature's.
+type HealthStatusSeries struct {
+	Metric string                `json:"metric" validate:"required" enums:"health_status" example:"health_status"`
+	Unit   string                `json:"unit" validate:"required" example:""`
+	Points []HealthStatusReading `json:"points" validate:"required"`
+	// Trend is null under 3 readings or 7 days; its dead band is 0.1.
+	Trend *vitals.Trend `json:"trend" validate:"required" extensions:"x-nullable"`
+}
+
+// HealthStatusReading is one visit's health_status.
+type HealthStatusReading struct {
+	Date          string `json:"date" validate:"required" format:"date-time" example:"2024-09-02T08:45:00Z"`
+	Value         int    `json:"value" validate:"required" minimum:"1" maximum:"10" example:"5"`
+	InteractionID string `json:"interaction_id" validate:"required" example:"3"`
 }
