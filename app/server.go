@@ -146,6 +146,8 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodGet, "/patients/:insurance_no/history", read, h.PatientHistory)
 	api(fiber.MethodGet, "/patients/:insurance_no/history/:version", read, h.PatientVersion)
 	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
+	api(fiber.MethodGet, "/patients/:insurance_no/summary", read, h.Summary)
+	api(fiber.MethodGet, "/patients/:insurance_no/report", read, h.Report)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
 	api(fiber.MethodGet, "/interactions", read, h.SearchInteractions)
 	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)

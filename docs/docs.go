@@ -357,21 +357,18 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "example": "Influenza",
                         "description": "Keep interactions with this ailment, compared case- and accent-insensitively, word by word",
                         "name": "ailment",
                         "in": "query"
                     },
                     {
                         "type": "string",
-                        "example": "2024-08-01",
                         "description": "Keep interactions dated from then on, inclusive: a date (its whole day, UTC) or a date-time",
                         "name": "from",
                         "in": "query"
                     },
                     {
                         "type": "string",
-                        "example": "2024-10-31",
                         "description": "Keep interactions dated up to then, inclusive: a date (its whole day, UTC) or a date-time",
                         "name": "to",
                         "in": "query"
@@ -394,7 +391,6 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "example": "fever cough",
                         "description": "Words the ailment, symptoms, remarks or questions and answers hold words starting with, all of them, case- and accent-insensitively (at most 10 words, 200 characters)",
                         "name": "q",
                         "in": "query"
@@ -2348,7 +2344,6 @@ const docTemplate = `{
                 "parameters": [
                     {
                         "type": "string",
-                        "example": "lop vern",
                         "description": "Words the patient's names, insurance number or FHIR id start with, all of them (at most 10 words, 200 characters)",
                         "name": "q",
                         "in": "query"
@@ -3601,6 +3596,321 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/patients/{insurance_no}/report": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every vital series over time (axes, units, dates, trend line), a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
+                "produces": [
+                    "text/html",
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "A patient's printable report",
+                "operationId": "getPatientReport",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the HTML page (text/html; charset=utf-8)",
+                        "schema": {
+                            "type": "string"
+                        },
+                        "headers": {
+                            "Content-Security-Policy": {
+                                "type": "string",
+                                "description": "default-src 'none', with the page's stylesheet allowed by its sha256 hash"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid insurance number, or a query parameter (the route takes none)",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "patient_not_found: no patient has this insurance number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/patients/{insurance_no}/summary": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "A patient's summary",
+                "operationId": "getPatientSummary",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/summary.Summary"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "health_status": {
+                                            "$ref": "#/definitions/handlers.HealthStatusSeries"
+                                        }
+                                    }
+                                }
+                            ]
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid insurance number, or a query parameter (the route takes none)",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "patient_not_found: no patient has this insurance number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "description": "Answers 200 while the process is up, whatever the store.",
@@ -3730,6 +4040,68 @@ const docTemplate = `{
             "properties": {
                 "error": {
                     "$ref": "#/definitions/handlers.ErrorBody"
+                }
+            }
+        },
+        "handlers.HealthStatusReading": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "value"
+            ],
+            "properties": {
+                "date": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-09-02T08:45:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "3"
+                },
+                "value": {
+                    "type": "integer",
+                    "maximum": 10,
+                    "minimum": 1,
+                    "example": 5
+                }
+            }
+        },
+        "handlers.HealthStatusSeries": {
+            "type": "object",
+            "required": [
+                "metric",
+                "points",
+                "trend",
+                "unit"
+            ],
+            "properties": {
+                "metric": {
+                    "type": "string",
+                    "enum": [
+                        "health_status"
+                    ],
+                    "example": "health_status"
+                },
+                "points": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.HealthStatusReading"
+                    }
+                },
+                "trend": {
+                    "description": "Trend is null under 3 readings or 7 days; its dead band is 0.1.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.Trend"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "unit": {
+                    "type": "string",
+                    "example": ""
                 }
             }
         },
@@ -4977,6 +5349,477 @@ const docTemplate = `{
                     "description": "ReplicaSet names the replica set, for a replica set.",
                     "type": "string",
                     "example": "rs0"
+                }
+            }
+        },
+        "summary.Count": {
+            "type": "object",
+            "required": [
+                "count",
+                "name"
+            ],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "example": 5
+                },
+                "name": {
+                    "type": "string",
+                    "example": "fever"
+                }
+            }
+        },
+        "summary.Medication": {
+            "type": "object",
+            "required": [
+                "first_prescribed",
+                "last_prescribed",
+                "name",
+                "times_prescribed"
+            ],
+            "properties": {
+                "first_prescribed": {
+                    "description": "FirstPrescribed is its first prescription in the whole chart, LastPrescribed its\nlatest, and TimesPrescribed the number of visits that prescribed it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-08-05T09:30:00Z"
+                },
+                "last_prescribed": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-09-02T08:45:00Z"
+                },
+                "name": {
+                    "description": "Name is as the most recent prescription spells it.",
+                    "type": "string",
+                    "example": "DEF 4mg"
+                },
+                "times_prescribed": {
+                    "type": "integer",
+                    "example": 3
+                }
+            }
+        },
+        "summary.NextVisit": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "set_at",
+                "status"
+            ],
+            "properties": {
+                "date": {
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-11-22T00:00:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "3"
+                },
+                "set_at": {
+                    "description": "SetAt is the interaction_date of the visit that scheduled it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-09-02T08:45:00Z"
+                },
+                "status": {
+                    "description": "Status is scheduled when the date is today or later (as_of, UTC), overdue when\nit has passed without a visit.",
+                    "type": "string",
+                    "enum": [
+                        "scheduled",
+                        "overdue"
+                    ],
+                    "example": "scheduled"
+                }
+            }
+        },
+        "summary.Patient": {
+            "type": "object",
+            "required": [
+                "insurance_no"
+            ],
+            "properties": {
+                "age": {
+                    "type": "integer",
+                    "example": 30
+                },
+                "blood_type": {
+                    "type": "string",
+                    "example": "B+"
+                },
+                "fname": {
+                    "type": "string",
+                    "example": "Vernon"
+                },
+                "habits": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "smoking",
+                        "drinking"
+                    ]
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "A11"
+                },
+                "lname": {
+                    "type": "string",
+                    "example": "Lopez"
+                },
+                "sex": {
+                    "type": "string",
+                    "example": "M"
+                }
+            }
+        },
+        "summary.Summary": {
+            "type": "object",
+            "required": [
+                "ailments",
+                "as_of",
+                "current_medications",
+                "health_status",
+                "insurance_no",
+                "labels",
+                "next_visit",
+                "patient",
+                "pending_tests",
+                "pre_existing_conditions",
+                "pre_existing_medications",
+                "visits",
+                "vitals"
+            ],
+            "properties": {
+                "ailments": {
+                    "description": "Ailments counts the visits of each ailment (compared ignoring case and repeated\nspaces, named as the newest visit spells it), most frequent first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/summary.Count"
+                    }
+                },
+                "as_of": {
+                    "description": "AsOf is when the summary was computed; the next visit is scheduled or overdue\nrelative to it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-11-05T10:00:00Z"
+                },
+                "current_medications": {
+                    "description": "CurrentMedications are the medications prescribed (next_steps.prescribed_meds)\nat a visit in the 90 days up to and including the most recent visit, by last\nprescribed, newest first. Names are compared ignoring case and repeated spaces.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/summary.Medication"
+                    }
+                },
+                "health_status": {
+                    "description": "HealthStatus is the series of the visits' health_status (1 to 10), with its trend.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.Series"
+                        }
+                    ]
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "A11"
+                },
+                "labels": {
+                    "description": "Labels counts the visits carrying each label, most frequent first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/summary.Count"
+                    }
+                },
+                "next_visit": {
+                    "description": "NextVisit is the next_steps.next_visit of the most recent visit that set one,\nunless a visit has taken place on or after that date: null then, and when no\nvisit set one.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/summary.NextVisit"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "patient": {
+                    "$ref": "#/definitions/summary.Patient"
+                },
+                "pending_tests": {
+                    "description": "PendingTests are the tests ordered (next_steps.prescribed_tests) at a visit that\nno later visit has followed yet: the tests of the most recent visit (of all\nvisits at that same time).",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/summary.Test"
+                    }
+                },
+                "pre_existing_conditions": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "Asthma"
+                    ]
+                },
+                "pre_existing_medications": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "GTH 30mg"
+                    ]
+                },
+                "visits": {
+                    "$ref": "#/definitions/summary.Visits"
+                },
+                "vitals": {
+                    "$ref": "#/definitions/vitals.Vitals"
+                }
+            }
+        },
+        "summary.Test": {
+            "type": "object",
+            "required": [
+                "interaction_id",
+                "name",
+                "ordered_at"
+            ],
+            "properties": {
+                "interaction_id": {
+                    "type": "string",
+                    "example": "6"
+                },
+                "name": {
+                    "type": "string",
+                    "example": "CRP"
+                },
+                "ordered_at": {
+                    "description": "OrderedAt is the interaction_date of the visit that ordered it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-10-22T10:00:00Z"
+                }
+            }
+        },
+        "summary.Visits": {
+            "type": "object",
+            "required": [
+                "count",
+                "first",
+                "last"
+            ],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "example": 6
+                },
+                "first": {
+                    "description": "First and Last are the first and last interaction_date, null without visits.",
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true,
+                    "example": "2024-08-05T09:30:00Z"
+                },
+                "last": {
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true,
+                    "example": "2024-10-22T10:00:00Z"
+                }
+            }
+        },
+        "vitals.Latest": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "metric",
+                "unit",
+                "value"
+            ],
+            "properties": {
+                "date": {
+                    "description": "Date is the interaction_date of the visit that recorded it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-10-01T09:30:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "visit-1"
+                },
+                "metric": {
+                    "description": "Metric is the metric's canonical name; blood_pressure for BP.",
+                    "type": "string",
+                    "example": "blood_pressure"
+                },
+                "unit": {
+                    "description": "Unit is the unit recorded with it (in metrics.units, or in the value), else a\nknown vital sign's own; \"\" when neither gives one.",
+                    "type": "string",
+                    "example": "mmHg"
+                },
+                "value": {
+                    "description": "Value is the value as recorded: a number, a string (\"120/80\", \"Normal\") or any\nJSON value.",
+                    "x-nullable": true
+                }
+            }
+        },
+        "vitals.Point": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "value"
+            ],
+            "properties": {
+                "date": {
+                    "description": "Date is the interaction_date of the visit that recorded it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-10-01T09:30:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "visit-1"
+                },
+                "value": {
+                    "type": "number",
+                    "example": 38.4
+                }
+            }
+        },
+        "vitals.Problem": {
+            "type": "object",
+            "required": [
+                "date",
+                "interaction_id",
+                "metric",
+                "reason",
+                "value"
+            ],
+            "properties": {
+                "date": {
+                    "description": "Date is the interaction_date of the visit that recorded it.",
+                    "type": "string",
+                    "format": "date-time",
+                    "example": "2024-09-16T11:00:00Z"
+                },
+                "interaction_id": {
+                    "type": "string",
+                    "example": "visit-4"
+                },
+                "metric": {
+                    "description": "Metric is the key as recorded in metrics.",
+                    "type": "string",
+                    "example": "temp"
+                },
+                "reason": {
+                    "type": "string",
+                    "example": "not a number (a number, or a number and a unit such as \"38.5 °C\")"
+                },
+                "value": {
+                    "description": "Value is the value as recorded.",
+                    "x-nullable": true
+                }
+            }
+        },
+        "vitals.Series": {
+            "type": "object",
+            "required": [
+                "metric",
+                "points",
+                "trend",
+                "unit"
+            ],
+            "properties": {
+                "metric": {
+                    "description": "Metric is the metric's canonical name (see the README: temp and temperature are\ntemperature, HR and heart_rate are heart_rate, BP gives systolic_bp and\ndiastolic_bp, ...), or its own key, in lower case, for any other metric.",
+                    "type": "string",
+                    "example": "temperature"
+                },
+                "points": {
+                    "description": "Points are the readings, oldest first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/vitals.Point"
+                    }
+                },
+                "trend": {
+                    "description": "Trend is null when the series has fewer than 3 readings, or spans less than 7\ndays.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.Trend"
+                        }
+                    ],
+                    "x-nullable": true
+                },
+                "unit": {
+                    "description": "Unit is the unit of every value: a known vital sign's own (°C, mmHg, /min, %,\nkg; °F and lb are converted), else the unit of the newest reading that gives\none; \"\" when none does.",
+                    "type": "string",
+                    "example": "°C"
+                }
+            }
+        },
+        "vitals.Trend": {
+            "type": "object",
+            "required": [
+                "dead_band",
+                "direction",
+                "slope_per_30_days"
+            ],
+            "properties": {
+                "dead_band": {
+                    "description": "DeadBand is the slope per 30 days, either way, below which the series counts as\nstable: 0.1 °C (temperature), 1 mmHg (systolic_bp, diastolic_bp), 1 /min\n(heart_rate), 0.2 % (spo2), 0.2 kg (weight), 0.1 (health_status), and 1% of\nthe mean of the readings' absolute values for any other metric.",
+                    "type": "number",
+                    "example": 0.1
+                },
+                "direction": {
+                    "description": "Direction is stable when the slope is within the dead band (either way),\notherwise rising or falling.",
+                    "type": "string",
+                    "enum": [
+                        "rising",
+                        "falling",
+                        "stable"
+                    ],
+                    "example": "falling"
+                },
+                "slope_per_30_days": {
+                    "description": "SlopePer30Days is how much the fitted line rises (or falls, below 0) in 30\ndays, in the series' unit.",
+                    "type": "number",
+                    "example": -0.35
+                }
+            }
+        },
+        "vitals.Vitals": {
+            "type": "object",
+            "required": [
+                "latest",
+                "series",
+                "unparseable"
+            ],
+            "properties": {
+                "latest": {
+                    "description": "Latest holds the newest value of every metric recorded, numeric or not (ECG).",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/vitals.Latest"
+                    }
+                },
+                "series": {
+                    "description": "Series holds every numeric metric over time, the known vital signs first.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/vitals.Series"
+                    }
+                },
+                "unparseable": {
+                    "description": "Unparseable lists every value of a numeric metric that could not be read,\nnewest first: nothing is left out without a word.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/vitals.Problem"
+                    }
                 }
             }
         }

@@ -45,6 +45,7 @@ type Interactions interface {
 	Create(ctx context.Context, in models.Interaction, reservedID string) (models.Interaction, error)
 	Get(ctx context.Context, id string) (models.Interaction, error)
 	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
+	Each(ctx context.Context, q models.HistoryQuery, fn func(models.Interaction) error) error
 	Amend(ctx context.Context, id string, match records.Match, patch models.Document, reason string) (models.Interaction, error)
 	MarkEnteredInError(ctx context.Context, id string, match records.Match, reason string) (models.Interaction, error)
 	Versions(ctx context.Context, id string, before, limit int) (records.Page[models.Interaction], error)

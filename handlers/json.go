@@ -6,8 +6,9 @@ import (
 )
 
 // EncodeJSON encodes v as the API answers: JSON without the HTML escapes of
-// encoding/json, so that "<key>" reads as "<key>", not "\u003ckey\u003e". The API
-// never answers HTML, and every response forbids content sniffing.
+// encoding/json, so that "<key>" reads as "<key>", not "\u003ckey\u003e". JSON is
+// never read as HTML: every response forbids content sniffing, and the one HTML
+// answer, the report, is escaped by html/template.
 func EncodeJSON(v any) ([]byte, error) {
 	data, err := json.Marshal(v)
 	if err != nil {

@@ -23,8 +23,8 @@ const (
 //	@ID				findPatients
 //	@Tags			patients
 //	@Produce		json
-//	@Param			q		query		string	false	"Words the patient's names, insurance number or FHIR id start with, all of them (at most 10 words, 200 characters)"	example(lop vern)
-//	@Param			limit	query		int		false	"Page size"																											minimum(1)	maximum(100)	default(20)
+//	@Param			q		query		string	false	"Words the patient's names, insurance number or FHIR id start with, all of them (at most 10 words, 200 characters)"
+//	@Param			limit	query		int		false	"Page size"	minimum(1)	maximum(100)	default(20)
 //	@Param			cursor	query		string	false	"next_cursor of the previous page"
 //	@Success		200		{object}	models.PatientList
 //	@Failure		400		{object}	ErrorResponse	"validation_failed: bad query parameters, or a cursor of another query"
@@ -65,16 +65,16 @@ func (h *Handler) FindPatients(c *fiber.Ctx) error {
 //	@Tags			interactions
 //	@Produce		json
 //	@Param			insurance_no		query		string		false	"Only this patient's interactions"
-//	@Param			label				query		[]string	false	"Keep interactions carrying these labels (repeat the parameter or separate with commas; case-insensitive)"																	collectionFormat(multi)
-//	@Param			label_mode			query		string		false	"any (default): at least one of the labels; all: every label"																												Enums(any, all)
-//	@Param			ailment				query		string		false	"Keep interactions with this ailment, compared case- and accent-insensitively, word by word"																				example(Influenza)
-//	@Param			from				query		string		false	"Keep interactions dated from then on, inclusive: a date (its whole day, UTC) or a date-time"																				example(2024-08-01)
-//	@Param			to					query		string		false	"Keep interactions dated up to then, inclusive: a date (its whole day, UTC) or a date-time"																					example(2024-10-31)
-//	@Param			health_status_min	query		int			false	"Keep interactions whose health_status is at least this (those without one are left out)"																					minimum(1)	maximum(10)
-//	@Param			health_status_max	query		int			false	"Keep interactions whose health_status is at most this (those without one are left out)"																					minimum(1)	maximum(10)
-//	@Param			q					query		string		false	"Words the ailment, symptoms, remarks or questions and answers hold words starting with, all of them, case- and accent-insensitively (at most 10 words, 200 characters)"	example(fever cough)
-//	@Param			sort				query		string		false	"-date (default): newest first; date: oldest first"																															Enums(-date, date)
-//	@Param			limit				query		int			false	"Page size"																																									minimum(1)	maximum(100)	default(20)
+//	@Param			label				query		[]string	false	"Keep interactions carrying these labels (repeat the parameter or separate with commas; case-insensitive)"	collectionFormat(multi)
+//	@Param			label_mode			query		string		false	"any (default): at least one of the labels; all: every label"												Enums(any, all)
+//	@Param			ailment				query		string		false	"Keep interactions with this ailment, compared case- and accent-insensitively, word by word"
+//	@Param			from				query		string		false	"Keep interactions dated from then on, inclusive: a date (its whole day, UTC) or a date-time"
+//	@Param			to					query		string		false	"Keep interactions dated up to then, inclusive: a date (its whole day, UTC) or a date-time"
+//	@Param			health_status_min	query		int			false	"Keep interactions whose health_status is at least this (those without one are left out)"	minimum(1)	maximum(10)
+//	@Param			health_status_max	query		int			false	"Keep interactions whose health_status is at most this (those without one are left out)"	minimum(1)	maximum(10)
+//	@Param			q					query		string		false	"Words the ailment, symptoms, remarks or questions and answers hold words starting with, all of them, case- and accent-insensitively (at most 10 words, 200 characters)"
+//	@Param			sort				query		string		false	"-date (default): newest first; date: oldest first"	Enums(-date, date)
+//	@Param			limit				query		int			false	"Page size"											minimum(1)	maximum(100)	default(20)
 //	@Param			cursor				query		string		false	"next_cursor of the previous page"
 //	@Param			include				query		string		false	"entered-in-error: also list interactions marked so"	Enums(entered-in-error)
 //	@Success		200					{object}	models.Page

@@ -1,0 +1,172 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinic/interactions/models"
+)
+
+// TestReportInChromium opens a report in headless Chromium, as a clinician's browser
+// would, through the real server and its headers: the page renders with its charts
+// and without a word from the browser about its Content-Security-Policy, its
+// screenshot shows the charts, and it prints to A4 pages.
+func TestReportInChromium(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("skipped: needs chromium, which is not on PATH (apt-get install chromium; .ci/run installs it)")
+	}
+	e := newEnv(t)
+	e.createPatient("C1")
+	start := time.Date(2023, 1, 2, 9, 0, 0, 0, time.UTC)
+	const visits = 40
+	for i := range visits {
+		e.mustDo(201, "POST", "/api/v1/interactions", fmt.Sprintf(`{"insurance_no":"C1","interaction_date":%q,
+		  "ailment":"Hypertension","label":["cardio"],"health_status":%d,
+		  "metrics":{"temp":%.1f,"BP":"%d/%d","HR":%d,"SpO2":%d,"weight":%.1f,"ECG":"Normal"},
+		  "next_steps":{"prescribed_meds":["Ramipril 5mg"],"prescribed_tests":["Creatinine"]}}`,
+			start.AddDate(0, 0, 14*i).Format(time.RFC3339), 3+i%6, 36.6+float64(i%5)/5, 150-i, 95-i/2, 80-i%7, 95+i%4, 92-float64(i)/4))
+	}
+	base := e.listen()
+	// The browser sends no API key: a proxy in front of the server adds a viewer's.
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	forward := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		forward(r)
+		r.Header.Set("Authorization", "Bearer "+e.keys[models.RoleViewer])
+	}
+	front := httptest.NewServer(proxy)
+	defer front.Close()
+	page := front.URL + "/api/v1/patients/C1/report"
+	dir := t.TempDir()
+
+	run := func(args ...string) (stdout, stderr string) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		args = append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir=" + filepath.Join(dir, "profile"), "--enable-logging=stderr", "--v=0"}, args...)
+		cmd := exec.CommandContext(ctx, chromium, append(args, page)...)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+		}
+		return out.String(), errOut.String()
+	}
+
+	t.Run("renders", func(t *testing.T) {
+		dom, log := run("--virtual-time-budget=5000", "--dump-dom")
+		// Health status and five vital series (systolic and diastolic apart), and the
+		// visits' timeline.
+		if n := strings.Count(dom, "<svg "); n != 8 {
+			t.Errorf("the page shows %d SVG elements, want 8", n)
+		}
+		if n := strings.Count(dom, `<polyline class="series"`); n != 7 {
+			t.Errorf("the page draws %d series, want 7", n)
+		}
+		if n := strings.Count(dom, `<circle class="dot"`); n != 7*visits {
+			t.Errorf("the page draws %d points, want %d", n, 7*visits)
+		}
+		if regexp.MustCompile(`(?i)<script`).MatchString(dom) {
+			t.Error("the page holds a script")
+		}
+		// Chromium logs every resource or style the policy refuses.
+		if m := regexp.MustCompile(`(?i).*(refused to|content security policy).*`).FindString(log); m != "" {
+			t.Errorf("the browser refused part of the page: %s", m)
+		}
+	})
+
+	t.Run("screenshot", func(t *testing.T) {
+		shot := filepath.Join(dir, "report.png")
+		run("--window-size=900,1600", "--hide-scrollbars", "--screenshot="+shot)
+		f, err := os.Open(shot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		img, err := png.Decode(f)
+		if err != nil {
+			t.Fatalf("the screenshot is not a PNG: %v", err)
+		}
+		// The series are drawn in the stylesheet's blue (#1f5fa8): seen only when the
+		// page's style applies and its charts are drawn.
+		if n := pixelsNear(img, 0x1f, 0x5f, 0xa8); n < 2000 {
+			t.Errorf("the screenshot shows %d pixels of the charts' blue, want 2000 or more", n)
+		}
+	})
+
+	t.Run("prints to A4", func(t *testing.T) {
+		pdf := filepath.Join(dir, "report.pdf")
+		run("--no-pdf-header-footer", "--print-to-pdf="+pdf)
+		data, err := os.ReadFile(pdf)
+		if err != nil {
+			t.Fatalf("no PDF: %v", err)
+		}
+		if !bytes.HasPrefix(data, []byte("%PDF-")) {
+			t.Fatalf("not a PDF: %q", data[:min(len(data), 16)])
+		}
+		pages := len(regexp.MustCompile(`/Type\s*/Page\b`).FindAll(data, -1))
+		t.Logf("the PDF has %d pages, %d bytes", pages, len(data))
+		// The summary, seven charts (four to a page) and 40 visits: 3 to 8 pages.
+		if pages < 3 || pages > 8 {
+			t.Errorf("the PDF has %d pages, want 3 to 8", pages)
+		}
+		boxes := regexp.MustCompile(`/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]`).FindAllSubmatch(data, -1)
+		if len(boxes) == 0 {
+			t.Fatal("the PDF names no page size")
+		}
+		for _, box := range boxes {
+			w, _ := strconv.ParseFloat(string(box[1]), 64)
+			h, _ := strconv.ParseFloat(string(box[2]), 64)
+			// A4 is 210 × 297 mm: 595.3 × 841.9 points.
+			if abs(w-595.3) > 2 || abs(h-841.9) > 2 {
+				t.Errorf("a page of %.1f × %.1f points, not A4 (595.3 × 841.9)", w, h)
+			}
+		}
+	})
+}
+
+// pixelsNear counts the pixels of img within a small distance of the colour r, g, b.
+func pixelsNear(img image.Image, r, g, b uint8) int {
+	n := 0
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y++ {
+		for x := bounds.Min.X; x < bounds.Max.X; x++ {
+			pr, pg, pb, _ := img.At(x, y).RGBA()
+			if near(pr>>8, r) && near(pg>>8, g) && near(pb>>8, b) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func near(v uint32, want uint8) bool { return abs(float64(v)-float64(want)) <= 24 }
+
+func abs(v float64) float64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}

@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/report"
+	"github.com/clinic/interactions/summary"
+	"github.com/clinic/interactions/vitals"
+)
+
+// Summary returns a patient's chart at a glance.
+//
+//	@Summary		A patient's summary
+//	@Description	Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP "120/80"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record.
+//	@ID				getPatientSummary
+//	@Tags			patients
+//	@Produce		json
+//	@Param			insurance_no	path		string	true	"Insurance number"
+//	@Success		200				{object}	summary.Summary{health_status=HealthStatusSeries}
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: not a valid insurance number, or a query parameter (the route takes none)"
+//	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
+//	@Security		BearerAuth
+//	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse		"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse		"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse		"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse		"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse		"unavailable: the store did not answer in time, or is busy with reads of whole collections"
+//	@Header			401		{string}	WWW-Authenticate	"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After			"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
+//	@Router			/api/v1/patients/{insurance_no}/summary [get]
+func (h *Handler) Summary(c *fiber.Ctx) error {
+	no, err := chartRequest(c)
+	if err != nil {
+		return err
+	}
+	s, err := h.summarize(c.UserContext(), no, nil)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+// Report returns a patient's summary as a printable HTML page.
+//
+//	@Summary		A patient's printable report
+//	@Description	The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every vital series over time (axes, units, dates, trend line), a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.
+//	@ID				getPatientReport
+//	@Tags			patients
+//	@Produce		html
+//	@Produce		json
+//	@Param			insurance_no	path		string			true	"Insurance number"
+//	@Success		200				{string}	string			"the HTML page (text/html; charset=utf-8)"
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: not a valid insurance number, or a query parameter (the route takes none)"
+//	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
+//	@Security		BearerAuth
+//	@Failure		401		{object}	ErrorResponse			"unauthenticated: no valid API key"
+//	@Failure		403		{object}	ErrorResponse			"forbidden: the key's role does not allow this request"
+//	@Failure		413		{object}	ErrorResponse			"payload_too_large: the body is over 1 MiB"
+//	@Failure		429		{object}	ErrorResponse			"rate_limited: too many requests for this API key"
+//	@Failure		500		{object}	ErrorResponse			"internal: an unexpected error, logged with the request id"
+//	@Failure		503		{object}	ErrorResponse			"unavailable: the store did not answer in time, or is busy with reads of whole collections"
+//	@Header			200		{string}	Content-Security-Policy	"default-src 'none', with the page's stylesheet allowed by its sha256 hash"
+//	@Header			401		{string}	WWW-Authenticate		"the scheme to authenticate with: Bearer"
+//	@Header			429,503	{string}	Retry-After				"seconds to wait before the next request"
+//	@Header			all		{string}	X-Request-Id			"the request's id, as the logs and the audit trail name it"
+//	@Router			/api/v1/patients/{insurance_no}/report [get]
+func (h *Handler) Report(c *fiber.Ctx) error {
+	no, err := chartRequest(c)
+	if err != nil {
+		return err
+	}
+	var visits []report.Visit
+	s, err := h.summarize(c.UserContext(), no, func(in models.Interaction) {
+		visits = append(visits, report.VisitOf(in))
+	})
+	if err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := report.Render(&page, report.Page{Summary: s, Visits: visits}); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, report.ContentSecurityPolicy())
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(page.Bytes())
+}
+
+// chartRequest reads the insurance number of a request about a patient's whole
+// chart, which takes no query parameters. It returns a *models.ValidationError
+// otherwise.
+func chartRequest(c *fiber.Ctx) (string, error) {
+	no, err := identifierParam(c, "insurance_no")
+	if err != nil {
+		return "", err
+	}
+	errs := &models.ValidationError{}
+	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
+		errs.Add(string(k), "unknown parameter; this route takes none")
+	})
+	return no, errs.Err()
+}
+
+// summarize reads patient no and every interaction of theirs not entered in error,
+// each once, and returns their summary as of now; each interaction is also handed
+// to also, when set. It returns models.ErrPatientNotFound for an unknown patient,
+// and the errors of the store.
+func (h *Handler) summarize(ctx context.Context, no string, also func(models.Interaction)) (summary.Summary, error) {
+	p, err := h.patients.Get(ctx, no)
+	if errors.Is(err, models.ErrNotFound) {
+		return summary.Summary{}, models.ErrPatientNotFound
+	}
+	if err != nil {
+		return summary.Summary{}, err
+	}
+	b := summary.NewBuilder(p, h.now())
+	err = h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: no}, func(in models.Interaction) error {
+		b.Add(in)
+		if also != nil {
+			also(in)
+		}
+		return nil
+	})
+	if err != nil {
+		return summary.Summary{}, err
+	}
+	return b.Summary(), nil
+}
+
+// HealthStatusSeries documents summary.Summary's health_status, a vitals.Series,
+// with examples of its own: the document would otherwise show a temperature's.
+type HealthStatusSeries struct {
+	Metric string                `json:"metric" validate:"required" enums:"health_status" example:"health_status"`
+	Unit   string                `json:"unit" validate:"required" example:""`
+	Points []HealthStatusReading `json:"points" validate:"required"`
+	// Trend is null under 3 readings or 7 days; its dead band is 0.1.
+	Trend *vitals.Trend `json:"trend" validate:"required" extensions:"x-nullable"`
+}
+
+// HealthStatusReading is one visit's health_status.
+type HealthStatusReading struct {
+	Date          string `json:"date" validate:"required" format:"date-time" example:"2024-09-02T08:45:00Z"`
+	Value         int    `json:"value" validate:"required" minimum:"1" maximum:"10" example:"5"`
+	InteractionID string `json:"interaction_id" validate:"required" example:"3"`
+}

@@ -1,0 +1,303 @@
+package vitals
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// unitsKey is the metric that holds the units of the others: {"HR": "/min"}.
+const unitsKey = "units"
+
+// Point is one reading of a series.
+type Point struct {
+	// Date is the interaction_date of the visit that recorded it.
+	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
+	Value         float64   `json:"value" validate:"required" example:"38.4"`
+	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+}
+
+// Series is one numeric metric over time.
+type Series struct {
+	// Metric is the metric's canonical name (see the README: temp and temperature are
+	// temperature, HR and heart_rate are heart_rate, BP gives systolic_bp and
+	// diastolic_bp, ...), or its own key, in lower case, for any other metric.
+	Metric string `json:"metric" validate:"required" example:"temperature"`
+	// Unit is the unit of every value: a known vital sign's own (°C, mmHg, /min, %,
+	// kg; °F and lb are converted), else the unit of the newest reading that gives
+	// one; "" when none does.
+	Unit string `json:"unit" validate:"required" example:"°C"`
+	// Points are the readings, oldest first.
+	Points []Point `json:"points" validate:"required"`
+	// Trend is null when the series has fewer than 3 readings, or spans less than 7
+	// days.
+	Trend *Trend `json:"trend" validate:"required" extensions:"x-nullable"`
+}
+
+// Latest is the newest value of a metric, as recorded.
+type Latest struct {
+	// Metric is the metric's canonical name; blood_pressure for BP.
+	Metric string `json:"metric" validate:"required" example:"blood_pressure"`
+	// Value is the value as recorded: a number, a string ("120/80", "Normal") or any
+	// JSON value.
+	Value any `json:"value" validate:"required" extensions:"x-nullable"`
+	// Unit is the unit recorded with it (in metrics.units, or in the value), else a
+	// known vital sign's own; "" when neither gives one.
+	Unit string `json:"unit" validate:"required" example:"mmHg"`
+	// Date is the interaction_date of the visit that recorded it.
+	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
+	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+}
+
+// Problem is a value of a numeric metric that could not be read, so it is in no
+// series.
+type Problem struct {
+	// Date is the interaction_date of the visit that recorded it.
+	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-09-16T11:00:00Z"`
+	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-4"`
+	// Metric is the key as recorded in metrics.
+	Metric string `json:"metric" validate:"required" example:"temp"`
+	// Value is the value as recorded.
+	Value  any    `json:"value" validate:"required" extensions:"x-nullable"`
+	Reason string `json:"reason" validate:"required" example:"not a number (a number, or a number and a unit such as \"38.5 °C\")"`
+}
+
+// Vitals are the vital signs of a patient's chart.
+type Vitals struct {
+	// Latest holds the newest value of every metric recorded, numeric or not (ECG).
+	Latest []Latest `json:"latest" validate:"required"`
+	// Series holds every numeric metric over time, the known vital signs first.
+	Series []Series `json:"series" validate:"required"`
+	// Unparseable lists every value of a numeric metric that could not be read,
+	// newest first: nothing is left out without a word.
+	Unparseable []Problem `json:"unparseable" validate:"required"`
+}
+
+// Chart collects the metrics of a patient's interactions, given in any order, and
+// makes their series (see Vitals). A metric is numeric when it is a known vital sign
+// or at least one of its values is a number; a metric that never is (ECG: "Normal")
+// has its latest value only.
+type Chart struct {
+	readings map[string][]reading
+	// failed holds, by metric, the values that are not numbers, kept until Vitals
+	// knows whether the metric is numeric.
+	failed   map[string][]Problem
+	problems []Problem
+	latest   map[string]Latest
+}
+
+// reading is a number read from a metric, in the unit it was recorded in ("" for
+// none).
+type reading struct {
+	point Point
+	key   string
+	raw   any
+	unit  string
+}
+
+// Add collects the metrics an interaction recorded at date.
+func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
+	if c.readings == nil {
+		c.readings, c.failed, c.latest = map[string][]reading{}, map[string][]Problem{}, map[string]Latest{}
+	}
+	units := c.units(date, interactionID, metrics)
+	for _, e := range metrics {
+		if e.Key == unitsKey {
+			continue
+		}
+		name := Name(e.Key)
+		unit := unitOf(units, e.Key, name)
+		problem := Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value}
+		point := Point{Date: date, InteractionID: interactionID}
+		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID})
+		if name == BloodPressure {
+			systolic, diastolic, written, err := Pressure(e.Value)
+			if err != nil {
+				problem.Reason = err.Error()
+				c.problems = append(c.problems, problem)
+				continue
+			}
+			unit = cmp.Or(written, unit)
+			point.Value = systolic
+			c.readings[Systolic] = append(c.readings[Systolic], reading{point: point, key: e.Key, raw: e.Value, unit: unit})
+			point.Value = diastolic
+			c.readings[Diastolic] = append(c.readings[Diastolic], reading{point: point, key: e.Key, raw: e.Value, unit: unit})
+			continue
+		}
+		value, written, err := Number(e.Value)
+		if err != nil {
+			problem.Reason = err.Error()
+			c.failed[name] = append(c.failed[name], problem)
+			continue
+		}
+		point.Value = value
+		c.readings[name] = append(c.readings[name], reading{point: point, key: e.Key, raw: e.Value, unit: cmp.Or(written, unit)})
+	}
+}
+
+// units returns metrics.units as metric key → unit, noting a problem for units that
+// are not an object of strings.
+func (c *Chart) units(date time.Time, interactionID string, metrics bson.D) map[string]string {
+	var units map[string]string
+	for _, e := range metrics {
+		if e.Key != unitsKey {
+			continue
+		}
+		d, ok := e.Value.(bson.D)
+		if !ok {
+			c.problems = append(c.problems, Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value,
+				Reason: "units must be an object of metric names and units, such as {\"HR\": \"/min\"}"})
+			continue
+		}
+		units = map[string]string{}
+		for _, u := range d {
+			s, ok := u.Value.(string)
+			if !ok {
+				c.problems = append(c.problems, Problem{Date: date, InteractionID: interactionID, Metric: unitsKey + "." + u.Key,
+					Value: u.Value, Reason: "a unit must be a string"})
+				continue
+			}
+			units[u.Key] = s
+		}
+	}
+	return units
+}
+
+// unitOf returns the unit units gives the metric key: under the key itself, else
+// under another key of the same name ("HR" for "heart_rate").
+func unitOf(units map[string]string, key, name string) string {
+	if u, ok := units[key]; ok {
+		return u
+	}
+	for _, k := range slices.Sorted(maps.Keys(units)) {
+		if Name(k) == name {
+			return units[k]
+		}
+	}
+	return ""
+}
+
+// latestUnit is the unit Latest gives a value: written in it, in metrics.units, or
+// the known vital sign's own.
+func latestUnit(value any, unit, name string) string {
+	if s, ok := value.(string); ok {
+		if _, written, err := Number(s); err == nil && written != "" {
+			return Unit(written)
+		}
+		if _, _, written, err := Pressure(s); err == nil && written != "" {
+			return Unit(written)
+		}
+	}
+	if unit != "" {
+		return Unit(unit)
+	}
+	if name == BloodPressure {
+		return known[Systolic].unit
+	}
+	return known[name].unit
+}
+
+// note keeps l when it is the newest value of its metric so far: the later visit,
+// or of two at the same time, the one with the greater id (as a history orders them).
+func (c *Chart) note(l Latest) {
+	old, ok := c.latest[l.Metric]
+	if !ok || newer(l.Date, l.InteractionID, old.Date, old.InteractionID) {
+		c.latest[l.Metric] = l
+	}
+}
+
+// newer reports whether the visit (at, id) comes after (thenAt, thenID) in a history.
+func newer(at time.Time, id string, thenAt time.Time, thenID string) bool {
+	return at.After(thenAt) || at.Equal(thenAt) && id > thenID
+}
+
+// Vitals returns what the chart collected: the latest value of every metric, a series
+// of every numeric metric with its trend, and every value of a numeric metric that
+// could not be read.
+func (c *Chart) Vitals() Vitals {
+	v := Vitals{Latest: []Latest{}, Series: []Series{}, Unparseable: append([]Problem{}, c.problems...)}
+	for _, l := range c.latest {
+		v.Latest = append(v.Latest, l)
+	}
+	slices.SortFunc(v.Latest, func(a, b Latest) int { return compareNames(a.Metric, b.Metric) })
+
+	names := slices.Collect(maps.Keys(c.readings))
+	for name := range c.failed {
+		if _, ok := c.readings[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, compareNames)
+	for _, name := range names {
+		_, isKnown := known[name]
+		if !isKnown && len(c.readings[name]) == 0 {
+			continue // a text metric, such as ECG
+		}
+		v.Unparseable = append(v.Unparseable, c.failed[name]...)
+		s, problems := series(name, c.readings[name])
+		v.Unparseable = append(v.Unparseable, problems...)
+		if len(s.Points) > 0 {
+			v.Series = append(v.Series, s)
+		}
+	}
+	slices.SortStableFunc(v.Unparseable, func(a, b Problem) int {
+		if newer(a.Date, a.InteractionID, b.Date, b.InteractionID) {
+			return -1
+		}
+		if newer(b.Date, b.InteractionID, a.Date, a.InteractionID) {
+			return 1
+		}
+		return strings.Compare(a.Metric, b.Metric)
+	})
+	return v
+}
+
+// series makes metric's series of readings, in one unit: the known vital sign's own,
+// else the unit of the newest reading that gives one. A reading without a unit is
+// taken to be in that unit; one whose unit cannot be converted to it is a problem.
+func series(metric string, readings []reading) (Series, []Problem) {
+	unit := known[metric].unit
+	if _, ok := known[metric]; !ok {
+		var newest reading
+		for _, r := range readings {
+			if r.unit != "" && (newest.unit == "" || newer(r.point.Date, r.point.InteractionID, newest.point.Date, newest.point.InteractionID)) {
+				newest = r
+			}
+		}
+		unit = Unit(newest.unit)
+	}
+	var points []Point
+	var problems []Problem
+	for _, r := range readings {
+		from := cmp.Or(Unit(r.unit), unit)
+		value, ok := convert(r.point.Value, from, unit)
+		if !ok {
+			problems = append(problems, Problem{Date: r.point.Date, InteractionID: r.point.InteractionID, Metric: r.key,
+				Value: r.raw, Reason: unitError(from, unit).Error()})
+			continue
+		}
+		p := r.point
+		if value != p.Value { // converted
+			p.Value = round(value, 2)
+		}
+		points = append(points, p)
+	}
+	return NewSeries(metric, unit, points), problems
+}
+
+// NewSeries returns the series of metric's points, in unit, sorted oldest first, with
+// its trend.
+func NewSeries(metric, unit string, points []Point) Series {
+	points = slices.Clone(points)
+	if points == nil {
+		points = []Point{}
+	}
+	slices.SortFunc(points, func(a, b Point) int {
+		return cmp.Or(a.Date.Compare(b.Date), strings.Compare(a.InteractionID, b.InteractionID))
+	})
+	return Series{Metric: metric, Unit: unit, Points: points, Trend: trendOf(metric, points)}
+}
