@@ -247,8 +247,8 @@ var findingTypes = []string{"Condition", "MedicationRequest", "Procedure", "Serv
 func (c *condition) encounterID() string { return c.Encounter.id("Encounter") }
 
 func (c *condition) addTo(v *visit) string {
-	if c.VerificationStatus.has("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error", "refuted") {
-		return "Condition is refuted or entered in error"
+	if c.VerificationStatus.has(conditionStatus, "refuted") {
+		return "Condition is refuted"
 	}
 	name := c.Code.name()
 	if name == "" {

@@ -115,7 +115,8 @@ func (r *Report) SkippedCount() int {
 // and interactions they hold to sink, as the package comment describes. A line that
 // cannot be imported (malformed, of an unknown type, referring to a resource not in
 // the folder, invalid, or longer than opts.MaxLine) is skipped and recorded in the
-// report with its file and line; the rest is imported regardless.
+// report with its file and line; the rest is imported regardless. A resource entered
+// in error, and what refers to an Encounter entered in error, is counted as ignored.
 //
 // It returns an error when dir cannot be listed or holds no .ndjson file, when a file
 // cannot be read, when ctx ends, and the first error of sink, wrapped; the report
@@ -138,6 +139,7 @@ func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, err
 		patients: map[string]string{},
 		taken:    map[string]bool{},
 		visits:   map[string]*visit{},
+		voided:   map[string]bool{},
 	}
 	for _, fs := range files {
 		for _, f := range fs {
@@ -192,8 +194,10 @@ type reader struct {
 	taken map[string]bool
 	// visits maps the id of each Encounter read to its visit, or to nil when the
 	// Encounter was skipped; order holds the visits in the order read.
-	visits      map[string]*visit
-	order       []*visit
+	visits map[string]*visit
+	order  []*visit
+	// voided holds the ids of the Encounters entered in error.
+	voided      map[string]bool
 	done, total int64
 }
 
@@ -312,7 +316,8 @@ func (p progressReader) Read(b []byte) (int, error) {
 
 // decode decodes line, read from a file of resources of type typ, into v. It returns
 // false, having recorded why, when the line is not JSON, holds a resource of another
-// type, does not fit FHIR R4 or is entered in error.
+// type, does not fit FHIR R4 or is entered in error (which is counted as ignored,
+// and for an Encounter noted in voided).
 func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header() *base }) bool {
 	err := json.Unmarshal(line, v)
 	var wrongType *json.UnmarshalTypeError
@@ -338,11 +343,26 @@ func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header(
 	case wrongType != nil:
 		r.report.Skip(at, fmt.Sprintf("%s does not follow FHIR R4: %s has the wrong type", typ, wrongType.Field))
 		return false
-	case h.Status == "entered-in-error":
-		r.report.Skip(at, typ+" is entered in error")
+	case enteredInError(v):
+		r.report.Ignored[typ+" (entered in error)"]++
+		if typ == "Encounter" && h.ID != "" {
+			r.voided[h.ID] = true
+		}
 		return false
 	}
 	return true
+}
+
+// conditionStatus is the code system of a Condition's verification status.
+const conditionStatus = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+// enteredInError reports whether a resource is marked entered in error: by its
+// status, or a Condition by its verification status.
+func enteredInError(v interface{ header() *base }) bool {
+	if c, ok := v.(*condition); ok && c.VerificationStatus.has(conditionStatus, models.StatusEnteredInError) {
+		return true
+	}
+	return v.header().Status == models.StatusEnteredInError
 }
 
 // unknownType gives the reason for a resource of a type the import does not know,
@@ -439,6 +459,8 @@ func (r *reader) finding(typ string) func(context.Context, string, []byte, Origi
 		switch {
 		case id == "":
 			r.report.Skip(at, typ+" refers to no Encounter")
+		case r.voided[id]:
+			r.report.Ignored[typ+" (of an Encounter entered in error)"]++
 		case !known:
 			r.report.Skip(at, "reference to a missing Encounter")
 		case v == nil:

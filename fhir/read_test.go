@@ -216,7 +216,6 @@ func TestReadFixture(t *testing.T) {
 			{Reason: "reference to a missing Patient", Count: 1, At: []Origin{{"Encounter.ndjson", 4}}},
 			{Reason: `unknown resource type "Frobnicate"`, Count: 1, At: []Origin{{"Encounter.ndjson", 5}}},
 			{Reason: "reference to a missing Encounter", Count: 1, At: []Origin{{"Condition.ndjson", 5}}},
-			{Reason: "MedicationRequest is entered in error", Count: 1, At: []Origin{{"MedicationRequest.ndjson", 3}}},
 		}
 		if len(rep.Skipped) != len(want) {
 			t.Fatalf("skipped = %+v\nwant %+v", rep.Skipped, want)
@@ -226,8 +225,8 @@ func TestReadFixture(t *testing.T) {
 				t.Errorf("skipped[%d] = %+v, want %+v", i, rep.Skipped[i], want[i])
 			}
 		}
-		if rep.SkippedCount() != 5 {
-			t.Errorf("SkippedCount = %d, want 5", rep.SkippedCount())
+		if rep.SkippedCount() != 4 {
+			t.Errorf("SkippedCount = %d, want 4", rep.SkippedCount())
 		}
 		wantRead := map[string]int{"Patient": 2, "Encounter": 4, "Condition": 5, "MedicationRequest": 4,
 			"Procedure": 2, "ServiceRequest": 1, "Observation": 8, "DocumentReference": 2}
@@ -236,7 +235,8 @@ func TestReadFixture(t *testing.T) {
 				t.Errorf("read %d %s, want %d", rep.Read[typ], typ, n)
 			}
 		}
-		if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Ignored["Observation (not a vital sign the import maps)"] != 1 {
+		if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Ignored["Observation (not a vital sign the import maps)"] != 1 ||
+			rep.Ignored["MedicationRequest (entered in error)"] != 1 {
 			t.Errorf("ignored = %v", rep.Ignored)
 		}
 		var size int64
@@ -296,6 +296,9 @@ func TestReadBadInput(t *testing.T) {
 			`{"resourceType":"Condition","encounter":{"reference":"Encounter/e1"}}`,
 			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e1"},` +
 				`"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"refuted"}]}}`,
+			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e1"},` +
+				`"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}]}}`,
+			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e5"}}`,
 		},
 		"Observation.ndjson": {
 			`{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"encounter":{"reference":"Encounter/e1"}}`,
@@ -320,11 +323,10 @@ func TestReadBadInput(t *testing.T) {
 		"Patient does not follow FHIR R4: gender has the wrong type": {{"Patient.001.ndjson", 4}},
 		"its Patient was skipped":                                    {{"Encounter.ndjson", 2}},
 		"Encounter has no period to date the interaction by":         {{"Encounter.ndjson", 3}},
-		"Encounter is entered in error":                              {{"Encounter.ndjson", 5}},
 		"Condition refers to no Encounter":                           {{"Condition.ndjson", 1}},
 		"its Encounter was skipped":                                  {{"Condition.ndjson", 2}},
 		"Condition has no code to name it by":                        {{"Condition.ndjson", 3}},
-		"Condition is refuted or entered in error":                   {{"Condition.ndjson", 4}},
+		"Condition is refuted":                                       {{"Condition.ndjson", 4}},
 		"Observation has no value":                                   {{"Observation.ndjson", 1}},
 		"DocumentReference attachment is not valid base64":           {{"DocumentReference.ndjson", 1}},
 		"DocumentReference has no text attachment":                   {{"DocumentReference.ndjson", 2}},
@@ -345,6 +347,15 @@ func TestReadBadInput(t *testing.T) {
 	for reason, at := range got {
 		if _, ok := want[reason]; !ok {
 			t.Errorf("unexpected skip %q at %v", reason, at)
+		}
+	}
+	// Entered in error is no bad input: the source withdrew the resource. It is
+	// counted as ignored, with what refers to an Encounter entered in error.
+	for what, n := range map[string]int{
+		"Encounter (entered in error)": 1, "Condition (entered in error)": 1, "Condition (of an Encounter entered in error)": 1,
+	} {
+		if rep.Ignored[what] != n {
+			t.Errorf("ignored %q: %d, want %d (all: %v)", what, rep.Ignored[what], n, rep.Ignored)
 		}
 	}
 	if len(c.patients) != 1 || len(c.interactions) != 1 || c.interactions[0].ID != "fhir-e1" {
