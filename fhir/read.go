@@ -1,7 +1,8 @@
 // Package fhir maps FHIR R4 bulk data to the service's patients and interactions.
 //
 // Read takes a folder as a FHIR bulk export (or Synthea) writes it: NDJSON files, one
-// resource per line, named for their resource type ("Patient.000.ndjson"). Each
+// resource per line, named for their resource type ("Patient.000.ndjson"); or one
+// NDJSON file of resources of any types, as the service's export writes it. Each
 // Patient becomes a patient and each Encounter an interaction, enriched with the
 // Conditions, MedicationRequests, Procedures, ServiceRequests, Observations and
 // DocumentReferences that refer to it. Documents are built as a client would send
@@ -111,26 +112,28 @@ func (r *Report) SkippedCount() int {
 	return n
 }
 
-// Read reads the NDJSON files of dir (those named *.ndjson) and passes the patients
-// and interactions they hold to sink, as the package comment describes. A line that
-// cannot be imported (malformed, of an unknown type, referring to a resource not in
-// the folder, invalid, or longer than opts.MaxLine) is skipped and recorded in the
-// report with its file and line; the rest is imported regardless. A resource entered
-// in error, and what refers to an Encounter entered in error, is counted as ignored.
+// Read reads the FHIR resources at path and passes the patients and interactions they
+// hold to sink, as the package comment describes. path is a folder, whose NDJSON files
+// (those named *.ndjson) each hold the resources of the type their name starts with,
+// or one NDJSON file, where each line's resourceType says what it holds. A line that
+// cannot be imported (malformed, of an unknown type, referring to a resource not
+// read, invalid, or longer than opts.MaxLine) is skipped and recorded in the report
+// with its file and line; the rest is imported regardless. A resource entered in
+// error, and what refers to an Encounter entered in error, is counted as ignored.
 //
-// It returns an error when dir cannot be listed or holds no .ndjson file, when a file
-// cannot be read, when ctx ends, and the first error of sink, wrapped; the report
-// then covers what was done until then.
-func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, error) {
+// It returns an error when path cannot be read, is a folder without .ndjson files,
+// when a file cannot be read, when ctx ends, and the first error of sink, wrapped;
+// the report then covers what was done until then.
+func Read(ctx context.Context, path string, opts Options, sink Sink) (Report, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
 	}
-	files, err := listFiles(dir)
+	info, err := os.Stat(path)
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	r := &reader{
 		opts:     opts,
@@ -140,6 +143,18 @@ func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, err
 		taken:    map[string]bool{},
 		visits:   map[string]*visit{},
 		voided:   map[string]bool{},
+		passes:   1,
+	}
+	if !info.IsDir() {
+		f := file{name: filepath.Base(path), path: path, size: info.Size()}
+		r.passes, r.total = len(mixedPasses), f.size*int64(len(mixedPasses))
+		err = r.readMixed(ctx, f)
+		r.report.Bytes = r.done / int64(r.passes)
+		return r.report, err
+	}
+	files, err := listFiles(path)
+	if err != nil {
+		return Report{}, err
 	}
 	for _, fs := range files {
 		for _, f := range fs {
@@ -197,7 +212,10 @@ type reader struct {
 	visits map[string]*visit
 	order  []*visit
 	// voided holds the ids of the Encounters entered in error.
-	voided      map[string]bool
+	voided map[string]bool
+	// passes is how many times each file is read; done and total count the bytes
+	// of all the passes.
+	passes      int
 	done, total int64
 }
 
@@ -230,13 +248,74 @@ func (r *reader) read(ctx context.Context, files map[string][]file) error {
 	return r.emit(ctx)
 }
 
+// mixedPasses are the resource types each pass over a file of mixed types reads, in
+// the order the join needs: patients, encounters, then the rest.
+var mixedPasses = []func(typ string) bool{
+	func(typ string) bool { return typ == "Patient" },
+	func(typ string) bool { return typ == "Encounter" },
+	func(typ string) bool { return typ != "Patient" && typ != "Encounter" },
+}
+
+// readMixed reads a file of resources of any types, as read does a folder: it reads
+// the file once for each of mixedPasses, taking each line's type from its
+// resourceType. What cannot be read, lines too long included, is reported in the last
+// pass. Then it passes on the interactions.
+func (r *reader) readMixed(ctx context.Context, f file) error {
+	for i, wants := range mixedPasses {
+		last := i == len(mixedPasses)-1
+		err := r.eachLine(ctx, f, last, func(line []byte, at Origin) error {
+			typ, problem := lineType(line)
+			switch {
+			case problem != "":
+				if last {
+					r.report.Skip(at, problem)
+				}
+				return nil
+			case !wants(typ):
+				return nil
+			case typ == "Patient":
+				return r.patient(ctx, typ, line, at)
+			case typ == "Encounter":
+				return r.encounter(ctx, typ, line, at)
+			case newFinding(typ) != nil:
+				return r.finding(typ)(ctx, typ, line, at)
+			case unknownType(typ) == "unknown resource type":
+				r.report.Skip(at, "unknown resource type")
+			default:
+				r.report.Ignored[typ+" (type not imported)"]++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.emit(ctx)
+}
+
+// lineType returns the resourceType of the resource on line, or why it has none.
+func lineType(line []byte) (typ, problem string) {
+	var h struct {
+		ResourceType string `json:"resourceType"`
+	}
+	err := json.Unmarshal(line, &h)
+	var wrongType *json.UnmarshalTypeError
+	switch {
+	case err != nil && (!errors.As(err, &wrongType) || wrongType.Field == ""): // not JSON, or not an object
+		return "", "malformed JSON"
+	case h.ResourceType == "":
+		return "", "no resourceType"
+	}
+	return h.ResourceType, ""
+}
+
 // each calls fn with ctx, the type of the files (from their names), each non-blank line
 // of the files and where it was read. Lines longer than opts.MaxLine are recorded
 // as skipped instead. It returns the errors of reading, of fn and of ctx.
 func (r *reader) each(ctx context.Context, files []file, fn func(ctx context.Context, typ string, line []byte, at Origin) error) error {
 	for _, f := range files {
 		typ, _, _ := strings.Cut(f.name, ".")
-		err := r.eachLine(ctx, f, func(line []byte, at Origin) error { return fn(ctx, typ, line, at) })
+		err := r.eachLine(ctx, f, true, func(line []byte, at Origin) error { return fn(ctx, typ, line, at) })
 		if err != nil {
 			return err
 		}
@@ -244,7 +323,10 @@ func (r *reader) each(ctx context.Context, files []file, fn func(ctx context.Con
 	return nil
 }
 
-func (r *reader) eachLine(ctx context.Context, f file, fn func(line []byte, at Origin) error) error {
+// eachLine calls fn with each non-blank line of f and where it was read, and records
+// the lines longer than opts.MaxLine as skipped when reportLong is set. It returns the
+// errors of reading, of fn and of ctx.
+func (r *reader) eachLine(ctx context.Context, f file, reportLong bool, fn func(line []byte, at Origin) error) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.name, err)
@@ -262,7 +344,9 @@ func (r *reader) eachLine(ctx context.Context, f file, fn func(line []byte, at O
 		buf = line
 		at := Origin{File: f.name, Line: n}
 		if tooLong {
-			r.report.Skip(at, fmt.Sprintf("line longer than %d bytes", r.opts.MaxLine))
+			if reportLong {
+				r.report.Skip(at, fmt.Sprintf("line longer than %d bytes", r.opts.MaxLine))
+			}
 		} else if len(bytes.TrimSpace(line)) > 0 {
 			if err := fn(line, at); err != nil {
 				return err

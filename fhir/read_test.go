@@ -518,3 +518,50 @@ func TestReadSample(t *testing.T) {
 		t.Errorf("the 3,012-character note was not cut: it ends %q", long[len(long)-20:])
 	}
 }
+
+// TestReadFileOfMixedTypes reads one file of resources of any types, in any order.
+func TestReadFileOfMixedTypes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mixed.ndjson")
+	lines := []string{
+		// Findings before their encounter, the encounter before its patient: the
+		// passes put them in order.
+		`{"resourceType":"Condition","code":{"text":"Asthma"},"encounter":{"reference":"Encounter/e1"}}`,
+		`{"resourceType":"Encounter","id":"e1","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},"period":{"start":"2024-01-01T10:00:00Z"}}`,
+		`{"resourceType":"Patient","id":"p1","birthDate":"1990-01-01"}`,
+		`{"resourceType":"Immunization","id":"i1"}`,
+		`{not json`,
+		`{"id":"x"}`,
+		`{"resourceType":"Bad Type!"}`,
+		`{"resourceType":"Patient","id":"p2","note":"` + strings.Repeat("x", 300) + `"}`,
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, rep := readDir(t, path, Options{MaxLine: 200})
+	if len(c.patients) != 1 || len(c.interactions) != 1 || c.interactions[0].Ailment != "Asthma" {
+		t.Errorf("patients %+v, interactions %+v", c.patients, c.interactions)
+	}
+	wantSkipped := map[string]Origin{
+		"malformed JSON": {"mixed.ndjson", 5}, "no resourceType": {"mixed.ndjson", 6},
+		"unknown resource type": {"mixed.ndjson", 7}, "line longer than 200 bytes": {"mixed.ndjson", 8},
+	}
+	if len(rep.Skipped) != len(wantSkipped) {
+		t.Errorf("skipped %+v, want once each of %v", rep.Skipped, wantSkipped)
+	}
+	for _, s := range rep.Skipped {
+		if at, ok := wantSkipped[s.Reason]; !ok || s.Count != 1 || s.At[0] != at {
+			t.Errorf("skipped %+v", s)
+		}
+	}
+	if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Read["Patient"] != 1 || rep.Read["Condition"] != 1 {
+		t.Errorf("read %v, ignored %v", rep.Read, rep.Ignored)
+	}
+	info, _ := os.Stat(path)
+	if rep.Bytes != info.Size() {
+		t.Errorf("bytes %d, want the file's size %d", rep.Bytes, info.Size())
+	}
+	if _, err := Read(context.Background(), filepath.Join(dir, "nope.ndjson"), Options{}, &collector{}); err == nil {
+		t.Error("Read of a missing file succeeded")
+	}
+}
