@@ -8,6 +8,9 @@
 // DocumentReferences that refer to it. Documents are built as a client would send
 // them to the API and validated as the API validates them. Files are read line by
 // line; what is kept between files is one compact entry per patient and encounter.
+//
+// Writer goes the other way: a patient and the interactions of their chart as FHIR
+// R4 resources, in a Bundle or as NDJSON that Read reads back.
 package fhir
 
 import (

@@ -354,3 +354,27 @@ func TestFHIRSample(t *testing.T) {
 		"interactions: 0 inserted, 0 updated, 1215 unchanged")
 	assertSameSnapshot(t, before, snapshot(t, db))
 }
+
+// TestFHIRFile imports the repository's FHIR sample, one NDJSON file of mixed
+// resource types (the export of two made-up patients), twice: the second run
+// changes nothing.
+func TestFHIRFile(t *testing.T) {
+	const sample = "data/fhir-sample.ndjson"
+	db := newDatabase(t)
+	stdout, _ := runFHIR(t, db, sample, 0)
+	mustContain(t, "summary", stdout,
+		sample+": read 2 Patient, 4 Encounter, 4 Condition, 2 DocumentReference, 2 MedicationRequest, 17 Observation, 2 ServiceRequest",
+		"patients:     2 inserted, 0 updated, 0 unchanged",
+		"interactions: 4 inserted, 0 updated, 0 unchanged",
+		"  QuestionnaireResponse (type not imported): 1\n",
+		"skipped: none")
+	ins := interactions(t, db)
+	if one := ins["fhir-demo-001-1"]; one.InsuranceNo != "DEMO-001" || one.Symptoms != "productive cough; mild fever" ||
+		strings.Join(one.Label, "|") != "respiratory|ambulatory" || lookup(one.Metrics, "BP") != "128/84" {
+		t.Errorf("fhir-demo-001-1 = %+v", one)
+	}
+	before := snapshot(t, db)
+	stdout, _ = runFHIR(t, db, sample, 0)
+	mustContain(t, "summary", stdout, "patients:     0 inserted, 0 updated, 2 unchanged", "interactions: 0 inserted, 0 updated, 4 unchanged")
+	assertSameSnapshot(t, before, snapshot(t, db))
+}
