@@ -118,9 +118,12 @@ func (x *Exports) stream(requestID string, p models.Patient, req export.Request)
 	unblock := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
 	go func() {
 		err := x.exporter.Write(ctx, pw, p, req)
-		if err == nil {
+		switch {
+		case err == nil:
 			unblock() // the reader has all of it; ctx ending now must not cut it
-		} else if !errors.Is(err, io.ErrClosedPipe) {
+		case errors.Is(err, io.ErrClosedPipe), errors.Is(err, context.Canceled) && x.base.Err() == nil:
+			// The body was closed: the client went away, or the answer was dropped.
+		default:
 			x.logger.Error("export stopped", "request_id", requestID, "error", err.Error())
 		}
 		pw.CloseWithError(err)
