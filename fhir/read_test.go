@@ -99,15 +99,6 @@ func mustTime(t *testing.T, s string) time.Time {
 	return d
 }
 
-func get(d bson.D, key string) any {
-	for _, e := range d {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	return nil
-}
-
 func join(ss []string) string { return strings.Join(ss, "|") }
 
 func TestReadFixture(t *testing.T) {
@@ -124,10 +115,10 @@ func TestReadFixture(t *testing.T) {
 		if ana.Addr != "Berliner Straße 123, Hinterhaus, Berlin, 10115, DE" || ana.PhNo != "+49 171 234567" || ana.Email != "ana@example.com" {
 			t.Errorf("INS-4711 addr, phone, email = %q %q %q", ana.Addr, ana.PhNo, ana.Email)
 		}
-		if get(ana.Extra, "birth_date") != "1980-03-15" || get(ana.Extra, "deceased_date") != nil {
+		if lookup(ana.Extra, "birth_date") != "1980-03-15" || lookup(ana.Extra, "deceased_date") != nil {
 			t.Errorf("INS-4711 extra = %v", ana.Extra)
 		}
-		if get(ana.Source, "system") != "fhir" || get(ana.Source, "patient") != "pat-1" || get(ana.Extra, "source") != nil {
+		if lookup(ana.Source, "system") != "fhir" || lookup(ana.Source, "patient") != "pat-1" || lookup(ana.Extra, "source") != nil {
 			t.Errorf("INS-4711 source = %v, extra %v", ana.Source, ana.Extra)
 		}
 		if !ana.CreatedAt.Equal(testNow) || ana.Version != 1 {
@@ -137,8 +128,8 @@ func TestReadFixture(t *testing.T) {
 		if devin.Age == nil || *devin.Age != 69 || devin.Sex != "M" || devin.Addr != "" || devin.PhNo != "" || devin.Email != "" {
 			t.Errorf("fhir-pat-2 = %+v", devin)
 		}
-		if get(devin.Extra, "deceased_date") != "2020-06-30" {
-			t.Errorf("fhir-pat-2 deceased_date = %v", get(devin.Extra, "deceased_date"))
+		if lookup(devin.Extra, "deceased_date") != "2020-06-30" {
+			t.Errorf("fhir-pat-2 deceased_date = %v", lookup(devin.Extra, "deceased_date"))
 		}
 	})
 
@@ -177,7 +168,7 @@ func TestReadFixture(t *testing.T) {
 		if one.Remarks != wantNote {
 			t.Errorf("enc-1 remarks = %q, want the decoded text attachment", one.Remarks)
 		}
-		if get(one.Source, "system") != "fhir" || get(one.Source, "encounter") != "enc-1" || get(one.Extra, "source") != nil {
+		if lookup(one.Source, "system") != "fhir" || lookup(one.Source, "encounter") != "enc-1" || lookup(one.Extra, "source") != nil {
 			t.Errorf("enc-1 source = %v, extra %v", one.Source, one.Extra)
 		}
 		if c.at["fhir-enc-1"] != (Origin{File: "Encounter.ndjson", Line: 1}) {
@@ -459,7 +450,7 @@ func TestReadSample(t *testing.T) {
 
 	devin := c.patient(t, "fhir-3af3708d-41f1-cd80-f3dd-ec5ac76072bf")
 	if devin.FName != "Devin82 Anibal473" || devin.LName != "Cole117" || devin.Sex != "M" || devin.Age == nil || *devin.Age != 11 ||
-		devin.Addr != "319 Hahn Dam, Haysville, KS 67216, US" || devin.PhNo != "555-478-8993" || get(devin.Extra, "deceased_date") != "1971-10-01" {
+		devin.Addr != "319 Hahn Dam, Haysville, KS 67216, US" || devin.PhNo != "555-478-8993" || lookup(devin.Extra, "deceased_date") != "1971-10-01" {
 		t.Errorf("patient 3af3708d = %+v", devin)
 	}
 
