@@ -362,7 +362,7 @@ func observationValue(o map[string]any) string {
 
 // importFHIR imports the FHIR data at path into repo as go run ./seed -fhir does, and
 // fails the test when anything is skipped.
-func importFHIR(t *testing.T, repo *repository.DB, path string) fhir.Report {
+func importFHIR(t testing.TB, repo *repository.DB, path string) fhir.Report {
 	t.Helper()
 	ctx := context.Background()
 	im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), nil), records.NewInteractions(repo, repo.InteractionVersions(), nil), 1000)
@@ -522,7 +522,7 @@ func TestExportRoundTripSynthea(t *testing.T) {
 }
 
 // patientsOf returns the insurance numbers of every patient in e's store.
-func patientsOf(t *testing.T, e *env) []string {
+func patientsOf(t testing.TB, e *env) []string {
 	t.Helper()
 	nos, err := e.db.Collection("patients").Distinct(context.Background(), "_id", bson.D{}).Raw()
 	if err != nil {
