@@ -14,6 +14,7 @@ import (
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
+	"github.com/clinic/interactions/export"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
@@ -23,6 +24,9 @@ import (
 
 // MaxBodySize is the largest request body the API reads.
 const MaxBodySize = 1 << 20
+
+// writeTimeout bounds the writing of each answer: an export's stream ends by then.
+const writeTimeout = 30 * time.Second
 
 // ServerConfig is what the HTTP server needs beyond the store.
 type ServerConfig struct {
@@ -82,7 +86,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		JSONEncoder:           handlers.EncodeJSON,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
+		WriteTimeout:          writeTimeout,
 		IdleTimeout:           2 * time.Minute,
 	})
 	app.Use(handlers.RequestID)
@@ -148,6 +152,9 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
 	api(fiber.MethodGet, "/patients/:insurance_no/summary", read, h.Summary)
 	api(fiber.MethodGet, "/patients/:insurance_no/report", read, h.Report)
+	exporter := export.New(records.NewPatients(db, db.PatientVersions(), now), records.NewInteractions(db, db.InteractionVersions(), now),
+		export.Options{Encode: handlers.EncodeJSON, Now: now})
+	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, exporter, writeTimeout, logger).Export)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
 	api(fiber.MethodGet, "/interactions", read, h.SearchInteractions)
 	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)

@@ -3078,6 +3078,179 @@ const docTemplate = `{
                 }
             }
         },
+        "/api/v1/patients/{insurance_no}/export": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The patient and every interaction of theirs, entered-in-error ones included, newest first (interaction_date, then id, descending), streamed as it is read. format=ndjson (the default, application/x-ndjson): one record a line, as the API answers it: {\"patient\": {...}} first, then {\"interaction\": {...}}; an interaction entered in error carries status \"entered-in-error\" and the reason as amendment_reason. With include=history, every version of the patient, then of each interaction, oldest version first. format=fhir (application/fhir+json): a FHIR R4 Bundle of type collection: the Patient (the insurance number as an identifier of type MB), then per interaction an Encounter, a Condition for the ailment, Observations for symptoms (LOINC 75325-1) and vitals (LOINC, UCUM), a MedicationRequest per med, a ServiceRequest per test, a QuestionnaireResponse for the QA and a DocumentReference for the remarks; an interaction entered in error has every resource entered-in-error. Every reference is the urn:uuid fullUrl of an entry. format=fhir-ndjson (application/fhir+ndjson): the same resources one a line, with references such as Patient/P100, as go run ./seed -fhir FILE imports them. A stream that fails part-way ends without its last chunk, so that the client sees it incomplete.",
+                "produces": [
+                    "application/x-ndjson",
+                    "application/fhir+json",
+                    "application/fhir+ndjson",
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "Export a patient's record",
+                "operationId": "exportPatient",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "enum": [
+                            "ndjson",
+                            "fhir",
+                            "fhir-ndjson"
+                        ],
+                        "type": "string",
+                        "default": "ndjson",
+                        "description": "ndjson: the service's records; fhir: a FHIR R4 Bundle; fhir-ndjson: FHIR R4 resources, one a line",
+                        "name": "format",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "history"
+                        ],
+                        "type": "string",
+                        "description": "history: every version of each record, oldest first (format=ndjson only)",
+                        "name": "include",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the record, streamed: NDJSON lines, or one FHIR Bundle",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ExportLine"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid insurance number, or bad query parameters",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "patient_not_found: no patient has this insurance number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/patients/{insurance_no}/history": {
             "get": {
                 "security": [
@@ -4040,6 +4213,71 @@ const docTemplate = `{
             "properties": {
                 "error": {
                     "$ref": "#/definitions/handlers.ErrorBody"
+                }
+            }
+        },
+        "handlers.ExportLine": {
+            "type": "object",
+            "properties": {
+                "entry": {
+                    "description": "Entry holds the Bundle's resources: the Patient first, then each interaction's.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.FHIREntry"
+                    }
+                },
+                "id": {
+                    "description": "ID is the id of a FHIR resource.",
+                    "type": "string",
+                    "example": "visit-1"
+                },
+                "interaction": {
+                    "$ref": "#/definitions/models.Interaction"
+                },
+                "patient": {
+                    "$ref": "#/definitions/models.Patient"
+                },
+                "resourceType": {
+                    "description": "ResourceType names a FHIR resource: the Bundle, or one of its entries' resources.",
+                    "type": "string",
+                    "enum": [
+                        "Bundle",
+                        "Patient",
+                        "Encounter",
+                        "Condition",
+                        "Observation",
+                        "MedicationRequest",
+                        "ServiceRequest",
+                        "QuestionnaireResponse",
+                        "DocumentReference"
+                    ],
+                    "example": "Bundle"
+                },
+                "type": {
+                    "description": "Type is the type of the Bundle.",
+                    "type": "string",
+                    "enum": [
+                        "collection"
+                    ],
+                    "example": "collection"
+                }
+            }
+        },
+        "handlers.FHIREntry": {
+            "type": "object",
+            "required": [
+                "fullUrl",
+                "resource"
+            ],
+            "properties": {
+                "fullUrl": {
+                    "description": "FullURL identifies the resource in the Bundle; references to it use it.",
+                    "type": "string",
+                    "example": "urn:uuid:8b0f3f0e-6a55-5b7c-9d55-3f6a1c0e2b11"
+                },
+                "resource": {
+                    "description": "Resource is a FHIR R4 resource.",
+                    "type": "object"
                 }
             }
         },

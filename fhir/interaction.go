@@ -29,10 +29,15 @@ type visit struct {
 	reason      string // name of the first reasonCode
 	kind        string // name of the first type
 	conditions  []string
+	observed    []string // symptoms read from Observations
 	meds        []string
 	tests       []string
 	note        string
 	vitals      vitals
+	// ownLabels is set for an encounter the export wrote: its labels are those it
+	// was tagged with, none when tagged is empty, not the ones the import would derive.
+	ownLabels bool
+	tagged    []string
 }
 
 // newVisit starts the visit of encounter e of the patient with insuranceNo, read at
@@ -52,21 +57,35 @@ func newVisit(e *encounter, insuranceNo string, at Origin) (*visit, string) {
 	if len(e.Type) > 0 {
 		v.kind = e.Type[0].name()
 	}
+	if e.Meta != nil && e.Meta.Source == Source {
+		v.ownLabels = true
+		for _, tag := range e.Meta.Tag {
+			if tag.System == LabelSystem {
+				v.tagged = appendUnique(v.tagged, tag.Code)
+			}
+		}
+	}
 	return v, ""
 }
 
-// classLabels names the encounter classes of HL7 v3 ActCode as labels.
-var classLabels = map[string]string{
-	"AMB": "ambulatory", "EMER": "emergency", "IMP": "inpatient", "ACUTE": "inpatient",
-	"NONAC": "inpatient", "OBSENC": "observation", "PRENC": "pre-admission",
-	"SS": "short stay", "VR": "virtual", "HH": "home health", "FLD": "field",
+// actCode is the code system of encounter classes (HL7 v3 ActCode).
+const actCode = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+// classLabels names the encounter classes of HL7 v3 ActCode as labels. The export
+// gives an encounter the first class whose label the interaction carries.
+var classLabels = []struct{ code, label string }{
+	{"AMB", "ambulatory"}, {"EMER", "emergency"}, {"IMP", "inpatient"}, {"ACUTE", "inpatient"},
+	{"NONAC", "inpatient"}, {"OBSENC", "observation"}, {"PRENC", "pre-admission"},
+	{"SS", "short stay"}, {"VR", "virtual"}, {"HH", "home health"}, {"FLD", "field"},
 }
 
 // classLabel returns the label of an encounter class: its name from classLabels, else
 // its display or code in lower case.
 func classLabel(c coding) string {
-	if l, ok := classLabels[strings.ToUpper(c.Code)]; ok {
-		return l
+	for _, cl := range classLabels {
+		if strings.EqualFold(cl.code, c.Code) {
+			return cl.label
+		}
 	}
 	if c.Display != "" {
 		return label(c.Display)
@@ -136,7 +155,8 @@ func (v *visit) ailment() string {
 	return stripTag(v.kind)
 }
 
-// symptoms lists the visit's conditions other than the ailment, separated by "; ".
+// symptoms lists the visit's conditions other than the ailment, then the symptoms
+// observed, separated by "; ".
 func (v *visit) symptoms(ailment string) string {
 	var out []string
 	for _, c := range v.conditions {
@@ -144,12 +164,19 @@ func (v *visit) symptoms(ailment string) string {
 			out = appendUnique(out, name)
 		}
 	}
+	for _, s := range v.observed {
+		out = appendUnique(out, s)
+	}
 	return strings.Join(out, "; ")
 }
 
-// labels returns the class label, the ailment's label and those of the diagnosed
-// conditions.
+// labels returns the labels of the visit: for an encounter the export wrote, the
+// labels it carries; otherwise the class label, the ailment's label and those of the
+// diagnosed conditions.
 func (v *visit) labels(ailment string) []string {
+	if v.ownLabels {
+		return append([]string{}, v.tagged...)
+	}
 	var out []string
 	out = appendUnique(out, v.class)
 	out = appendUnique(out, label(ailment))
@@ -247,8 +274,8 @@ var findingTypes = []string{"Condition", "MedicationRequest", "Procedure", "Serv
 func (c *condition) encounterID() string { return c.Encounter.id("Encounter") }
 
 func (c *condition) addTo(v *visit) string {
-	if c.VerificationStatus.has("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error", "refuted") {
-		return "Condition is refuted or entered in error"
+	if c.VerificationStatus.has(conditionStatus, "refuted") {
+		return "Condition is refuted"
 	}
 	name := c.Code.name()
 	if name == "" {
@@ -355,18 +382,39 @@ func trimNote(s string) string {
 	return strings.TrimRight(cut, " \n\t") + "…"
 }
 
-// LOINC codes of the vital signs the import maps to metrics.
+// loinc is the code system of the observations the import reads and the export writes.
 const loinc = "http://loinc.org"
 
+// vitalSign is a vital sign the import maps to a metric and the export writes back as
+// an Observation.
+type vitalSign struct {
+	// metric is its key in an interaction's metrics ("" for a part of the BP panel).
+	metric string
+	// codes are the LOINC codes the import reads it from; the export writes the first.
+	codes   []string
+	display string
+	// unit is the UCUM unit the export writes when the record states none.
+	unit string
+}
+
+// The vital signs, in the order metrics lists them. Blood pressure is a panel whose
+// systolic and diastolic components make the metric "120/80".
 var (
-	temperatureCodes = []string{"8310-5", "8331-1"}
-	bpPanelCodes     = []string{"85354-9", "55284-4"}
-	systolicCode     = "8480-6"
-	diastolicCode    = "8462-4"
-	heartRateCodes   = []string{"8867-4"}
-	spo2Codes        = []string{"2708-6", "59408-5"}
-	weightCodes      = []string{"29463-7", "3141-9"}
+	bodyTemperature  = vitalSign{"temp", []string{"8310-5", "8331-1"}, "Body temperature", "Cel"}
+	bloodPressure    = vitalSign{"BP", []string{"85354-9", "55284-4"}, "Blood pressure panel with all children optional", "mm[Hg]"}
+	systolic         = vitalSign{"", []string{"8480-6"}, "Systolic blood pressure", "mm[Hg]"}
+	diastolic        = vitalSign{"", []string{"8462-4"}, "Diastolic blood pressure", "mm[Hg]"}
+	heartRate        = vitalSign{"HR", []string{"8867-4"}, "Heart rate", "/min"}
+	oxygenSaturation = vitalSign{"SpO2", []string{"59408-5", "2708-6"}, "Oxygen saturation in Arterial blood by Pulse oximetry", "%"}
+	bodyWeight       = vitalSign{"weight", []string{"29463-7", "3141-9"}, "Body weight", "kg"}
 )
+
+// is reports whether c codes the vital sign.
+func (s vitalSign) is(c codeableConcept) bool { return c.has(loinc, s.codes...) }
+
+// symptom is the LOINC code of an Observation naming a symptom in its valueString:
+// the export writes an interaction's symptoms so, and the import reads them back.
+var symptom = vitalSign{codes: []string{"75325-1"}, display: "Symptom"}
 
 // reading is the latest value of one vital sign: the number as the API stores it,
 // and as text.
@@ -400,13 +448,15 @@ type vitals struct {
 	temp, systolic, diastolic, heartRate, spo2, weight reading
 }
 
-// ignored reports whether o is not a vital sign the import maps; such observations
-// (laboratory results, surveys) are counted, not imported.
+// ignored reports whether o is neither a vital sign the import maps nor a symptom;
+// such observations (laboratory results, surveys) are counted, not imported.
 func (o *observation) ignored() bool {
-	c := o.Code
-	return !c.has(loinc, temperatureCodes...) && !c.has(loinc, bpPanelCodes...) &&
-		!c.has(loinc, systolicCode, diastolicCode) && !c.has(loinc, heartRateCodes...) &&
-		!c.has(loinc, spo2Codes...) && !c.has(loinc, weightCodes...)
+	for _, s := range []vitalSign{bodyTemperature, bloodPressure, systolic, diastolic, heartRate, oxygenSaturation, bodyWeight, symptom} {
+		if s.is(o.Code) {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *observation) encounterID() string { return o.Encounter.id("Encounter") }
@@ -415,27 +465,32 @@ func (o *observation) addTo(v *visit) string {
 	at, c, vs := o.effective(), o.Code, &v.vitals
 	var ok bool
 	switch {
-	case c.has(loinc, bpPanelCodes...):
+	case bloodPressure.is(c):
 		for _, comp := range o.Component {
 			switch {
-			case comp.Code.has(loinc, systolicCode):
+			case systolic.is(comp.Code):
 				ok = vs.systolic.take(comp.ValueQuantity, at) || ok
-			case comp.Code.has(loinc, diastolicCode):
+			case diastolic.is(comp.Code):
 				ok = vs.diastolic.take(comp.ValueQuantity, at) || ok
 			}
 		}
-	case c.has(loinc, systolicCode):
+	case systolic.is(c):
 		ok = vs.systolic.take(o.ValueQuantity, at)
-	case c.has(loinc, diastolicCode):
+	case diastolic.is(c):
 		ok = vs.diastolic.take(o.ValueQuantity, at)
-	case c.has(loinc, temperatureCodes...):
+	case bodyTemperature.is(c):
 		ok = vs.temp.take(o.ValueQuantity, at)
-	case c.has(loinc, heartRateCodes...):
+	case heartRate.is(c):
 		ok = vs.heartRate.take(o.ValueQuantity, at)
-	case c.has(loinc, spo2Codes...):
+	case oxygenSaturation.is(c):
 		ok = vs.spo2.take(o.ValueQuantity, at)
-	case c.has(loinc, weightCodes...):
+	case bodyWeight.is(c):
 		ok = vs.weight.take(o.ValueQuantity, at)
+	case symptom.is(c):
+		if text := strings.TrimSpace(o.ValueString); text != "" {
+			v.observed = appendUnique(v.observed, text)
+			ok = true
+		}
 	}
 	if !ok {
 		return "Observation has no value"
@@ -454,19 +509,19 @@ func (vs *vitals) metrics() bson.D {
 		}
 	}
 	if vs.temp.set {
-		put("temp", vs.temp.value, vs.temp.unit)
+		put(bodyTemperature.metric, vs.temp.value, vs.temp.unit)
 	}
 	if vs.systolic.set && vs.diastolic.set {
-		put("BP", decimal(vs.systolic.text)+"/"+decimal(vs.diastolic.text), vs.systolic.unit)
+		put(bloodPressure.metric, decimal(vs.systolic.text)+"/"+decimal(vs.diastolic.text), vs.systolic.unit)
 	}
 	if vs.heartRate.set {
-		put("HR", vs.heartRate.value, vs.heartRate.unit)
+		put(heartRate.metric, vs.heartRate.value, vs.heartRate.unit)
 	}
 	if vs.spo2.set {
-		put("SpO2", vs.spo2.value, vs.spo2.unit)
+		put(oxygenSaturation.metric, vs.spo2.value, vs.spo2.unit)
 	}
 	if vs.weight.set {
-		put("weight", vs.weight.value, vs.weight.unit)
+		put(bodyWeight.metric, vs.weight.value, vs.weight.unit)
 	}
 	if units != nil {
 		m = append(m, bson.E{Key: "units", Value: units})

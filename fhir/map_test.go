@@ -275,7 +275,7 @@ func TestMetrics(t *testing.T) {
 	}
 	assertDoc(t, vs.metrics(), want)
 	vs.weight.take(f("70"), at)
-	if got := get(vs.metrics(), "weight"); got != int32(70) {
+	if got := lookup(vs.metrics(), "weight"); got != int32(70) {
 		t.Errorf("weight = %v (%T), want int32 70, as the API stores 70", got, got)
 	}
 	if got := decimal("120.50"); got != "120.5" {

@@ -69,6 +69,8 @@ func patientDocument(p *patient, now time.Time) bson.D {
 			at = died
 		}
 		doc = append(doc, bson.E{Key: "age", Value: int32(age(born, at))})
+	} else if a, ok := statedAge(p.Extension); ok {
+		doc = append(doc, bson.E{Key: "age", Value: a})
 	}
 	add("sex", sexes[p.Gender])
 	add("ph_no", telecom(p.Telecom, "phone"))
@@ -80,6 +82,20 @@ func patientDocument(p *patient, now time.Time) bson.D {
 		add("deceased_date", datePart(p.DeceasedDateTime))
 	}
 	return doc
+}
+
+// statedAge returns the age of the AgeExtension among extensions, as the API stores
+// the number, for a patient recorded with an age but no birth date.
+func statedAge(extensions []extension) (any, bool) {
+	for _, e := range extensions {
+		if e.URL != AgeExtension || e.ValueAge == nil || e.ValueAge.Value == nil {
+			continue
+		}
+		if n, err := models.ParseNumber(*e.ValueAge.Value); err == nil {
+			return n, true
+		}
+	}
+	return nil, false
 }
 
 // patientSource is the source of the patient made from p, which the import sets.

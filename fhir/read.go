@@ -1,12 +1,16 @@
 // Package fhir maps FHIR R4 bulk data to the service's patients and interactions.
 //
 // Read takes a folder as a FHIR bulk export (or Synthea) writes it: NDJSON files, one
-// resource per line, named for their resource type ("Patient.000.ndjson"). Each
+// resource per line, named for their resource type ("Patient.000.ndjson"); or one
+// NDJSON file of resources of any types, as the service's export writes it. Each
 // Patient becomes a patient and each Encounter an interaction, enriched with the
 // Conditions, MedicationRequests, Procedures, ServiceRequests, Observations and
 // DocumentReferences that refer to it. Documents are built as a client would send
 // them to the API and validated as the API validates them. Files are read line by
 // line; what is kept between files is one compact entry per patient and encounter.
+//
+// Writer goes the other way: a patient and the interactions of their chart as FHIR
+// R4 resources, in a Bundle or as NDJSON that Read reads back.
 package fhir
 
 import (
@@ -111,25 +115,28 @@ func (r *Report) SkippedCount() int {
 	return n
 }
 
-// Read reads the NDJSON files of dir (those named *.ndjson) and passes the patients
-// and interactions they hold to sink, as the package comment describes. A line that
-// cannot be imported (malformed, of an unknown type, referring to a resource not in
-// the folder, invalid, or longer than opts.MaxLine) is skipped and recorded in the
-// report with its file and line; the rest is imported regardless.
+// Read reads the FHIR resources at path and passes the patients and interactions they
+// hold to sink, as the package comment describes. path is a folder, whose NDJSON files
+// (those named *.ndjson) each hold the resources of the type their name starts with,
+// or one NDJSON file, where each line's resourceType says what it holds. A line that
+// cannot be imported (malformed, of an unknown type, referring to a resource not
+// read, invalid, or longer than opts.MaxLine) is skipped and recorded in the report
+// with its file and line; the rest is imported regardless. A resource entered in
+// error, and what refers to an Encounter entered in error, is counted as ignored.
 //
-// It returns an error when dir cannot be listed or holds no .ndjson file, when a file
-// cannot be read, when ctx ends, and the first error of sink, wrapped; the report
-// then covers what was done until then.
-func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, error) {
+// It returns an error when path cannot be read, is a folder without .ndjson files,
+// when a file cannot be read, when ctx ends, and the first error of sink, wrapped;
+// the report then covers what was done until then.
+func Read(ctx context.Context, path string, opts Options, sink Sink) (Report, error) {
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
 	}
-	files, err := listFiles(dir)
+	info, err := os.Stat(path)
 	if err != nil {
-		return Report{}, err
+		return Report{}, fmt.Errorf("read %s: %w", path, err)
 	}
 	r := &reader{
 		opts:     opts,
@@ -138,6 +145,19 @@ func Read(ctx context.Context, dir string, opts Options, sink Sink) (Report, err
 		patients: map[string]string{},
 		taken:    map[string]bool{},
 		visits:   map[string]*visit{},
+		voided:   map[string]bool{},
+		passes:   1,
+	}
+	if !info.IsDir() {
+		f := file{name: filepath.Base(path), path: path, size: info.Size()}
+		r.passes, r.total = len(mixedPasses), f.size*int64(len(mixedPasses))
+		err = r.readMixed(ctx, f)
+		r.report.Bytes = r.done / int64(r.passes)
+		return r.report, err
+	}
+	files, err := listFiles(path)
+	if err != nil {
+		return Report{}, err
 	}
 	for _, fs := range files {
 		for _, f := range fs {
@@ -192,8 +212,13 @@ type reader struct {
 	taken map[string]bool
 	// visits maps the id of each Encounter read to its visit, or to nil when the
 	// Encounter was skipped; order holds the visits in the order read.
-	visits      map[string]*visit
-	order       []*visit
+	visits map[string]*visit
+	order  []*visit
+	// voided holds the ids of the Encounters entered in error.
+	voided map[string]bool
+	// passes is how many times each file is read; done and total count the bytes
+	// of all the passes.
+	passes      int
 	done, total int64
 }
 
@@ -226,13 +251,74 @@ func (r *reader) read(ctx context.Context, files map[string][]file) error {
 	return r.emit(ctx)
 }
 
+// mixedPasses are the resource types each pass over a file of mixed types reads, in
+// the order the join needs: patients, encounters, then the rest.
+var mixedPasses = []func(typ string) bool{
+	func(typ string) bool { return typ == "Patient" },
+	func(typ string) bool { return typ == "Encounter" },
+	func(typ string) bool { return typ != "Patient" && typ != "Encounter" },
+}
+
+// readMixed reads a file of resources of any types, as read does a folder: it reads
+// the file once for each of mixedPasses, taking each line's type from its
+// resourceType. What cannot be read, lines too long included, is reported in the last
+// pass. Then it passes on the interactions.
+func (r *reader) readMixed(ctx context.Context, f file) error {
+	for i, wants := range mixedPasses {
+		last := i == len(mixedPasses)-1
+		err := r.eachLine(ctx, f, last, func(line []byte, at Origin) error {
+			typ, problem := lineType(line)
+			switch {
+			case problem != "":
+				if last {
+					r.report.Skip(at, problem)
+				}
+				return nil
+			case !wants(typ):
+				return nil
+			case typ == "Patient":
+				return r.patient(ctx, typ, line, at)
+			case typ == "Encounter":
+				return r.encounter(ctx, typ, line, at)
+			case newFinding(typ) != nil:
+				return r.finding(typ)(ctx, typ, line, at)
+			case unknownType(typ) == "unknown resource type":
+				r.report.Skip(at, "unknown resource type")
+			default:
+				r.report.Ignored[typ+" (type not imported)"]++
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return r.emit(ctx)
+}
+
+// lineType returns the resourceType of the resource on line, or why it has none.
+func lineType(line []byte) (typ, problem string) {
+	var h struct {
+		ResourceType string `json:"resourceType"`
+	}
+	err := json.Unmarshal(line, &h)
+	var wrongType *json.UnmarshalTypeError
+	switch {
+	case err != nil && (!errors.As(err, &wrongType) || wrongType.Field == ""): // not JSON, or not an object
+		return "", "malformed JSON"
+	case h.ResourceType == "":
+		return "", "no resourceType"
+	}
+	return h.ResourceType, ""
+}
+
 // each calls fn with ctx, the type of the files (from their names), each non-blank line
 // of the files and where it was read. Lines longer than opts.MaxLine are recorded
 // as skipped instead. It returns the errors of reading, of fn and of ctx.
 func (r *reader) each(ctx context.Context, files []file, fn func(ctx context.Context, typ string, line []byte, at Origin) error) error {
 	for _, f := range files {
 		typ, _, _ := strings.Cut(f.name, ".")
-		err := r.eachLine(ctx, f, func(line []byte, at Origin) error { return fn(ctx, typ, line, at) })
+		err := r.eachLine(ctx, f, true, func(line []byte, at Origin) error { return fn(ctx, typ, line, at) })
 		if err != nil {
 			return err
 		}
@@ -240,7 +326,10 @@ func (r *reader) each(ctx context.Context, files []file, fn func(ctx context.Con
 	return nil
 }
 
-func (r *reader) eachLine(ctx context.Context, f file, fn func(line []byte, at Origin) error) error {
+// eachLine calls fn with each non-blank line of f and where it was read, and records
+// the lines longer than opts.MaxLine as skipped when reportLong is set. It returns the
+// errors of reading, of fn and of ctx.
+func (r *reader) eachLine(ctx context.Context, f file, reportLong bool, fn func(line []byte, at Origin) error) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", f.name, err)
@@ -258,7 +347,9 @@ func (r *reader) eachLine(ctx context.Context, f file, fn func(line []byte, at O
 		buf = line
 		at := Origin{File: f.name, Line: n}
 		if tooLong {
-			r.report.Skip(at, fmt.Sprintf("line longer than %d bytes", r.opts.MaxLine))
+			if reportLong {
+				r.report.Skip(at, fmt.Sprintf("line longer than %d bytes", r.opts.MaxLine))
+			}
 		} else if len(bytes.TrimSpace(line)) > 0 {
 			if err := fn(line, at); err != nil {
 				return err
@@ -312,7 +403,8 @@ func (p progressReader) Read(b []byte) (int, error) {
 
 // decode decodes line, read from a file of resources of type typ, into v. It returns
 // false, having recorded why, when the line is not JSON, holds a resource of another
-// type, does not fit FHIR R4 or is entered in error.
+// type, does not fit FHIR R4 or is entered in error (which is counted as ignored,
+// and for an Encounter noted in voided).
 func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header() *base }) bool {
 	err := json.Unmarshal(line, v)
 	var wrongType *json.UnmarshalTypeError
@@ -338,11 +430,26 @@ func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header(
 	case wrongType != nil:
 		r.report.Skip(at, fmt.Sprintf("%s does not follow FHIR R4: %s has the wrong type", typ, wrongType.Field))
 		return false
-	case h.Status == "entered-in-error":
-		r.report.Skip(at, typ+" is entered in error")
+	case enteredInError(v):
+		r.report.Ignored[typ+" (entered in error)"]++
+		if typ == "Encounter" && h.ID != "" {
+			r.voided[h.ID] = true
+		}
 		return false
 	}
 	return true
+}
+
+// conditionStatus is the code system of a Condition's verification status.
+const conditionStatus = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+// enteredInError reports whether a resource is marked entered in error: by its
+// status, or a Condition by its verification status.
+func enteredInError(v interface{ header() *base }) bool {
+	if c, ok := v.(*condition); ok && c.VerificationStatus.has(conditionStatus, models.StatusEnteredInError) {
+		return true
+	}
+	return v.header().Status == models.StatusEnteredInError
 }
 
 // unknownType gives the reason for a resource of a type the import does not know,
@@ -439,6 +546,8 @@ func (r *reader) finding(typ string) func(context.Context, string, []byte, Origi
 		switch {
 		case id == "":
 			r.report.Skip(at, typ+" refers to no Encounter")
+		case r.voided[id]:
+			r.report.Ignored[typ+" (of an Encounter entered in error)"]++
 		case !known:
 			r.report.Skip(at, "reference to a missing Encounter")
 		case v == nil:

@@ -99,15 +99,6 @@ func mustTime(t *testing.T, s string) time.Time {
 	return d
 }
 
-func get(d bson.D, key string) any {
-	for _, e := range d {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	return nil
-}
-
 func join(ss []string) string { return strings.Join(ss, "|") }
 
 func TestReadFixture(t *testing.T) {
@@ -124,10 +115,10 @@ func TestReadFixture(t *testing.T) {
 		if ana.Addr != "Berliner Straße 123, Hinterhaus, Berlin, 10115, DE" || ana.PhNo != "+49 171 234567" || ana.Email != "ana@example.com" {
 			t.Errorf("INS-4711 addr, phone, email = %q %q %q", ana.Addr, ana.PhNo, ana.Email)
 		}
-		if get(ana.Extra, "birth_date") != "1980-03-15" || get(ana.Extra, "deceased_date") != nil {
+		if lookup(ana.Extra, "birth_date") != "1980-03-15" || lookup(ana.Extra, "deceased_date") != nil {
 			t.Errorf("INS-4711 extra = %v", ana.Extra)
 		}
-		if get(ana.Source, "system") != "fhir" || get(ana.Source, "patient") != "pat-1" || get(ana.Extra, "source") != nil {
+		if lookup(ana.Source, "system") != "fhir" || lookup(ana.Source, "patient") != "pat-1" || lookup(ana.Extra, "source") != nil {
 			t.Errorf("INS-4711 source = %v, extra %v", ana.Source, ana.Extra)
 		}
 		if !ana.CreatedAt.Equal(testNow) || ana.Version != 1 {
@@ -137,8 +128,8 @@ func TestReadFixture(t *testing.T) {
 		if devin.Age == nil || *devin.Age != 69 || devin.Sex != "M" || devin.Addr != "" || devin.PhNo != "" || devin.Email != "" {
 			t.Errorf("fhir-pat-2 = %+v", devin)
 		}
-		if get(devin.Extra, "deceased_date") != "2020-06-30" {
-			t.Errorf("fhir-pat-2 deceased_date = %v", get(devin.Extra, "deceased_date"))
+		if lookup(devin.Extra, "deceased_date") != "2020-06-30" {
+			t.Errorf("fhir-pat-2 deceased_date = %v", lookup(devin.Extra, "deceased_date"))
 		}
 	})
 
@@ -177,7 +168,7 @@ func TestReadFixture(t *testing.T) {
 		if one.Remarks != wantNote {
 			t.Errorf("enc-1 remarks = %q, want the decoded text attachment", one.Remarks)
 		}
-		if get(one.Source, "system") != "fhir" || get(one.Source, "encounter") != "enc-1" || get(one.Extra, "source") != nil {
+		if lookup(one.Source, "system") != "fhir" || lookup(one.Source, "encounter") != "enc-1" || lookup(one.Extra, "source") != nil {
 			t.Errorf("enc-1 source = %v, extra %v", one.Source, one.Extra)
 		}
 		if c.at["fhir-enc-1"] != (Origin{File: "Encounter.ndjson", Line: 1}) {
@@ -216,7 +207,6 @@ func TestReadFixture(t *testing.T) {
 			{Reason: "reference to a missing Patient", Count: 1, At: []Origin{{"Encounter.ndjson", 4}}},
 			{Reason: `unknown resource type "Frobnicate"`, Count: 1, At: []Origin{{"Encounter.ndjson", 5}}},
 			{Reason: "reference to a missing Encounter", Count: 1, At: []Origin{{"Condition.ndjson", 5}}},
-			{Reason: "MedicationRequest is entered in error", Count: 1, At: []Origin{{"MedicationRequest.ndjson", 3}}},
 		}
 		if len(rep.Skipped) != len(want) {
 			t.Fatalf("skipped = %+v\nwant %+v", rep.Skipped, want)
@@ -226,8 +216,8 @@ func TestReadFixture(t *testing.T) {
 				t.Errorf("skipped[%d] = %+v, want %+v", i, rep.Skipped[i], want[i])
 			}
 		}
-		if rep.SkippedCount() != 5 {
-			t.Errorf("SkippedCount = %d, want 5", rep.SkippedCount())
+		if rep.SkippedCount() != 4 {
+			t.Errorf("SkippedCount = %d, want 4", rep.SkippedCount())
 		}
 		wantRead := map[string]int{"Patient": 2, "Encounter": 4, "Condition": 5, "MedicationRequest": 4,
 			"Procedure": 2, "ServiceRequest": 1, "Observation": 8, "DocumentReference": 2}
@@ -236,7 +226,8 @@ func TestReadFixture(t *testing.T) {
 				t.Errorf("read %d %s, want %d", rep.Read[typ], typ, n)
 			}
 		}
-		if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Ignored["Observation (not a vital sign the import maps)"] != 1 {
+		if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Ignored["Observation (not a vital sign the import maps)"] != 1 ||
+			rep.Ignored["MedicationRequest (entered in error)"] != 1 {
 			t.Errorf("ignored = %v", rep.Ignored)
 		}
 		var size int64
@@ -296,6 +287,9 @@ func TestReadBadInput(t *testing.T) {
 			`{"resourceType":"Condition","encounter":{"reference":"Encounter/e1"}}`,
 			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e1"},` +
 				`"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"refuted"}]}}`,
+			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e1"},` +
+				`"verificationStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}]}}`,
+			`{"resourceType":"Condition","code":{"text":"Flu"},"encounter":{"reference":"Encounter/e5"}}`,
 		},
 		"Observation.ndjson": {
 			`{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"encounter":{"reference":"Encounter/e1"}}`,
@@ -320,11 +314,10 @@ func TestReadBadInput(t *testing.T) {
 		"Patient does not follow FHIR R4: gender has the wrong type": {{"Patient.001.ndjson", 4}},
 		"its Patient was skipped":                                    {{"Encounter.ndjson", 2}},
 		"Encounter has no period to date the interaction by":         {{"Encounter.ndjson", 3}},
-		"Encounter is entered in error":                              {{"Encounter.ndjson", 5}},
 		"Condition refers to no Encounter":                           {{"Condition.ndjson", 1}},
 		"its Encounter was skipped":                                  {{"Condition.ndjson", 2}},
 		"Condition has no code to name it by":                        {{"Condition.ndjson", 3}},
-		"Condition is refuted or entered in error":                   {{"Condition.ndjson", 4}},
+		"Condition is refuted":                                       {{"Condition.ndjson", 4}},
 		"Observation has no value":                                   {{"Observation.ndjson", 1}},
 		"DocumentReference attachment is not valid base64":           {{"DocumentReference.ndjson", 1}},
 		"DocumentReference has no text attachment":                   {{"DocumentReference.ndjson", 2}},
@@ -345,6 +338,15 @@ func TestReadBadInput(t *testing.T) {
 	for reason, at := range got {
 		if _, ok := want[reason]; !ok {
 			t.Errorf("unexpected skip %q at %v", reason, at)
+		}
+	}
+	// Entered in error is no bad input: the source withdrew the resource. It is
+	// counted as ignored, with what refers to an Encounter entered in error.
+	for what, n := range map[string]int{
+		"Encounter (entered in error)": 1, "Condition (entered in error)": 1, "Condition (of an Encounter entered in error)": 1,
+	} {
+		if rep.Ignored[what] != n {
+			t.Errorf("ignored %q: %d, want %d (all: %v)", what, rep.Ignored[what], n, rep.Ignored)
 		}
 	}
 	if len(c.patients) != 1 || len(c.interactions) != 1 || c.interactions[0].ID != "fhir-e1" {
@@ -448,7 +450,7 @@ func TestReadSample(t *testing.T) {
 
 	devin := c.patient(t, "fhir-3af3708d-41f1-cd80-f3dd-ec5ac76072bf")
 	if devin.FName != "Devin82 Anibal473" || devin.LName != "Cole117" || devin.Sex != "M" || devin.Age == nil || *devin.Age != 11 ||
-		devin.Addr != "319 Hahn Dam, Haysville, KS 67216, US" || devin.PhNo != "555-478-8993" || get(devin.Extra, "deceased_date") != "1971-10-01" {
+		devin.Addr != "319 Hahn Dam, Haysville, KS 67216, US" || devin.PhNo != "555-478-8993" || lookup(devin.Extra, "deceased_date") != "1971-10-01" {
 		t.Errorf("patient 3af3708d = %+v", devin)
 	}
 
@@ -505,5 +507,52 @@ func TestReadSample(t *testing.T) {
 	}
 	if long := c.interaction(t, "fhir-78cbcee4-5c37-aa56-ac25-1b9244646fb2").Remarks; !strings.HasSuffix(long, "…") {
 		t.Errorf("the 3,012-character note was not cut: it ends %q", long[len(long)-20:])
+	}
+}
+
+// TestReadFileOfMixedTypes reads one file of resources of any types, in any order.
+func TestReadFileOfMixedTypes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "mixed.ndjson")
+	lines := []string{
+		// Findings before their encounter, the encounter before its patient: the
+		// passes put them in order.
+		`{"resourceType":"Condition","code":{"text":"Asthma"},"encounter":{"reference":"Encounter/e1"}}`,
+		`{"resourceType":"Encounter","id":"e1","class":{"code":"AMB"},"subject":{"reference":"Patient/p1"},"period":{"start":"2024-01-01T10:00:00Z"}}`,
+		`{"resourceType":"Patient","id":"p1","birthDate":"1990-01-01"}`,
+		`{"resourceType":"Immunization","id":"i1"}`,
+		`{not json`,
+		`{"id":"x"}`,
+		`{"resourceType":"Bad Type!"}`,
+		`{"resourceType":"Patient","id":"p2","note":"` + strings.Repeat("x", 300) + `"}`,
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, rep := readDir(t, path, Options{MaxLine: 200})
+	if len(c.patients) != 1 || len(c.interactions) != 1 || c.interactions[0].Ailment != "Asthma" {
+		t.Errorf("patients %+v, interactions %+v", c.patients, c.interactions)
+	}
+	wantSkipped := map[string]Origin{
+		"malformed JSON": {"mixed.ndjson", 5}, "no resourceType": {"mixed.ndjson", 6},
+		"unknown resource type": {"mixed.ndjson", 7}, "line longer than 200 bytes": {"mixed.ndjson", 8},
+	}
+	if len(rep.Skipped) != len(wantSkipped) {
+		t.Errorf("skipped %+v, want once each of %v", rep.Skipped, wantSkipped)
+	}
+	for _, s := range rep.Skipped {
+		if at, ok := wantSkipped[s.Reason]; !ok || s.Count != 1 || s.At[0] != at {
+			t.Errorf("skipped %+v", s)
+		}
+	}
+	if rep.Ignored["Immunization (type not imported)"] != 1 || rep.Read["Patient"] != 1 || rep.Read["Condition"] != 1 {
+		t.Errorf("read %v, ignored %v", rep.Read, rep.Ignored)
+	}
+	info, _ := os.Stat(path)
+	if rep.Bytes != info.Size() {
+		t.Errorf("bytes %d, want the file's size %d", rep.Bytes, info.Size())
+	}
+	if _, err := Read(context.Background(), filepath.Join(dir, "nope.ndjson"), Options{}, &collector{}); err == nil {
+		t.Error("Read of a missing file succeeded")
 	}
 }

@@ -6,25 +6,34 @@ import (
 	"time"
 )
 
-// The parts of FHIR R4 resources the import reads. Everything else in a resource is
-// ignored when it is decoded.
+// The parts of FHIR R4 resources the import reads and the export writes. Everything
+// else in a resource is ignored when it is decoded; elements left empty are left out
+// when it is encoded, as FHIR wants (no empty strings, arrays or objects).
 
 // base holds the elements every imported resource type is read for.
 type base struct {
 	ResourceType string `json:"resourceType"`
-	ID           string `json:"id"`
-	Status       string `json:"status"`
+	ID           string `json:"id,omitempty"`
+	Meta         *meta  `json:"meta,omitempty"`
+	Status       string `json:"status,omitempty"`
+}
+
+// meta says where a resource comes from and tags it. The import reads it on
+// Encounters the export wrote (see Source).
+type meta struct {
+	Source string   `json:"source,omitempty"`
+	Tag    []coding `json:"tag,omitempty"`
 }
 
 type coding struct {
-	System  string `json:"system"`
-	Code    string `json:"code"`
-	Display string `json:"display"`
+	System  string `json:"system,omitempty"`
+	Code    string `json:"code,omitempty"`
+	Display string `json:"display,omitempty"`
 }
 
 type codeableConcept struct {
-	Coding []coding `json:"coding"`
-	Text   string   `json:"text"`
+	Coding []coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
 }
 
 // name returns the concept's text, or else the display of its first coding that has one.
@@ -56,7 +65,7 @@ func (c codeableConcept) has(system string, codes ...string) bool {
 }
 
 type reference struct {
-	Reference string `json:"reference"`
+	Reference string `json:"reference,omitempty"`
 }
 
 // id returns the id of the resource of type typ that r points at, written as
@@ -79,15 +88,16 @@ func (r reference) id(typ string) string {
 }
 
 type period struct {
-	Start string `json:"start"`
-	End   string `json:"end"`
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
 }
 
 type quantity struct {
 	// Value is kept as written, to be stored as the API stores the same JSON number.
-	Value *json.Number `json:"value"`
-	Unit  string       `json:"unit"`
-	Code  string       `json:"code"`
+	Value  *json.Number `json:"value,omitempty"`
+	Unit   string       `json:"unit,omitempty"`
+	System string       `json:"system,omitempty"`
+	Code   string       `json:"code,omitempty"`
 }
 
 // unitName returns the quantity's unit as written, or else its coded unit.
@@ -99,87 +109,110 @@ func (q quantity) unitName() string {
 }
 
 type identifier struct {
-	Type   codeableConcept `json:"type"`
-	System string          `json:"system"`
-	Value  string          `json:"value"`
+	Type   codeableConcept `json:"type,omitzero"`
+	System string          `json:"system,omitempty"`
+	Value  string          `json:"value,omitempty"`
 }
 
 type humanName struct {
-	Use    string   `json:"use"`
-	Text   string   `json:"text"`
-	Family string   `json:"family"`
-	Given  []string `json:"given"`
+	Use    string   `json:"use,omitempty"`
+	Text   string   `json:"text,omitempty"`
+	Family string   `json:"family,omitempty"`
+	Given  []string `json:"given,omitempty"`
 }
 
 type contactPoint struct {
-	System string `json:"system"`
-	Value  string `json:"value"`
+	System string `json:"system,omitempty"`
+	Value  string `json:"value,omitempty"`
 }
 
 type address struct {
-	Use        string   `json:"use"`
-	Text       string   `json:"text"`
-	Line       []string `json:"line"`
-	City       string   `json:"city"`
-	State      string   `json:"state"`
-	PostalCode string   `json:"postalCode"`
-	Country    string   `json:"country"`
+	Use        string   `json:"use,omitempty"`
+	Text       string   `json:"text,omitempty"`
+	Line       []string `json:"line,omitempty"`
+	City       string   `json:"city,omitempty"`
+	State      string   `json:"state,omitempty"`
+	PostalCode string   `json:"postalCode,omitempty"`
+	Country    string   `json:"country,omitempty"`
+}
+
+// extension is an element FHIR does not define, named by its URL.
+type extension struct {
+	URL      string    `json:"url"`
+	ValueAge *quantity `json:"valueAge,omitempty"`
 }
 
 type patient struct {
 	base
-	Identifier       []identifier   `json:"identifier"`
-	Name             []humanName    `json:"name"`
-	Telecom          []contactPoint `json:"telecom"`
-	Gender           string         `json:"gender"`
-	BirthDate        string         `json:"birthDate"`
-	DeceasedDateTime string         `json:"deceasedDateTime"`
-	Address          []address      `json:"address"`
+	Extension        []extension    `json:"extension,omitempty"`
+	Identifier       []identifier   `json:"identifier,omitempty"`
+	Name             []humanName    `json:"name,omitempty"`
+	Telecom          []contactPoint `json:"telecom,omitempty"`
+	Gender           string         `json:"gender,omitempty"`
+	BirthDate        string         `json:"birthDate,omitempty"`
+	DeceasedDateTime string         `json:"deceasedDateTime,omitempty"`
+	Address          []address      `json:"address,omitempty"`
 }
 
 type encounter struct {
 	base
-	Class      coding            `json:"class"`
-	Type       []codeableConcept `json:"type"`
-	Subject    reference         `json:"subject"`
-	Period     period            `json:"period"`
-	ReasonCode []codeableConcept `json:"reasonCode"`
+	Class      coding            `json:"class,omitzero"`
+	Type       []codeableConcept `json:"type,omitempty"`
+	Subject    reference         `json:"subject,omitzero"`
+	Period     period            `json:"period,omitzero"`
+	ReasonCode []codeableConcept `json:"reasonCode,omitempty"`
 }
 
 type condition struct {
 	base
-	VerificationStatus codeableConcept `json:"verificationStatus"`
-	Code               codeableConcept `json:"code"`
-	Encounter          reference       `json:"encounter"`
+	VerificationStatus codeableConcept   `json:"verificationStatus,omitzero"`
+	Category           []codeableConcept `json:"category,omitempty"`
+	Code               codeableConcept   `json:"code,omitzero"`
+	Subject            reference         `json:"subject,omitzero"`
+	Encounter          reference         `json:"encounter,omitzero"`
+	RecordedDate       string            `json:"recordedDate,omitempty"`
 }
 
 type medicationRequest struct {
 	base
-	MedicationCodeableConcept codeableConcept `json:"medicationCodeableConcept"`
+	Intent                    string          `json:"intent,omitempty"`
+	MedicationCodeableConcept codeableConcept `json:"medicationCodeableConcept,omitzero"`
 	MedicationReference       struct {
-		Display string `json:"display"`
-	} `json:"medicationReference"`
-	Encounter reference `json:"encounter"`
+		Display string `json:"display,omitempty"`
+	} `json:"medicationReference,omitzero"`
+	Subject    reference `json:"subject,omitzero"`
+	Encounter  reference `json:"encounter,omitzero"`
+	AuthoredOn string    `json:"authoredOn,omitempty"`
 }
 
-// procedure is read for Procedure and ServiceRequest resources alike.
+// procedure is read for Procedure and ServiceRequest resources alike; the export
+// writes ServiceRequests (intent and authoredOn belong to those).
 type procedure struct {
 	base
-	Code      codeableConcept `json:"code"`
-	Encounter reference       `json:"encounter"`
+	Intent     string          `json:"intent,omitempty"`
+	Code       codeableConcept `json:"code,omitzero"`
+	Subject    reference       `json:"subject,omitzero"`
+	Encounter  reference       `json:"encounter,omitzero"`
+	AuthoredOn string          `json:"authoredOn,omitempty"`
 }
 
 type observation struct {
 	base
-	Code              codeableConcept `json:"code"`
-	Encounter         reference       `json:"encounter"`
-	EffectiveDateTime string          `json:"effectiveDateTime"`
-	EffectiveInstant  string          `json:"effectiveInstant"`
-	ValueQuantity     *quantity       `json:"valueQuantity"`
-	Component         []struct {
-		Code          codeableConcept `json:"code"`
-		ValueQuantity *quantity       `json:"valueQuantity"`
-	} `json:"component"`
+	Category          []codeableConcept `json:"category,omitempty"`
+	Code              codeableConcept   `json:"code,omitzero"`
+	Subject           reference         `json:"subject,omitzero"`
+	Encounter         reference         `json:"encounter,omitzero"`
+	EffectiveDateTime string            `json:"effectiveDateTime,omitempty"`
+	EffectiveInstant  string            `json:"effectiveInstant,omitempty"`
+	ValueQuantity     *quantity         `json:"valueQuantity,omitempty"`
+	ValueString       string            `json:"valueString,omitempty"`
+	ValueBoolean      *bool             `json:"valueBoolean,omitempty"`
+	Component         []component       `json:"component,omitempty"`
+}
+
+type component struct {
+	Code          codeableConcept `json:"code"`
+	ValueQuantity *quantity       `json:"valueQuantity,omitempty"`
 }
 
 // effective returns when the observation was made, or the zero time when it does not say.
@@ -194,13 +227,39 @@ func (o *observation) effective() time.Time {
 
 type documentReference struct {
 	base
+	Subject reference `json:"subject,omitzero"`
+	Date    string    `json:"date,omitempty"`
+	Content []content `json:"content,omitempty"`
 	Context struct {
-		Encounter []reference `json:"encounter"`
-	} `json:"context"`
-	Content []struct {
-		Attachment struct {
-			ContentType string `json:"contentType"`
-			Data        string `json:"data"`
-		} `json:"attachment"`
-	} `json:"content"`
+		Encounter []reference `json:"encounter,omitempty"`
+	} `json:"context,omitzero"`
+}
+
+type content struct {
+	Attachment attachment `json:"attachment"`
+}
+
+type attachment struct {
+	ContentType string `json:"contentType,omitempty"`
+	Data        string `json:"data,omitempty"`
+}
+
+// questionnaireResponse is written by the export only: the import does not read
+// answers back (see Source).
+type questionnaireResponse struct {
+	base
+	Subject   reference `json:"subject"`
+	Encounter reference `json:"encounter"`
+	Authored  string    `json:"authored,omitempty"`
+	Item      []item    `json:"item,omitempty"`
+}
+
+type item struct {
+	LinkID string   `json:"linkId"`
+	Text   string   `json:"text,omitempty"`
+	Answer []answer `json:"answer,omitempty"`
+}
+
+type answer struct {
+	ValueString string `json:"valueString"`
 }

@@ -22,8 +22,8 @@ import (
 
 // fhirFixture is the hand-written FHIR bulk data of package fhir's tests: 2 patients,
 // 3 encounters that import, and a malformed line, an unknown resource type, a
-// reference to a missing patient, one to a missing encounter and an entered-in-error
-// request.
+// reference to a missing patient and one to a missing encounter (skipped), and an
+// entered-in-error request (ignored).
 const fhirFixture = "../fhir/testdata/bulk"
 
 // syntheaSample is the real 10-patient Synthea sample of the shared data, absent
@@ -84,19 +84,19 @@ var fixturePrivate = []string{"Lopez", "Ana", "Cole", "Devin", "INS-4711", "fhir
 
 func TestFHIRFixture(t *testing.T) {
 	db := newDatabase(t)
-	stdout, stderr := runFHIR(t, db, fhirFixture, 5)
+	stdout, stderr := runFHIR(t, db, fhirFixture, 4)
 	mustContain(t, "summary", stdout,
 		"read 2 Patient, 4 Encounter, 5 Condition, 2 DocumentReference, 4 MedicationRequest, 8 Observation, 2 Procedure, 1 ServiceRequest",
 		"patients:     2 inserted, 0 updated, 0 unchanged",
 		"interactions: 3 inserted, 0 updated, 0 unchanged",
 		"  Immunization (type not imported): 1\n",
+		"  MedicationRequest (entered in error): 1\n",
 		"  Observation (not a vital sign the import maps): 1\n",
-		"skipped: 5\n",
+		"skipped: 4\n",
 		"  malformed JSON: 1\n    Patient.ndjson:3\n",
 		"  reference to a missing Patient: 1\n    Encounter.ndjson:4\n",
 		"  unknown resource type \"Frobnicate\": 1\n    Encounter.ndjson:5\n",
-		"  reference to a missing Encounter: 1\n    Condition.ndjson:5\n",
-		"  MedicationRequest is entered in error: 1\n    MedicationRequest.ndjson:3\n")
+		"  reference to a missing Encounter: 1\n    Condition.ndjson:5\n")
 	for _, private := range fixturePrivate {
 		if strings.Contains(stderr, private) || strings.Contains(stdout, private) {
 			t.Errorf("output holds patient data %q:\nstdout: %s\nstderr: %s", private, stdout, stderr)
@@ -135,7 +135,7 @@ func TestFHIRFixture(t *testing.T) {
 
 	// Again, in batches of 2: nothing changes, not even a timestamp.
 	before := snapshot(t, db)
-	stdout, _ = runFHIR(t, db, fhirFixture, 5, "-batch", "2")
+	stdout, _ = runFHIR(t, db, fhirFixture, 4, "-batch", "2")
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
@@ -185,7 +185,7 @@ func copyDir(t *testing.T, src string, edits map[string]map[string]string) strin
 func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 	repo, db := newRepository(t)
 	ctx := context.Background()
-	runFHIR(t, db, fhirFixture, 5)
+	runFHIR(t, db, fhirFixture, 4)
 
 	// A clinician adds what the import never writes.
 	anyVersion := func(int) bool { return true }
@@ -207,7 +207,7 @@ func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 		"MedicationRequest.ndjson": {"Acetaminophen 325 MG Oral Tablet": "Ibuprofen 400 MG Oral Tablet"},
 		"Observation.ndjson":       {`"code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-1"},"encounter":{"reference":"Encounter/enc-1"}`: `"code":"8867-4","display":"Heart rate"}],"text":"Heart rate"},"subject":{"reference":"Patient/pat-1"},"encounter":{"reference":"Encounter/enc-missing"}`},
 	})
-	stdout, _ := runFHIR(t, db, changed, 6)
+	stdout, _ := runFHIR(t, db, changed, 5)
 	mustContain(t, "summary", stdout,
 		"patients:     0 inserted, 1 updated, 1 unchanged",
 		"interactions: 0 inserted, 1 updated, 2 unchanged",
@@ -252,7 +252,7 @@ func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 
 	// The same changed data again changes nothing.
 	before := snapshot(t, db)
-	stdout, _ = runFHIR(t, db, changed, 6)
+	stdout, _ = runFHIR(t, db, changed, 5)
 	mustContain(t, "third summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
@@ -280,7 +280,7 @@ func TestFHIRLeavesOtherRecordsAlone(t *testing.T) {
 	}
 	before := snapshot(t, db)
 
-	stdout, _ := runFHIR(t, db, fhirFixture, 9)
+	stdout, _ := runFHIR(t, db, fhirFixture, 8)
 	mustContain(t, "summary", stdout,
 		"patients:     1 inserted, 0 updated, 0 unchanged",
 		"interactions: 0 inserted, 0 updated, 0 unchanged",
@@ -352,5 +352,29 @@ func TestFHIRSample(t *testing.T) {
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 13 unchanged",
 		"interactions: 0 inserted, 0 updated, 1215 unchanged")
+	assertSameSnapshot(t, before, snapshot(t, db))
+}
+
+// TestFHIRFile imports the repository's FHIR sample, one NDJSON file of mixed
+// resource types (the export of two made-up patients), twice: the second run
+// changes nothing.
+func TestFHIRFile(t *testing.T) {
+	const sample = "data/fhir-sample.ndjson"
+	db := newDatabase(t)
+	stdout, _ := runFHIR(t, db, sample, 0)
+	mustContain(t, "summary", stdout,
+		sample+": read 2 Patient, 4 Encounter, 4 Condition, 2 DocumentReference, 2 MedicationRequest, 17 Observation, 2 ServiceRequest",
+		"patients:     2 inserted, 0 updated, 0 unchanged",
+		"interactions: 4 inserted, 0 updated, 0 unchanged",
+		"  QuestionnaireResponse (type not imported): 1\n",
+		"skipped: none")
+	ins := interactions(t, db)
+	if one := ins["fhir-demo-001-1"]; one.InsuranceNo != "DEMO-001" || one.Symptoms != "productive cough; mild fever" ||
+		strings.Join(one.Label, "|") != "respiratory|ambulatory" || lookup(one.Metrics, "BP") != "128/84" {
+		t.Errorf("fhir-demo-001-1 = %+v", one)
+	}
+	before := snapshot(t, db)
+	stdout, _ = runFHIR(t, db, sample, 0)
+	mustContain(t, "summary", stdout, "patients:     0 inserted, 0 updated, 2 unchanged", "interactions: 0 inserted, 0 updated, 4 unchanged")
 	assertSameSnapshot(t, before, snapshot(t, db))
 }

@@ -5,8 +5,9 @@
 // and DIR/Interaction.csv in the original project's export format. With -generate N it
 // loads the first N synthetic patients of a seed (-seed, 1 by default) with their
 // histories; a seed always gives the same patients, insurance numbers and interaction
-// ids. With -fhir DIR it imports a FHIR R4 bulk export (NDJSON, as Synthea writes it):
-// patients, and each encounter as an interaction (see package fhir). CSV rows and FHIR
+// ids. With -fhir PATH it imports a FHIR R4 bulk export (a folder of NDJSON files, as
+// Synthea writes it) or one NDJSON file of FHIR resources (as the API's export
+// writes it): patients, and each encounter as an interaction (see package fhir). CSV rows and FHIR
 // resources go through the API's own validation; invalid ones are reported and skipped.
 // Records already present (by insurance number or id) are left unchanged, so loading
 // the same data twice adds nothing; a FHIR re-import amends the records whose source
@@ -275,7 +276,7 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	fset := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	fset.StringVar(&opts.csvDir, "csv", "", "load `DIR`/Patient.csv and DIR/Interaction.csv instead of the bundled dataset")
-	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 bulk data (NDJSON files) in `DIR` instead of the bundled dataset")
+	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 data at `PATH` (a folder of NDJSON files, or one NDJSON file) instead of the bundled dataset")
 	fset.IntVar(&opts.generate, "generate", 0, "load the first `N` synthetic patients of the seed, with 2 to 20 interactions each, instead of the bundled dataset")
 	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
 	fset.Uint64Var(&opts.seed, "seed", defaultSeed, "draw the synthetic patients of -generate from `SEED`; a seed always gives the same patients")
@@ -317,7 +318,7 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	case set["csv"] && opts.csvDir == "":
 		problem = "-csv needs a directory"
 	case set["fhir"] && opts.fhirDir == "":
-		problem = "-fhir needs a directory"
+		problem = "-fhir needs a folder or a file"
 	case set["generate"] && (opts.generate < 1 || opts.generate > maxGenerate):
 		problem = fmt.Sprintf("-generate must be from 1 to %d, not %d", maxGenerate, opts.generate)
 	case set["seed"] && !set["generate"]:

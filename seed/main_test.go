@@ -305,7 +305,7 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"generate negative", []string{"-generate", "-3"}, "-generate must be from 1 to"},
 		{"csv and generate", []string{"-csv", "x", "-generate", "3"}, "-csv and -generate exclude each other"},
 		{"csv empty", []string{"-csv", ""}, "-csv needs a directory"},
-		{"fhir empty", []string{"-fhir", ""}, "-fhir needs a directory"},
+		{"fhir empty", []string{"-fhir", ""}, "-fhir needs a folder or a file"},
 		{"fhir and csv", []string{"-fhir", "x", "-csv", "y"}, "-csv and -fhir exclude each other"},
 		{"fhir and generate", []string{"-generate", "3", "-fhir", "x"}, "-fhir and -generate exclude each other"},
 		{"seed with fhir", []string{"-fhir", "x", "-seed", "4"}, "-seed only applies to -generate"},
