@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,12 +25,19 @@ import (
 // 12,000 documents.
 const benchPatients = 1000
 
+// benchWrites are the ways of writing the benchmarks compare: batch sizes, and how
+// many insertMany calls run at once.
+var benchWrites = []writeOptions{
+	{batch: 1000, inflight: 1}, {batch: 1000, inflight: 2}, {batch: 1000, inflight: 4},
+	{batch: 5000, inflight: 1}, {batch: 5000, inflight: 2}, {batch: 5000, inflight: 4},
+}
+
 // BenchmarkGenerate loads benchPatients synthetic patients through loadGenerated, as
 // seed -generate does, into a new database with the service's indexes, and reports
 // the documents inserted per second.
 func BenchmarkGenerate(b *testing.B) {
-	for _, batch := range []int{defaultBatch} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, opts := range benchWrites {
+		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
 			var docs int
 			var elapsed time.Duration
 			for b.Loop() {
@@ -38,7 +46,7 @@ func BenchmarkGenerate(b *testing.B) {
 				b.StartTimer()
 				started := time.Now()
 				rep, err := loadGenerated(context.Background(), repo,
-					generateOptions{patients: benchPatients, batch: batch, seed: 1, now: time.Now()}, newConsole(io.Discard))
+					generateOptions{patients: benchPatients, writeOptions: opts, seed: 1, now: time.Now()}, newConsole(io.Discard))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -52,20 +60,21 @@ func BenchmarkGenerate(b *testing.B) {
 
 // BenchmarkRawInsertMany inserts the documents BenchmarkGenerate loads, generated and
 // encoded beforehand as the repository encodes them, with plain unordered insertMany
-// calls of the same size, one at a time, into a new database with the service's
-// indexes: the store's own speed, which seed -generate is measured against.
+// calls of the same size, as many at once, into a new database with the service's
+// indexes, every patient first: the store's own speed, which seed -generate is
+// measured against.
 func BenchmarkRawInsertMany(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
-	for _, batch := range []int{defaultBatch} {
-		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+	for _, opts := range benchWrites {
+		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
 				_, db := testStore.DB(b)
 				b.StartTimer()
 				started := time.Now()
-				rawInsert(b, db.Collection(repository.PatientsCollection), patients, batch)
-				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, batch)
+				rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
+				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
 				elapsed += time.Since(started)
 			}
 			b.ReportMetric(float64(b.N*(len(patients)+len(interactions)))/elapsed.Seconds(), "docs/s")
@@ -154,7 +163,7 @@ func copiedSample(b *testing.B, copies int) string {
 
 // encodedGenerated returns the first n synthetic patients of seed 1 and their
 // interactions, each encoded as the repository stores it (recorded by a seed run).
-func encodedGenerated(b testing.TB, n int) (patients, interactions []any) {
+func encodedGenerated(b *testing.B, n int) (patients, interactions []any) {
 	b.Helper()
 	ps, ins, err := generate(1, time.Now(), n)
 	if err != nil {
@@ -179,15 +188,23 @@ func encodedGenerated(b testing.TB, n int) (patients, interactions []any) {
 	return patients, interactions
 }
 
-// rawInsert inserts docs into coll with unordered insertMany calls of at most batch
-// documents, one after the other.
-func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, batch int) {
+// rawInsert inserts docs into coll with unordered insertMany calls of at most
+// opts.batch documents, opts.inflight at once.
+func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts writeOptions) {
 	b.Helper()
+	slots := make(chan struct{}, opts.inflight)
+	var wg sync.WaitGroup
 	for len(docs) > 0 {
-		n := min(batch, len(docs))
-		if _, err := coll.InsertMany(context.Background(), docs[:n], options.InsertMany().SetOrdered(false)); err != nil {
-			b.Fatal(err)
-		}
+		n := min(opts.batch, len(docs))
+		part := docs[:n]
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if _, err := coll.InsertMany(context.Background(), part, options.InsertMany().SetOrdered(false)); err != nil {
+				b.Error(err)
+			}
+		})
 		docs = docs[n:]
 	}
+	wg.Wait()
 }
