@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/clinic/interactions/fhir"
 	"github.com/clinic/interactions/models"
@@ -40,13 +41,19 @@ var (
 	}
 )
 
-// Store looks up and inserts records in batches.
+// Store inserts records in batches, saying which were stored already, and reads a
+// record by its identity (cheap on both stores: the insurance number and the
+// interaction id are the records' _id). The reads return models.ErrNotFound for a
+// record not stored.
 type Store interface {
-	PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error)
-	InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error)
 	InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error)
 	InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error)
+	Patient(ctx context.Context, insuranceNo string) (models.Patient, error)
+	Interaction(ctx context.Context, id string) (models.Interaction, error)
 }
+
+// lookups is how many records a batch reads from the store at once.
+const lookups = 8
 
 // Amender amends a stored record, which the caller has read, with a merge patch as
 // its next version (records.Patients, records.Interactions).
@@ -80,14 +87,14 @@ func New(store Store, patients Amender[models.Patient], interactions Amender[mod
 		name: "patient", batch: batch, owned: PatientFields,
 		foreign: "a stored patient not imported from this Patient has its insurance number; it and its interactions are left out",
 		id:      func(p models.Patient) string { return p.InsuranceNo },
-		lookup:  store.PatientsByInsuranceNo, insert: store.InsertPatients, amend: patients,
+		lookup:  store.Patient, insert: store.InsertPatients, amend: patients,
 		rejectsPatient: true,
 	}
 	im.interactions = &kind[models.Interaction]{
 		name: "interaction", batch: batch, owned: InteractionFields,
 		foreign: "a stored interaction with this id was not imported from this Encounter of this patient; left out",
 		id:      func(in models.Interaction) string { return in.ID },
-		lookup:  store.InteractionsByID, insert: store.InsertInteractions, amend: interactions,
+		lookup:  store.Interaction, insert: store.InsertInteractions, amend: interactions,
 	}
 	return im
 }
@@ -140,7 +147,7 @@ type kind[T models.Record] struct {
 	foreign        string
 	rejectsPatient bool
 	id             func(T) string
-	lookup         func(ctx context.Context, ids []string) ([]T, error)
+	lookup         func(ctx context.Context, id string) (T, error)
 	insert         func(ctx context.Context, recs []T) (models.InsertResult, error)
 	amend          Amender[T]
 
@@ -162,8 +169,10 @@ func (k *kind[T]) add(ctx context.Context, im *Importer, rec T, at fhir.Origin) 
 	return k.flush(ctx, im)
 }
 
-// flush writes the queue: records whose patient was left out are skipped, records
-// not stored are inserted in one batch, stored ones are compared and amended.
+// flush writes the queue: records whose patient was left out are skipped, the others
+// are inserted in one unordered batch, and those the store holds already are read,
+// compared and amended. A batch of new records (a first import) is thus one insert
+// and no read; on a re-import each record is read by its _id, a few at once.
 func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 	queued := k.queue
 	k.queue = k.queue[:0]
@@ -171,39 +180,50 @@ func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 		return nil
 	}
 	span := fmt.Sprintf("%s to %s", queued[0].at, queued[len(queued)-1].at)
-	ids := make([]string, len(queued))
-	for i, q := range queued {
-		ids[i] = k.id(q.rec)
-	}
-	stored, err := k.lookup(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
-	}
-	current := map[string]T{}
-	for _, rec := range stored {
-		current[k.id(rec)] = rec
-	}
-	var fresh []T
+	var writes []pending[T]
+	var recs []T
 	for _, q := range queued {
-		cur, ok := current[k.id(q.rec)]
-		switch {
-		case im.rejected[q.rec.Key().InsuranceNo]:
+		if im.rejected[q.rec.Key().InsuranceNo] {
 			im.skips.Skip(q.at, "its patient was left out")
-		case !ok:
-			fresh = append(fresh, q.rec)
-		default:
-			if err := k.update(ctx, im, cur, q); err != nil {
-				return err
-			}
+			continue
 		}
+		writes = append(writes, q)
+		recs = append(recs, q.rec)
 	}
-	res, err := k.insert(ctx, fresh)
+	res, err := k.insert(ctx, recs)
 	if err != nil {
 		return fmt.Errorf("insert %ss of %s: %w", k.name, span, err)
 	}
 	k.counts.Inserted += res.Inserted
-	k.counts.Unchanged += res.Existing // stored meanwhile, by another import of the same data
+	stored, err := k.read(ctx, writes, res.ExistingAt)
+	if err != nil {
+		return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
+	}
+	for i, at := range res.ExistingAt {
+		if err := k.update(ctx, im, stored[i], writes[at]); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// read returns the stored records of writes at the positions given, reading a few at
+// once. It returns the store's first error.
+func (k *kind[T]) read(ctx context.Context, writes []pending[T], positions []int) ([]T, error) {
+	stored := make([]T, len(positions))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookups)
+	for i, at := range positions {
+		g.Go(func() error {
+			rec, err := k.lookup(gctx, k.id(writes[at].rec))
+			if err != nil {
+				return fmt.Errorf("%s of %s: %w", k.name, writes[at].at, err)
+			}
+			stored[i] = rec
+			return nil
+		})
+	}
+	return stored, g.Wait()
 }
 
 // update compares the stored record cur with the one read, q, and amends cur when
