@@ -58,7 +58,7 @@ var bundledFiles embed.FS
 const (
 	defaultBatch    = 1000
 	maxBatch        = 100_000
-	defaultInflight = 1
+	defaultInflight = 2
 	maxInflight     = 64
 	maxGenerate     = 10_000_000
 	defaultSeed     = 1
