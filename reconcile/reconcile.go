@@ -153,6 +153,8 @@ type kind[T models.Record] struct {
 
 	queue  []pending[T]
 	counts Counts
+	// reimport is set when most records of the last batch were stored already.
+	reimport bool
 }
 
 // pending is a record waiting to be written, with where it was read.
@@ -170,9 +172,11 @@ func (k *kind[T]) add(ctx context.Context, im *Importer, rec T, at fhir.Origin) 
 }
 
 // flush writes the queue: records whose patient was left out are skipped, the others
-// are inserted in one unordered batch, and those the store holds already are read,
-// compared and amended. A batch of new records (a first import) is thus one insert
-// and no read; on a re-import each record is read by its _id, a few at once.
+// are inserted in one unordered batch, and those the store holds already are read by
+// _id, a few at once, compared and amended, in the order queued. A first import thus
+// inserts and reads nothing. When most of the last batch was stored already (a
+// re-import), the batch is read first and only what is missing inserted, which
+// spares the store an insert of records it has.
 func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 	queued := k.queue
 	k.queue = k.queue[:0]
@@ -181,49 +185,82 @@ func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 	}
 	span := fmt.Sprintf("%s to %s", queued[0].at, queued[len(queued)-1].at)
 	var writes []pending[T]
-	var recs []T
 	for _, q := range queued {
 		if im.rejected[q.rec.Key().InsuranceNo] {
 			im.skips.Skip(q.at, "its patient was left out")
 			continue
 		}
 		writes = append(writes, q)
-		recs = append(recs, q.rec)
+	}
+	stored := make([]*T, len(writes))
+	if k.reimport {
+		if err := k.read(ctx, writes, upTo(len(writes)), stored, true); err != nil {
+			return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
+		}
+	}
+	var fresh []int
+	var recs []T
+	for i, w := range writes {
+		if stored[i] == nil {
+			fresh = append(fresh, i)
+			recs = append(recs, w.rec)
+		}
 	}
 	res, err := k.insert(ctx, recs)
 	if err != nil {
 		return fmt.Errorf("insert %ss of %s: %w", k.name, span, err)
 	}
 	k.counts.Inserted += res.Inserted
-	stored, err := k.read(ctx, writes, res.ExistingAt)
-	if err != nil {
+	found := make([]int, len(res.ExistingAt))
+	for i, at := range res.ExistingAt {
+		found[i] = fresh[at]
+	}
+	if err := k.read(ctx, writes, found, stored, false); err != nil {
 		return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
 	}
-	for i, at := range res.ExistingAt {
-		if err := k.update(ctx, im, stored[i], writes[at]); err != nil {
+	held := 0
+	for i, cur := range stored {
+		if cur == nil {
+			continue
+		}
+		held++
+		if err := k.update(ctx, im, *cur, writes[i]); err != nil {
 			return err
 		}
 	}
+	k.reimport = held > len(writes)/2
 	return nil
 }
 
-// read returns the stored records of writes at the positions given, reading a few at
-// once. It returns the store's first error.
-func (k *kind[T]) read(ctx context.Context, writes []pending[T], positions []int) ([]T, error) {
-	stored := make([]T, len(positions))
+// upTo returns the positions 0 to n-1.
+func upTo(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// read reads the stored records of writes at the given positions into stored, a few
+// at once. A record not stored leaves its place nil if optional is set, and is an
+// error otherwise. It returns the store's first error.
+func (k *kind[T]) read(ctx context.Context, writes []pending[T], positions []int, stored []*T, optional bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(lookups)
-	for i, at := range positions {
+	for _, at := range positions {
 		g.Go(func() error {
 			rec, err := k.lookup(gctx, k.id(writes[at].rec))
-			if err != nil {
+			switch {
+			case optional && errors.Is(err, models.ErrNotFound):
+				return nil
+			case err != nil:
 				return fmt.Errorf("%s of %s: %w", k.name, writes[at].at, err)
 			}
-			stored[i] = rec
+			stored[at] = &rec
 			return nil
 		})
 	}
-	return stored, g.Wait()
+	return g.Wait()
 }
 
 // update compares the stored record cur with the one read, q, and amends cur when
