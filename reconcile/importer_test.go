@@ -219,3 +219,47 @@ func TestImportLookupFails(t *testing.T) {
 		t.Errorf("re-import with failing lookups = %v, want ErrUnavailable", err)
 	}
 }
+
+// TestReimportOfPatientsReadsTheirInteractionsFirst imports a patient and its
+// interactions twice: on the second import the patient, found stored, tells the
+// importer it is a re-import, so that not one interaction is offered to the store
+// to insert before it is read.
+func TestReimportOfPatientsReadsTheirInteractionsFirst(t *testing.T) {
+	store := newMemoryStore()
+	am := &amender{store: store}
+	p, err := models.NewPatient(bson.D{{Key: "insurance_no", Value: "fhir-p1"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Source = bson.D{{Key: "system", Value: "fhir"}, {Key: "patient", Value: "p1"}}
+	var ins []models.Interaction
+	for i := range 30 {
+		ins = append(ins, imported(t, i, "Flu"))
+	}
+	for run := range 2 {
+		store.present = 0
+		im := New(store, noPatients{t}, am, 10)
+		ctx := context.Background()
+		if err := im.Patient(ctx, p, fhir.Origin{File: "Patient.ndjson", Line: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for i, in := range ins {
+			if err := im.Interaction(ctx, in, fhir.Origin{File: "Encounter.ndjson", Line: i + 1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := im.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		want := Counts{Inserted: 30}
+		if run == 1 {
+			want = Counts{Unchanged: 30}
+			if store.present != 1 {
+				t.Errorf("re-import offered %d stored records to insert, want only the patient", store.present)
+			}
+		}
+		if got := im.Interactions(); got != want {
+			t.Errorf("run %d: interactions %+v, want %+v", run+1, got, want)
+		}
+	}
+}

@@ -77,6 +77,8 @@ type Importer struct {
 	rejected map[string]bool
 	// amended, when set, is told of every record amended.
 	amended func(ctx context.Context, kind string, key models.RecordKey) error
+	// begun is set once the first interaction has come.
+	begun bool
 }
 
 // New returns an Importer writing to store in batches of at most batch records,
@@ -114,6 +116,11 @@ func (im *Importer) Patient(ctx context.Context, p models.Patient, at fhir.Origi
 func (im *Importer) Interaction(ctx context.Context, in models.Interaction, at fhir.Origin) error {
 	if err := im.patients.flush(ctx, im); err != nil {
 		return err
+	}
+	if !im.begun {
+		// Patients stored already, a re-import: their interactions likely are too.
+		im.begun = true
+		im.interactions.reimport = im.patients.reimport
 	}
 	return im.interactions.add(ctx, im, in, at)
 }
