@@ -36,26 +36,14 @@ var benchWrites = []writeOptions{
 // seed -generate does, into a new database with the service's indexes, and reports
 // the documents inserted per second.
 func BenchmarkGenerate(b *testing.B) {
-	for _, opts := range benchWrites {
-		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
-			var docs int
-			var elapsed time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				repo, _ := testStore.DB(b)
-				b.StartTimer()
-				started := time.Now()
-				rep, err := loadGenerated(context.Background(), repo,
-					generateOptions{patients: benchPatients, writeOptions: opts, seed: 1, now: time.Now()}, newConsole(io.Discard))
-				if err != nil {
-					b.Fatal(err)
-				}
-				elapsed += time.Since(started)
-				docs += rep.documents()
-			}
-			b.ReportMetric(float64(docs)/elapsed.Seconds(), "docs/s")
-		})
-	}
+	benchWriting(b, func(opts writeOptions, repo *repository.DB, _ *mongo.Database) int {
+		rep, err := loadGenerated(context.Background(), repo,
+			generateOptions{patients: benchPatients, writeOptions: opts, seed: 1, now: time.Now()}, newConsole(io.Discard))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rep.documents()
+	})
 }
 
 // BenchmarkRawInsertMany inserts the documents BenchmarkGenerate loads, generated and
@@ -65,19 +53,30 @@ func BenchmarkGenerate(b *testing.B) {
 // measured against.
 func BenchmarkRawInsertMany(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
+	benchWriting(b, func(opts writeOptions, _ *repository.DB, db *mongo.Database) int {
+		rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
+		rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
+		return len(patients) + len(interactions)
+	})
+}
+
+// benchWriting runs a sub-benchmark of b for each of benchWrites, in which load
+// stores documents as opts says into a new database with the service's indexes and
+// returns how many; it reports the documents stored per second of load.
+func benchWriting(b *testing.B, load func(opts writeOptions, repo *repository.DB, db *mongo.Database) int) {
 	for _, opts := range benchWrites {
 		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
+			var docs int
 			var elapsed time.Duration
 			for b.Loop() {
 				b.StopTimer()
-				_, db := testStore.DB(b)
+				repo, db := testStore.DB(b)
 				b.StartTimer()
 				started := time.Now()
-				rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
-				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
+				docs += load(opts, repo, db)
 				elapsed += time.Since(started)
 			}
-			b.ReportMetric(float64(b.N*(len(patients)+len(interactions)))/elapsed.Seconds(), "docs/s")
+			b.ReportMetric(float64(docs)/elapsed.Seconds(), "docs/s")
 		})
 	}
 }

@@ -56,17 +56,25 @@ func numbers(n int) []int {
 	return out
 }
 
+// insertingTen inserts 0 to 99 in ten batches through a writer for ctx of inflight
+// calls at once, calling progress, in a goroutine, once inflight calls have started:
+// done receives what insertBatches returns, and total adds up what the calls did.
+func insertingTen(ctx context.Context, inflight int, progress func(int)) (g *gatedInsert, w *writer, total *models.InsertResult, done chan bool) {
+	g = newGatedInsert()
+	w = newWriter(ctx, inflight)
+	total = &models.InsertResult{}
+	done = make(chan bool)
+	go func() { done <- insertBatches(w, numbers(100), 10, g.insert, total, progress) }()
+	for range inflight {
+		<-g.started
+	}
+	return g, w, total, done
+}
+
 // TestWriterInflight starts ten batches on a writer of three: three calls run at
 // once, never more, and every batch is counted.
 func TestWriterInflight(t *testing.T) {
-	g := newGatedInsert()
-	w := newWriter(context.Background(), 3)
-	var total models.InsertResult
-	done := make(chan bool)
-	go func() { done <- insertBatches(w, numbers(100), 10, g.insert, &total, nil) }()
-	for range 3 {
-		<-g.started
-	}
+	g, w, total, done := insertingTen(context.Background(), 3, nil)
 	for range 10 {
 		g.release <- nil
 	}
@@ -85,17 +93,9 @@ func TestWriterInflight(t *testing.T) {
 // after it, the two run to their end and are counted, and wait reports the
 // interruption.
 func TestWriterInterrupted(t *testing.T) {
-	g := newGatedInsert()
 	ctx, cancel := context.WithCancel(context.Background())
-	w := newWriter(ctx, 2)
-	var total models.InsertResult
 	var progressed int
-	done := make(chan bool)
-	go func() {
-		done <- insertBatches(w, numbers(100), 10, g.insert, &total, func(n int) { progressed += n })
-	}()
-	<-g.started
-	<-g.started
+	g, w, total, done := insertingTen(ctx, 2, func(n int) { progressed += n })
 	cancel()
 	if <-done {
 		t.Error("insertBatches went on after the context ended")
@@ -139,14 +139,7 @@ func TestWriterDrainIsBounded(t *testing.T) {
 // starts after it, the other two finish and are counted, and wait returns the
 // failure.
 func TestWriterStopsAfterAFailure(t *testing.T) {
-	g := newGatedInsert()
-	w := newWriter(context.Background(), 3)
-	var total models.InsertResult
-	done := make(chan bool)
-	go func() { done <- insertBatches(w, numbers(100), 10, g.insert, &total, nil) }()
-	for range 3 {
-		<-g.started
-	}
+	g, w, total, done := insertingTen(context.Background(), 3, nil)
 	failure := errors.New("store broke")
 	g.release <- failure
 	if <-done {
