@@ -99,9 +99,13 @@ type InsertResult struct {
 	Inserted int
 	// Existing counts documents left untouched because their identity was already stored.
 	Existing int
+	// ExistingAt holds the positions, in the batch given to the insert, of the
+	// documents Existing counts, in ascending order. It describes one batch: Add
+	// leaves it alone.
+	ExistingAt []int
 }
 
-// Add adds other to r.
+// Add adds other's counts to r.
 func (r *InsertResult) Add(other InsertResult) {
 	r.Inserted += other.Inserted
 	r.Existing += other.Existing

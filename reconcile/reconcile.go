@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/clinic/interactions/fhir"
 	"github.com/clinic/interactions/models"
@@ -40,13 +41,19 @@ var (
 	}
 )
 
-// Store looks up and inserts records in batches.
+// Store inserts records in batches, saying which were stored already, and reads a
+// record by its identity (cheap on both stores: the insurance number and the
+// interaction id are the records' _id). The reads return models.ErrNotFound for a
+// record not stored.
 type Store interface {
-	PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error)
-	InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error)
 	InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error)
 	InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error)
+	Patient(ctx context.Context, insuranceNo string) (models.Patient, error)
+	Interaction(ctx context.Context, id string) (models.Interaction, error)
 }
+
+// lookups is how many records a batch reads from the store at once.
+const lookups = 8
 
 // Amender amends a stored record, which the caller has read, with a merge patch as
 // its next version (records.Patients, records.Interactions).
@@ -70,6 +77,8 @@ type Importer struct {
 	rejected map[string]bool
 	// amended, when set, is told of every record amended.
 	amended func(ctx context.Context, kind string, key models.RecordKey) error
+	// begun is set once the first interaction has come.
+	begun bool
 }
 
 // New returns an Importer writing to store in batches of at most batch records,
@@ -80,14 +89,14 @@ func New(store Store, patients Amender[models.Patient], interactions Amender[mod
 		name: "patient", batch: batch, owned: PatientFields,
 		foreign: "a stored patient not imported from this Patient has its insurance number; it and its interactions are left out",
 		id:      func(p models.Patient) string { return p.InsuranceNo },
-		lookup:  store.PatientsByInsuranceNo, insert: store.InsertPatients, amend: patients,
+		lookup:  store.Patient, insert: store.InsertPatients, amend: patients,
 		rejectsPatient: true,
 	}
 	im.interactions = &kind[models.Interaction]{
 		name: "interaction", batch: batch, owned: InteractionFields,
 		foreign: "a stored interaction with this id was not imported from this Encounter of this patient; left out",
 		id:      func(in models.Interaction) string { return in.ID },
-		lookup:  store.InteractionsByID, insert: store.InsertInteractions, amend: interactions,
+		lookup:  store.Interaction, insert: store.InsertInteractions, amend: interactions,
 	}
 	return im
 }
@@ -107,6 +116,11 @@ func (im *Importer) Patient(ctx context.Context, p models.Patient, at fhir.Origi
 func (im *Importer) Interaction(ctx context.Context, in models.Interaction, at fhir.Origin) error {
 	if err := im.patients.flush(ctx, im); err != nil {
 		return err
+	}
+	if !im.begun {
+		// Patients stored already, a re-import: their interactions likely are too.
+		im.begun = true
+		im.interactions.reimport = im.patients.reimport
 	}
 	return im.interactions.add(ctx, im, in, at)
 }
@@ -140,12 +154,14 @@ type kind[T models.Record] struct {
 	foreign        string
 	rejectsPatient bool
 	id             func(T) string
-	lookup         func(ctx context.Context, ids []string) ([]T, error)
+	lookup         func(ctx context.Context, id string) (T, error)
 	insert         func(ctx context.Context, recs []T) (models.InsertResult, error)
 	amend          Amender[T]
 
 	queue  []pending[T]
 	counts Counts
+	// reimport is set when most records of the last batch were stored already.
+	reimport bool
 }
 
 // pending is a record waiting to be written, with where it was read.
@@ -162,8 +178,12 @@ func (k *kind[T]) add(ctx context.Context, im *Importer, rec T, at fhir.Origin) 
 	return k.flush(ctx, im)
 }
 
-// flush writes the queue: records whose patient was left out are skipped, records
-// not stored are inserted in one batch, stored ones are compared and amended.
+// flush writes the queue: records whose patient was left out are skipped, the others
+// are inserted in one unordered batch, and those the store holds already are read by
+// _id, a few at once, compared and amended, in the order queued. A first import thus
+// inserts and reads nothing. When most of the last batch was stored already (a
+// re-import), the batch is read first and only what is missing inserted, which
+// spares the store an insert of records it has.
 func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 	queued := k.queue
 	k.queue = k.queue[:0]
@@ -171,39 +191,83 @@ func (k *kind[T]) flush(ctx context.Context, im *Importer) error {
 		return nil
 	}
 	span := fmt.Sprintf("%s to %s", queued[0].at, queued[len(queued)-1].at)
-	ids := make([]string, len(queued))
-	for i, q := range queued {
-		ids[i] = k.id(q.rec)
-	}
-	stored, err := k.lookup(ctx, ids)
-	if err != nil {
-		return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
-	}
-	current := map[string]T{}
-	for _, rec := range stored {
-		current[k.id(rec)] = rec
-	}
-	var fresh []T
+	var writes []pending[T]
 	for _, q := range queued {
-		cur, ok := current[k.id(q.rec)]
-		switch {
-		case im.rejected[q.rec.Key().InsuranceNo]:
+		if im.rejected[q.rec.Key().InsuranceNo] {
 			im.skips.Skip(q.at, "its patient was left out")
-		case !ok:
-			fresh = append(fresh, q.rec)
-		default:
-			if err := k.update(ctx, im, cur, q); err != nil {
-				return err
-			}
+			continue
+		}
+		writes = append(writes, q)
+	}
+	stored := make([]*T, len(writes))
+	if k.reimport {
+		if err := k.read(ctx, writes, upTo(len(writes)), stored, true); err != nil {
+			return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
 		}
 	}
-	res, err := k.insert(ctx, fresh)
+	var fresh []int
+	var recs []T
+	for i, w := range writes {
+		if stored[i] == nil {
+			fresh = append(fresh, i)
+			recs = append(recs, w.rec)
+		}
+	}
+	res, err := k.insert(ctx, recs)
 	if err != nil {
 		return fmt.Errorf("insert %ss of %s: %w", k.name, span, err)
 	}
 	k.counts.Inserted += res.Inserted
-	k.counts.Unchanged += res.Existing // stored meanwhile, by another import of the same data
+	found := make([]int, len(res.ExistingAt))
+	for i, at := range res.ExistingAt {
+		found[i] = fresh[at]
+	}
+	if err := k.read(ctx, writes, found, stored, false); err != nil {
+		return fmt.Errorf("look up %ss of %s: %w", k.name, span, err)
+	}
+	held := 0
+	for i, cur := range stored {
+		if cur == nil {
+			continue
+		}
+		held++
+		if err := k.update(ctx, im, *cur, writes[i]); err != nil {
+			return err
+		}
+	}
+	k.reimport = held > len(writes)/2
 	return nil
+}
+
+// upTo returns the positions 0 to n-1.
+func upTo(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// read reads the stored records of writes at the given positions into stored, a few
+// at once. A record not stored leaves its place nil if optional is set, and is an
+// error otherwise. It returns the store's first error.
+func (k *kind[T]) read(ctx context.Context, writes []pending[T], positions []int, stored []*T, optional bool) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(lookups)
+	for _, at := range positions {
+		g.Go(func() error {
+			rec, err := k.lookup(gctx, k.id(writes[at].rec))
+			switch {
+			case optional && errors.Is(err, models.ErrNotFound):
+				return nil
+			case err != nil:
+				return fmt.Errorf("%s of %s: %w", k.name, writes[at].at, err)
+			}
+			stored[at] = &rec
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // update compares the stored record cur with the one read, q, and amends cur when

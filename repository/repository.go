@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -585,8 +586,9 @@ func unreachable(err error) bool {
 }
 
 // InsertPatients stores patients in one unordered batch, skipping those whose
-// insurance number is already stored. A patient that names no author gets the one
-// ctx names (see models.WithAuthor). It returns the store's error for anything else.
+// insurance number is already stored; the result says which. A patient that names no
+// author gets the one ctx names (see models.WithAuthor). It returns the store's error
+// for anything else.
 func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (models.InsertResult, error) {
 	author := models.AuthorFrom(ctx)
 	docs := make([]any, len(patients))
@@ -600,7 +602,8 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 }
 
 // InsertInteractions stores interactions in one unordered batch, skipping those whose
-// id is already stored. An interaction that names no author gets the one ctx names. It does not check that their patients exist. It returns the
+// id is already stored; the result says which. An interaction that names no author
+// gets the one ctx names. It does not check that their patients exist. It returns the
 // store's error for anything else.
 func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error) {
 	author := models.AuthorFrom(ctx)
@@ -633,6 +636,8 @@ func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models
 		}
 		res.Inserted--
 		res.Existing++
+		res.ExistingAt = append(res.ExistingAt, we.Index)
 	}
+	slices.Sort(res.ExistingAt)
 	return res, nil
 }

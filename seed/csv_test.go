@@ -344,11 +344,11 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 		"i5,K2,4,,skin\n"+
 		"i6,P77,6,,cold\n")
 
-	rep, err := importCSV(ctx, repo, os.DirFS(dir), dir, importStart, 2)
+	rep, err := importCSV(ctx, repo, os.DirFS(dir), dir, importStart, writeOptions{batch: 2, inflight: 3})
 	if err != nil {
 		t.Fatalf("importCSV: %v", err)
 	}
-	if rep.patients != (models.InsertResult{Inserted: 1}) || rep.interactions != (models.InsertResult{Inserted: 2}) {
+	if rep.patients.Inserted != 1 || rep.patients.Existing != 0 || rep.interactions.Inserted != 2 || rep.interactions.Existing != 0 {
 		t.Errorf("patients %+v, interactions %+v; want 1 and 2 inserted", rep.patients, rep.interactions)
 	}
 	var out bytes.Buffer

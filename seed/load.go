@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -27,16 +28,23 @@ type importReport struct {
 	notes                        []string
 }
 
+// writeOptions say how a load writes: unordered insertMany calls of at most batch
+// documents, at most inflight of them at once.
+type writeOptions struct {
+	batch, inflight int
+}
+
 // importCSV loads Patient.csv and Interaction.csv from fsys into store, as readDataset
 // reads them (dir names the files in problems; start is the import's one timestamp).
 // Interactions whose patient is neither in the files nor in the store are reported
-// and left out. Documents go in with unordered insertMany calls of at most batch
-// documents, patients first; those already present, by insurance number or id, are
-// left unchanged and counted, so loading the same files again changes nothing.
+// and left out. Documents go in as opts says, every patient before any interaction;
+// those already present, by insurance number or id, are left unchanged and counted,
+// so loading the same files again changes nothing.
 //
 // It returns the errors of readDataset and the store's errors, with a report of what
-// was stored before the store failed.
-func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, start time.Time, batch int) (importReport, error) {
+// was stored before the store failed, and when ctx ends, once the calls under way
+// have finished, an error saying how many documents were inserted, with that report.
+func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, start time.Time, opts writeOptions) (importReport, error) {
 	ds, err := readDataset(fsys, dir, start)
 	if err != nil {
 		return importReport{}, err
@@ -66,11 +74,17 @@ func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, s
 	}
 	sortProblems(rep.problems)
 
-	if rep.patients, err = insertBatches(ctx, ds.patients, batch, store.InsertPatients, nil); err != nil {
-		return rep, err
+	w := newWriter(ctx, opts.inflight)
+	insertBatches(w, ds.patients, opts.batch, store.InsertPatients, &rep.patients, nil)
+	if err := w.wait(); err != nil {
+		return rep, interrupted(ctx, rep.patients.Inserted, err)
 	}
-	rep.interactions, err = insertBatches(ctx, interactions, batch, store.InsertInteractions, nil)
-	return rep, err
+	w = newWriter(ctx, opts.inflight)
+	insertBatches(w, interactions, opts.batch, store.InsertInteractions, &rep.interactions, nil)
+	if err := w.wait(); err != nil {
+		return rep, interrupted(ctx, rep.patients.Inserted+rep.interactions.Inserted, err)
+	}
+	return rep, nil
 }
 
 // counts are the report's numbers as the run's audit event records them.
@@ -101,32 +115,11 @@ func (r importReport) print(w io.Writer, source string) {
 	}
 }
 
-// insertBatches inserts docs with insert, at most batch at a time, adding up the
-// results and calling progress, when not nil, with the size of each batch done. It
-// returns the first error, wrapped.
-func insertBatches[T any](ctx context.Context, docs []T, batch int,
-	insert func(context.Context, []T) (models.InsertResult, error), progress func(int)) (models.InsertResult, error) {
-	var total models.InsertResult
-	for len(docs) > 0 {
-		n := min(batch, len(docs))
-		res, err := insert(ctx, docs[:n])
-		if err != nil {
-			return total, fmt.Errorf("insert batch of %d: %w", n, err)
-		}
-		total.Add(res)
-		if progress != nil {
-			progress(n)
-		}
-		docs = docs[n:]
-	}
-	return total, nil
-}
-
 // generateOptions are the inputs of loadGenerated.
 type generateOptions struct {
 	patients int
-	batch    int
-	seed     uint64
+	writeOptions
+	seed uint64
 	// now is when the records are created; visits fall in the three years before.
 	now time.Time
 }
@@ -164,15 +157,19 @@ func (r generateReport) perSecond() float64 {
 }
 
 // loadGenerated stores the first opts.patients synthetic patients of opts.seed with
-// their histories, generating them as it goes, in unordered insertMany calls of at
-// most opts.batch documents, each batch's patients before their interactions. Those
+// their histories, generating them as it goes, as opts says: each insertMany call
+// holds at most opts.batch documents, and at most opts.inflight jobs run at once,
+// each storing a run of patients and then their interactions (about opts.batch
+// documents in all), so that no interaction is stored before its patient. Those
 // already stored, by insurance number or id, are left unchanged and counted: the same
 // seed gives the same insurance numbers and interaction ids at any time (see
 // generator), so loading a seed again adds nothing, and loading more patients of a
 // seed adds only the new ones. A progress bar counting documents goes to con, and its
 // line is ended when loadGenerated returns.
 //
-// It returns the store's errors, and ctx's error when interrupted.
+// It returns the store's errors, and when ctx ends, once the jobs under way have
+// finished, an error saying how many documents were inserted; the report says what
+// was stored either way.
 func loadGenerated(ctx context.Context, store recordStore, opts generateOptions, con *console) (generateReport, error) {
 	started := time.Now()
 	g := newGenerator(opts.seed, opts.now)
@@ -187,51 +184,50 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 	defer bar.stop()
 
 	var rep generateReport
+	w := newWriter(ctx, opts.inflight)
 	var patients []models.Patient
 	var interactions []models.Interaction
-	// flush stores the buffered patients, then their interactions in full batches,
-	// keeping the remainder for later unless all is set.
-	flush := func(all bool) error {
-		res, err := insertBatches(ctx, patients, opts.batch, store.InsertPatients, bar.add)
-		rep.patients.Add(res)
-		patients = patients[:0]
-		if err != nil {
-			return err
-		}
-		ready := len(interactions)
-		if !all {
-			ready -= ready % opts.batch
-		}
-		res, err = insertBatches(ctx, interactions[:ready], opts.batch, store.InsertInteractions, bar.add)
-		rep.interactions.Add(res)
-		interactions = append(interactions[:0], interactions[ready:]...)
-		return err
+	// send starts the job storing the patients gathered, then their interactions.
+	send := func() bool {
+		ps, ins := patients, interactions
+		patients, interactions = nil, nil
+		return w.start(func(ctx context.Context) error {
+			if err := insertSequence(ctx, w, ps, opts.batch, store.InsertPatients, &rep.patients, bar.add); err != nil {
+				return err
+			}
+			return insertSequence(ctx, w, ins, opts.batch, store.InsertInteractions, &rep.interactions, bar.add)
+		})
 	}
-	for i := range opts.patients {
+	var genErr error
+	sending := true
+	for i := 0; i < opts.patients && sending; i++ {
 		p, history, err := g.patient(i)
 		if err != nil {
-			return rep, err
+			genErr = err
+			break
+		}
+		if len(patients) > 0 && len(patients)+len(interactions)+1+len(history) > opts.batch {
+			sending = send()
 		}
 		patients = append(patients, p)
 		interactions = append(interactions, history...)
-		if len(interactions) >= opts.batch {
-			if err := flush(false); err != nil {
-				return rep, interrupted(ctx, rep, err)
-			}
-		}
 	}
-	if err := flush(true); err != nil {
-		return rep, interrupted(ctx, rep, err)
+	if sending && genErr == nil {
+		send()
+	}
+	if err := errors.Join(genErr, w.wait()); err != nil {
+		return rep, interrupted(ctx, rep.documents(), err)
 	}
 	bar.finish()
 	rep.elapsed = time.Since(started)
 	return rep, nil
 }
 
-// interrupted explains err as an interruption when ctx has ended.
-func interrupted(ctx context.Context, rep generateReport, err error) error {
+// interrupted explains err as an interruption after the given number of documents
+// were inserted, when ctx has ended.
+func interrupted(ctx context.Context, inserted int, err error) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted after %d documents: %w", rep.documents(), ctx.Err())
+		return fmt.Errorf("interrupted after %d documents inserted: %w", inserted, err)
 	}
 	return err
 }

@@ -57,10 +57,12 @@ var bundledFiles embed.FS
 
 // Bounds and defaults of the numeric flags.
 const (
-	defaultBatch = 1000
-	maxBatch     = 100_000
-	maxGenerate  = 10_000_000
-	defaultSeed  = 1
+	defaultBatch    = 1000
+	maxBatch        = 100_000
+	defaultInflight = 2
+	maxInflight     = 64
+	maxGenerate     = 10_000_000
+	defaultSeed     = 1
 )
 
 // Exit statuses of the command.
@@ -104,7 +106,13 @@ type commandLine struct {
 	fhirDir  string
 	generate int
 	batch    int
+	inflight int
 	seed     uint64
+}
+
+// writeOptions returns how the command line asks a load to write.
+func (c commandLine) writeOptions() writeOptions {
+	return writeOptions{batch: c.batch, inflight: c.inflight}
 }
 
 // usageError reports a command line that cannot be run; its message and the usage
@@ -219,7 +227,7 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 	if opts.generate > 0 {
 		fmt.Fprintf(stdout, "generating %d synthetic patients (seed %d)\n", opts.generate, opts.seed)
 		rep, err := loadGenerated(ctx, repo, generateOptions{
-			patients: opts.generate, batch: opts.batch, seed: opts.seed, now: start,
+			patients: opts.generate, writeOptions: opts.writeOptions(), seed: opts.seed, now: start,
 		}, con)
 		route := fmt.Sprintf("seed -generate %d -seed %d", opts.generate, opts.seed)
 		if err := record("seed.generate", route, rep.counts(), err); err != nil {
@@ -237,7 +245,7 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 	if opts.csvDir != "" {
 		route += " -csv " + opts.csvDir
 	}
-	rep, err := importCSV(ctx, repo, fsys, opts.csvDir, start, opts.batch)
+	rep, err := importCSV(ctx, repo, fsys, opts.csvDir, start, opts.writeOptions())
 	if err := record("seed.csv", route, rep.counts(), err); err != nil {
 		return err
 	}
@@ -279,9 +287,10 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 data at `PATH` (a folder of NDJSON files, or one NDJSON file) instead of the bundled dataset")
 	fset.IntVar(&opts.generate, "generate", 0, "load the first `N` synthetic patients of the seed, with 2 to 20 interactions each, instead of the bundled dataset")
 	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
+	fset.IntVar(&opts.inflight, "inflight", defaultInflight, "make at most `N` insertMany calls at once (-generate and -csv)")
 	fset.Uint64Var(&opts.seed, "seed", defaultSeed, "draw the synthetic patients of -generate from `SEED`; a seed always gives the same patients")
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED]] [-batch SIZE]\n\n"+
+		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED]] [-batch SIZE] [-inflight N]\n\n"+
 			"Loads the bundled initial dataset, CSV files, FHIR bulk data or synthetic patients\n"+
 			"into the store configured by the environment (see .env.example). Records already\n"+
 			"present are left unchanged (a FHIR re-import amends those whose source changed).\n"+
@@ -325,6 +334,8 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 		problem = "-seed only applies to -generate"
 	case opts.batch < 1 || opts.batch > maxBatch:
 		problem = fmt.Sprintf("-batch must be from 1 to %d, not %d", maxBatch, opts.batch)
+	case opts.inflight < 1 || opts.inflight > maxInflight:
+		problem = fmt.Sprintf("-inflight must be from 1 to %d, not %d", maxInflight, opts.inflight)
 	}
 	if problem != "" {
 		fmt.Fprintln(stderr, problem)

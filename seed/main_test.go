@@ -311,6 +311,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"seed with fhir", []string{"-fhir", "x", "-seed", "4"}, "-seed only applies to -generate"},
 		{"seed without generate", []string{"-seed", "4"}, "-seed only applies to -generate"},
 		{"batch zero", []string{"-batch", "0"}, "-batch must be from 1 to"},
+		{"inflight zero", []string{"-inflight", "0"}, "-inflight must be from 1 to"},
+		{"inflight too many", []string{"-generate", "3", "-inflight", "65"}, "-inflight must be from 1 to 64, not 65"},
 		{"argument", []string{"more"}, `unexpected argument "more"`},
 	}
 	for _, tt := range tests {
@@ -334,13 +336,13 @@ func TestParseFlags(t *testing.T) {
 		args []string
 		want commandLine
 	}{
-		{nil, commandLine{batch: defaultBatch, seed: defaultSeed}},
-		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch, seed: defaultSeed}},
-		{[]string{"-fhir", "bulk", "-batch", "10"}, commandLine{fhirDir: "bulk", batch: 10, seed: defaultSeed}},
-		{[]string{"-generate", "25", "-seed", "7", "-batch", "50"}, commandLine{generate: 25, seed: 7, batch: 50}},
-		{[]string{"-generate=3", "-seed=0"}, commandLine{generate: 3, batch: defaultBatch}},
+		{nil, commandLine{batch: defaultBatch, inflight: defaultInflight, seed: defaultSeed}},
+		{[]string{"-csv", "some/dir"}, commandLine{csvDir: "some/dir", batch: defaultBatch, inflight: defaultInflight, seed: defaultSeed}},
+		{[]string{"-fhir", "bulk", "-batch", "10"}, commandLine{fhirDir: "bulk", batch: 10, inflight: defaultInflight, seed: defaultSeed}},
+		{[]string{"-generate", "25", "-seed", "7", "-batch", "50", "-inflight", "1"}, commandLine{generate: 25, seed: 7, batch: 50, inflight: 1}},
+		{[]string{"-generate=3", "-seed=0", "-inflight=8"}, commandLine{generate: 3, batch: defaultBatch, inflight: 8}},
 		// The default seed is fixed, so that running -generate again adds nothing.
-		{[]string{"-generate", "40"}, commandLine{generate: 40, batch: defaultBatch, seed: 1}},
+		{[]string{"-generate", "40"}, commandLine{generate: 40, batch: defaultBatch, inflight: defaultInflight, seed: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -360,7 +362,7 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, errHelp) {
 			t.Errorf("parseFlags(-h) = %v, want errHelp", err)
 		}
-		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-seed SEED", "(default 1)",
+		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-inflight N", "-seed SEED", "(default 1)",
 			"Exit status:", "  0  everything was loaded", "  1  an error", "  2  the command line", "  3  everything was loaded except")
 	})
 }
@@ -400,7 +402,7 @@ func TestMongoshReadsSeededRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := importCSV(context.Background(), repo, fsys, "", time.Now(), defaultBatch); err != nil {
+	if _, err := importCSV(context.Background(), repo, fsys, "", time.Now(), writeOptions{batch: defaultBatch, inflight: defaultInflight}); err != nil {
 		t.Fatalf("import bundled dataset: %v", err)
 	}
 

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/reconcile"
+	"github.com/clinic/interactions/records"
+	"github.com/clinic/interactions/repository"
+)
+
+// benchPatients is how many synthetic patients each run of a benchmark loads: about
+// 12,000 documents.
+const benchPatients = 1000
+
+// benchWrites are the ways of writing the benchmarks compare: batch sizes, and how
+// many insertMany calls run at once.
+var benchWrites = []writeOptions{
+	{batch: 1000, inflight: 1}, {batch: 1000, inflight: 2}, {batch: 1000, inflight: 4},
+	{batch: 5000, inflight: 1}, {batch: 5000, inflight: 2}, {batch: 5000, inflight: 4},
+}
+
+// BenchmarkGenerate loads benchPatients synthetic patients through loadGenerated, as
+// seed -generate does, into a new database with the service's indexes, and reports
+// the documents inserted per second.
+func BenchmarkGenerate(b *testing.B) {
+	benchWriting(b, func(opts writeOptions, repo *repository.DB, _ *mongo.Database) int {
+		rep, err := loadGenerated(context.Background(), repo,
+			generateOptions{patients: benchPatients, writeOptions: opts, seed: 1, now: time.Now()}, newConsole(io.Discard))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return rep.documents()
+	})
+}
+
+// BenchmarkRawInsertMany inserts the documents BenchmarkGenerate loads, generated and
+// encoded beforehand as the repository encodes them, with plain unordered insertMany
+// calls of the same size, as many at once, into a new database with the service's
+// indexes, every patient first: the store's own speed, which seed -generate is
+// measured against.
+func BenchmarkRawInsertMany(b *testing.B) {
+	patients, interactions := encodedGenerated(b, benchPatients)
+	benchWriting(b, func(opts writeOptions, _ *repository.DB, db *mongo.Database) int {
+		rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
+		rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
+		return len(patients) + len(interactions)
+	})
+}
+
+// benchWriting runs a sub-benchmark of b for each of benchWrites, in which load
+// stores documents as opts says into a new database with the service's indexes and
+// returns how many; it reports the documents stored per second of load.
+func benchWriting(b *testing.B, load func(opts writeOptions, repo *repository.DB, db *mongo.Database) int) {
+	for _, opts := range benchWrites {
+		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
+			var docs int
+			var elapsed time.Duration
+			for b.Loop() {
+				b.StopTimer()
+				repo, db := testStore.DB(b)
+				b.StartTimer()
+				started := time.Now()
+				docs += load(opts, repo, db)
+				elapsed += time.Since(started)
+			}
+			b.ReportMetric(float64(docs)/elapsed.Seconds(), "docs/s")
+		})
+	}
+}
+
+// BenchmarkFHIRImport imports the shared Synthea sample into a new database and then
+// again (which changes nothing), as seed -fhir does, and reports the records (patients
+// and interactions) handled per second by each: copies=1 is the sample (1,228
+// records), copies=10 ten copies of it under other ids (12,280 records).
+func BenchmarkFHIRImport(b *testing.B) {
+	if _, err := os.Stat(syntheaSample); err != nil {
+		b.Skipf("skipped: the shared Synthea sample is absent: %v", err)
+	}
+	for _, copies := range []int{1, 10} {
+		dir := copiedSample(b, copies)
+		b.Run(fmt.Sprintf("copies=%d", copies), func(b *testing.B) {
+			var first, again time.Duration
+			var records int
+			for b.Loop() {
+				b.StopTimer()
+				repo, _ := testStore.DB(b)
+				b.StartTimer()
+				for i, took := range []*time.Duration{&first, &again} {
+					started := time.Now()
+					rep := benchImportFHIR(b, repo, dir)
+					*took += time.Since(started)
+					n := rep.patients.Inserted + rep.interactions.Inserted
+					if i == 1 {
+						n = rep.patients.Unchanged + rep.interactions.Unchanged
+					}
+					records += n
+				}
+			}
+			b.ReportMetric(float64(records/2)/first.Seconds(), "import-records/s")
+			b.ReportMetric(float64(records/2)/again.Seconds(), "reimport-records/s")
+		})
+	}
+}
+
+// benchImportFHIR imports dir into repo as seed -fhir does, with the default batch.
+func benchImportFHIR(b *testing.B, repo *repository.DB, dir string) fhirReport {
+	b.Helper()
+	now := time.Now()
+	clock := func() time.Time { return now }
+	im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
+		records.NewInteractions(repo, repo.InteractionVersions(), clock), defaultBatch)
+	rep, err := importFHIR(context.Background(), im, dir, now, newConsole(io.Discard))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rep
+}
+
+// uuidPattern matches the ids of Synthea's resources and references.
+var uuidPattern = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// copiedSample returns a folder holding the Synthea sample copies times over, each
+// copy with ids of its own: the first two hex digits of every UUID name the copy.
+func copiedSample(b *testing.B, copies int) string {
+	b.Helper()
+	files, err := filepath.Glob(filepath.Join(syntheaSample, "*.ndjson"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var out []byte
+		for c := range copies {
+			prefix := []byte(fmt.Sprintf("%02x", c))
+			out = append(out, uuidPattern.ReplaceAllFunc(data, func(id []byte) []byte {
+				return append(append([]byte(nil), prefix...), id[2:]...)
+			})...)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(name)), out, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// encodedGenerated returns the first n synthetic patients of seed 1 and their
+// interactions, each encoded as the repository stores it (recorded by a seed run).
+func encodedGenerated(b *testing.B, n int) (patients, interactions []any) {
+	b.Helper()
+	ps, ins, err := generate(1, time.Now(), n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	author := &models.Author{Key: "seed", RequestID: "bench"}
+	encode := func(v any) any {
+		raw, err := bson.Marshal(v)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return bson.Raw(raw)
+	}
+	for _, p := range ps {
+		p.RecordedBy = author
+		patients = append(patients, encode(p))
+	}
+	for _, in := range ins {
+		in.RecordedBy = author
+		interactions = append(interactions, encode(in))
+	}
+	return patients, interactions
+}
+
+// rawInsert inserts docs into coll with unordered insertMany calls of at most
+// opts.batch documents, opts.inflight at once.
+func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts writeOptions) {
+	b.Helper()
+	slots := make(chan struct{}, opts.inflight)
+	var wg sync.WaitGroup
+	for len(docs) > 0 {
+		n := min(opts.batch, len(docs))
+		part := docs[:n]
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if _, err := coll.InsertMany(context.Background(), part, options.InsertMany().SetOrdered(false)); err != nil {
+				b.Error(err)
+			}
+		})
+		docs = docs[n:]
+	}
+	wg.Wait()
+}
