@@ -16,29 +16,36 @@ import (
 // rather than call Patient for each. It returns the store's error, mapped to the
 // errors of models.
 func (s *DB) PatientsByInsuranceNo(ctx context.Context, nos []string) ([]models.Patient, error) {
-	return findIn[models.Patient](ctx, s, s.patients, "_id", nos)
+	if len(nos) == 0 {
+		return nil, nil
+	}
+	return findWhere[models.Patient](ctx, s, s.patients, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: nos}}}})
 }
 
 // InteractionsByID returns the stored interactions whose ids are among ids, in no
 // particular order; ids no interaction has are left out. It is one query, so callers
 // looking up many interactions should pass them in batches (a thousand or so) rather
 // than call Interaction for each. It returns the store's error, mapped to the errors
-// of models.
+// of models. On MongoDB it finds their insurance numbers in the registry of
+// interaction ids first, so that the query names the shard key.
 func (s *DB) InteractionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
-	return findIn[models.Interaction](ctx, s, s.interactions, "_id", ids)
-}
-
-// findIn returns the documents of coll whose field holds one of values.
-func findIn[T any](ctx context.Context, s *DB, coll *mongo.Collection, field string, values []string) ([]T, error) {
-	if len(values) == 0 {
+	if len(ids) == 0 {
 		return nil, nil
 	}
+	if s.registers() {
+		return s.interactionsByID(ctx, ids)
+	}
+	return findWhere[models.Interaction](ctx, s, s.interactions, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+}
+
+// findWhere returns the documents of coll that filter selects.
+func findWhere[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson.D) ([]T, error) {
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("find in %s: %w", coll.Name(), err)
 	}
 	defer leave()
-	cur, err := coll.Find(ctx, bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: values}}}})
+	cur, err := coll.Find(ctx, filter)
 	if err != nil {
 		return nil, fmt.Errorf("find in %s: %w", coll.Name(), storeError(err))
 	}
