@@ -59,6 +59,17 @@ var migrations = []migration{
 		run:  migrateSearchKeys,
 	},
 	{
+		// The indexes of visits by ailment and of a patient's audit events end with
+		// the _id that breaks ties in their lists' order, so that MongoDB reads a page
+		// in order from the index instead of sorting what it finds.
+		name: "list-index-ids",
+		dropIndexes: map[string][]string{
+			InteractionsCollection: {"ailment_key_interaction_date"},
+			AuditEventsCollection:  {"insurance_no_time"},
+		},
+		run: func(context.Context, *DB) error { return nil },
+	},
+	{
 		// Interactions gained a registry of their ids on MongoDB, where a route that
 		// names an interaction by id finds its patient there (see
 		// InteractionIDsCollection).

@@ -174,8 +174,8 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("interaction_date_id"),
 		}},
 		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}},
-			Options: options.Index().SetName("ailment_key_interaction_date"),
+			Keys:    bson.D{{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("ailment_key_date_id"),
 		}},
 		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "search_tokens", Value: 1}},
@@ -213,8 +213,8 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("chain_seq_unique").SetUnique(true),
 		}},
 		{s.auditEvents, mongo.IndexModel{
-			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}},
-			Options: options.Index().SetName("insurance_no_time"),
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("insurance_no_time_id"),
 		}},
 		{s.auditEvents, mongo.IndexModel{
 			Keys:    bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},
