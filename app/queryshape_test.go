@@ -516,6 +516,7 @@ func (s *shapeEnv) exercise() {
 			i+1, date, i+4))
 	}
 	step("create interaction", 201, "POST", "/api/v1/interactions", `{"id":"9","insurance_no":"B11","interaction_date":"2024-01-09","label":["skin"]}`)
+	step("create interaction with another patient's id", 409, "POST", "/api/v1/interactions", `{"id":"1","insurance_no":"B11","label":["skin"]}`)
 	created := step("idempotent create", 201, "POST", "/api/v1/interactions", `{"insurance_no":"B11","label":["skin"]}`, "Idempotency-Key", "k-1")
 	step("idempotent replay", 201, "POST", "/api/v1/interactions", `{"insurance_no":"B11","label":["skin"]}`, "Idempotency-Key", "k-1")
 	reserved := created.json(s.t)["id"].(string)
