@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -588,12 +589,13 @@ func (s *shapeEnv) exercise() {
 	s.at("")
 }
 
-// TestQueryShapes exercises every route of the API on the service as it runs on
-// MongoDB and checks what it sent: every query of a sharded collection names the
-// shard key (but for the scatter-gather ones listed, which say why); every document
-// inserted into one carries it; every unique index of one begins with it; an index
-// serves every list query in the order equality, sort, range; no query uses an
-// operator an index cannot serve; and the collections are those the README places.
+// TestQueryShapes exercises every route of the API (and fails when one is left
+// out) on the service as it runs on MongoDB, and checks what it sent: every query of
+// a sharded collection names the shard key (but for the scatter-gather ones listed,
+// which say why); every document inserted into one carries it; every unique index of
+// one begins with it; an index serves every list query in the order equality, sort,
+// range; no query uses an operator an index cannot serve; and the collections are
+// those the README places.
 func TestQueryShapes(t *testing.T) {
 	s := newShapeEnv(t)
 	s.exercise()
@@ -604,7 +606,20 @@ func TestQueryShapes(t *testing.T) {
 	}
 	indexes := s.indexes()
 
-	// The exercise reached every sharded collection, by id routes included.
+	// The exercise called every route of the API, and reached every sharded
+	// collection, by id routes included.
+	called := map[string]bool{}
+	for _, line := range strings.Split(s.logs.String(), "\n") {
+		var entry struct{ Msg, Method, Route string }
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "request" {
+			called[entry.Method+" "+entry.Route] = true
+		}
+	}
+	for _, r := range s.app.GetRoutes(true) {
+		if strings.HasPrefix(r.Path, "/api/v1/") && r.Method != "HEAD" && !called[r.Method+" "+r.Path] {
+			t.Errorf("the exercise does not call %s %s", r.Method, r.Path)
+		}
+	}
 	for coll := range shardKeys {
 		if !slices.ContainsFunc(qs, func(q query) bool { return q.collection == coll }) {
 			t.Errorf("no query on %s was captured", coll)
