@@ -144,7 +144,8 @@ func (s *DB) registerInteractions(ctx context.Context, interactions []models.Int
 }
 
 // interactionsByID returns the stored interactions whose ids are among ids, through
-// the registry: their insurance numbers first, then the interactions by both.
+// the registry: their insurance numbers first, then the interactions by both. It
+// returns the store's errors.
 func (s *DB) interactionsByID(ctx context.Context, ids []string) ([]models.Interaction, error) {
 	entries, err := findWhere[interactionID](ctx, s, s.interactionIDs, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil || len(entries) == 0 {
