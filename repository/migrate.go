@@ -24,6 +24,10 @@ type migration struct {
 	// dropIndexes names the indexes it replaces, dropped before the indexes are made.
 	dropIndexes map[string][]string
 	run         func(ctx context.Context, s *DB) error
+	// mongoDB marks a migration of what only MongoDB keeps (see
+	// InteractionIDsCollection): skipped, and not recorded, on the embedded store,
+	// so that it runs when the database is next served from MongoDB.
+	mongoDB bool
 }
 
 // migrations are the migrations, in the order they run.
@@ -54,6 +58,25 @@ var migrations = []migration{
 		name: "search-keys",
 		run:  migrateSearchKeys,
 	},
+	{
+		// The indexes of visits by ailment and of a patient's audit events end with
+		// the _id that breaks ties in their lists' order, so that MongoDB reads a page
+		// in order from the index instead of sorting what it finds.
+		name: "list-index-ids",
+		dropIndexes: map[string][]string{
+			InteractionsCollection: {"ailment_key_interaction_date"},
+			AuditEventsCollection:  {"insurance_no_time"},
+		},
+		run: func(context.Context, *DB) error { return nil },
+	},
+	{
+		// Interactions gained a registry of their ids on MongoDB, where a route that
+		// names an interaction by id finds its patient there (see
+		// InteractionIDsCollection).
+		name:    "interaction-ids",
+		run:     migrateInteractionIDs,
+		mongoDB: true,
+	},
 }
 
 // Prepare makes the database ready for this version of the service: it drops the
@@ -76,7 +99,7 @@ func (s *DB) Prepare(ctx context.Context) error {
 		done[m.Name] = true
 	}
 	for _, m := range migrations {
-		if done[m.name] {
+		if done[m.name] || m.mongoDB && !s.registers() {
 			continue
 		}
 		for coll, names := range m.dropIndexes {
@@ -91,7 +114,7 @@ func (s *DB) Prepare(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations {
-		if done[m.name] {
+		if done[m.name] || m.mongoDB && !s.registers() {
 			continue
 		}
 		if err := m.run(ctx, s); err != nil {

@@ -282,3 +282,38 @@ func TestMigrateSearchKeys(t *testing.T) {
 		t.Errorf("interactions found by a word and the ailment: %v, %v", page.Items, err)
 	}
 }
+
+// TestMigrateListIndexIDs creates the list indexes as the service made them before
+// they ended with _id, then prepares the database: they are replaced by the indexes
+// that do, whose order MongoDB reads a page in.
+func TestMigrateListIndexIDs(t *testing.T) {
+	ctx := context.Background()
+	db := testStore.Database(t)
+	for coll, keys := range map[string]bson.D{
+		repository.InteractionsCollection: {{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}},
+		repository.AuditEventsCollection:  {{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}},
+	} {
+		name := map[string]string{repository.InteractionsCollection: "ailment_key_interaction_date", repository.AuditEventsCollection: "insurance_no_time"}[coll]
+		if _, err := db.Collection(coll).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: keys, Options: options.Index().SetName(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := repository.New(db).Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for coll, want := range map[string][2]string{
+		repository.InteractionsCollection: {"ailment_key_interaction_date", "ailment_key_date_id"},
+		repository.AuditEventsCollection:  {"insurance_no_time", "insurance_no_time_id"},
+	} {
+		specs, err := db.Collection(coll).Indexes().ListSpecifications(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := func(name string) bool {
+			return slices.ContainsFunc(specs, func(s mongo.IndexSpecification) bool { return s.Name == name })
+		}
+		if has(want[0]) || !has(want[1]) {
+			t.Errorf("%s: the indexes are %v; want %s replaced by %s", coll, specs, want[0], want[1])
+		}
+	}
+}

@@ -41,6 +41,7 @@ type DB struct {
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
 	auditCheckpoints    *mongo.Collection
+	interactionIDs      *mongo.Collection
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
 	loneID bool
@@ -63,6 +64,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		auditEvents:         db.Collection(AuditEventsCollection),
 		auditChains:         db.Collection(AuditChainsCollection),
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
+		interactionIDs:      db.Collection(InteractionIDsCollection),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -173,8 +175,8 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("interaction_date_id"),
 		}},
 		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}},
-			Options: options.Index().SetName("ailment_key_interaction_date"),
+			Keys:    bson.D{{Key: "ailment_key", Value: 1}, {Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("ailment_key_date_id"),
 		}},
 		{s.interactions, mongo.IndexModel{
 			Keys:    bson.D{{Key: "search_tokens", Value: 1}},
@@ -212,8 +214,8 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("chain_seq_unique").SetUnique(true),
 		}},
 		{s.auditEvents, mongo.IndexModel{
-			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}},
-			Options: options.Index().SetName("insurance_no_time"),
+			Keys:    bson.D{{Key: "insurance_no", Value: 1}, {Key: "time", Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("insurance_no_time_id"),
 		}},
 		{s.auditEvents, mongo.IndexModel{
 			Keys:    bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}},
@@ -222,7 +224,11 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 	}
 	// Every collection exists from the start, those without indexes of their own
 	// too, so that the store's files hold them all (see app.Connection.IndexLookups).
-	for _, coll := range []*mongo.Collection{s.patients, s.auditChains, s.auditCheckpoints} {
+	colls := []*mongo.Collection{s.patients, s.auditChains, s.auditCheckpoints}
+	if s.registers() {
+		colls = append(colls, s.interactionIDs)
+	}
+	for _, coll := range colls {
 		if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !namespaceExists(err) {
 			return fmt.Errorf("create collection %s: %w", coll.Name(), storeError(err))
 		}
@@ -273,7 +279,9 @@ func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error
 }
 
 // CreateInteraction stores in. It returns models.ErrPatientNotFound when its patient
-// does not exist and models.ErrConflict when an interaction with the same id exists.
+// does not exist and models.ErrConflict when an interaction with the same id exists,
+// on MongoDB also when the registry of interaction ids holds the id for another
+// patient.
 func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error {
 	audit.Touch(ctx, in.InsuranceNo, in.ID)
 	ok, err := s.PatientExists(ctx, in.InsuranceNo)
@@ -283,16 +291,27 @@ func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error
 	if !ok {
 		return models.ErrPatientNotFound
 	}
+	if s.registers() {
+		if err := s.claimInteractionID(ctx, in.ID, in.InsuranceNo); err != nil {
+			return err
+		}
+	}
 	if _, err := s.interactions.InsertOne(ctx, in); err != nil {
 		return fmt.Errorf("insert interaction: %w", storeError(err))
 	}
 	return nil
 }
 
-// Interaction returns the interaction with the given id, or models.ErrNotFound.
+// Interaction returns the interaction with the given id, or models.ErrNotFound. On
+// MongoDB it finds the insurance number in the registry of interaction ids first, so
+// that the query names the shard key.
 func (s *DB) Interaction(ctx context.Context, id string) (models.Interaction, error) {
+	filter, err := s.interactionFilter(ctx, id)
+	if err != nil {
+		return models.Interaction{}, err
+	}
 	var in models.Interaction
-	if err := s.interactions.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&in); err != nil {
+	if err := s.interactions.FindOne(ctx, filter).Decode(&in); err != nil {
 		return models.Interaction{}, fmt.Errorf("find interaction: %w", storeError(err))
 	}
 	audit.Touch(ctx, in.InsuranceNo, in.ID)
@@ -602,19 +621,49 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 }
 
 // InsertInteractions stores interactions in one unordered batch, skipping those whose
-// id is already stored; the result says which. An interaction that names no author
-// gets the one ctx names. It does not check that their patients exist. It returns the
-// store's error for anything else.
+// id is already stored (on MongoDB, also those whose id the registry of interaction
+// ids holds for another patient). An interaction that names no author gets the one
+// ctx names. It does not check that their patients exist. It returns the store's
+// error for anything else.
 func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Interaction) (models.InsertResult, error) {
+	mine, taken := upTo(len(interactions)), []int(nil)
+	if s.registers() {
+		var err error
+		if mine, taken, err = s.registerInteractions(ctx, interactions); err != nil {
+			return models.InsertResult{}, err
+		}
+	}
 	author := models.AuthorFrom(ctx)
-	docs := make([]any, len(interactions))
-	for i, in := range interactions {
+	docs := make([]any, len(mine))
+	for i, at := range mine {
+		in := interactions[at]
 		if in.RecordedBy == nil {
 			in.RecordedBy = author
 		}
 		docs[i] = in
 	}
-	return insertMany(ctx, s.interactions, docs)
+	res, err := insertMany(ctx, s.interactions, docs)
+	if err != nil {
+		return res, err
+	}
+	// Positions in the batch given, with the ids another patient holds among those
+	// stored already, as the embedded store, which has no registry, reports them.
+	for i, at := range res.ExistingAt {
+		res.ExistingAt[i] = mine[at]
+	}
+	res.Existing += len(taken)
+	res.ExistingAt = append(res.ExistingAt, taken...)
+	slices.Sort(res.ExistingAt)
+	return res, nil
+}
+
+// upTo returns the positions 0 to n-1.
+func upTo(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
 }
 
 func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {

@@ -20,14 +20,21 @@ const (
 // Versions stores the records of one kind and the archive of their versions: the
 // primitives of the version protocol of package records. Its reads note no audit
 // subject: they follow a read of the record, which does.
+//
+// On MongoDB every command it sends names the record's insurance number, the shard
+// key of the archives and of the interactions (a patient's _id is the insurance
+// number already).
 type Versions[T models.Record] struct {
 	db               *DB
 	records, archive *mongo.Collection
+	// byPatient tells whether records are placed by insurance number besides their
+	// _id, as interactions are.
+	byPatient bool
 }
 
 // InteractionVersions returns the interactions and their archived versions.
 func (s *DB) InteractionVersions() *Versions[models.Interaction] {
-	return &Versions[models.Interaction]{db: s, records: s.interactions, archive: s.interactionVersions}
+	return &Versions[models.Interaction]{db: s, records: s.interactions, archive: s.interactionVersions, byPatient: true}
 }
 
 // PatientVersions returns the patients and their archived versions.
@@ -43,6 +50,11 @@ func archiveKey(key models.RecordKey) bson.D {
 		filter = append(filter, bson.E{Key: "interaction_id", Value: key.InteractionID})
 	}
 	return filter
+}
+
+// versionFilter selects version n of the record key in the archive.
+func (s *Versions[T]) versionFilter(key models.RecordKey, n int) bson.D {
+	return s.db.scoped(key.InsuranceNo, bson.D{{Key: "_id", Value: models.VersionID(key, n)}})
 }
 
 // recordID is the _id of the record key: an interaction's id, a patient's insurance
@@ -63,11 +75,12 @@ func (s *Versions[T]) Archive(ctx context.Context, v models.Version[T]) error {
 	return nil
 }
 
-// Archived returns version n of the record key from the archive, by its id alone,
-// or models.ErrNotFound.
+// Archived returns version n of the record key from the archive, or
+// models.ErrNotFound. It finds it by its id, with the insurance number on MongoDB
+// (see DB.scoped).
 func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error) {
 	var v models.Version[T]
-	if err := s.archive.FindOne(ctx, bson.D{{Key: "_id", Value: models.VersionID(key, n)}}).Decode(&v); err != nil {
+	if err := s.archive.FindOne(ctx, s.versionFilter(key, n)).Decode(&v); err != nil {
 		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, storeError(err))
 	}
 	return v, nil
@@ -111,6 +124,9 @@ func (s *Versions[T]) Commit(ctx context.Context, next T) error {
 		bson.D{{Key: "version", Value: bson.D{{Key: "$lt", Value: next.VersionNumber()}}}},
 		bson.D{{Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}},
 	}}}
+	if s.byPatient {
+		below = s.db.scoped(next.Key().InsuranceNo, below)
+	}
 	if _, err := s.db.replaceIf(ctx, s.records, recordID(next.Key()), below, next); err != nil {
 		return fmt.Errorf("commit version %d: %w", next.VersionNumber(), err)
 	}
@@ -120,7 +136,7 @@ func (s *Versions[T]) Commit(ctx context.Context, next T) error {
 // MarkCommitted records in the archive that the record key has moved to version n.
 // It returns the store's error.
 func (s *Versions[T]) MarkCommitted(ctx context.Context, key models.RecordKey, n int) error {
-	_, err := s.archive.UpdateOne(ctx, bson.D{{Key: "_id", Value: models.VersionID(key, n)}},
+	_, err := s.archive.UpdateOne(ctx, s.versionFilter(key, n),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "committed", Value: true}}}})
 	if err != nil {
 		return fmt.Errorf("mark version %d committed: %w", n, storeError(err))
