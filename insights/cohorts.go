@@ -165,21 +165,46 @@ func (c Cohort) words() string {
 		parts = append(parts, strings.Join(who, ", "))
 	}
 	var vit []string
+	byName := map[string]TypicalVital{}
 	for _, v := range c.Vitals {
-		text := fmt.Sprintf("%s %g", strings.ReplaceAll(v.Metric, "_", " "), v.Mean)
-		if v.Unit != "" {
-			text += " " + v.Unit
+		byName[v.Metric] = v
+	}
+	for _, v := range c.Vitals {
+		switch v.Metric {
+		case vitals.Diastolic:
+		case vitals.Systolic:
+			text := fmt.Sprintf("blood pressure %.0f", v.Mean)
+			if d, ok := byName[vitals.Diastolic]; ok {
+				text += fmt.Sprintf("/%.0f", d.Mean)
+			}
+			vit = append(vit, text+" mmHg")
+		case vitals.HealthStatus:
+			text := fmt.Sprintf("health status %.1f", v.Mean)
+			if v.SlopePer30Days != nil {
+				text += fmt.Sprintf(" (trend %s per 30 days)", signed(*v.SlopePer30Days))
+			}
+			vit = append(vit, text)
+		default:
+			vit = append(vit, fmt.Sprintf("%s %g %s", vitalWords[v.Metric], v.Mean, v.Unit))
 		}
-		if v.SlopePer30Days != nil && v.Metric == vitals.HealthStatus {
-			text += fmt.Sprintf(" (trend %+g per 30 days)", *v.SlopePer30Days)
-		}
-		vit = append(vit, text)
 	}
 	if len(vit) > 0 {
 		parts = append(parts, "typical latest vitals: "+strings.Join(vit, ", "))
 	}
 	out := strings.Join(parts, "; ")
 	return strings.ToUpper(out[:1]) + out[1:] + "."
+}
+
+// vitalWords name the tracked series in a description.
+var vitalWords = map[string]string{vitals.Temperature: "temperature", vitals.HeartRate: "heart rate",
+	vitals.SpO2: "SpO2", vitals.Weight: "weight"}
+
+// signed writes v with its sign and two decimals, 0 as +0.00.
+func signed(v float64) string {
+	if math.Abs(v) < 0.005 {
+		v = 0
+	}
+	return fmt.Sprintf("%+.2f", v)
 }
 
 func ptr[T any](v T) *T { return &v }
