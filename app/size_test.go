@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -50,3 +51,9 @@ func TestWarnIfLarge(t *testing.T) {
 func (counts) PatientIDs(context.Context, models.PatientQuery, int) ([]string, error) {
 	return nil, nil
 }
+
+func (counts) Visits(context.Context, time.Time, time.Time, func(models.Interaction) error) error {
+	return nil
+}
+
+func (counts) Patients(context.Context, func(models.Patient) error) error { return nil }

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -355,4 +359,107 @@ func (x sideIndex) ids(ctx context.Context, collection string, w where, order st
 		return nil, fmt.Errorf("read %s: %w", collection, err)
 	}
 	return ids, nil
+}
+
+// Visits reads, straight from the table, the fields the analytics need of every
+// interaction not entered in error dated from from to to (see
+// repository.SideIndex): about 20 times faster than the store's own scan, which
+// decodes every document whole. A document's objects (metrics, qa) keep their
+// order; dates are the store's milliseconds since 1970.
+func (x sideIndex) Visits(ctx context.Context, from, to time.Time, fn func(models.Interaction) error) error {
+	var w where
+	date := field("interaction_date")
+	w.add(fmt.Sprintf("coalesce(%s, '') != ?", field("status")), models.StatusEnteredInError)
+	if !from.IsZero() {
+		w.add(date+" >= ?", from.UnixMilli())
+	}
+	if !to.IsZero() {
+		w.add(date+" <= ?", to.UnixMilli())
+	}
+	object := func(name string) string { return fmt.Sprintf("%s->'$.%s'", ferretColumn, name) }
+	columns := []string{field("_id"), field("insurance_no"), field("ailment"), field("symptoms"), date,
+		object("metrics"), field("remarks"), field("health_status"), object("qa"), object("label"), field("status")}
+	return x.scan(ctx, repository.InteractionsCollection, columns, w, func(rows *sql.Rows) error {
+		var id, no, ailment, symptoms, remarks, status sql.NullString
+		var metrics, qa, labels sql.NullString
+		var at sql.NullInt64
+		var health sql.NullInt64
+		if err := rows.Scan(&id, &no, &ailment, &symptoms, &at, &metrics, &remarks, &health, &qa, &labels, &status); err != nil {
+			return err
+		}
+		in := models.Interaction{ID: id.String, InsuranceNo: no.String, Ailment: ailment.String, Symptoms: symptoms.String,
+			InteractionDate: time.UnixMilli(at.Int64).UTC(), Remarks: remarks.String, Status: status.String, Label: []string{}}
+		if health.Valid {
+			h := int(health.Int64)
+			in.HealthStatus = &h
+		}
+		var err error
+		if in.Metrics, err = storedObject(metrics); err != nil {
+			return fmt.Errorf("metrics of %s: %w", in.ID, err)
+		}
+		if in.QA, err = storedObject(qa); err != nil {
+			return fmt.Errorf("qa of %s: %w", in.ID, err)
+		}
+		if labels.Valid {
+			if err := json.Unmarshal([]byte(labels.String), &in.Label); err != nil {
+				return fmt.Errorf("labels of %s: %w", in.ID, err)
+			}
+		}
+		return fn(in)
+	})
+}
+
+// Patients reads every patient's insurance number, age and sex straight from the
+// table (see Visits).
+func (x sideIndex) Patients(ctx context.Context, fn func(models.Patient) error) error {
+	columns := []string{field("_id"), field("age"), field("sex")}
+	return x.scan(ctx, repository.PatientsCollection, columns, where{}, func(rows *sql.Rows) error {
+		var no, sex sql.NullString
+		var age sql.NullInt64
+		if err := rows.Scan(&no, &age, &sex); err != nil {
+			return err
+		}
+		p := models.Patient{InsuranceNo: no.String, Sex: sex.String}
+		if age.Valid {
+			a := int(age.Int64)
+			p.Age = &a
+		}
+		return fn(p)
+	})
+}
+
+// storedObject reads an object of a stored document, as the table holds it in
+// JSON, into a document with its fields in order; nil for none.
+func storedObject(s sql.NullString) (bson.D, error) {
+	if !s.Valid || s.String == "" || s.String == "null" {
+		return nil, nil
+	}
+	return models.ParseDocument([]byte(s.String))
+}
+
+// scan calls each with the rows of columns of collection's documents that w
+// selects, in no particular order, and stops at its first error.
+func (x sideIndex) scan(ctx context.Context, collection string, columns []string, w where, each func(*sql.Rows) error) error {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return err
+	}
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s", strings.Join(columns, ", "), table, cond), w.args...)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	return nil
 }

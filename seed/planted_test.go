@@ -8,8 +8,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -163,4 +166,142 @@ func TestPlantedQuality(t *testing.T) {
 			t.Errorf("planted question in the top 3 for %.1f%% of cases, want at least %.0f%%", 100*rate, 100*minQuestionsTop3)
 		}
 	})
+}
+
+// BenchmarkPlantedCohorts computes the cohorts of 10,000 planted patients (about
+// 80,000 visits) as /analytics/cohorts does once it has read them: their profiles,
+// visit by visit, the feature space, k-means (k 5) and the cohorts' descriptions.
+// The records are made before the timer starts; the peak of the live heap counts
+// them too: records-MB is the heap they hold before the timer starts, which a
+// request, reading them through a cursor, never holds.
+//
+//	go test ./seed -run XXX -bench PlantedCohorts -benchtime 3x
+func BenchmarkPlantedCohorts(b *testing.B) {
+	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	records := liveHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := peakHeap()
+	var ari float64
+	for b.Loop() {
+		p := insights.NewProfiler()
+		for _, pat := range patients {
+			p.AddPatient(pat)
+		}
+		for _, in := range visits {
+			p.AddVisit(in)
+		}
+		space := insights.NewSpace(p.Profiles())
+		c := insights.KMeans(space.Vectors, len(plantedCohorts), insights.KMeansSeed)
+		space.Describe(c, p.Names())
+		want := make([]int, len(space.Profiles))
+		for i, prof := range space.Profiles {
+			want[i] = truth.Cohort[prof.InsuranceNo]
+		}
+		ari = insights.AdjustedRandIndex(c.Assign, want)
+	}
+	b.ReportMetric(stop(), "peak-heap-MB")
+	b.ReportMetric(records, "records-MB")
+	b.ReportMetric(ari, "ARI")
+	b.ReportMetric(float64(len(visits)), "visits")
+}
+
+// liveHeap returns the heap's live objects in MB.
+func liveHeap() float64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return float64(sample[0].Value.Uint64()) / (1 << 20)
+}
+
+// peakHeap samples the heap's live objects every millisecond until stop is called,
+// which returns the largest sample in MB.
+func peakHeap() (stop func() float64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done, finished := make(chan struct{}), make(chan struct{})
+	read := func() {
+		metrics.Read(sample)
+		for v := sample[0].Value.Uint64(); v > peak.Load(); {
+			peak.Store(v)
+		}
+	}
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				read()
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-finished
+		read()
+		return float64(peak.Load()) / (1 << 20)
+	}
+}
+
+// BenchmarkCohortsRoute asks GET /api/v1/analytics/cohorts for 10,000 planted
+// patients (about 80,000 visits) stored in the test store, through the whole
+// server: each collection read once, through a cursor. On the embedded store the
+// reads dominate. Loading the records takes a while before the timer starts.
+//
+//	go test ./seed -run XXX -bench CohortsRoute -benchtime 1x -timeout 30m
+func BenchmarkCohortsRoute(b *testing.B) {
+	repo, _ := testStore.DB(b)
+	ctx := context.Background()
+	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := repo.InsertPatients(ctx, patients); err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: 10 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "bench", Role: models.RoleViewer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	patients, visits = nil, nil
+	runtime.GC()
+	b.ResetTimer()
+	stop := peakHeap()
+	var got handlers.Cohorts
+	for b.Loop() {
+		req := httptest.NewRequest("GET", "/api/v1/analytics/cohorts?k=5&limit=100", nil)
+		req.Header.Set("Authorization", "Bearer "+issued.Key)
+		res, err := server.Test(req, -1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("%d %s", res.StatusCode, data)
+		}
+		if err := json.Unmarshal(data, &got); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(stop(), "peak-heap-MB")
+	b.ReportMetric(float64(got.Patients), "patients")
+	_ = truth
 }
