@@ -33,7 +33,7 @@ const plantedPatients = 250
 const (
 	minARI           = 0.8
 	minQuestionsTop3 = 0.9
-	questionCases    = 40
+	questionCases    = 60
 )
 
 // TestPlantedQuality loads planted patients into the store and measures, through
