@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -52,7 +51,7 @@ func (counts) PatientIDs(context.Context, models.PatientQuery, int) ([]string, e
 	return nil, nil
 }
 
-func (counts) Visits(context.Context, time.Time, time.Time, func(models.Interaction) error) error {
+func (counts) Visits(context.Context, models.ScanQuery, func(models.Interaction) error) error {
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -362,67 +363,87 @@ func (x sideIndex) ids(ctx context.Context, collection string, w where, order st
 }
 
 // Visits reads, straight from the table, the fields the analytics need of every
-// interaction not entered in error dated from from to to (see
-// repository.SideIndex): about 20 times faster than the store's own scan, which
-// decodes every document whole. A document's objects (metrics, qa) keep their
-// order; dates are the store's milliseconds since 1970.
-func (x sideIndex) Visits(ctx context.Context, from, to time.Time, fn func(models.Interaction) error) error {
-	var w where
-	date := field("interaction_date")
-	w.add(fmt.Sprintf("coalesce(%s, '') != ?", field("status")), models.StatusEnteredInError)
-	if !from.IsZero() {
-		w.add(date+" >= ?", from.UnixMilli())
-	}
-	if !to.IsZero() {
-		w.add(date+" <= ?", to.UnixMilli())
-	}
-	object := func(name string) string { return fmt.Sprintf("%s->'$.%s'", ferretColumn, name) }
-	columns := []string{field("_id"), field("insurance_no"), field("ailment"), field("symptoms"), date,
-		object("metrics"), field("remarks"), field("health_status"), object("qa"), object("label"), field("status")}
-	return x.scan(ctx, repository.InteractionsCollection, columns, w, func(rows *sql.Rows) error {
-		var id, no, ailment, symptoms, remarks, status sql.NullString
-		var metrics, qa, labels sql.NullString
-		var at sql.NullInt64
-		var health sql.NullInt64
-		if err := rows.Scan(&id, &no, &ailment, &symptoms, &at, &metrics, &remarks, &health, &qa, &labels, &status); err != nil {
+// interaction q selects (see repository.SideIndex): several times faster than the
+// store's own scan, which decodes every document whole into BSON. It reads each
+// stored document's JSON once and decodes in Go only the fields it needs (SQLite
+// would parse the JSON again for every field it extracted or filtered on), then
+// keeps those q selects. A document's objects (metrics, qa) keep their order; dates
+// are the store's milliseconds since 1970.
+func (x sideIndex) Visits(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
+	return x.scan(ctx, repository.InteractionsCollection, func(data []byte) error {
+		var doc struct {
+			ID           string          `json:"_id"`
+			InsuranceNo  string          `json:"insurance_no"`
+			Ailment      string          `json:"ailment"`
+			Symptoms     string          `json:"symptoms"`
+			Date         int64           `json:"interaction_date"`
+			Metrics      json.RawMessage `json:"metrics"`
+			Remarks      string          `json:"remarks"`
+			HealthStatus *float64        `json:"health_status"`
+			QA           json.RawMessage `json:"qa"`
+			Label        []string        `json:"label"`
+			Status       string          `json:"status"`
+			AilmentKey   string          `json:"ailment_key"`
+			SearchTokens []string        `json:"search_tokens"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
 			return err
 		}
-		in := models.Interaction{ID: id.String, InsuranceNo: no.String, Ailment: ailment.String, Symptoms: symptoms.String,
-			InteractionDate: time.UnixMilli(at.Int64).UTC(), Remarks: remarks.String, Status: status.String, Label: []string{}}
-		if health.Valid {
-			h := int(health.Int64)
+		in := models.Interaction{ID: doc.ID, InsuranceNo: doc.InsuranceNo, Ailment: doc.Ailment, Symptoms: doc.Symptoms,
+			InteractionDate: time.UnixMilli(doc.Date).UTC(), Remarks: doc.Remarks, Label: doc.Label, Status: doc.Status}
+		if doc.HealthStatus != nil {
+			h := int(*doc.HealthStatus)
 			in.HealthStatus = &h
 		}
-		var err error
-		if in.Metrics, err = storedObject(metrics); err != nil {
-			return fmt.Errorf("metrics of %s: %w", in.ID, err)
+		if in.Label == nil {
+			in.Label = []string{}
 		}
-		if in.QA, err = storedObject(qa); err != nil {
+		// The conditions first, on the stored fields as the store's query reads them:
+		// most visits of a suggestion's read are left out before their objects are
+		// decoded.
+		if in.Status == models.StatusEnteredInError || q.WithQA && len(doc.QA) == 0 ||
+			!q.From.IsZero() && in.InteractionDate.Before(q.From) || !q.To.IsZero() && in.InteractionDate.After(q.To) ||
+			!anyOf(q, doc.AilmentKey, doc.Label, doc.SearchTokens) {
+			return nil
+		}
+		var err error
+		if in.QA, err = storedObject(doc.QA); err != nil {
 			return fmt.Errorf("qa of %s: %w", in.ID, err)
 		}
-		if labels.Valid {
-			if err := json.Unmarshal([]byte(labels.String), &in.Label); err != nil {
-				return fmt.Errorf("labels of %s: %w", in.ID, err)
-			}
+		if in.Metrics, err = storedObject(doc.Metrics); err != nil {
+			return fmt.Errorf("metrics of %s: %w", in.ID, err)
 		}
 		return fn(in)
 	})
 }
 
+// anyOf reports whether a visit of that ailment key, labels and search tokens has
+// any of those q names, or q names none.
+func anyOf(q models.ScanQuery, ailmentKey string, labels, tokens []string) bool {
+	if q.AilmentKey == "" && len(q.Labels) == 0 && len(q.Words) == 0 {
+		return true
+	}
+	return q.AilmentKey != "" && ailmentKey == q.AilmentKey ||
+		slices.ContainsFunc(labels, func(l string) bool { return slices.Contains(q.Labels, l) }) ||
+		slices.ContainsFunc(tokens, func(t string) bool { return slices.Contains(q.Words, t) })
+}
+
 // Patients reads every patient's insurance number, age and sex straight from the
 // table (see Visits).
 func (x sideIndex) Patients(ctx context.Context, fn func(models.Patient) error) error {
-	columns := []string{field("_id"), field("age"), field("sex")}
-	return x.scan(ctx, repository.PatientsCollection, columns, where{}, func(rows *sql.Rows) error {
-		var no, sex sql.NullString
-		var age sql.NullInt64
-		if err := rows.Scan(&no, &age, &sex); err != nil {
+	return x.scan(ctx, repository.PatientsCollection, func(data []byte) error {
+		var doc struct {
+			ID  string   `json:"_id"`
+			Age *float64 `json:"age"`
+			Sex string   `json:"sex"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
 			return err
 		}
-		p := models.Patient{InsuranceNo: no.String, Sex: sex.String}
-		if age.Valid {
-			a := int(age.Int64)
-			p.Age = &a
+		p := models.Patient{InsuranceNo: doc.ID, Sex: doc.Sex}
+		if doc.Age != nil {
+			age := int(*doc.Age)
+			p.Age = &age
 		}
 		return fn(p)
 	})
@@ -430,31 +451,31 @@ func (x sideIndex) Patients(ctx context.Context, fn func(models.Patient) error) 
 
 // storedObject reads an object of a stored document, as the table holds it in
 // JSON, into a document with its fields in order; nil for none.
-func storedObject(s sql.NullString) (bson.D, error) {
-	if !s.Valid || s.String == "" || s.String == "null" {
+func storedObject(data json.RawMessage) (bson.D, error) {
+	if len(data) == 0 || string(data) == "null" {
 		return nil, nil
 	}
-	return models.ParseDocument([]byte(s.String))
+	return models.ParseDocument(data)
 }
 
-// scan calls each with the rows of columns of collection's documents that w
-// selects, in no particular order, and stops at its first error.
-func (x sideIndex) scan(ctx context.Context, collection string, columns []string, w where, each func(*sql.Rows) error) error {
+// scan calls each with every stored document of collection, as the table holds it
+// (JSON), in no particular order, and stops at its first error.
+func (x sideIndex) scan(ctx context.Context, collection string, each func([]byte) error) error {
 	db, table, err := x.files.table(ctx, x.database, collection)
 	if err != nil || table == "" {
 		return err
 	}
-	cond := "1"
-	if len(w.conds) > 0 {
-		cond = strings.Join(w.conds, " AND ")
-	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s", strings.Join(columns, ", "), table, cond), w.args...)
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q", ferretColumn, table))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", collection, err)
 	}
 	defer rows.Close()
+	var data []byte
 	for rows.Next() {
-		if err := each(rows); err != nil {
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		if err := each(data); err != nil {
 			return fmt.Errorf("read %s: %w", collection, err)
 		}
 	}

@@ -25,7 +25,7 @@ func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.I
 		return fn(in)
 	}
 	if s.side != nil {
-		return sideScan(ctx, s, "interactions", func(ctx context.Context) error { return s.side.Visits(ctx, q.From, q.To, keep) })
+		return sideScan(ctx, s, "interactions", func(ctx context.Context) error { return s.side.Visits(ctx, q, keep) })
 	}
 	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}}}
 	if span := between(q.From, q.To); len(span) > 0 {
