@@ -38,6 +38,9 @@ import (
 //     events' time find the ids of a page of a history or of the audit trail in
 //     SQLite; the repository then reads each by _id (see SideIndex).
 //   - Counts: see sideIndex.Count.
+//   - The analytics' reads of every visit and patient: the stored JSON of each
+//     document, decoded in Go (see sideIndex.Visits), instead of the store's
+//     decoding of every document whole.
 //
 // The indexes are SQLite's own: the store's catalogue does not list them, clients
 // never see them, and they go with their table when a collection is dropped. Only
