@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,16 +24,27 @@ type fakeModel struct {
 	content string
 	body    string
 	delay   time.Duration
-	got     []string
-	auth    []string
+
+	mu   sync.Mutex
+	got  []string
+	auth []string
+}
+
+// requests returns the bodies and Authorization headers received so far.
+func (f *fakeModel) requests() (bodies, auth []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got), slices.Clone(f.auth)
 }
 
 func (f *fakeModel) serve(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
 		f.got = append(f.got, string(data))
 		f.auth = append(f.auth, r.Header.Get("Authorization"))
+		f.mu.Unlock()
 		if r.URL.Path != "/v1/chat/completions" || r.Method != http.MethodPost {
 			http.NotFound(w, r)
 			return
@@ -64,23 +76,23 @@ const paragraph = "A 36-year-old woman seen four times for influenza; temperatur
 func TestSummarize(t *testing.T) {
 	tests := []struct {
 		name    string
-		model   fakeModel
+		model   *fakeModel
 		want    string
 		wantErr error
 	}{
-		{"answer", fakeModel{status: 200, content: "  " + paragraph + "\n"}, paragraph, nil},
-		{"server error", fakeModel{status: 500, content: paragraph}, "", nil},
-		{"time-out", fakeModel{status: 200, content: paragraph, delay: time.Second}, "", context.DeadlineExceeded},
-		{"garbage", fakeModel{status: 200, body: "<html>oops"}, "", ErrUnusable},
-		{"no choice", fakeModel{status: 200, body: `{"choices":[]}`}, "", ErrUnusable},
-		{"empty answer", fakeModel{status: 200, content: "   "}, "", ErrUnusable},
-		{"too short", fakeModel{status: 200, content: "Fine."}, "", ErrUnusable},
-		{"JSON instead of text", fakeModel{status: 200, content: `{"summary": "` + paragraph + `"}`}, "", ErrUnusable},
-		{"too long", fakeModel{status: 200, content: strings.Repeat("word ", 500)}, "", ErrUnusable},
+		{"answer", &fakeModel{status: 200, content: "  " + paragraph + "\n"}, paragraph, nil},
+		{"server error", &fakeModel{status: 500, content: paragraph}, "", nil},
+		{"time-out", &fakeModel{status: 200, content: paragraph, delay: time.Second}, "", context.DeadlineExceeded},
+		{"garbage", &fakeModel{status: 200, body: "<html>oops"}, "", ErrUnusable},
+		{"no choice", &fakeModel{status: 200, body: `{"choices":[]}`}, "", ErrUnusable},
+		{"empty answer", &fakeModel{status: 200, content: "   "}, "", ErrUnusable},
+		{"too short", &fakeModel{status: 200, content: "Fine."}, "", ErrUnusable},
+		{"JSON instead of text", &fakeModel{status: 200, content: `{"summary": "` + paragraph + `"}`}, "", ErrUnusable},
+		{"too long", &fakeModel{status: 200, content: strings.Repeat("word ", 500)}, "", ErrUnusable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := client(t, &tc.model)
+			c := client(t, tc.model)
 			got, err := c.Summarize(context.Background(), summary.Facts{Age: new(36), Sex: "F", Visits: 4})
 			switch {
 			case tc.want != "":
@@ -92,13 +104,14 @@ func TestSummarize(t *testing.T) {
 			case tc.wantErr != nil && !errors.Is(err, tc.wantErr):
 				t.Errorf("error %v, want %v", err, tc.wantErr)
 			}
-			if len(tc.model.got) != 1 || tc.model.auth[0] != "Bearer sk-test" {
-				t.Fatalf("%d requests, auth %v", len(tc.model.got), tc.model.auth)
+			bodies, auth := tc.model.requests()
+			if len(bodies) != 1 || auth[0] != "Bearer sk-test" {
+				t.Fatalf("%d requests, auth %v", len(bodies), auth)
 			}
 			var req chatRequest
-			if err := json.Unmarshal([]byte(tc.model.got[0]), &req); err != nil || req.Model != "test-model" || len(req.Messages) != 2 ||
+			if err := json.Unmarshal([]byte(bodies[0]), &req); err != nil || req.Model != "test-model" || len(req.Messages) != 2 ||
 				req.Messages[1].Content != `{"age":36,"sex":"F","visits":4,"span_days":0,"ailments":null,"labels":null,"pre_existing_conditions":null,"pre_existing_medications":null,"vitals":null,"current_medications":null,"pending_tests":null}` {
-				t.Errorf("request %s", tc.model.got[0])
+				t.Errorf("request %s", bodies[0])
 			}
 		})
 	}
@@ -132,8 +145,8 @@ func TestRankQuestions(t *testing.T) {
 			if err != nil || !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, %v; want %v", got, err, tc.want)
 			}
-			if !strings.Contains(f.got[0], `Ailment: influenza\nLabels: fever\nCandidates:\n1. Since when?\n2. Contact with sick people?\n3. Vaccinated?\n`) {
-				t.Errorf("request %s", f.got[0])
+			if bodies, _ := f.requests(); !strings.Contains(bodies[0], `Ailment: influenza\nLabels: fever\nCandidates:\n1. Since when?\n2. Contact with sick people?\n3. Vaccinated?\n`) {
+				t.Errorf("request %s", bodies[0])
 			}
 		})
 	}
