@@ -277,3 +277,27 @@ func TestInsightsAccessAndAudit(t *testing.T) {
 		}
 	}
 }
+
+func TestInsightsOfAnEmptyStore(t *testing.T) {
+	e := newEnv(t)
+	cohorts := decode[handlers.Cohorts](t, e.do("GET", "/api/v1/analytics/cohorts", ""))
+	if cohorts.K != 0 || cohorts.Patients != 0 || len(cohorts.Cohorts) != 0 || len(cohorts.Members.Items) != 0 || cohorts.Members.NextCursor != nil {
+		t.Errorf("cohorts of nobody: %+v", cohorts)
+	}
+	if got := decode[handlers.MonthlyCounts](t, e.do("GET", "/api/v1/analytics/labels", "")); len(got.Months) != 0 {
+		t.Errorf("labels of nothing: %+v", got)
+	}
+	got := decode[handlers.QuestionSuggestions](t, e.do("POST", "/api/v1/suggestions/questions", `{"labels":["fever"]}`))
+	if got.SimilarVisits != 0 || len(got.Items) != 0 {
+		t.Errorf("suggestions from nothing: %+v", got)
+	}
+	e.createPatient("ALONE")
+	similar := decode[handlers.SimilarPatients](t, e.do("GET", "/api/v1/patients/ALONE/similar", ""))
+	if similar.Compared != 0 || len(similar.Items) != 0 {
+		t.Errorf("similar to the only patient: %+v", similar)
+	}
+	one := decode[handlers.Cohorts](t, e.do("GET", "/api/v1/analytics/cohorts?k=3", ""))
+	if one.K != 1 || len(one.Members.Items) != 1 || one.Cohorts[0].Description == "" {
+		t.Errorf("cohorts of one patient: %+v", one)
+	}
+}
