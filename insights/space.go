@@ -60,9 +60,9 @@ type Feature struct {
 //     diastolic blood pressure, heart rate, SpO2, weight, health_status; weight 0.5
 //     each) and its least-squares slope per 30 days (weight 0.25 each).
 //
-// Numeric features are standardised to z-scores over all profiles; a value the
-// patient lacks (no age, no reading, no trend under 3 readings or 7 days) is
-// imputed with the mean, a z-score of 0. Distance is Euclidean.
+// Numeric features are standardised to z-scores over all profiles, bounded to ±3;
+// a value the patient lacks (no age, no reading, no trend under 3 readings or 7
+// days) is imputed with the mean, a z-score of 0. Distance is Euclidean.
 type Space struct {
 	Features []Feature
 	Profiles []Profile
@@ -151,7 +151,7 @@ func (s *Space) vector(raw []float64) []float64 {
 		case math.IsNaN(v) || f.SD == 0:
 			v = 0
 		default:
-			v = (v - f.Mean) / f.SD
+			v = max(-maxZ, min(maxZ, (v-f.Mean)/f.SD))
 		}
 		out[j] = v * f.Weight
 	}
@@ -230,6 +230,10 @@ type Shared struct {
 	Other *float64 `json:"other,omitempty" example:"138"`
 	Unit  string   `json:"unit,omitempty" example:"mmHg"`
 }
+
+// maxZ bounds a standardised value either way, so that one extreme reading or
+// slope (a trend fitted over a few days) does not outweigh everything else.
+const maxZ = 3
 
 // closeZ is how near, in standard deviations, two values are to count as shared.
 const closeZ = 0.25

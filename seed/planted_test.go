@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"maps"
 	"net/http/httptest"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,8 +27,8 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
-// plantedPatients is how many planted patients the quality test loads: ten twins,
-// about 2,000 visits.
+// plantedPatients is how many planted patients the quality test loads by default:
+// ten twins, about 2,000 visits. PLANTED_PATIENTS asks for another number.
 const plantedPatients = 250
 
 // Thresholds of the quality of the insights on planted data.
@@ -43,21 +45,31 @@ const (
 // patients). It logs the figures the README reports; run it with
 //
 //	go test ./seed -run TestPlantedQuality -v
+//	PLANTED_PATIENTS=2000 go test ./seed -run TestPlantedQuality -v -timeout 30m
 func TestPlantedQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 250 patients and sends about 100 requests that read the whole store")
 	}
+	n := plantedPatients
+	if v := os.Getenv("PLANTED_PATIENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 2*twinEvery {
+			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*twinEvery)
+		}
+	}
 	repo, _ := newRepository(t)
 	ctx := context.Background()
-	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), plantedPatients)
+	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := repo.InsertPatients(ctx, patients); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.InsertInteractions(ctx, visits); err != nil {
-		t.Fatal(err)
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logger := slog.New(slog.DiscardHandler)
 	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: time.Minute})
@@ -104,8 +116,8 @@ func TestPlantedQuality(t *testing.T) {
 			}
 			cursor = "&cursor=" + *page.Members.NextCursor
 		}
-		if len(found) != plantedPatients {
-			t.Fatalf("%d members, want %d", len(found), plantedPatients)
+		if len(found) != n {
+			t.Fatalf("%d members, want %d", len(found), n)
 		}
 		ari := insights.AdjustedRandIndex(found, want)
 		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), len(plantedCohorts))
