@@ -4373,7 +4373,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The k patients nearest this one under the feature vector (see the README): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.",
+                "description": "The k patients nearest this one under the feature vector (see the README): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.",
                 "produces": [
                     "application/json"
                 ],
