@@ -10,6 +10,8 @@
 //	@tag.description			Patient records, by insurance number, with their versions.
 //	@tag.name					interactions
 //	@tag.description			Visits: record, read, amend, mark entered-in-error, list a patient's history.
+//	@tag.name					insights
+//	@tag.description			Computed from many patients' records: suggested questions, similar patients, cohorts, counts by month.
 //	@tag.name					audit
 //	@tag.description			The hash-chained audit trail of every API request. For auditors.
 //	@tag.name					keys

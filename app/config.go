@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/clinic/interactions/llm"
 )
 
 // Config is the service's configuration, read once from the environment.
@@ -61,6 +64,9 @@ type Config struct {
 	AuditKey []byte
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
+	// LLM is the optional language model (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
+	// LLM_TIMEOUT, default 5s); off unless LLM_BASE_URL and LLM_MODEL are set.
+	LLM llm.Config
 }
 
 // AutoScanLimit is the ScanLimit that picks the default for the store.
@@ -145,6 +151,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		{"REQUEST_TIMEOUT", "10s", &cfg.RequestTimeout},
 		{"SHUTDOWN_TIMEOUT", "15s", &cfg.ShutdownTimeout},
 		{"IDEMPOTENCY_KEY_TTL", "24h", &cfg.IdempotencyKeyTTL},
+		{"LLM_TIMEOUT", "5s", &cfg.LLM.Timeout},
 	} {
 		v, err := time.ParseDuration(get(d.key, d.def))
 		if err != nil || v <= 0 {
@@ -154,6 +161,15 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}
 	if cfg.IdempotencyKeyTTL < 24*time.Hour {
 		return Config{}, fmt.Errorf("IDEMPOTENCY_KEY_TTL: %s is under the 24h clients may rely on", cfg.IdempotencyKeyTTL)
+	}
+	cfg.LLM.BaseURL, cfg.LLM.Model, cfg.LLM.APIKey = getenv("LLM_BASE_URL"), getenv("LLM_MODEL"), getenv("LLM_API_KEY")
+	if (cfg.LLM.BaseURL == "") != (cfg.LLM.Model == "") {
+		return Config{}, errors.New("LLM_BASE_URL and LLM_MODEL: set both to use a language model, or neither")
+	}
+	if cfg.LLM.BaseURL != "" {
+		if u, err := url.Parse(cfg.LLM.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Config{}, fmt.Errorf("LLM_BASE_URL: %q is not an http(s) URL", cfg.LLM.BaseURL)
+		}
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":

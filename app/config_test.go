@@ -170,3 +170,35 @@ func TestMongoSettingsReachTheDriver(t *testing.T) {
 		t.Errorf("find's read preference = %s", rp)
 	}
 }
+
+func TestLanguageModelConfig(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		enabled bool
+		wantErr string
+	}{
+		{"off by default", nil, false, ""},
+		{"on", map[string]string{"LLM_BASE_URL": "http://127.0.0.1:8080/v1", "LLM_MODEL": "m", "LLM_TIMEOUT": "2s"}, true, ""},
+		{"a URL without a model", map[string]string{"LLM_BASE_URL": "http://127.0.0.1:8080/v1"}, false, "LLM_BASE_URL and LLM_MODEL"},
+		{"a model without a URL", map[string]string{"LLM_MODEL": "m"}, false, "LLM_BASE_URL and LLM_MODEL"},
+		{"not a URL", map[string]string{"LLM_BASE_URL": "ftp://x", "LLM_MODEL": "m"}, false, "LLM_BASE_URL:"},
+		{"a bad timeout", map[string]string{"LLM_TIMEOUT": "soon"}, false, "LLM_TIMEOUT:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := app.ConfigFrom(func(k string) string { return tt.env[k] })
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want one starting %q", err, tt.wantErr)
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.wantErr == "" && cfg.LLM.Enabled() != tt.enabled:
+				t.Errorf("enabled %v", cfg.LLM.Enabled())
+			case tt.enabled && cfg.LLM.Timeout != 2*time.Second:
+				t.Errorf("timeout %v", cfg.LLM.Timeout)
+			case tt.wantErr == "" && !tt.enabled && cfg.LLM.Timeout != 5*time.Second:
+				t.Errorf("default timeout %v", cfg.LLM.Timeout)
+			}
+		})
+	}
+}

@@ -53,6 +53,16 @@ var scatterGather = []struct{ step, collection, reason string }{
 		"the search of visits of every patient has no patient to target: each shard answers from its interaction_date_id (or ailment) index, mongos merges the sorted pages"},
 	{"patient directory", repository.PatientsCollection,
 		"the directory lists every patient by name: each shard answers from its sort_key_id index, mongos merges the sorted pages"},
+	{"similar patients", repository.PatientsCollection,
+		"a patient is compared with every other: each shard streams its patients once"},
+	{"similar patients", repository.InteractionsCollection,
+		"a patient is compared with every other: each shard streams its visits once, to build every patient's profile"},
+	{"suggested questions", repository.InteractionsCollection,
+		"similar visits are those of every patient with the ailment, a label or a symptom word: each shard streams its matching visits"},
+	{"analytics", repository.PatientsCollection,
+		"cohorts are drawn over every patient: each shard streams its patients once"},
+	{"analytics", repository.InteractionsCollection,
+		"cohorts and the monthly counts are over every patient's visits: each shard streams its visits once"},
 }
 
 // captured is one command the driver sent, with the step of the exercise it was sent in.
@@ -547,6 +557,13 @@ func (s *shapeEnv) exercise() {
 	step("export", 200, "GET", "/api/v1/patients/A11/export", "")
 	step("export", 200, "GET", "/api/v1/patients/A11/export?include=history", "")
 	step("export", 200, "GET", "/api/v1/patients/A11/export?format=fhir", "")
+	step("similar patients", 200, "GET", "/api/v1/patients/A11/similar?k=2", "")
+	step("suggested questions", 200, "GET", "/api/v1/interactions/1/suggested-questions", "")
+	step("suggested questions", 200, "POST", "/api/v1/suggestions/questions", `{"ailment":"Influenza","symptoms":"fever","labels":["fever"],"asked":[]}`)
+	step("analytics", 200, "GET", "/api/v1/analytics/cohorts?k=2", "")
+	step("analytics", 200, "GET", "/api/v1/analytics/labels?from=2024-01-01", "")
+	step("analytics", 200, "GET", "/api/v1/analytics/ailments", "")
+	step("summary", 200, "GET", "/api/v1/patients/A11/summary?format=text", "")
 	// The seed command's import inserts records in batches, then reads each one that
 	// was stored already by its identity.
 	s.at("import")

@@ -101,6 +101,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		ClientRateLimit: cfg.ClientRateLimit,
 		CORSOrigins:     cfg.CORSOrigins,
 		AuditKey:        cfg.AuditKey,
+		LLM:             cfg.LLM,
 		Prepared:        prepared.Load,
 		BaseContext:     requests,
 	})

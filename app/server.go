@@ -17,6 +17,7 @@ import (
 	"github.com/clinic/interactions/export"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/idempotency"
+	"github.com/clinic/interactions/llm"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
@@ -41,6 +42,9 @@ type ServerConfig struct {
 	// ClientRateLimit is how many requests a client address may make a minute,
 	// checked before anything else is done for them; 0 means no limit.
 	ClientRateLimit int
+	// LLM is the optional language model that may refine suggested questions and
+	// written summaries; off when it names none.
+	LLM llm.Config
 	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
 	// nil means it is.
 	Prepared func() bool
@@ -107,6 +111,10 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	}
 	app.Use(handlers.Deadline(base, cfg.RequestTimeout))
 
+	var model handlers.Writer
+	if client := llm.New(cfg.LLM); client != nil {
+		model = client
+	}
 	h := handlers.New(handlers.Services{
 		Store:        db,
 		Patients:     records.NewPatients(db, db.PatientVersions(), now),
@@ -115,6 +123,9 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		AuditTrail:  s.trail,
+		Records:     db,
+		Writer:      model,
+		Logger:      logger,
 		Prepared:    cfg.Prepared,
 		Now:         now,
 	})
@@ -155,6 +166,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	exporter := export.New(records.NewPatients(db, db.PatientVersions(), now), records.NewInteractions(db, db.InteractionVersions(), now),
 		export.Options{Encode: handlers.EncodeJSON, Now: now})
 	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, exporter, writeTimeout, logger).Export)
+	api(fiber.MethodGet, "/patients/:insurance_no/similar", read, h.SimilarPatients)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
 	api(fiber.MethodGet, "/interactions", read, h.SearchInteractions)
 	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)
@@ -162,6 +174,11 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodDelete, "/interactions/:id", write, h.DeleteInteraction)
 	api(fiber.MethodGet, "/interactions/:id/history", read, h.InteractionHistory)
 	api(fiber.MethodGet, "/interactions/:id/history/:version", read, h.InteractionVersion)
+	api(fiber.MethodGet, "/interactions/:id/suggested-questions", read, h.SuggestedQuestions)
+	api(fiber.MethodPost, "/suggestions/questions", read, h.SuggestQuestions)
+	api(fiber.MethodGet, "/analytics/cohorts", read, h.Cohorts)
+	api(fiber.MethodGet, "/analytics/labels", read, h.LabelCounts)
+	api(fiber.MethodGet, "/analytics/ailments", read, h.AilmentCounts)
 	api(fiber.MethodGet, "/audit", auditor, h.AuditEvents)
 	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit)
 	api(fiber.MethodPost, "/keys", admin, h.CreateKey)

@@ -50,3 +50,9 @@ func TestWarnIfLarge(t *testing.T) {
 func (counts) PatientIDs(context.Context, models.PatientQuery, int) ([]string, error) {
 	return nil, nil
 }
+
+func (counts) Visits(context.Context, models.ScanQuery, func(models.Interaction) error) error {
+	return nil
+}
+
+func (counts) Patients(context.Context, func(models.Patient) error) error { return nil }

@@ -21,6 +21,452 @@ const docTemplate = `{
     "host": "{{.Host}}",
     "basePath": "{{.BasePath}}",
     "paths": {
+        "/api/v1/analytics/ailments": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "How many visits (not entered in error) had each ailment, compared case- and accent-insensitively word by word and named as most visits spell it, by calendar month (UTC, YYYY-MM), oldest month first, each month's most frequent ailment first; with the month's number of visits. from and to keep visits dated in the range, both included, as in searchInteractions.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "insights"
+                ],
+                "summary": "Ailments by month",
+                "operationId": "ailmentCounts",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Keep visits dated from then on, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Keep visits dated up to then, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "to",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.MonthlyCounts"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: a bad date or an unknown parameter, named in fields",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/analytics/cohorts": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "k-means over the feature vector of similarPatients, over every patient: k-means++ initialisation from a fixed seed, Lloyd iterations until no patient changes cohort (100 at most), 4 runs kept by least inertia, so the same records always give the same cohorts. Cohorts are numbered by size, largest first, and described from their members' records: the labels and ailments at least half of them carry, mean age, share of women, mean latest vitals and trends. Members (insurance number and distance to the centroid), by cohort then insurance number, one page at a time, of one cohort with cohort; pass next_cursor back as cursor with the same k and cohort.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "insights"
+                ],
+                "summary": "Cohorts of patients",
+                "operationId": "cohorts",
+                "parameters": [
+                    {
+                        "maximum": 20,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 5,
+                        "description": "How many cohorts (fewer when there are fewer distinct patients)",
+                        "name": "k",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 19,
+                        "minimum": 0,
+                        "type": "integer",
+                        "description": "List the members of this cohort only",
+                        "name": "cohort",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Members per page",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "next_cursor of the previous page",
+                        "name": "cursor",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.Cohorts"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: a bad parameter, named in fields, or a cursor of another query",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/analytics/labels": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "How many visits (not entered in error) carried each label, by calendar month (UTC, YYYY-MM), oldest month first, each month's most frequent label first; with the month's number of visits. from and to keep visits dated in the range, both included, as in searchInteractions.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "insights"
+                ],
+                "summary": "Labels by month",
+                "operationId": "labelCounts",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Keep visits dated from then on, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "from",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Keep visits dated up to then, inclusive: a date (its whole day, UTC) or a date-time",
+                        "name": "to",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.MonthlyCounts"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: a bad date or an unknown parameter, named in fields",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
         "/api/v1/audit": {
             "get": {
                 "security": [
@@ -1664,6 +2110,176 @@ const docTemplate = `{
                     },
                     "404": {
                         "description": "not_found: no such interaction or version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/interactions/{id}/suggested-questions": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The questions doctors asked in similar past visits (not entered in error): the same ailment, a label in common, or symptom words in common (a Jaccard index of at least 0.2, words of 3 letters or more, common words left out), which this visit has not asked, compared after folding case, accents, punctuation and spaces. Each comes with its support (the similar visits that asked it) and the reason it matched. Ranked by score (the support weighted by similarity: 2 for the same ailment plus the Jaccard index of labels and of symptom words), then support. Computed from the store, the same for the same records; with a language model configured, the model may reorder the questions asked in at least 2 visits, and source says llm.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "insights"
+                ],
+                "summary": "Questions to ask at a visit",
+                "operationId": "suggestInteractionQuestions",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Interaction id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 10,
+                        "description": "How many questions",
+                        "name": "limit",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.QuestionSuggestions"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid id, or a bad limit or an unknown parameter",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not_found: no interaction has this id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "410": {
+                        "description": "entered_in_error: the interaction was marked entered-in-error",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3923,22 +4539,22 @@ const docTemplate = `{
                 }
             }
         },
-        "/api/v1/patients/{insurance_no}/summary": {
+        "/api/v1/patients/{insurance_no}/similar": {
             "get": {
                 "security": [
                     {
                         "BearerAuth": []
                     }
                 ],
-                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record.",
+                "description": "The k patients nearest this one under the feature vector (see the README): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.",
                 "produces": [
                     "application/json"
                 ],
                 "tags": [
-                    "patients"
+                    "insights"
                 ],
-                "summary": "A patient's summary",
-                "operationId": "getPatientSummary",
+                "summary": "Similar patients",
+                "operationId": "similarPatients",
                 "parameters": [
                     {
                         "type": "string",
@@ -3946,25 +4562,22 @@ const docTemplate = `{
                         "name": "insurance_no",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 5,
+                        "description": "How many patients",
+                        "name": "k",
+                        "in": "query"
                     }
                 ],
                 "responses": {
                     "200": {
                         "description": "OK",
                         "schema": {
-                            "allOf": [
-                                {
-                                    "$ref": "#/definitions/summary.Summary"
-                                },
-                                {
-                                    "type": "object",
-                                    "properties": {
-                                        "health_status": {
-                                            "$ref": "#/definitions/handlers.HealthStatusSeries"
-                                        }
-                                    }
-                                }
-                            ]
+                            "$ref": "#/definitions/handlers.SimilarPatients"
                         },
                         "headers": {
                             "X-Request-Id": {
@@ -3974,7 +4587,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "validation_failed: not a valid insurance number, or a query parameter (the route takes none)",
+                        "description": "validation_failed: not a valid insurance number, a bad k or an unknown parameter",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -4027,6 +4640,340 @@ const docTemplate = `{
                     },
                     "413": {
                         "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/patients/{insurance_no}/summary": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "patients"
+                ],
+                "summary": "A patient's summary",
+                "operationId": "getPatientSummary",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Insurance number",
+                        "name": "insurance_no",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "enum": [
+                            "json",
+                            "text"
+                        ],
+                        "type": "string",
+                        "description": "json (default): the summary; text: the summary with text, a short clinical paragraph (who, visits, main problems, latest vitals and trends, current medications, next steps), and text_source",
+                        "name": "format",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "allOf": [
+                                {
+                                    "$ref": "#/definitions/summary.Summary"
+                                },
+                                {
+                                    "type": "object",
+                                    "properties": {
+                                        "health_status": {
+                                            "$ref": "#/definitions/handlers.HealthStatusSeries"
+                                        }
+                                    }
+                                }
+                            ]
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "validation_failed: not a valid insurance number, a format other than json or text, or another query parameter",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "patient_not_found: no patient has this insurance number",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "rate_limited: too many requests for this API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "internal: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "unavailable: the store did not answer in time, or is busy with reads of whole collections",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/api/v1/suggestions/questions": {
+            "post": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "As suggestInteractionQuestions, for a context given in the body: an ailment, symptoms, labels (at least one of the three), and the questions already asked, which are not suggested again.",
+                "consumes": [
+                    "application/json"
+                ],
+                "produces": [
+                    "application/json"
+                ],
+                "tags": [
+                    "insights"
+                ],
+                "summary": "Questions to ask in a context",
+                "operationId": "suggestQuestions",
+                "parameters": [
+                    {
+                        "maximum": 50,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 10,
+                        "description": "How many questions",
+                        "name": "limit",
+                        "in": "query"
+                    },
+                    {
+                        "description": "The visit's context",
+                        "name": "context",
+                        "in": "body",
+                        "required": true,
+                        "schema": {
+                            "$ref": "#/definitions/models.QuestionRequest"
+                        }
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.QuestionSuggestions"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "malformed_body or validation_failed: a field of the wrong type or too long, an unknown field, a context without ailment, symptoms or labels, a bad limit",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "unauthenticated: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "413": {
+                        "description": "payload_too_large: the body is over 1 MiB",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.ErrorResponse"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "415": {
+                        "description": "unsupported_media_type: the body is not JSON",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -4156,6 +5103,46 @@ const docTemplate = `{
         }
     },
     "definitions": {
+        "handlers.Cohorts": {
+            "type": "object",
+            "required": [
+                "cohorts",
+                "inertia",
+                "iterations",
+                "k",
+                "members",
+                "patients"
+            ],
+            "properties": {
+                "cohorts": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Cohort"
+                    }
+                },
+                "inertia": {
+                    "description": "Inertia sums the squared distances of the patients to their cohorts'\ncentroids, rounded: the lower, the tighter the cohorts.",
+                    "type": "number",
+                    "example": 10234
+                },
+                "iterations": {
+                    "type": "integer",
+                    "example": 12
+                },
+                "k": {
+                    "description": "K is the number of cohorts: as asked, or fewer when fewer patients differ.",
+                    "type": "integer",
+                    "example": 5
+                },
+                "members": {
+                    "$ref": "#/definitions/handlers.MemberPage"
+                },
+                "patients": {
+                    "type": "integer",
+                    "example": 2000
+                }
+            }
+        },
         "handlers.ErrorBody": {
             "type": "object",
             "required": [
@@ -4502,6 +5489,122 @@ const docTemplate = `{
                 }
             }
         },
+        "handlers.Member": {
+            "type": "object",
+            "required": [
+                "cohort",
+                "distance",
+                "insurance_no"
+            ],
+            "properties": {
+                "cohort": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "distance": {
+                    "description": "Distance is to the cohort's centroid.",
+                    "type": "number",
+                    "example": 2.31
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "A11"
+                }
+            }
+        },
+        "handlers.MemberPage": {
+            "type": "object",
+            "required": [
+                "items",
+                "next_cursor"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.Member"
+                    }
+                },
+                "next_cursor": {
+                    "description": "NextCursor continues the listing; it is null on the last page.",
+                    "type": "string",
+                    "x-nullable": true
+                }
+            }
+        },
+        "handlers.MonthlyCounts": {
+            "type": "object",
+            "required": [
+                "from",
+                "months",
+                "to"
+            ],
+            "properties": {
+                "from": {
+                    "description": "From and To are the range asked for, null when open.",
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true,
+                    "example": "2024-01-01T00:00:00Z"
+                },
+                "months": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Month"
+                    }
+                },
+                "to": {
+                    "type": "string",
+                    "format": "date-time",
+                    "x-nullable": true,
+                    "example": "2024-12-31T23:59:59.999Z"
+                }
+            }
+        },
+        "handlers.Neighbour": {
+            "type": "object",
+            "required": [
+                "distance",
+                "explanation",
+                "insurance_no",
+                "shared",
+                "visits"
+            ],
+            "properties": {
+                "age": {
+                    "type": "integer",
+                    "example": 34
+                },
+                "distance": {
+                    "type": "number",
+                    "example": 1.8342
+                },
+                "explanation": {
+                    "description": "Explanation says it in words.",
+                    "type": "string",
+                    "example": "shares label fever; ailment influenza; sex M; age 30 and 34"
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "B11"
+                },
+                "sex": {
+                    "type": "string",
+                    "example": "M"
+                },
+                "shared": {
+                    "description": "Shared lists what explains the match.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Shared"
+                    }
+                },
+                "visits": {
+                    "type": "integer",
+                    "example": 7
+                }
+            }
+        },
         "handlers.NextStepsInput": {
             "type": "object",
             "properties": {
@@ -4757,6 +5860,36 @@ const docTemplate = `{
                 }
             }
         },
+        "handlers.QuestionSuggestions": {
+            "type": "object",
+            "required": [
+                "items",
+                "similar_visits",
+                "source"
+            ],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Suggestion"
+                    }
+                },
+                "similar_visits": {
+                    "description": "SimilarVisits counts the past visits found similar to the context.",
+                    "type": "integer",
+                    "example": 40
+                },
+                "source": {
+                    "description": "Source is deterministic, or llm when a language model reordered the items.",
+                    "type": "string",
+                    "enum": [
+                        "deterministic",
+                        "llm"
+                    ],
+                    "example": "deterministic"
+                }
+            }
+        },
         "handlers.ReasonRequest": {
             "type": "object",
             "required": [
@@ -4766,6 +5899,31 @@ const docTemplate = `{
                 "reason": {
                     "type": "string",
                     "example": "recorded for the wrong patient"
+                }
+            }
+        },
+        "handlers.SimilarPatients": {
+            "type": "object",
+            "required": [
+                "compared",
+                "insurance_no",
+                "items"
+            ],
+            "properties": {
+                "compared": {
+                    "description": "Compared counts the other patients compared.",
+                    "type": "integer",
+                    "example": 1999
+                },
+                "insurance_no": {
+                    "type": "string",
+                    "example": "A11"
+                },
+                "items": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.Neighbour"
+                    }
                 }
             }
         },
@@ -4786,6 +5944,241 @@ const docTemplate = `{
                             "$ref": "#/definitions/models.Topology"
                         }
                     ]
+                }
+            }
+        },
+        "insights.Cohort": {
+            "type": "object",
+            "required": [
+                "age",
+                "ailments",
+                "cohort",
+                "description",
+                "female",
+                "labels",
+                "size",
+                "vitals"
+            ],
+            "properties": {
+                "age": {
+                    "description": "Age is the members' mean age, null when none has one.",
+                    "type": "number",
+                    "x-nullable": true,
+                    "example": 61.2
+                },
+                "ailments": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Share"
+                    }
+                },
+                "cohort": {
+                    "type": "integer",
+                    "example": 0
+                },
+                "description": {
+                    "description": "Description says in words what the members have in common.",
+                    "type": "string",
+                    "example": "Mostly Type 2 diabetes (96%); labels chronic (100%), endocrine (96%); aged 61 on average, 48% women; typical vitals: temperature 36.8 °C, systolic_bp 142 mmHg"
+                },
+                "female": {
+                    "description": "Female is the share of members recorded as F, among those whose sex is M or F.",
+                    "type": "number",
+                    "x-nullable": true,
+                    "example": 0.48
+                },
+                "labels": {
+                    "description": "Labels and Ailments are those carried by at least half the members, by share.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Share"
+                    }
+                },
+                "size": {
+                    "type": "integer",
+                    "example": 120
+                },
+                "vitals": {
+                    "description": "Vitals are the members' mean latest readings, and mean trends, of the tracked\nseries that any member has.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.TypicalVital"
+                    }
+                }
+            }
+        },
+        "insights.Month": {
+            "type": "object",
+            "required": [
+                "counts",
+                "month",
+                "visits"
+            ],
+            "properties": {
+                "counts": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/insights.Named"
+                    }
+                },
+                "month": {
+                    "description": "Month is YYYY-MM.",
+                    "type": "string",
+                    "example": "2024-10"
+                },
+                "visits": {
+                    "description": "Visits counts the month's visits, with or without a label or an ailment.",
+                    "type": "integer",
+                    "example": 42
+                }
+            }
+        },
+        "insights.Named": {
+            "type": "object",
+            "required": [
+                "count",
+                "name"
+            ],
+            "properties": {
+                "count": {
+                    "type": "integer",
+                    "example": 17
+                },
+                "name": {
+                    "type": "string",
+                    "example": "fever"
+                }
+            }
+        },
+        "insights.Share": {
+            "type": "object",
+            "required": [
+                "name",
+                "share"
+            ],
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "example": "Type 2 diabetes"
+                },
+                "share": {
+                    "type": "number",
+                    "example": 0.96
+                }
+            }
+        },
+        "insights.Shared": {
+            "type": "object",
+            "required": [
+                "feature"
+            ],
+            "properties": {
+                "feature": {
+                    "description": "Feature is label, ailment, age, sex, latest or slope.",
+                    "type": "string",
+                    "enum": [
+                        "label",
+                        "ailment",
+                        "age",
+                        "sex",
+                        "latest",
+                        "slope"
+                    ],
+                    "example": "latest"
+                },
+                "name": {
+                    "description": "Name is the label, the ailment or the series.",
+                    "type": "string",
+                    "example": "systolic_bp"
+                },
+                "other": {
+                    "type": "number",
+                    "example": 138
+                },
+                "unit": {
+                    "type": "string",
+                    "example": "mmHg"
+                },
+                "value": {
+                    "description": "Value is the patient's and Other the neighbour's, for numeric features.",
+                    "type": "number",
+                    "example": 142
+                }
+            }
+        },
+        "insights.Suggestion": {
+            "type": "object",
+            "required": [
+                "question",
+                "reason",
+                "same_ailment",
+                "score",
+                "shared_labels",
+                "shared_symptoms",
+                "support"
+            ],
+            "properties": {
+                "question": {
+                    "description": "Question is as most of the similar visits spell it.",
+                    "type": "string",
+                    "example": "Any contact with sick people?"
+                },
+                "reason": {
+                    "description": "Reason says why it is suggested.",
+                    "type": "string",
+                    "example": "asked in 14 similar visits: 12 for the same ailment (influenza), 6 sharing labels (fever), 3 with symptom words in common (cough)"
+                },
+                "same_ailment": {
+                    "description": "SameAilment, SharedLabels and SharedSymptoms count the similar visits that\nasked it by what they share with the context.",
+                    "type": "integer",
+                    "example": 12
+                },
+                "score": {
+                    "description": "Score sums the similarity of those visits (2 for the same ailment, plus the\nJaccard index of their labels and of their symptom words).",
+                    "type": "number",
+                    "example": 31.5
+                },
+                "shared_labels": {
+                    "type": "integer",
+                    "example": 6
+                },
+                "shared_symptoms": {
+                    "type": "integer",
+                    "example": 3
+                },
+                "support": {
+                    "description": "Support is how many similar visits asked it.",
+                    "type": "integer",
+                    "example": 14
+                }
+            }
+        },
+        "insights.TypicalVital": {
+            "type": "object",
+            "required": [
+                "mean",
+                "metric",
+                "slope_per_30_days",
+                "unit"
+            ],
+            "properties": {
+                "mean": {
+                    "type": "number",
+                    "example": 142.3
+                },
+                "metric": {
+                    "type": "string",
+                    "example": "systolic_bp"
+                },
+                "slope_per_30_days": {
+                    "description": "SlopePer30Days is the mean slope of the members with a trend, null when none\nhas one.",
+                    "type": "number",
+                    "x-nullable": true,
+                    "example": 0.8
+                },
+                "unit": {
+                    "type": "string",
+                    "example": "mmHg"
                 }
             }
         },
@@ -5547,6 +6940,41 @@ const docTemplate = `{
                 }
             }
         },
+        "models.QuestionRequest": {
+            "type": "object",
+            "properties": {
+                "ailment": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "example": "Influenza"
+                },
+                "asked": {
+                    "description": "Asked are the questions already asked, which are not suggested again.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "since when?"
+                    ]
+                },
+                "labels": {
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "fever",
+                        "respiratory"
+                    ]
+                },
+                "symptoms": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "example": "fever above 38°C, dry cough"
+                }
+            }
+        },
         "models.Role": {
             "type": "string",
             "enum": [
@@ -5808,6 +7236,20 @@ const docTemplate = `{
                     "example": [
                         "GTH 30mg"
                     ]
+                },
+                "text": {
+                    "description": "Text is the summary as a short clinical paragraph, given when asked for (see\nSummary.Paragraph).",
+                    "type": "string",
+                    "example": "Ada Byron, 36 years old, female, blood type O-, insurance number S1. 4 visits from 1 Sep 2024 to 1 Oct 2024. Main problems: Influenza (2 visits)."
+                },
+                "text_source": {
+                    "description": "TextSource says who wrote Text: deterministic (the service's templates) or\nllm (a language model, from the de-identified Facts).",
+                    "type": "string",
+                    "enum": [
+                        "deterministic",
+                        "llm"
+                    ],
+                    "example": "deterministic"
                 },
                 "visits": {
                     "$ref": "#/definitions/summary.Visits"
@@ -6078,6 +7520,10 @@ const docTemplate = `{
         {
             "description": "Visits: record, read, amend, mark entered-in-error, list a patient's history.",
             "name": "interactions"
+        },
+        {
+            "description": "Computed from many patients' records: suggested questions, similar patients, cohorts, counts by month.",
+            "name": "insights"
         },
         {
             "description": "The hash-chained audit trail of every API request. For auditors.",

@@ -6,6 +6,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,6 +78,12 @@ type Services struct {
 	Keys         Keys
 	Idempotency  Idempotency
 	AuditTrail   AuditTrail
+	// Records reads many patients' records at once, for the insights.
+	Records Records
+	// Writer, when set, refines the insights with a language model.
+	Writer Writer
+	// Logger logs what fails without failing a request; nil discards it.
+	Logger *slog.Logger
 	// Prepared reports whether the server has prepared the store (created the
 	// indexes the API's writes rely on); nil means it has.
 	Prepared func() bool
@@ -92,6 +99,9 @@ type Handler struct {
 	keys         Keys
 	idempotency  Idempotency
 	auditTrail   AuditTrail
+	records      Records
+	writer       Writer
+	logger       *slog.Logger
 	prepared     func() bool
 	now          func() time.Time
 }
@@ -101,12 +111,16 @@ func New(s Services) *Handler {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
 	if s.Prepared == nil {
 		s.Prepared = func() bool { return true }
 	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, prepared: s.Prepared, now: s.Now,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, records: s.Records, writer: s.Writer,
+		logger: s.Logger, prepared: s.Prepared, now: s.Now,
 	}
 }
 

@@ -16,13 +16,14 @@ import (
 // Summary returns a patient's chart at a glance.
 //
 //	@Summary		A patient's summary
-//	@Description	Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP "120/80"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record.
+//	@Description	Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP "120/80"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.
 //	@ID				getPatientSummary
 //	@Tags			patients
 //	@Produce		json
 //	@Param			insurance_no	path		string	true	"Insurance number"
+//	@Param			format			query		string	false	"json (default): the summary; text: the summary with text, a short clinical paragraph (who, visits, main problems, latest vitals and trends, current medications, next steps), and text_source"	Enums(json, text)
 //	@Success		200				{object}	summary.Summary{health_status=HealthStatusSeries}
-//	@Failure		400				{object}	ErrorResponse	"validation_failed: not a valid insurance number, or a query parameter (the route takes none)"
+//	@Failure		400				{object}	ErrorResponse	"validation_failed: not a valid insurance number, a format other than json or text, or another query parameter"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Security		BearerAuth
 //	@Failure		401		{object}	ErrorResponse		"unauthenticated: no valid API key"
@@ -36,13 +37,33 @@ import (
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/api/v1/patients/{insurance_no}/summary [get]
 func (h *Handler) Summary(c *fiber.Ctx) error {
-	no, err := chartRequest(c)
+	no, err := identifierParam(c, "insurance_no")
 	if err != nil {
 		return err
 	}
-	s, err := h.summarize(c.UserContext(), no, nil)
+	errs := &models.ValidationError{}
+	params := readQuery(c, errs, "format")
+	format := params.one("format")
+	if format != "" && format != "json" && format != "text" {
+		errs.Add("format", "must be json or text")
+	}
+	if err := errs.Err(); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	s, err := h.summarize(ctx, no, nil)
 	if err != nil {
 		return err
+	}
+	if format == "text" {
+		s.Text, s.TextSource = s.Paragraph(), SourceDeterministic
+		if h.writer != nil {
+			if text, err := h.writer.Summarize(ctx, s.Facts()); err != nil {
+				h.logWriterFailure(ctx, "write the summary", err)
+			} else {
+				s.Text, s.TextSource = text, SourceLLM
+			}
+		}
 	}
 	return c.JSON(s)
 }

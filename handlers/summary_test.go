@@ -85,7 +85,8 @@ func TestSummaryHandler(t *testing.T) {
 }
 
 func TestSummaryHandlerErrors(t *testing.T) {
-	for _, route := range []string{"summary", "report"} {
+	// The summary takes format (json or text), the report no parameter.
+	for route, takes := range map[string]string{"summary": "format", "report": "none"} {
 		t.Run(route, func(t *testing.T) {
 			interactions := &chartInteractions{}
 			app := chartApp(interactions)
@@ -97,7 +98,7 @@ func TestSummaryHandlerErrors(t *testing.T) {
 				t.Error("the chart of an unknown patient was read")
 			}
 			a = send(t, app, "GET", "/api/v1/patients/A11/"+route+"?limit=5", "")
-			if a.status != 400 || !strings.Contains(a.body, `"limit":"unknown parameter; this route takes none"`) {
+			if a.status != 400 || !strings.Contains(a.body, `"limit":"unknown parameter; this route takes `+takes+`"`) {
 				t.Errorf("a query parameter: %d %s", a.status, a.body)
 			}
 			interactions.err = models.ErrUnavailable

@@ -106,6 +106,14 @@ type SideIndex interface {
 	// PatientIDs returns the ids of the first n patients q selects, by sort key,
 	// ties by id.
 	PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error)
+	// Visits calls fn with every interaction q selects (see models.ScanQuery), in no
+	// particular order, holding what the analytics read: id, insurance number,
+	// ailment, symptoms, date, metrics, remarks, health_status, qa, label and
+	// status. It stops at fn's first error.
+	Visits(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error
+	// Patients calls fn with every patient, holding insurance number, age and sex,
+	// in no particular order. It stops at fn's first error.
+	Patients(ctx context.Context, fn func(models.Patient) error) error
 }
 
 // WithSideIndex has the DB find histories and audit events by side, when not nil,

@@ -59,6 +59,8 @@ type generator struct {
 	used map[string]bool
 	// acute and chronic index the catalogue by kind of ailment.
 	acute, chronic []*ailment
+	// planted draws the planted patients instead (see planted.go).
+	planted bool
 }
 
 // newGenerator returns a generator of the patients of seed. Records are created at
@@ -113,6 +115,9 @@ func historyLength(r *rand.Rand) int {
 
 // visits returns how many interactions patient i will have, without generating it.
 func (g *generator) visits(i int) int {
+	if g.planted {
+		return g.plantedVisits(i)
+	}
 	return historyLength(patientSource(g.seed, i, recordSource))
 }
 
@@ -120,6 +125,10 @@ func (g *generator) visits(i int) int {
 // models.NewPatient and models.NewInteraction, as API requests do; an error from them
 // is returned wrapped and means the generator made an invalid record.
 func (g *generator) patient(i int) (models.Patient, []models.Interaction, error) {
+	if g.planted {
+		p, history, _, err := g.plantedPatient(i)
+		return p, history, err
+	}
 	g.r = patientSource(g.seed, i, recordSource)
 	identity := patientSource(g.seed, i, identitySource)
 	visits := historyLength(g.r)

@@ -120,6 +120,8 @@ type generateOptions struct {
 	patients int
 	writeOptions
 	seed uint64
+	// planted draws the planted patients (see planted.go).
+	planted bool
 	// now is when the records are created; visits fall in the three years before.
 	now time.Time
 }
@@ -173,6 +175,7 @@ func (r generateReport) perSecond() float64 {
 func loadGenerated(ctx context.Context, store recordStore, opts generateOptions, con *console) (generateReport, error) {
 	started := time.Now()
 	g := newGenerator(opts.seed, opts.now)
+	g.planted = opts.planted
 	total := opts.patients
 	for i := range opts.patients {
 		total += g.visits(i)

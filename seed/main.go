@@ -5,10 +5,12 @@
 // and DIR/Interaction.csv in the original project's export format. With -generate N it
 // loads the first N synthetic patients of a seed (-seed, 1 by default) with their
 // histories; a seed always gives the same patients, insurance numbers and interaction
-// ids. With -fhir PATH it imports a FHIR R4 bulk export (a folder of NDJSON files, as
-// Synthea writes it) or one NDJSON file of FHIR resources (as the API's export
-// writes it): patients, and each encounter as an interaction (see package fhir). CSV rows and FHIR
-// resources go through the API's own validation; invalid ones are reported and skipped.
+// ids; with -planted, patients with planted cohorts, question patterns and twins,
+// to measure the service's insights by (see planted.go). With -fhir PATH it imports
+// a FHIR R4 bulk export (a folder of NDJSON files, as Synthea writes it) or one
+// NDJSON file of FHIR resources (as the API's export writes it): patients, and each
+// encounter as an interaction (see package fhir). CSV rows and FHIR resources go
+// through the API's own validation; invalid ones are reported and skipped.
 // Records already present (by insurance number or id) are left unchanged, so loading
 // the same data twice adds nothing; a FHIR re-import amends the records whose source
 // changed.
@@ -26,6 +28,7 @@
 //	go run ./seed -csv ../shared/data/seed-project
 //	go run ./seed -generate 2000
 //	go run ./seed -generate 2000 -seed 2
+//	go run ./seed -generate 2000 -planted
 //	go run ./seed -fhir ../shared/data/synthea-10
 package main
 
@@ -105,6 +108,7 @@ type commandLine struct {
 	csvDir   string
 	fhirDir  string
 	generate int
+	planted  bool
 	batch    int
 	inflight int
 	seed     uint64
@@ -225,11 +229,15 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 		return nil
 	}
 	if opts.generate > 0 {
-		fmt.Fprintf(stdout, "generating %d synthetic patients (seed %d)\n", opts.generate, opts.seed)
-		rep, err := loadGenerated(ctx, repo, generateOptions{
-			patients: opts.generate, writeOptions: opts.writeOptions(), seed: opts.seed, now: start,
-		}, con)
+		kind := "synthetic"
 		route := fmt.Sprintf("seed -generate %d -seed %d", opts.generate, opts.seed)
+		if opts.planted {
+			kind, route = "planted", route+" -planted"
+		}
+		fmt.Fprintf(stdout, "generating %d %s patients (seed %d)\n", opts.generate, kind, opts.seed)
+		rep, err := loadGenerated(ctx, repo, generateOptions{
+			patients: opts.generate, writeOptions: opts.writeOptions(), seed: opts.seed, planted: opts.planted, now: start,
+		}, con)
 		if err := record("seed.generate", route, rep.counts(), err); err != nil {
 			return err
 		}
@@ -286,11 +294,12 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 	fset.StringVar(&opts.csvDir, "csv", "", "load `DIR`/Patient.csv and DIR/Interaction.csv instead of the bundled dataset")
 	fset.StringVar(&opts.fhirDir, "fhir", "", "import the FHIR R4 data at `PATH` (a folder of NDJSON files, or one NDJSON file) instead of the bundled dataset")
 	fset.IntVar(&opts.generate, "generate", 0, "load the first `N` synthetic patients of the seed, with 2 to 20 interactions each, instead of the bundled dataset")
+	fset.BoolVar(&opts.planted, "planted", false, "with -generate: draw patients with planted cohorts, question patterns and twins, to measure the insights by")
 	fset.IntVar(&opts.batch, "batch", defaultBatch, "insert at most `SIZE` documents per insertMany")
 	fset.IntVar(&opts.inflight, "inflight", defaultInflight, "make at most `N` insertMany calls at once (-generate and -csv)")
 	fset.Uint64Var(&opts.seed, "seed", defaultSeed, "draw the synthetic patients of -generate from `SEED`; a seed always gives the same patients")
 	fset.Usage = func() {
-		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED]] [-batch SIZE] [-inflight N]\n\n"+
+		fmt.Fprint(fset.Output(), "Usage: seed [-csv DIR | -fhir DIR | -generate N [-seed SEED] [-planted]] [-batch SIZE] [-inflight N]\n\n"+
 			"Loads the bundled initial dataset, CSV files, FHIR bulk data or synthetic patients\n"+
 			"into the store configured by the environment (see .env.example). Records already\n"+
 			"present are left unchanged (a FHIR re-import amends those whose source changed).\n"+
@@ -332,6 +341,8 @@ func parseFlags(args []string, stderr io.Writer) (commandLine, error) {
 		problem = fmt.Sprintf("-generate must be from 1 to %d, not %d", maxGenerate, opts.generate)
 	case set["seed"] && !set["generate"]:
 		problem = "-seed only applies to -generate"
+	case set["planted"] && !set["generate"]:
+		problem = "-planted only applies to -generate"
 	case opts.batch < 1 || opts.batch > maxBatch:
 		problem = fmt.Sprintf("-batch must be from 1 to %d, not %d", maxBatch, opts.batch)
 	case opts.inflight < 1 || opts.inflight > maxInflight:

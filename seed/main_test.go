@@ -310,6 +310,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{"fhir and generate", []string{"-generate", "3", "-fhir", "x"}, "-fhir and -generate exclude each other"},
 		{"seed with fhir", []string{"-fhir", "x", "-seed", "4"}, "-seed only applies to -generate"},
 		{"seed without generate", []string{"-seed", "4"}, "-seed only applies to -generate"},
+		{"planted without generate", []string{"-planted"}, "-planted only applies to -generate"},
+		{"planted with csv", []string{"-csv", "x", "-planted"}, "-planted only applies to -generate"},
 		{"batch zero", []string{"-batch", "0"}, "-batch must be from 1 to"},
 		{"inflight zero", []string{"-inflight", "0"}, "-inflight must be from 1 to"},
 		{"inflight too many", []string{"-generate", "3", "-inflight", "65"}, "-inflight must be from 1 to 64, not 65"},
@@ -343,6 +345,7 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-generate=3", "-seed=0", "-inflight=8"}, commandLine{generate: 3, batch: defaultBatch, inflight: 8}},
 		// The default seed is fixed, so that running -generate again adds nothing.
 		{[]string{"-generate", "40"}, commandLine{generate: 40, batch: defaultBatch, inflight: defaultInflight, seed: 1}},
+		{[]string{"-generate", "40", "-planted"}, commandLine{generate: 40, planted: true, batch: defaultBatch, inflight: defaultInflight, seed: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -362,7 +365,7 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags([]string{"-h"}, &stderr); !errors.Is(err, errHelp) {
 			t.Errorf("parseFlags(-h) = %v, want errHelp", err)
 		}
-		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-inflight N", "-seed SEED", "(default 1)",
+		mustContain(t, "usage", stderr.String(), "-csv DIR", "-fhir DIR", "-generate N", "-batch SIZE", "-inflight N", "-seed SEED", "(default 1)", "-planted",
 			"Exit status:", "  0  everything was loaded", "  1  an error", "  2  the command line", "  3  everything was loaded except")
 	})
 }

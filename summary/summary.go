@@ -54,6 +54,12 @@ type Summary struct {
 	NextVisit              *NextVisit `json:"next_visit" validate:"required" extensions:"x-nullable"`
 	PreExistingConditions  []string   `json:"pre_existing_conditions" validate:"required" example:"Asthma"`
 	PreExistingMedications []string   `json:"pre_existing_medications" validate:"required" example:"GTH 30mg"`
+	// Text is the summary as a short clinical paragraph, given when asked for (see
+	// Summary.Paragraph).
+	Text string `json:"text,omitempty" example:"Ada Byron, 36 years old, female, blood type O-, insurance number S1. 4 visits from 1 Sep 2024 to 1 Oct 2024. Main problems: Influenza (2 visits)."`
+	// TextSource says who wrote Text: deterministic (the service's templates) or
+	// llm (a language model, from the de-identified Facts).
+	TextSource string `json:"text_source,omitempty" enums:"deterministic,llm" example:"deterministic"`
 }
 
 // Patient is who the summary is about.

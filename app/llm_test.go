@@ -1,0 +1,191 @@
+package app_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/handlers"
+	"github.com/clinic/interactions/llm"
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/summary"
+)
+
+func TestSummaryText(t *testing.T) {
+	e := chartEnv(t)
+	res := e.as(models.RoleViewer).do("GET", "/api/v1/patients/S1/summary?format=text", "")
+	if res.status != 200 {
+		t.Fatalf("status %d: %s", res.status, res.body)
+	}
+	s := decode[summary.Summary](t, res)
+	want := "Ada Byron, 36 years old, female, blood type O-, insurance number S1. 4 visits from 1 Sep 2024 to 1 Oct 2024. " +
+		"Main problems: Influenza (2 visits). Most frequent labels: fever (3 visits), respiratory (2 visits). " +
+		"Pre-existing conditions: Asthma. Latest readings: temperature 37 °C (falling), blood pressure 120/80 mmHg (falling), " +
+		"heart rate 72 /min (falling), spo2 98 %, weight 68.5 kg, health status 7/10 (rising). " +
+		"Current medications: Paracetamol 500mg, oseltamivir 75MG. Next steps: pending tests Chest X-ray, CRP; next visit 15 Jan 2099 (scheduled)."
+	if s.Text != want || s.TextSource != handlers.SourceDeterministic || s.Visits.Count != 4 {
+		t.Errorf("text (%s)\n got %s\nwant %s", s.TextSource, s.Text, want)
+	}
+	plain := e.do("GET", "/api/v1/patients/S1/summary", "")
+	if strings.Contains(string(plain.body), `"text"`) {
+		t.Errorf("the summary without format=text has a text: %s", plain.body)
+	}
+	if json := e.do("GET", "/api/v1/patients/S1/summary?format=json", ""); json.status != 200 || strings.Contains(string(json.body), `"text"`) {
+		t.Errorf("format=json: %d %s", json.status, json.body)
+	}
+	fields := assertError(t, e.doBeyondContract("GET", "/api/v1/patients/S1/summary?format=pdf", ""), 400, "validation_failed")
+	if fields["format"] == nil {
+		t.Errorf("fields %v", fields)
+	}
+	assertError(t, e.doBeyondContract("GET", "/api/v1/patients/S1/summary?as=text", ""), 400, "validation_failed")
+	assertError(t, e.do("GET", "/api/v1/patients/NOPE/summary?format=text", ""), 404, "patient_not_found")
+}
+
+// fakeModel is an OpenAI-compatible chat completions endpoint that answers with
+// the content answer gives the request's system prompt, after delay, or with
+// status 500 or raw when set; it keeps every request body.
+type fakeModel struct {
+	mu     sync.Mutex
+	bodies []string
+	answer func(system string) string
+	status int
+	raw    string
+	delay  time.Duration
+}
+
+func (f *fakeModel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	data, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.bodies = append(f.bodies, string(data))
+	f.mu.Unlock()
+	select {
+	case <-time.After(f.delay):
+	case <-r.Context().Done():
+		return
+	}
+	if f.status != 0 {
+		w.WriteHeader(f.status)
+	}
+	if f.raw != "" {
+		_, _ = io.WriteString(w, f.raw)
+		return
+	}
+	var req struct {
+		Messages []struct{ Content string } `json:"messages"`
+	}
+	_ = json.Unmarshal(data, &req)
+	content := f.answer(req.Messages[0].Content)
+	out, _ := json.Marshal(map[string]any{"choices": []any{map[string]any{"message": map[string]string{"role": "assistant", "content": content}}}})
+	_, _ = w.Write(out)
+}
+
+// identified is a patient with every identifying field set, and a visit whose free
+// text names them.
+const identified = `{"insurance_no":"ZQ-77","fname":"Zebulon","lname":"Quixote","addr":"Hidden Lane 12, 10115 Berlin",
+  "age":52,"sex":"M","ph_no":"0171 5550199","email":"zebulon.quixote@example.org","habits":["smoking"],
+  "emergency_contact":{"name":"Dulcinea Quixote","phone":"0171 5550100"},"insurance_provider":"SECRET-INSURER",
+  "pre_existing_conditions":["Hypertension"]}`
+
+var identifying = []string{"ZQ-77", "Zebulon", "Quixote", "Hidden Lane", "10115", "5550199", "5550100", "example.org",
+	"Dulcinea", "SECRET", "smoking", "zq-v", "2024-"}
+
+func llmEnv(t *testing.T, model *fakeModel) *env {
+	t.Helper()
+	srv := httptest.NewServer(model)
+	t.Cleanup(srv.Close)
+	e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second,
+		LLM: llm.Config{BaseURL: srv.URL + "/v1", Model: "fake", APIKey: "sk-fake", Timeout: 300 * time.Millisecond}})
+	e.mustDo(201, "POST", "/api/v1/patients", identified)
+	for _, v := range []string{
+		`{"id":"zq-v1","insurance_no":"ZQ-77","ailment":"Hypertension","symptoms":"Zebulon reports headaches at Hidden Lane",
+		  "interaction_date":"2024-09-02T09:00:00Z","metrics":{"BP":"165/100","HR":80},"health_status":6,
+		  "remarks":"SECRET remark: call Dulcinea Quixote on 0171 5550100","qa":{"Salt intake?":"high","Takes medication?":"yes"},
+		  "next_steps":{"prescribed_meds":["Amlodipine 5mg"],"prescribed_tests":["ECG"]},"label":["cardio"]}`,
+		`{"id":"zq-v2","insurance_no":"ZQ-77","ailment":"Hypertension","interaction_date":"2024-10-02T09:00:00Z",
+		  "metrics":{"BP":"150/95"},"health_status":7,"qa":{"Salt intake?":"less","Takes medication?":"yes","Home readings?":"no"},"label":["cardio"]}`,
+	} {
+		e.mustDo(201, "POST", "/api/v1/interactions", v)
+	}
+	return e
+}
+
+func TestLanguageModel(t *testing.T) {
+	const written = "A man in his fifties followed for hypertension over two visits; blood pressure improving on amlodipine."
+	good := func(system string) string {
+		if strings.Contains(system, "JSON array") {
+			return "[2,1]"
+		}
+		return written
+	}
+	tests := []struct {
+		name      string
+		model     *fakeModel
+		text      string
+		questions string
+		source    string
+	}{
+		{"answers", &fakeModel{answer: good}, written, "Takes medication?,Salt intake?", handlers.SourceLLM},
+		{"times out", &fakeModel{answer: good, delay: 2 * time.Second}, "", "", handlers.SourceDeterministic},
+		{"fails", &fakeModel{status: 500, raw: `{"error":"overloaded"}`}, "", "", handlers.SourceDeterministic},
+		{"answers garbage", &fakeModel{raw: "<html>not json"}, "", "", handlers.SourceDeterministic},
+		{"answers nothing", &fakeModel{answer: func(string) string { return " " }}, "", "", handlers.SourceDeterministic},
+		{"answers something else", &fakeModel{answer: func(string) string { return `{"text": 1}` }}, "", "", handlers.SourceDeterministic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := llmEnv(t, tc.model)
+			res := e.as(models.RoleViewer).do("GET", "/api/v1/patients/ZQ-77/summary?format=text", "")
+			if res.status != 200 {
+				t.Fatalf("summary: %d %s", res.status, res.body)
+			}
+			s := decode[summary.Summary](t, res)
+			if tc.text == "" {
+				tc.text = s.Paragraph() // the templates' text, from the same summary
+			}
+			if s.TextSource != tc.source || s.Text != tc.text {
+				t.Errorf("summary by %s: %s", s.TextSource, s.Text)
+			}
+			// A new visit's context: the questions two visits asked (equal in score and
+			// support, so by question), in the model's order when it answers; the
+			// question one visit asked stays last and is not sent.
+			res = e.do("POST", "/api/v1/suggestions/questions", `{"ailment":"hypertension","labels":["cardio"]}`)
+			got := decode[handlers.QuestionSuggestions](t, res)
+			var qs []string
+			for _, s := range got.Items {
+				qs = append(qs, s.Question)
+			}
+			if tc.questions == "" {
+				tc.questions = "Salt intake?,Takes medication?,Home readings?"
+			} else {
+				tc.questions += ",Home readings?"
+			}
+			if got.Source != tc.source || strings.Join(qs, ",") != tc.questions {
+				t.Errorf("questions by %s: %v, want %s", got.Source, qs, tc.questions)
+			}
+			tc.model.mu.Lock()
+			defer tc.model.mu.Unlock()
+			if len(tc.model.bodies) != 2 {
+				t.Errorf("%d requests to the model, want 2", len(tc.model.bodies))
+			}
+			for _, body := range tc.model.bodies {
+				if strings.Contains(body, "Home readings") {
+					t.Errorf("the model was sent a question one visit asked: %s", body)
+				}
+				for _, value := range identifying {
+					if strings.Contains(body, value) {
+						t.Errorf("the model was sent %q: %s", value, body)
+					}
+				}
+			}
+			if tc.source == handlers.SourceDeterministic && !strings.Contains(e.logs.String(), "language model failed") {
+				t.Error("the failure is not logged")
+			}
+		})
+	}
+}

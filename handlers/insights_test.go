@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/summary"
+)
+
+// fakeRecords hands visits and patients over, or fails with err, and notes the
+// queries.
+type fakeRecords struct {
+	visits   []models.Interaction
+	patients []models.Patient
+	err      error
+	queries  []models.ScanQuery
+}
+
+func (f *fakeRecords) EachVisit(_ context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
+	f.queries = append(f.queries, q)
+	if f.err != nil {
+		return f.err
+	}
+	for _, in := range f.visits {
+		if q.Matches(in) {
+			if err := fn(in); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeRecords) EachPatient(_ context.Context, fn func(models.Patient) error) error {
+	if f.err != nil {
+		return f.err
+	}
+	for _, p := range f.patients {
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fakeWriter answers as the language model would, or fails with err; it keeps what
+// it was given.
+type fakeWriter struct {
+	text  string
+	order []int
+	err   error
+	facts []summary.Facts
+	asked [][]string
+}
+
+func (w *fakeWriter) Summarize(_ context.Context, facts summary.Facts) (string, error) {
+	w.facts = append(w.facts, facts)
+	return w.text, w.err
+}
+
+func (w *fakeWriter) RankQuestions(_ context.Context, _ string, _ []string, candidates []string) ([]int, error) {
+	w.asked = append(w.asked, candidates)
+	return w.order, w.err
+}
+
+func insightsApp(records *fakeRecords, writer Writer) *fiber.App {
+	h := New(Services{Store: fakeStore{}, Patients: chartPatients{}, Interactions: &chartInteractions{}, Keys: fakeKeys{},
+		Records: records, Writer: writer, Now: func() time.Time { return testNow }})
+	app := newTestApp(h, &fakeAuditLog{})
+	app.Post("/api/v1/suggestions/questions", h.Authenticate, h.SuggestQuestions)
+	app.Get("/api/v1/patients/:insurance_no/summary", h.Authenticate, h.Summary)
+	app.Get("/api/v1/patients/:insurance_no/similar", h.Authenticate, h.SimilarPatients)
+	app.Get("/api/v1/analytics/cohorts", h.Authenticate, h.Cohorts)
+	app.Get("/api/v1/analytics/labels", h.Authenticate, h.LabelCounts)
+	return app
+}
+
+// asked returns a visit of ailment that asked questions, once each.
+func asked(id, ailment string, questions ...string) models.Interaction {
+	in := models.Interaction{ID: id, InsuranceNo: "A11", Ailment: ailment, InteractionDate: testNow, Label: []string{}}
+	for _, q := range questions {
+		in.QA = append(in.QA, bson.E{Key: q, Value: "yes"})
+	}
+	return in
+}
+
+func TestSuggestionsWithAModel(t *testing.T) {
+	visits := []models.Interaction{asked("1", "flu", "A?", "B?", "C?"), asked("2", "flu", "A?", "B?"), asked("3", "flu", "B?")}
+	tests := []struct {
+		name   string
+		writer *fakeWriter
+		want   string
+		source string
+	}{
+		{"reordered", &fakeWriter{order: []int{1, 0}}, "A?,B?,C?", SourceLLM},
+		{"failed", &fakeWriter{err: errors.New("the model answered status 500")}, "B?,A?,C?", SourceDeterministic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			records := &fakeRecords{visits: visits}
+			a := send(t, insightsApp(records, tc.writer), "POST", "/api/v1/suggestions/questions", `{"ailment":"Flu"}`)
+			var got QuestionSuggestions
+			if err := json.Unmarshal([]byte(a.body), &got); err != nil || a.status != 200 {
+				t.Fatalf("%d %s", a.status, a.body)
+			}
+			var qs []string
+			for _, s := range got.Items {
+				qs = append(qs, s.Question)
+			}
+			if strings.Join(qs, ",") != tc.want || got.Source != tc.source || got.SimilarVisits != 3 {
+				t.Errorf("got %v by %s", qs, got.Source)
+			}
+			// C? was asked once: it is not shown to the model.
+			if len(tc.writer.asked) != 1 || strings.Join(tc.writer.asked[0], ",") != "B?,A?" {
+				t.Errorf("the model was asked %v", tc.writer.asked)
+			}
+			if q := records.queries; len(q) != 1 || q[0].AilmentKey != "flu" || !q[0].WithQA {
+				t.Errorf("visits read with %+v", q)
+			}
+		})
+	}
+}
+
+func TestSummaryTextWithAModel(t *testing.T) {
+	for _, tc := range []struct {
+		writer *fakeWriter
+		source string
+	}{
+		{&fakeWriter{text: "A paragraph the model wrote."}, SourceLLM},
+		{&fakeWriter{err: context.DeadlineExceeded}, SourceDeterministic},
+	} {
+		a := send(t, insightsApp(&fakeRecords{}, tc.writer), "GET", "/api/v1/patients/A11/summary?format=text", "")
+		var s summary.Summary
+		if err := json.Unmarshal([]byte(a.body), &s); err != nil || a.status != 200 {
+			t.Fatalf("%d %s", a.status, a.body)
+		}
+		if s.TextSource != tc.source || (tc.source == SourceLLM) != (s.Text == tc.writer.text) || s.Text == "" {
+			t.Errorf("text by %s: %s", s.TextSource, s.Text)
+		}
+		if len(tc.writer.facts) != 1 || tc.writer.facts[0].Visits != 0 {
+			t.Errorf("the model was given %+v", tc.writer.facts)
+		}
+	}
+}
+
+func TestInsightsStoreErrors(t *testing.T) {
+	for _, path := range []string{"/api/v1/patients/A11/similar", "/api/v1/analytics/cohorts", "/api/v1/analytics/labels"} {
+		app := insightsApp(&fakeRecords{err: models.ErrBusy}, nil)
+		a := send(t, app, "GET", path, "")
+		if a.status != 503 || errorCode(t, a) != "unavailable" {
+			t.Errorf("%s: %d %s", path, a.status, a.body)
+		}
+	}
+	a := send(t, insightsApp(&fakeRecords{}, nil), "GET", "/api/v1/patients/Z99/similar", "")
+	if a.status != 404 || errorCode(t, a) != "patient_not_found" {
+		t.Errorf("unknown patient: %d %s", a.status, a.body)
+	}
+	// A patient the records do not hold yet (created between the reads) is not found.
+	a = send(t, insightsApp(&fakeRecords{}, nil), "GET", "/api/v1/patients/A11/similar", "")
+	if a.status != 404 || errorCode(t, a) != "patient_not_found" {
+		t.Errorf("patient missing from the records: %d %s", a.status, a.body)
+	}
+}

@@ -1,0 +1,80 @@
+package insights
+
+import (
+	"math/rand/v2"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+)
+
+// peakHeap samples the heap's live objects every millisecond until stop is called,
+// which returns the largest sample in MB.
+func peakHeap() (stop func() float64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak uint64
+	var mu sync.Mutex
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	read := func() {
+		metrics.Read(sample)
+		mu.Lock()
+		peak = max(peak, sample[0].Value.Uint64())
+		mu.Unlock()
+	}
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				read()
+			}
+		}
+	}()
+	return func() float64 {
+		read()
+		close(done)
+		<-finished
+		mu.Lock()
+		defer mu.Unlock()
+		return float64(peak) / (1 << 20)
+	}
+}
+
+// BenchmarkKMeans clusters 10,000 points of the feature space's dimension (20
+// labels, 30 ailments, age, sex, 7 latest readings and 7 slopes: 66) into 5
+// cohorts, as /analytics/cohorts does for 10,000 patients once their vectors are
+// built. It reports the peak of the live heap, the points included.
+//
+//	go test ./insights -run XXX -bench KMeans -benchtime 5x
+func BenchmarkKMeans(b *testing.B) {
+	const n, dim, k = 10_000, 66, 5
+	r := rand.New(rand.NewPCG(1, 2))
+	centres := make([][]float64, k)
+	for c := range centres {
+		centres[c] = make([]float64, dim)
+		for j := range centres[c] {
+			centres[c][j] = r.NormFloat64() * 2
+		}
+	}
+	points := make([][]float64, n)
+	for i := range points {
+		points[i] = make([]float64, dim)
+		for j, v := range centres[i%k] {
+			points[i][j] = v + r.NormFloat64()
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := peakHeap()
+	var c Clustering
+	for b.Loop() {
+		c = KMeans(points, k, KMeansSeed)
+	}
+	b.ReportMetric(stop(), "peak-heap-MB")
+	b.ReportMetric(float64(c.Iterations), "iterations")
+}

@@ -1,0 +1,353 @@
+package insights
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
+)
+
+func day(n int) time.Time { return time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC).AddDate(0, 0, n) }
+
+func ptr2[T any](v T) *T { return &v }
+
+// visit returns a visit of patient no on day n.
+func visit(id, no string, n int, edit func(*models.Interaction)) models.Interaction {
+	in := models.Interaction{ID: id, InsuranceNo: no, InteractionDate: day(n), Label: []string{}}
+	if edit != nil {
+		edit(&in)
+	}
+	return in
+}
+
+func TestTrack(t *testing.T) {
+	tests := []struct {
+		name      string
+		days      []int
+		values    []float64
+		latest    float64
+		slope     float64
+		haveSlope bool
+	}{
+		{"rising 1 a day", []int{0, 10, 20}, []float64{1, 11, 21}, 21, 30, true},
+		{"given out of order", []int{20, 0, 10}, []float64{21, 1, 11}, 21, 30, true},
+		{"two readings", []int{0, 30}, []float64{1, 2}, 2, 0, false},
+		{"within 7 days", []int{0, 3, 6}, []float64{1, 2, 3}, 3, 0, false},
+		{"flat", []int{0, 10, 40}, []float64{5, 5, 5}, 5, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var tr Track
+			for i, d := range tc.days {
+				tr.Add(day(d), fmt.Sprint(i), tc.values[i])
+			}
+			if v, ok := tr.Latest(); !ok || v != tc.latest {
+				t.Errorf("latest %g %v, want %g", v, ok, tc.latest)
+			}
+			slope, ok := tr.Slope()
+			if ok != tc.haveSlope || math.Abs(slope-tc.slope) > 1e-9 {
+				t.Errorf("slope %g %v, want %g %v", slope, ok, tc.slope, tc.haveSlope)
+			}
+		})
+	}
+	var empty Track
+	if _, ok := empty.Latest(); ok {
+		t.Error("an empty track has a latest reading")
+	}
+}
+
+func TestProfiler(t *testing.T) {
+	b := NewProfiler()
+	// A visit may come before its patient; one of a patient never added is left out.
+	b.AddVisit(visit("1", "P1", 0, func(in *models.Interaction) {
+		in.Ailment, in.Label = "Influenza ", []string{"fever"}
+		in.Metrics = bson.D{{Key: "temp", Value: 38.5}, {Key: "BP", Value: "130/85"}, {Key: "HR", Value: "90 bpm"}}
+		in.HealthStatus = ptr2(4)
+	}))
+	b.AddPatient(models.Patient{InsuranceNo: "P1", Age: ptr2(40), Sex: "female"})
+	b.AddPatient(models.Patient{InsuranceNo: "P0", Sex: "X"})
+	b.AddVisit(visit("2", "P1", 10, func(in *models.Interaction) {
+		in.Ailment, in.Label = "influenza", []string{"fever", "respiratory"}
+		in.Metrics = bson.D{{Key: "temperature", Value: "100.4 F"}, {Key: "weight", Value: "bad"}}
+	}))
+	b.AddVisit(visit("3", "P1", 12, func(in *models.Interaction) {
+		in.Ailment, in.Status = "Wrong", models.StatusEnteredInError
+	}))
+	b.AddVisit(visit("4", "P9", 1, nil))
+	got := b.Profiles()
+	if len(got) != 2 || got[0].InsuranceNo != "P0" || got[1].InsuranceNo != "P1" {
+		t.Fatalf("profiles %+v", got)
+	}
+	p := got[1]
+	if p.Visits != 2 || p.Sex != "F" || *p.Age != 40 || got[0].Sex != "" {
+		t.Errorf("visits %d sex %q age %v", p.Visits, p.Sex, p.Age)
+	}
+	if want := map[string]int{"fever": 2, "respiratory": 1}; fmt.Sprint(p.Labels) != fmt.Sprint(want) {
+		t.Errorf("labels %v", p.Labels)
+	}
+	if fmt.Sprint(p.Ailments) != "map[influenza:2]" || b.Names().Of("influenza") != "Influenza" {
+		t.Errorf("ailments %v named %q", p.Ailments, b.Names().Of("influenza"))
+	}
+	latest := map[string]float64{}
+	for i, name := range Tracked {
+		if v, ok := p.Tracks[i].Latest(); ok {
+			latest[name] = v
+		}
+	}
+	want := map[string]float64{"temperature": 38, "systolic_bp": 130, "diastolic_bp": 85, "heart_rate": 90, "health_status": 4}
+	if fmt.Sprint(latest) != fmt.Sprint(want) {
+		t.Errorf("latest %v, want %v", latest, want)
+	}
+}
+
+// profiles builds profiles from patients and their visits.
+func profiles(patients []models.Patient, visits ...models.Interaction) []Profile {
+	b := NewProfiler()
+	for _, p := range patients {
+		b.AddPatient(p)
+	}
+	for _, in := range visits {
+		b.AddVisit(in)
+	}
+	return b.Profiles()
+}
+
+func TestSpace(t *testing.T) {
+	flu := func(id, no string, n int, temp float64) models.Interaction {
+		return visit(id, no, n, func(in *models.Interaction) {
+			in.Ailment, in.Label = "Influenza", []string{"fever", "respiratory"}
+			in.Metrics = bson.D{{Key: "temp", Value: temp}}
+		})
+	}
+	bp := func(id, no string, n int, systolic int) models.Interaction {
+		return visit(id, no, n, func(in *models.Interaction) {
+			in.Ailment, in.Label = "Hypertension", []string{"cardio"}
+			in.Metrics = bson.D{{Key: "BP", Value: fmt.Sprintf("%d/90", systolic)}}
+		})
+	}
+	s := NewSpace(profiles([]models.Patient{
+		{InsuranceNo: "A", Age: ptr2(30), Sex: "M"}, {InsuranceNo: "B", Age: ptr2(31), Sex: "M"},
+		{InsuranceNo: "C", Age: ptr2(70), Sex: "F"}, {InsuranceNo: "D", Age: ptr2(72), Sex: "F"},
+		{InsuranceNo: "E"},
+	}, flu("1", "A", 0, 38.5), flu("2", "B", 0, 38.6), bp("3", "C", 0, 160), bp("4", "D", 0, 165)))
+
+	var names []string
+	for _, f := range s.Features[:5] {
+		names = append(names, f.Kind+":"+f.Name)
+	}
+	// Each label and ailment is carried by 2 patients: by count, then name.
+	if want := "label:cardio label:fever label:respiratory ailment:hypertension ailment:influenza"; strings.Join(names, " ") != want {
+		t.Errorf("features %v, want %s", names, want)
+	}
+	if len(s.Vectors) != 5 || len(s.Vectors[0]) != len(s.Features) {
+		t.Fatalf("%d vectors of %d", len(s.Vectors), len(s.Vectors[0]))
+	}
+	// E has nothing: every numeric feature is imputed with the mean, a z-score of 0.
+	for j, f := range s.Features {
+		if v := s.Vectors[s.Index("E")][j]; v != 0 {
+			t.Errorf("E's %s:%s = %g, want 0", f.Kind, f.Name, v)
+		}
+	}
+	tests := []struct {
+		no     string
+		k      int
+		want   []string
+		shared string
+	}{
+		{"A", 1, []string{"B"}, "label fever; label respiratory; ailment influenza; age 30 and 31; sex M"},
+		{"C", 2, []string{"D", "E"}, "label cardio; ailment hypertension; sex F"},
+		{"E", 4, []string{"A", "B", "C", "D"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.no, func(t *testing.T) {
+			i := s.Index(tc.no)
+			got := s.Nearest(i, tc.k)
+			var nos []string
+			for _, n := range got {
+				nos = append(nos, s.Profiles[n.Index].InsuranceNo)
+			}
+			if tc.no == "E" {
+				slices.Sort(nos) // equal distances would come in insurance number order
+			}
+			if !slices.Equal(nos, tc.want) {
+				t.Errorf("nearest %v, want %v", nos, tc.want)
+			}
+			if slices.Contains(nos, tc.no) {
+				t.Error("a patient is its own neighbour")
+			}
+			for n := 1; n < len(got); n++ {
+				if got[n].Distance < got[n-1].Distance {
+					t.Errorf("distances %v are not ascending", got)
+				}
+			}
+			if tc.shared != "" {
+				var words []string
+				for _, sh := range got[0].Shared {
+					words = append(words, sh.String())
+				}
+				for _, w := range strings.Split(tc.shared, "; ") {
+					if !slices.Contains(words, w) {
+						t.Errorf("shared %q lacks %q", words, w)
+					}
+				}
+			}
+		})
+	}
+	if s.Index("Z") != -1 {
+		t.Error("an unknown patient has an index")
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	var visits []models.Interaction
+	var patients []models.Patient
+	for i := range 4 {
+		no := fmt.Sprint("P", i)
+		patients = append(patients, models.Patient{InsuranceNo: no, Age: ptr2(60 + i), Sex: []string{"F", "F", "F", "M"}[i]})
+		for d := range 3 {
+			visits = append(visits, visit(fmt.Sprint(no, "-", d), no, d*10, func(in *models.Interaction) {
+				in.Ailment, in.Label = "Type 2 diabetes", []string{"endocrine", "chronic"}
+				in.Metrics = bson.D{{Key: "BP", Value: fmt.Sprintf("%d/80", 140+d)}}
+				in.HealthStatus = ptr2(6)
+			}))
+		}
+	}
+	s := NewSpace(profiles(patients, visits...))
+	b := NewProfiler()
+	for _, in := range visits {
+		b.AddVisit(in)
+	}
+	c := KMeans(s.Vectors, 1, KMeansSeed)
+	got := s.Describe(c, b.Names())
+	if len(got) != 1 || got[0].Size != 4 {
+		t.Fatalf("cohorts %+v", got)
+	}
+	want := "Mostly Type 2 diabetes (100%); labels chronic (100%), endocrine (100%); aged 62 on average, 75% women; " +
+		"typical latest vitals: blood pressure 142/80 mmHg, health status 6.0 (trend +0.00 per 30 days)."
+	if got[0].Description != want {
+		t.Errorf("description\n got %s\nwant %s", got[0].Description, want)
+	}
+	data, _ := json.Marshal(got[0].Vitals)
+	if string(data) != `[{"metric":"systolic_bp","unit":"mmHg","mean":142,"slope_per_30_days":3},{"metric":"diastolic_bp","unit":"mmHg","mean":80,"slope_per_30_days":0},{"metric":"health_status","unit":"","mean":6,"slope_per_30_days":0}]` {
+		t.Errorf("vitals %s", data)
+	}
+}
+
+func TestSuggestions(t *testing.T) {
+	asked := func(id, ailment, symptoms string, labels []string, questions ...string) models.Interaction {
+		return visit(id, "P", 0, func(in *models.Interaction) {
+			in.Ailment, in.Symptoms, in.Label = ailment, symptoms, labels
+			for _, q := range questions {
+				in.QA = append(in.QA, bson.E{Key: q, Value: "yes"})
+			}
+		})
+	}
+	past := []models.Interaction{
+		asked("1", "Influenza", "fever, dry cough", []string{"fever"}, "Since when?", "Contact with sick people?"),
+		asked("2", "influenza", "high fever", []string{"fever"}, "since  WHEN", "Vaccinated?"),
+		asked("3", "Common cold", "runny nose", []string{"respiratory"}, "Since when?", "Smoker?"),
+		asked("4", "Migraine", "dry cough at night", nil, "Since when?", "Any aura?"),
+		asked("5", "Migraine", "headache", []string{"pain"}, "Any aura?", "Since when?"),
+		asked("6", "Influenza", "fever", []string{"fever"}),
+		func() models.Interaction {
+			in := asked("7", "Influenza", "fever", []string{"fever"}, "Entered in error?")
+			in.Status = models.StatusEnteredInError
+			return in
+		}(),
+		asked("self", "Influenza", "fever", []string{"fever"}, "Own question?"),
+	}
+	tests := []struct {
+		name    string
+		context QuestionContext
+		want    []string
+		similar int
+	}{
+		{"same ailment first, then labels, then symptoms",
+			QuestionContext{Ailment: "INFLUENZA", Symptoms: "Dry cough", Labels: []string{"Fever", "respiratory"}, Exclude: "self"},
+			// 6 asked nothing, 7 is entered in error; 4 shares symptom words (Jaccard
+			// 2/3), 3 a label (1/2), 5 nothing.
+			[]string{"Since when?|4", "Contact with sick people?|1", "Vaccinated?|1", "Any aura?|1", "Smoker?|1"}, 4},
+		{"asked questions are left out, compared folded",
+			QuestionContext{Ailment: "Influenza", Asked: []string{"SINCE when ?!", "vaccinated"}, Exclude: "self"},
+			[]string{"Contact with sick people?|1"}, 2},
+		{"symptoms alone",
+			QuestionContext{Symptoms: "a dry cough since monday"},
+			// "since" is a stop word; 1 and 4 share dry and cough (Jaccard 1/2 each):
+			// equal scores and supports go by question.
+			[]string{"Since when?|2", "Any aura?|1", "Contact with sick people?|1"}, 2},
+		{"nothing similar", QuestionContext{Ailment: "Fracture"}, []string{}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewSuggester(tc.context)
+			for _, in := range past {
+				s.Add(in)
+			}
+			got := []string{}
+			for _, sug := range s.Suggestions(10) {
+				got = append(got, fmt.Sprintf("%s|%d", sug.Question, sug.Support))
+			}
+			if !slices.Equal(got, tc.want) || s.Similar() != tc.similar {
+				t.Errorf("got %v (%d similar)\nwant %v (%d)", got, s.Similar(), tc.want, tc.similar)
+			}
+		})
+	}
+	s := NewSuggester(QuestionContext{Ailment: "Influenza", Symptoms: "dry cough", Labels: []string{"fever"}})
+	for _, in := range past {
+		s.Add(in)
+	}
+	top := s.Suggestions(1)
+	// 1 and 2 share the ailment and the label, 1 and 4 symptom words; 3 nothing.
+	want := "asked in 3 similar visits: 2 for the same ailment (influenza), 2 sharing labels (fever), 2 with symptom words in common (cough, dry)"
+	if len(top) != 1 || top[0].Reason != want || top[0].SameAilment != 2 || top[0].SharedLabels != 2 || top[0].SharedSymptoms != 2 {
+		t.Errorf("top %+v\nwant reason %s", top, want)
+	}
+}
+
+func TestKeyAndSymptomWords(t *testing.T) {
+	for in, want := range map[string]string{"  Since WHEN?? ": "since when", "Fièvre, depuis-quand": "fievre depuis quand", "?!": ""} {
+		if got := Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := SymptomWords("Fever above 38°C since 3 days, and a dry cough; fever"); !slices.Equal(got, []string{"cough", "dry", "fever"}) {
+		t.Errorf("SymptomWords = %v", got)
+	}
+}
+
+func TestMonthly(t *testing.T) {
+	visits := []models.Interaction{
+		visit("1", "P", 0, func(in *models.Interaction) { in.Ailment, in.Label = "Influenza", []string{"fever", "cough"} }),
+		visit("2", "P", 5, func(in *models.Interaction) { in.Ailment, in.Label = "influenza ", []string{"fever"} }),
+		visit("3", "P", 40, func(in *models.Interaction) { in.Ailment, in.Label = "influenza", []string{"rash"} }),
+		visit("4", "P", 41, nil),
+		visit("5", "P", 42, func(in *models.Interaction) {
+			in.Ailment, in.Label, in.Status = "Wrong", []string{"error"}, models.StatusEnteredInError
+		}),
+	}
+	tests := []struct {
+		byAilment bool
+		want      string
+	}{
+		{false, `[{"month":"2024-01","visits":2,"counts":[{"name":"fever","count":2},{"name":"cough","count":1}]},{"month":"2024-02","visits":2,"counts":[{"name":"rash","count":1}]}]`},
+		// Two visits spell it influenza, one Influenza.
+		{true, `[{"month":"2024-01","visits":2,"counts":[{"name":"influenza","count":2}]},{"month":"2024-02","visits":2,"counts":[{"name":"influenza","count":1}]}]`},
+	}
+	for _, tc := range tests {
+		m := NewMonthly(tc.byAilment)
+		for _, in := range visits {
+			m.Add(in)
+		}
+		data, _ := json.Marshal(m.Months())
+		if string(data) != tc.want {
+			t.Errorf("by ailment %v:\n got %s\nwant %s", tc.byAilment, data, tc.want)
+		}
+	}
+}

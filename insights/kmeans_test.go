@@ -1,0 +1,107 @@
+package insights
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// blobs returns n points around each centre, with their true cluster.
+func blobs(centres [][]float64, n int, spread float64, seed uint64) ([][]float64, []int) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var points [][]float64
+	var truth []int
+	for c, centre := range centres {
+		for range n {
+			p := make([]float64, len(centre))
+			for j, v := range centre {
+				p[j] = v + r.NormFloat64()*spread
+			}
+			points = append(points, p)
+			truth = append(truth, c)
+		}
+	}
+	return points, truth
+}
+
+func TestKMeans(t *testing.T) {
+	centres := [][]float64{{0, 0, 0}, {10, 0, 0}, {0, 10, 0}, {0, 0, 10}}
+	tests := []struct {
+		name    string
+		centres [][]float64
+		spread  float64
+		k       int
+		minARI  float64
+	}{
+		{"four separate blobs", centres, 1, 4, 0.99},
+		{"four overlapping blobs", centres, 3, 4, 0.5},
+		{"one blob, k 1", centres[:1], 1, 1, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			points, truth := blobs(tc.centres, 50, tc.spread, 7)
+			c := KMeans(points, tc.k, KMeansSeed)
+			if len(c.Sizes) != tc.k || len(c.Assign) != len(points) || len(c.Centroids) != tc.k {
+				t.Fatalf("k %d, %d assignments, %d centroids", len(c.Sizes), len(c.Assign), len(c.Centroids))
+			}
+			if ari := AdjustedRandIndex(c.Assign, truth); ari < tc.minARI {
+				t.Errorf("ARI %.3f, want at least %.2f", ari, tc.minARI)
+			}
+			if !slices.IsSortedFunc(c.Sizes, func(a, b int) int { return b - a }) {
+				t.Errorf("sizes %v are not largest first", c.Sizes)
+			}
+			total := 0
+			for _, s := range c.Sizes {
+				total += s
+			}
+			if total != len(points) || c.Iterations < 1 || c.Iterations > MaxIterations {
+				t.Errorf("sizes sum to %d, %d iterations", total, c.Iterations)
+			}
+			again := KMeans(points, tc.k, KMeansSeed)
+			if !slices.Equal(again.Assign, c.Assign) || again.Inertia != c.Inertia {
+				t.Error("the same points and seed gave another clustering")
+			}
+		})
+	}
+}
+
+func TestKMeansEdges(t *testing.T) {
+	if c := KMeans(nil, 3, KMeansSeed); len(c.Assign) != 0 || len(c.Sizes) != 0 {
+		t.Errorf("no points: %+v", c)
+	}
+	same := [][]float64{{1, 1}, {1, 1}, {1, 1}, {2, 2}}
+	c := KMeans(same, 5, KMeansSeed)
+	if len(c.Sizes) != 2 || !slices.Equal(c.Sizes, []int{3, 1}) || c.Inertia != 0 {
+		t.Errorf("two distinct points, k 5: sizes %v inertia %g", c.Sizes, c.Inertia)
+	}
+	if d := c.Distance(same[3], 3); d != 0 {
+		t.Errorf("distance %g", d)
+	}
+}
+
+func TestAdjustedRandIndex(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []int
+		want float64
+	}{
+		{"identical", []int{0, 0, 1, 1, 2, 2}, []int{0, 0, 1, 1, 2, 2}, 1},
+		{"renumbered", []int{0, 0, 1, 1, 2, 2}, []int{2, 2, 0, 0, 1, 1}, 1},
+		// Pairs together: in a 3+3 = 6, in b 1+6 = 7, in both 1+3 = 4 (cells 2, 1
+		// and 3 items); expected 6·7/15 = 2.8, maximum (6+7)/2 = 6.5.
+		{"one item moved", []int{0, 0, 0, 1, 1, 1}, []int{0, 0, 1, 1, 1, 1}, (4 - 2.8) / (6.5 - 2.8)},
+		// Together in a 2, in b 2, in both 0; expected 2·2/6, maximum 2.
+		{"crossed", []int{0, 0, 1, 1}, []int{0, 1, 0, 1}, (0 - 4.0/6) / (2 - 4.0/6)},
+		{"one cluster each", []int{0, 0, 0}, []int{1, 1, 1}, 1},
+		{"too few items", []int{0}, []int{3}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := AdjustedRandIndex(tc.a, tc.b)
+			if math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("ARI = %.6f, want %.6f", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,103 @@
+package repository
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/clinic/interactions/models"
+)
+
+// EachVisit calls fn with every interaction q selects, as stored, in no particular
+// order, reading them with one query through a cursor, or by the side index when
+// the DB has one (which reads the fields the analytics need straight from the
+// embedded store's file, several times faster than the store's own scan): one read
+// of the collection, admitted by the scan gate, however many patients there are.
+// It notes no audit subject: it reads many patients' visits. It stops at fn's
+// first error and returns it, and returns the store's errors.
+func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
+	keep := func(in models.Interaction) error {
+		if !q.Matches(in) {
+			return nil
+		}
+		return fn(in)
+	}
+	if s.side != nil {
+		return sideScan(ctx, s, "interactions", func(ctx context.Context) error { return s.side.Visits(ctx, q, keep) })
+	}
+	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}}}
+	if span := between(q.From, q.To); len(span) > 0 {
+		filter = append(filter, bson.E{Key: "interaction_date", Value: span})
+	}
+	if q.WithQA {
+		filter = append(filter, bson.E{Key: "qa", Value: bson.D{{Key: "$exists", Value: true}}})
+	}
+	var anyOf bson.A
+	if q.AilmentKey != "" {
+		anyOf = append(anyOf, bson.D{{Key: "ailment_key", Value: q.AilmentKey}})
+	}
+	if len(q.Labels) > 0 {
+		anyOf = append(anyOf, bson.D{{Key: "label", Value: bson.D{{Key: "$in", Value: q.Labels}}}})
+	}
+	if len(q.Words) > 0 {
+		anyOf = append(anyOf, bson.D{{Key: "search_tokens", Value: bson.D{{Key: "$in", Value: q.Words}}}})
+	}
+	if len(anyOf) > 0 {
+		filter = append(filter, bson.E{Key: "$or", Value: anyOf})
+	}
+	return each(ctx, s, s.interactions, filter, keep)
+}
+
+// EachPatient calls fn with every patient record, in no particular order, reading
+// them with one query through a cursor (see EachVisit); by the side index, when the
+// DB has one, the records hold their insurance number, age and sex alone. It stops
+// at fn's first error and returns it, and returns the store's errors.
+func (s *DB) EachPatient(ctx context.Context, fn func(models.Patient) error) error {
+	if s.side != nil {
+		return sideScan(ctx, s, "patients", func(ctx context.Context) error { return s.side.Patients(ctx, fn) })
+	}
+	return each(ctx, s, s.patients, bson.D{}, fn)
+}
+
+// sideScan runs read, a read of a whole collection by the side index, once the scan
+// gate admits it.
+func sideScan(ctx context.Context, s *DB, collection string, read func(context.Context) error) error {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	defer leave()
+	if err := read(ctx); err != nil {
+		return fmt.Errorf("read %s: %w", collection, storeError(err))
+	}
+	return nil
+}
+
+// each decodes every document of coll that filter selects and calls fn with it.
+func each[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson.D, fn func(T) error) error {
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", coll.Name(), err)
+	}
+	defer leave()
+	cur, err := coll.Find(ctx, filter)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var item T
+		if err := cur.Decode(&item); err != nil {
+			return fmt.Errorf("decode: %w", err)
+		}
+		if err := fn(item); err != nil {
+			return err
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	return nil
+}

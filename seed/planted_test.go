@@ -1,0 +1,386 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http/httptest"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/apikey"
+	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/handlers"
+	"github.com/clinic/interactions/insights"
+	"github.com/clinic/interactions/models"
+)
+
+// plantedPatients is how many planted patients the quality test loads by default:
+// ten twins, about 2,000 visits. PLANTED_PATIENTS asks for another number.
+const plantedPatients = 250
+
+// Thresholds of the quality of the insights on planted data.
+const (
+	minARI           = 0.8
+	minQuestionsTop3 = 0.9
+	questionCases    = 60
+)
+
+// TestPlantedQuality loads planted patients into the store and measures, through
+// the API, how well the insights find what was planted: the cohorts (adjusted Rand
+// index), the question pattern of each ailment (in the top 3 suggestions of the
+// visits of that ailment that did not ask it) and the twins (among the 5 nearest
+// patients). It logs the figures the README reports; run it with
+//
+//	go test ./seed -run TestPlantedQuality -v
+//	PLANTED_PATIENTS=2000 go test ./seed -run TestPlantedQuality -v -timeout 30m
+func TestPlantedQuality(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads 250 patients and sends about 100 requests that read the whole store")
+	}
+	n := plantedPatients
+	if v := os.Getenv("PLANTED_PATIENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 2*twinEvery {
+			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*twinEvery)
+		}
+	}
+	repo, _ := newRepository(t)
+	ctx := context.Background()
+	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.InsertPatients(ctx, patients); err != nil {
+		t.Fatal(err)
+	}
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "quality", Role: models.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string, into any) {
+		t.Helper()
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+issued.Key)
+		res, err := server.Test(req, 120_000)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer res.Body.Close()
+		data, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, data)
+		}
+		if err := json.Unmarshal(data, into); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+	}
+
+	t.Run("cohorts", func(t *testing.T) {
+		var found, want []int
+		path := fmt.Sprintf("/api/v1/analytics/cohorts?k=%d&limit=100", len(plantedCohorts))
+		for cursor := ""; ; {
+			var page handlers.Cohorts
+			get(path+cursor, &page)
+			for _, m := range page.Members.Items {
+				found = append(found, m.Cohort)
+				want = append(want, truth.Cohort[m.InsuranceNo])
+			}
+			if page.Members.NextCursor == nil {
+				for _, c := range page.Cohorts {
+					t.Logf("cohort %d (%d): %s", c.Cohort, c.Size, c.Description)
+				}
+				break
+			}
+			cursor = "&cursor=" + *page.Members.NextCursor
+		}
+		if len(found) != n {
+			t.Fatalf("%d members, want %d", len(found), n)
+		}
+		ari := insights.AdjustedRandIndex(found, want)
+		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), len(plantedCohorts))
+		if ari < minARI {
+			t.Errorf("adjusted Rand index %.3f, want at least %.1f", ari, minARI)
+		}
+	})
+
+	t.Run("twins", func(t *testing.T) {
+		found := 0
+		for _, twin := range slices.Sorted(maps.Keys(truth.Twins)) {
+			var similar handlers.SimilarPatients
+			get("/api/v1/patients/"+twin+"/similar?k=5", &similar)
+			rank := slices.IndexFunc(similar.Items, func(n handlers.Neighbour) bool { return n.InsuranceNo == truth.Twins[twin] })
+			if rank < 0 {
+				t.Errorf("twin %s: %s is not among the 5 nearest", twin, truth.Twins[twin])
+				continue
+			}
+			found++
+			if rank > 0 {
+				t.Logf("twin %s: at rank %d", twin, rank+1)
+			}
+		}
+		t.Logf("twins: %d of %d found among the 5 nearest patients", found, len(truth.Twins))
+	})
+
+	t.Run("questions", func(t *testing.T) {
+		// The cases: visits of a planted ailment that did not ask its question, taken
+		// evenly through the visits.
+		var cases []models.Interaction
+		for _, in := range visits {
+			q, ok := truth.Questions[in.Ailment]
+			if ok && !slices.ContainsFunc(in.QA, func(e bson.E) bool { return e.Key == q }) {
+				cases = append(cases, in)
+			}
+		}
+		step := max(1, len(cases)/questionCases)
+		hits, tried := 0, 0
+		for i := 0; i < len(cases) && tried < questionCases; i += step {
+			in := cases[i]
+			var got handlers.QuestionSuggestions
+			get("/api/v1/interactions/"+in.ID+"/suggested-questions?limit=3", &got)
+			tried++
+			want := insights.Key(truth.Questions[in.Ailment])
+			if slices.ContainsFunc(got.Items, func(s insights.Suggestion) bool { return insights.Key(s.Question) == want }) {
+				hits++
+			} else {
+				var top []string
+				for _, s := range got.Items {
+					top = append(top, s.Question)
+				}
+				t.Logf("%s (%s): top 3 %s", in.ID, in.Ailment, strings.Join(top, " | "))
+			}
+		}
+		rate := float64(hits) / float64(tried)
+		t.Logf("questions: planted question in the top 3 for %d of %d visits (%.1f%%)", hits, tried, 100*rate)
+		if rate < minQuestionsTop3 {
+			t.Errorf("planted question in the top 3 for %.1f%% of cases, want at least %.0f%%", 100*rate, 100*minQuestionsTop3)
+		}
+	})
+}
+
+// BenchmarkPlantedCohorts computes the cohorts of 10,000 planted patients (about
+// 80,000 visits) as /analytics/cohorts does once it has read them: their profiles,
+// visit by visit, the feature space, k-means (k 5) and the cohorts' descriptions.
+// The records are made before the timer starts; the peak of the live heap counts
+// them too: records-MB is the heap they hold before the timer starts, which a
+// request, reading them through a cursor, never holds.
+//
+//	go test ./seed -run XXX -bench PlantedCohorts -benchtime 3x
+func BenchmarkPlantedCohorts(b *testing.B) {
+	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	records := liveHeap()
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop := peakHeap()
+	var ari float64
+	for b.Loop() {
+		p := insights.NewProfiler()
+		for _, pat := range patients {
+			p.AddPatient(pat)
+		}
+		for _, in := range visits {
+			p.AddVisit(in)
+		}
+		space := insights.NewSpace(p.Profiles())
+		c := insights.KMeans(space.Vectors, len(plantedCohorts), insights.KMeansSeed)
+		space.Describe(c, p.Names())
+		want := make([]int, len(space.Profiles))
+		for i, prof := range space.Profiles {
+			want[i] = truth.Cohort[prof.InsuranceNo]
+		}
+		ari = insights.AdjustedRandIndex(c.Assign, want)
+	}
+	b.ReportMetric(stop(), "peak-heap-MB")
+	b.ReportMetric(records, "records-MB")
+	b.ReportMetric(ari, "ARI")
+	b.ReportMetric(float64(len(visits)), "visits")
+}
+
+// liveHeap returns the heap's live objects in MB.
+func liveHeap() float64 {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(sample)
+	return float64(sample[0].Value.Uint64()) / (1 << 20)
+}
+
+// peakHeap samples the heap's live objects every millisecond until stop is called,
+// which returns the largest sample in MB.
+func peakHeap() (stop func() float64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak atomic.Uint64
+	done, finished := make(chan struct{}), make(chan struct{})
+	read := func() {
+		metrics.Read(sample)
+		for v := sample[0].Value.Uint64(); v > peak.Load(); {
+			peak.Store(v)
+		}
+	}
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				read()
+			}
+		}
+	}()
+	return func() float64 {
+		close(done)
+		<-finished
+		read()
+		return float64(peak.Load()) / (1 << 20)
+	}
+}
+
+// BenchmarkInsightRoutes asks the insight routes about 10,000 planted patients
+// (about 80,000 visits) stored in the test store, through the whole server: the
+// cohorts, a patient's similar patients, a visit's suggested questions and the
+// labels by month. On the embedded store reading the visits is most of each.
+// Loading the records takes a minute or so before the timers start; peak-heap-MB is
+// that of the whole process, the embedded store included.
+//
+//	go test ./seed -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
+func BenchmarkInsightRoutes(b *testing.B) {
+	repo, _ := testStore.DB(b)
+	ctx := context.Background()
+	patients, visits, _, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := repo.InsertPatients(ctx, patients); err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: 10 * time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "bench", Role: models.RoleViewer})
+	if err != nil {
+		b.Fatal(err)
+	}
+	patient, visit := patients[123].InsuranceNo, visits[456].ID
+	patients, visits = nil, nil
+	for _, route := range []struct{ name, path string }{
+		{"cohorts", "/api/v1/analytics/cohorts?k=5&limit=100"},
+		{"similar", "/api/v1/patients/" + patient + "/similar?k=5"},
+		{"suggested-questions", "/api/v1/interactions/" + visit + "/suggested-questions"},
+		{"labels", "/api/v1/analytics/labels"},
+	} {
+		b.Run(route.name, func(b *testing.B) {
+			runtime.GC()
+			stop := peakHeap()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", route.path, nil)
+				req.Header.Set("Authorization", "Bearer "+issued.Key)
+				res, err := server.Test(req, -1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatalf("%d %s", res.StatusCode, data)
+				}
+			}
+			b.ReportMetric(stop(), "peak-heap-MB")
+		})
+	}
+}
+
+// TestPlanted checks what -planted draws: the same patients for a seed, apart from
+// those -generate draws without -planted; the cohorts, twins and question patterns
+// as planted.go says; and records the API would accept.
+func TestPlanted(t *testing.T) {
+	now := time.Now()
+	patients, visits, truth, err := generatePlanted(defaultSeed, now, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, againVisits, _, err := generatePlanted(defaultSeed, now.Add(time.Hour), 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, plainVisits, err := generate(defaultSeed, now, 60)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := newGenerator(defaultSeed, now)
+	g.planted = true
+	counted := 0
+	for i, p := range patients {
+		counted += g.visits(i)
+		if again[i].InsuranceNo != p.InsuranceNo || plain[i].InsuranceNo == p.InsuranceNo {
+			t.Errorf("patient %d: %s, again %s, without -planted %s", i, p.InsuranceNo, again[i].InsuranceNo, plain[i].InsuranceNo)
+		}
+		if want := plantedCohorts[i%len(plantedCohorts)]; twinOf(i) < 0 && (truth.Cohort[p.InsuranceNo] != i%len(plantedCohorts) ||
+			*p.Age < want.age.lo || *p.Age > want.age.hi) {
+			t.Errorf("patient %d: cohort %d, age %d", i, truth.Cohort[p.InsuranceNo], *p.Age)
+		}
+	}
+	if counted != len(visits) || len(againVisits) != len(visits) || visits[0].ID == plainVisits[0].ID {
+		t.Errorf("%d visits, %d counted, %d again", len(visits), counted, len(againVisits))
+	}
+	// Patients 24 and 49 are the twins of 23 and 48: same cohort, age, sex and
+	// number of visits, with ailments drawn alike.
+	for _, i := range []int{24, 49} {
+		twin, of := patients[i], patients[i-1]
+		if truth.Twins[twin.InsuranceNo] != of.InsuranceNo || *twin.Age != *of.Age || twin.Sex != of.Sex ||
+			truth.Cohort[twin.InsuranceNo] != truth.Cohort[of.InsuranceNo] {
+			t.Errorf("twin %d: %+v of %+v", i, twin, of)
+		}
+	}
+	if len(truth.Twins) != 2 {
+		t.Errorf("twins %v", truth.Twins)
+	}
+	// Each planted ailment's question is asked at about four visits in five of it.
+	asked, of := 0, 0
+	for _, in := range visits {
+		q, ok := truth.Questions[in.Ailment]
+		if !ok {
+			continue
+		}
+		of++
+		if slices.ContainsFunc(in.QA, func(e bson.E) bool { return e.Key == q }) {
+			asked++
+		}
+	}
+	if share := float64(asked) / float64(of); share < 0.7 || share > 0.9 {
+		t.Errorf("planted questions asked at %d of %d visits", asked, of)
+	}
+}
