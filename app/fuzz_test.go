@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-// FuzzWriteRoutes sends arbitrary bodies to the routes that write: whatever arrives,
+// FuzzWriteRoutes sends arbitrary bodies to the routes that take one: whatever arrives,
 // the answer is never a 5xx, and it is always the one error shape or a record.
 func FuzzWriteRoutes(f *testing.F) {
 	for _, seed := range []string{
@@ -14,6 +14,8 @@ func FuzzWriteRoutes(f *testing.F) {
 		`{"insurance_no":"A11","interaction_date":"2024-02-30"}`,
 		`{"fname":"x","age":1e3}`, `{"$where":1}`, `{"a":{"b.c":1}}`, `[]`, `null`, `{"a":` + strings.Repeat("[", 40),
 		`{"remarks":null,"metrics":{"t":null}}`, `{"id":"1"}`, `{"reason":"x"}`,
+		`{"ailment":"Influenza","symptoms":"fever, cough","labels":["fever"],"asked":["Since when?"],"limit":3}`,
+		`{"labels":"fever","asked":[null,1]}`,
 		`{"insurance_no":"A11","interaction_date":"9999-12-31T23:59:59+00:01","next_steps":{"next_visit":"0001-01-01T00:00:00-00:01"}}`,
 	} {
 		f.Add(seed)
@@ -29,6 +31,7 @@ func FuzzWriteRoutes(f *testing.F) {
 			{"POST", "/api/v1/patients"},
 			{"PATCH", "/api/v1/interactions/1"},
 			{"PATCH", "/api/v1/patients/A11"},
+			{"POST", "/api/v1/suggestions/questions"},
 		} {
 			etag := ""
 			if r.method == "PATCH" {
