@@ -25,8 +25,9 @@ type migration struct {
 	dropIndexes map[string][]string
 	run         func(ctx context.Context, s *DB) error
 	// mongoDB marks a migration of what only MongoDB keeps (see
-	// InteractionIDsCollection): skipped, and not recorded, on the embedded store,
-	// so that it runs when the database is next served from MongoDB.
+	// InteractionIDsCollection): skipped, not recorded, and its record removed on
+	// the embedded store, so that it runs when the database is next served from
+	// MongoDB.
 	mongoDB bool
 }
 
@@ -98,6 +99,9 @@ func (s *DB) Prepare(ctx context.Context) error {
 	for _, m := range recorded {
 		done[m.Name] = true
 	}
+	if err := s.forgetMongoDBMigrations(ctx, done); err != nil {
+		return err
+	}
 	for _, m := range migrations {
 		if done[m.name] || m.mongoDB && !s.registers() {
 			continue
@@ -126,6 +130,26 @@ func (s *DB) Prepare(ctx context.Context) error {
 		if err != nil && !mongo.IsDuplicateKeyError(err) {
 			return fmt.Errorf("record migration %s: %w", m.name, storeError(err))
 		}
+	}
+	return nil
+}
+
+// forgetMongoDBMigrations, on the embedded store, removes from done, and from the
+// store's record, the migrations of what only MongoDB keeps: the embedded store
+// writes without keeping it (interactions without the registry of their ids), so
+// such a migration must run again when the database is next served from MongoDB.
+func (s *DB) forgetMongoDBMigrations(ctx context.Context, done map[string]bool) error {
+	if s.registers() {
+		return nil
+	}
+	for _, m := range migrations {
+		if !m.mongoDB || !done[m.name] {
+			continue
+		}
+		if _, err := s.db.Collection(MigrationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: m.name}}); err != nil {
+			return fmt.Errorf("forget migration %s: %w", m.name, storeError(err))
+		}
+		delete(done, m.name)
 	}
 	return nil
 }

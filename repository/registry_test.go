@@ -156,4 +156,20 @@ func TestNoRegistryWithLoneIDFilters(t *testing.T) {
 	if got, err := mongo.Interaction(ctx, "1"); err != nil || got.InsuranceNo != "A11" {
 		t.Errorf("once served as from MongoDB: Interaction(1) = %+v, %v", got, err)
 	}
+
+	// Served by the embedded store again, which records interactions without the
+	// registry, then from MongoDB again: the registry is filled again.
+	if err := repo.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in.ID = "2"
+	if err := repo.CreateInteraction(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := mongo.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := mongo.Interaction(ctx, "2"); err != nil || got.InsuranceNo != "A11" {
+		t.Errorf("served from MongoDB again: Interaction(2) = %+v, %v", got, err)
+	}
 }
