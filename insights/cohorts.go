@@ -104,18 +104,18 @@ func (s *Space) describe(id int, members []int, names *Names) Cohort {
 	c.Labels = shares(labels, len(members), func(l string) string { return l })
 	c.Ailments = shares(ailments, len(members), names.Of)
 	if aged > 0 {
-		c.Age = ptr(round(ages/float64(aged), 1))
+		c.Age = ptr(vitals.Round(ages/float64(aged), 1))
 	}
 	if sexed > 0 {
-		c.Female = ptr(round(female/sexed, 2))
+		c.Female = ptr(vitals.Round(female/sexed, 2))
 	}
 	for t, name := range Tracked {
 		if counts[t] == 0 {
 			continue
 		}
-		v := TypicalVital{Metric: name, Unit: Units[name], Mean: round(sums[t]/float64(counts[t]), 1)}
+		v := TypicalVital{Metric: name, Unit: Units[name], Mean: vitals.Round(sums[t]/float64(counts[t]), 1)}
 		if sloped[t] > 0 {
-			v.SlopePer30Days = ptr(round(slopes[t]/float64(sloped[t]), 2))
+			v.SlopePer30Days = ptr(vitals.Round(slopes[t]/float64(sloped[t]), 2))
 		}
 		c.Vitals = append(c.Vitals, v)
 	}
@@ -129,7 +129,7 @@ func shares(counts map[string]int, n int, name func(string) string) []Share {
 	out := []Share{}
 	for k, c := range counts {
 		if share := float64(c) / float64(n); share >= dominantShare {
-			out = append(out, Share{Name: name(k), Share: round(share, 2)})
+			out = append(out, Share{Name: name(k), Share: vitals.Round(share, 2)})
 		}
 	}
 	slices.SortFunc(out, func(a, b Share) int { return cmp.Or(cmp.Compare(b.Share, a.Share), strings.Compare(a.Name, b.Name)) })

@@ -10,6 +10,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/clinic/interactions/vitals"
 )
 
 // The fixed seed of k-means++: the same records always give the same cohorts.
@@ -224,7 +226,7 @@ func renumber(c Clustering) Clustering {
 // Distance returns the Euclidean distance of point i, at p, to its cluster's
 // centroid, rounded to 4 decimals.
 func (c Clustering) Distance(p []float64, i int) float64 {
-	return round(math.Sqrt(sqDist(p, c.Centroids[c.Assign[i]])), 4)
+	return vitals.Round(math.Sqrt(sqDist(p, c.Centroids[c.Assign[i]])), 4)
 }
 
 // sqDist returns the squared Euclidean distance of a and b.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/vitals"
 )
 
 // Weights of a past visit's similarity to the context of a suggestion.
@@ -173,7 +174,7 @@ func (s *Suggester) Add(in models.Interaction) {
 func (s *Suggester) Suggestions(limit int) []Suggestion {
 	out := make([]Suggestion, 0, len(s.tallies))
 	for key, t := range s.tallies {
-		out = append(out, Suggestion{Question: spelling(t.spellings, key), Support: t.support, Score: round(t.score, 3),
+		out = append(out, Suggestion{Question: spelling(t.spellings, key), Support: t.support, Score: vitals.Round(t.score, 3),
 			Reason: s.reason(t), SameAilment: t.byAilment, SharedLabels: t.byLabels, SharedSymptoms: t.bySy})
 	}
 	slices.SortFunc(out, func(a, b Suggestion) int {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/clinic/interactions/vitals"
 )
 
 // The vocabulary of the feature vector: the labels and ailments carried by the most
@@ -265,7 +267,7 @@ func (s *Space) Nearest(i, k int) []Neighbour {
 	}
 	out := make([]Neighbour, len(best))
 	for n, c := range best {
-		out[n] = Neighbour{Index: c.j, Distance: round(math.Sqrt(c.d), 4), Shared: s.Shared(i, c.j)}
+		out[n] = Neighbour{Index: c.j, Distance: vitals.Round(math.Sqrt(c.d), 4), Shared: s.Shared(i, c.j)}
 	}
 	return out
 }
@@ -288,7 +290,7 @@ func (s *Space) Shared(i, j int) []Shared {
 				out = append(out, Shared{Feature: KindSex, Name: s.Profiles[i].Sex})
 			}
 		case f.SD == 0 && a[n] == b[n], f.SD > 0 && math.Abs(a[n]-b[n]) <= closeZ*f.SD:
-			x, y := round(a[n], 2), round(b[n], 2)
+			x, y := vitals.Round(a[n], 2), vitals.Round(b[n], 2)
 			sh := Shared{Feature: f.Kind, Name: f.Name, Value: &x, Other: &y, Unit: Units[f.Name]}
 			if f.Kind == KindAge {
 				sh.Unit = "years"
@@ -314,10 +316,4 @@ func (sh Shared) String() string {
 		return fmt.Sprintf("%s trend %+g and %+g %s per 30 days", sh.Name, *sh.Value, *sh.Other, sh.Unit)
 	}
 	return strings.TrimSpace(fmt.Sprintf("%s %g and %g %s", sh.Name, *sh.Value, *sh.Other, sh.Unit))
-}
-
-// round returns v rounded to places decimals.
-func round(v float64, places int) float64 {
-	p := math.Pow(10, float64(places))
-	return math.Round(v*p) / p
 }

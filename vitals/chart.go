@@ -282,7 +282,7 @@ func series(metric string, readings []reading) (Series, []Problem) {
 		}
 		p := r.point
 		if value != p.Value { // converted
-			p.Value = round(value, 2)
+			p.Value = Round(value, 2)
 		}
 		points = append(points, p)
 	}

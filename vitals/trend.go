@@ -99,7 +99,7 @@ func trendOf(metric string, points []Point) *Trend {
 	case slope < -band:
 		direction = Falling
 	}
-	return &Trend{SlopePer30Days: round(slope, 4), Direction: direction, DeadBand: round(band, 4)}
+	return &Trend{SlopePer30Days: Round(slope, 4), Direction: direction, DeadBand: Round(band, 4)}
 }
 
 // deadBand returns metric's dead band: its own for a known vital sign, otherwise 1%
@@ -115,8 +115,8 @@ func deadBand(metric string, points []Point) float64 {
 	return sum / float64(len(points)) / 100
 }
 
-// round returns v rounded to the given number of decimal places.
-func round(v float64, places int) float64 {
+// Round returns v rounded to the given number of decimal places.
+func Round(v float64, places int) float64 {
 	scale := math.Pow(10, float64(places))
 	return math.Round(v*scale) / scale
 }
