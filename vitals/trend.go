@@ -115,8 +115,9 @@ func deadBand(metric string, points []Point) float64 {
 	return sum / float64(len(points)) / 100
 }
 
-// Round returns v rounded to the given number of decimal places.
+// Round returns v rounded to the given number of decimal places; a value that rounds
+// to zero is 0, never -0.
 func Round(v float64, places int) float64 {
 	scale := math.Pow(10, float64(places))
-	return math.Round(v*scale) / scale
+	return math.Round(v*scale)/scale + 0
 }

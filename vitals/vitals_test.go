@@ -304,3 +304,20 @@ func keys(m map[string]string) []string {
 	}
 	return out
 }
+
+func TestRound(t *testing.T) {
+	for _, tt := range []struct {
+		v      float64
+		places int
+		want   string
+	}{
+		{1.23456, 2, "1.23"}, {-1.235, 1, "-1.2"}, {0.004, 2, "0"},
+		// A small negative value rounds to 0, not to -0, which JSON would show as -0.
+		{-0.004, 2, "0"}, {-0.00001, 4, "0"},
+	} {
+		got, err := json.Marshal(Round(tt.v, tt.places))
+		if err != nil || string(got) != tt.want {
+			t.Errorf("Round(%v, %d) = %s, %v; want %s", tt.v, tt.places, got, err, tt.want)
+		}
+	}
+}
