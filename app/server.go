@@ -115,10 +115,12 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	if client := llm.New(cfg.LLM); client != nil {
 		model = client
 	}
+	patients := records.NewPatients(db, db.PatientVersions(), now)
+	interactions := records.NewInteractions(db, db.InteractionVersions(), now)
 	h := handlers.New(handlers.Services{
 		Store:        db,
-		Patients:     records.NewPatients(db, db.PatientVersions(), now),
-		Interactions: records.NewInteractions(db, db.InteractionVersions(), now),
+		Patients:     patients,
+		Interactions: interactions,
 		Keys:         apikey.New(db, now, logger),
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
@@ -163,8 +165,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
 	api(fiber.MethodGet, "/patients/:insurance_no/summary", read, h.Summary)
 	api(fiber.MethodGet, "/patients/:insurance_no/report", read, h.Report)
-	exporter := export.New(records.NewPatients(db, db.PatientVersions(), now), records.NewInteractions(db, db.InteractionVersions(), now),
-		export.Options{Encode: handlers.EncodeJSON, Now: now})
+	exporter := export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now})
 	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, exporter, writeTimeout, logger).Export)
 	api(fiber.MethodGet, "/patients/:insurance_no/similar", read, h.SimilarPatients)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)

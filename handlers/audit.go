@@ -164,18 +164,8 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 		Action:      params.one("action"),
 		Limit:       pageLimit(params, errs),
 	}
-	for _, t := range []struct {
-		name string
-		into *time.Time
-	}{{"from", &q.From}, {"to", &q.To}} {
-		if v, ok := params[t.name]; ok {
-			parsed, err := models.ParseDate(v[0])
-			if err != nil {
-				errs.Add(t.name, "must be an RFC 3339 date or date-time")
-			}
-			*t.into = parsed
-		}
-	}
+	// to is exclusive: a date stands for its first millisecond, as from's does.
+	q.From, q.To = dateParam(params, errs, "from", false), dateParam(params, errs, "to", false)
 	q.After = cursorParam(params, errs, models.ParseCursor)
 	if q.After != nil {
 		checkCursor(errs, q.After.Query, q.Key())

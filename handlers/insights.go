@@ -491,20 +491,6 @@ func (h *Handler) space(ctx context.Context) (*insights.Space, *insights.Names, 
 	return insights.NewSpace(b.Profiles()), b.Names(), nil
 }
 
-// intParam reads the integer parameter name, from lo to hi; def when absent.
-func intParam(params queryParams, errs *models.ValidationError, name string, lo, hi, def int) int {
-	v, ok := params[name]
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < lo || n > hi {
-		errs.Add(name, "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
-		return def
-	}
-	return n
-}
-
 // logWriterFailure logs that the language model failed at what, with the error,
 // which carries no patient data.
 func (h *Handler) logWriterFailure(ctx context.Context, what string, err error) {

@@ -76,14 +76,19 @@ func readQuery(c *fiber.Ctx, errs *models.ValidationError, allowed ...string) qu
 // pageLimit reads the limit parameter: 1 to models.MaxPageSize, models.DefaultPageSize
 // when absent.
 func pageLimit(params queryParams, errs *models.ValidationError) int {
-	v, ok := params["limit"]
+	return intParam(params, errs, "limit", 1, models.MaxPageSize, models.DefaultPageSize)
+}
+
+// intParam reads the integer parameter name, from lo to hi; def when absent.
+func intParam(params queryParams, errs *models.ValidationError, name string, lo, hi, def int) int {
+	v, ok := params[name]
 	if !ok {
-		return models.DefaultPageSize
+		return def
 	}
 	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 1 || n > models.MaxPageSize {
-		errs.Add("limit", "must be an integer from 1 to "+strconv.Itoa(models.MaxPageSize))
-		return models.DefaultPageSize
+	if err != nil || n < lo || n > hi {
+		errs.Add(name, "must be an integer from "+strconv.Itoa(lo)+" to "+strconv.Itoa(hi))
+		return def
 	}
 	return n
 }

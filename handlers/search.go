@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -215,15 +214,11 @@ func dateParam(params queryParams, errs *models.ValidationError, name string, en
 	return t
 }
 
-// healthParam reads a health_status bound: an integer from 1 to 10.
+// healthParam reads a health_status bound: an integer from 1 to 10; nil when absent
+// or invalid.
 func healthParam(params queryParams, errs *models.ValidationError, name string) *int {
-	v, ok := params[name]
-	if !ok {
-		return nil
-	}
-	n, err := strconv.Atoi(v[0])
-	if err != nil || n < 1 || n > 10 {
-		errs.Add(name, "must be an integer from 1 to 10")
+	n := intParam(params, errs, name, 1, 10, 0) // 0: absent or invalid
+	if n == 0 {
 		return nil
 	}
 	return &n

@@ -118,10 +118,11 @@ func (in Interaction) SearchTokens() []string {
 	}
 	seen := map[string]bool{}
 	tokens := []string{}
+texts:
 	for _, text := range texts {
 		for _, w := range Words(text) {
 			if len(seen) == MaxTokens {
-				break
+				break texts
 			}
 			if utf8.RuneCountInString(w) <= MaxTokenLength && !seen[w] {
 				seen[w] = true
