@@ -147,6 +147,13 @@ func (m *memStore) AuditEventChains(context.Context) (map[string]int64, error) {
 	return out, nil
 }
 
+// headOf returns the head of chain.
+func (m *memStore) headOf(chain string) models.AuditChainHead {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.heads[chain]
+}
+
 func (m *memStore) set(call, when string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -405,6 +412,48 @@ func TestSealAndAnchors(t *testing.T) {
 	m.events[after.ID] = after
 	if v := verify(t, m); v.OK || v.FirstBreak.Seq != 6 {
 		t.Errorf("verify with an event after the seal = %+v", v.FirstBreak)
+	}
+}
+
+// TestSealThatWasNotStored closes a chain when its seal event cannot be stored, or
+// is given up before it is: the head is not marked sealed without it, and the chain
+// verifies, as a chain that stopped without its seal does.
+func TestSealThatWasNotStored(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		fault  bool
+		cancel bool
+	}{{"insert fails", true, false}, {"context ended", false, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newMemStore()
+			w := newWriter(t, m)
+			if _, err := w.Append(context.Background(), event(0)); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.cancel {
+				cancel()
+			} else {
+				defer cancel()
+			}
+			if tc.fault {
+				m.set("insert", "before")
+			}
+			if err := w.Close(ctx, event(9)); err == nil {
+				t.Error("a close whose seal was not stored succeeded")
+			}
+			// A second close returns once the writer has finished with the first.
+			if err := w.Close(context.Background(), event(10)); err != nil {
+				t.Fatal(err)
+			}
+			// Had the first close not reached the writer, the second sealed the chain.
+			if head := m.headOf(w.ID()); tc.fault && head.Sealed {
+				t.Errorf("head marked sealed without its seal event: %+v", head)
+			}
+			if v := verify(t, m); !v.OK {
+				t.Errorf("verify = %+v, break %+v", v, v.FirstBreak)
+			}
+		})
 	}
 }
 

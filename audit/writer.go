@@ -228,14 +228,24 @@ func (w *Writer) loop() {
 				seal.result <- result{} // nothing to seal
 				return
 			}
+			// The seal is stored when the chain ends with it: one event after the
+			// last, or two on a chain that starts with it.
+			sealed := w.seq + 1
+			if w.seq == 0 {
+				sealed++
+			}
 			w.write([]*pending{seal})
-			if w.seq > 0 && !w.uncertain {
+			if w.seq == sealed && !w.uncertain {
 				head := w.head()
 				head.Sealed = true
 				head.MAC = HeadMAC(w.opts.Key, head)
-				if err := w.store.UpdateAuditChainHead(context.WithoutCancel(seal.ctx), head); err != nil {
+				// Within the closer's deadline, so that a stalled store does not hold
+				// a shutdown past it.
+				ctx, cancel := batchContext([]*pending{seal})
+				if err := w.store.UpdateAuditChainHead(ctx, head); err != nil {
 					w.opts.Logger.Warn("seal audit chain head", "chain", w.id, "error", err.Error())
 				}
+				cancel()
 			}
 			return
 		}
