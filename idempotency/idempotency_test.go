@@ -148,6 +148,46 @@ func TestFirstRequestRunsAndRetriesReplay(t *testing.T) {
 	}
 }
 
+// TestRunContext runs a request under a context without a deadline, and one with:
+// the run's context is live, and ends before the request's, leaving time to keep
+// the answer.
+func TestRunContext(t *testing.T) {
+	k := newKeeper(newMemStore(), newFakeClock())
+	run := func(t *testing.T, want func(ctx context.Context) string) func(context.Context, string) models.IdempotentAnswer {
+		return func(ctx context.Context, _ string) models.IdempotentAnswer {
+			if problem := want(ctx); problem != "" {
+				t.Error(problem)
+			}
+			return created
+		}
+	}
+	t.Run("no deadline", func(t *testing.T) {
+		_, _, err := k.Do(context.Background(), Request{ID: "route key free", Fingerprint: "f"}, run(t, func(ctx context.Context) string {
+			if err := ctx.Err(); err != nil {
+				return "the run's context ended before it ran: " + err.Error()
+			}
+			return ""
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		outer, _ := ctx.Deadline()
+		_, _, err := k.Do(ctx, Request{ID: "route key bound", Fingerprint: "f"}, run(t, func(ctx context.Context) string {
+			if d, ok := ctx.Deadline(); !ok || !d.Before(outer) || ctx.Err() != nil {
+				return "the run's context does not end before the request's"
+			}
+			return ""
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 func TestFailedAnswersAreNotKept(t *testing.T) {
 	store, clock := newMemStore(), newFakeClock()
 	k := newKeeper(store, clock)
