@@ -240,7 +240,10 @@ func valueAxis(lo, hi, y0, y1 float64) valueScale {
 	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
 	axis := valueScale{linear{lo: lo, hi: hi, from: y0, to: y1}}
 	decimals := max(0, -int(math.Floor(math.Log10(step))))
-	for v := lo; v <= hi+step/2; v += step {
+	// Counted, not added up: with values beyond the precision of a step, lo + step
+	// can be lo.
+	for i := range int(math.Min(math.Round((hi-lo)/step), 2*yTicks)) + 1 {
+		v := lo + float64(i)*step
 		axis.ticks = append(axis.ticks, tick{Pos: round1(axis.at(v)), Label: strconv.FormatFloat(v, 'f', decimals, 64)})
 	}
 	return axis

@@ -50,6 +50,21 @@ func TestValueAxis(t *testing.T) {
 	}
 }
 
+// TestValueAxisOfHugeValues draws the axis of values so large that a step between
+// ticks is below their precision: the ticks are still counted, not added up.
+func TestValueAxisOfHugeValues(t *testing.T) {
+	done := make(chan valueScale, 1)
+	go func() { done <- valueAxis(1e17, 1e17+16, 100, 0) }()
+	select {
+	case axis := <-done:
+		if n := len(axis.ticks); n < 2 || n > 2*yTicks+1 {
+			t.Errorf("%d ticks", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("valueAxis(1e17, 1e17+16) did not return")
+	}
+}
+
 func TestTimeAxis(t *testing.T) {
 	at := func(s string) time.Time {
 		d, err := time.Parse(time.DateOnly, s)

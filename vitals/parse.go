@@ -14,7 +14,12 @@ var (
 	errNotNumber   = errors.New("not a number (a number, or a number and a unit such as \"38.5 °C\")")
 	errNotPressure = errors.New("not a blood pressure (systolic/diastolic, such as \"120/80\")")
 	errInverted    = errors.New("the systolic pressure (first) is not above the diastolic (second)")
+	errOutOfRange  = errors.New("beyond ±1,000,000,000, which no reading reaches")
 )
+
+// maxReading bounds a reading's size, far beyond any measurement's, so that every
+// computation over readings (means, trends, charts) stays finite.
+const maxReading = 1e9
 
 // A unit written after a number starts with something other than a digit, a point
 // or a space, and holds no digit: "°C", "kg", "%", "/min", "mg/dL". So "120/80" is
@@ -32,6 +37,15 @@ var (
 // is not a number: a decimal comma ("38,5"), an empty string, a boolean, an object
 // or an array is not one.
 func Number(v any) (float64, string, error) {
+	n, unit, err := number(v)
+	if err == nil && math.Abs(n) > maxReading {
+		return 0, "", errOutOfRange
+	}
+	return n, unit, err
+}
+
+// number reads v as Number does, whatever its size.
+func number(v any) (float64, string, error) {
 	switch n := v.(type) {
 	case int32:
 		return float64(n), "", nil
@@ -71,9 +85,13 @@ func Pressure(v any) (systolic, diastolic float64, unit string, err error) {
 	if m == nil {
 		return 0, 0, "", errNotPressure
 	}
-	// The pattern admits only decimal numbers, which ParseFloat reads.
+	// The pattern admits only decimal numbers, which ParseFloat reads, or finds too
+	// large (+Inf, and an error).
 	systolic, _ = strconv.ParseFloat(m[1], 64)
 	diastolic, _ = strconv.ParseFloat(m[2], 64)
+	if systolic > maxReading || diastolic > maxReading {
+		return 0, 0, "", errOutOfRange
+	}
 	if systolic <= diastolic {
 		return 0, 0, "", errInverted
 	}

@@ -3,6 +3,7 @@ package vitals
 import (
 	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,12 @@ func TestNumber(t *testing.T) {
 		{math.NaN(), 0, "", false},
 		{bson.D{{Key: "v", Value: 1}}, 0, "", false},
 		{bson.A{1, 2}, 0, "", false},
+		{int64(1e9), 1e9, "", true},
+		{-1e9, -1e9, "", true},
+		{int64(100000000000000000), 0, "", false},
+		{1e308, 0, "", false},
+		{"1e400", 0, "", false},
+		{"1" + strings.Repeat("0", 400), 0, "", false},
 	}
 	for _, tt := range tests {
 		got, unit, err := Number(tt.in)
@@ -113,6 +120,8 @@ func TestPressure(t *testing.T) {
 		{"high", 0, 0, "", errNotPressure},
 		{int32(120), 0, 0, "", errNotPressure},
 		{bson.D{{Key: "systolic", Value: 120}}, 0, 0, "", errNotPressure},
+		{strings.Repeat("9", 400) + "/80", 0, 0, "", errOutOfRange},
+		{"2000000000/80", 0, 0, "", errOutOfRange},
 	}
 	for _, tt := range tests {
 		sys, dia, unit, err := Pressure(tt.in)
