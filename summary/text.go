@@ -40,8 +40,14 @@ type VitalFact struct {
 // mostNamed is how many ailments, labels, medications and tests a text names.
 const mostNamed = 5
 
-// Facts returns what s says of the patient's health, de-identified (see Facts).
-func (s Summary) Facts() Facts {
+// Facts returns what s says of the patient's health, de-identified (see Facts): of
+// the vitals, only the vital signs vitals knows, since another metric's name is the
+// clinic's own free text.
+func (s Summary) Facts() Facts { return s.facts(vitals.Known) }
+
+// facts returns what s says of the patient's health, with the series whose metric
+// keep accepts.
+func (s Summary) facts(keep func(metric string) bool) Facts {
 	f := Facts{Age: s.Patient.Age, Sex: s.Patient.Sex, BloodType: s.Patient.BloodType, Visits: s.Visits.Count,
 		Ailments: first(s.Ailments), Labels: first(s.Labels), PreExistingConditions: s.PreExistingConditions,
 		PreExistingMedications: s.PreExistingMedications, CurrentMedications: []string{}, PendingTests: []string{},
@@ -50,7 +56,7 @@ func (s Summary) Facts() Facts {
 		f.SpanDays = int(s.Visits.Last.Sub(*s.Visits.First).Hours() / 24)
 	}
 	for _, series := range append(append([]vitals.Series{}, s.Vitals.Series...), s.HealthStatus) {
-		if len(series.Points) == 0 {
+		if len(series.Points) == 0 || !keep(series.Metric) {
 			continue
 		}
 		v := VitalFact{Metric: series.Metric, Latest: series.Points[len(series.Points)-1].Value, Unit: series.Unit}
@@ -82,7 +88,7 @@ func first(counts []Count) []Count {
 // same summary: who the patient is, their visits, main problems, the latest vitals
 // and their trends, current medications, and next steps.
 func (s Summary) Paragraph() string {
-	f := s.Facts()
+	f := s.facts(func(string) bool { return true })
 	var b strings.Builder
 	b.WriteString(s.who(f))
 	switch {

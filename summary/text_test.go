@@ -23,10 +23,10 @@ func TestParagraph(t *testing.T) {
 			"The patient, insurance number B2. No visit is recorded."},
 		{"one visit", patient, []models.Interaction{visit("1", 3, func(in *models.Interaction) {
 			in.Ailment, in.Label = "Influenza", []string{"fever"}
-			in.Metrics = bson.D{{Key: "temp", Value: 38.2}, {Key: "BP", Value: "130/85"}}
+			in.Metrics = bson.D{{Key: "temp", Value: 38.2}, {Key: "BP", Value: "130/85"}, {Key: "Lopez glucose", Value: 5.4}}
 		})}, "Vernon Lopez, 30 years old, male, insurance number A11. One visit, on 2 Nov 2024. " +
 			"Main problems: Influenza (1 visit). Most frequent labels: fever (1 visit). " +
-			"Latest readings: temperature 38.2 °C, blood pressure 130/85 mmHg. No current medication."},
+			"Latest readings: temperature 38.2 °C, blood pressure 130/85 mmHg, lopez glucose 5.4. No current medication."},
 		{"a chart", patient, []models.Interaction{
 			visit("1", 40, func(in *models.Interaction) {
 				in.Ailment, in.HealthStatus = "Asthma", ptr(4)
@@ -58,7 +58,7 @@ func TestParagraph(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, identifying := range []string{"A11", "B2", "Vernon", "Lopez", "0171", "example.com", "Berliner", "smoking", "2024"} {
+			for _, identifying := range []string{"A11", "B2", "Vernon", "Lopez", "0171", "example.com", "Berliner", "smoking", "2024", "lopez"} {
 				if strings.Contains(string(facts), identifying) {
 					t.Errorf("the facts hold %q: %s", identifying, facts)
 				}

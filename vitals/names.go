@@ -54,6 +54,13 @@ var known = map[string]vital{
 	HealthStatus: {deadBand: 0.1},
 }
 
+// Known reports whether metric is a series of a vital sign the package knows, or
+// health_status, rather than one named after a clinic's own metric.
+func Known(metric string) bool {
+	_, ok := known[metric]
+	return ok
+}
+
 // rank orders metrics as a chart reads them: the known vital signs first, in the
 // order below, then every other metric by name.
 func rank(name string) int {
