@@ -17,6 +17,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
+	vitalsigns "github.com/clinic/interactions/vitals"
 )
 
 // Source is the meta.source of every resource Writer writes. Read takes an Encounter
@@ -471,10 +472,11 @@ func (m *mapping) metrics(metrics bson.D) []resource {
 	return out
 }
 
-// vitalOf returns the vital sign whose metric is key.
+// vitalOf returns the vital sign whose metric is key, by any of its names
+// (vitals.Name: "HR", "heart_rate" and "pulse" are one).
 func vitalOf(key string) (vitalSign, bool) {
 	for _, vs := range []vitalSign{bodyTemperature, bloodPressure, heartRate, oxygenSaturation, bodyWeight} {
-		if vs.metric == key {
+		if vitalsigns.Name(vs.metric) == vitalsigns.Name(key) {
 			return vs, true
 		}
 	}

@@ -426,3 +426,46 @@ func TestWriteInteractionFirst(t *testing.T) {
 		t.Error("an interaction without its patient was written")
 	}
 }
+
+// TestWriteVitalAliases writes metrics under the other names of the vital signs
+// (see vitals.Name) as those vital signs, with their LOINC codes: the service's own
+// generator writes heart_rate and spo2.
+func TestWriteVitalAliases(t *testing.T) {
+	p, err := models.NewPatient(parseDoc(t, `{"insurance_no": "V1"}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := models.NewInteraction(parseDoc(t, `{"id": "v1", "insurance_no": "V1", "interaction_date": "2024-01-01T10:00:00Z",
+		"metrics": {"heart_rate": 72, "Body Temp": 37.5, "spo2": 97, "Blood Pressure": "120/80", "body_weight": 70, "glucose": 5.4}}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	writeCharts(t, NewNDJSONWriter(&buf), []chart{{patient: p, interactions: []models.Interaction{in}}})
+	codes := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var r struct {
+			ResourceType string `json:"resourceType"`
+			Code         struct {
+				Coding []struct{ Code string } `json:"coding"`
+				Text   string                  `json:"text"`
+			} `json:"code"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.ResourceType != "Observation" {
+			continue
+		}
+		if len(r.Code.Coding) > 0 {
+			codes[r.Code.Coding[0].Code] = true
+		} else {
+			codes[r.Code.Text] = true
+		}
+	}
+	for _, want := range []string{"8867-4", "8310-5", "59408-5", "85354-9", "29463-7", "glucose"} {
+		if !codes[want] {
+			t.Errorf("no Observation coded %s among %v", want, codes)
+		}
+	}
+}
