@@ -327,8 +327,11 @@ func interactionResources(in models.Interaction, patientRef string, ref func(typ
 	if len(in.QA) > 0 {
 		qr := &questionnaireResponse{base: m.base("QuestionnaireResponse", "qa", "completed"), Subject: m.subject, Encounter: m.encounter, Authored: m.date}
 		for i, e := range in.QA {
-			text, _ := e.Value.(string)
-			qr.Item = append(qr.Item, item{LinkID: strconv.Itoa(i + 1), Text: e.Key, Answer: []answer{{ValueString: text}}})
+			it := item{LinkID: strconv.Itoa(i + 1), Text: e.Key}
+			if text, _ := e.Value.(string); text != "" { // FHIR has no empty strings
+				it.Answer = []answer{{ValueString: text}}
+			}
+			qr.Item = append(qr.Item, it)
 		}
 		out = append(out, qr)
 	}

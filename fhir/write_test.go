@@ -469,3 +469,26 @@ func TestWriteVitalAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteUnansweredQuestion writes a question without an answer as an item without
+// one: FHIR allows no empty string.
+func TestWriteUnansweredQuestion(t *testing.T) {
+	p, err := models.NewPatient(parseDoc(t, `{"insurance_no": "V1"}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := models.NewInteraction(parseDoc(t, `{"id": "v1", "insurance_no": "V1", "interaction_date": "2024-01-01T10:00:00Z",
+		"qa": {"since when?": "", "fever?": "no"}}`), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	writeCharts(t, NewNDJSONWriter(&buf), []chart{{patient: p, interactions: []models.Interaction{in}}})
+	out := buf.String()
+	if strings.Contains(out, `""`) {
+		t.Errorf("an empty string written:\n%s", out)
+	}
+	if !strings.Contains(out, `{"linkId":"1","text":"since when?"}`) || !strings.Contains(out, `"answer":[{"valueString":"no"}]`) {
+		t.Errorf("the questions written:\n%s", out)
+	}
+}
