@@ -74,9 +74,6 @@ func (t *Track) Add(at time.Time, id string, v float64) {
 // Latest returns the newest reading, and false when there is none.
 func (t Track) Latest() (float64, bool) { return t.latest, t.n > 0 }
 
-// Count returns the number of readings.
-func (t Track) Count() int { return t.n }
-
 // Slope returns the least-squares slope per 30 days, and false under
 // vitals.MinReadings readings or when they span less than vitals.MinSpan, as a
 // summary's trend (see package vitals).

@@ -70,7 +70,6 @@ func nextInteraction(current models.Interaction, patch bson.D, reason string, no
 	next.ID = current.ID
 	next.Status = current.Status
 	next.Source = current.Source
-	next.Source = current.Source
 	next.Version = current.Version + 1
 	next.AmendmentReason = reason
 	next.CreatedAt = current.CreatedAt

@@ -339,16 +339,6 @@ func setDerived[T any](ctx context.Context, coll *mongo.Collection, marker strin
 	return flush()
 }
 
-// field returns the value of key in doc, or nil.
-func field(doc bson.D, key string) any {
-	for _, e := range doc {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	return nil
-}
-
 // asInt returns v as an int when it is a BSON integer or an integral double.
 func asInt(v any) (int, bool) {
 	switch n := v.(type) {

@@ -139,6 +139,12 @@ func matchesOne(doc bson.D, e bson.E) (bool, error) {
 	return false, fmt.Errorf("unsupported filter operator %s", op[0].Key)
 }
 
+// field returns the value of key in doc, or nil.
+func field(doc bson.D, key string) any {
+	v, _ := lookup(doc, key)
+	return v
+}
+
 // lookup returns the value of key in doc and whether it is there.
 func lookup(doc bson.D, key string) (any, bool) {
 	for _, e := range doc {

@@ -154,14 +154,6 @@ func (h hello) topology() models.Topology {
 	return models.Topology{Kind: "standalone"}
 }
 
-// Ping checks that the store answers. It returns models.ErrUnavailable when it does not.
-func (s *DB) Ping(ctx context.Context) error {
-	if err := s.db.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
-		return fmt.Errorf("ping: %w", storeError(err))
-	}
-	return nil
-}
-
 // EnsureIndexes creates the collections and the indexes the queries rely on; it is
 // safe to call on every start-up. It returns the store's error when an index cannot be created.
 func (s *DB) EnsureIndexes(ctx context.Context) error {

@@ -32,12 +32,11 @@ const (
 
 // Shape of the planted data.
 const (
-	twinEvery         = 25
-	plantedMinVisits  = 4
-	plantedMaxVisits  = 12
-	plantedNoise      = 0.1
-	plantedQuestionP  = 0.8
-	plantedCohortSize = 5
+	twinEvery        = 25
+	plantedMinVisits = 4
+	plantedMaxVisits = 12
+	plantedNoise     = 0.1
+	plantedQuestionP = 0.8
 )
 
 // plantedCohort is a cohort planted in the data.
