@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -366,7 +365,8 @@ func (x sideIndex) ids(ctx context.Context, collection string, w where, order st
 }
 
 // Visits reads, straight from the table, the fields the analytics need of every
-// interaction q selects (see repository.SideIndex): several times faster than the
+// interaction q selects (see repository.SideIndex), judged as the store's query
+// judges them, on the stored keys: several times faster than the
 // store's own scan, which decodes every document whole into BSON. It reads each
 // stored document's JSON once and decodes in Go only the fields it needs (SQLite
 // would parse the JSON again for every field it extracted or filtered on), then
@@ -404,31 +404,22 @@ func (x sideIndex) Visits(ctx context.Context, q models.ScanQuery, fn func(model
 		// The conditions first, on the stored fields as the store's query reads them:
 		// most visits of a suggestion's read are left out before their objects are
 		// decoded.
-		if in.Status == models.StatusEnteredInError || q.WithQA && len(doc.QA) == 0 ||
-			!q.From.IsZero() && in.InteractionDate.Before(q.From) || !q.To.IsZero() && in.InteractionDate.After(q.To) ||
-			!anyOf(q, doc.AilmentKey, doc.Label, doc.SearchTokens) {
+		tokens := func() []string { return doc.SearchTokens }
+		if !q.Selects(in.Status, in.InteractionDate, len(doc.QA) > 0, doc.AilmentKey, in.Label, tokens) {
 			return nil
 		}
 		var err error
 		if in.QA, err = storedObject(doc.QA); err != nil {
 			return fmt.Errorf("qa of %s: %w", in.ID, err)
 		}
+		if q.WithQA && len(in.QA) == 0 { // stored as {}
+			return nil
+		}
 		if in.Metrics, err = storedObject(doc.Metrics); err != nil {
 			return fmt.Errorf("metrics of %s: %w", in.ID, err)
 		}
 		return fn(in)
 	})
-}
-
-// anyOf reports whether a visit of that ailment key, labels and search tokens has
-// any of those q names, or q names none.
-func anyOf(q models.ScanQuery, ailmentKey string, labels, tokens []string) bool {
-	if q.AilmentKey == "" && len(q.Labels) == 0 && len(q.Words) == 0 {
-		return true
-	}
-	return q.AilmentKey != "" && ailmentKey == q.AilmentKey ||
-		slices.ContainsFunc(labels, func(l string) bool { return slices.Contains(q.Labels, l) }) ||
-		slices.ContainsFunc(tokens, func(t string) bool { return slices.Contains(q.Words, t) })
 }
 
 // Patients reads every patient's insurance number, age and sex straight from the

@@ -3,6 +3,7 @@ package models
 import (
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -24,36 +25,25 @@ type ScanQuery struct {
 
 // Matches reports whether in is one the query selects.
 func (q ScanQuery) Matches(in Interaction) bool {
+	return q.Selects(in.Status, in.InteractionDate, len(in.QA) > 0, in.AilmentKey(), in.Label, in.SearchTokens)
+}
+
+// Selects reports whether an interaction with these fields, as stored, is one the
+// query selects: its status and date, whether it asked questions, its ailment key
+// and labels, and its search tokens, asked for only when the query names words.
+func (q ScanQuery) Selects(status string, date time.Time, asked bool, ailmentKey string, labels []string, tokens func() []string) bool {
 	switch {
-	case in.Status == StatusEnteredInError,
-		!q.From.IsZero() && in.InteractionDate.Before(StoreTime(q.From)),
-		!q.To.IsZero() && in.InteractionDate.After(StoreTime(q.To)),
-		q.WithQA && len(in.QA) == 0:
+	case status == StatusEnteredInError,
+		!q.From.IsZero() && date.Before(StoreTime(q.From)),
+		!q.To.IsZero() && date.After(StoreTime(q.To)),
+		q.WithQA && !asked:
 		return false
-	}
-	if q.AilmentKey == "" && len(q.Labels) == 0 && len(q.Words) == 0 {
+	case q.AilmentKey == "" && len(q.Labels) == 0 && len(q.Words) == 0:
 		return true
 	}
-	if q.AilmentKey != "" && in.AilmentKey() == q.AilmentKey {
-		return true
-	}
-	for _, l := range in.Label {
-		for _, want := range q.Labels {
-			if l == want {
-				return true
-			}
-		}
-	}
-	if len(q.Words) > 0 {
-		for _, t := range in.SearchTokens() {
-			for _, w := range q.Words {
-				if t == w {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return q.AilmentKey != "" && ailmentKey == q.AilmentKey ||
+		slices.ContainsFunc(labels, func(l string) bool { return slices.Contains(q.Labels, l) }) ||
+		len(q.Words) > 0 && slices.ContainsFunc(tokens(), func(t string) bool { return slices.Contains(q.Words, t) })
 }
 
 // MemberCursor is a position in the list of a clustering's members, ordered by

@@ -18,14 +18,16 @@ import (
 // It notes no audit subject: it reads many patients' visits. It stops at fn's
 // first error and returns it, and returns the store's errors.
 func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
+	if s.side != nil {
+		return sideScan(ctx, s, "interactions", func(ctx context.Context) error { return s.side.Visits(ctx, q, fn) })
+	}
+	// The query narrows what is read; the records are then judged whole, as the
+	// side index judges them.
 	keep := func(in models.Interaction) error {
 		if !q.Matches(in) {
 			return nil
 		}
 		return fn(in)
-	}
-	if s.side != nil {
-		return sideScan(ctx, s, "interactions", func(ctx context.Context) error { return s.side.Visits(ctx, q, keep) })
 	}
 	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}}}
 	if span := between(q.From, q.To); len(span) > 0 {

@@ -79,6 +79,8 @@ func TestScansBothWays(t *testing.T) {
 	for _, q := range []models.ScanQuery{
 		{},
 		{From: base.AddDate(0, 0, 10), To: base.AddDate(0, 0, 40)},
+		// Within visit 10's millisecond, which the store keeps no finer: visit 10 is in.
+		{From: base.AddDate(0, 0, 30).Add(10*time.Millisecond + 500*time.Microsecond)},
 		{WithQA: true},
 		{AilmentKey: "hypertension"},
 		{Labels: []string{"cardio", "nope"}},
