@@ -172,15 +172,20 @@ func (s *Suggester) Add(in models.Interaction) {
 // support), then support, then question: a question asked in fewer but closer
 // visits ranks above one asked everywhere.
 func (s *Suggester) Suggestions(limit int) []Suggestion {
-	out := make([]Suggestion, 0, len(s.tallies))
-	for key, t := range s.tallies {
+	// Ranked by their keys, the questions' own Key, so that only those returned are
+	// spelt out and explained.
+	keys := slices.Collect(maps.Keys(s.tallies))
+	slices.SortFunc(keys, func(a, b string) int {
+		ta, tb := s.tallies[a], s.tallies[b]
+		return cmp.Or(cmp.Compare(vitals.Round(tb.score, 3), vitals.Round(ta.score, 3)), tb.support-ta.support, strings.Compare(a, b))
+	})
+	out := make([]Suggestion, 0, min(limit, len(keys)))
+	for _, key := range keys[:min(limit, len(keys))] {
+		t := s.tallies[key]
 		out = append(out, Suggestion{Question: spelling(t.spellings, key), Support: t.support, Score: vitals.Round(t.score, 3),
 			Reason: s.reason(t), SameAilment: t.byAilment, SharedLabels: t.byLabels, SharedSymptoms: t.bySy})
 	}
-	slices.SortFunc(out, func(a, b Suggestion) int {
-		return cmp.Or(cmp.Compare(b.Score, a.Score), b.Support-a.Support, strings.Compare(Key(a.Question), Key(b.Question)))
-	})
-	return out[:min(limit, len(out))]
+	return out
 }
 
 // reason says why a question is suggested.
