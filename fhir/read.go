@@ -282,7 +282,7 @@ func (r *reader) readMixed(ctx context.Context, f file) error {
 				return r.encounter(ctx, typ, line, at)
 			case newFinding(typ) != nil:
 				return r.finding(typ)(ctx, typ, line, at)
-			case unknownType(typ) == "unknown resource type":
+			case !plausibleType(typ):
 				r.report.Skip(at, "unknown resource type")
 			default:
 				r.report.Ignored[typ+" (type not imported)"]++
@@ -455,12 +455,18 @@ func enteredInError(v interface{ header() *base }) bool {
 // unknownType gives the reason for a resource of a type the import does not know,
 // naming the type when it looks like one.
 func unknownType(t string) string {
-	if len(t) > 64 || strings.IndexFunc(t, func(c rune) bool {
-		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
-	}) >= 0 {
+	if !plausibleType(t) {
 		return "unknown resource type"
 	}
 	return fmt.Sprintf("unknown resource type %q", t)
+}
+
+// plausibleType reports whether t could name a FHIR resource type: at most 64
+// letters, and nothing else, so that it may be quoted in a report.
+func plausibleType(t string) bool {
+	return len(t) <= 64 && strings.IndexFunc(t, func(c rune) bool {
+		return !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+	}) < 0
 }
 
 func (r *reader) patient(ctx context.Context, typ string, line []byte, at Origin) error {

@@ -1,7 +1,6 @@
 package insights
 
 import (
-	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -203,12 +202,4 @@ func (n *Names) Add(key, name string) {
 }
 
 // Of returns the spelling of key: key itself when no visit spelled it.
-func (n *Names) Of(key string) string {
-	best, votes := key, 0
-	for name, v := range n.votes[key] {
-		if v > votes || v == votes && cmp.Less(name, best) {
-			best, votes = name, v
-		}
-	}
-	return best
-}
+func (n *Names) Of(key string) string { return spelling(n.votes[key], key) }
