@@ -34,13 +34,14 @@ func importFHIR(ctx context.Context, im *reconcile.Importer, dir string, now tim
 	if err == nil {
 		err = im.Flush(ctx)
 	}
-	rep := fhirReport{patients: im.Patients(), interactions: im.Interactions()}
+	// What was read and skipped before an error too, which the run's audit event counts.
+	read.Skipped = append(read.Skipped, im.Skipped()...)
+	rep := fhirReport{read: read, patients: im.Patients(), interactions: im.Interactions()}
 	if err != nil {
 		return rep, err
 	}
 	bar.finish()
-	read.Skipped = append(read.Skipped, im.Skipped()...)
-	rep.read, rep.elapsed = read, time.Since(started)
+	rep.elapsed = time.Since(started)
 	return rep, nil
 }
 
