@@ -34,21 +34,22 @@ func storeError(err error) error {
 	}
 	var we mongo.WriteException
 	if errors.As(err, &we) {
-		codes := make([]int, 0, len(we.WriteErrors))
-		for _, e := range we.WriteErrors {
-			codes = append(codes, e.Code)
-		}
-		return fmt.Errorf("store write error, codes %v", codes)
+		return fmt.Errorf("store write error, codes %v", codes(we.WriteErrors, func(e mongo.WriteError) int { return e.Code }))
 	}
 	var be mongo.BulkWriteException
 	if errors.As(err, &be) {
-		codes := make([]int, 0, len(be.WriteErrors))
-		for _, e := range be.WriteErrors {
-			codes = append(codes, e.Code)
-		}
-		return fmt.Errorf("store bulk write error, codes %v", codes)
+		return fmt.Errorf("store bulk write error, codes %v", codes(be.WriteErrors, func(e mongo.BulkWriteError) int { return e.Code }))
 	}
 	return err
+}
+
+// codes returns the code of each of errs, as code reads it.
+func codes[E any](errs []E, code func(E) int) []int {
+	out := make([]int, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, code(e))
+	}
+	return out
 }
 
 // unreachable reports whether err says that the store did not answer in time or

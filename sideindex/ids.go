@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -23,12 +24,7 @@ func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]
 		w.add(field(models.FieldAilmentKey)+" = ?", q.Ailment)
 	}
 	date := field(models.FieldInteractionDate)
-	if !q.From.IsZero() {
-		w.add(date+" >= ?", q.From.UnixMilli())
-	}
-	if !q.To.IsZero() {
-		w.add(date+" <= ?", q.To.UnixMilli())
-	}
+	w.span(date, q.From, q.To, "<=")
 	if q.HealthMin != nil {
 		w.add(field(models.FieldHealthStatus)+" >= ?", *q.HealthMin)
 	}
@@ -96,15 +92,8 @@ func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([
 			w.add(field(f.name)+" = ?", f.value)
 		}
 	}
-	// Times count in whole milliseconds, as the store keeps them and as MongoDB
-	// compares them.
 	at := field(models.FieldTime)
-	if !q.From.IsZero() {
-		w.add(at+" >= ?", q.From.UnixMilli())
-	}
-	if !q.To.IsZero() {
-		w.add(at+" < ?", q.To.UnixMilli())
-	}
+	w.span(at, q.From, q.To, "<")
 	w.after(at, q.After, false)
 	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
 }
@@ -118,6 +107,18 @@ type where struct {
 func (w *where) add(cond string, args ...any) {
 	w.conds = append(w.conds, cond)
 	w.args = append(w.args, args...)
+}
+
+// span keeps documents whose date (a field holding whole milliseconds) is from from
+// on, and before to by upTo, "<" or "<="; a zero bound is none. Dates count in whole
+// milliseconds, as the store keeps them and as MongoDB compares them.
+func (w *where) span(date string, from, to time.Time, upTo string) {
+	if !from.IsZero() {
+		w.add(date+" >= ?", from.UnixMilli())
+	}
+	if !to.IsZero() {
+		w.add(date+" "+upTo+" ?", to.UnixMilli())
+	}
 }
 
 // after keeps what comes after the cursor c, when there is one, in an order by date
