@@ -19,6 +19,7 @@ import (
 
 	"github.com/clinic/interactions/admission"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/sideindex"
 )
 
 // Connection is an open connection to the configured database, and the embedded
@@ -33,9 +34,9 @@ type Connection struct {
 	// FerretDB tells whether the store is FerretDB, as the embedded store is: a store
 	// that finds a document fast only by a filter of _id alone.
 	FerretDB bool
-	// files are the SQLite files of the embedded store this process runs.
-	files *sqliteFiles
-	stop  func()
+	// side reads the SQLite files of the embedded store this process runs.
+	side *sideindex.Files
+	stop func()
 }
 
 // ConnectOptions adjusts how Connect reaches the store.
@@ -192,7 +193,7 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 		stop()
 		return nil, err
 	}
-	s.Embedded, s.FerretDB, s.files, s.stop = true, true, &sqliteFiles{dir: dir}, stop
+	s.Embedded, s.FerretDB, s.side, s.stop = true, true, sideindex.New(dir), stop
 	return s, nil
 }
 
@@ -202,8 +203,8 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 // it next starts, as after a crash.
 func (s *Connection) Close(ctx context.Context) error {
 	err := s.Client.Disconnect(ctx)
-	if s.files != nil {
-		err = errors.Join(err, s.files.close())
+	if s.side != nil {
+		err = errors.Join(err, s.side.Close())
 	}
 	stopped := make(chan struct{})
 	go func() {
@@ -272,6 +273,26 @@ func (s *Connection) RepositoryOptions(database string, scanLimit int) []reposit
 		opts = append(opts, repository.WithScanGate(admission.New(scanLimit, nil)))
 	}
 	return opts
+}
+
+// IndexLookups gives the collections of database the indexes of the side index (see
+// sideindex.Files.CreateIndexes) when this process runs the embedded store; for
+// MongoDB, which has indexes of its own, and for a store another process runs, it
+// does nothing. It returns the errors of the store's SQLite file.
+func (s *Connection) IndexLookups(ctx context.Context, database string) error {
+	if s.side == nil {
+		return nil
+	}
+	return s.side.CreateIndexes(ctx, database)
+}
+
+// SideIndex returns the side index of database (see sideindex.Index) when this
+// process runs the embedded store, and nil otherwise.
+func (s *Connection) SideIndex(database string) repository.SideIndex {
+	if s.side == nil {
+		return nil
+	}
+	return s.side.Index(database)
 }
 
 // CloseLogged closes the connection, logging a failure to logger.

@@ -36,6 +36,14 @@ type AuditEvent struct {
 	Hash     string        `json:"hash" bson:"hash" validate:"required"`
 }
 
+// The stored names of the fields of an audit event that queries filter and sort on,
+// besides FieldInsuranceNo, as its bson tags spell them.
+const (
+	FieldTime    = "time"
+	FieldKeyName = "key_name"
+	FieldAction  = "action"
+)
+
 // AuditAnchor is the end of a chain as another chain recorded it.
 type AuditAnchor struct {
 	Chain string `json:"chain" bson:"chain" validate:"required"`

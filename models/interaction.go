@@ -46,6 +46,19 @@ type Interaction struct {
 	Extra bson.D `json:"-" bson:"-" swaggerignore:"true"`
 }
 
+// The stored names of the fields of an interaction that queries filter and sort on,
+// as its bson tags spell them. FieldInsuranceNo names the insurance number in
+// patients, audit events and archived versions too, and FieldStatus an audit event's
+// status as well.
+const (
+	FieldInsuranceNo     = "insurance_no"
+	FieldInteractionDate = "interaction_date"
+	FieldHealthStatus    = "health_status"
+	FieldQA              = "qa"
+	FieldLabel           = "label"
+	FieldStatus          = "status"
+)
+
 // NextSteps is what follows a visit.
 type NextSteps struct {
 	NextVisit            *time.Time `json:"next_visit,omitempty" bson:"next_visit,omitempty" format:"date-time" example:"2024-10-12T00:00:00Z"`
@@ -56,10 +69,10 @@ type NextSteps struct {
 
 // The known fields of an interaction, as stored and as sent.
 var (
-	interactionBSONFields = withName(fieldNames(reflect.TypeFor[Interaction](), "bson"), searchTokensField, ailmentKeyField)
+	interactionBSONFields = withName(fieldNames(reflect.TypeFor[Interaction](), "bson"), FieldSearchTokens, FieldAilmentKey)
 	interactionJSONFields = fieldNames(reflect.TypeFor[Interaction](), "json")
 	// interactionReadOnly are the fields the server sets, which a client cannot send.
-	interactionReadOnly = withName(readOnlyFields(reflect.TypeFor[Interaction]()), searchTokensField, ailmentKeyField)
+	interactionReadOnly = withName(readOnlyFields(reflect.TypeFor[Interaction]()), FieldSearchTokens, FieldAilmentKey)
 )
 
 // NewInteraction builds version 1 of an interaction from a parsed request document.
@@ -174,6 +187,14 @@ func (r *fieldReader) labels(v any) []string {
 }
 
 type plainInteraction Interaction
+
+// The fields the server derives from an interaction, for searching it, stored with
+// it and never sent or taken through the API (a client that names one gets a 400):
+// its search tokens and ailment key (see storedInteraction).
+const (
+	FieldSearchTokens = "search_tokens"
+	FieldAilmentKey   = "ailment_key"
+)
 
 // storedInteraction is an interaction as stored: with the keys of its search.
 type storedInteraction struct {

@@ -150,3 +150,38 @@ func FuzzParseInteraction(f *testing.F) {
 		}
 	})
 }
+
+// TestFieldNamesAreStored stores a record of each kind the queries filter and sort
+// on: every field name the queries use is a field of the stored document.
+func TestFieldNamesAreStored(t *testing.T) {
+	at := time.Date(2024, 10, 1, 9, 30, 0, 0, time.UTC)
+	health, age := 4, 30
+	for _, tc := range []struct {
+		name   string
+		record any
+		fields []string
+	}{
+		{"interaction", models.Interaction{ID: "1", InsuranceNo: "A11", Ailment: "Influenza", InteractionDate: at,
+			HealthStatus: &health, QA: bson.D{{Key: "since", Value: "4 weeks"}}, Label: []string{"fever"},
+			Status: models.StatusEnteredInError},
+			[]string{models.FieldInsuranceNo, models.FieldInteractionDate, models.FieldHealthStatus, models.FieldQA,
+				models.FieldLabel, models.FieldStatus, models.FieldSearchTokens, models.FieldAilmentKey}},
+		{"patient", models.Patient{InsuranceNo: "A11", FName: "Vernon", LName: "Lopez", Age: &age},
+			[]string{models.FieldInsuranceNo, models.FieldSearchKeys, models.FieldSortKey}},
+		{"audit event", models.AuditEvent{ID: "c:1", Time: at, KeyName: "desk", Action: "interactions.read",
+			InsuranceNo: "A11", Status: 200},
+			[]string{models.FieldInsuranceNo, models.FieldTime, models.FieldKeyName, models.FieldAction, models.FieldStatus}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data, err := bson.Marshal(tc.record)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tc.fields {
+				if _, err := bson.Raw(data).LookupErr(f); err != nil {
+					t.Errorf("no field %q in the stored %s %s: %v", f, tc.name, bson.Raw(data), err)
+				}
+			}
+		})
+	}
+}

@@ -45,10 +45,10 @@ type Patient struct {
 // The known fields of a patient, as stored and as sent.
 var (
 	// A patient's _id is its insurance number: it is no extra field.
-	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id", searchKeysField, sortKeyField)
+	patientBSONFields = withName(fieldNames(reflect.TypeFor[Patient](), "bson"), "_id", FieldSearchKeys, FieldSortKey)
 	patientJSONFields = fieldNames(reflect.TypeFor[Patient](), "json")
 	// patientReadOnly are the fields the server sets, which a client cannot send.
-	patientReadOnly = withName(readOnlyFields(reflect.TypeFor[Patient]()), searchKeysField, sortKeyField)
+	patientReadOnly = withName(readOnlyFields(reflect.TypeFor[Patient]()), FieldSearchKeys, FieldSortKey)
 )
 
 // NewPatient builds version 1 of a patient from a parsed request document, with both
@@ -128,6 +128,14 @@ func validBloodType(s string) bool {
 }
 
 type plainPatient Patient
+
+// The fields the server derives from a patient, for searching and listing it,
+// stored with it and never sent or taken through the API (a client that names one
+// gets a 400): its search keys and sort key (see storedPatient).
+const (
+	FieldSearchKeys = "search_keys"
+	FieldSortKey    = "sort_key"
+)
 
 // storedPatient is a patient as stored: its insurance number is its _id too, so that
 // it is found by a lookup of _id alone (see the README's Storage section).

@@ -15,16 +15,6 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// The fields the server derives from a record, for searching it, stored with it and
-// never sent or taken through the API: a patient's search keys and sort key, an
-// interaction's search tokens and ailment key. A client that names one gets a 400.
-const (
-	searchKeysField   = "search_keys"
-	sortKeyField      = "sort_key"
-	searchTokensField = "search_tokens"
-	ailmentKeyField   = "ailment_key"
-)
-
 // Fold returns s as searches compare it: lower-case, without accents (é is e, ø is
 // o), ß as ss, and other letters as they are.
 func Fold(s string) string {

@@ -125,49 +125,39 @@ func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
 	return chains, nil
 }
 
-// AuditEvents returns one page of audit events matching q, newest first.
+// AuditEvents returns one page of audit events matching q, newest first: by the side
+// index when the DB has one, else with auditEventsFind (see listing). It returns the
+// store's errors.
 func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error) {
-	var items []models.AuditEvent
-	var last models.AuditEvent
-	var more bool
-	var err error
-	if s.side != nil {
-		var ids []string
-		if ids, err = s.side.AuditEventIDs(ctx, q, q.Limit+1); err != nil {
-			return models.AuditPage{}, fmt.Errorf("find audit events: %w", storeError(err))
-		}
-		items, last, more, err = readByID(ctx, s.auditEvents, ids, q.Limit, q.Matches)
-	} else {
-		items, more, err = s.auditEventsQuery(ctx, q)
-		if len(items) > 0 {
-			last = items[len(items)-1]
-		}
-	}
+	items, next, err := listing[models.AuditEvent]{
+		what:  "audit events",
+		coll:  s.auditEvents,
+		limit: q.Limit,
+		ids: func(ctx context.Context, side SideIndex, n int) ([]string, error) {
+			return side.AuditEventIDs(ctx, q, n)
+		},
+		find: func() (bson.D, *options.FindOptionsBuilder) { return auditEventsFind(q) },
+		keep: q.Matches,
+		cursor: func(last models.AuditEvent) string {
+			return models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
+		},
+	}.page(ctx, s)
 	if err != nil {
 		return models.AuditPage{}, err
 	}
-	page := models.AuditPage{Items: items}
-	if page.Items == nil {
-		page.Items = []models.AuditEvent{}
+	if items == nil {
+		items = []models.AuditEvent{}
 	}
-	if more {
-		next := models.Cursor{Date: last.Time, ID: last.ID, Query: q.Key()}.Encode()
-		page.NextCursor = &next
-	}
-	return page, nil
+	return models.AuditPage{Items: items, NextCursor: next}, nil
 }
 
-// auditEventsQuery reads the page of audit events q asks for with one query the
-// store filters and sorts. more reports whether the events go on past the page.
-func (s *DB) auditEventsQuery(ctx context.Context, q models.AuditQuery) (items []models.AuditEvent, more bool, err error) {
-	leave, err := s.scans.Enter(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("find audit events: %w", err)
-	}
-	defer leave()
+// auditEventsFind returns the find of the page of audit events q asks for: the
+// filter, and the options sorting newest first, ties by id, and asking for one event
+// more than the page, to tell whether the events go on past it.
+func auditEventsFind(q models.AuditQuery) (bson.D, *options.FindOptionsBuilder) {
 	filter := bson.D{}
 	for _, f := range []struct{ key, value string }{
-		{"insurance_no", q.InsuranceNo}, {"key_name", q.KeyName}, {"action", q.Action},
+		{models.FieldInsuranceNo, q.InsuranceNo}, {models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
 	} {
 		if f.value != "" {
 			filter = append(filter, bson.E{Key: f.key, Value: f.value})
@@ -181,25 +171,17 @@ func (s *DB) auditEventsQuery(ctx context.Context, q models.AuditQuery) (items [
 		span = append(span, bson.E{Key: "$lt", Value: q.To})
 	}
 	if len(span) > 0 {
-		filter = append(filter, bson.E{Key: "time", Value: span})
+		filter = append(filter, bson.E{Key: models.FieldTime, Value: span})
 	}
 	if q.After != nil {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: "time", Value: bson.D{{Key: "$lt", Value: q.After.Date}}}},
-			bson.D{{Key: "time", Value: q.After.Date}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}}},
+			bson.D{{Key: models.FieldTime, Value: bson.D{{Key: "$lt", Value: q.After.Date}}}},
+			bson.D{{Key: models.FieldTime, Value: q.After.Date}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}}},
 		}})
 	}
-	cur, err := s.auditEvents.Find(ctx, filter, options.Find().
-		SetSort(bson.D{{Key: "time", Value: -1}, {Key: "_id", Value: -1}}).
-		SetLimit(int64(q.Limit)+1))
-	if err != nil {
-		return nil, false, fmt.Errorf("find audit events: %w", storeError(err))
-	}
-	items, more, err = readPage[models.AuditEvent](ctx, cur, q.Limit, models.MaxPageBytes)
-	if err != nil {
-		return nil, false, fmt.Errorf("read audit events: %w", err)
-	}
-	return items, more, nil
+	return filter, options.Find().
+		SetSort(bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}).
+		SetLimit(int64(q.Limit) + 1)
 }
 
 // AuditChainHeads returns the head of every chain.

@@ -208,7 +208,7 @@ func migrateArchiveIDs(ctx context.Context, s *DB) error {
 // natural one, and deletes the original.
 func migrateArchived(ctx context.Context, archive, records *mongo.Collection, doc bson.D) error {
 	key := models.RecordKey{}
-	key.InsuranceNo, _ = field(doc, "insurance_no").(string)
+	key.InsuranceNo, _ = field(doc, models.FieldInsuranceNo).(string)
 	key.InteractionID, _ = field(doc, "interaction_id").(string)
 	version, ok := asInt(field(doc, "version"))
 	if key.InsuranceNo == "" || !ok {
@@ -256,7 +256,7 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 		if err := cur.Decode(&doc); err != nil {
 			return fmt.Errorf("decode patient: %w", err)
 		}
-		if id, ok := field(doc, "_id").(string); !ok || id != field(doc, "insurance_no") {
+		if id, ok := field(doc, "_id").(string); !ok || id != field(doc, models.FieldInsuranceNo) {
 			old = append(old, doc)
 		}
 	}
@@ -265,7 +265,7 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 	}
 	cur.Close(ctx)
 	for _, doc := range old {
-		no, ok := field(doc, "insurance_no").(string)
+		no, ok := field(doc, models.FieldInsuranceNo).(string)
 		if !ok || no == "" {
 			return fmt.Errorf("a patient without an insurance number")
 		}
@@ -289,14 +289,14 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 // stored without them, in batches; the records are otherwise left as they are. A run
 // after an interruption finds those done.
 func migrateSearchKeys(ctx context.Context, s *DB) error {
-	err := setDerived(ctx, s.patients, "search_keys", func(p models.Patient) bson.D {
-		return bson.D{{Key: "search_keys", Value: p.SearchKeys()}, {Key: "sort_key", Value: p.SortKey()}}
+	err := setDerived(ctx, s.patients, models.FieldSearchKeys, func(p models.Patient) bson.D {
+		return bson.D{{Key: models.FieldSearchKeys, Value: p.SearchKeys()}, {Key: models.FieldSortKey, Value: p.SortKey()}}
 	})
 	if err != nil {
 		return err
 	}
-	return setDerived(ctx, s.interactions, "search_tokens", func(in models.Interaction) bson.D {
-		return bson.D{{Key: "search_tokens", Value: in.SearchTokens()}, {Key: "ailment_key", Value: in.AilmentKey()}}
+	return setDerived(ctx, s.interactions, models.FieldSearchTokens, func(in models.Interaction) bson.D {
+		return bson.D{{Key: models.FieldSearchTokens, Value: in.SearchTokens()}, {Key: models.FieldAilmentKey, Value: in.AilmentKey()}}
 	})
 }
 

@@ -48,7 +48,7 @@ func (s *DB) scoped(insuranceNo string, filter bson.D) bson.D {
 	if s.loneID {
 		return filter
 	}
-	return append(bson.D{{Key: "insurance_no", Value: insuranceNo}}, filter...)
+	return append(bson.D{{Key: models.FieldInsuranceNo, Value: insuranceNo}}, filter...)
 }
 
 // claimInteractionID records that the interaction id is patient insuranceNo's. An
@@ -161,7 +161,7 @@ func (s *DB) registered(ctx context.Context, ids []string) ([]interactionID, err
 // returns the store's errors.
 func migrateInteractionIDs(ctx context.Context, s *DB) error {
 	cur, err := s.interactions.Find(ctx, bson.D{}, options.Find().
-		SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "insurance_no", Value: 1}}))
+		SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: models.FieldInsuranceNo, Value: 1}}))
 	if err != nil {
 		return fmt.Errorf("find interactions: %w", storeError(err))
 	}

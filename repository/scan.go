@@ -13,7 +13,7 @@ import (
 // EachVisit calls fn with every interaction q selects, as stored, in no particular
 // order, reading them with one query through a cursor, or by the side index when
 // the DB has one (which reads the fields the analytics need straight from the
-// embedded store's file, several times faster than the store's own scan): one read
+// embedded store's file, instead of the store's decoding of every document): one read
 // of the collection, admitted by the scan gate, however many patients there are.
 // It notes no audit subject: it reads many patients' visits. It stops at fn's
 // first error and returns it, and returns the store's errors.
@@ -29,22 +29,22 @@ func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.I
 		}
 		return fn(in)
 	}
-	filter := bson.D{{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}}}
+	filter := bson.D{{Key: models.FieldStatus, Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}}}
 	if span := between(q.From, q.To); len(span) > 0 {
-		filter = append(filter, bson.E{Key: "interaction_date", Value: span})
+		filter = append(filter, bson.E{Key: models.FieldInteractionDate, Value: span})
 	}
 	if q.WithQA {
-		filter = append(filter, bson.E{Key: "qa", Value: bson.D{{Key: "$exists", Value: true}}})
+		filter = append(filter, bson.E{Key: models.FieldQA, Value: bson.D{{Key: "$exists", Value: true}}})
 	}
 	var anyOf bson.A
 	if q.AilmentKey != "" {
-		anyOf = append(anyOf, bson.D{{Key: "ailment_key", Value: q.AilmentKey}})
+		anyOf = append(anyOf, bson.D{{Key: models.FieldAilmentKey, Value: q.AilmentKey}})
 	}
 	if len(q.Labels) > 0 {
-		anyOf = append(anyOf, bson.D{{Key: "label", Value: bson.D{{Key: "$in", Value: q.Labels}}}})
+		anyOf = append(anyOf, bson.D{{Key: models.FieldLabel, Value: bson.D{{Key: "$in", Value: q.Labels}}}})
 	}
 	if len(q.Words) > 0 {
-		anyOf = append(anyOf, bson.D{{Key: "search_tokens", Value: bson.D{{Key: "$in", Value: q.Words}}}})
+		anyOf = append(anyOf, bson.D{{Key: models.FieldSearchTokens, Value: bson.D{{Key: "$in", Value: q.Words}}}})
 	}
 	if len(anyOf) > 0 {
 		filter = append(filter, bson.E{Key: "$or", Value: anyOf})

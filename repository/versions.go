@@ -45,7 +45,7 @@ func (s *DB) PatientVersions() *Versions[models.Patient] {
 // archiveKey selects the archived versions of the record key. The filter starts with
 // insurance_no, the prefix of the archive's index.
 func archiveKey(key models.RecordKey) bson.D {
-	filter := bson.D{{Key: "insurance_no", Value: key.InsuranceNo}}
+	filter := bson.D{{Key: models.FieldInsuranceNo, Value: key.InsuranceNo}}
 	if key.InteractionID != "" {
 		filter = append(filter, bson.E{Key: "interaction_id", Value: key.InteractionID})
 	}

@@ -1,4 +1,4 @@
-package app_test
+package sideindex_test
 
 import (
 	"context"

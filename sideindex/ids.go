@@ -1,0 +1,173 @@
+package sideindex
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+)
+
+// HistoryIDs selects what the repository's query of a history selects, in its order
+// (see repository.HistoryFind): the patient's interactions (or everyone's), with any
+// or all of the labels, the ailment, in the date and health_status ranges, with the
+// words, without those entered in error unless asked, after the cursor. It returns
+// the ids of the first n, and the errors of the store's SQLite file.
+func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+	var w where
+	if q.InsuranceNo != "" {
+		w.add(field(models.FieldInsuranceNo)+" = ?", q.InsuranceNo)
+	}
+	if q.Ailment != "" {
+		w.add(field(models.FieldAilmentKey)+" = ?", q.Ailment)
+	}
+	date := field(models.FieldInteractionDate)
+	w.span(date, q.From, q.To, "<=")
+	if q.HealthMin != nil {
+		w.add(field(models.FieldHealthStatus)+" >= ?", *q.HealthMin)
+	}
+	if q.HealthMax != nil {
+		w.add(field(models.FieldHealthStatus)+" <= ?", *q.HealthMax)
+	}
+	for _, word := range q.Words {
+		w.startsWith(models.FieldSearchTokens, word)
+	}
+	if !q.IncludeEnteredInError {
+		w.add(fmt.Sprintf("coalesce(%s, '') != ?", field(models.FieldStatus)), models.StatusEnteredInError)
+	}
+	if len(q.Labels) > 0 {
+		marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Labels)), ", ")
+		labels := fmt.Sprintf("SELECT DISTINCT value FROM json_each(%s, '$.%s') WHERE value IN (%s)",
+			ferretColumn, models.FieldLabel, marks)
+		args := make([]any, len(q.Labels))
+		for i, l := range q.Labels {
+			args[i] = l
+		}
+		if q.MatchAll {
+			distinct := map[string]bool{}
+			for _, l := range q.Labels {
+				distinct[l] = true
+			}
+			w.add(fmt.Sprintf("(SELECT count(*) FROM (%s)) = %d", labels, len(distinct)), args...)
+		} else {
+			w.add("EXISTS ("+labels+")", args...)
+		}
+	}
+	w.after(date, q.After, q.Ascending)
+	order := historyOrder
+	if q.Ascending {
+		order = oldestFirst
+	}
+	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+}
+
+// PatientIDs selects what the repository's query of patients selects, in its order:
+// those with, for each word, a search key starting with it, by name, after the
+// cursor. It returns the ids of the first n, and the errors of the store's SQLite
+// file.
+func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error) {
+	var w where
+	for _, word := range q.Words {
+		w.startsWith(models.FieldSearchKeys, word)
+	}
+	if q.After != nil {
+		key, id := field(models.FieldSortKey), field("_id")
+		w.add(fmt.Sprintf("(%s > ? OR %s = ? AND %s > ?)", key, key, id), q.After.Key, q.After.Key, q.After.ID)
+	}
+	return x.ids(ctx, repository.PatientsCollection, w, nameOrder, n)
+}
+
+// AuditEventIDs selects what the repository's query of audit events selects, in its
+// order: the events of the patient, key and action asked for, in the time span,
+// after the cursor. It returns the ids of the first n, and the errors of the store's
+// SQLite file.
+func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error) {
+	var w where
+	for _, f := range []struct{ name, value string }{
+		{models.FieldInsuranceNo, q.InsuranceNo}, {models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
+	} {
+		if f.value != "" {
+			w.add(field(f.name)+" = ?", f.value)
+		}
+	}
+	at := field(models.FieldTime)
+	w.span(at, q.From, q.To, "<")
+	w.after(at, q.After, false)
+	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
+}
+
+// where is the condition of a query, with its arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// span keeps documents whose date (a field holding whole milliseconds) is from from
+// on, and before to by upTo, "<" or "<="; a zero bound is none. Dates count in whole
+// milliseconds, as the store keeps them and as MongoDB compares them.
+func (w *where) span(date string, from, to time.Time, upTo string) {
+	if !from.IsZero() {
+		w.add(date+" >= ?", from.UnixMilli())
+	}
+	if !to.IsZero() {
+		w.add(date+" "+upTo+" ?", to.UnixMilli())
+	}
+}
+
+// after keeps what comes after the cursor c, when there is one, in an order by date
+// (a field holding whole milliseconds), then _id, both descending, or both ascending.
+func (w *where) after(date string, c *models.Cursor, ascending bool) {
+	if c == nil {
+		return
+	}
+	op := "<"
+	if ascending {
+		op = ">"
+	}
+	ms := c.Date.UnixMilli()
+	w.add(fmt.Sprintf("(%s %s ? OR %s = ? AND %s %s ?)", date, op, date, field("_id"), op), ms, ms, c.ID)
+}
+
+// startsWith keeps documents whose array field holds a string starting with prefix.
+func (w *where) startsWith(array, prefix string) {
+	w.add(fmt.Sprintf("EXISTS (SELECT 1 FROM json_each(%s, '$.%s') WHERE value >= ? AND value < ?)", ferretColumn, array),
+		prefix, prefix+"\U0010FFFF")
+}
+
+// ids returns the _id of the first n documents of collection that w selects, in
+// order.
+func (x Index) ids(ctx context.Context, collection string, w where, order string, n int) ([]string, error) {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return nil, err
+	}
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", field("_id"), table, cond, order, n)
+	rows, err := db.QueryContext(ctx, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", collection, err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read %s: %w", collection, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", collection, err)
+	}
+	return ids, nil
+}
