@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/summary"
 )
 
 // insightsEnv returns an env holding six patients: I1 to I3 with influenza, I4 and
@@ -69,7 +70,7 @@ func TestSuggestedQuestions(t *testing.T) {
 			t.Fatalf("status %d: %s", res.status, res.body)
 		}
 		got := decode[handlers.QuestionSuggestions](t, res)
-		if got.Source != handlers.SourceDeterministic {
+		if got.Source != summary.SourceDeterministic {
 			t.Errorf("source %s", got.Source)
 		}
 		out := []string{}

@@ -29,7 +29,7 @@ func TestSummaryText(t *testing.T) {
 		"Pre-existing conditions: Asthma. Latest readings: temperature 37 °C (falling), blood pressure 120/80 mmHg (falling), " +
 		"heart rate 72 /min (falling), spo2 98 %, weight 68.5 kg, health status 7/10 (rising). " +
 		"Current medications: Paracetamol 500mg, oseltamivir 75MG. Next steps: pending tests Chest X-ray, CRP; next visit 15 Jan 2099 (scheduled)."
-	if s.Text != want || s.TextSource != handlers.SourceDeterministic || s.Visits.Count != 4 {
+	if s.Text != want || s.TextSource != summary.SourceDeterministic || s.Visits.Count != 4 {
 		t.Errorf("text (%s)\n got %s\nwant %s", s.TextSource, s.Text, want)
 	}
 	plain := e.do("GET", "/api/v1/patients/S1/summary", "")
@@ -130,12 +130,12 @@ func TestLanguageModel(t *testing.T) {
 		questions string
 		source    string
 	}{
-		{"answers", &fakeModel{answer: good}, written, "Takes medication?,Salt intake?", handlers.SourceLLM},
-		{"times out", &fakeModel{answer: good, delay: 2 * time.Second}, "", "", handlers.SourceDeterministic},
-		{"fails", &fakeModel{status: 500, raw: `{"error":"overloaded"}`}, "", "", handlers.SourceDeterministic},
-		{"answers garbage", &fakeModel{raw: "<html>not json"}, "", "", handlers.SourceDeterministic},
-		{"answers nothing", &fakeModel{answer: func(string) string { return " " }}, "", "", handlers.SourceDeterministic},
-		{"answers something else", &fakeModel{answer: func(string) string { return `{"text": 1}` }}, "", "", handlers.SourceDeterministic},
+		{"answers", &fakeModel{answer: good}, written, "Takes medication?,Salt intake?", summary.SourceLLM},
+		{"times out", &fakeModel{answer: good, delay: 2 * time.Second}, "", "", summary.SourceDeterministic},
+		{"fails", &fakeModel{status: 500, raw: `{"error":"overloaded"}`}, "", "", summary.SourceDeterministic},
+		{"answers garbage", &fakeModel{raw: "<html>not json"}, "", "", summary.SourceDeterministic},
+		{"answers nothing", &fakeModel{answer: func(string) string { return " " }}, "", "", summary.SourceDeterministic},
+		{"answers something else", &fakeModel{answer: func(string) string { return `{"text": 1}` }}, "", "", summary.SourceDeterministic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestLanguageModel(t *testing.T) {
 					}
 				}
 			}
-			if tc.source == handlers.SourceDeterministic && !strings.Contains(e.logs.String(), "language model failed") {
+			if tc.source == summary.SourceDeterministic && !strings.Contains(e.logs.String(), "language model failed") {
 				t.Error("the failure is not logged")
 			}
 		})

@@ -440,6 +440,26 @@ func (r *reader) decode(line []byte, at Origin, typ string, v interface{ header(
 	return true
 }
 
+// decodeFirst decodes line as r.decode does into v, a Patient or an Encounter, and
+// returns true when it holds the first resource of its id: it returns false, having
+// recorded why, when decode does, when the resource has no id, and when read, the
+// resources of its type read so far by id, holds its id.
+func decodeFirst[V any](r *reader, line []byte, at Origin, typ string, v interface{ header() *base }, read map[string]V) bool {
+	if !r.decode(line, at, typ, v) {
+		return false
+	}
+	id := v.header().ID
+	if id == "" {
+		r.report.Skip(at, typ+" has no id")
+		return false
+	}
+	if _, seen := read[id]; seen {
+		r.report.Skip(at, typ+" id read before (the first one is imported)")
+		return false
+	}
+	return true
+}
+
 // conditionStatus is the code system of a Condition's verification status.
 const conditionStatus = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
@@ -471,15 +491,7 @@ func plausibleType(t string) bool {
 
 func (r *reader) patient(ctx context.Context, typ string, line []byte, at Origin) error {
 	var p patient
-	if !r.decode(line, at, typ, &p) {
-		return nil
-	}
-	if p.ID == "" {
-		r.report.Skip(at, "Patient has no id")
-		return nil
-	}
-	if _, seen := r.patients[p.ID]; seen {
-		r.report.Skip(at, "Patient id read before (the first one is imported)")
+	if !decodeFirst(r, line, at, typ, &p, r.patients) {
 		return nil
 	}
 	pt, err := models.NewPatient(patientDocument(&p, r.opts.Now), r.opts.Now)
@@ -505,15 +517,7 @@ func (r *reader) patient(ctx context.Context, typ string, line []byte, at Origin
 
 func (r *reader) encounter(_ context.Context, typ string, line []byte, at Origin) error {
 	var e encounter
-	if !r.decode(line, at, typ, &e) {
-		return nil
-	}
-	if e.ID == "" {
-		r.report.Skip(at, "Encounter has no id")
-		return nil
-	}
-	if _, seen := r.visits[e.ID]; seen {
-		r.report.Skip(at, "Encounter id read before (the first one is imported)")
+	if !decodeFirst(r, line, at, typ, &e, r.visits) {
 		return nil
 	}
 	r.visits[e.ID] = nil

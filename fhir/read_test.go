@@ -280,6 +280,8 @@ func TestReadBadInput(t *testing.T) {
 			`{"resourceType":"Encounter","id":"e3","subject":{"reference":"Patient/p1"}}`,
 			`{"resourceType":"Encounter","id":"e4","subject":{"reference":"Patient/p1"},"period":{"start":"yesterday"}}`,
 			`{"resourceType":"Encounter","id":"e5","status":"entered-in-error","subject":{"reference":"Patient/p1"},"period":{"start":"2024-01-01"}}`,
+			enc, // the same id again
+			`{"resourceType":"Encounter","subject":{"reference":"Patient/p1"},"period":{"start":"2024-01-01"}}`,
 		},
 		"Condition.ndjson": {
 			`{"resourceType":"Condition","code":{"text":"Asthma"},"subject":{"reference":"Patient/p1"}}`,
@@ -313,6 +315,8 @@ func TestReadBadInput(t *testing.T) {
 		"malformed JSON":                                             {{"Patient.001.ndjson", 3}},
 		"Patient does not follow FHIR R4: gender has the wrong type": {{"Patient.001.ndjson", 4}},
 		"its Patient was skipped":                                    {{"Encounter.ndjson", 2}},
+		"Encounter id read before (the first one is imported)":       {{"Encounter.ndjson", 6}},
+		"Encounter has no id":                                        {{"Encounter.ndjson", 7}},
 		"Encounter has no period to date the interaction by":         {{"Encounter.ndjson", 3}},
 		"Condition refers to no Encounter":                           {{"Condition.ndjson", 1}},
 		"its Encounter was skipped":                                  {{"Condition.ndjson", 2}},

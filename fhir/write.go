@@ -211,10 +211,8 @@ func sourceID(source bson.D, key string) string {
 
 // lookup returns the value of key in d, or nil.
 func lookup(d bson.D, key string) any {
-	for _, e := range d {
-		if e.Key == key {
-			return e.Value
-		}
+	if i := models.FieldIndex(d, key); i >= 0 {
+		return d[i].Value
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clinic/interactions/audit"
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/models"
 )
 
@@ -28,7 +29,7 @@ type AuditLog interface {
 func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		full := c.UserContext()
-		work, cancel := reserve(full)
+		work, cancel := deadline.Reserve(full)
 		defer cancel()
 		work, subject := audit.WithSubject(work)
 		c.SetUserContext(work)

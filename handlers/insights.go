@@ -1,13 +1,10 @@
 package handlers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"math"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -31,12 +28,6 @@ type Writer interface {
 	RankQuestions(ctx context.Context, ailment string, labels, candidates []string) ([]int, error)
 }
 
-// The sources of an answer a language model may refine.
-const (
-	SourceDeterministic = "deterministic"
-	SourceLLM           = "llm"
-)
-
 // Bounds of the insight routes' parameters.
 const (
 	defaultSuggestions = 10
@@ -45,9 +36,6 @@ const (
 	maxNeighbours      = 50
 	defaultCohorts     = 5
 	maxCohorts         = 20
-	// minLLMSupport is how many visits must have asked a question for it to be
-	// shown to the language model: a question asked once could name someone.
-	minLLMSupport = 2
 )
 
 // QuestionSuggestions are the questions suggested for a context.
@@ -166,38 +154,15 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 		}
 	}
 	items := s.Suggestions(limit)
-	answer := QuestionSuggestions{SimilarVisits: s.Similar(), Source: SourceDeterministic, Items: items}
+	answer := QuestionSuggestions{SimilarVisits: s.Similar(), Source: summary.SourceDeterministic, Items: items}
 	if h.writer != nil {
-		answer.Items, answer.Source = h.rerank(ctx, q.AilmentKey, q.Labels, items)
+		var err error
+		answer.Items, answer.Source, err = insights.Rerank(items, func(questions []string) ([]int, error) {
+			return h.writer.RankQuestions(ctx, q.AilmentKey, q.Labels, questions)
+		})
+		h.logWriterFailure(ctx, "rank questions", err)
 	}
 	return c.JSON(answer)
-}
-
-// rerank has the language model reorder the leading questions asked in at least
-// minLLMSupport visits; the rest keep their place after them. On any failure the
-// deterministic order stays.
-func (h *Handler) rerank(ctx context.Context, ailment string, labels []string, items []insights.Suggestion) ([]insights.Suggestion, string) {
-	n := 0
-	for n < len(items) && items[n].Support >= minLLMSupport {
-		n++
-	}
-	if n < 2 {
-		return items, SourceDeterministic
-	}
-	candidates := make([]string, n)
-	for i := range n {
-		candidates[i] = items[i].Question
-	}
-	order, err := h.writer.RankQuestions(ctx, ailment, labels, candidates)
-	if err != nil {
-		h.logWriterFailure(ctx, "rank questions", err)
-		return items, SourceDeterministic
-	}
-	out := make([]insights.Suggestion, 0, len(items))
-	for _, i := range order {
-		out = append(out, items[i])
-	}
-	return append(out, items[n:]...), SourceLLM
 }
 
 // SimilarPatients lists the patients nearest a patient.
@@ -252,20 +217,12 @@ func (h *Handler) SimilarPatients(c *fiber.Ctx) error {
 	answer := SimilarPatients{InsuranceNo: no, Compared: len(space.Profiles) - 1, Items: []Neighbour{}}
 	for _, n := range space.Nearest(i, k) {
 		p := space.Profiles[n.Index]
-		words := make([]string, len(n.Shared))
-		for j, sh := range n.Shared {
-			words[j] = sh.String()
-		}
 		shared := n.Shared
 		if shared == nil {
 			shared = []insights.Shared{}
 		}
-		explanation := "nothing in common beyond being near in the feature space"
-		if len(words) > 0 {
-			explanation = "shares " + strings.Join(words, "; ")
-		}
 		answer.Items = append(answer.Items, Neighbour{InsuranceNo: p.InsuranceNo, Age: p.Age, Sex: p.Sex, Visits: p.Visits,
-			Distance: n.Distance, Shared: shared, Explanation: explanation})
+			Distance: n.Distance, Shared: shared, Explanation: n.Explanation()})
 	}
 	return c.JSON(answer)
 }
@@ -340,28 +297,16 @@ func (h *Handler) Cohorts(c *fiber.Ctx) error {
 	answer := Cohorts{K: len(clustering.Sizes), Patients: len(space.Profiles), Iterations: clustering.Iterations,
 		Inertia: math.Round(clustering.Inertia), Cohorts: space.Describe(clustering, names),
 		Members: MemberPage{Items: []Member{}}}
-	var members []Member
-	for i, a := range clustering.Assign {
-		if cohort >= 0 && a != cohort {
-			continue
-		}
-		no := space.Profiles[i].InsuranceNo
-		if after != nil && (a < after.Cohort || a == after.Cohort && no <= after.ID) {
-			continue
-		}
-		members = append(members, Member{Cohort: a, InsuranceNo: no,
-			Distance: clustering.Distance(space.Vectors[i], i)})
+	page, more := space.Members(clustering, cohort, after, limit)
+	for _, i := range page {
+		answer.Members.Items = append(answer.Members.Items, Member{Cohort: clustering.Assign[i],
+			InsuranceNo: space.Profiles[i].InsuranceNo, Distance: clustering.Distance(space.Vectors[i], i)})
 	}
-	slices.SortFunc(members, func(x, y Member) int {
-		return cmp.Or(x.Cohort-y.Cohort, strings.Compare(x.InsuranceNo, y.InsuranceNo))
-	})
-	if len(members) > limit {
-		last := members[limit-1]
+	if more {
+		last := answer.Members.Items[len(answer.Members.Items)-1]
 		next := models.MemberCursor{Cohort: last.Cohort, ID: last.InsuranceNo, Query: key}.Encode()
 		answer.Members.NextCursor = &next
-		members = members[:limit]
 	}
-	answer.Members.Items = append(answer.Members.Items, members...)
 	return c.JSON(answer)
 }
 
@@ -491,8 +436,11 @@ func (h *Handler) space(ctx context.Context) (*insights.Space, *insights.Names, 
 	return insights.NewSpace(b.Profiles()), b.Names(), nil
 }
 
-// logWriterFailure logs that the language model failed at what, with the error,
-// which carries no patient data.
+// logWriterFailure logs that the language model failed at what, with err, which
+// carries no patient data; it logs nothing when err is nil.
 func (h *Handler) logWriterFailure(ctx context.Context, what string, err error) {
+	if err == nil {
+		return
+	}
 	h.logger.WarnContext(ctx, "language model failed; the deterministic answer is given", "what", what, "error", err.Error())
 }

@@ -100,8 +100,8 @@ func TestSuggestionsWithAModel(t *testing.T) {
 		want   string
 		source string
 	}{
-		{"reordered", &fakeWriter{order: []int{1, 0}}, "A?,B?,C?", SourceLLM},
-		{"failed", &fakeWriter{err: errors.New("the model answered status 500")}, "B?,A?,C?", SourceDeterministic},
+		{"reordered", &fakeWriter{order: []int{1, 0}}, "A?,B?,C?", summary.SourceLLM},
+		{"failed", &fakeWriter{err: errors.New("the model answered status 500")}, "B?,A?,C?", summary.SourceDeterministic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -134,15 +134,15 @@ func TestSummaryTextWithAModel(t *testing.T) {
 		writer *fakeWriter
 		source string
 	}{
-		{&fakeWriter{text: "A paragraph the model wrote."}, SourceLLM},
-		{&fakeWriter{err: context.DeadlineExceeded}, SourceDeterministic},
+		{&fakeWriter{text: "A paragraph the model wrote."}, summary.SourceLLM},
+		{&fakeWriter{err: context.DeadlineExceeded}, summary.SourceDeterministic},
 	} {
 		a := send(t, insightsApp(&fakeRecords{}, tc.writer), "GET", "/api/v1/patients/A11/summary?format=text", "")
 		var s summary.Summary
 		if err := json.Unmarshal([]byte(a.body), &s); err != nil || a.status != 200 {
 			t.Fatalf("%d %s", a.status, a.body)
 		}
-		if s.TextSource != tc.source || (tc.source == SourceLLM) != (s.Text == tc.writer.text) || s.Text == "" {
+		if s.TextSource != tc.source || (tc.source == summary.SourceLLM) != (s.Text == tc.writer.text) || s.Text == "" {
 			t.Errorf("text by %s: %s", s.TextSource, s.Text)
 		}
 		if len(tc.writer.facts) != 1 || tc.writer.facts[0].Visits != 0 {

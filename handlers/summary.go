@@ -56,13 +56,11 @@ func (h *Handler) Summary(c *fiber.Ctx) error {
 		return err
 	}
 	if format == "text" {
-		s.Text, s.TextSource = s.Paragraph(), SourceDeterministic
+		s.Text, s.TextSource = s.Paragraph(), summary.SourceDeterministic
 		if h.writer != nil {
-			if text, err := h.writer.Summarize(ctx, s.Facts()); err != nil {
-				h.logWriterFailure(ctx, "write the summary", err)
-			} else {
-				s.Text, s.TextSource = text, SourceLLM
-			}
+			var err error
+			s.Text, s.TextSource, err = summary.Refine(s.Text, func() (string, error) { return h.writer.Summarize(ctx, s.Facts()) })
+			h.logWriterFailure(ctx, "write the summary", err)
 		}
 	}
 	return c.JSON(s)

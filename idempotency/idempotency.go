@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/models"
 )
 
@@ -77,17 +78,6 @@ type Keeper struct {
 
 // margin is the time a waiting retry keeps in hand before its deadline, to answer.
 const margin = 100 * time.Millisecond
-
-// workContext returns the context of the work of a request with ctx, ending so that
-// keeping its answer has time left before ctx ends: a tenth of the time left, at
-// most a second, earlier. Without a deadline, it has none either.
-func workContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithDeadline(ctx, deadline.Add(-min(time.Until(deadline)/10, time.Second)))
-}
 
 // New returns a Keeper over store.
 func New(store Store, opts Options) *Keeper {
@@ -195,7 +185,7 @@ func (k *Keeper) claim(ctx context.Context, req Request) (models.IdempotencyReco
 // earlier to leave time for that. A failure to keep the answer does not change it: a
 // retry then waits for the lease and finds the record made.
 func (k *Keeper) runOnce(ctx context.Context, held models.IdempotencyRecord, run func(context.Context, string) models.IdempotentAnswer) models.IdempotentAnswer {
-	work, cancel := workContext(ctx)
+	work, cancel := deadline.Reserve(ctx)
 	answer := run(work, held.ReservedID)
 	cancel()
 	if answer.Status >= 500 {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/vitals"
 )
 
@@ -61,6 +62,31 @@ func (s *Space) Describe(c Clustering, names *Names) []Cohort {
 		out[id] = s.describe(id, m, names)
 	}
 	return out
+}
+
+// Members returns one page of c's members over s's profiles, ordered by cohort then
+// insurance number: the members of cohort, or of every cohort when cohort is
+// negative, that come after the member after names (all of them when after is nil),
+// at most limit of them. It returns their indexes into s.Profiles, and whether more
+// members follow the page.
+func (s *Space) Members(c Clustering, cohort int, after *models.MemberCursor, limit int) (page []int, more bool) {
+	for i, a := range c.Assign {
+		if cohort >= 0 && a != cohort {
+			continue
+		}
+		no := s.Profiles[i].InsuranceNo
+		if after != nil && (a < after.Cohort || a == after.Cohort && no <= after.ID) {
+			continue
+		}
+		page = append(page, i)
+	}
+	slices.SortFunc(page, func(i, j int) int {
+		return cmp.Or(c.Assign[i]-c.Assign[j], strings.Compare(s.Profiles[i].InsuranceNo, s.Profiles[j].InsuranceNo))
+	})
+	if len(page) > limit {
+		return page[:limit], true
+	}
+	return page, false
 }
 
 func (s *Space) describe(id int, members []int, names *Names) Cohort {

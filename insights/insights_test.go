@@ -2,6 +2,7 @@ package insights
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/summary"
 )
 
 func day(n int) time.Time { return time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC).AddDate(0, 0, n) }
@@ -205,6 +207,30 @@ func TestSpace(t *testing.T) {
 	}
 }
 
+func TestExplanation(t *testing.T) {
+	tests := []struct {
+		name   string
+		shared []Shared
+		want   string
+	}{
+		{"nothing shared", nil, "nothing in common beyond being near in the feature space"},
+		{"one thing", []Shared{{Feature: KindLabel, Name: "fever"}}, "shares label fever"},
+		{"several, in order", []Shared{
+			{Feature: KindAilment, Name: "influenza"}, {Feature: KindSex, Name: "M"},
+			{Feature: KindAge, Value: ptr2(30.0), Other: ptr2(34.0), Unit: "years"},
+			{Feature: KindLatest, Name: "systolic_bp", Value: ptr2(142.0), Other: ptr2(138.0), Unit: "mmHg"},
+			{Feature: KindSlope, Name: "weight", Value: ptr2(0.5), Other: ptr2(-0.25), Unit: "kg"},
+		}, "shares ailment influenza; sex M; age 30 and 34; systolic_bp 142 and 138 mmHg; weight trend +0.5 and -0.25 kg per 30 days"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Neighbour{Shared: tc.shared}).Explanation(); got != tc.want {
+				t.Errorf("explanation\n got %s\nwant %s", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestDescribe(t *testing.T) {
 	var visits []models.Interaction
 	var patients []models.Patient
@@ -237,6 +263,46 @@ func TestDescribe(t *testing.T) {
 	data, _ := json.Marshal(got[0].Vitals)
 	if string(data) != `[{"metric":"systolic_bp","unit":"mmHg","mean":142,"slope_per_30_days":3},{"metric":"diastolic_bp","unit":"mmHg","mean":80,"slope_per_30_days":0},{"metric":"health_status","unit":"","mean":6,"slope_per_30_days":0}]` {
 		t.Errorf("vitals %s", data)
+	}
+}
+
+func TestMembers(t *testing.T) {
+	// Five patients in two cohorts, listed here out of insurance number order.
+	s := &Space{Profiles: []Profile{{InsuranceNo: "E"}, {InsuranceNo: "A"}, {InsuranceNo: "D"}, {InsuranceNo: "B"}, {InsuranceNo: "C"}}}
+	c := Clustering{Assign: []int{0, 1, 0, 0, 1}}
+	tests := []struct {
+		name   string
+		cohort int
+		after  *models.MemberCursor
+		limit  int
+		want   string
+		more   bool
+	}{
+		{"every cohort, by cohort then insurance number", -1, nil, 10, "0:B 0:D 0:E 1:A 1:C", false},
+		{"a page, with more after it", -1, nil, 2, "0:B 0:D", true},
+		{"a page that ends with the members", -1, nil, 5, "0:B 0:D 0:E 1:A 1:C", false},
+		{"after a member", -1, &models.MemberCursor{Cohort: 0, ID: "D"}, 2, "0:E 1:A", true},
+		{"after the last member of a cohort", -1, &models.MemberCursor{Cohort: 0, ID: "E"}, 10, "1:A 1:C", false},
+		{"after a member no longer there", -1, &models.MemberCursor{Cohort: 0, ID: "C"}, 10, "0:D 0:E 1:A 1:C", false},
+		{"one cohort", 1, nil, 10, "1:A 1:C", false},
+		{"one cohort, after a member of an earlier one", 1, &models.MemberCursor{Cohort: 0, ID: "Z"}, 1, "1:A", true},
+		{"after the last member", -1, &models.MemberCursor{Cohort: 1, ID: "C"}, 10, "", false},
+		{"a cohort of no one", 2, nil, 10, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			page, more := s.Members(c, tc.cohort, tc.after, tc.limit)
+			var got []string
+			for _, i := range page {
+				got = append(got, fmt.Sprintf("%d:%s", c.Assign[i], s.Profiles[i].InsuranceNo))
+			}
+			if strings.Join(got, " ") != tc.want || more != tc.more {
+				t.Errorf("members %v, more %v; want %s, more %v", got, more, tc.want, tc.more)
+			}
+		})
+	}
+	if page, more := (&Space{}).Members(Clustering{}, -1, nil, 10); len(page) != 0 || more {
+		t.Errorf("members of no patients: %v, more %v", page, more)
 	}
 }
 
@@ -308,6 +374,53 @@ func TestSuggestions(t *testing.T) {
 	want := "asked in 3 similar visits: 2 for the same ailment (influenza), 2 sharing labels (fever), 2 with symptom words in common (cough, dry)"
 	if len(top) != 1 || top[0].Reason != want || top[0].SameAilment != 2 || top[0].SharedLabels != 2 || top[0].SharedSymptoms != 2 {
 		t.Errorf("top %+v\nwant reason %s", top, want)
+	}
+}
+
+func TestRerank(t *testing.T) {
+	suggestions := func(supports ...int) []Suggestion {
+		var out []Suggestion
+		for i, n := range supports {
+			out = append(out, Suggestion{Question: fmt.Sprintf("Q%d?", i+1), Support: n})
+		}
+		return out
+	}
+	failure := errors.New("the model answered status 500")
+	tests := []struct {
+		name  string
+		items []Suggestion
+		order []int
+		err   error
+		// shown is what the model is shown, "-" when it is not asked.
+		shown, want, source string
+	}{
+		{"the model orders the questions asked in 2 visits or more", suggestions(5, 3, 2, 1, 1), []int{2, 0, 1}, nil,
+			"Q1? Q2? Q3?", "Q3? Q1? Q2? Q4? Q5?", summary.SourceLLM},
+		{"a question asked once ends the questions shown", suggestions(4, 1, 2), []int{0}, nil,
+			"-", "Q1? Q2? Q3?", summary.SourceDeterministic},
+		{"two questions are the fewest worth ordering", suggestions(2, 2), []int{1, 0}, nil,
+			"Q1? Q2?", "Q2? Q1?", summary.SourceLLM},
+		{"one question is not", suggestions(9), []int{0}, nil,
+			"-", "Q1?", summary.SourceDeterministic},
+		{"no questions", nil, nil, nil, "-", "", summary.SourceDeterministic},
+		{"a failure keeps the order", suggestions(3, 2, 1), nil, failure,
+			"Q1? Q2?", "Q1? Q2? Q3?", summary.SourceDeterministic},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			shown := "-"
+			got, source, err := Rerank(tc.items, func(questions []string) ([]int, error) {
+				shown = strings.Join(questions, " ")
+				return tc.order, tc.err
+			})
+			var qs []string
+			for _, s := range got {
+				qs = append(qs, s.Question)
+			}
+			if shown != tc.shown || strings.Join(qs, " ") != tc.want || source != tc.source || !errors.Is(err, tc.err) {
+				t.Errorf("shown %q, got %v by %s (%v); want shown %q, %s by %s", shown, qs, source, err, tc.shown, tc.want, tc.source)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/summary"
 	"github.com/clinic/interactions/vitals"
 )
 
@@ -205,6 +206,43 @@ func (s *Suggester) reason(t *tally) string {
 		visits = "visit"
 	}
 	return fmt.Sprintf("asked in %d similar %s: %s", t.support, visits, strings.Join(why, ", "))
+}
+
+// MinModelSupport is how many visits must have asked a question for it to be shown
+// to a language model: a question asked once could name someone.
+const MinModelSupport = 2
+
+// Rerank has rank reorder the leading items asked in at least MinModelSupport
+// visits, given their questions; the other items keep their place after them. rank
+// returns the questions' indexes in its order, each once (llm.Client.RankQuestions
+// checks that its model's answer is such a permutation).
+//
+// It returns the items and who ordered them: summary.SourceLLM, or, when fewer than
+// two items may be shown, without calling rank, or when rank fails, the items as
+// they are and summary.SourceDeterministic, with rank's error.
+func Rerank(items []Suggestion, rank func(questions []string) ([]int, error)) ([]Suggestion, string, error) {
+	n := 0
+	for n < len(items) && items[n].Support >= MinModelSupport {
+		n++
+	}
+	if n < 2 {
+		return items, summary.SourceDeterministic, nil
+	}
+	questions := make([]string, n)
+	for i := range n {
+		questions[i] = items[i].Question
+	}
+	return summary.Refine(items, func() ([]Suggestion, error) {
+		order, err := rank(questions)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]Suggestion, 0, len(items))
+		for _, i := range order {
+			out = append(out, items[i])
+		}
+		return append(out, items[n:]...), nil
+	})
 }
 
 // spelling returns the spelling most visits gave, ties by byte order; key when none.

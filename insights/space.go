@@ -301,6 +301,19 @@ func (s *Space) Shared(i, j int) []Shared {
 	return out
 }
 
+// Explanation says in words what the two patients share, or that they share
+// nothing beyond being near.
+func (n Neighbour) Explanation() string {
+	if len(n.Shared) == 0 {
+		return "nothing in common beyond being near in the feature space"
+	}
+	words := make([]string, len(n.Shared))
+	for j, sh := range n.Shared {
+		words[j] = sh.String()
+	}
+	return "shares " + strings.Join(words, "; ")
+}
+
 // String says in words what two patients share.
 func (sh Shared) String() string {
 	switch sh.Feature {

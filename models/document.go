@@ -18,6 +18,17 @@ import (
 // Document, arrays as bson.A, numbers as ParseNumber reads them.
 type Document = bson.D
 
+// FieldIndex returns the position in d of its field key, the first when the key
+// repeats, or -1 when d has no such field.
+func FieldIndex(d bson.D, key string) int {
+	for i, e := range d {
+		if e.Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
 // MaxDepth is the deepest nesting of objects and arrays a document may have;
 // the document itself is level 1.
 const MaxDepth = 32

@@ -30,6 +30,29 @@ func TestNormalizeLabels(t *testing.T) {
 	}
 }
 
+func TestFieldIndex(t *testing.T) {
+	d := bson.D{{Key: "a", Value: 1}, {Key: "b", Value: nil}, {Key: "a", Value: 2}}
+	tests := []struct {
+		name string
+		d    bson.D
+		key  string
+		want int
+	}{
+		{"a field with a null value is there", d, "b", 1},
+		{"the first of a repeated key", d, "a", 0},
+		{"no such field", d, "c", -1},
+		{"a field of a nested document is not one of d", bson.D{{Key: "x", Value: bson.D{{Key: "y", Value: 1}}}}, "y", -1},
+		{"an empty document", nil, "a", -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := models.FieldIndex(tc.d, tc.key); got != tc.want {
+				t.Errorf("FieldIndex(%v, %q) = %d, want %d", tc.d, tc.key, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseDate(t *testing.T) {
 	cases := []struct {
 		in   string

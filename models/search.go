@@ -9,7 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
@@ -56,9 +55,11 @@ func Words(s string) []string {
 func (p Patient) SearchKeys() []string {
 	keys := []string{Fold(p.InsuranceNo)}
 	words := append(Words(p.InsuranceNo), append(Words(p.FName), Words(p.LName)...)...)
-	if id, ok := lookupString(p.Source, "patient"); ok && id != "" {
-		keys = append(keys, Fold(id))
-		words = append(words, Words(id)...)
+	if i := FieldIndex(p.Source, "patient"); i >= 0 {
+		if id, ok := p.Source[i].Value.(string); ok && id != "" {
+			keys = append(keys, Fold(id))
+			words = append(words, Words(id)...)
+		}
 	}
 	for _, w := range words {
 		if len(keys) < MaxTokens && utf8.RuneCountInString(w) <= MaxTokenLength {
@@ -131,17 +132,6 @@ func (in Interaction) AilmentKey() string { return AilmentKey(in.Ailment) }
 // AilmentKey is ailment as a search for it compares it: folded, its words one space
 // apart.
 func AilmentKey(ailment string) string { return strings.Join(Words(ailment), " ") }
-
-// lookupString returns the string value of key in d.
-func lookupString(d bson.D, key string) (string, bool) {
-	for _, e := range d {
-		if e.Key == key {
-			s, ok := e.Value.(string)
-			return s, ok
-		}
-	}
-	return "", false
-}
 
 // PatientQuery selects one page of patients, by last name, first name and insurance
 // number (see Patient.SortKey).

@@ -349,17 +349,15 @@ func clientForm(v any) (bson.D, error) {
 // valueAt returns the value at a path of at most two keys ("metrics.BP"), or nil.
 func valueAt(doc bson.D, path string) any {
 	first, rest, nested := strings.Cut(path, ".")
-	for _, e := range doc {
-		if e.Key != first {
-			continue
-		}
-		if !nested {
-			return e.Value
-		}
-		inner, _ := e.Value.(bson.D)
-		return valueAt(inner, rest)
+	i := models.FieldIndex(doc, first)
+	switch {
+	case i < 0:
+		return nil
+	case !nested:
+		return doc[i].Value
 	}
-	return nil
+	inner, _ := doc[i].Value.(bson.D)
+	return valueAt(inner, rest)
 }
 
 // setAt returns patch with value at a path of at most two keys.
@@ -368,12 +366,10 @@ func setAt(patch bson.D, path string, value any) bson.D {
 	if !nested {
 		return append(patch, bson.E{Key: first, Value: value})
 	}
-	for i, e := range patch {
-		if e.Key == first {
-			inner, _ := e.Value.(bson.D)
-			patch[i].Value = setAt(inner, rest, value)
-			return patch
-		}
+	if i := models.FieldIndex(patch, first); i >= 0 {
+		inner, _ := patch[i].Value.(bson.D)
+		patch[i].Value = setAt(inner, rest, value)
+		return patch
 	}
 	return append(patch, bson.E{Key: first, Value: bson.D{{Key: rest, Value: value}}})
 }

@@ -1,6 +1,10 @@
 package records
 
-import "go.mongodb.org/mongo-driver/v2/bson"
+import (
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
+)
 
 // MergePatch applies patch to target as RFC 7396 describes: a null removes a field,
 // an object merges into an object, anything else replaces. target is not modified.
@@ -8,7 +12,7 @@ func MergePatch(target, patch bson.D) bson.D {
 	out := make(bson.D, 0, len(target)+len(patch))
 	out = append(out, target...)
 	for _, p := range patch {
-		i := indexOf(out, p.Key)
+		i := models.FieldIndex(out, p.Key)
 		switch {
 		case p.Value == nil:
 			if i >= 0 {
@@ -34,13 +38,4 @@ func MergePatch(target, patch bson.D) bson.D {
 		}
 	}
 	return out
-}
-
-func indexOf(d bson.D, key string) int {
-	for i, e := range d {
-		if e.Key == key {
-			return i
-		}
-	}
-	return -1
 }

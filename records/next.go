@@ -34,12 +34,12 @@ func editable(v any, serverFields ...string) (bson.D, error) {
 // or name a field the server sets, null included.
 func checkImmutable(patch bson.D, errs *models.ValidationError, fields map[string]string) {
 	for key, current := range fields {
-		if i := indexOf(patch, key); i >= 0 && patch[i].Value != current {
+		if i := models.FieldIndex(patch, key); i >= 0 && patch[i].Value != current {
 			errs.Add(key, "cannot be changed")
 		}
 	}
 	for _, key := range serverFields {
-		if indexOf(patch, key) >= 0 {
+		if models.FieldIndex(patch, key) >= 0 {
 			errs.Add(key, "is set by the server and cannot be changed")
 		}
 	}
@@ -53,7 +53,7 @@ func nextInteraction(current models.Interaction, patch bson.D, reason string, no
 	errs := &models.ValidationError{}
 	checkImmutable(patch, errs, map[string]string{"id": current.ID, "insurance_no": current.InsuranceNo})
 	checkReason(reason, errs)
-	if i := indexOf(patch, "interaction_date"); i >= 0 && patch[i].Value == nil {
+	if i := models.FieldIndex(patch, "interaction_date"); i >= 0 && patch[i].Value == nil {
 		errs.Add("interaction_date", "cannot be removed")
 	}
 	if err := errs.Err(); err != nil {

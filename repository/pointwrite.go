@@ -8,6 +8,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/models"
 )
 
 // The writes below change one document, found by its _id, when a condition on it
@@ -147,10 +149,8 @@ func field(doc bson.D, key string) any {
 
 // lookup returns the value of key in doc and whether it is there.
 func lookup(doc bson.D, key string) (any, bool) {
-	for _, e := range doc {
-		if e.Key == key {
-			return e.Value, true
-		}
+	if i := models.FieldIndex(doc, key); i >= 0 {
+		return doc[i].Value, true
 	}
 	return nil, false
 }

@@ -2,6 +2,9 @@
 // labels and ailments, vitals and their trends, current medications, pending tests
 // and the next visit, from the patient's record and interactions. It needs no store
 // and no HTTP: the caller reads the chart and hands each interaction to a Builder.
+// The summary's text is the templates' (Summary.Paragraph), or a language model's
+// written from the de-identified Facts alone, with the templates' text to fall back
+// on (Refine).
 package summary
 
 import (
