@@ -6,36 +6,57 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/clinic/interactions/app"
 )
 
-// TestREADMEWalkthrough runs the README's walkthrough as a reader would: every code
-// block marked <!-- walkthrough --> in order, against a fresh server started as
-// `go run .` starts it. Each command must succeed; a command that names a status in
-// its comment ("# 404 ...") must answer it. Keys the commands print are put where
-// the README says <the key printed above>; localhost:8000 and 127.0.0.1:27017 stand
-// for the server's and its store's addresses.
+// walkthroughFiles are the files whose code blocks marked <!-- walkthrough --> the
+// walkthrough runs, in the order it runs them, as the README states: each part
+// relies on what the parts before it did. The README makes the key; Patients and
+// visits records P100 and visit-1 and loads A11's history; the insights read visit-1
+// before Records and audit amends it, marks it entered-in-error and makes the
+// auditor's key; mongosh then reads visit-1's versions; the export shows the marked
+// visit.
+var walkthroughFiles = []string{
+	"README.md",
+	"docs/guides/patients-and-visits.md",
+	"docs/guides/workspace-and-insights.md",
+	"docs/guides/records-and-audit.md",
+	"docs/guides/operations.md",
+	"docs/guides/fhir.md",
+}
+
+// minWalkthrough is the number of commands the walkthrough holds: fewer means a
+// block has lost its mark or its file is not listed. Lower it only with a command
+// removed on purpose.
+const minWalkthrough = 55
+
+// TestREADMEWalkthrough runs the walkthrough as a reader would: every code block
+// marked <!-- walkthrough --> in the README and in the guides, file by file in the
+// order of walkthroughFiles, against a fresh server started as `go run .` starts it.
+// Each command must succeed; a command that names a status in its comment
+// ("# 404 ...") must answer it. Keys the commands print are put where the text says
+// <the key printed above>; localhost:8000 and 127.0.0.1:27017 stand for the
+// server's and its store's addresses.
 func TestREADMEWalkthrough(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	commands, err := walkthroughOf(os.DirFS(".."), walkthroughFiles)
 	if err != nil {
 		t.Fatal(err)
 	}
-	commands, err := walkthrough(string(readme))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(commands) < 20 {
-		t.Fatalf("the walkthrough holds %d commands: are its blocks marked?", len(commands))
+	if len(commands) < minWalkthrough {
+		t.Fatalf("the walkthrough holds %d commands, fewer than %d: are its blocks marked?", len(commands), minWalkthrough)
 	}
 	t.Setenv("MONGODB_URI", "")
 	t.Setenv("MONGODB_DATABASE", "")
@@ -56,6 +77,94 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 }
 
+// guidesGlob matches the guides, whose marked blocks run only when they are listed.
+const guidesGlob = "docs/guides/*.md"
+
+// walkthroughOf returns the walkthrough's commands: those of the blocks marked
+// <!-- walkthrough --> in files, read from repo, file by file in order. It returns an
+// error when a listed file has no marked block, and when a guide has marked blocks
+// but is not listed, since nothing would say when they run.
+func walkthroughOf(repo fs.FS, files []string) ([]command, error) {
+	var all []command
+	listed := map[string]bool{}
+	for _, name := range files {
+		listed[name] = true
+		text, err := fs.ReadFile(repo, name)
+		if err != nil {
+			return nil, err
+		}
+		commands, err := walkthrough(name, string(text))
+		if err != nil {
+			return nil, err
+		}
+		if len(commands) == 0 {
+			return nil, fmt.Errorf("%s is in the walkthrough's files but has no block marked %s", name, walkthroughMark)
+		}
+		all = append(all, commands...)
+	}
+	guides, err := fs.Glob(repo, guidesGlob)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range guides {
+		if listed[name] {
+			continue
+		}
+		text, err := fs.ReadFile(repo, name)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(strings.Split(string(text), "\n"), isWalkthroughMark) {
+			return nil, fmt.Errorf("%s has blocks marked %s but is not in the walkthrough's files, which say when they run", name, walkthroughMark)
+		}
+	}
+	return all, nil
+}
+
+func TestWalkthroughOf(t *testing.T) {
+	block := func(cmd string) *fstest.MapFile {
+		return &fstest.MapFile{Data: []byte("Text.\n\n" + walkthroughMark + "\n```sh\n" + cmd + "\n```\n")}
+	}
+	plain := &fstest.MapFile{Data: []byte("Blocks marked `" + walkthroughMark + "` run.\n\n```sh\ngo run .\n```\n")}
+	repo := fstest.MapFS{
+		"README.md":            block("go run . keys list"),
+		"docs/guides/first.md": block("curl localhost:8000/healthz   # 200"),
+		"docs/guides/plain.md": plain,
+	}
+	commands, err := walkthroughOf(repo, []string{"README.md", "docs/guides/first.md"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range commands {
+		got = append(got, c.text)
+	}
+	if want := []string{"go run . keys list", "curl localhost:8000/healthz   # 200"}; !slices.Equal(got, want) {
+		t.Errorf("walkthroughOf gave %q, want %q, in the order of the files", got, want)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		repo  fstest.MapFS
+		files []string
+		want  string
+	}{
+		{"a listed file without a marked block", fstest.MapFS{"README.md": block("go run ."), "docs/guides/plain.md": plain},
+			[]string{"README.md", "docs/guides/plain.md"}, "docs/guides/plain.md is in the walkthrough's files but has no block"},
+		{"a guide with a marked block, not listed", fstest.MapFS{"README.md": block("go run ."), "docs/guides/first.md": block("go run .")},
+			[]string{"README.md"}, "docs/guides/first.md has blocks marked"},
+		{"a listed file that is missing", fstest.MapFS{"README.md": block("go run .")},
+			[]string{"README.md", "docs/guides/gone.md"}, "gone.md"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := walkthroughOf(tc.repo, tc.files)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("walkthroughOf = %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
 // command is one command of the walkthrough: its words, unexpanded, the status its
 // comment expects (0 for none) and its text, for messages.
 type command struct {
@@ -72,17 +181,22 @@ type part struct {
 
 var statusComment = regexp.MustCompile(`^\s*(\d{3})\b`)
 
-// walkthrough returns the commands of the README's code blocks marked
-// <!-- walkthrough -->, in order.
-func walkthrough(markdown string) ([]command, error) {
+// walkthroughMark, alone on its line, marks a code block the walkthrough runs.
+const walkthroughMark = "<!-- walkthrough -->"
+
+func isWalkthroughMark(line string) bool { return strings.TrimSpace(line) == walkthroughMark }
+
+// walkthrough returns the commands of the code blocks of markdown, the text of the
+// file name, marked <!-- walkthrough -->, in order.
+func walkthrough(name, markdown string) ([]command, error) {
 	var out []command
 	lines := strings.Split(markdown, "\n")
 	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "<!-- walkthrough -->" {
+		if !isWalkthroughMark(lines[i]) {
 			continue
 		}
 		if i+1 >= len(lines) || strings.TrimSpace(lines[i+1]) != "```sh" {
-			return nil, fmt.Errorf("README line %d: a walkthrough mark not followed by a ```sh block", i+1)
+			return nil, fmt.Errorf("%s line %d: a walkthrough mark not followed by a ```sh block", name, i+1)
 		}
 		var block []string
 		for i += 2; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
@@ -90,7 +204,7 @@ func walkthrough(markdown string) ([]command, error) {
 		}
 		cmds, err := lex(strings.Join(block, "\n") + "\n")
 		if err != nil {
-			return nil, fmt.Errorf("README block before line %d: %w", i+1, err)
+			return nil, fmt.Errorf("%s block before line %d: %w", name, i+1, err)
 		}
 		out = append(out, cmds...)
 	}
@@ -218,7 +332,7 @@ type reader struct {
 	adminKey, lastKey, lastCursor string
 }
 
-// The README's placeholders for what the reader pastes from what came before.
+// The walkthrough's placeholders for what the reader pastes from what came before.
 const (
 	keyPlaceholder    = "<the key printed above>"
 	adminPlaceholder  = "<the admin key the server printed>"

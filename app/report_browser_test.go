@@ -22,15 +22,23 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
+// chromiumPath returns the path of the Chromium binary the browser tests run, and
+// skips the test, naming the tool, when it is not on PATH.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("skipped: needs chromium, which is not on PATH (apt-get install chromium; .ci/run installs it)")
+	}
+	return path
+}
+
 // TestReportInChromium opens a report in headless Chromium, as a clinician's browser
 // would, through the real server and its headers: the page renders with its charts
 // and without a word from the browser about its Content-Security-Policy, its
 // screenshot shows the charts, and it prints to A4 pages.
 func TestReportInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("skipped: needs chromium, which is not on PATH (apt-get install chromium; .ci/run installs it)")
-	}
+	chromium := chromiumPath(t)
 	e := newEnv(t)
 	e.createPatient("C1")
 	start := time.Date(2023, 1, 2, 9, 0, 0, 0, time.UTC)

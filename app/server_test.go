@@ -195,10 +195,7 @@ func TestLogsCarryNoPatientData(t *testing.T) {
 // TestSwaggerUIRenders opens the Swagger UI in headless Chromium, as a person does:
 // it renders every operation of the document and offers to authorize.
 func TestSwaggerUIRenders(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("skipped: needs chromium, which is not on PATH (apt-get install chromium; .ci/run installs it)")
-	}
+	chromium := chromiumPath(t)
 	e := newEnv(t)
 	base := e.listen()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
