@@ -19,6 +19,7 @@ import (
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/synthetic"
 )
 
 // benchPatients is how many synthetic patients each run of a benchmark loads: about
@@ -164,7 +165,7 @@ func copiedSample(b *testing.B, copies int) string {
 // interactions, each encoded as the repository stores it (recorded by a seed run).
 func encodedGenerated(b *testing.B, n int) (patients, interactions []any) {
 	b.Helper()
-	ps, ins, err := generate(1, time.Now(), n)
+	ps, ins, err := synthetic.Generate(1, time.Now(), n)
 	if err != nil {
 		b.Fatal(err)
 	}

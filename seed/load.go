@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/synthetic"
 )
 
 // recordStore is what loading needs from the repository.
@@ -120,7 +121,7 @@ type generateOptions struct {
 	patients int
 	writeOptions
 	seed uint64
-	// planted draws the planted patients (see planted.go).
+	// planted draws the planted patients (see synthetic.NewPlanted).
 	planted bool
 	// now is when the records are created; visits fall in the three years before.
 	now time.Time
@@ -165,7 +166,7 @@ func (r generateReport) perSecond() float64 {
 // documents in all), so that no interaction is stored before its patient. Those
 // already stored, by insurance number or id, are left unchanged and counted: the same
 // seed gives the same insurance numbers and interaction ids at any time (see
-// generator), so loading a seed again adds nothing, and loading more patients of a
+// synthetic.Generator), so loading a seed again adds nothing, and loading more patients of a
 // seed adds only the new ones. A progress bar counting documents goes to con, and its
 // line is ended when loadGenerated returns.
 //
@@ -174,11 +175,13 @@ func (r generateReport) perSecond() float64 {
 // was stored either way.
 func loadGenerated(ctx context.Context, store recordStore, opts generateOptions, con *console) (generateReport, error) {
 	started := time.Now()
-	g := newGenerator(opts.seed, opts.now)
-	g.planted = opts.planted
+	g := synthetic.New(opts.seed, opts.now)
+	if opts.planted {
+		g = synthetic.NewPlanted(opts.seed, opts.now)
+	}
 	total := opts.patients
 	for i := range opts.patients {
-		total += g.visits(i)
+		total += g.Visits(i)
 	}
 	bar := con.newProgress(int64(total), "inserting",
 		progressbar.OptionSetItsString("docs"),
@@ -204,7 +207,7 @@ func loadGenerated(ctx context.Context, store recordStore, opts generateOptions,
 	var genErr error
 	sending := true
 	for i := 0; i < opts.patients && sending; i++ {
-		p, history, err := g.patient(i)
+		p, history, err := g.Patient(i)
 		if err != nil {
 			genErr = err
 			break

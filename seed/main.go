@@ -6,8 +6,8 @@
 // loads the first N synthetic patients of a seed (-seed, 1 by default) with their
 // histories; a seed always gives the same patients, insurance numbers and interaction
 // ids; with -planted, patients with planted cohorts, question patterns and twins,
-// to measure the service's insights by (see planted.go). With -fhir PATH it imports
-// a FHIR R4 bulk export (a folder of NDJSON files, as Synthea writes it) or one
+// to measure the service's insights by (see package synthetic). With -fhir PATH it
+// imports a FHIR R4 bulk export (a folder of NDJSON files, as Synthea writes it) or one
 // NDJSON file of FHIR resources (as the API's export writes it): patients, and each
 // encounter as an interaction (see package fhir). CSV rows and FHIR resources go
 // through the API's own validation; invalid ones are reported and skipped.

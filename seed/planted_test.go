@@ -25,6 +25,7 @@ import (
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/synthetic"
 )
 
 // plantedPatients is how many planted patients the quality test loads by default:
@@ -53,13 +54,13 @@ func TestPlantedQuality(t *testing.T) {
 	n := plantedPatients
 	if v := os.Getenv("PLANTED_PATIENTS"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 2*twinEvery {
-			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*twinEvery)
+		if n, err = strconv.Atoi(v); err != nil || n < 2*synthetic.TwinEvery {
+			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*synthetic.TwinEvery)
 		}
 	}
 	repo, _ := newRepository(t)
 	ctx := context.Background()
-	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), n)
+	patients, visits, truth, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestPlantedQuality(t *testing.T) {
 
 	t.Run("cohorts", func(t *testing.T) {
 		var found, want []int
-		path := fmt.Sprintf("/api/v1/analytics/cohorts?k=%d&limit=100", len(plantedCohorts))
+		path := fmt.Sprintf("/api/v1/analytics/cohorts?k=%d&limit=100", truth.Cohorts)
 		for cursor := ""; ; {
 			var page handlers.Cohorts
 			get(path+cursor, &page)
@@ -120,7 +121,7 @@ func TestPlantedQuality(t *testing.T) {
 			t.Fatalf("%d members, want %d", len(found), n)
 		}
 		ari := insights.AdjustedRandIndex(found, want)
-		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), len(plantedCohorts))
+		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), truth.Cohorts)
 		if ari < minARI {
 			t.Errorf("adjusted Rand index %.3f, want at least %.1f", ari, minARI)
 		}
@@ -189,7 +190,7 @@ func TestPlantedQuality(t *testing.T) {
 //
 //	go test ./seed -run XXX -bench PlantedCohorts -benchtime 3x
 func BenchmarkPlantedCohorts(b *testing.B) {
-	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, truth, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 			p.AddVisit(in)
 		}
 		space := insights.NewSpace(p.Profiles())
-		c := insights.KMeans(space.Vectors, len(plantedCohorts), insights.KMeansSeed)
+		c := insights.KMeans(space.Vectors, truth.Cohorts, insights.KMeansSeed)
 		space.Describe(c, p.Names())
 		want := make([]int, len(space.Profiles))
 		for i, prof := range space.Profiles {
@@ -273,7 +274,7 @@ func peakHeap() (stop func() float64) {
 func BenchmarkInsightRoutes(b *testing.B) {
 	repo, _ := testStore.DB(b)
 	ctx := context.Background()
-	patients, visits, _, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, _, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -320,67 +321,5 @@ func BenchmarkInsightRoutes(b *testing.B) {
 			}
 			b.ReportMetric(stop(), "peak-heap-MB")
 		})
-	}
-}
-
-// TestPlanted checks what -planted draws: the same patients for a seed, apart from
-// those -generate draws without -planted; the cohorts, twins and question patterns
-// as planted.go says; and records the API would accept.
-func TestPlanted(t *testing.T) {
-	now := time.Now()
-	patients, visits, truth, err := generatePlanted(defaultSeed, now, 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, againVisits, _, err := generatePlanted(defaultSeed, now.Add(time.Hour), 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, plainVisits, err := generate(defaultSeed, now, 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newGenerator(defaultSeed, now)
-	g.planted = true
-	counted := 0
-	for i, p := range patients {
-		counted += g.visits(i)
-		if again[i].InsuranceNo != p.InsuranceNo || plain[i].InsuranceNo == p.InsuranceNo {
-			t.Errorf("patient %d: %s, again %s, without -planted %s", i, p.InsuranceNo, again[i].InsuranceNo, plain[i].InsuranceNo)
-		}
-		if want := plantedCohorts[i%len(plantedCohorts)]; twinOf(i) < 0 && (truth.Cohort[p.InsuranceNo] != i%len(plantedCohorts) ||
-			*p.Age < want.age.lo || *p.Age > want.age.hi) {
-			t.Errorf("patient %d: cohort %d, age %d", i, truth.Cohort[p.InsuranceNo], *p.Age)
-		}
-	}
-	if counted != len(visits) || len(againVisits) != len(visits) || visits[0].ID == plainVisits[0].ID {
-		t.Errorf("%d visits, %d counted, %d again", len(visits), counted, len(againVisits))
-	}
-	// Patients 24 and 49 are the twins of 23 and 48: same cohort, age, sex and
-	// number of visits, with ailments drawn alike.
-	for _, i := range []int{24, 49} {
-		twin, of := patients[i], patients[i-1]
-		if truth.Twins[twin.InsuranceNo] != of.InsuranceNo || *twin.Age != *of.Age || twin.Sex != of.Sex ||
-			truth.Cohort[twin.InsuranceNo] != truth.Cohort[of.InsuranceNo] {
-			t.Errorf("twin %d: %+v of %+v", i, twin, of)
-		}
-	}
-	if len(truth.Twins) != 2 {
-		t.Errorf("twins %v", truth.Twins)
-	}
-	// Each planted ailment's question is asked at about four visits in five of it.
-	asked, of := 0, 0
-	for _, in := range visits {
-		q, ok := truth.Questions[in.Ailment]
-		if !ok {
-			continue
-		}
-		of++
-		if slices.ContainsFunc(in.QA, func(e bson.E) bool { return e.Key == q }) {
-			asked++
-		}
-	}
-	if share := float64(asked) / float64(of); share < 0.7 || share > 0.9 {
-		t.Errorf("planted questions asked at %d of %d visits", asked, of)
 	}
 }
