@@ -10,6 +10,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/clinic/interactions/csvimport"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/synthetic"
 )
@@ -25,7 +26,7 @@ type recordStore interface {
 type importReport struct {
 	patientRows, interactionRows int
 	patients, interactions       models.InsertResult
-	problems                     []problem
+	problems                     []csvimport.Problem
 	notes                        []string
 }
 
@@ -35,30 +36,30 @@ type writeOptions struct {
 	batch, inflight int
 }
 
-// importCSV loads Patient.csv and Interaction.csv from fsys into store, as readDataset
-// reads them (dir names the files in problems; start is the import's one timestamp).
+// importCSV loads Patient.csv and Interaction.csv from fsys into store, as
+// csvimport.Read reads them (dir names the files in problems; start is the import's one timestamp).
 // Interactions whose patient is neither in the files nor in the store are reported
 // and left out. Documents go in as opts says, every patient before any interaction;
 // those already present, by insurance number or id, are left unchanged and counted,
 // so loading the same files again changes nothing.
 //
-// It returns the errors of readDataset and the store's errors, with a report of what
+// It returns the errors of csvimport.Read and the store's errors, with a report of what
 // was stored before the store failed, and when ctx ends, once the calls under way
 // have finished, an error saying how many documents were inserted, with that report.
 func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, start time.Time, opts writeOptions) (importReport, error) {
-	ds, err := readDataset(fsys, dir, start)
+	ds, err := csvimport.Read(fsys, dir, start)
 	if err != nil {
 		return importReport{}, err
 	}
-	rep := importReport{patientRows: ds.patientRows, interactionRows: ds.interactionRows, problems: ds.problems, notes: ds.notes}
+	rep := importReport{patientRows: ds.PatientRows, interactionRows: ds.InteractionRows, problems: ds.Problems, notes: ds.Notes}
 
 	known := map[string]bool{}
-	for _, p := range ds.patients {
+	for _, p := range ds.Patients {
 		known[p.InsuranceNo] = true
 	}
-	interactions := make([]models.Interaction, 0, len(ds.interactions))
-	for _, ci := range ds.interactions {
-		no := ci.interaction.InsuranceNo
+	interactions := make([]models.Interaction, 0, len(ds.Interactions))
+	for _, ci := range ds.Interactions {
+		no := ci.Record.InsuranceNo
 		ok, checked := known[no]
 		if !checked {
 			if ok, err = store.PatientExists(ctx, no); err != nil {
@@ -67,16 +68,16 @@ func importCSV(ctx context.Context, store recordStore, fsys fs.FS, dir string, s
 			known[no] = ok
 		}
 		if !ok {
-			rep.problems = append(rep.problems, problem{ci.file, ci.line,
-				"insurance_no: no patient has this insurance number, in " + patientFile + " or in the store"})
+			rep.problems = append(rep.problems, csvimport.Problem{File: ci.File, Line: ci.Line,
+				Reason: "insurance_no: no patient has this insurance number, in " + csvimport.PatientFile + " or in the store"})
 			continue
 		}
-		interactions = append(interactions, ci.interaction)
+		interactions = append(interactions, ci.Record)
 	}
-	sortProblems(rep.problems)
+	csvimport.SortProblems(rep.problems)
 
 	w := newWriter(ctx, opts.inflight)
-	insertBatches(w, ds.patients, opts.batch, store.InsertPatients, &rep.patients, nil)
+	insertBatches(w, ds.Patients, opts.batch, store.InsertPatients, &rep.patients, nil)
 	if err := w.wait(); err != nil {
 		return rep, interrupted(ctx, rep.patients.Inserted, err)
 	}
