@@ -16,7 +16,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/csvimport"
+	"github.com/clinic/interactions/loader"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/storetest"
 )
 
 // sharedSeedProject is the original project's export, beside the repository.
@@ -40,8 +42,8 @@ func TestImportSharedSeedProject(t *testing.T) {
 		"interactions: 13 inserted, 0 already present",
 		"skipped rows: none")
 
-	ins := interactions(t, db)
-	if len(ins) != 13 || len(patients(t, db)) != 2 {
+	ins := storetest.Interactions(t, db)
+	if len(ins) != 13 || len(storetest.Patients(t, db)) != 2 {
 		t.Fatalf("stored %d interactions, want 13", len(ins))
 	}
 	// The export has no interaction_date: every interaction is dated at the import's
@@ -97,15 +99,15 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 		"i5,K2,4,,skin\n"+
 		"i6,P77,6,,cold\n")
 
-	rep, err := importCSV(ctx, repo, os.DirFS(dir), dir, importStart, writeOptions{batch: 2, inflight: 3})
+	rep, err := loader.CSV(ctx, repo, os.DirFS(dir), dir, importStart, loader.WriteOptions{Batch: 2, Inflight: 3})
 	if err != nil {
-		t.Fatalf("importCSV: %v", err)
+		t.Fatalf("loader.CSV: %v", err)
 	}
-	if rep.patients.Inserted != 1 || rep.patients.Existing != 0 || rep.interactions.Inserted != 2 || rep.interactions.Existing != 0 {
-		t.Errorf("patients %+v, interactions %+v; want 1 and 2 inserted", rep.patients, rep.interactions)
+	if rep.Patients.Inserted != 1 || rep.Patients.Existing != 0 || rep.Interactions.Inserted != 2 || rep.Interactions.Existing != 0 {
+		t.Errorf("patients %+v, interactions %+v; want 1 and 2 inserted", rep.Patients, rep.Interactions)
 	}
 	var out bytes.Buffer
-	rep.print(&out, dir)
+	printCSV(&out, rep, dir)
 	name := func(f string) string { return filepath.Join(dir, f) }
 	mustContain(t, "summary", out.String(),
 		"skipped rows: 5",
@@ -122,7 +124,7 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 		}
 	}
 
-	ins := interactions(t, db)
+	ins := storetest.Interactions(t, db)
 	if len(ins) != 2 {
 		t.Errorf("stored interactions %v, want i1 and i6", slices.Sorted(maps.Keys(ins)))
 	}
@@ -136,7 +138,7 @@ func TestImportReportsAndSkipsBadRows(t *testing.T) {
 			t.Errorf("interaction %s: %v, want not stored", id, err)
 		}
 	}
-	ps := patients(t, db)
+	ps := storetest.Patients(t, db)
 	if _, ok := ps["K2"]; ok || len(ps) != 2 {
 		t.Errorf("stored patients %d (K2 stored: %v), want P77 and K1", len(ps), ok)
 	}
@@ -214,7 +216,7 @@ func TestRunWithSkippedRowsExitsThree(t *testing.T) {
 		"skipped rows: 2\n",
 		filepath.Join(dir, csvimport.PatientFile)+" line 3: age:",
 		filepath.Join(dir, csvimport.InteractionFile)+" line 3: health_status:")
-	if n := len(interactions(t, db)); n != 2 {
+	if n := len(storetest.Interactions(t, db)); n != 2 {
 		t.Errorf("%d interactions stored, want 2", n)
 	}
 
