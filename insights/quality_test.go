@@ -1,4 +1,4 @@
-package main
+package insights_test
 
 import (
 	"context"
@@ -10,11 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,12 +23,32 @@ import (
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 	"github.com/clinic/interactions/synthetic"
 )
 
 // plantedPatients is how many planted patients the quality test loads by default:
 // ten twins, about 2,000 visits. PLANTED_PATIENTS asks for another number.
 const plantedPatients = 250
+
+// plantedSeed is the seed the planted patients are drawn from: the seed command's
+// default, as go run ./seed -generate N -planted loads them.
+const plantedSeed = 1
+
+// newRepository returns a repository over a new database of a store opened for tb
+// alone (see storetest), closed when tb ends: the quality test and the routes
+// benchmark need one, the package's other tests none.
+func newRepository(tb testing.TB) *repository.DB {
+	tb.Helper()
+	store, err := storetest.Open()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(store.Close)
+	repo, _ := store.DB(tb)
+	return repo
+}
 
 // Thresholds of the quality of the insights on planted data.
 const (
@@ -45,8 +63,8 @@ const (
 // visits of that ailment that did not ask it) and the twins (among the 5 nearest
 // patients). It logs the figures the README reports; run it with
 //
-//	go test ./seed -run TestPlantedQuality -v
-//	PLANTED_PATIENTS=2000 go test ./seed -run TestPlantedQuality -v -timeout 30m
+//	go test ./insights -run TestPlantedQuality -v
+//	PLANTED_PATIENTS=2000 go test ./insights -run TestPlantedQuality -v -timeout 30m
 func TestPlantedQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 250 patients and sends about 100 requests that read the whole store")
@@ -58,9 +76,9 @@ func TestPlantedQuality(t *testing.T) {
 			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*synthetic.TwinEvery)
 		}
 	}
-	repo, _ := newRepository(t)
+	repo := newRepository(t)
 	ctx := context.Background()
-	patients, visits, truth, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), n)
+	patients, visits, truth, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,9 +206,9 @@ func TestPlantedQuality(t *testing.T) {
 // them too: records-MB is the heap they hold before the timer starts, which a
 // request, reading them through a cursor, never holds.
 //
-//	go test ./seed -run XXX -bench PlantedCohorts -benchtime 3x
+//	go test ./insights -run XXX -bench PlantedCohorts -benchtime 3x
 func BenchmarkPlantedCohorts(b *testing.B) {
-	patients, visits, truth, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, truth, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -223,58 +241,18 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 	b.ReportMetric(float64(len(visits)), "visits")
 }
 
-// liveHeap returns the heap's live objects in MB.
-func liveHeap() float64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	return float64(sample[0].Value.Uint64()) / (1 << 20)
-}
-
-// peakHeap samples the heap's live objects every millisecond until stop is called,
-// which returns the largest sample in MB.
-func peakHeap() (stop func() float64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak atomic.Uint64
-	done, finished := make(chan struct{}), make(chan struct{})
-	read := func() {
-		metrics.Read(sample)
-		for v := sample[0].Value.Uint64(); v > peak.Load(); {
-			peak.Store(v)
-		}
-	}
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				read()
-			}
-		}
-	}()
-	return func() float64 {
-		close(done)
-		<-finished
-		read()
-		return float64(peak.Load()) / (1 << 20)
-	}
-}
-
 // BenchmarkInsightRoutes asks the insight routes about 10,000 planted patients
 // (about 80,000 visits) stored in the test store, through the whole server: the
 // cohorts, a patient's similar patients, a visit's suggested questions and the
 // labels by month. On the embedded store reading the visits is most of each.
-// Loading the records takes a minute or so before the timers start; peak-heap-MB is
-// that of the whole process, the embedded store included.
+// The records are loaded before the timers start; peak-heap-MB is that of the whole
+// process, the embedded store included.
 //
-//	go test ./seed -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
+//	go test ./insights -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
 func BenchmarkInsightRoutes(b *testing.B) {
-	repo, _ := testStore.DB(b)
+	repo := newRepository(b)
 	ctx := context.Background()
-	patients, visits, _, err := synthetic.GeneratePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, _, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
