@@ -16,7 +16,7 @@ import (
 )
 
 // Run runs the command args names: none serves the API until ctx ends; "keys"
-// manages API keys; "bench" measures a running server against its store. Logs go to stderr as JSON; what a command shows goes to stdout.
+// manages API keys. Logs go to stderr as JSON; what a command shows goes to stdout.
 // It returns an error when configuration, the store, the listener or the command fail.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig()
@@ -29,10 +29,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, logger, stdout)
 	case args[0] == "keys":
 		return runKeys(ctx, cfg, logger, args[1:], stdout)
-	case args[0] == "bench":
-		return runBench(ctx, cfg, logger, args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke, or bench", args[0])
+	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke", args[0])
 }
 
 // Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
