@@ -148,10 +148,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	return nil
 }
 
-// The sizes up to which the embedded store is comfortable for interactive use, as
-// measured (see the README's "Limits of the embedded store"): histories measured flat
-// up to 51,000 interactions; listing a record's versions reads every archived version
-// of its kind, about 150 µs each, so a second at about 7,000.
+// The sizes up to which the embedded store is comfortable for interactive use (the
+// README's "Limits of the embedded store" gives the measurements): a patient's
+// history reads as fast up to this many interactions; listing a record's versions
+// reads every archived version of its kind, so it slows as they grow in number.
 const (
 	comfortableInteractions = 50_000
 	comfortableVersions     = 7_000
