@@ -23,7 +23,6 @@ import (
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
-	"github.com/clinic/interactions/repository"
 	"github.com/clinic/interactions/storetest"
 	"github.com/clinic/interactions/synthetic"
 )
@@ -36,10 +35,11 @@ const plantedPatients = 250
 // default, as go run ./seed -generate N -planted loads them.
 const plantedSeed = 1
 
-// newRepository returns a repository over a new database of a store opened for tb
-// alone (see storetest), closed when tb ends: the quality test and the routes
-// benchmark need one, the package's other tests none.
-func newRepository(tb testing.TB) *repository.DB {
+// servePlanted stores patients and visits in a new database of a store opened for tb
+// alone (see storetest), closed when tb ends, and returns the server of the API over
+// it, whose requests may take timeout, with a viewer key: the quality test and the
+// routes benchmark need a store, the package's other tests none.
+func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Interaction, timeout time.Duration) (*app.Server, string) {
 	tb.Helper()
 	store, err := storetest.Open()
 	if err != nil {
@@ -47,7 +47,25 @@ func newRepository(tb testing.TB) *repository.DB {
 	}
 	tb.Cleanup(store.Close)
 	repo, _ := store.DB(tb)
-	return repo
+	ctx := context.Background()
+	if _, err := repo.InsertPatients(ctx, patients); err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleViewer})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return server, issued.Key
 }
 
 // Thresholds of the quality of the insights on planted data.
@@ -76,33 +94,15 @@ func TestPlantedQuality(t *testing.T) {
 			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*synthetic.TwinEvery)
 		}
 	}
-	repo := newRepository(t)
-	ctx := context.Background()
 	patients, visits, truth, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.InsertPatients(ctx, patients); err != nil {
-		t.Fatal(err)
-	}
-	for start := 0; start < len(visits); start += 5000 {
-		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logger := slog.New(slog.DiscardHandler)
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "quality", Role: models.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, key := servePlanted(t, patients, visits, time.Minute)
 	get := func(path string, into any) {
 		t.Helper()
 		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set("Authorization", "Bearer "+issued.Key)
+		req.Header.Set("Authorization", "Bearer "+key)
 		res, err := server.Test(req, 120_000)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -250,29 +250,11 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 //
 //	go test ./insights -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
 func BenchmarkInsightRoutes(b *testing.B) {
-	repo := newRepository(b)
-	ctx := context.Background()
 	patients, visits, _, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := repo.InsertPatients(ctx, patients); err != nil {
-		b.Fatal(err)
-	}
-	for start := 0; start < len(visits); start += 5000 {
-		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	logger := slog.New(slog.DiscardHandler)
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: 10 * time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "bench", Role: models.RoleViewer})
-	if err != nil {
-		b.Fatal(err)
-	}
+	server, key := servePlanted(b, patients, visits, 10*time.Minute)
 	patient, visit := patients[123].InsuranceNo, visits[456].ID
 	patients, visits = nil, nil
 	for _, route := range []struct{ name, path string }{
@@ -286,7 +268,7 @@ func BenchmarkInsightRoutes(b *testing.B) {
 			stop := peakHeap()
 			for b.Loop() {
 				req := httptest.NewRequest("GET", route.path, nil)
-				req.Header.Set("Authorization", "Bearer "+issued.Key)
+				req.Header.Set("Authorization", "Bearer "+key)
 				res, err := server.Test(req, -1)
 				if err != nil {
 					b.Fatal(err)

@@ -43,27 +43,25 @@ func Dump(t testing.TB, coll *mongo.Collection) []bson.Raw {
 // Interactions returns the interactions stored in db by id.
 func Interactions(t testing.TB, db *mongo.Database) map[string]models.Interaction {
 	t.Helper()
-	out := map[string]models.Interaction{}
-	for _, raw := range Dump(t, db.Collection(repository.InteractionsCollection)) {
-		var in models.Interaction
-		if err := bson.Unmarshal(raw, &in); err != nil {
-			t.Fatalf("decode interaction: %v", err)
-		}
-		out[in.ID] = in
-	}
-	return out
+	return decoded(t, db.Collection(repository.InteractionsCollection), func(in models.Interaction) string { return in.ID })
 }
 
 // Patients returns the patients stored in db by insurance number.
 func Patients(t testing.TB, db *mongo.Database) map[string]models.Patient {
 	t.Helper()
-	out := map[string]models.Patient{}
-	for _, raw := range Dump(t, db.Collection(repository.PatientsCollection)) {
-		var p models.Patient
-		if err := bson.Unmarshal(raw, &p); err != nil {
-			t.Fatalf("decode patient: %v", err)
+	return decoded(t, db.Collection(repository.PatientsCollection), func(p models.Patient) string { return p.InsuranceNo })
+}
+
+// decoded returns every document of coll decoded as T, by the key key gives it.
+func decoded[T any](t testing.TB, coll *mongo.Collection, key func(T) string) map[string]T {
+	t.Helper()
+	out := map[string]T{}
+	for _, raw := range Dump(t, coll) {
+		var v T
+		if err := bson.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("decode a document of %s: %v", coll.Name(), err)
 		}
-		out[p.InsuranceNo] = p
+		out[key(v)] = v
 	}
 	return out
 }
