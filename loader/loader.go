@@ -1,8 +1,10 @@
 // Package loader stores many records at once, as the seed command loads them: the
 // original project's CSV export (see package csvimport), synthetic patients (see
 // package synthetic) and FHIR bulk data (see package fhir). Each load returns a
-// report of what it stored, read and skipped. Documents are written by a concurrent
-// batch writer (see writer) that stops cleanly when the load's context ends.
+// report of what it stored, read and skipped. The CSV and synthetic loads write
+// unordered insertMany batches, several at once (see WriteOptions); when the load's
+// context ends, no batch starts, those under way finish, and the report counts
+// exactly what was stored. The FHIR load writes through package reconcile.
 package loader
 
 import (

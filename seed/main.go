@@ -24,6 +24,10 @@
 // DATA_DIR (the command checks the marker the server left there) or, when none is,
 // one this command starts over DATA_DIR.
 //
+// The loads are package loader's; the command reads its flags, opens the store
+// through package app as the server does, records the run in the audit trail, shows
+// a progress bar and prints the summary.
+//
 //	go run ./seed
 //	go run ./seed -csv ../shared/data/seed-project
 //	go run ./seed -generate 2000
