@@ -188,7 +188,7 @@ func checkEmbeddedAddr(addr string, allowRemote bool) error {
 	if err != nil {
 		return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not host:port, such as 127.0.0.1:27017", addr)
 	}
-	if allowRemote || loopbackHost(host) {
+	if allowRemote || LoopbackHost(host) {
 		return nil
 	}
 	return fmt.Errorf("EMBEDDED_MONGO_ADDR: %q is not a loopback address (127.0.0.1, ::1, localhost); "+
@@ -196,9 +196,9 @@ func checkEmbeddedAddr(addr string, allowRemote bool) error {
 		"Use MongoDB (MONGODB_URI) to serve other machines, or set EMBEDDED_MONGO_ALLOW_REMOTE=true to allow it anyway", addr)
 }
 
-// loopbackHost reports whether host names this machine's loopback interface:
+// LoopbackHost reports whether host names this machine's loopback interface:
 // localhost, or an address in 127.0.0.0/8 or ::1.
-func loopbackHost(host string) bool {
+func LoopbackHost(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

@@ -16,7 +16,7 @@ import (
 )
 
 // Run runs the command args names: none serves the API until ctx ends; "keys"
-// manages API keys; "bench" measures a running server against its store. Logs go to stderr as JSON; what a command shows goes to stdout.
+// manages API keys. Logs go to stderr as JSON; what a command shows goes to stdout.
 // It returns an error when configuration, the store, the listener or the command fail.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig()
@@ -29,10 +29,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, cfg, logger, stdout)
 	case args[0] == "keys":
 		return runKeys(ctx, cfg, logger, args[1:], stdout)
-	case args[0] == "bench":
-		return runBench(ctx, cfg, logger, args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke, or bench", args[0])
+	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke", args[0])
 }
 
 // Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
@@ -150,10 +148,10 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	return nil
 }
 
-// The sizes up to which the embedded store is comfortable for interactive use, as
-// measured (see the README's "Limits of the embedded store"): histories measured flat
-// up to 51,000 interactions; listing a record's versions reads every archived version
-// of its kind, about 150 µs each, so a second at about 7,000.
+// The sizes up to which the embedded store is comfortable for interactive use (the
+// README's "Limits of the embedded store" gives the measurements): a patient's
+// history reads as fast up to this many interactions; listing a record's versions
+// reads every archived version of its kind, so it slows as they grow in number.
 const (
 	comfortableInteractions = 50_000
 	comfortableVersions     = 7_000

@@ -1,4 +1,4 @@
-package insights
+package insights_test
 
 import (
 	"math/rand/v2"
@@ -6,12 +6,24 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/clinic/interactions/insights"
 )
 
+// heapObjects is the runtime metric of the heap's live objects, in bytes.
+const heapObjects = "/memory/classes/heap/objects:bytes"
+
+// liveHeap returns the heap's live objects in MB.
+func liveHeap() float64 {
+	sample := []metrics.Sample{{Name: heapObjects}}
+	metrics.Read(sample)
+	return float64(sample[0].Value.Uint64()) / (1 << 20)
+}
+
 // peakHeap samples the heap's live objects every millisecond until stop is called,
-// which returns the largest sample in MB.
+// which returns the largest sample in MB. The benchmarks of the package share it.
 func peakHeap() (stop func() float64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	sample := []metrics.Sample{{Name: heapObjects}}
 	var peak uint64
 	var mu sync.Mutex
 	done := make(chan struct{})
@@ -71,9 +83,9 @@ func BenchmarkKMeans(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	stop := peakHeap()
-	var c Clustering
+	var c insights.Clustering
 	for b.Loop() {
-		c = KMeans(points, k, KMeansSeed)
+		c = insights.KMeans(points, k, insights.KMeansSeed)
 	}
 	b.ReportMetric(stop(), "peak-heap-MB")
 	b.ReportMetric(float64(c.Iterations), "iterations")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,6 +67,22 @@ func ListenerPID(proc string, port int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("the process listening on port %d cannot be seen (another user's?)", port)
+}
+
+// URLListenerPID returns the id of the process listening on the port of the http(s)
+// URL u (80 or 443 when u names none), as ListenerPID finds it: u must name this
+// machine. It returns ListenerPID's errors, and an error when the port is not a
+// number.
+func URLListenerPID(proc string, u *url.URL) (int, error) {
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return 0, err
+	}
+	return ListenerPID(proc, n)
 }
 
 // listeningInodes returns the inodes of the sockets listening on port in the text of

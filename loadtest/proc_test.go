@@ -2,6 +2,8 @@ package loadtest
 
 import (
 	"bufio"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -112,6 +114,35 @@ func TestListenerPID(t *testing.T) {
 	}
 }
 
+func TestURLListenerPID(t *testing.T) {
+	proc := fakeProc(t, map[string][]string{"200": {"socket:[7777]"}, "300": {"socket:[5151]"}})
+	for _, tc := range []struct {
+		url  string
+		want int
+		err  string
+	}{
+		{"http://127.0.0.1:8000", 200, ""},
+		{"http://localhost:27017/api", 300, ""},
+		{"http://127.0.0.1", 0, "nothing listens on port 80"},
+		{"https://[::1]", 0, "nothing listens on port 443"},
+		{"ftp://127.0.0.1", 0, "invalid syntax"},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			u, err := url.Parse(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := URLListenerPID(proc, u)
+			if wantedError(t, "URLListenerPID", err, tc.err) {
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("URLListenerPID = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -133,6 +164,42 @@ func TestParseStatus(t *testing.T) {
 				t.Fatalf("parseStatus = %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSampleMemory samples a process whose memory shrinks: the largest RSS is the
+// one read when the sampling started, the memory now is the last, and a process
+// gone by the end is an error.
+func TestSampleMemory(t *testing.T) {
+	proc := t.TempDir()
+	status := filepath.Join(proc, "42", "status")
+	if err := os.MkdirAll(filepath.Dir(status), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(rssKB int) {
+		t.Helper()
+		text := fmt.Sprintf("Name:\tinteractions\nVmHWM:\t  900000 kB\nVmRSS:\t  %d kB\n", rssKB)
+		if err := os.WriteFile(status, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(500_000)
+	s := SampleMemory(proc, 42, time.Hour)
+	write(100_000)
+	now, most, err := s.Stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Memory{RSS: 100_000 << 10, Peak: 900_000 << 10}); now != want || most != 500_000<<10 {
+		t.Errorf("Stop = %+v, largest RSS %d; want %+v and %d", now, most, want, 500_000<<10)
+	}
+
+	s = SampleMemory(proc, 42, time.Hour)
+	if err := os.Remove(status); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Stop(); err == nil {
+		t.Error("Stop with the process gone: no error")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
 // auditEvents returns the audit events stored in db, chain by chain, in order.
@@ -109,11 +110,11 @@ func TestSeedRunsAreAudited(t *testing.T) {
 			}
 		}
 	}
-	if gen := byAction["seed.generate"]; gen.Counts["interactions_inserted"] != len(interactions(t, db))-13 {
+	if gen := byAction["seed.generate"]; gen.Counts["interactions_inserted"] != len(storetest.Interactions(t, db))-13 {
 		t.Errorf("seed.generate counts %v interactions inserted, the store holds %d generated",
-			gen.Counts["interactions_inserted"], len(interactions(t, db))-13)
+			gen.Counts["interactions_inserted"], len(storetest.Interactions(t, db))-13)
 	}
-	if a11 := patients(t, db)["A11"]; a11.RecordedBy == nil || a11.RecordedBy.RequestID != byAction["seed.csv"].RequestID {
+	if a11 := storetest.Patients(t, db)["A11"]; a11.RecordedBy == nil || a11.RecordedBy.RequestID != byAction["seed.csv"].RequestID {
 		t.Errorf("A11 recorded_by = %+v, want the request id of the seed.csv event %q", a11.RecordedBy, byAction["seed.csv"].RequestID)
 	}
 	assertTrailVerifies(t, repo)

@@ -50,52 +50,64 @@ func (c *console) endLine() error {
 	return err
 }
 
-// progress is a progress bar on a console. Nothing draws it but its own updates (no
-// goroutine), and once finish or stop has returned it writes nothing more, so what
-// is printed next starts on a line of its own.
+// progress is a progress bar on a console, following a load (see loader.Progress).
+// Nothing draws it but its own updates (no goroutine), and once Finish or stop has
+// returned it writes nothing more, so what is printed next starts on a line of its
+// own.
 type progress struct {
+	c           *console
+	description string
+	options     []progressbar.Option
+	// bar is set by Start.
 	bar *progressbar.ProgressBar
 	out *barWriter
 }
 
-// newProgress returns a bar on c with the given description, counting up to max (-1
-// while the total is unknown), with the extra options given. It draws nothing before
-// its first update.
-func (c *console) newProgress(max int64, description string, options ...progressbar.Option) *progress {
-	out := &barWriter{c: c}
-	options = append([]progressbar.Option{
-		progressbar.OptionSetWriter(out),
-		progressbar.OptionSetDescription(description),
+// newProgress returns a bar on c with the given description and the extra options
+// given. It draws nothing before its first update after Start.
+func (c *console) newProgress(description string, options ...progressbar.Option) *progress {
+	return &progress{c: c, description: description, options: options}
+}
+
+// Start makes the bar, counting up to total (-1 while the total is unknown).
+func (p *progress) Start(total int64) {
+	p.out = &barWriter{c: p.c}
+	options := append([]progressbar.Option{
+		progressbar.OptionSetWriter(p.out),
+		progressbar.OptionSetDescription(p.description),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(barWidth),
 		progressbar.OptionThrottle(100 * time.Millisecond),
 		// Without this, a bar of unknown length starts a goroutine that redraws it
 		// every 100 ms, even after it has been stopped.
 		progressbar.OptionSetSpinnerChangeInterval(0),
-	}, options...)
-	return &progress{bar: progressbar.NewOptions64(max, options...), out: out}
+	}, p.options...)
+	p.bar = progressbar.NewOptions64(total, options...)
 }
 
-// add advances the bar by n.
-func (p *progress) add(n int) { _ = p.bar.Add(n) }
+// Add advances the bar by n.
+func (p *progress) Add(n int) { _ = p.bar.Add(n) }
 
-// set sets the bar to done out of total.
-func (p *progress) set(done, total int64) {
+// Set sets the bar to done out of total.
+func (p *progress) Set(done, total int64) {
 	if p.bar.GetMax64() != total {
 		p.bar.ChangeMax64(total)
 	}
 	_ = p.bar.Set64(done)
 }
 
-// finish draws the bar full and ends its line.
-func (p *progress) finish() {
+// Finish draws the bar full and ends its line.
+func (p *progress) Finish() {
 	_ = p.bar.Finish()
 	p.out.end()
 }
 
 // stop ends the bar's line where it stands, after a failure. It may be called after
-// finish, and then does nothing.
+// Finish, or before Start, and then does nothing.
 func (p *progress) stop() {
+	if p.bar == nil {
+		return
+	}
 	_ = p.bar.Exit()
 	p.out.end()
 }

@@ -52,14 +52,15 @@ func TestConsoleKeepsLogLinesOutOfTheBar(t *testing.T) {
 	con := newConsole(&out)
 	logger := app.NewLogger(con, "info")
 
-	bar := con.newProgress(10, "inserting")
-	bar.add(1) // the first update always draws the bar
+	bar := con.newProgress("inserting")
+	bar.Start(10)
+	bar.Add(1) // the first update always draws the bar
 	if !strings.HasPrefix(out.String(), "\rinserting  10%") {
 		t.Fatalf("the first update did not draw the bar: %q", out.String())
 	}
 	logger.Info("while the bar is drawn")
-	bar.add(9) // reaching the total always draws the bar
-	bar.finish()
+	bar.Add(9) // reaching the total always draws the bar
+	bar.Finish()
 	bar.stop()
 	_, _ = bar.out.Write([]byte("\rinserting late frame"))
 	logger.Info("after the bar")

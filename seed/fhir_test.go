@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
 // fhirFixture is the hand-written FHIR bulk data of package fhir's tests: 2 patients,
@@ -29,38 +29,6 @@ const fhirFixture = "../fhir/testdata/bulk"
 // syntheaSample is the real 10-patient Synthea sample of the shared data, absent
 // from a user's clone.
 const syntheaSample = "../../shared/data/synthea-10"
-
-// allCollections are the collections an import may write.
-var allCollections = []string{
-	repository.PatientsCollection, repository.InteractionsCollection,
-	repository.PatientVersionsCollection, repository.InteractionVersionsCollection,
-}
-
-// snapshot returns every document of every collection an import may write.
-func snapshot(t *testing.T, db *mongo.Database) map[string][]bson.Raw {
-	t.Helper()
-	out := map[string][]bson.Raw{}
-	for _, c := range allCollections {
-		out[c] = dump(t, db.Collection(c))
-	}
-	return out
-}
-
-// assertSameSnapshot fails t when a collection differs between two snapshots.
-func assertSameSnapshot(t *testing.T, before, after map[string][]bson.Raw) {
-	t.Helper()
-	for _, c := range allCollections {
-		if len(after[c]) != len(before[c]) {
-			t.Errorf("%s: %d documents, %d before", c, len(after[c]), len(before[c]))
-			continue
-		}
-		for i := range after[c] {
-			if !bytes.Equal(after[c][i], before[c][i]) {
-				t.Errorf("%s: document changed:\nbefore %s\nafter  %s", c, before[c][i], after[c][i])
-			}
-		}
-	}
-}
 
 // runFHIR runs seed -fhir dir with args against db and fails t unless the run ends as
 // it should with skipped resources skipped: with no error when there are none, and
@@ -103,7 +71,7 @@ func TestFHIRFixture(t *testing.T) {
 		}
 	}
 
-	ps := patients(t, db)
+	ps := storetest.Patients(t, db)
 	if len(ps) != 2 {
 		t.Fatalf("%d patients stored, want 2", len(ps))
 	}
@@ -114,7 +82,7 @@ func TestFHIRFixture(t *testing.T) {
 	if lookup(ana.Source, "patient") != "pat-1" || lookup(ana.Source, "system") != "fhir" {
 		t.Errorf("INS-4711 source = %v", ana.Source)
 	}
-	ins := interactions(t, db)
+	ins := storetest.Interactions(t, db)
 	if len(ins) != 3 {
 		t.Fatalf("%d interactions stored, want 3", len(ins))
 	}
@@ -134,12 +102,12 @@ func TestFHIRFixture(t *testing.T) {
 	}
 
 	// Again, in batches of 2: nothing changes, not even a timestamp.
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 	stdout, _ = runFHIR(t, db, fhirFixture, 4, "-batch", "2")
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
-	assertSameSnapshot(t, before, snapshot(t, db))
+	storetest.AssertSameSnapshot(t, before, storetest.Snapshot(t, db))
 }
 
 func TestFHIRMissingFolder(t *testing.T) {
@@ -251,12 +219,12 @@ func TestFHIRReimportAmendsWhatChanged(t *testing.T) {
 	}
 
 	// The same changed data again changes nothing.
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 	stdout, _ = runFHIR(t, db, changed, 5)
 	mustContain(t, "third summary", stdout,
 		"patients:     0 inserted, 0 updated, 2 unchanged",
 		"interactions: 0 inserted, 0 updated, 3 unchanged")
-	assertSameSnapshot(t, before, snapshot(t, db))
+	storetest.AssertSameSnapshot(t, before, storetest.Snapshot(t, db))
 }
 
 func TestFHIRLeavesOtherRecordsAlone(t *testing.T) {
@@ -278,7 +246,7 @@ func TestFHIRLeavesOtherRecordsAlone(t *testing.T) {
 	if err := repo.CreateInteraction(ctx, in); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 
 	stdout, _ := runFHIR(t, db, fhirFixture, 8)
 	mustContain(t, "summary", stdout,
@@ -287,13 +255,13 @@ func TestFHIRLeavesOtherRecordsAlone(t *testing.T) {
 		"a stored patient not imported from this Patient has its insurance number; it and its interactions are left out: 1\n    Patient.ndjson:1\n",
 		"its patient was left out: 2\n    Encounter.ndjson:1\n    Encounter.ndjson:2\n",
 		"a stored interaction with this id was not imported from this Encounter of this patient; left out: 1\n    Encounter.ndjson:3\n")
-	after := snapshot(t, db)
+	after := storetest.Snapshot(t, db)
 	for _, c := range []string{repository.InteractionsCollection, repository.PatientVersionsCollection, repository.InteractionVersionsCollection} {
 		if len(after[c]) != len(before[c]) {
 			t.Errorf("%s: %d documents, %d before", c, len(after[c]), len(before[c]))
 		}
 	}
-	if ps := patients(t, db); ps["INS-4711"].FName != "Someone" || ps["INS-4711"].Version != 1 || ps["fhir-pat-2"].LName != "Cole" {
+	if ps := storetest.Patients(t, db); ps["INS-4711"].FName != "Someone" || ps["INS-4711"].Version != 1 || ps["fhir-pat-2"].LName != "Cole" {
 		t.Errorf("patients = %+v", ps)
 	}
 }
@@ -316,7 +284,7 @@ func TestFHIRSample(t *testing.T) {
 			t.Errorf("output holds patient data %q", private)
 		}
 	}
-	ps, ins := patients(t, db), interactions(t, db)
+	ps, ins := storetest.Patients(t, db), storetest.Interactions(t, db)
 	if len(ps) != 13 || len(ins) != 1215 {
 		t.Fatalf("stored %d patients, %d interactions; want 13 and 1,215", len(ps), len(ins))
 	}
@@ -347,12 +315,12 @@ func TestFHIRSample(t *testing.T) {
 		t.Errorf("patient 3af3708d = %+v", devin)
 	}
 
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 	stdout, _ = runFHIR(t, db, syntheaSample, 0)
 	mustContain(t, "second summary", stdout,
 		"patients:     0 inserted, 0 updated, 13 unchanged",
 		"interactions: 0 inserted, 0 updated, 1215 unchanged")
-	assertSameSnapshot(t, before, snapshot(t, db))
+	storetest.AssertSameSnapshot(t, before, storetest.Snapshot(t, db))
 }
 
 // TestFHIRFile imports the repository's FHIR sample, one NDJSON file of mixed
@@ -368,13 +336,13 @@ func TestFHIRFile(t *testing.T) {
 		"interactions: 4 inserted, 0 updated, 0 unchanged",
 		"  QuestionnaireResponse (type not imported): 1\n",
 		"skipped: none")
-	ins := interactions(t, db)
+	ins := storetest.Interactions(t, db)
 	if one := ins["fhir-demo-001-1"]; one.InsuranceNo != "DEMO-001" || one.Symptoms != "productive cough; mild fever" ||
 		strings.Join(one.Label, "|") != "respiratory|ambulatory" || lookup(one.Metrics, "BP") != "128/84" {
 		t.Errorf("fhir-demo-001-1 = %+v", one)
 	}
-	before := snapshot(t, db)
+	before := storetest.Snapshot(t, db)
 	stdout, _ = runFHIR(t, db, sample, 0)
 	mustContain(t, "summary", stdout, "patients:     0 inserted, 0 updated, 2 unchanged", "interactions: 0 inserted, 0 updated, 4 unchanged")
-	assertSameSnapshot(t, before, snapshot(t, db))
+	storetest.AssertSameSnapshot(t, before, storetest.Snapshot(t, db))
 }

@@ -6,8 +6,8 @@
 // loads the first N synthetic patients of a seed (-seed, 1 by default) with their
 // histories; a seed always gives the same patients, insurance numbers and interaction
 // ids; with -planted, patients with planted cohorts, question patterns and twins,
-// to measure the service's insights by (see planted.go). With -fhir PATH it imports
-// a FHIR R4 bulk export (a folder of NDJSON files, as Synthea writes it) or one
+// to measure the service's insights by (see package synthetic). With -fhir PATH it
+// imports a FHIR R4 bulk export (a folder of NDJSON files, as Synthea writes it) or one
 // NDJSON file of FHIR resources (as the API's export writes it): patients, and each
 // encounter as an interaction (see package fhir). CSV rows and FHIR resources go
 // through the API's own validation; invalid ones are reported and skipped.
@@ -23,6 +23,10 @@
 // the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR over the same
 // DATA_DIR (the command checks the marker the server left there) or, when none is,
 // one this command starts over DATA_DIR.
+//
+// The loads are package loader's; the command reads its flags, opens the store
+// through package app as the server does, records the run in the audit trail, shows
+// a progress bar and prints the summary.
 //
 //	go run ./seed
 //	go run ./seed -csv ../shared/data/seed-project
@@ -46,7 +50,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/clinic/interactions/app"
+	"github.com/clinic/interactions/loader"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
@@ -115,8 +122,8 @@ type commandLine struct {
 }
 
 // writeOptions returns how the command line asks a load to write.
-func (c commandLine) writeOptions() writeOptions {
-	return writeOptions{batch: c.batch, inflight: c.inflight}
+func (c commandLine) writeOptions() loader.WriteOptions {
+	return loader.WriteOptions{Batch: c.batch, Inflight: c.inflight}
 }
 
 // usageError reports a command line that cannot be run; its message and the usage
@@ -218,12 +225,14 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 		im.OnAmend(func(ctx context.Context, kind string, key models.RecordKey) error {
 			return trail.Record(ctx, kind+"s.amend", route, key, nil, nil)
 		})
-		rep, err := importFHIR(ctx, im, opts.fhirDir, start, con)
-		if err := record("seed.fhir", route, rep.counts(), err); err != nil {
+		bar := con.newProgress("reading", progressbar.OptionShowBytes(true))
+		rep, err := loader.FHIR(ctx, im, opts.fhirDir, start, bar)
+		bar.stop()
+		if err := record("seed.fhir", route, rep.Counts(), err); err != nil {
 			return err
 		}
-		rep.print(stdout, opts.fhirDir)
-		if n := rep.read.SkippedCount(); n > 0 {
+		printFHIR(stdout, rep, opts.fhirDir)
+		if n := rep.Read.SkippedCount(); n > 0 {
 			return &skippedError{count: n, what: "resource"}
 		}
 		return nil
@@ -235,13 +244,15 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 			kind, route = "planted", route+" -planted"
 		}
 		fmt.Fprintf(stdout, "generating %d %s patients (seed %d)\n", opts.generate, kind, opts.seed)
-		rep, err := loadGenerated(ctx, repo, generateOptions{
-			patients: opts.generate, writeOptions: opts.writeOptions(), seed: opts.seed, planted: opts.planted, now: start,
-		}, con)
-		if err := record("seed.generate", route, rep.counts(), err); err != nil {
+		bar := con.newProgress("inserting", progressbar.OptionSetItsString("docs"), progressbar.OptionShowIts())
+		rep, err := loader.Generated(ctx, repo, loader.GenerateOptions{
+			Patients: opts.generate, WriteOptions: opts.writeOptions(), Seed: opts.seed, Planted: opts.planted, Now: start,
+		}, bar)
+		bar.stop()
+		if err := record("seed.generate", route, rep.Counts(), err); err != nil {
 			return err
 		}
-		rep.print(stdout)
+		printGenerated(stdout, rep)
 		return nil
 	}
 
@@ -253,12 +264,12 @@ func load(ctx context.Context, opts commandLine, repo *repository.DB, trail *app
 	if opts.csvDir != "" {
 		route += " -csv " + opts.csvDir
 	}
-	rep, err := importCSV(ctx, repo, fsys, opts.csvDir, start, opts.writeOptions())
-	if err := record("seed.csv", route, rep.counts(), err); err != nil {
+	rep, err := loader.CSV(ctx, repo, fsys, opts.csvDir, start, opts.writeOptions())
+	if err := record("seed.csv", route, rep.Counts(), err); err != nil {
 		return err
 	}
-	rep.print(stdout, source)
-	if n := len(rep.problems); n > 0 {
+	printCSV(stdout, rep, source)
+	if n := len(rep.Problems); n > 0 {
 		return &skippedError{count: n, what: "row"}
 	}
 	return nil

@@ -15,9 +15,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/loader"
 	"github.com/clinic/interactions/repository"
 	"github.com/clinic/interactions/storetest"
 )
@@ -77,53 +76,6 @@ func runSeedTo(t *testing.T, db *mongo.Database, now time.Time, stdout, stderr i
 	return run(context.Background(), args, stdout, stderr, func() time.Time { return now })
 }
 
-// dump returns every document of a collection as stored, in _id order.
-func dump(t *testing.T, coll *mongo.Collection) []bson.Raw {
-	t.Helper()
-	ctx := context.Background()
-	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
-	if err != nil {
-		t.Fatalf("find in %s: %v", coll.Name(), err)
-	}
-	defer cur.Close(ctx)
-	var docs []bson.Raw
-	for cur.Next(ctx) {
-		docs = append(docs, append(bson.Raw(nil), cur.Current...))
-	}
-	if err := cur.Err(); err != nil {
-		t.Fatalf("read %s: %v", coll.Name(), err)
-	}
-	return docs
-}
-
-// interactions returns the stored interactions by id.
-func interactions(t *testing.T, db *mongo.Database) map[string]models.Interaction {
-	t.Helper()
-	out := map[string]models.Interaction{}
-	for _, raw := range dump(t, db.Collection(repository.InteractionsCollection)) {
-		var in models.Interaction
-		if err := bson.Unmarshal(raw, &in); err != nil {
-			t.Fatalf("decode interaction: %v", err)
-		}
-		out[in.ID] = in
-	}
-	return out
-}
-
-// patients returns the stored patients by insurance number.
-func patients(t *testing.T, db *mongo.Database) map[string]models.Patient {
-	t.Helper()
-	out := map[string]models.Patient{}
-	for _, raw := range dump(t, db.Collection(repository.PatientsCollection)) {
-		var p models.Patient
-		if err := bson.Unmarshal(raw, &p); err != nil {
-			t.Fatalf("decode patient: %v", err)
-		}
-		out[p.InsuranceNo] = p
-	}
-	return out
-}
-
 // lookup returns the value of key in d, or nil.
 func lookup(d bson.D, key string) any {
 	for _, e := range d {
@@ -169,7 +121,7 @@ func TestBundledDataset(t *testing.T) {
 		}
 	}
 
-	ps := patients(t, db)
+	ps := storetest.Patients(t, db)
 	if len(ps) != 2 {
 		t.Fatalf("%d patients stored, want 2", len(ps))
 	}
@@ -187,7 +139,7 @@ func TestBundledDataset(t *testing.T) {
 		t.Errorf("B11 = %+v; empty cells must be absent", b11)
 	}
 
-	ins := interactions(t, db)
+	ins := storetest.Interactions(t, db)
 	if len(ins) != 13 {
 		t.Fatalf("%d interactions stored, want 13", len(ins))
 	}
@@ -259,8 +211,8 @@ func TestBundledDatasetTwiceChangesNothing(t *testing.T) {
 	if _, stderr, err := runSeed(t, db); err != nil {
 		t.Fatalf("first run: %v\n%s", err, stderr)
 	}
-	patientsBefore := dump(t, db.Collection(repository.PatientsCollection))
-	interactionsBefore := dump(t, db.Collection(repository.InteractionsCollection))
+	patientsBefore := storetest.Dump(t, db.Collection(repository.PatientsCollection))
+	interactionsBefore := storetest.Dump(t, db.Collection(repository.InteractionsCollection))
 	if len(patientsBefore) != 2 || len(interactionsBefore) != 13 {
 		t.Fatalf("first run stored %d patients and %d interactions, want 2 and 13", len(patientsBefore), len(interactionsBefore))
 	}
@@ -280,7 +232,7 @@ func TestBundledDatasetTwiceChangesNothing(t *testing.T) {
 		{repository.PatientsCollection, patientsBefore},
 		{repository.InteractionsCollection, interactionsBefore},
 	} {
-		after := dump(t, db.Collection(c.coll))
+		after := storetest.Dump(t, db.Collection(c.coll))
 		if len(after) != len(c.before) {
 			t.Errorf("%s: %d documents after the second run, %d before", c.coll, len(after), len(c.before))
 			continue
@@ -405,7 +357,7 @@ func TestMongoshReadsSeededRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := importCSV(context.Background(), repo, fsys, "", time.Now(), writeOptions{batch: defaultBatch, inflight: defaultInflight}); err != nil {
+	if _, err := loader.CSV(context.Background(), repo, fsys, "", time.Now(), loader.WriteOptions{Batch: defaultBatch, Inflight: defaultInflight}); err != nil {
 		t.Fatalf("import bundled dataset: %v", err)
 	}
 

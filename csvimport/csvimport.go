@@ -1,4 +1,7 @@
-package main
+// Package csvimport reads the original project's CSV export, Patient.csv and
+// Interaction.csv, into records validated as the API validates a request, with the
+// rows it leaves out and why.
+package csvimport
 
 import (
 	"cmp"
@@ -21,8 +24,8 @@ import (
 
 // The files of a dataset, as the original project exports them.
 const (
-	patientFile     = "Patient.csv"
-	interactionFile = "Interaction.csv"
+	PatientFile     = "Patient.csv"
+	InteractionFile = "Interaction.csv"
 )
 
 // patientColumns and interactionColumns are the columns the files may have, located by
@@ -38,55 +41,56 @@ var (
 	}
 )
 
-// problem is a row left out of an import, and why. Reason names fields and says what is
-// wrong with them; it never repeats the values, which may be patient data.
-type problem struct {
-	file   string
-	line   int
-	reason string
+// Problem is a row left out of an import, and why. Reason names fields and says what
+// is wrong with them; it never repeats the values, which may be patient data.
+type Problem struct {
+	File   string
+	Line   int
+	Reason string
 }
 
 // String gives the file, the line and the reason.
-func (p problem) String() string {
-	return fmt.Sprintf("%s line %d: %s", p.file, p.line, p.reason)
+func (p Problem) String() string {
+	return fmt.Sprintf("%s line %d: %s", p.File, p.Line, p.Reason)
 }
 
-// sortProblems orders problems as the files are read: Patient.csv first, then by line.
-func sortProblems(ps []problem) {
-	rank := func(p problem) int {
-		if strings.HasSuffix(p.file, patientFile) {
+// SortProblems orders problems as the files are read: Patient.csv first, then by line.
+func SortProblems(ps []Problem) {
+	rank := func(p Problem) int {
+		if strings.HasSuffix(p.File, PatientFile) {
 			return 0
 		}
 		return 1
 	}
-	slices.SortStableFunc(ps, func(a, b problem) int {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.line, b.line)
+		return cmp.Compare(a.Line, b.Line)
 	})
 }
 
-// csvInteraction is an interaction read from a file, with the line it came from.
-type csvInteraction struct {
-	line        int
-	file        string
-	interaction models.Interaction
+// Interaction is an interaction read from a file, with the line it came from.
+type Interaction struct {
+	Line   int
+	File   string
+	Record models.Interaction
 }
 
-// dataset is what a pair of CSV files holds once read and validated.
-type dataset struct {
-	patients     []models.Patient
-	interactions []csvInteraction
-	// rows counts the data rows read from each file, valid or not.
-	patientRows, interactionRows int
-	problems                     []problem
-	// notes are remarks about whole files: a missing file, an ignored column.
-	notes []string
+// Dataset is what a pair of CSV files holds once read and validated.
+type Dataset struct {
+	Patients     []models.Patient
+	Interactions []Interaction
+	// PatientRows and InteractionRows count the data rows read from each file,
+	// valid or not.
+	PatientRows, InteractionRows int
+	Problems                     []Problem
+	// Notes are remarks about whole files: a missing file, an ignored column.
+	Notes []string
 }
 
-// readDataset reads Patient.csv and Interaction.csv from fsys; either may be missing,
-// but not both. Each row is turned into a request document and passed through
+// Read reads Patient.csv and Interaction.csv from fsys; either may be missing, but
+// not both. Each row is turned into a request document and passed through
 // models.NewPatient or models.NewInteraction, so it is validated exactly as the API
 // validates a request; rows that fail, and rows repeating an insurance number or id
 // seen earlier in the file, are reported in the dataset's problems and left out.
@@ -101,66 +105,80 @@ type dataset struct {
 // It returns an error when neither file exists, when a file cannot be read, or when a
 // header lacks a required column (insurance_no; for interactions also id) or names a
 // column twice.
-func readDataset(fsys fs.FS, dir string, start time.Time) (dataset, error) {
-	var ds dataset
+func Read(fsys fs.FS, dir string, start time.Time) (Dataset, error) {
+	var ds Dataset
 	name := func(file string) string { return filepath.Join(dir, file) }
 
-	patients, err := readTable(fsys, patientFile, name(patientFile), patientColumns, []string{"insurance_no"})
+	patients, err := readTable(fsys, PatientFile, name(PatientFile), patientColumns, []string{"insurance_no"})
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		ds.notes = append(ds.notes, name(patientFile)+": not found; loading interactions only")
+		ds.Notes = append(ds.Notes, name(PatientFile)+": not found; loading interactions only")
 	case err != nil:
-		return dataset{}, err
+		return Dataset{}, err
 	}
-	interactions, err := readTable(fsys, interactionFile, name(interactionFile), interactionColumns, []string{"id", "insurance_no"})
+	interactions, err := readTable(fsys, InteractionFile, name(InteractionFile), interactionColumns, []string{"id", "insurance_no"})
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && patients.file == "":
-		return dataset{}, fmt.Errorf("neither %s nor %s found", name(patientFile), name(interactionFile))
+		return Dataset{}, fmt.Errorf("neither %s nor %s found", name(PatientFile), name(InteractionFile))
 	case errors.Is(err, fs.ErrNotExist):
-		ds.notes = append(ds.notes, name(interactionFile)+": not found; loading patients only")
+		ds.Notes = append(ds.Notes, name(InteractionFile)+": not found; loading patients only")
 	case err != nil:
-		return dataset{}, err
+		return Dataset{}, err
 	}
 
-	ds.notes = append(ds.notes, patients.notes...)
-	ds.notes = append(ds.notes, interactions.notes...)
-	ds.problems = append(ds.problems, patients.problems...)
-	ds.patientRows = len(patients.rows) + len(patients.problems)
-	seen := map[string]int{}
-	for _, row := range patients.rows {
-		p, err := models.NewPatient(patientDocument(row.cells), start)
-		if err != nil {
-			ds.problems = append(ds.problems, problem{patients.file, row.line, reason(err)})
-			continue
-		}
-		if first, ok := seen[p.InsuranceNo]; ok {
-			ds.problems = append(ds.problems, problem{patients.file, row.line,
-				fmt.Sprintf("insurance_no: repeats line %d; only the first row is loaded", first)})
-			continue
-		}
-		seen[p.InsuranceNo] = row.line
-		ds.patients = append(ds.patients, p)
+	ds.Notes = append(ds.Notes, patients.notes...)
+	ds.Notes = append(ds.Notes, interactions.notes...)
+	ds.PatientRows = len(patients.rows) + len(patients.problems)
+	ds.InteractionRows = len(interactions.rows) + len(interactions.problems)
+	validPatients, problems := validRows(patients, "insurance_no", func(cells []cell) (models.Patient, string, error) {
+		p, err := models.NewPatient(patientDocument(cells), start)
+		return p, p.InsuranceNo, err
+	})
+	ds.Problems = append(ds.Problems, problems...)
+	for _, p := range validPatients {
+		ds.Patients = append(ds.Patients, p.record)
 	}
-
-	ds.problems = append(ds.problems, interactions.problems...)
-	ds.interactionRows = len(interactions.rows) + len(interactions.problems)
-	seen = map[string]int{}
-	for _, row := range interactions.rows {
-		in, err := newCSVInteraction(row.cells, start)
-		if err != nil {
-			ds.problems = append(ds.problems, problem{interactions.file, row.line, reason(err)})
-			continue
-		}
-		if first, ok := seen[in.ID]; ok {
-			ds.problems = append(ds.problems, problem{interactions.file, row.line,
-				fmt.Sprintf("id: repeats line %d; only the first row is loaded", first)})
-			continue
-		}
-		seen[in.ID] = row.line
-		ds.interactions = append(ds.interactions, csvInteraction{line: row.line, file: interactions.file, interaction: in})
+	validInteractions, problems := validRows(interactions, "id", func(cells []cell) (models.Interaction, string, error) {
+		in, err := newCSVInteraction(cells, start)
+		return in, in.ID, err
+	})
+	ds.Problems = append(ds.Problems, problems...)
+	for _, in := range validInteractions {
+		ds.Interactions = append(ds.Interactions, Interaction{Line: in.line, File: interactions.file, Record: in.record})
 	}
-	sortProblems(ds.problems)
+	SortProblems(ds.Problems)
 	return ds, nil
+}
+
+// validRow is a record made of a row that passed validation, with the row's line.
+type validRow[T any] struct {
+	line   int
+	record T
+}
+
+// validRows turns each row of t into a record with parse, which also returns the
+// record's key, and returns the records that are valid and whose key no earlier row
+// of t had. It reports the other rows, and those t could not read, as problems,
+// naming the key field when a key repeats.
+func validRows[T any](t table, field string, parse func([]cell) (T, string, error)) ([]validRow[T], []Problem) {
+	problems := append([]Problem(nil), t.problems...)
+	var valid []validRow[T]
+	seen := map[string]int{}
+	for _, row := range t.rows {
+		record, key, err := parse(row.cells)
+		if err != nil {
+			problems = append(problems, Problem{t.file, row.line, reason(err)})
+			continue
+		}
+		if first, ok := seen[key]; ok {
+			problems = append(problems, Problem{t.file, row.line,
+				fmt.Sprintf("%s: repeats line %d; only the first row is loaded", field, first)})
+			continue
+		}
+		seen[key] = row.line
+		valid = append(valid, validRow[T]{line: row.line, record: record})
+	}
+	return valid, problems
 }
 
 // cell is one non-empty cell of a row, with its column's name.
@@ -180,7 +198,7 @@ type table struct {
 	// file is the name used in problems and notes.
 	file     string
 	rows     []row
-	problems []problem
+	problems []Problem
 	notes    []string
 }
 
@@ -240,14 +258,14 @@ func readTable(fsys fs.FS, path, file string, known, required []string) (table, 
 		var parseErr *csv.ParseError
 		switch {
 		case errors.As(err, &parseErr):
-			t.problems = append(t.problems, problem{file, parseErr.StartLine, "not valid CSV: " + parseErr.Err.Error()})
+			t.problems = append(t.problems, Problem{file, parseErr.StartLine, "not valid CSV: " + parseErr.Err.Error()})
 			continue
 		case err != nil:
 			return table{}, fmt.Errorf("read %s: %w", file, err)
 		}
 		line, _ := r.FieldPos(0)
 		if len(record) != len(columns) {
-			t.problems = append(t.problems, problem{file, line,
+			t.problems = append(t.problems, Problem{file, line,
 				fmt.Sprintf("has %d cells where the header has %d columns", len(record), len(columns))})
 			continue
 		}

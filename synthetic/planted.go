@@ -1,4 +1,4 @@
-package main
+package synthetic
 
 import (
 	"fmt"
@@ -10,29 +10,33 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
-// With -planted, -generate draws patients with a structure known in advance, to
-// measure how well the service's insights find it (see plantedTruth):
+// Planted patients (NewPlanted, GeneratePlanted; seed -generate N -planted) have a
+// structure known in advance, to measure how well the service's insights find it
+// (see Truth):
 //
 //   - cohorts: patient i belongs to cohort i mod 5, each with an age range and a few
 //     ailments of its own that nine visits in ten are about (the tenth is an acute
 //     complaint of any kind);
 //   - a question pattern: each ailment has a question of its own, asked at four
 //     visits in five of that ailment, besides the catalogue's questions;
-//   - twins: every twinEvery-th patient is the twin of the one before: the same
+//   - twins: every TwinEvery-th patient is the twin of the one before: the same
 //     draws of record, age, sex and visits, on visit days of its own.
 //
 // Planted patients draw from random sources of their own (see the kinds below), so
-// they never share an insurance number or an interaction id with the patients
-// -generate draws without -planted.
+// they never share an insurance number or an interaction id with the patients New
+// draws.
 const (
 	plantedRecordSource byte = iota + 16
 	plantedIdentitySource
 	plantedCalendarSource
 )
 
+// TwinEvery says which planted patients are twins: every TwinEvery-th, of the one
+// before it.
+const TwinEvery = 25
+
 // Shape of the planted data.
 const (
-	twinEvery        = 25
 	plantedMinVisits = 4
 	plantedMaxVisits = 12
 	plantedNoise     = 0.1
@@ -65,8 +69,10 @@ func plantedQuestion(a *ailment) string {
 	return "Has anyone you live with had " + strings.ToLower(a.name) + " this year?"
 }
 
-// plantedTruth is what was planted in the first n patients of a seed.
-type plantedTruth struct {
+// Truth is what was planted in the first n patients of a seed.
+type Truth struct {
+	// Cohorts is how many cohorts were planted; Cohort numbers them from 0.
+	Cohorts int
 	// Cohort gives each patient's cohort by insurance number.
 	Cohort map[string]int
 	// Twins pairs each twin with the patient it is the twin of.
@@ -77,14 +83,14 @@ type plantedTruth struct {
 
 // twinOf returns the patient whose twin patient i is, or -1.
 func twinOf(i int) int {
-	if i%twinEvery == twinEvery-1 {
+	if i%TwinEvery == TwinEvery-1 {
 		return i - 1
 	}
 	return -1
 }
 
 // plantedVisits returns how many interactions planted patient i has.
-func (g *generator) plantedVisits(i int) int {
+func (g *Generator) plantedVisits(i int) int {
 	if j := twinOf(i); j >= 0 {
 		i = j
 	}
@@ -93,8 +99,8 @@ func (g *generator) plantedVisits(i int) int {
 }
 
 // plantedPatient draws planted patient i with its history, oldest visit first, and
-// its cohort. Like patient, it returns an error only for an invalid record.
-func (g *generator) plantedPatient(i int) (models.Patient, []models.Interaction, int, error) {
+// its cohort. Like Patient, it returns an error only for an invalid record.
+func (g *Generator) plantedPatient(i int) (models.Patient, []models.Interaction, int, error) {
 	draws := i
 	if j := twinOf(i); j >= 0 {
 		draws = j
@@ -111,7 +117,7 @@ func (g *generator) plantedPatient(i int) (models.Patient, []models.Interaction,
 	own := make([]*ailment, 0, len(cohort.ailments))
 	var conditions []*ailment
 	for _, name := range cohort.ailments {
-		a, err := g.ailment(name)
+		a, err := ailmentNamed(name)
 		if err != nil {
 			return models.Patient{}, nil, 0, err
 		}
@@ -156,23 +162,21 @@ func plantQuestion(doc bson.D, question, answer string) bson.D {
 	return doc
 }
 
-// ailment returns the catalogue's ailment named name. It returns an error when the
-// catalogue has none, which would be a bug in plantedCohorts.
-func (g *generator) ailment(name string) (*ailment, error) {
-	for _, a := range append(append([]*ailment{}, g.acute...), g.chronic...) {
-		if a.name == name {
-			return a, nil
-		}
+// ailmentNamed returns the catalogue's ailment named name. It returns an error when
+// the catalogue has none, which would be a bug in plantedCohorts.
+func ailmentNamed(name string) (*ailment, error) {
+	if found := catalogue(func(a *ailment) bool { return a.name == name }); len(found) > 0 {
+		return found[0], nil
 	}
 	return nil, fmt.Errorf("the planted cohorts name an ailment the catalogue lacks: %s", name)
 }
 
-// generatePlanted returns the first n planted patients of seed, all their
-// interactions and what was planted, created at now.
-func generatePlanted(seed uint64, now time.Time, n int) ([]models.Patient, []models.Interaction, plantedTruth, error) {
-	g := newGenerator(seed, now)
-	g.planted = true
-	truth := plantedTruth{Cohort: map[string]int{}, Twins: map[string]string{}, Questions: map[string]string{}}
+// GeneratePlanted returns the first n planted patients of seed, all their
+// interactions and what was planted, created at now. Like Generate, it returns an
+// error only for an invalid record.
+func GeneratePlanted(seed uint64, now time.Time, n int) ([]models.Patient, []models.Interaction, Truth, error) {
+	g := NewPlanted(seed, now)
+	truth := Truth{Cohorts: len(plantedCohorts), Cohort: map[string]int{}, Twins: map[string]string{}, Questions: map[string]string{}}
 	patients := make([]models.Patient, 0, n)
 	var interactions []models.Interaction
 	for i := range n {
@@ -189,7 +193,7 @@ func generatePlanted(seed uint64, now time.Time, n int) ([]models.Patient, []mod
 	}
 	for _, c := range plantedCohorts {
 		for _, name := range c.ailments {
-			a, err := g.ailment(name)
+			a, err := ailmentNamed(name)
 			if err != nil {
 				return nil, nil, truth, err
 			}

@@ -1,41 +1,93 @@
-package app_test
+package main
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"os/user"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/storetest"
 )
 
-// TestBenchCommand runs the bench command for about a second against a server on
-// the embedded store, as `go run . bench` runs beside `go run .`: both phases
-// report every operation, every request is answered with success, the ratios are
-// printed, the temporary key is revoked, the scratch collection is gone, and the
-// audit trail has the bench's acts. It checks no timing.
-func TestBenchCommand(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
+// testStore is the one store of this test binary (see storetest).
+var testStore *storetest.Store
+
+func TestMain(m *testing.M) {
+	os.Exit(storetest.Main(m, &testStore))
+}
+
+// startServer serves the API over a new database of the test store on a loopback
+// port, without rate limits, and configures the environment as the bench would find
+// it beside that server: the server's database and the store it uses. It returns
+// the server's base URL, its repository and its database.
+func startServer(t *testing.T) (string, *repository.DB, *mongo.Database) {
+	t.Helper()
+	repo, db := testStore.DB(t)
+	t.Setenv("MONGODB_DATABASE", db.Name())
 	t.Setenv("RATE_LIMIT_PER_MINUTE", "0")
 	t.Setenv("CLIENT_RATE_LIMIT_PER_MINUTE", "0")
-	srv := startRun(t)
-	defer srv.stop()
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
+	if testStore.Embedded() {
+		// The bench attaches to the store once it has checked the marker in the
+		// store's data directory.
+		t.Setenv("MONGODB_URI", "")
+		t.Setenv("EMBEDDED_MONGO_ADDR", testStore.Addr())
+		t.Setenv("DATA_DIR", testStore.DataDir())
+	}
+	cfg, err := app.LoadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := app.NewServer(slog.New(slog.DiscardHandler), repo, app.ServerConfig{RequestTimeout: cfg.RequestTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- server.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := server.ShutdownWithTimeout(10 * time.Second); err != nil {
+			t.Errorf("shut the server down: %v", err)
+		}
+		<-served
+		if err := server.Close(context.Background()); err != nil {
+			t.Errorf("seal the server's audit chain: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), repo, db
+}
+
+// TestBenchCommand runs the bench for about a second against a server on the test
+// store, as go run ./bench runs beside go run .: both phases report every
+// operation, every request is answered with success, the ratios are printed, the
+// temporary key is revoked, the scratch collection is gone, and the audit trail has
+// the bench's acts. It checks no timing.
+func TestBenchCommand(t *testing.T) {
+	base, repo, db := startServer(t)
+	ctx := context.Background()
 
 	out := &bytes.Buffer{}
-	err := app.Run(context.Background(), []string{"bench", "-url", srv.base, "-c", "4", "-d", "500ms", "-patients", "3"}, out, io.Discard)
+	err := run(ctx, []string{"-url", base, "-c", "4", "-d", "500ms", "-patients", "3"}, out, io.Discard)
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
@@ -76,24 +128,29 @@ func TestBenchCommand(t *testing.T) {
 		t.Fatalf("the output names no key:\n%s", text)
 	}
 
+	// The patients are the bench's, with visits the API accepted.
+	ps, ins := storetest.Patients(t, db), storetest.Interactions(t, db)
+	if len(ps) != 3 {
+		t.Errorf("%d patients stored, want the bench's 3", len(ps))
+	}
+	for no := range ps {
+		if !regexp.MustCompile(`^BENCH-\d{8}T\d{6}-00[1-3]$`).MatchString(no) {
+			t.Errorf("patient %s is not one of the bench's", no)
+		}
+	}
+	if len(ins) < 3*benchVisitsPerPatient {
+		t.Errorf("%d interactions stored, want at least the set-up's %d", len(ins), 3*benchVisitsPerPatient)
+	}
+
 	// The key is revoked, and the scratch collection gone.
-	out.Reset()
-	if err := app.Run(context.Background(), []string{"keys", "list"}, out, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	if !regexp.MustCompile(regexp.QuoteMeta(keyName[1]) + `\s+clinician\s+\S+\s+\S+\s+20\d\d-`).MatchString(out.String()) {
-		t.Errorf("keys list does not show %s revoked:\n%s", keyName[1], out)
-	}
-	cfg, err := app.LoadConfig()
+	keys, err := repo.APIKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://" + srv.storeAddr + "/"))
-	if err != nil {
-		t.Fatal(err)
+	if i := slices.IndexFunc(keys, func(k models.APIKey) bool { return k.Name == keyName[1] }); i < 0 || keys[i].RevokedAt == nil {
+		t.Errorf("the key %s is not stored as revoked: %+v", keyName[1], keys)
 	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-	names, err := client.Database(cfg.Database).ListCollectionNames(context.Background(), map[string]any{})
+	names, err := db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,17 +161,30 @@ func TestBenchCommand(t *testing.T) {
 	}
 
 	// The audit trail has the key's issue and revocation and the raw phase.
-	out.Reset()
-	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "bench-auditor", "-role", "auditor"}, out, io.Discard); err != nil {
+	auditor, err := apikey.New(repo, nil, slog.New(slog.DiscardHandler)).Issue(ctx, models.NewKeyRequest{Name: "bench-auditor", Role: models.RoleAuditor})
+	if err != nil {
 		t.Fatal(err)
 	}
-	auditor := regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(out.String())
-	status, data := request(t, "GET", srv.base+"/api/v1/audit?limit=100&key_name="+url.QueryEscape("bench command, by "+currentUser()), auditor, "")
+	username := "unknown"
+	if u, err := user.Current(); err == nil {
+		username = u.Username
+	}
+	req, err := http.NewRequest("GET", base+"/api/v1/audit?limit=100&key_name="+url.QueryEscape("bench command, by "+username), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+auditor.Key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
 	var page struct {
 		Items []models.AuditEvent `json:"items"`
 	}
-	if status != 200 || json.Unmarshal(data, &page) != nil {
-		t.Fatalf("audit: %d %s", status, data)
+	if res.StatusCode != 200 || json.Unmarshal(data, &page) != nil {
+		t.Fatalf("audit: %d %s", res.StatusCode, data)
 	}
 	var got []string
 	for _, e := range page.Items {
@@ -131,8 +201,10 @@ func TestBenchCommand(t *testing.T) {
 
 	// Where no store answers, the bench refuses to start one of its own: its raw
 	// phase would measure another store than the server's.
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
 	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:1")
-	err = app.Run(context.Background(), []string{"bench", "-url", srv.base, "-d", "1ms"}, io.Discard, io.Discard)
+	err = run(ctx, []string{"-url", base, "-d", "1ms"}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "no embedded store answers on EMBEDDED_MONGO_ADDR 127.0.0.1:1") {
 		t.Errorf("bench without the server's store: %v", err)
 	}
@@ -168,7 +240,7 @@ func TestBenchCommandLine(t *testing.T) {
 		{[]string{"-url", "http://127.0.0.1:1"}, "no server answers at http://127.0.0.1:1"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			err := app.Run(context.Background(), append([]string{"bench"}, tc.args...), io.Discard, io.Discard)
+			err := run(context.Background(), tc.args, io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("bench %q: %v, want an error with %q", tc.args, err, tc.want)
 			}

@@ -1,9 +1,8 @@
-package main
+package loader
 
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,30 +18,38 @@ import (
 	"github.com/clinic/interactions/reconcile"
 	"github.com/clinic/interactions/records"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/synthetic"
 )
 
 // benchPatients is how many synthetic patients each run of a benchmark loads: about
 // 12,000 documents.
 const benchPatients = 1000
 
+// seedBatch is the seed command's default -batch.
+const seedBatch = 1000
+
+// syntheaSample is the real 10-patient Synthea sample of the shared data, absent
+// from a user's clone.
+const syntheaSample = "../../shared/data/synthea-10"
+
 // benchWrites are the ways of writing the benchmarks compare: batch sizes, and how
 // many insertMany calls run at once.
-var benchWrites = []writeOptions{
-	{batch: 1000, inflight: 1}, {batch: 1000, inflight: 2}, {batch: 1000, inflight: 4},
-	{batch: 5000, inflight: 1}, {batch: 5000, inflight: 2}, {batch: 5000, inflight: 4},
+var benchWrites = []WriteOptions{
+	{Batch: 1000, Inflight: 1}, {Batch: 1000, Inflight: 2}, {Batch: 1000, Inflight: 4},
+	{Batch: 5000, Inflight: 1}, {Batch: 5000, Inflight: 2}, {Batch: 5000, Inflight: 4},
 }
 
-// BenchmarkGenerate loads benchPatients synthetic patients through loadGenerated, as
+// BenchmarkGenerate loads benchPatients synthetic patients through Generated, as
 // seed -generate does, into a new database with the service's indexes, and reports
 // the documents inserted per second.
 func BenchmarkGenerate(b *testing.B) {
-	benchWriting(b, func(opts writeOptions, repo *repository.DB, _ *mongo.Database) int {
-		rep, err := loadGenerated(context.Background(), repo,
-			generateOptions{patients: benchPatients, writeOptions: opts, seed: 1, now: time.Now()}, newConsole(io.Discard))
+	benchWriting(b, func(opts WriteOptions, repo *repository.DB, _ *mongo.Database) int {
+		rep, err := Generated(context.Background(), repo,
+			GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return rep.documents()
+		return rep.Documents()
 	})
 }
 
@@ -53,7 +60,7 @@ func BenchmarkGenerate(b *testing.B) {
 // measured against.
 func BenchmarkRawInsertMany(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
-	benchWriting(b, func(opts writeOptions, _ *repository.DB, db *mongo.Database) int {
+	benchWriting(b, func(opts WriteOptions, _ *repository.DB, db *mongo.Database) int {
 		rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
 		rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
 		return len(patients) + len(interactions)
@@ -63,9 +70,9 @@ func BenchmarkRawInsertMany(b *testing.B) {
 // benchWriting runs a sub-benchmark of b for each of benchWrites, in which load
 // stores documents as opts says into a new database with the service's indexes and
 // returns how many; it reports the documents stored per second of load.
-func benchWriting(b *testing.B, load func(opts writeOptions, repo *repository.DB, db *mongo.Database) int) {
+func benchWriting(b *testing.B, load func(opts WriteOptions, repo *repository.DB, db *mongo.Database) int) {
 	for _, opts := range benchWrites {
-		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.batch, opts.inflight), func(b *testing.B) {
+		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.Batch, opts.Inflight), func(b *testing.B) {
 			var docs int
 			var elapsed time.Duration
 			for b.Loop() {
@@ -102,9 +109,9 @@ func BenchmarkFHIRImport(b *testing.B) {
 					started := time.Now()
 					rep := benchImportFHIR(b, repo, dir)
 					*took += time.Since(started)
-					n := rep.patients.Inserted + rep.interactions.Inserted
+					n := rep.Patients.Inserted + rep.Interactions.Inserted
 					if i == 1 {
-						n = rep.patients.Unchanged + rep.interactions.Unchanged
+						n = rep.Patients.Unchanged + rep.Interactions.Unchanged
 					}
 					records += n
 				}
@@ -115,14 +122,14 @@ func BenchmarkFHIRImport(b *testing.B) {
 	}
 }
 
-// benchImportFHIR imports dir into repo as seed -fhir does, with the default batch.
-func benchImportFHIR(b *testing.B, repo *repository.DB, dir string) fhirReport {
+// benchImportFHIR imports dir into repo as seed -fhir does, with its default batch.
+func benchImportFHIR(b *testing.B, repo *repository.DB, dir string) FHIRReport {
 	b.Helper()
 	now := time.Now()
 	clock := func() time.Time { return now }
 	im := reconcile.New(repo, records.NewPatients(repo, repo.PatientVersions(), clock),
-		records.NewInteractions(repo, repo.InteractionVersions(), clock), defaultBatch)
-	rep, err := importFHIR(context.Background(), im, dir, now, newConsole(io.Discard))
+		records.NewInteractions(repo, repo.InteractionVersions(), clock), seedBatch)
+	rep, err := FHIR(context.Background(), im, dir, now, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -164,7 +171,7 @@ func copiedSample(b *testing.B, copies int) string {
 // interactions, each encoded as the repository stores it (recorded by a seed run).
 func encodedGenerated(b *testing.B, n int) (patients, interactions []any) {
 	b.Helper()
-	ps, ins, err := generate(1, time.Now(), n)
+	ps, ins, err := synthetic.Generate(1, time.Now(), n)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -188,13 +195,13 @@ func encodedGenerated(b *testing.B, n int) (patients, interactions []any) {
 }
 
 // rawInsert inserts docs into coll with unordered insertMany calls of at most
-// opts.batch documents, opts.inflight at once.
-func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts writeOptions) {
+// opts.Batch documents, opts.Inflight at once.
+func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts WriteOptions) {
 	b.Helper()
-	slots := make(chan struct{}, opts.inflight)
+	slots := make(chan struct{}, opts.Inflight)
 	var wg sync.WaitGroup
 	for len(docs) > 0 {
-		n := min(opts.batch, len(docs))
+		n := min(opts.Batch, len(docs))
 		part := docs[:n]
 		slots <- struct{}{}
 		wg.Go(func() {

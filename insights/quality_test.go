@@ -1,4 +1,4 @@
-package main
+package insights_test
 
 import (
 	"context"
@@ -10,11 +10,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,11 +23,50 @@ import (
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/storetest"
+	"github.com/clinic/interactions/synthetic"
 )
 
 // plantedPatients is how many planted patients the quality test loads by default:
 // ten twins, about 2,000 visits. PLANTED_PATIENTS asks for another number.
 const plantedPatients = 250
+
+// plantedSeed is the seed the planted patients are drawn from: the seed command's
+// default, as go run ./seed -generate N -planted loads them.
+const plantedSeed = 1
+
+// servePlanted stores patients and visits in a new database of a store opened for tb
+// alone (see storetest), closed when tb ends, and returns the server of the API over
+// it, whose requests may take timeout, with a viewer key: the quality test and the
+// routes benchmark need a store, the package's other tests none.
+func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Interaction, timeout time.Duration) (*app.Server, string) {
+	tb.Helper()
+	store, err := storetest.Open()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(store.Close)
+	repo, _ := store.DB(tb)
+	ctx := context.Background()
+	if _, err := repo.InsertPatients(ctx, patients); err != nil {
+		tb.Fatal(err)
+	}
+	for start := 0; start < len(visits); start += 5000 {
+		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleViewer})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return server, issued.Key
+}
 
 // Thresholds of the quality of the insights on planted data.
 const (
@@ -44,8 +81,8 @@ const (
 // visits of that ailment that did not ask it) and the twins (among the 5 nearest
 // patients). It logs the figures the README reports; run it with
 //
-//	go test ./seed -run TestPlantedQuality -v
-//	PLANTED_PATIENTS=2000 go test ./seed -run TestPlantedQuality -v -timeout 30m
+//	go test ./insights -run TestPlantedQuality -v
+//	PLANTED_PATIENTS=2000 go test ./insights -run TestPlantedQuality -v -timeout 30m
 func TestPlantedQuality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 250 patients and sends about 100 requests that read the whole store")
@@ -53,37 +90,19 @@ func TestPlantedQuality(t *testing.T) {
 	n := plantedPatients
 	if v := os.Getenv("PLANTED_PATIENTS"); v != "" {
 		var err error
-		if n, err = strconv.Atoi(v); err != nil || n < 2*twinEvery {
-			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*twinEvery)
+		if n, err = strconv.Atoi(v); err != nil || n < 2*synthetic.TwinEvery {
+			t.Fatalf("PLANTED_PATIENTS=%q: want a number of at least %d", v, 2*synthetic.TwinEvery)
 		}
 	}
-	repo, _ := newRepository(t)
-	ctx := context.Background()
-	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), n)
+	patients, visits, truth, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.InsertPatients(ctx, patients); err != nil {
-		t.Fatal(err)
-	}
-	for start := 0; start < len(visits); start += 5000 {
-		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logger := slog.New(slog.DiscardHandler)
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "quality", Role: models.RoleViewer})
-	if err != nil {
-		t.Fatal(err)
-	}
+	server, key := servePlanted(t, patients, visits, time.Minute)
 	get := func(path string, into any) {
 		t.Helper()
 		req := httptest.NewRequest("GET", path, nil)
-		req.Header.Set("Authorization", "Bearer "+issued.Key)
+		req.Header.Set("Authorization", "Bearer "+key)
 		res, err := server.Test(req, 120_000)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)
@@ -100,7 +119,7 @@ func TestPlantedQuality(t *testing.T) {
 
 	t.Run("cohorts", func(t *testing.T) {
 		var found, want []int
-		path := fmt.Sprintf("/api/v1/analytics/cohorts?k=%d&limit=100", len(plantedCohorts))
+		path := fmt.Sprintf("/api/v1/analytics/cohorts?k=%d&limit=100", truth.Cohorts)
 		for cursor := ""; ; {
 			var page handlers.Cohorts
 			get(path+cursor, &page)
@@ -120,7 +139,7 @@ func TestPlantedQuality(t *testing.T) {
 			t.Fatalf("%d members, want %d", len(found), n)
 		}
 		ari := insights.AdjustedRandIndex(found, want)
-		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), len(plantedCohorts))
+		t.Logf("cohorts: adjusted Rand index %.3f over %d patients, %d planted cohorts", ari, len(found), truth.Cohorts)
 		if ari < minARI {
 			t.Errorf("adjusted Rand index %.3f, want at least %.1f", ari, minARI)
 		}
@@ -187,9 +206,9 @@ func TestPlantedQuality(t *testing.T) {
 // them too: records-MB is the heap they hold before the timer starts, which a
 // request, reading them through a cursor, never holds.
 //
-//	go test ./seed -run XXX -bench PlantedCohorts -benchtime 3x
+//	go test ./insights -run XXX -bench PlantedCohorts -benchtime 3x
 func BenchmarkPlantedCohorts(b *testing.B) {
-	patients, visits, truth, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, truth, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -208,7 +227,7 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 			p.AddVisit(in)
 		}
 		space := insights.NewSpace(p.Profiles())
-		c := insights.KMeans(space.Vectors, len(plantedCohorts), insights.KMeansSeed)
+		c := insights.KMeans(space.Vectors, truth.Cohorts, insights.KMeansSeed)
 		space.Describe(c, p.Names())
 		want := make([]int, len(space.Profiles))
 		for i, prof := range space.Profiles {
@@ -222,78 +241,20 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 	b.ReportMetric(float64(len(visits)), "visits")
 }
 
-// liveHeap returns the heap's live objects in MB.
-func liveHeap() float64 {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(sample)
-	return float64(sample[0].Value.Uint64()) / (1 << 20)
-}
-
-// peakHeap samples the heap's live objects every millisecond until stop is called,
-// which returns the largest sample in MB.
-func peakHeap() (stop func() float64) {
-	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	var peak atomic.Uint64
-	done, finished := make(chan struct{}), make(chan struct{})
-	read := func() {
-		metrics.Read(sample)
-		for v := sample[0].Value.Uint64(); v > peak.Load(); {
-			peak.Store(v)
-		}
-	}
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				read()
-			}
-		}
-	}()
-	return func() float64 {
-		close(done)
-		<-finished
-		read()
-		return float64(peak.Load()) / (1 << 20)
-	}
-}
-
 // BenchmarkInsightRoutes asks the insight routes about 10,000 planted patients
 // (about 80,000 visits) stored in the test store, through the whole server: the
 // cohorts, a patient's similar patients, a visit's suggested questions and the
 // labels by month. On the embedded store reading the visits is most of each.
-// Loading the records takes a minute or so before the timers start; peak-heap-MB is
-// that of the whole process, the embedded store included.
+// The records are loaded before the timers start; peak-heap-MB is that of the whole
+// process, the embedded store included.
 //
-//	go test ./seed -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
+//	go test ./insights -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
 func BenchmarkInsightRoutes(b *testing.B) {
-	repo, _ := testStore.DB(b)
-	ctx := context.Background()
-	patients, visits, _, err := generatePlanted(defaultSeed, time.Now(), 10_000)
+	patients, visits, _, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := repo.InsertPatients(ctx, patients); err != nil {
-		b.Fatal(err)
-	}
-	for start := 0; start < len(visits); start += 5000 {
-		if _, err := repo.InsertInteractions(ctx, visits[start:min(start+5000, len(visits))]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	logger := slog.New(slog.DiscardHandler)
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: 10 * time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "bench", Role: models.RoleViewer})
-	if err != nil {
-		b.Fatal(err)
-	}
+	server, key := servePlanted(b, patients, visits, 10*time.Minute)
 	patient, visit := patients[123].InsuranceNo, visits[456].ID
 	patients, visits = nil, nil
 	for _, route := range []struct{ name, path string }{
@@ -307,7 +268,7 @@ func BenchmarkInsightRoutes(b *testing.B) {
 			stop := peakHeap()
 			for b.Loop() {
 				req := httptest.NewRequest("GET", route.path, nil)
-				req.Header.Set("Authorization", "Bearer "+issued.Key)
+				req.Header.Set("Authorization", "Bearer "+key)
 				res, err := server.Test(req, -1)
 				if err != nil {
 					b.Fatal(err)
@@ -320,67 +281,5 @@ func BenchmarkInsightRoutes(b *testing.B) {
 			}
 			b.ReportMetric(stop(), "peak-heap-MB")
 		})
-	}
-}
-
-// TestPlanted checks what -planted draws: the same patients for a seed, apart from
-// those -generate draws without -planted; the cohorts, twins and question patterns
-// as planted.go says; and records the API would accept.
-func TestPlanted(t *testing.T) {
-	now := time.Now()
-	patients, visits, truth, err := generatePlanted(defaultSeed, now, 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, againVisits, _, err := generatePlanted(defaultSeed, now.Add(time.Hour), 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, plainVisits, err := generate(defaultSeed, now, 60)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := newGenerator(defaultSeed, now)
-	g.planted = true
-	counted := 0
-	for i, p := range patients {
-		counted += g.visits(i)
-		if again[i].InsuranceNo != p.InsuranceNo || plain[i].InsuranceNo == p.InsuranceNo {
-			t.Errorf("patient %d: %s, again %s, without -planted %s", i, p.InsuranceNo, again[i].InsuranceNo, plain[i].InsuranceNo)
-		}
-		if want := plantedCohorts[i%len(plantedCohorts)]; twinOf(i) < 0 && (truth.Cohort[p.InsuranceNo] != i%len(plantedCohorts) ||
-			*p.Age < want.age.lo || *p.Age > want.age.hi) {
-			t.Errorf("patient %d: cohort %d, age %d", i, truth.Cohort[p.InsuranceNo], *p.Age)
-		}
-	}
-	if counted != len(visits) || len(againVisits) != len(visits) || visits[0].ID == plainVisits[0].ID {
-		t.Errorf("%d visits, %d counted, %d again", len(visits), counted, len(againVisits))
-	}
-	// Patients 24 and 49 are the twins of 23 and 48: same cohort, age, sex and
-	// number of visits, with ailments drawn alike.
-	for _, i := range []int{24, 49} {
-		twin, of := patients[i], patients[i-1]
-		if truth.Twins[twin.InsuranceNo] != of.InsuranceNo || *twin.Age != *of.Age || twin.Sex != of.Sex ||
-			truth.Cohort[twin.InsuranceNo] != truth.Cohort[of.InsuranceNo] {
-			t.Errorf("twin %d: %+v of %+v", i, twin, of)
-		}
-	}
-	if len(truth.Twins) != 2 {
-		t.Errorf("twins %v", truth.Twins)
-	}
-	// Each planted ailment's question is asked at about four visits in five of it.
-	asked, of := 0, 0
-	for _, in := range visits {
-		q, ok := truth.Questions[in.Ailment]
-		if !ok {
-			continue
-		}
-		of++
-		if slices.ContainsFunc(in.QA, func(e bson.E) bool { return e.Key == q }) {
-			asked++
-		}
-	}
-	if share := float64(asked) / float64(of); share < 0.7 || share > 0.9 {
-		t.Errorf("planted questions asked at %d of %d visits", asked, of)
 	}
 }

@@ -1,4 +1,9 @@
-package main
+// Package synthetic draws synthetic patients and their histories from a catalogue of
+// visit reasons (catalog.go) and tables of names and addresses (people.go): records
+// the API would accept, the same for a seed at any time (see Generator). With
+// planted structure (see NewPlanted), they measure how well the service's insights
+// find it. Visit draws one visit for a patient made elsewhere.
+package synthetic
 
 import (
 	"encoding/base32"
@@ -43,37 +48,35 @@ const (
 	calendarSource
 )
 
-// generator draws synthetic patients and their histories. Patient i (from 0) of a seed
-// is drawn from random sources keyed by the seed and i alone (see patientSource), so
-// it is the same in every run with that seed, whatever the number of patients asked
-// for: the first 200 patients of a run of 300 are those of a run of 200. The time of
-// the run only dates the visits and the records: the insurance numbers, the
-// interaction ids and everything else are the same at any time. The generator
-// remembers the insurance numbers it has issued, which are therefore unique within a
-// run.
-type generator struct {
+// Generator draws synthetic patients and their histories. Patient i (from 0) of a
+// seed is drawn from random sources keyed by the seed and i alone (see
+// patientSource), so it is the same in every run with that seed, whatever the number
+// of patients asked for: the first 200 patients of a run of 300 are those of a run
+// of 200. The time of the run only dates the visits and the records: the insurance
+// numbers, the interaction ids and everything else are the same at any time. The
+// generator remembers the insurance numbers it has issued, which are therefore
+// unique within a run. A Generator is not safe for concurrent use.
+type Generator struct {
 	seed uint64
 	now  time.Time
 	// r is the record source of the patient being drawn.
 	r    *rand.Rand
 	used map[string]bool
-	// acute and chronic index the catalogue by kind of ailment.
-	acute, chronic []*ailment
 	// planted draws the planted patients instead (see planted.go).
 	planted bool
 }
 
-// newGenerator returns a generator of the patients of seed. Records are created at
-// now, and visits fall in the three years before it.
-func newGenerator(seed uint64, now time.Time) *generator {
-	g := &generator{seed: seed, now: models.StoreTime(now), used: map[string]bool{}}
-	for i := range ailments {
-		if ailments[i].chronic {
-			g.chronic = append(g.chronic, &ailments[i])
-		} else {
-			g.acute = append(g.acute, &ailments[i])
-		}
-	}
+// New returns a generator of the patients of seed. Records are created at now, and
+// visits fall in the three years before it.
+func New(seed uint64, now time.Time) *Generator {
+	return &Generator{seed: seed, now: models.StoreTime(now), used: map[string]bool{}}
+}
+
+// NewPlanted returns a generator of the planted patients of seed (see planted.go),
+// created at now like those of New.
+func NewPlanted(seed uint64, now time.Time) *Generator {
+	g := New(seed, now)
+	g.planted = true
 	return g
 }
 
@@ -88,15 +91,15 @@ func patientSource(seed uint64, i int, kind byte) *rand.Rand {
 	return rand.New(rand.NewChaCha8(key))
 }
 
-// generate returns the first n synthetic patients of seed and all their interactions
+// Generate returns the first n synthetic patients of seed and all their interactions
 // (2 to 20 each), created at now. It returns an error only when a generated record
 // fails the models' validation, which would be a bug in the generator.
-func generate(seed uint64, now time.Time, n int) ([]models.Patient, []models.Interaction, error) {
-	g := newGenerator(seed, now)
+func Generate(seed uint64, now time.Time, n int) ([]models.Patient, []models.Interaction, error) {
+	g := New(seed, now)
 	patients := make([]models.Patient, 0, n)
 	var interactions []models.Interaction
 	for i := range n {
-		p, history, err := g.patient(i)
+		p, history, err := g.Patient(i)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -113,18 +116,18 @@ func historyLength(r *rand.Rand) int {
 	return minVisits + r.IntN(half+1) + r.IntN(half+1)
 }
 
-// visits returns how many interactions patient i will have, without generating it.
-func (g *generator) visits(i int) int {
+// Visits returns how many interactions patient i will have, without drawing it.
+func (g *Generator) Visits(i int) int {
 	if g.planted {
 		return g.plantedVisits(i)
 	}
 	return historyLength(patientSource(g.seed, i, recordSource))
 }
 
-// patient draws patient i with its history, oldest visit first. Both go through
+// Patient draws patient i with its history, oldest visit first. Both go through
 // models.NewPatient and models.NewInteraction, as API requests do; an error from them
 // is returned wrapped and means the generator made an invalid record.
-func (g *generator) patient(i int) (models.Patient, []models.Interaction, error) {
+func (g *Generator) Patient(i int) (models.Patient, []models.Interaction, error) {
 	if g.planted {
 		p, history, _, err := g.plantedPatient(i)
 		return p, history, err
@@ -159,8 +162,18 @@ func (g *generator) patient(i int) (models.Patient, []models.Interaction, error)
 	return p, history, nil
 }
 
+// Visit returns the request document of a visit of the patient with insurance
+// number no, who is age years old, at time at, as a client sends it to the API:
+// without an id, which the API gives. It is an acute complaint of the catalogue
+// suited to the age, with its symptoms, vitals, questions and plan, drawn from r
+// alone, so that callers with sources of their own may call it at the same time.
+func Visit(r *rand.Rand, no string, age int, at time.Time) bson.D {
+	g := &Generator{r: r}
+	return g.interactionDocument("", no, g.visitReason(age, nil), at)
+}
+
 // age draws an age in years, weighted towards adults as in a general practice.
-func (g *generator) age() int {
+func (g *Generator) age() int {
 	switch x := g.r.IntN(100); {
 	case x < 15:
 		return between(g.r, span{0, 17})
@@ -175,7 +188,7 @@ func (g *generator) age() int {
 
 // conditions draws the chronic ailments a patient lives with: more likely with age and
 // with a long history.
-func (g *generator) conditions(age, visits int) []*ailment {
+func (g *Generator) conditions(age, visits int) []*ailment {
 	chance := 0.1
 	switch {
 	case age >= 65:
@@ -189,12 +202,7 @@ func (g *generator) conditions(age, visits int) []*ailment {
 	if g.r.Float64() >= chance {
 		return nil
 	}
-	eligible := make([]*ailment, 0, len(g.chronic))
-	for _, a := range g.chronic {
-		if age >= a.minAge {
-			eligible = append(eligible, a)
-		}
-	}
+	eligible := catalogue(func(a *ailment) bool { return a.chronic && age >= a.minAge })
 	n := 1
 	if age >= 45 {
 		n += g.r.IntN(3)
@@ -203,7 +211,7 @@ func (g *generator) conditions(age, visits int) []*ailment {
 }
 
 // patientDocument builds the request document of a new patient.
-func (g *generator) patientDocument(insuranceNo, sex string, age int, conditions []*ailment) bson.D {
+func (g *Generator) patientDocument(insuranceNo, sex string, age int, conditions []*ailment) bson.D {
 	first := pick(g.r, firstNames[sex])
 	last := pick(g.r, lastNames)
 	town := pick(g.r, towns)
@@ -249,7 +257,7 @@ func (g *generator) patientDocument(insuranceNo, sex string, age int, conditions
 
 // insuranceNo returns a new synthetic insurance number: the prefix and 64 bits drawn
 // from r in base32, never one issued before by g.
-func (g *generator) insuranceNo(r *rand.Rand) string {
+func (g *Generator) insuranceNo(r *rand.Rand) string {
 	for {
 		var b [8]byte
 		binary.BigEndian.PutUint64(b[:], r.Uint64())
@@ -262,7 +270,7 @@ func (g *generator) insuranceNo(r *rand.Rand) string {
 }
 
 // habits draws lifestyle entries, none of the adult ones for minors.
-func (g *generator) habits(age int) []string {
+func (g *Generator) habits(age int) []string {
 	var out []string
 	for _, h := range habits {
 		if (h.adultOnly && age < 18) || g.r.IntN(100) >= 18 {
@@ -274,7 +282,7 @@ func (g *generator) habits(age int) []string {
 }
 
 // bloodType draws a blood type with its share in the population.
-func (g *generator) bloodType() string {
+func (g *Generator) bloodType() string {
 	x := g.r.IntN(1000)
 	for _, b := range bloodTypes {
 		if x < b.weight {
@@ -287,7 +295,7 @@ func (g *generator) bloodType() string {
 
 // visitTimes draws from r n visit times on distinct weekdays within the three years
 // before g.now, in surgery hours (08:00 to 17:45 UTC), in ascending order.
-func (g *generator) visitTimes(r *rand.Rand, n int) []time.Time {
+func (g *Generator) visitTimes(r *rand.Rand, n int) []time.Time {
 	today := g.now.Truncate(24 * time.Hour)
 	days := map[int]bool{}
 	times := make([]time.Time, 0, n)
@@ -317,29 +325,27 @@ func (g *generator) visitTimes(r *rand.Rand, n int) []time.Time {
 
 // visitReason picks what a visit is about: half of a chronic patient's visits follow
 // up one of their conditions, the rest are acute complaints suited to their age.
-func (g *generator) visitReason(age int, conditions []*ailment) *ailment {
+func (g *Generator) visitReason(age int, conditions []*ailment) *ailment {
 	if len(conditions) > 0 && g.r.IntN(2) == 0 {
 		return pick(g.r, conditions)
 	}
-	eligible := make([]*ailment, 0, len(g.acute))
-	for _, a := range g.acute {
-		if age >= a.minAge {
-			eligible = append(eligible, a)
-		}
-	}
-	return pick(g.r, eligible)
+	return pick(g.r, catalogue(func(a *ailment) bool { return !a.chronic && age >= a.minAge }))
 }
 
-// interactionDocument builds the request document of visit id for ailment a at time at.
-func (g *generator) interactionDocument(id, insuranceNo string, a *ailment, at time.Time) bson.D {
-	doc := bson.D{
-		{Key: "id", Value: id},
-		{Key: "insurance_no", Value: insuranceNo},
-		{Key: "ailment", Value: a.name},
-		{Key: "symptoms", Value: strings.Join(sample(g.r, a.symptoms, 1+g.r.IntN(3)), ", ")},
-		{Key: "interaction_date", Value: at.Format(time.RFC3339)},
-		{Key: "metrics", Value: g.metrics(a)},
+// interactionDocument builds the request document of a visit for ailment a at time
+// at, whose id is id unless it is empty (the API then gives one).
+func (g *Generator) interactionDocument(id, insuranceNo string, a *ailment, at time.Time) bson.D {
+	var doc bson.D
+	if id != "" {
+		doc = bson.D{{Key: "id", Value: id}}
 	}
+	doc = append(doc,
+		bson.E{Key: "insurance_no", Value: insuranceNo},
+		bson.E{Key: "ailment", Value: a.name},
+		bson.E{Key: "symptoms", Value: strings.Join(sample(g.r, a.symptoms, 1+g.r.IntN(3)), ", ")},
+		bson.E{Key: "interaction_date", Value: at.Format(time.RFC3339)},
+		bson.E{Key: "metrics", Value: g.metrics(a)},
+	)
 	if g.r.IntN(100) < 65 {
 		remark := pick(g.r, genericRemarks)
 		if len(a.remarks) > 0 && g.r.IntN(100) < 70 {
@@ -360,7 +366,7 @@ func (g *generator) interactionDocument(id, insuranceNo string, a *ailment, at t
 // metrics draws vitals consistent with the ailment: temperature in °C, blood pressure
 // as "systolic/diastolic" with at least 25 mmHg between them, heart rate, oxygen
 // saturation in percent, and an ECG finding that fits the heart rate.
-func (g *generator) metrics(a *ailment) bson.D {
+func (g *Generator) metrics(a *ailment) bson.D {
 	temp := a.temp.lo + g.r.Float64()*(a.temp.hi-a.temp.lo)
 	systolic := between(g.r, a.systolic)
 	diastolic := min(between(g.r, a.diastolic), systolic-25)
@@ -388,7 +394,7 @@ func (g *generator) metrics(a *ailment) bson.D {
 }
 
 // qa draws one to three of the ailment's questions with an answer each.
-func (g *generator) qa(a *ailment) bson.D {
+func (g *Generator) qa(a *ailment) bson.D {
 	qs := sample(g.r, a.questions, 1+g.r.IntN(min(3, len(a.questions))))
 	d := make(bson.D, 0, len(qs))
 	for _, q := range qs {
@@ -399,7 +405,7 @@ func (g *generator) qa(a *ailment) bson.D {
 
 // nextSteps draws the plan after a visit at time at: a next visit on a later day,
 // one or two prescriptions, up to two tests and sometimes a referral.
-func (g *generator) nextSteps(a *ailment, at time.Time) bson.D {
+func (g *Generator) nextSteps(a *ailment, at time.Time) bson.D {
 	next := at.Truncate(24*time.Hour).AddDate(0, 0, between(g.r, a.followUp))
 	d := bson.D{
 		{Key: "next_visit", Value: next.Format(time.DateOnly)},
@@ -412,6 +418,17 @@ func (g *generator) nextSteps(a *ailment, at time.Time) bson.D {
 		d = append(d, bson.E{Key: "prescribed_specialist", Value: a.specialist})
 	}
 	return d
+}
+
+// catalogue returns the ailments of the catalogue that keep keeps, in its order.
+func catalogue(keep func(*ailment) bool) []*ailment {
+	var out []*ailment
+	for i := range ailments {
+		if keep(&ailments[i]) {
+			out = append(out, &ailments[i])
+		}
+	}
+	return out
 }
 
 // uuidV4 returns a version 4 UUID, whose bits are drawn from r, in its canonical
