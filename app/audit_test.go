@@ -450,7 +450,7 @@ func TestAuditRewriteNeedsTheKey(t *testing.T) {
 			v := e.verifyByWithKey(tc.key)
 			if tc.wantOK {
 				if v["ok"] != true || v["complete"] != true {
-					t.Errorf("verify after a keyless rewrite = %v; the README says it passes", v)
+					t.Errorf("verify after a keyless rewrite = %v; the records-and-audit guide says it passes", v)
 				}
 				return
 			}

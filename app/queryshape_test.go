@@ -13,10 +13,10 @@ import (
 
 // The query-shape tests run the service as it runs on MongoDB, over the test store,
 // capture every command the driver sends while the whole API is exercised, and check
-// that a sharded cluster (README, "Scaling out") can serve each from one shard and
+// that a sharded cluster (docs/guides/operations.md, "Scaling out") can serve each from one shard and
 // from an index.
 
-// shardKeys are the shard keys of the collections the README shards.
+// shardKeys are the shard keys of the collections the operations guide shards.
 var shardKeys = map[string]string{
 	repository.PatientsCollection:            "_id",
 	repository.InteractionsCollection:        "insurance_no",
@@ -25,7 +25,7 @@ var shardKeys = map[string]string{
 	repository.InteractionIDsCollection:      "_id",
 }
 
-// unsharded are the collections the README leaves unsharded, on the primary shard.
+// unsharded are the collections the operations guide leaves unsharded, on the primary shard.
 var unsharded = []string{
 	repository.AuditEventsCollection,
 	repository.AuditChainsCollection,
@@ -60,7 +60,7 @@ var scatterGather = []struct{ step, collection, reason string }{
 // which say why); every document inserted into one carries it; every unique index of
 // one begins with it; an index serves every list query in the order equality, sort,
 // range; no query uses an operator an index cannot serve; and the collections are
-// those the README places.
+// those the operations guide places.
 func TestQueryShapes(t *testing.T) {
 	s := newShapeEnv(t)
 	s.exercise()
@@ -122,7 +122,7 @@ func TestQueryShapes(t *testing.T) {
 	}
 	slices.Sort(created)
 	if !slices.Equal(created, placed) {
-		t.Errorf("the service created the collections %v; the README places %v", created, placed)
+		t.Errorf("the service created the collections %v; the operations guide places %v", created, placed)
 	}
 }
 

@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 }
 
 // The sizes up to which the embedded store is comfortable for interactive use (the
-// README's "Limits of the embedded store" gives the measurements): a patient's
+// operations guide's "Limits of the embedded store" gives the measurements): a patient's
 // history reads as fast up to this many interactions; listing a record's versions
 // reads every archived version of its kind, so it slows as they grow in number.
 const (

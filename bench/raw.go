@@ -57,12 +57,12 @@ func (b *bench) rawOps(interactions, scratch *mongo.Collection, data benchData) 
 		return loadtest.Outcome{Err: op(ctx)}
 	}
 	history := func(ctx context.Context, r *rand.Rand, label string) loadtest.Outcome {
-		filter := bson.D{{Key: "insurance_no", Value: data.patients[r.IntN(len(data.patients))]}}
+		// The find the API's repository sends for a page.
+		q := models.HistoryQuery{InsuranceNo: data.patients[r.IntN(len(data.patients))], Limit: benchPageSize}
 		if label != "" {
-			filter = append(filter, bson.E{Key: "label", Value: bson.D{{Key: "$in", Value: []string{label}}}})
+			q.Labels = []string{label}
 		}
-		filter = append(filter, bson.E{Key: "status", Value: bson.D{{Key: "$ne", Value: models.StatusEnteredInError}}})
-		opts := options.Find().SetSort(bson.D{{Key: "interaction_date", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(benchPageSize + 1)
+		filter, opts := repository.HistoryFind(q)
 		return timed(ctx, func(ctx context.Context) error {
 			cur, err := interactions.Find(ctx, filter, opts)
 			if err != nil {

@@ -4546,7 +4546,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The k patients nearest this one under the feature vector (see the README): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.",
+                "description": "The k patients nearest this one under the feature vector (see docs/guides/workspace-and-insights.md): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.",
                 "produces": [
                     "application/json"
                 ],
@@ -7415,7 +7415,7 @@ const docTemplate = `{
             ],
             "properties": {
                 "metric": {
-                    "description": "Metric is the metric's canonical name (see the README: temp and temperature are\ntemperature, HR and heart_rate are heart_rate, BP gives systolic_bp and\ndiastolic_bp, ...), or its own key, in lower case, for any other metric.",
+                    "description": "Metric is the metric's canonical name (see the workspace guide: temp and temperature are\ntemperature, HR and heart_rate are heart_rate, BP gives systolic_bp and\ndiastolic_bp, ...), or its own key, in lower case, for any other metric.",
                     "type": "string",
                     "example": "temperature"
                 },

@@ -20,7 +20,7 @@ import (
 
 var update = flag.Bool("update", false, "write the FHIR sample of the repository (../seed/data/fhir-sample.ndjson) anew")
 
-// fhirSample is the FHIR sample the README imports: the export of sampleCharts.
+// fhirSample is the FHIR sample the FHIR guide imports: the export of sampleCharts.
 const fhirSample = "../seed/data/fhir-sample.ndjson"
 
 // chart is a patient with the interactions of their chart, newest first.

@@ -168,7 +168,7 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 // SimilarPatients lists the patients nearest a patient.
 //
 //	@Summary		Similar patients
-//	@Description	The k patients nearest this one under the feature vector (see the README): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.
+//	@Description	The k patients nearest this one under the feature vector (see docs/guides/workspace-and-insights.md): presence of the 20 labels and 30 ailments most patients have, age, sex, the latest reading of temperature, systolic and diastolic blood pressure, heart rate, SpO2, weight and health_status, and their trends per 30 days; numeric features standardised (z-scores, bounded to ±3) over all patients, a missing value taken as the mean. Euclidean distance, nearest first, never the patient itself. Each comes with what explains the match: the labels and ailments both have, the same sex, and the numeric features within a quarter of a standard deviation. Computed over every patient and every visit not entered in error, each collection read once.
 //	@ID				similarPatients
 //	@Tags			insights
 //	@Produce		json

@@ -79,7 +79,7 @@ const (
 // the API, how well the insights find what was planted: the cohorts (adjusted Rand
 // index), the question pattern of each ailment (in the top 3 suggestions of the
 // visits of that ailment that did not ask it) and the twins (among the 5 nearest
-// patients). It logs the figures the README reports; run it with
+// patients). It logs the figures the workspace guide reports; run it with
 //
 //	go test ./insights -run TestPlantedQuality -v
 //	PLANTED_PATIENTS=2000 go test ./insights -run TestPlantedQuality -v -timeout 30m

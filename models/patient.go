@@ -138,7 +138,7 @@ const (
 )
 
 // storedPatient is a patient as stored: its insurance number is its _id too, so that
-// it is found by a lookup of _id alone (see the README's Storage section).
+// it is found by a lookup of _id alone (see "Storage and indexes" in the operations guide).
 type storedPatient struct {
 	ID     string       `bson:"_id"`
 	Fields plainPatient `bson:",inline"`

@@ -16,7 +16,7 @@ import (
 // insurance number, on MongoDB: {_id: <interaction id>, insurance_no}.
 //
 // The interactions and their versions are placed by insurance number (the shard key
-// of a sharded cluster, see the README's "Scaling out"), but the routes of one
+// of a sharded cluster, see "Scaling out" in docs/guides/operations.md), but the routes of one
 // interaction name it by its id alone. The registry, sharded on its _id, turns such
 // an id into the insurance number with one targeted lookup, so that every later
 // command names the shard key; and its unique _id keeps interaction ids unique

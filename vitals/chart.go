@@ -23,7 +23,7 @@ type Point struct {
 
 // Series is one numeric metric over time.
 type Series struct {
-	// Metric is the metric's canonical name (see the README: temp and temperature are
+	// Metric is the metric's canonical name (see the workspace guide: temp and temperature are
 	// temperature, HR and heart_rate are heart_rate, BP gives systolic_bp and
 	// diastolic_bp, ...), or its own key, in lower case, for any other metric.
 	Metric string `json:"metric" validate:"required" example:"temperature"`
