@@ -65,7 +65,9 @@ type Config struct {
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 	// LLM is the optional language model (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
-	// LLM_TIMEOUT, default 5s); off unless LLM_BASE_URL and LLM_MODEL are set.
+	// LLM_TIMEOUT, default 5s, LLM_SEND_FREE_TEXT, default false); off unless
+	// LLM_BASE_URL and LLM_MODEL are set. LLM_BASE_URL is https, or http to a
+	// loopback address.
 	LLM llm.Config
 }
 
@@ -167,9 +169,18 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("LLM_BASE_URL and LLM_MODEL: set both to use a language model, or neither")
 	}
 	if cfg.LLM.BaseURL != "" {
-		if u, err := url.Parse(cfg.LLM.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(cfg.LLM.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return Config{}, fmt.Errorf("LLM_BASE_URL: %q is not an http(s) URL", cfg.LLM.BaseURL)
 		}
+		// What goes to the model is health data: in the clear, only to this machine.
+		if u.Scheme == "http" && !LoopbackHost(u.Hostname()) {
+			return Config{}, fmt.Errorf("LLM_BASE_URL: %q sends health data unencrypted to another machine; "+
+				"use https, or http only to a loopback address (127.0.0.1, ::1, localhost)", cfg.LLM.BaseURL)
+		}
+	}
+	if cfg.LLM.SendFreeText, err = strconv.ParseBool(get("LLM_SEND_FREE_TEXT", "false")); err != nil {
+		return Config{}, fmt.Errorf("LLM_SEND_FREE_TEXT: %q is not true or false", getenv("LLM_SEND_FREE_TEXT"))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -202,3 +202,40 @@ func TestLanguageModelConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestLanguageModelTransport checks that LLM_BASE_URL sends the model what it sends
+// over TLS, or in plain http to this machine alone, and that the free text of the
+// records goes to it only when LLM_SEND_FREE_TEXT says so.
+func TestLanguageModelTransport(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		url      string
+		freeText string
+		want     bool
+		wantErr  string
+	}{
+		{"https to another machine", "https://llm.example.org/v1", "", false, ""},
+		{"http to the loopback address", "http://127.0.0.1:8080/v1", "", false, ""},
+		{"http to localhost", "http://localhost:11434/v1", "", false, ""},
+		{"http to IPv6 loopback", "http://[::1]:8080/v1", "", false, ""},
+		{"http to another machine", "http://llm.example.org/v1", "", false, "LLM_BASE_URL:"},
+		{"http to a LAN address", "http://192.168.1.20:8080/v1", "", false, "LLM_BASE_URL:"},
+		{"http to every interface", "http://0.0.0.0:8080/v1", "", false, "LLM_BASE_URL:"},
+		{"free text allowed", "https://llm.example.org/v1", "true", true, ""},
+		{"free text refused", "https://llm.example.org/v1", "false", false, ""},
+		{"free text unreadable", "https://llm.example.org/v1", "sometimes", false, "LLM_SEND_FREE_TEXT:"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"LLM_BASE_URL": tt.url, "LLM_MODEL": "m", "LLM_SEND_FREE_TEXT": tt.freeText}
+			cfg, err := app.ConfigFrom(func(k string) string { return env[k] })
+			switch {
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Errorf("error %v, want one starting %q", err, tt.wantErr)
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.wantErr == "" && cfg.LLM.SendFreeText != tt.want:
+				t.Errorf("SendFreeText = %v, want %v", cfg.LLM.SendFreeText, tt.want)
+			}
+		})
+	}
+}
