@@ -5,6 +5,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -37,6 +38,10 @@ type Config struct {
 	// EmbeddedAllowRemote lets EmbeddedAddr be an address other machines can reach
 	// (EMBEDDED_MONGO_ALLOW_REMOTE, default false).
 	EmbeddedAllowRemote bool
+	// MinFreeDisk is the free space, in bytes, of DATA_DIR's file system below which
+	// the embedded store's server says space is low (MIN_FREE_DISK, default 1GiB; 0
+	// turns the check off): /readyz answers 503 and the log warns every minute.
+	MinFreeDisk uint64
 	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
 	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown (SHUTDOWN_TIMEOUT, default 15s):
@@ -134,6 +139,9 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
+	if cfg.MinFreeDisk, err = parseSize(get("MIN_FREE_DISK", "1GiB")); err != nil {
+		return Config{}, fmt.Errorf("MIN_FREE_DISK: %q is not a size such as 512MiB, 2GiB or 0 (%w)", getenv("MIN_FREE_DISK"), err)
+	}
 	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
@@ -215,4 +223,35 @@ func LoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// sizeUnits are the units parseSize reads, in bytes.
+var sizeUnits = map[string]uint64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// parseSize reads a size in bytes: a whole number, then a unit, B, KB, MB, GB, TB
+// (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), in any case; a number
+// alone is bytes. It returns an error for anything else and for a size beyond 64
+// bits.
+func parseSize(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	digits := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if digits < 0 {
+		digits = len(s)
+	}
+	n, err := strconv.ParseUint(s[:digits], 10, 64)
+	if err != nil {
+		return 0, errors.New("a whole number of bytes or units comes first")
+	}
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[digits:]))]
+	if !ok {
+		return 0, fmt.Errorf("the unit is not one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
+	}
+	if n > math.MaxUint64/unit {
+		return 0, errors.New("more bytes than 64 bits count")
+	}
+	return n * unit, nil
 }

@@ -239,3 +239,37 @@ func TestLanguageModelTransport(t *testing.T) {
 		})
 	}
 }
+
+func TestMinFreeDisk(t *testing.T) {
+	for _, tt := range []struct {
+		value   string
+		want    uint64
+		wantErr bool
+	}{
+		{"", 1 << 30, false},
+		{"0", 0, false},
+		{"512MiB", 512 << 20, false},
+		{"2GiB", 2 << 30, false},
+		{"2 gib", 2 << 30, false},
+		{"10GB", 10e9, false},
+		{"1048576", 1 << 20, false},
+		{"100B", 100, false},
+		{"1000000TiB", 1000000 << 40, false},
+		{"lots", 0, true},
+		{"-1GiB", 0, true},
+		{"1.5GiB", 0, true},
+		{"2PiB", 0, true},
+		{"GiB", 0, true},
+		{"99999999999TiB", 0, true},
+	} {
+		t.Run(tt.value, func(t *testing.T) {
+			cfg, err := app.ConfigFrom(func(k string) string { return map[string]string{"MIN_FREE_DISK": tt.value}[k] })
+			switch {
+			case tt.wantErr && (err == nil || !strings.HasPrefix(err.Error(), "MIN_FREE_DISK:")):
+				t.Errorf("error %v, want one naming MIN_FREE_DISK", err)
+			case !tt.wantErr && (err != nil || cfg.MinFreeDisk != tt.want):
+				t.Errorf("MinFreeDisk = %d, %v; want %d", cfg.MinFreeDisk, err, tt.want)
+			}
+		})
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/apikey"
+	"github.com/clinic/interactions/diskspace"
+	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -90,6 +92,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		go keepPreparing(ctx, logger, prepare, &prepared)
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
+	var disk handlers.Disk
+	if conn.Embedded && cfg.MinFreeDisk > 0 {
+		watch := diskspace.Watch{Dir: cfg.DataDir, Min: cfg.MinFreeDisk, Free: diskspace.Free}
+		disk = watch
+		ticker := time.NewTicker(time.Minute)
+		defer ticker.Stop()
+		go watch.Warn(ctx, logger, ticker.C)
+	}
 
 	requests, cutRequests := context.WithCancel(context.Background())
 	defer cutRequests()
@@ -101,6 +111,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		AuditKey:        cfg.AuditKey,
 		LLM:             cfg.LLM,
 		Prepared:        prepared.Load,
+		Disk:            disk,
 		BaseContext:     requests,
 	})
 	if err != nil {

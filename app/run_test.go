@@ -239,3 +239,57 @@ func TestRunWithThePortTaken(t *testing.T) {
 		t.Errorf("the first start on a free port showed no admin key:\n%s", srv.stdout)
 	}
 }
+
+// TestServerWarnsOfLowDiskSpace starts the service on the embedded store with a
+// MIN_FREE_DISK above what any disk has: it warns in its log at start (and every
+// minute after), /readyz answers 503 saying how much is free and how much it wants,
+// and the API still serves meanwhile. With MIN_FREE_DISK=0 the check is off.
+func TestServerWarnsOfLowDiskSpace(t *testing.T) {
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("PORT", "0")
+	t.Setenv("MIN_FREE_DISK", "1000000TiB")
+	srv := startRun(t)
+	// The first check runs beside the server's start.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), `"msg":"DATA_DIR's disk has less free space than MIN_FREE_DISK`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of low free space at start:\n%s", srv.logs)
+		}
+	}
+	res, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var body struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	if res.StatusCode != 503 || json.Unmarshal(data, &body) != nil || body.Error.Code != "unavailable" ||
+		body.Error.Fields["min_free_bytes"] != strconv.FormatUint(1000000<<40, 10) || body.Error.Fields["free_bytes"] == "" ||
+		res.Header.Get("Retry-After") == "" {
+		t.Errorf("readyz with low free space: %d %s", res.StatusCode, data)
+	}
+	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
+	if admin == nil {
+		t.Fatalf("no admin key printed:\n%s", srv.stdout)
+	}
+	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); status != 200 {
+		t.Errorf("the API while free space is low: %d %s", status, body)
+	}
+	srv.stop()
+
+	t.Setenv("MIN_FREE_DISK", "0")
+	srv = startRun(t)
+	defer srv.stop()
+	if strings.Contains(srv.logs.String(), "MIN_FREE_DISK") {
+		t.Errorf("a warning with the check off:\n%s", srv.logs)
+	}
+	if status, body := request(t, "GET", srv.base+"/readyz", "", ""); status != 200 {
+		t.Errorf("readyz with the check off: %d %s", status, body)
+	}
+}
