@@ -92,7 +92,7 @@ type process struct {
 	cmd       *exec.Cmd
 	dataDir   string
 	base      string // http://127.0.0.1:port
-	storeAddr string // the embedded store's address
+	storeAddr string // the embedded store's TCP address; "" on its Unix socket
 	stdout    *lockedBuffer
 	stderr    *lockedBuffer
 	exited    chan struct{}
@@ -116,7 +116,7 @@ const shutdownTimeout = 5 * time.Second
 
 var (
 	servingLine = regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
-	storeLine   = regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
+	storeLine   = regexp.MustCompile(`"listen":"mongodb://([^"/]+)/"`)
 )
 
 // startProcess runs the service over dataDir, with the settings extra ("NAME=value")
@@ -152,7 +152,10 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 			if s == nil {
 				t.Fatalf("no line names the embedded store:\n%s", logs)
 			}
-			p.base, p.storeAddr = "http://127.0.0.1:"+m[1], s[1]
+			p.base = "http://127.0.0.1:" + m[1]
+			if !strings.Contains(s[1], "%2F") { // a TCP address, not the Unix socket
+				p.storeAddr = s[1]
+			}
 			return p
 		}
 		select {

@@ -31,9 +31,11 @@ type Config struct {
 	Database string
 	// DataDir holds the embedded store's files (DATA_DIR, default ./data).
 	DataDir string
-	// EmbeddedAddr is where the embedded store listens (EMBEDDED_MONGO_ADDR,
-	// default 127.0.0.1:27017). The store asks for no password, so it must be a
-	// loopback address unless EmbeddedAllowRemote is set.
+	// EmbeddedAddr is the TCP address the embedded store listens on
+	// (EMBEDDED_MONGO_ADDR). Empty, the default, it listens on a Unix socket in
+	// DataDir that only its owner may use (see EmbeddedSocket), and on no TCP port.
+	// The store asks for no password, so an address must be a loopback one unless
+	// EmbeddedAllowRemote is set.
 	EmbeddedAddr string
 	// EmbeddedAllowRemote lets EmbeddedAddr be an address other machines can reach
 	// (EMBEDDED_MONGO_ALLOW_REMOTE, default false).
@@ -101,7 +103,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		MongoURI:     getenv("MONGODB_URI"),
 		Database:     get("MONGODB_DATABASE", "clinic"),
 		DataDir:      get("DATA_DIR", "./data"),
-		EmbeddedAddr: get("EMBEDDED_MONGO_ADDR", "127.0.0.1:27017"),
+		EmbeddedAddr: getenv("EMBEDDED_MONGO_ADDR"),
 		LogLevel:     get("LOG_LEVEL", "info"),
 	}
 	port, err := strconv.Atoi(get("PORT", "8000"))
@@ -134,8 +136,14 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	if cfg.EmbeddedAllowRemote, err = strconv.ParseBool(get("EMBEDDED_MONGO_ALLOW_REMOTE", "false")); err != nil {
 		return Config{}, fmt.Errorf("EMBEDDED_MONGO_ALLOW_REMOTE: %q is not true or false", getenv("EMBEDDED_MONGO_ALLOW_REMOTE"))
 	}
-	if cfg.MongoURI == "" {
+	switch {
+	case cfg.MongoURI != "":
+	case cfg.EmbeddedAddr != "":
 		if err := checkEmbeddedAddr(cfg.EmbeddedAddr, cfg.EmbeddedAllowRemote); err != nil {
+			return Config{}, err
+		}
+	default:
+		if _, err := EmbeddedSocket(cfg.DataDir); err != nil {
 			return Config{}, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +24,7 @@ func TestEmbeddedAddrIsLoopback(t *testing.T) {
 		addr, allowRemote, uri string
 		wantErr                string // a part of the error; "" for none
 	}{
-		{addr: "", wantErr: ""}, // the default, 127.0.0.1:27017
+		{addr: "", wantErr: ""}, // the default, a Unix socket in DATA_DIR
 		{addr: "127.0.0.1:27017"},
 		{addr: "127.0.0.2:0"},
 		{addr: "[::1]:27017"},
@@ -271,5 +272,38 @@ func TestMinFreeDisk(t *testing.T) {
 				t.Errorf("MinFreeDisk = %d, %v; want %d", cfg.MinFreeDisk, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestEmbeddedSocketFits checks that the default, a Unix socket in DATA_DIR, is
+// refused at start, naming DATA_DIR and EMBEDDED_MONGO_ADDR, when its path is longer
+// than a socket's path may be, or holds what a connection string cannot name; and
+// that a DATA_DIR as deep as the tests' own fits.
+func TestEmbeddedSocketFits(t *testing.T) {
+	long := "/tmp/" + strings.Repeat("d", 90)
+	for _, tt := range []struct {
+		name, dataDir, addr, uri string
+		wantErr                  bool
+	}{
+		{name: "the default DATA_DIR", dataDir: ""},
+		{name: "a test's directory", dataDir: t.TempDir()},
+		{name: "too long a path", dataDir: long, wantErr: true},
+		{name: "a colon in the path", dataDir: "/tmp/a:b", wantErr: true},
+		{name: "too long a path, on TCP", dataDir: long, addr: "127.0.0.1:27017"},
+		{name: "too long a path, on MongoDB", dataDir: long, uri: "mongodb://db.example.org:27017"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"DATA_DIR": tt.dataDir, "EMBEDDED_MONGO_ADDR": tt.addr, "MONGODB_URI": tt.uri}
+			_, err := app.ConfigFrom(func(k string) string { return env[k] })
+			switch {
+			case !tt.wantErr && err != nil:
+				t.Fatalf("ConfigFrom: %v", err)
+			case tt.wantErr && (err == nil || !strings.HasPrefix(err.Error(), "DATA_DIR:") || !strings.Contains(err.Error(), "EMBEDDED_MONGO_ADDR")):
+				t.Fatalf("ConfigFrom = %v, want an error naming DATA_DIR and EMBEDDED_MONGO_ADDR", err)
+			}
+		})
+	}
+	if path, err := app.EmbeddedSocket("data"); err != nil || !filepath.IsAbs(path) || filepath.Base(path) != "embedded-store.sock" {
+		t.Errorf("EmbeddedSocket(data) = %q, %v; want an absolute path to embedded-store.sock", path, err)
 	}
 }

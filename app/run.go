@@ -71,6 +71,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			conn.CloseLogged(logger)
 		}
 	}()
+	if conn.Embedded {
+		showMongosh(stdout, cfg, conn.URI+cfg.Database)
+	}
 	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
 	prepare := func(ctx context.Context) error {
 		if err := db.Prepare(ctx); err != nil {
@@ -212,6 +215,16 @@ func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(contex
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// showMongosh shows on stdout the mongosh command that reads the embedded store the
+// server runs, at uri, and who may run it.
+func showMongosh(stdout io.Writer, cfg Config, uri string) {
+	who := "only this machine's account that runs the server may use it, through the socket in DATA_DIR"
+	if cfg.EmbeddedAddr != "" {
+		who = "it listens on EMBEDDED_MONGO_ADDR, where any process that reaches it reads and writes every record, without a password"
+	}
+	fmt.Fprintf(stdout, "The embedded store's records can be read with mongosh (%s):\n    mongosh \"%s\"\n\n", who, uri)
 }
 
 // showFirstAdminKey creates the first admin key when the store holds no key (see

@@ -24,9 +24,12 @@ import (
 
 // running is a server started as `go run .` starts it.
 type running struct {
-	base      string // http://127.0.0.1:port
-	storeAddr string // the embedded store's listener; "" with MONGODB_URI
-	stdout    *lockedBuffer
+	base string // http://127.0.0.1:port
+	// storeURI is the connection string of the embedded store's listener, and
+	// storeAddr its TCP address; both "" with MONGODB_URI, storeAddr "" on the
+	// store's Unix socket.
+	storeURI, storeAddr string
+	stdout              *lockedBuffer
 	logs      *lockedBuffer
 	stop      func()
 }
@@ -39,13 +42,16 @@ func startRun(t *testing.T) running {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, nil, stdout, logs) }()
 	serving := regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
-	store := regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
+	store := regexp.MustCompile(`"listen":"(mongodb://([^"/]+)/)"`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := serving.FindStringSubmatch(logs.String()); m != nil {
-			var storeAddr string
+			var storeURI, storeAddr string
 			if s := store.FindStringSubmatch(logs.String()); s != nil {
-				storeAddr = s[1]
+				storeURI = s[1]
+				if !strings.Contains(s[2], "%2F") { // a TCP address, not the Unix socket
+					storeAddr = s[2]
+				}
 			} else if os.Getenv("MONGODB_URI") == "" {
 				t.Fatalf("no line names the embedded store in use:\n%s", logs)
 			}
@@ -55,7 +61,7 @@ func startRun(t *testing.T) running {
 					t.Errorf("Run returned %v", err)
 				}
 			}
-			return running{base: "http://127.0.0.1:" + m[1], storeAddr: storeAddr, stdout: stdout, logs: logs, stop: stop}
+			return running{base: "http://127.0.0.1:" + m[1], storeURI: storeURI, storeAddr: storeAddr, stdout: stdout, logs: logs, stop: stop}
 		}
 		select {
 		case err := <-done:
@@ -93,13 +99,14 @@ func request(t *testing.T, method, url, key, body string) (int, []byte) {
 }
 
 // TestRunServesAndKeepsData starts the service as a new user does, on the embedded
-// store: it prints one admin key, the key command (run beside the server) creates a
-// clinician key, the clinician records a patient; after a restart on the same data
-// directory the patient and the keys are still there and no second admin key is made.
+// store with the defaults (its Unix socket in DATA_DIR): it prints one admin key,
+// the key command (run beside the server) creates a clinician key, the clinician
+// records a patient; after a restart on the same data directory the patient and the
+// keys are still there and no second admin key is made.
 func TestRunServesAndKeepsData(t *testing.T) {
 	t.Setenv("MONGODB_URI", "")
 	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("EMBEDDED_MONGO_ADDR", "")
 	t.Setenv("PORT", "0")
 
 	srv := startRun(t)
@@ -114,8 +121,7 @@ func TestRunServesAndKeepsData(t *testing.T) {
 		t.Errorf("admin lists keys: %d %s", status, body)
 	}
 
-	// The key command attaches to the running server's store.
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
+	// The key command attaches to the running server's store, through its socket.
 	out := &bytes.Buffer{}
 	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "dr-ada", "-role", "clinician"}, out, io.Discard); err != nil {
 		t.Fatalf("keys create: %v", err)
@@ -132,7 +138,6 @@ func TestRunServesAndKeepsData(t *testing.T) {
 	}
 	srv.stop()
 
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
 	srv = startRun(t)
 	defer srv.stop()
 	if strings.Contains(srv.stdout.String(), "ck_") {
@@ -144,7 +149,6 @@ func TestRunServesAndKeepsData(t *testing.T) {
 		t.Fatalf("after a restart: %d %s", status, data)
 	}
 
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
 	out.Reset()
 	if err := app.Run(context.Background(), []string{"keys", "revoke", "dr-ada"}, out, io.Discard); err != nil {
 		t.Fatalf("keys revoke: %v", err)
