@@ -30,8 +30,8 @@ type running struct {
 	// store's Unix socket.
 	storeURI, storeAddr string
 	stdout              *lockedBuffer
-	logs      *lockedBuffer
-	stop      func()
+	logs                *lockedBuffer
+	stop                func()
 }
 
 // startRun runs the service in the background until the returned stop is called.
