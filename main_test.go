@@ -46,14 +46,20 @@ func TestMain(m *testing.M) {
 }
 
 // buildBinary builds the service once, from this directory, and returns its path.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	path := filepath.Join(binDir, "interactions")
-	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return path, nil
-})
+var buildBinary = buildOnce("interactions", ".")
+
+// buildOnce returns a function that builds the main package pkg into binDir/name
+// the first time it is called, and returns the binary's path, or the build's error.
+func buildOnce(name, pkg string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		path := filepath.Join(binDir, name)
+		out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return path, nil
+	})
+}
 
 // binary returns the service's binary, skipping the test when Go cannot build it.
 func binary(t *testing.T) string {

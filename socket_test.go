@@ -11,20 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
 // buildSeed builds the seed tool once, from ./seed, and returns its path.
-var buildSeed = sync.OnceValues(func() (string, error) {
-	path := filepath.Join(binDir, "seed")
-	out, err := exec.Command("go", "build", "-o", path, "./seed").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./seed: %v\n%s", err, out)
-	}
-	return path, nil
-})
+var buildSeed = buildOnce("seed", "./seed")
 
 // TestEmbeddedStoreListensOnAnOwnerOnlySocket runs the server with the defaults, as
 // `go run .` does, over a DATA_DIR it creates: its embedded store listens on a Unix
