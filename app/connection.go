@@ -236,14 +236,6 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	if err != nil {
 		return nil, fmt.Errorf("start embedded store on %s (is another server using it?): %w", embeddedPlace(cfg), err)
 	}
-	uri := ""
-	if socket != "" {
-		// Readable and writable by its owner; a socket has no use for the x bit.
-		if err := os.Chmod(socket, 0o600); err != nil {
-			return nil, fmt.Errorf("the embedded store's socket: %w", err)
-		}
-		uri = socketURI(socket, "")
-	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -252,7 +244,16 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	}()
 	stop := func() { cancel(); <-done }
 
-	if uri == "" {
+	var uri string
+	if socket != "" {
+		// Readable and writable by its owner (it is so from the start, by the
+		// umask); a socket has no use for the x bit.
+		if err := os.Chmod(socket, 0o600); err != nil {
+			stop()
+			return nil, fmt.Errorf("the embedded store's socket: %w", err)
+		}
+		uri = socketURI(socket, "")
+	} else {
 		uri = fdb.MongoDBURI() // once Run has made the TCP listener's address known
 	}
 	s, err := connect(ctx, uri, cfg.Database, storeTimeout(cfg.RequestTimeout), true)
