@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/apikey"
+	"github.com/clinic/interactions/diskspace"
+	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -69,6 +71,9 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			conn.CloseLogged(logger)
 		}
 	}()
+	if conn.Embedded {
+		showMongosh(stdout, cfg, conn.URI+cfg.Database)
+	}
 	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
 	prepare := func(ctx context.Context) error {
 		if err := db.Prepare(ctx); err != nil {
@@ -90,6 +95,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		go keepPreparing(ctx, logger, prepare, &prepared)
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
+	var disk handlers.Disk
+	if conn.Embedded && cfg.MinFreeDisk > 0 {
+		watch := diskspace.Watch{Dir: cfg.DataDir, Min: cfg.MinFreeDisk, Free: diskspace.Free}
+		disk = watch
+		ticker := time.NewTicker(time.Minute)
+		defer ticker.Stop()
+		go watch.Warn(ctx, logger, ticker.C)
+	}
 
 	requests, cutRequests := context.WithCancel(context.Background())
 	defer cutRequests()
@@ -101,6 +114,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		AuditKey:        cfg.AuditKey,
 		LLM:             cfg.LLM,
 		Prepared:        prepared.Load,
+		Disk:            disk,
 		BaseContext:     requests,
 	})
 	if err != nil {
@@ -201,6 +215,16 @@ func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(contex
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
+}
+
+// showMongosh shows on stdout the mongosh command that reads the embedded store the
+// server runs, at uri, and who may run it.
+func showMongosh(stdout io.Writer, cfg Config, uri string) {
+	who := "only this machine's account that runs the server may use it, through the socket in DATA_DIR"
+	if cfg.EmbeddedAddr != "" {
+		who = "it listens on EMBEDDED_MONGO_ADDR, where any process that reaches it reads and writes every record, without a password"
+	}
+	fmt.Fprintf(stdout, "The embedded store's records can be read with mongosh (%s):\n    mongosh \"%s\"\n\n", who, uri)
 }
 
 // showFirstAdminKey creates the first admin key when the store holds no key (see

@@ -48,6 +48,9 @@ type ServerConfig struct {
 	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
 	// nil means it is.
 	Prepared func() bool
+	// Disk, when set, checks the free space of the embedded store's files for
+	// /readyz (see diskspace.Watch).
+	Disk handlers.Disk
 	// BaseContext is the parent of every request's context: when it ends, the
 	// requests still running stop their store work and answer 503. Nil means
 	// context.Background().
@@ -129,6 +132,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		Writer:      model,
 		Logger:      logger,
 		Prepared:    cfg.Prepared,
+		Disk:        cfg.Disk,
 		Now:         now,
 	})
 	app.Get("/healthz", h.Healthz)

@@ -5060,7 +5060,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s; 503 otherwise.",
+                "description": "Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s, and, on the embedded store, its DATA_DIR's disk has MIN_FREE_DISK free (the answer says how much); 503 otherwise. Low free space fails readiness while the store still works, so that a monitor hears of it before writes fail: the API goes on serving.",
                 "produces": [
                     "application/json"
                 ],
@@ -5083,7 +5083,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: no server of the store that takes writes answers, or the server has not prepared the store yet",
+                        "description": "unavailable: no server of the store that takes writes answers, the server has not prepared the store yet, or DATA_DIR's disk has less free space than MIN_FREE_DISK (fields free_bytes and min_free_bytes)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -5933,6 +5933,14 @@ const docTemplate = `{
                 "status"
             ],
             "properties": {
+                "disk": {
+                    "description": "Disk is the free space of the embedded store's DATA_DIR and its minimum\n(MIN_FREE_DISK), in the answer of /readyz when the server watches it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/models.DiskSpace"
+                        }
+                    ]
+                },
                 "status": {
                     "type": "string",
                     "example": "ok"
@@ -6433,6 +6441,23 @@ const docTemplate = `{
                 },
                 "request_id": {
                     "type": "string"
+                }
+            }
+        },
+        "models.DiskSpace": {
+            "type": "object",
+            "required": [
+                "free_bytes",
+                "min_free_bytes"
+            ],
+            "properties": {
+                "free_bytes": {
+                    "type": "integer",
+                    "example": 53687091200
+                },
+                "min_free_bytes": {
+                    "type": "integer",
+                    "example": 1073741824
                 }
             }
         },
