@@ -78,6 +78,9 @@ type Services struct {
 	Keys         Keys
 	Idempotency  Idempotency
 	AuditTrail   AuditTrail
+	// AuthFailures counts the failed authentications (see Authenticate); nil
+	// counts none.
+	AuthFailures *AuthFailures
 	// Records reads many patients' records at once, for the insights.
 	Records Records
 	// Writer, when set, refines the insights with a language model.
@@ -99,6 +102,7 @@ type Handler struct {
 	keys         Keys
 	idempotency  Idempotency
 	auditTrail   AuditTrail
+	authFailures *AuthFailures
 	records      Records
 	writer       Writer
 	logger       *slog.Logger
@@ -119,7 +123,7 @@ func New(s Services) *Handler {
 	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, records: s.Records, writer: s.Writer,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records, writer: s.Writer,
 		logger: s.Logger, prepared: s.Prepared, now: s.Now,
 	}
 }
