@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/swagger"
+	"github.com/valyala/fasthttp"
 
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
@@ -131,10 +132,11 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	if err != nil {
 		return nil, err
 	}
+	answer := handlers.ErrorHandler(logger)
 	app := fiber.New(fiber.Config{
 		AppName:               "clinical-interactions",
 		BodyLimit:             MaxBodySize,
-		ErrorHandler:          handlers.ErrorHandler(logger),
+		ErrorHandler:          answer,
 		JSONEncoder:           handlers.EncodeJSON,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -235,6 +237,7 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
 	s.App = app
+	app.Server().Handler = s.answerUnknownMethods(app.Handler(), answer)
 	return s, nil
 }
 
@@ -309,6 +312,12 @@ func (s *Server) selfEvent() models.AuditEvent {
 // securityHeaders sets the headers that keep browsers from caching, sniffing, framing
 // or leaking the API's health data. The Swagger UI keeps a policy that lets it run.
 func securityHeaders(c *fiber.Ctx) error {
+	setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders does securityHeaders' work.
+func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -317,7 +326,44 @@ func securityHeaders(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
 	}
-	return c.Next()
+}
+
+// knownMethods are the methods Fiber routes.
+var knownMethods = func() map[string]bool {
+	known := map[string]bool{}
+	for _, m := range fiber.DefaultMethods {
+		known[m] = true
+	}
+	return known
+}()
+
+// Handler returns the server's request handler, the one its listeners serve: see
+// answerUnknownMethods.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.App.Server().Handler }
+
+// answerUnknownMethods returns next, except for a request whose method Fiber does
+// not know, which Fiber answers with bare text before any middleware runs: that one
+// is answered 400 malformed_request in the error shape, with its request id and the
+// security headers, logged, and counted with the other malformed requests.
+func (s *Server) answerUnknownMethods(next fasthttp.RequestHandler, answer fiber.ErrorHandler) fasthttp.RequestHandler {
+	return func(fctx *fasthttp.RequestCtx) {
+		if knownMethods[string(fctx.Method())] {
+			next(fctx)
+			return
+		}
+		c := s.App.AcquireCtx(fctx)
+		defer s.App.ReleaseCtx(c)
+		err := handlers.NameRequest(c)
+		setSecurityHeaders(c)
+		s.refusals.Add(audit.Refusal{Action: audit.MalformedAction, Status: fiber.StatusBadRequest, ClientIP: strings.Clone(c.IP())},
+			"malformed_request")
+		if err == nil {
+			err = models.ErrMalformedRequest
+		}
+		_ = answer(c, err)
+		s.logger.Info("request", "request_id", handlers.RequestIDOf(c), "method", "-", "route", "-",
+			"status", c.Response().StatusCode(), "latency_ms", 0, "key", "")
+	}
 }
 
 // accessLog logs one line per request: its id, route template, status, latency and

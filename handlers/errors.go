@@ -103,7 +103,7 @@ func classify(err error) (int, ErrorBody) {
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.Is(err, models.ErrMalformedRequest):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request",
-			Message: "the request line is not valid UTF-8: its path or query, as sent or percent-decoded"}
+			Message: "the request line cannot be read: its path or query (as sent or percent-decoded) is not valid UTF-8, or its method is unknown"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
 	case errors.As(err, &invalid):

@@ -21,7 +21,8 @@ var (
 	// and the request could not have its turn in its time: a kind of ErrUnavailable.
 	ErrBusy = fmt.Errorf("busy: %w", ErrUnavailable)
 	// ErrMalformedRequest means the request line cannot be taken as sent: its path
-	// or query, as sent or percent-decoded, is not valid UTF-8.
+	// or query, as sent or percent-decoded, is not valid UTF-8, or its method is not
+	// one the server knows.
 	ErrMalformedRequest = errors.New("malformed request")
 )
 
