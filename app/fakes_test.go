@@ -152,7 +152,9 @@ type fakeExporter struct{}
 func (fakeExporter) Patient(ctx context.Context, no string) (models.Patient, error) {
 	return fakePatients{}.Get(ctx, no)
 }
-func (fakeExporter) Write(context.Context, io.Writer, models.Patient, export.Request) error { return nil }
+func (fakeExporter) Write(context.Context, io.Writer, models.Patient, export.Request) error {
+	return nil
+}
 
 type fakeKeyStore struct {
 	mu   sync.Mutex
@@ -169,7 +171,7 @@ func (s *fakeKeyStore) APIKeyByHash(_ context.Context, hash string) (models.APIK
 	return models.APIKey{}, models.ErrNotFound
 }
 func (s *fakeKeyStore) TouchAPIKey(context.Context, string, time.Time) error { return nil }
-func (s *fakeKeyStore) HasAPIKeys(context.Context) (bool, error)            { return true, nil }
+func (s *fakeKeyStore) HasAPIKeys(context.Context) (bool, error)             { return true, nil }
 
 // fakeTrail keeps the audit trail in memory, and the events inserted since they
 // were last taken.
