@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -629,5 +630,32 @@ func TestVerifyBoundsTheBreaks(t *testing.T) {
 	v := verify(t, m)
 	if v.OK || len(v.Breaks) != models.MaxAuditBreaks || v.BreaksTotal != models.MaxAuditBreaks+20 {
 		t.Errorf("verify lists %d breaks of %d, want %d of %d", len(v.Breaks), v.BreaksTotal, models.MaxAuditBreaks, models.MaxAuditBreaks+20)
+	}
+}
+
+// TestRefusalsAreBounded counts refusals from more addresses than a flush writes
+// events for: the rest are counted together, under the address "*".
+func TestRefusalsAreBounded(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
+	r := &audit.Refusals{}
+	for i := range 1005 {
+		r.Add(audit.Refusal{Action: audit.UnauthenticatedAction, Status: 401, ClientIP: fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, "unauthenticated")
+	}
+	if err := r.Flush(context.Background(), w, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var events, rest int
+	for _, e := range m.events {
+		if e.Action != audit.UnauthenticatedAction {
+			continue
+		}
+		events++
+		if e.ClientIP == "*" {
+			rest = e.Counts["unauthenticated"]
+		}
+	}
+	if events != 1001 || rest != 5 {
+		t.Errorf("%d events, %d refusals under *; want 1001 and 5", events, rest)
 	}
 }
