@@ -17,10 +17,7 @@ import (
 // writes nothing. A rotation (the new key, the old one among the previous keys)
 // is accepted, and the old chains verify only while the old key is given.
 func TestTheTrailKeepsItsKey(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
+	freshRunEnv(t)
 	oldKey, newKey := strings.Repeat("a", 32), strings.Repeat("b", 32)
 	keys := func(key, previous string, args ...string) (string, error) {
 		t.Helper()
@@ -87,10 +84,7 @@ func TestTheTrailKeepsItsKey(t *testing.T) {
 // TestServerWarnsWithoutAuditKey starts the server twice without AUDIT_HMAC_KEY: each
 // start warns that the trail's hashes can be recomputed by anyone.
 func TestServerWarnsWithoutAuditKey(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
+	freshRunEnv(t)
 	t.Setenv("AUDIT_HMAC_KEY", "")
 	for i := range 2 {
 		srv := startRun(t)

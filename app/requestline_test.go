@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -138,17 +137,9 @@ func TestAuditEventsAreBounded(t *testing.T) {
 // is not UTF-8, raw over a socket to a server started as `go run .` starts it, with
 // no key. It is refused, and the trail verifies, before and after a restart.
 func TestRawRequestLineOnARealServer(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
+	freshRunEnv(t)
 	srv := startRun(t)
-	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
-	if admin == nil {
-		srv.stop()
-		t.Fatalf("no admin key printed:\n%s", srv.stdout)
-	}
-	status, body := request(t, "POST", srv.base+"/api/v1/keys", admin[1], `{"name":"audrey","role":"auditor"}`)
+	status, body := request(t, "POST", srv.base+"/api/v1/keys", adminKeyOf(t, srv), `{"name":"audrey","role":"auditor"}`)
 	var issued struct{ Key string }
 	if status != 201 || json.Unmarshal(body, &issued) != nil {
 		srv.stop()
