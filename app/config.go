@@ -58,6 +58,10 @@ type Config struct {
 	// ClientRateLimit is how many requests a client address may make a minute, with
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
+	// AuthFailureLimit is how many failed authentications a client address may
+	// have a minute before its requests are refused without looking their key up
+	// (AUTH_FAILURE_LIMIT_PER_MINUTE, default 60; 0 turns it off).
+	AuthFailureLimit int
 	// ScanLimit is how many queries that read a whole collection may run at once on
 	// FerretDB, the embedded store (SCAN_LIMIT; 0 turns the limit off). Unset, it is
 	// AutoScanLimit: the number of CPUs on FerretDB, no limit on MongoDB, whose
@@ -69,6 +73,10 @@ type Config struct {
 	// AuditKey keys the audit trail's hashes (AUDIT_HMAC_KEY, optional): with it, only
 	// holders of the key can forge a chain.
 	AuditKey []byte
+	// AuditPreviousKeys are the keys of the audit trail before a rotation
+	// (AUDIT_HMAC_PREVIOUS_KEYS, comma-separated): the chains keyed with them still
+	// verify.
+	AuditPreviousKeys [][]byte
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 	// LLM is the optional language model (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
@@ -120,6 +128,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}{
 		{"RATE_LIMIT_PER_MINUTE", "600", &cfg.RateLimit},
 		{"CLIENT_RATE_LIMIT_PER_MINUTE", "3000", &cfg.ClientRateLimit},
+		{"AUTH_FAILURE_LIMIT_PER_MINUTE", "60", &cfg.AuthFailureLimit},
 	} {
 		n, err := strconv.Atoi(get(r.key, r.def))
 		if err != nil || n < 0 {
@@ -160,6 +169,17 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			return Config{}, errors.New("AUDIT_HMAC_KEY: use at least 32 characters (for example: openssl rand -hex 32)")
 		}
 		cfg.AuditKey = []byte(k)
+	}
+	for _, k := range strings.Split(getenv("AUDIT_HMAC_PREVIOUS_KEYS"), ",") {
+		switch k = strings.TrimSpace(k); {
+		case k == "":
+		case len(cfg.AuditKey) == 0:
+			return Config{}, errors.New("AUDIT_HMAC_PREVIOUS_KEYS: earlier keys are given without AUDIT_HMAC_KEY, the current one")
+		case len(k) < 32:
+			return Config{}, errors.New("AUDIT_HMAC_PREVIOUS_KEYS: each earlier key has at least 32 characters, as AUDIT_HMAC_KEY has")
+		default:
+			cfg.AuditPreviousKeys = append(cfg.AuditPreviousKeys, []byte(k))
+		}
 	}
 	for _, d := range []struct {
 		key  string

@@ -241,6 +241,42 @@ func TestLanguageModelTransport(t *testing.T) {
 	}
 }
 
+// TestAuditSettings reads the audit trail's settings: the limit of failed
+// authentications, and the keys of the trail before a rotation.
+func TestAuditSettings(t *testing.T) {
+	key, old1, old2 := strings.Repeat("k", 32), strings.Repeat("o", 32), strings.Repeat("p", 40)
+	for _, tt := range []struct {
+		name            string
+		env             map[string]string
+		limit, previous int
+		wantErr         string
+	}{
+		{"defaults", nil, 60, 0, ""},
+		{"no limit", map[string]string{"AUTH_FAILURE_LIMIT_PER_MINUTE": "0"}, 0, 0, ""},
+		{"a limit", map[string]string{"AUTH_FAILURE_LIMIT_PER_MINUTE": "5"}, 5, 0, ""},
+		{"a bad limit", map[string]string{"AUTH_FAILURE_LIMIT_PER_MINUTE": "-1"}, 0, 0, "AUTH_FAILURE_LIMIT_PER_MINUTE"},
+		{"previous keys", map[string]string{"AUDIT_HMAC_KEY": key, "AUDIT_HMAC_PREVIOUS_KEYS": old1 + ", " + old2}, 60, 2, ""},
+		{"a short previous key", map[string]string{"AUDIT_HMAC_KEY": key, "AUDIT_HMAC_PREVIOUS_KEYS": old1 + ",short"}, 0, 0, "AUDIT_HMAC_PREVIOUS_KEYS"},
+		{"previous keys without a key", map[string]string{"AUDIT_HMAC_PREVIOUS_KEYS": old1}, 0, 0, "AUDIT_HMAC_PREVIOUS_KEYS"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := app.ConfigFrom(func(k string) string { return tt.env[k] })
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr+":") {
+					t.Fatalf("ConfigFrom = %v, want an error naming %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.AuthFailureLimit != tt.limit || len(cfg.AuditPreviousKeys) != tt.previous {
+				t.Errorf("AuthFailureLimit %d, %d previous keys; want %d and %d", cfg.AuthFailureLimit, len(cfg.AuditPreviousKeys), tt.limit, tt.previous)
+			}
+		})
+	}
+}
+
 func TestMinFreeDisk(t *testing.T) {
 	for _, tt := range []struct {
 		value   string

@@ -75,6 +75,28 @@ func startRun(t *testing.T) running {
 	}
 }
 
+// freshRunEnv sets the environment for a server started as `go run .` starts it, on
+// the embedded store in a new data directory, on free ports.
+func freshRunEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "") // the default: a Unix socket in DATA_DIR
+	t.Setenv("PORT", "0")
+}
+
+// adminKeyOf returns the admin key srv printed at its first start; it stops srv and
+// fails t when it printed none.
+func adminKeyOf(t *testing.T, srv running) string {
+	t.Helper()
+	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
+	if admin == nil {
+		srv.stop()
+		t.Fatalf("no admin key printed:\n%s", srv.stdout)
+	}
+	return admin[1]
+}
+
 // request sends one request with an API key and returns the status and body.
 func request(t *testing.T, method, url, key, body string) (int, []byte) {
 	t.Helper()
@@ -104,20 +126,13 @@ func request(t *testing.T, method, url, key, body string) (int, []byte) {
 // records a patient; after a restart on the same data directory the patient and the
 // keys are still there and no second admin key is made.
 func TestRunServesAndKeepsData(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "")
-	t.Setenv("PORT", "0")
-
+	freshRunEnv(t)
 	srv := startRun(t)
-	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
-	if admin == nil {
-		t.Fatalf("no admin key printed:\n%s", srv.stdout)
-	}
+	admin := adminKeyOf(t, srv)
 	if status, body := request(t, "GET", srv.base+"/api/v1/patients/R1", "", ""); status != 401 {
 		t.Errorf("without a key: %d %s", status, body)
 	}
-	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); status != 200 || !strings.Contains(string(body), `"admin"`) {
+	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin, ""); status != 200 || !strings.Contains(string(body), `"admin"`) {
 		t.Errorf("admin lists keys: %d %s", status, body)
 	}
 
@@ -133,7 +148,7 @@ func TestRunServesAndKeepsData(t *testing.T) {
 	if status, body := request(t, "POST", srv.base+"/api/v1/patients", clinician, `{"insurance_no":"R1","fname":"Ada"}`); status != 201 {
 		t.Fatalf("create: %d %s", status, body)
 	}
-	if status, _ := request(t, "POST", srv.base+"/api/v1/patients", admin[1], `{"insurance_no":"R2"}`); status != 403 {
+	if status, _ := request(t, "POST", srv.base+"/api/v1/patients", admin, `{"insurance_no":"R2"}`); status != 403 {
 		t.Errorf("admin creating a patient: %d, want 403", status)
 	}
 	srv.stop()

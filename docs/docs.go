@@ -649,7 +649,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Checks every chain: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event, and each chain's end matching its head. Reports the first broken link. For auditors.",
+                "description": "Checks every chain, each whatever the others show: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event (keyed with the chain's key, which its head names), and each chain's end matching its head. Lists every break (the first 100, with their total) and the chains that have one. For auditors.",
                 "produces": [
                     "application/json"
                 ],
@@ -5155,6 +5155,7 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "bad_request",
+                        "malformed_request",
                         "malformed_body",
                         "validation_failed",
                         "unauthenticated",
@@ -6385,16 +6386,45 @@ const docTemplate = `{
         "models.AuditVerification": {
             "type": "object",
             "required": [
+                "breaks",
+                "breaks_total",
                 "chains",
+                "chains_failed",
+                "chains_failed_total",
+                "chains_verified",
                 "complete",
                 "events",
-                "first_break",
                 "ok",
                 "pending",
                 "swept_at"
             ],
             "properties": {
+                "breaks": {
+                    "description": "Breaks lists where chains do not verify, in the order found, the first\nMaxAuditBreaks of them; empty when every chain verifies. BreaksTotal counts\nthem all.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.AuditBreak"
+                    }
+                },
+                "breaks_total": {
+                    "type": "integer"
+                },
                 "chains": {
+                    "description": "Chains counts the chains of the trail.",
+                    "type": "integer"
+                },
+                "chains_failed": {
+                    "description": "ChainsFailed lists the chains that have a break or could not be verified (a\nkey not given), sorted, the first MaxAuditBreaks of them; ChainsFailedTotal\ncounts them all.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "chains_failed_total": {
+                    "type": "integer"
+                },
+                "chains_verified": {
+                    "description": "ChainsVerified counts the chains verified without a break, to their end or,\nwhen the check is not complete, as far as it came.",
                     "type": "integer"
                 },
                 "complete": {
@@ -6405,16 +6435,8 @@ const docTemplate = `{
                     "description": "Events counts the events verified, now or by earlier checks.",
                     "type": "integer"
                 },
-                "first_break": {
-                    "description": "FirstBreak is null when every chain verifies.",
-                    "allOf": [
-                        {
-                            "$ref": "#/definitions/models.AuditBreak"
-                        }
-                    ],
-                    "x-nullable": true
-                },
                 "ok": {
+                    "description": "OK is true when no chain has a break.",
                     "type": "boolean"
                 },
                 "pending": {

@@ -86,6 +86,9 @@ type Services struct {
 	Keys         Keys
 	Idempotency  Idempotency
 	AuditTrail   AuditTrail
+	// AuthFailures counts the failed authentications (see Authenticate); nil
+	// counts none.
+	AuthFailures *AuthFailures
 	// Records reads many patients' records at once, for the insights.
 	Records Records
 	// Writer, when set, refines the insights with a language model.
@@ -109,6 +112,7 @@ type Handler struct {
 	keys         Keys
 	idempotency  Idempotency
 	auditTrail   AuditTrail
+	authFailures *AuthFailures
 	records      Records
 	writer       Writer
 	logger       *slog.Logger
@@ -130,7 +134,7 @@ func New(s Services) *Handler {
 	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, records: s.Records, writer: s.Writer,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records, writer: s.Writer,
 		logger: s.Logger, prepared: s.Prepared, disk: s.Disk, now: s.Now,
 	}
 }
