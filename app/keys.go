@@ -87,7 +87,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return err
 	}
 	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(ctx, db, cfg.AuditKeys(), "keys", logger)
+	trail, err := NewCommandAudit(ctx, db, cfg, "keys", logger, stdout)
 	if err != nil {
 		return err
 	}
