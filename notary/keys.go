@@ -117,7 +117,8 @@ func LoadSigner(path string) (note.Signer, note.Verifier, error) {
 // verifierOf returns the verifier of the Ed25519 private key skey, a key
 // note.NewSigner accepts: PRIVATE+KEY+<name>+<hash>+<base64 of 0x01 and the seed>.
 func verifierOf(skey string) (note.Verifier, error) {
-	fields := strings.Split(strings.TrimPrefix(skey, "PRIVATE+KEY+"), "+")
+	// The key itself, in base64, may hold a '+'.
+	fields := strings.SplitN(strings.TrimPrefix(skey, "PRIVATE+KEY+"), "+", 3)
 	if len(fields) != 3 {
 		return nil, errors.New("not a private key")
 	}
