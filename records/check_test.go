@@ -17,7 +17,9 @@ type archive struct {
 	archived map[models.RecordKey]map[int]string
 }
 
-func versionDoc(key models.RecordKey, v int) string { return fmt.Sprintf("%s@%d", key.InteractionID, v) }
+func versionDoc(key models.RecordKey, v int) string {
+	return fmt.Sprintf("%s@%d", key.InteractionID, v)
+}
 
 func (a *archive) EachRecord(_ context.Context, fn func(models.RecordKey, int, []byte) error) error {
 	for key, v := range a.stored {
