@@ -107,9 +107,9 @@ func VerifyLog(ctx context.Context, store TrailStore, keys audit.Keys, r io.Read
 // hash, and the last must have the hash signed. A chain that holds fewer (a tail
 // cut, a whole chain deleted, or the store rolled back) is a finding, unless a
 // restore the trail declares (see RestoredAction) explains it: the restored backup
-// held the chain up to exactly where it now ends (by the anchors of the declaring
-// event), or, for a chain now gone whole, did not hold it and it had started before
-// the restore. Such losses are reported with their restore, not as findings. Two
+// held the chain up to where it now ends (by the anchors of the declaring event),
+// or, for a chain now gone whole, did not hold it and it had started before the
+// restore. Such losses are reported with their restore, not as findings. Two
 // checkpoints of a chain at one size with different hashes are a finding too.
 // It returns the store's errors.
 func Verify(ctx context.Context, store TrailStore, keys audit.Keys, checkpoints []Checkpoint) (Report, error) {
@@ -156,7 +156,11 @@ func Verify(ctx context.Context, store TrailStore, keys audit.Keys, checkpoints 
 		case stored == c.Size && last != c.Hash:
 			report.Findings = append(report.Findings, fmt.Sprintf("chain %s: event %d differs from the one signed at line %d of the log", chain, c.Size, c.Line))
 		case stored < c.Size:
-			if r := explain(restores, chain, stored, last); r != nil {
+			r, err := explain(ctx, store, restores, chain, stored)
+			if err != nil {
+				return Report{}, err
+			}
+			if r != nil {
 				r.Lost = append(r.Lost, Loss{Chain: chain, From: stored + 1, To: c.Size})
 				continue
 			}
@@ -258,21 +262,36 @@ func declaredRestores(ctx context.Context, store TrailStore, keys audit.Keys, he
 }
 
 // explain returns the first of restores that explains why chain ends at event
-// stored, whose hash is last: the backup it restored held the chain up to there
-// (its declaring event anchors that end), or held none of it (stored is 0, the
+// stored: the backup it restored held the chain up to there (its declaring event
+// anchors the chain's head as the backup held it, an event stored with the hash
+// anchored, at stored or, when the backup held a few events its writer had not
+// moved its head past yet, before it), or held none of it (stored is 0, the
 // declaration anchors no end of the chain, and the chain started before the
-// declaration). It returns nil when none does.
-func explain(restores []*Restore, chain string, stored int64, last string) *Restore {
+// declaration). It returns nil when none does, and the store's errors.
+func explain(ctx context.Context, store TrailStore, restores []*Restore, chain string, stored int64) (*Restore, error) {
 	for _, r := range restores {
 		i := slices.IndexFunc(r.Event.Anchors, func(a models.AuditAnchor) bool { return a.Chain == chain })
+		if i < 0 {
+			if stored == 0 && startedBefore(chain, r.Event.Time) {
+				return r, nil
+			}
+			continue
+		}
+		a := r.Event.Anchors[i]
+		if a.Seq > stored {
+			continue
+		}
+		e, err := store.AuditEvent(ctx, audit.EventID(chain, a.Seq))
 		switch {
-		case i >= 0 && r.Event.Anchors[i].Seq == stored && r.Event.Anchors[i].Hash == last:
-			return r
-		case i < 0 && stored == 0 && startedBefore(chain, r.Event.Time):
-			return r
+		case errors.Is(err, models.ErrNotFound):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("read audit event: %w", err)
+		case e.Hash == a.Hash:
+			return r, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // startedBefore reports whether chain, a version 7 UUID as the writers name their
