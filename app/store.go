@@ -162,7 +162,9 @@ func verifyRestored(ctx context.Context, cfg Config, logger *slog.Logger, m back
 type unsavedCheckpoints struct{ *repository.DB }
 
 // SaveAuditCheckpoint keeps nothing.
-func (unsavedCheckpoints) SaveAuditCheckpoint(context.Context, models.AuditCheckpoint) error { return nil }
+func (unsavedCheckpoints) SaveAuditCheckpoint(context.Context, models.AuditCheckpoint) error {
+	return nil
+}
 
 // breaksOf returns the breaks of v, one finding a line.
 func breaksOf(v models.AuditVerification) []string {
