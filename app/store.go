@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -323,19 +322,20 @@ func countsOf(counts map[string]int64) map[string]int {
 	return out
 }
 
-// describeCounts writes the counts of the collections people look for first.
+// describeCounts writes the counts of the collections people look for first, and
+// the total of the others.
 func describeCounts(counts map[string]int64) string {
-	var parts []string
-	for _, name := range []string{repository.PatientsCollection, repository.InteractionsCollection,
-		repository.InteractionVersionsCollection, repository.AuditEventsCollection} {
-		parts = append(parts, fmt.Sprintf("%d %s", counts[name], strings.ReplaceAll(name, "_", " ")))
-	}
-	others := 0
-	for _, name := range slices.Sorted(maps.Keys(counts)) {
-		if !slices.Contains([]string{repository.PatientsCollection, repository.InteractionsCollection,
-			repository.InteractionVersionsCollection, repository.AuditEventsCollection}, name) {
-			others += int(counts[name])
+	first := []string{repository.PatientsCollection, repository.InteractionsCollection,
+		repository.InteractionVersionsCollection, repository.AuditEventsCollection}
+	var others int64
+	for name, n := range counts {
+		if !slices.Contains(first, name) {
+			others += n
 		}
+	}
+	parts := make([]string, 0, len(first))
+	for _, name := range first {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[name], strings.ReplaceAll(name, "_", " ")))
 	}
 	return strings.Join(parts, ", ") + fmt.Sprintf(" and %d other documents", others)
 }

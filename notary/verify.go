@@ -319,10 +319,16 @@ func (r Report) Write(w io.Writer) error {
 			lostBy[l.Chain] = i + 1
 		}
 	}
+	whole := 0
+	for _, c := range r.Chains {
+		if c.Stored == c.Signed {
+			whole++
+		}
+	}
+	p.printf("%d chains hold every event signed.\n", whole)
 	for _, c := range r.Chains {
 		switch {
 		case c.Stored == c.Signed:
-			p.printf("chain %s: %d events signed, all stored\n", c.Chain, c.Signed)
 		case lostBy[c.Chain] > 0:
 			p.printf("chain %s: %d events signed, %d stored: %d lost by declared restore %d\n", c.Chain, c.Signed, c.Stored, c.Signed-c.Stored, lostBy[c.Chain])
 		default:
