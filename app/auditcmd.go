@@ -10,8 +10,8 @@ import (
 	"os"
 	"regexp"
 
-	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/notary"
+	"github.com/clinic/interactions/repository"
 )
 
 // runAudit runs the audit trail's commands: keygen makes the key that signs its
@@ -41,14 +41,11 @@ func runAudit(ctx context.Context, cfg Config, logger *slog.Logger, args []strin
 			*name, private, public, private, public)
 		return nil
 	case "verify":
-		fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		log := fs.String("checkpoints", "", "the log of signed checkpoints")
-		public := fs.String("public-key", "", "the public key that verifies them")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *log == "" || *public == "" {
-			return errors.New(usage)
+		flags, err := stringFlags("audit verify", usage, args[1:], "checkpoints", "public-key")
+		if err != nil {
+			return err
 		}
-		return verifyCheckpoints(ctx, cfg, logger, *log, *public, stdout)
+		return verifyCheckpoints(ctx, cfg, logger, flags[0], flags[1], stdout)
 	}
 	return errors.New(usage)
 }
@@ -66,29 +63,20 @@ func verifyCheckpoints(ctx context.Context, cfg Config, logger *slog.Logger, log
 		return fmt.Errorf("read the checkpoint log: %w", err)
 	}
 	defer f.Close()
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{Attach: true})
+	var report notary.Report
+	err = runAudited(ctx, cfg, logger, stdout, "audit verify", "audit.verify", "audit verify", func(_ *Connection, db *repository.DB) (map[string]int, error) {
+		var verr error
+		if report, verr = notary.VerifyLog(ctx, db, cfg.AuditKeys(), f, verifier); verr != nil {
+			return nil, verr
+		}
+		var lost int64
+		for _, r := range report.Restores {
+			lost += r.Events()
+		}
+		return map[string]int{"checkpoints": report.Checkpoints, "findings": len(report.Findings), "events_lost_by_restores": int(lost)}, nil
+	})
 	if err != nil {
 		return err
-	}
-	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(ctx, db, cfg, "audit verify", logger, stdout)
-	if err != nil {
-		return err
-	}
-	report, runErr := notary.VerifyLog(ctx, db, cfg.AuditKeys(), f, verifier)
-	var lost int64
-	for _, r := range report.Restores {
-		lost += r.Events()
-	}
-	counts := map[string]int{"checkpoints": report.Checkpoints, "findings": len(report.Findings), "events_lost_by_restores": int(lost)}
-	if err := trail.Record(ctx, "audit.verify", "audit verify", models.RecordKey{}, counts, runErr); err != nil {
-		return fmt.Errorf("record the verification in the audit trail: %w", err)
-	}
-	if err := trail.Close(ctx); err != nil {
-		return fmt.Errorf("seal the command's audit chain: %w", err)
-	}
-	if runErr != nil {
-		return runErr
 	}
 	if err := report.Write(stdout); err != nil {
 		return err

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -179,4 +180,56 @@ func (a *CommandAudit) Close(ctx context.Context) error {
 		a.logger.Warn("sign a checkpoint of the command's audit chain", "chain", a.writer.ID(), "error", err.Error())
 	}
 	return nil
+}
+
+// runAudited runs a command beside the server: it opens the store (attaching to a
+// running server's; see Open), starts the command's audit (see NewCommandAudit),
+// calls run, and records what run did in the trail, whatever its outcome, as action
+// on route with the counts run returns, then seals the chain. It returns run's
+// error, and those of opening the store and of the trail.
+func runAudited(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer, command, action, route string,
+	run func(conn *Connection, db *repository.DB) (map[string]int, error)) error {
+	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{Attach: true})
+	if err != nil {
+		return err
+	}
+	defer conn.CloseLogged(logger)
+	trail, err := NewCommandAudit(ctx, db, cfg, command, logger, stdout)
+	if err != nil {
+		return err
+	}
+	counts, runErr := run(conn, db)
+	// The act is recorded, whatever its outcome; without its event it does not count
+	// as done.
+	if err := trail.Record(ctx, action, route, models.RecordKey{}, counts, runErr); err != nil {
+		return fmt.Errorf("record the command in the audit trail: %w", err)
+	}
+	if err := trail.Close(ctx); err != nil {
+		return fmt.Errorf("seal the command's audit chain: %w", err)
+	}
+	return runErr
+}
+
+// stringFlags parses args as the flags of command, each a string that must be
+// given, and returns their values in the order of names. It returns an error
+// holding usage when they do not parse, one is missing or empty, or arguments
+// follow them.
+func stringFlags(command, usage string, args []string, names ...string) ([]string, error) {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	values := make([]*string, len(names))
+	for i, name := range names {
+		values[i] = fs.String(name, "", name)
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return nil, errors.New(usage)
+	}
+	out := make([]string, len(names))
+	for i, v := range values {
+		if *v == "" {
+			return nil, errors.New(usage)
+		}
+		out[i] = *v
+	}
+	return out, nil
 }

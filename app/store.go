@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,38 +28,23 @@ const mongoDBRecovery = "on MongoDB (MONGODB_URI), back up and restore with Mong
 // beside the running server or with none running, and records the backup in the
 // audit trail. On MongoDB it refuses.
 func runBackup(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
-	const usage = "usage: backup -out DIR (a new or empty directory)"
-	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	out := fs.String("out", "", "the backup's directory")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *out == "" {
-		return errors.New(usage)
+	flags, err := stringFlags("backup", "usage: backup -out DIR (a new or empty directory)", args, "out")
+	if err != nil {
+		return err
 	}
 	if cfg.MongoURI != "" {
 		return errors.New("backup copies the embedded store; " + mongoDBRecovery)
 	}
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{Attach: true})
-	if err != nil {
-		return err
-	}
-	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(ctx, db, cfg, "backup", logger, stdout)
-	if err != nil {
-		return err
-	}
-	m, runErr := backup.Backup(ctx, backup.Options{DataDir: cfg.DataDir, Database: cfg.Database, Out: *out})
-	if err := trail.Record(ctx, "store.backup", "backup", models.RecordKey{}, countsOf(m.Collections), runErr); err != nil {
-		return fmt.Errorf("record the backup in the audit trail: %w", err)
-	}
-	if err := trail.Close(ctx); err != nil {
-		return fmt.Errorf("seal the command's audit chain: %w", err)
-	}
-	if runErr != nil {
-		return runErr
-	}
-	fmt.Fprintf(stdout, "Backed up database %s as of %s into %s: %s; %d audit chains.\n",
-		m.Database, m.TakenAt.Format(time.RFC3339), *out, describeCounts(m.Collections), len(m.AuditChains))
-	return nil
+	out := flags[0]
+	return runAudited(ctx, cfg, logger, stdout, "backup", "store.backup", "backup", func(*Connection, *repository.DB) (map[string]int, error) {
+		m, err := backup.Backup(ctx, backup.Options{DataDir: cfg.DataDir, Database: cfg.Database, Out: out})
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(stdout, "Backed up database %s as of %s into %s: %s; %d audit chains.\n",
+			m.Database, m.TakenAt.Format(time.RFC3339), out, describeCounts(m.Collections), len(m.AuditChains))
+		return countsOf(m.Collections), nil
+	})
 }
 
 // runRestore restores a backup into an empty DATA_DIR (see backup.Restore), then
@@ -68,24 +52,22 @@ func runBackup(ctx context.Context, cfg Config, logger *slog.Logger, args []stri
 // documents of each collection, the heads of the audit chains, and the trail's
 // verification. The next start over the store declares the restore in the trail.
 func runRestore(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
-	const usage = "usage: restore -from DIR (a backup's directory), into an empty DATA_DIR"
-	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	from := fs.String("from", "", "the backup's directory")
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 || *from == "" {
-		return errors.New(usage)
+	flags, err := stringFlags("restore", "usage: restore -from DIR (a backup's directory), into an empty DATA_DIR", args, "from")
+	if err != nil {
+		return err
 	}
 	if cfg.MongoURI != "" {
 		return errors.New("restore restores the embedded store; " + mongoDBRecovery)
 	}
-	m, _, err := backup.ReadManifest(*from)
+	from := flags[0]
+	m, _, err := backup.ReadManifest(from)
 	if err != nil {
 		return err
 	}
 	if err := checkBackupKeys(m, cfg.AuditKeys()); err != nil {
 		return err
 	}
-	m, digest, err := backup.Restore(ctx, backup.RestoreOptions{From: *from, DataDir: cfg.DataDir, Database: cfg.Database})
+	m, digest, err := backup.Restore(ctx, backup.RestoreOptions{From: from, DataDir: cfg.DataDir, Database: cfg.Database})
 	if err != nil {
 		return err
 	}
@@ -226,30 +208,21 @@ func runCheck(ctx context.Context, cfg Config, logger *slog.Logger, args []strin
 		}
 		parts = append(parts, checkPart{"SQLite integrity_check", findings})
 	}
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{Attach: true})
+	err := runAudited(ctx, cfg, logger, stdout, "check", "store.check", "check", func(conn *Connection, db *repository.DB) (map[string]int, error) {
+		more, err := check(ctx, cfg, conn, db)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, more...)
+		total := 0
+		for _, p := range parts {
+			total += len(p.findings)
+		}
+		return map[string]int{"findings": total}, nil
+	})
 	if err != nil {
-		parts = append(parts, checkPart{"store", []string{"the store does not open: " + err.Error()}})
-		return reportCheck(stdout, parts)
-	}
-	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(ctx, db, cfg, "check", logger, stdout)
-	if err != nil {
+		_ = reportCheck(stdout, parts) // what was found before the store failed
 		return err
-	}
-	more, runErr := check(ctx, cfg, conn, db)
-	parts = append(parts, more...)
-	total := 0
-	for _, p := range parts {
-		total += len(p.findings)
-	}
-	if err := trail.Record(ctx, "store.check", "check", models.RecordKey{}, map[string]int{"findings": total}, runErr); err != nil {
-		return fmt.Errorf("record the check in the audit trail: %w", err)
-	}
-	if err := trail.Close(ctx); err != nil {
-		return fmt.Errorf("seal the command's audit chain: %w", err)
-	}
-	if runErr != nil {
-		return runErr
 	}
 	return reportCheck(stdout, parts)
 }
