@@ -7,44 +7,53 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
-// Reference answers as the store itself does, without a side index: a
-// repository.DB made without one.
+// Reference answers as the store itself does: a repository.DB.
 type Reference interface {
-	// CountDocuments returns how many documents collection holds, as the store
-	// counts them.
-	CountDocuments(ctx context.Context, collection string) (int64, error)
-	// History returns one page of the interactions q selects.
-	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
-	// AuditEvents returns one page of the audit events q selects.
-	AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error)
-	// Patients returns one page of the patients q selects.
-	Patients(ctx context.Context, q models.PatientQuery) ([]models.Patient, *string, error)
+	// Document returns the document of collection whose _id is id, as the store
+	// holds it, or models.ErrNotFound.
+	Document(ctx context.Context, collection, id string) (bson.Raw, error)
 }
 
-// checkPage is how many documents Check compares of each listing.
-const checkPage = 20
+// read is a top-level field the side index reads, and whether it holds a date.
+type read struct {
+	name string
+	date bool
+}
 
-// Check compares every side index of the database with its table, and the side
-// index's answers with the store's own (ref), and returns what differs, one
-// finding a line, each naming the collection and the index:
-//   - each index CreateIndexes makes exists, over the expression it makes it over;
-//   - each holds one entry per row of its table (counted through the index, and
-//     through the table, in one read of the file), and a sample of rows, drawn at
-//     random, sample of each table, is found through the index of lookups by _id;
-//   - each table holds as many documents as the store counts;
-//   - the first page of a patient's history (a patient drawn at random), of every
-//     patient's history, of the audit trail and of the patients, as the side index
-//     finds them, is the store's own first page.
+// reads are the fields the side index reads of each collection's documents, to
+// find, filter and order them, beyond _id.
+var reads = map[string][]read{
+	repository.InteractionsCollection: {{models.FieldInsuranceNo, false}, {models.FieldInteractionDate, true}, {models.FieldStatus, false}},
+	repository.PatientsCollection:     {{models.FieldSortKey, false}},
+	repository.AuditEventsCollection:  {{models.FieldTime, true}, {models.FieldInsuranceNo, false}, {models.FieldKeyName, false}},
+}
+
+// Check compares every side index of the database with its table, and what the
+// side index reads of a sample of documents with the store's own answer (ref), and
+// returns what differs, one finding a line, each naming the collection and the
+// index:
+//   - each index CreateIndexes makes exists, over the expressions it makes it over;
+//   - each holds one entry per row of its table, counted through the index and
+//     through the table in one read of the file;
+//   - sample rows of each table, drawn at random, are found through each of its
+//     indexes, by the values the index holds for them;
+//   - for each of them, the store, asked for the document by its _id, answers it,
+//     and what the side index reads of it (the fields it finds, filters and orders
+//     by) is what the store answers.
 //
-// The store may be serving writes meanwhile: what the store answers is compared with
-// the side index's answers just before and just after it, and differs only when it
-// is neither, nor between them. It returns the errors of the store and of its
-// SQLite file.
+// It reads the tables through SQLite, and of the store only the sample, by _id: it
+// costs about the same at any size. The store may serve writes meanwhile: the
+// counts and the sample are taken in one read of the file, and a sampled document
+// the store no longer holds, or holds changed, is drawn again once before it is a
+// finding. It returns the errors of the store and of its SQLite file.
 func (x Index) Check(ctx context.Context, ref Reference, sample int) ([]string, error) {
 	db, tables, err := x.files.tables(ctx, x.database)
 	if err != nil {
@@ -58,47 +67,69 @@ func (x Index) Check(ctx context.Context, ref Reference, sample int) ([]string, 
 		}
 		findings = append(findings, found...)
 	}
-	found, err := x.checkPages(ctx, db, tables, ref)
-	if err != nil {
-		return nil, err
-	}
-	return append(findings, found...), nil
+	return findings, nil
 }
 
-// checkTable checks the side indexes of collection, whose table is table.
+// row is a sampled row: its rowid, its _id, and what the side index reads of it.
+type row struct {
+	rowid  int64
+	id     string
+	values []sql.NullString
+}
+
+// checkTable checks the side indexes of collection, whose table is table, and a
+// sample of its rows against the store.
 func (x Index) checkTable(ctx context.Context, db *sql.DB, collection, table string, ref Reference, sample int) ([]string, error) {
 	var findings []string
-	rows, err := x.checkIndexes(ctx, db, collection, table, sample, &findings)
+	rows, err := checkIndexes(ctx, db, collection, table, sample, &findings)
 	if err != nil {
 		return nil, err
 	}
-	stored, err := ref.CountDocuments(ctx, collection)
-	if err != nil {
-		return nil, err
+	if len(reads[collection]) == 0 {
+		return findings, nil
 	}
-	after, err := countRows(ctx, db, table)
-	if err != nil {
-		return nil, err
-	}
-	if stored < min(rows, after) || stored > max(rows, after) {
-		findings = append(findings, fmt.Sprintf("collection %s: its table holds %d documents, the store counts %d", collection, after, stored))
+	for _, r := range rows {
+		differs, err := compare(ctx, ref, collection, r)
+		if err != nil {
+			return nil, err
+		}
+		if differs == "" {
+			continue
+		}
+		// Changed since it was read? Read it again.
+		again, err := rowOf(ctx, db, collection, table, r.rowid)
+		if err != nil {
+			return nil, err
+		}
+		if again != nil {
+			if differs, err = compare(ctx, ref, collection, *again); err != nil {
+				return nil, err
+			}
+		}
+		if again != nil && differs != "" {
+			findings = append(findings, fmt.Sprintf("collection %s: row %d of the table (_id %s): %s", collection, r.rowid, r.id, differs))
+		}
 	}
 	return findings, nil
 }
 
 // checkIndexes checks, in one read of the file, that every side index of
 // collection exists as CreateIndexes makes it and holds an entry per row of table,
-// and that sample rows drawn at random are found by their _id. It adds what differs
-// to findings, and returns the table's rows.
-func (x Index) checkIndexes(ctx context.Context, db *sql.DB, collection, table string, sample int, findings *[]string) (int64, error) {
+// and that sample rows drawn at random are found through each. It adds what differs
+// to findings, and returns the rows drawn.
+func checkIndexes(ctx context.Context, db *sql.DB, collection, table string, sample int, findings *[]string) ([]row, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("check the side index of %s: %w", collection, err)
+		return nil, fmt.Errorf("check the side index of %s: %w", collection, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a read: nothing to keep
-	rows, err := countRows(ctx, tx, table)
+	var count int64
+	if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q NOT INDEXED`, table)).Scan(&count); err != nil {
+		return nil, fmt.Errorf("count the rows of %s: %w", collection, err)
+	}
+	drawn, err := draw(ctx, tx, collection, table, sample)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	indexes := indexesOf(collection)
 	for _, suffix := range slices.Sorted(maps.Keys(indexes)) {
@@ -110,7 +141,7 @@ func (x Index) checkIndexes(ctx context.Context, db *sql.DB, collection, table s
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("read the side index of %s: %w", collection, err)
+			return nil, fmt.Errorf("read the side index of %s: %w", collection, err)
 		}
 		if want := fmt.Sprintf("CREATE INDEX %q ON %q (%s)", name, table, indexes[suffix]); def != want {
 			*findings = append(*findings, fmt.Sprintf("side index %s.%s: made over other expressions than the side index reads by: %s", collection, suffix, def))
@@ -120,23 +151,71 @@ func (x Index) checkIndexes(ctx context.Context, db *sql.DB, collection, table s
 		// count(*) would be counted through the smallest index, whatever INDEXED BY
 		// says; count(rowid) reads this one.
 		if err := tx.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(rowid) FROM %q INDEXED BY %q`, table, name)).Scan(&entries); err != nil {
-			return 0, fmt.Errorf("count the side index %s.%s: %w", collection, suffix, err)
+			return nil, fmt.Errorf("count the side index %s.%s: %w", collection, suffix, err)
 		}
-		if entries != rows {
-			*findings = append(*findings, fmt.Sprintf("side index %s.%s: %d entries for the %d rows of its table", collection, suffix, entries, rows))
+		if entries != count {
+			*findings = append(*findings, fmt.Sprintf("side index %s.%s: %d entries for the %d rows of its table", collection, suffix, entries, count))
+		}
+		missing, err := notFound(ctx, tx, table, name, indexes[suffix], drawn)
+		if err != nil {
+			return nil, fmt.Errorf("look up a sample of %s: %w", collection, err)
+		}
+		for _, rowid := range missing {
+			*findings = append(*findings, fmt.Sprintf("side index %s.%s: row %d of the table is not found through it", collection, suffix, rowid))
 		}
 	}
-	if _, ok := indexes[idLookup]; !ok || sample <= 0 {
-		return rows, nil
+	return drawn, nil
+}
+
+// draw returns n rows of table drawn at random, with what the side index reads of
+// them.
+func draw(ctx context.Context, q querier, collection, table string, n int) ([]row, error) {
+	if n <= 0 {
+		return nil, nil
 	}
-	missing, err := lookUpSample(ctx, tx, table, table+"_"+idLookup, sample)
+	return selectRows(ctx, q, collection, table, fmt.Sprintf("ORDER BY random() LIMIT %d", n))
+}
+
+// rowOf returns the row rowid of table, nil when it is gone.
+func rowOf(ctx context.Context, q querier, collection, table string, rowid int64) (*row, error) {
+	rows, err := selectRows(ctx, q, collection, table, "WHERE rowid = ?", rowid)
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	return &rows[0], nil
+}
+
+// selectRows returns the rows of table that rest (the end of a query) selects, with
+// what the side index reads of them, reading the table itself.
+func selectRows(ctx context.Context, q querier, collection, table, rest string, args ...any) ([]row, error) {
+	columns := []string{"rowid", field("_id")}
+	for _, r := range reads[collection] {
+		columns = append(columns, field(r.name))
+	}
+	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %q NOT INDEXED %s`, strings.Join(columns, ", "), table, rest), args...)
 	if err != nil {
-		return 0, fmt.Errorf("look up a sample of %s: %w", collection, err)
+		return nil, fmt.Errorf("read %s: %w", collection, err)
 	}
-	for _, rowid := range missing {
-		*findings = append(*findings, fmt.Sprintf("side index %s.%s: row %d of the table is not found by its _id", collection, idLookup, rowid))
+	defer rows.Close()
+	var out []row
+	for rows.Next() {
+		var r row
+		var id sql.NullString
+		r.values = make([]sql.NullString, len(reads[collection]))
+		dest := []any{&r.rowid, &id}
+		for i := range r.values {
+			dest = append(dest, &r.values[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("read %s: %w", collection, err)
+		}
+		r.id = id.String
+		out = append(out, r)
 	}
-	return rows, nil
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", collection, err)
+	}
+	return out, nil
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -145,140 +224,71 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// countRows counts the rows of table through the table itself.
-func countRows(ctx context.Context, q querier, table string) (int64, error) {
-	var n int64
-	if err := q.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q NOT INDEXED`, table)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count the rows of %s: %w", table, err)
+// notFound returns the rowids of the rows drawn that the index name of table, over
+// columns, does not find by the values it holds for them: each of its expressions
+// as the row gives it.
+func notFound(ctx context.Context, q querier, table, name, columns string, drawn []row) ([]int64, error) {
+	var exprs []string
+	for _, c := range strings.Split(columns, ", ") {
+		exprs = append(exprs, strings.TrimSuffix(strings.TrimSuffix(c, " DESC"), " ASC"))
 	}
-	return n, nil
-}
-
-// lookUpSample draws n rows of table at random and returns the rowids of those
-// that index, the index of lookups by _id, does not find by their _id.
-func lookUpSample(ctx context.Context, q querier, table, index string, n int) ([]int64, error) {
-	id := ferretColumn + "->'$._id'"
-	rows, err := q.QueryContext(ctx, fmt.Sprintf(`SELECT rowid, %s FROM %q NOT INDEXED ORDER BY random() LIMIT %d`, id, table, n))
-	if err != nil {
-		return nil, err
+	var conds []string
+	for _, e := range exprs {
+		conds = append(conds, fmt.Sprintf("%s IS (SELECT %s FROM %q NOT INDEXED WHERE rowid = ?1)", e, e, table))
 	}
-	type drawn struct {
-		rowid int64
-		id    string
-	}
-	var sample []drawn
-	for rows.Next() {
-		var d drawn
-		if err := rows.Scan(&d.rowid, &d.id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		sample = append(sample, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+	query := fmt.Sprintf(`SELECT count(rowid) FROM %q INDEXED BY %q WHERE %s AND rowid = ?1`, table, name, strings.Join(conds, " AND "))
 	var missing []int64
-	for _, d := range sample {
+	for _, r := range drawn {
 		var found int
-		query := fmt.Sprintf(`SELECT count(*) FROM %q INDEXED BY %q WHERE %s = ? AND rowid = ?`, table, index, id)
-		if err := q.QueryRowContext(ctx, query, d.id, d.rowid).Scan(&found); err != nil {
+		if err := q.QueryRowContext(ctx, query, r.rowid).Scan(&found); err != nil {
 			return nil, err
 		}
 		if found == 0 {
-			missing = append(missing, d.rowid)
+			missing = append(missing, r.rowid)
 		}
 	}
 	return missing, nil
 }
 
-// checkPages compares the first page of each listing the side index serves with
-// the store's own.
-func (x Index) checkPages(ctx context.Context, db *sql.DB, tables map[string]string, ref Reference) ([]string, error) {
-	var patient string
-	if table := tables[repository.InteractionsCollection]; table != "" {
-		err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT %s FROM %q ORDER BY random() LIMIT 1`, field(models.FieldInsuranceNo), table)).Scan(&patient)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("draw a patient: %w", err)
+// compare asks the store for the document of r by its _id and returns how what the
+// side index reads of r differs from it, "" when it does not.
+func compare(ctx context.Context, ref Reference, collection string, r row) (string, error) {
+	doc, err := ref.Document(ctx, collection, r.id)
+	if errors.Is(err, models.ErrNotFound) {
+		return "the store does not find it by its _id", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	for i, f := range reads[collection] {
+		stored, side := storedValue(doc, f), r.values[i]
+		if stored.Valid != side.Valid || stored.String != side.String {
+			return fmt.Sprintf("the side index reads %s as %s; the store answers %s", f.name, shown(side), shown(stored)), nil
 		}
 	}
-	type listing struct {
-		what  string
-		side  func() ([]string, error)
-		store func() ([]string, error)
-	}
-	history := func(q models.HistoryQuery) listing {
-		q.IncludeEnteredInError, q.Limit = true, checkPage
-		return listing{
-			side: func() ([]string, error) { return x.HistoryIDs(ctx, q, checkPage) },
-			store: func() ([]string, error) {
-				page, err := ref.History(ctx, q)
-				return idsOf(page.Items, func(in models.Interaction) string { return in.ID }), err
-			},
-		}
-	}
-	var listings []listing
-	if patient != "" {
-		l := history(models.HistoryQuery{InsuranceNo: patient})
-		l.what = "side index interactions.history: the first page of a patient's history (drawn at random)"
-		listings = append(listings, l)
-	}
-	every := history(models.HistoryQuery{})
-	every.what = "side index interactions.date: the first page of every patient's interactions"
-	listings = append(listings, every, listing{
-		what: "side index audit_events.time: the first page of the audit trail",
-		side: func() ([]string, error) { return x.AuditEventIDs(ctx, models.AuditQuery{Limit: checkPage}, checkPage) },
-		store: func() ([]string, error) {
-			page, err := ref.AuditEvents(ctx, models.AuditQuery{Limit: checkPage})
-			return idsOf(page.Items, func(e models.AuditEvent) string { return e.ID }), err
-		},
-	}, listing{
-		what: "side index patients.name: the first page of the patients",
-		side: func() ([]string, error) { return x.PatientIDs(ctx, models.PatientQuery{Limit: checkPage}, checkPage) },
-		store: func() ([]string, error) {
-			page, _, err := ref.Patients(ctx, models.PatientQuery{Limit: checkPage})
-			return idsOf(page, func(p models.Patient) string { return p.InsuranceNo }), err
-		},
-	})
-	var findings []string
-	for _, l := range listings {
-		before, err := l.side()
-		if err != nil {
-			return nil, err
-		}
-		stored, err := l.store()
-		if errors.Is(err, models.ErrPatientNotFound) {
-			continue // an interaction of a patient not stored: not the side index's to judge
-		}
-		if err != nil {
-			return nil, err
-		}
-		after, err := l.side()
-		if err != nil {
-			return nil, err
-		}
-		if !samePage(stored, before) && !samePage(stored, after) {
-			findings = append(findings, fmt.Sprintf("%s differs from the store's: %d documents, %d as the store finds them",
-				l.what, len(after), len(stored)))
-		}
-	}
-	return findings, nil
+	return "", nil
 }
 
-// samePage reports whether the page the store answered, stored, is the page the
-// side index found, side: the store may answer fewer documents, to stay within
-// models.MaxPageBytes.
-func samePage(stored, side []string) bool {
-	return len(stored) <= len(side) && slices.Equal(stored, side[:len(stored)]) &&
-		(len(stored) == len(side) || len(stored) > 0)
+// storedValue returns field f of doc as the side index reads it from the table: a
+// string as it is, a date as milliseconds since 1970, and null when it is missing.
+func storedValue(doc bson.Raw, f read) sql.NullString {
+	v, err := doc.LookupErr(f.name)
+	if err != nil || v.Type == bson.TypeNull {
+		return sql.NullString{}
+	}
+	if dt, ok := v.DateTimeOK(); ok && f.date {
+		return sql.NullString{String: fmt.Sprint(dt), Valid: true}
+	}
+	if s, ok := v.StringValueOK(); ok {
+		return sql.NullString{String: s, Valid: true}
+	}
+	return sql.NullString{String: v.String(), Valid: true}
 }
 
-// idsOf returns the id of each item.
-func idsOf[T any](items []T, id func(T) string) []string {
-	ids := make([]string, len(items))
-	for i, item := range items {
-		ids[i] = id(item)
+// shown writes a value for a finding.
+func shown(v sql.NullString) string {
+	if !v.Valid {
+		return "missing"
 	}
-	return ids
+	return fmt.Sprintf("%q", v.String)
 }

@@ -69,7 +69,9 @@ func fill(t *testing.T, conn *app.Connection, cfg app.Config) {
 // TestCheckFindsADamagedSideIndex fills a store, damages its file, starts it again
 // without making the side index's indexes anew, and checks the side index: clean,
 // it finds nothing; with an index dropped, or lacking a row of its table, the
-// finding names the collection and the index.
+// finding names the collection and the index, and the row when it is drawn; the
+// store's own lookup by _id, through the index it lacks, not finding a row drawn is
+// a finding too.
 func TestCheckFindsADamagedSideIndex(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -86,6 +88,12 @@ func TestCheckFindsADamagedSideIndex(t *testing.T) {
 		{"the lookup by _id lacking a row", func(t *testing.T, path string) {
 			storetest.DamageIndex(t, path, repository.PatientsCollection, "id_lookup")
 		}, "side index patients.id_lookup: 4 entries for the 5 rows of its table"},
+		{"a row the store does not find", func(t *testing.T, path string) {
+			storetest.DamageIndex(t, path, repository.InteractionsCollection, "id_lookup")
+		}, "the store does not find it by its _id"},
+		{"a row an index does not find", func(t *testing.T, path string) {
+			storetest.DamageIndex(t, path, repository.InteractionsCollection, "date")
+		}, "side index interactions.date: row 1 of the table is not found through it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -100,7 +108,7 @@ func TestCheckFindsADamagedSideIndex(t *testing.T) {
 			defer again.CloseLogged(logger())
 			files := sideindex.New(cfg.DataDir)
 			defer files.Close()
-			findings, err := files.Index(cfg.Database).Check(ctx, repository.New(again.DB, repository.WithLoneIDFilters()), 100)
+			findings, err := files.Index(cfg.Database).Check(ctx, repository.New(again.DB), 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
