@@ -3,7 +3,10 @@
 // language: it builds expression indexes beside the store's own, finds the ids of a
 // page of a history, of the patients or of the audit trail, counts a collection's
 // documents, and reads the visits and patients the analytics scan. It only reads:
-// every write goes through the store. It is the one package that reads SQLite.
+// every write goes through the store. It is the one package that reads what the
+// SQLite files hold; package backup opens them too, as files only (SQLite's online
+// backup and integrity check). Check compares the side index with its tables and
+// with the store's own answers, for the check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
