@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
@@ -154,6 +155,7 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 		}
 	}
 	items := s.Suggestions(limit)
+	audit.Disclose(ctx, s.Disclosed(items)...)
 	answer := QuestionSuggestions{SimilarVisits: s.Similar(), Source: summary.SourceDeterministic, Items: items}
 	if h.writer != nil {
 		var err error
@@ -294,6 +296,7 @@ func (h *Handler) Cohorts(c *fiber.Ctx) error {
 		return err
 	}
 	clustering := insights.KMeans(space.Vectors, k, insights.KMeansSeed)
+	audit.Disclose(c.UserContext(), space.SmallCohortMembers(clustering)...)
 	answer := Cohorts{K: len(clustering.Sizes), Patients: len(space.Profiles), Iterations: clustering.Iterations,
 		Inertia: math.Round(clustering.Inertia), Cohorts: space.Describe(clustering, names),
 		Members: MemberPage{Items: []Member{}}}
