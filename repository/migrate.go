@@ -71,6 +71,15 @@ var migrations = []migration{
 		run: func(context.Context, *DB) error { return nil },
 	},
 	{
+		// A patient's audit events were found by the events' insurance_no; they are
+		// now found by the index of audit events by patient, which also holds the
+		// patients whose data each answer disclosed. The rows of the events stored
+		// before are made from their insurance_no.
+		name:        "audit-disclosures",
+		dropIndexes: map[string][]string{AuditEventsCollection: {"insurance_no_time_id"}},
+		run:         migrateAuditDisclosures,
+	},
+	{
 		// Interactions gained a registry of their ids on MongoDB, where a route that
 		// names an interaction by id finds its patient there (see
 		// InteractionIDsCollection).
@@ -352,4 +361,44 @@ func asInt(v any) (int, bool) {
 		return int(n), n == float64(int(n))
 	}
 	return 0, false
+}
+
+// migrateAuditDisclosures stores the rows of the index of audit events by patient of
+// every stored event that names a patient, in batches; rows stored already are left
+// as they are, so that an interrupted run resumes. It returns the store's errors.
+func migrateAuditDisclosures(ctx context.Context, s *DB) error {
+	filter := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: models.FieldInsuranceNo, Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "patients", Value: bson.D{{Key: "$exists", Value: true}}}},
+	}}}
+	cur, err := s.auditEvents.Find(ctx, filter, options.Find().SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: 1},
+		{Key: "hash", Value: 1}, {Key: "patients", Value: 1},
+	}))
+	if err != nil {
+		return fmt.Errorf("find audit events: %w", storeError(err))
+	}
+	defer cur.Close(ctx)
+	var batch []models.AuditEvent
+	flush := func() error {
+		err := s.insertDisclosures(ctx, disclosureRows(batch))
+		batch = batch[:0]
+		return err
+	}
+	for cur.Next(ctx) {
+		var e models.AuditEvent
+		if err := cur.Decode(&e); err != nil {
+			return fmt.Errorf("decode audit event: %w", err)
+		}
+		batch = append(batch, e)
+		if len(batch) == 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read audit events: %w", storeError(err))
+	}
+	return flush()
 }
