@@ -474,7 +474,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.",
+                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors. By patient: every event that names the patient as its subject or whose answer disclosed their data (patients, or beyond its first 100 patients_count and patients_digest); with key_name or action too, a page reads at most 1000 of the patient's events and may hold fewer than limit, with a next_cursor.",
                 "produces": [
                     "application/json"
                 ],
@@ -486,7 +486,7 @@ const docTemplate = `{
                 "parameters": [
                     {
                         "type": "string",
-                        "description": "Events touching this patient",
+                        "description": "Events naming this patient, or disclosing their data",
                         "name": "insurance_no",
                         "in": "query"
                     },
@@ -6326,6 +6326,22 @@ const docTemplate = `{
                 "method": {
                     "type": "string",
                     "example": "GET"
+                },
+                "patients": {
+                    "description": "Patients are the insurance numbers of the patients whose data the answer\ndisclosed, sorted: all of them, or the first MaxEventPatients when there were\nmore (see PatientsCount).",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "patients_count": {
+                    "description": "PatientsCount, set only when the answer disclosed more patients than Patients\nholds, is how many it disclosed.",
+                    "type": "integer",
+                    "example": 180
+                },
+                "patients_digest": {
+                    "description": "PatientsDigest, set with PatientsCount, is the hex SHA-256 of the sorted list of\nall of them, each written \"\u003clength\u003e:\u003cinsurance number\u003e;\": the audit listing by\ninsurance number finds every one, and they hash to it.",
+                    "type": "string"
                 },
                 "prev_hash": {
                     "type": "string"
