@@ -51,6 +51,10 @@ type Config struct {
 	// ClientRateLimit is how many requests a client address may make a minute, with
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
+	// HeavyRequestsPerKey is how many heavy requests (summary, report, export,
+	// analytics, similar patients, suggestions) an API key may have running at once
+	// (HEAVY_REQUESTS_PER_KEY, default 2; 0 turns the limit off).
+	HeavyRequestsPerKey int
 	// ScanLimit is how many queries that read a whole collection may run at once on
 	// FerretDB, the embedded store (SCAN_LIMIT; 0 turns the limit off). Unset, it is
 	// AutoScanLimit: the number of CPUs on FerretDB, no limit on MongoDB, whose
@@ -111,6 +115,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}{
 		{"RATE_LIMIT_PER_MINUTE", "600", &cfg.RateLimit},
 		{"CLIENT_RATE_LIMIT_PER_MINUTE", "3000", &cfg.ClientRateLimit},
+		{"HEAVY_REQUESTS_PER_KEY", "2", &cfg.HeavyRequestsPerKey},
 	} {
 		n, err := strconv.Atoi(get(r.key, r.def))
 		if err != nil || n < 0 {

@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		RequestTimeout:  cfg.RequestTimeout,
 		RateLimit:       cfg.RateLimit,
 		ClientRateLimit: cfg.ClientRateLimit,
+		HeavyRequests:   cfg.HeavyRequestsPerKey,
 		CORSOrigins:     cfg.CORSOrigins,
 		AuditKey:        cfg.AuditKey,
 		LLM:             cfg.LLM,
