@@ -115,15 +115,25 @@ func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, erro
 
 // AuditCheckpoints returns how far each chain has been verified.
 func (s *DB) AuditCheckpoints(ctx context.Context) ([]models.AuditCheckpoint, error) {
-	cur, err := s.auditCheckpoints.Find(ctx, bson.D{})
+	return findAll[models.AuditCheckpoint](ctx, s.auditCheckpoints, bson.D{}, nil)
+}
+
+// findAll returns every document of coll filter selects, found with opts (nil for
+// none). It returns the store's errors.
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder) ([]T, error) {
+	var optional []options.Lister[options.FindOptions]
+	if opts != nil {
+		optional = append(optional, opts)
+	}
+	cur, err := coll.Find(ctx, filter, optional...)
 	if err != nil {
-		return nil, fmt.Errorf("find audit checkpoints: %w", storeError(err))
+		return nil, fmt.Errorf("find %s: %w", coll.Name(), storeError(err))
 	}
-	var cps []models.AuditCheckpoint
-	if err := cur.All(ctx, &cps); err != nil {
-		return nil, fmt.Errorf("read audit checkpoints: %w", storeError(err))
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
 	}
-	return cps, nil
+	return out, nil
 }
 
 // SaveAuditCheckpoint stores cp as its chain's checkpoint. It returns the store's error.
@@ -332,15 +342,7 @@ func (s *DB) patientDisclosures(ctx context.Context, q models.AuditQuery, after 
 	}
 	defer leave()
 	filter, opts := auditDisclosuresFind(q, n)
-	cur, err := s.auditDisclosures.Find(ctx, filter, opts)
-	if err != nil {
-		return nil, fmt.Errorf("find audit disclosures: %w", storeError(err))
-	}
-	var rows []models.AuditDisclosure
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("read audit disclosures: %w", storeError(err))
-	}
-	return rows, nil
+	return findAll[models.AuditDisclosure](ctx, s.auditDisclosures, filter, opts)
 }
 
 // auditDisclosuresFind returns the find of the first n rows of the index of audit
@@ -356,13 +358,45 @@ func auditDisclosuresFind(q models.AuditQuery, n int) (bson.D, *options.FindOpti
 
 // AuditChainHeads returns the head of every chain.
 func (s *DB) AuditChainHeads(ctx context.Context) ([]models.AuditChainHead, error) {
-	cur, err := s.auditChains.Find(ctx, bson.D{})
+	return findAll[models.AuditChainHead](ctx, s.auditChains, bson.D{}, nil)
+}
+
+// migrateAuditDisclosures stores the rows of the index of audit events by patient of
+// every stored event that names a patient, in batches; rows stored already are left
+// as they are, so that an interrupted run resumes. It returns the store's errors.
+func migrateAuditDisclosures(ctx context.Context, s *DB) error {
+	filter := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: models.FieldInsuranceNo, Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "patients", Value: bson.D{{Key: "$exists", Value: true}}}},
+	}}}
+	cur, err := s.auditEvents.Find(ctx, filter, options.Find().SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: 1},
+		{Key: "hash", Value: 1}, {Key: "patients", Value: 1},
+	}))
 	if err != nil {
-		return nil, fmt.Errorf("find audit chains: %w", storeError(err))
+		return fmt.Errorf("find audit events: %w", storeError(err))
 	}
-	var heads []models.AuditChainHead
-	if err := cur.All(ctx, &heads); err != nil {
-		return nil, fmt.Errorf("read audit chains: %w", storeError(err))
+	defer cur.Close(ctx)
+	var batch []models.AuditEvent
+	flush := func() error {
+		err := s.insertDisclosures(ctx, disclosureRows(batch))
+		batch = batch[:0]
+		return err
 	}
-	return heads, nil
+	for cur.Next(ctx) {
+		var e models.AuditEvent
+		if err := cur.Decode(&e); err != nil {
+			return fmt.Errorf("decode audit event: %w", err)
+		}
+		batch = append(batch, e)
+		if len(batch) == 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read audit events: %w", storeError(err))
+	}
+	return flush()
 }

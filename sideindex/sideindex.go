@@ -1,8 +1,9 @@
 // Package sideindex reads the SQLite files of the embedded store (FerretDB v1.24.2,
 // handler sqlite) directly, for what that store does slowly through its query
 // language: it builds expression indexes beside the store's own, finds the ids of a
-// page of a history, of the patients or of the audit trail, counts a collection's
-// documents, and reads the visits and patients the analytics scan. It only reads:
+// page of a history, of the patients or of the audit trail (a patient's by the rows
+// of the index of audit events by patient), counts a collection's documents, and
+// reads the visits and patients the analytics scan. It only reads:
 // every write goes through the store. It is the one package that reads SQLite.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
@@ -24,8 +25,8 @@
 // TestLookupsByIDUseAnIndex guards that layout: it fails when the embedded store is
 // another version of FerretDB, and when a lookup by _id in any collection's table is
 // not an index search. The repository's tests check every read against the store's
-// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery,
-// TestPatientsByIndexAreTheQuery, TestScansBothWays).
+// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery, a
+// patient's audit events included, TestPatientsByIndexAreTheQuery, TestScansBothWays).
 //
 // The indexes are SQLite's own: the store's catalogue does not list them, clients
 // never see them, and they go with their table when a collection is dropped.
