@@ -148,7 +148,7 @@ func TestHashCoversPatients(t *testing.T) {
 	for i := range many {
 		many[i] = fmt.Sprintf("P%03d", i)
 	}
-	e.SetPatients(many)
+	e.SetPatients(append(many, "not one", "", many[7]))
 	if len(e.Patients) != models.MaxEventPatients || e.PatientsCount != len(many) || e.PatientsDigest != models.PatientsDigest(many) ||
 		len(e.Disclosed()) != len(many) {
 		t.Fatalf("SetPatients of %d: %d listed, count %d, digest %q", len(many), len(e.Patients), e.PatientsCount, e.PatientsDigest)

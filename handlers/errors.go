@@ -20,7 +20,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -94,6 +94,7 @@ func classify(err error) (int, ErrorBody) {
 		fe        *fiber.Error
 		gone      *models.GoneError
 		tooLarge  *models.TooLargeError
+		lowDisk   *models.LowDiskError
 	)
 	switch {
 	// First: an error that made the request fail for want of the store (its audit
@@ -102,8 +103,15 @@ func classify(err error) (int, ErrorBody) {
 	case errors.Is(err, models.ErrBusy):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable",
 			Message: "the store is busy with as many whole-collection reads as it takes at once; try again after Retry-After"}
+	case errors.As(err, &lowDisk):
+		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable",
+			Message: "DATA_DIR's disk has less free space than MIN_FREE_DISK: writes fail once it is full",
+			Fields:  map[string]string{"free_bytes": strconv.FormatUint(lowDisk.Free, 10), "min_free_bytes": strconv.FormatUint(lowDisk.Min, 10)}}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
+	case errors.Is(err, models.ErrMalformedRequest):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request",
+			Message: "the request line cannot be read: its path or query (as sent or percent-decoded) is not valid UTF-8, or its method is unknown"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
 	case errors.As(err, &invalid):

@@ -20,6 +20,10 @@ var (
 	// ErrBusy means the store is busy with as many costly reads as it takes at once,
 	// and the request could not have its turn in its time: a kind of ErrUnavailable.
 	ErrBusy = fmt.Errorf("busy: %w", ErrUnavailable)
+	// ErrMalformedRequest means the request line cannot be taken as sent: its path
+	// or query, as sent or percent-decoded, is not valid UTF-8, or its method is not
+	// one the server knows.
+	ErrMalformedRequest = errors.New("malformed request")
 )
 
 // ValidationError reports input that cannot be accepted, with a message per offending field.
