@@ -1150,7 +1150,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1419,7 +1419,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1458,7 +1458,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter",
+                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1644,7 +1644,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1684,7 +1684,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1784,7 +1784,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3238,7 +3238,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3496,7 +3496,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -3536,7 +3536,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3624,7 +3624,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -5155,7 +5155,9 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "bad_request",
+                        "malformed_request",
                         "malformed_body",
+                        "document_limit_exceeded",
                         "validation_failed",
                         "unauthenticated",
                         "forbidden",

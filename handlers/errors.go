@@ -20,7 +20,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_request,malformed_body,document_limit_exceeded,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -87,6 +87,7 @@ func errorAnswer(err error) (models.IdempotentAnswer, error) {
 func classify(err error) (int, ErrorBody) {
 	var (
 		malformed *models.MalformedError
+		request   *models.MalformedRequestError
 		invalid   *models.ValidationError
 		fe        *fiber.Error
 		gone      *models.GoneError
@@ -101,6 +102,9 @@ func classify(err error) (int, ErrorBody) {
 			Message: "the store is busy with as many whole-collection reads as it takes at once; try again after Retry-After"}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
+	case errors.As(err, &request):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request", Message: "the request's headers cannot be taken as they are",
+			Fields: request.Fields}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
 	case errors.As(err, &invalid):
