@@ -88,6 +88,7 @@ func classify(err error) (int, ErrorBody) {
 	var (
 		malformed *models.MalformedError
 		request   *models.MalformedRequestError
+		limit     *models.LimitError
 		invalid   *models.ValidationError
 		fe        *fiber.Error
 		gone      *models.GoneError
@@ -107,6 +108,9 @@ func classify(err error) (int, ErrorBody) {
 			Fields: request.Fields}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
+	case errors.As(err, &limit): // before invalid: a LimitError is a ValidationError too
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_limit_exceeded",
+			Message: "the record is past a cap on what one record may hold; fields names each cap and where", Fields: limit.Fields}
 	case errors.As(err, &invalid):
 		return fiber.StatusBadRequest, ErrorBody{Code: "validation_failed", Message: "the request has invalid fields", Fields: invalid.Fields}
 	case errors.Is(err, models.ErrPatientNotFound):
