@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
@@ -95,20 +94,20 @@ func (h *Handler) Report(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var visits []report.Visit
-	s, err := h.summarize(c.UserContext(), no, func(in models.Interaction) {
-		visits = append(visits, report.VisitOf(in))
-	})
+	var visits report.Visits
+	s, err := h.summarize(c.UserContext(), no, visits.Add)
 	if err != nil {
 		return err
 	}
-	var page bytes.Buffer
-	if err := report.Render(&page, report.Page{Summary: s, Visits: visits}); err != nil {
+	// Written straight into the answer's body, which is held once: the error
+	// handler replaces it should the page fail.
+	if err := report.Render(c.Response().BodyWriter(), report.Page{Summary: s, Visits: visits}); err != nil {
+		c.Response().ResetBody()
 		return err
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, report.ContentSecurityPolicy())
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(page.Bytes())
+	return nil
 }
 
 // chartRequest reads the insurance number of a request about a patient's whole

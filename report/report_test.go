@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,7 +28,7 @@ func render(t *testing.T, patient models.Patient, visits []models.Interaction) s
 	p := Page{}
 	for _, in := range visits {
 		b.Add(in)
-		p.Visits = append(p.Visits, VisitOf(in))
+		p.Visits.Add(in)
 	}
 	p.Summary = b.Summary()
 	var out bytes.Buffer
@@ -106,6 +108,65 @@ func TestRenderListsTheMostRecentVisits(t *testing.T) {
 	}
 	if n := strings.Count(body, `<line class="visit"`); n != 60 {
 		t.Errorf("the timeline marks %d visits, want 60", n)
+	}
+}
+
+// TestVisitsKeepTheMostRecent checks that Visits holds the date of every visit and
+// no more than twice MaxVisitsListed visits, however many it is given and in
+// whatever order, and lists the most recent, newest first.
+func TestVisitsKeepTheMostRecent(t *testing.T) {
+	visits := history(1000)
+	for i := range visits {
+		visits[i].ID = fmt.Sprintf("v%04d", i)
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(visits), func(i, j int) { visits[i], visits[j] = visits[j], visits[i] })
+	var v Visits
+	for _, in := range visits {
+		v.Add(in)
+		if len(v.recent) > 2*MaxVisitsListed {
+			t.Fatalf("Visits holds %d visits", len(v.recent))
+		}
+	}
+	listed := v.listed()
+	if len(v.dates) != 1000 || len(listed) != MaxVisitsListed || !listed[0].Date.Equal(asOf) ||
+		!listed[MaxVisitsListed-1].Date.Equal(asOf.AddDate(0, 0, -7*(MaxVisitsListed-1))) {
+		t.Errorf("%d dates, %d listed, from %v to %v", len(v.dates), len(listed), listed[0].Date, listed[len(listed)-1].Date)
+	}
+}
+
+// TestRenderSaysWhatItLeavesOut checks that the page says what its summary left
+// out, and lists at most MaxCountsListed labels and ailments.
+func TestRenderSaysWhatItLeavesOut(t *testing.T) {
+	visits := history(3)
+	for i := range 80 {
+		visits[0].Label = append(visits[0].Label, fmt.Sprintf("label-%02d", i))
+	}
+	visits[1].Metrics = bson.D{{Key: "temp", Value: "warm"}}
+	b := summary.NewBuilder(patient, asOf)
+	for _, in := range visits {
+		b.Add(in)
+	}
+	s := b.Summary()
+	s.Vitals.LeftOut.Metrics, s.Vitals.LeftOut.Unread, s.Vitals.LeftOut.Unparseable = 46, 19938, 200
+	var out bytes.Buffer
+	if err := Render(&out, Page{Summary: s}); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	for _, want := range []string{
+		"46 other metrics are not charted",
+		"19938 metrics were not read",
+		"200 more values could not be read",
+		"and 32 more labels",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	labels := page[strings.Index(page, "<h3>Labels</h3>"):]
+	labels = labels[:strings.Index(labels, "</ul>")]
+	if n := strings.Count(labels, "<li>"); n != MaxCountsListed {
+		t.Errorf("%d labels listed, want %d", n, MaxCountsListed)
 	}
 }
 
