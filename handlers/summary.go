@@ -128,7 +128,7 @@ func chartRequest(c *fiber.Ctx) (string, error) {
 // summarize reads patient no and every interaction of theirs not entered in error,
 // each once, and returns their summary as of now; each interaction is also handed
 // to also, when set. It returns models.ErrPatientNotFound for an unknown patient,
-// and the errors of the store.
+// ctx's error once ctx is done, and the errors of the store.
 func (h *Handler) summarize(ctx context.Context, no string, also func(models.Interaction)) (summary.Summary, error) {
 	p, err := h.patients.Get(ctx, no)
 	if errors.Is(err, models.ErrNotFound) {
@@ -138,13 +138,12 @@ func (h *Handler) summarize(ctx context.Context, no string, also func(models.Int
 		return summary.Summary{}, err
 	}
 	b := summary.NewBuilder(p, h.now())
-	err = h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: no}, func(in models.Interaction) error {
+	err = h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: no}, whileRunning(ctx, func(in models.Interaction) {
 		b.Add(in)
 		if also != nil {
 			also(in)
 		}
-		return nil
-	})
+	}))
 	if err != nil {
 		return summary.Summary{}, err
 	}
