@@ -104,18 +104,25 @@ func (w *limitWalk) count(n int) bool {
 	return true
 }
 
+// enter counts the n keys or elements (unit) of a container found at path, which
+// may hold max of them in place ("metrics", "an object", "an array"), and reports
+// whether to walk into it: not when it, or the record, is past a cap.
+func (w *limitWalk) enter(path string, n, max int, unit, place string) bool {
+	if n > max {
+		w.note(path, fmt.Sprintf("holds %d %s; the cap is %d %s in %s", n, unit, max, unit, place))
+		return false
+	}
+	return w.count(n)
+}
+
 // object walks d, found at path, which may hold maxKeys keys; inMetrics says whether
 // it is metrics or within it.
 func (w *limitWalk) object(path string, d bson.D, maxKeys int, inMetrics bool) {
-	if len(d) > maxKeys {
-		what := "an object"
-		if maxKeys == MaxMetrics {
-			what = "metrics"
-		}
-		w.note(path, fmt.Sprintf("holds %d keys; the cap is %d keys in %s", len(d), maxKeys, what))
-		return
+	place := "an object"
+	if maxKeys == MaxMetrics {
+		place = "metrics"
 	}
-	if !w.count(len(d)) {
+	if !w.enter(path, len(d), maxKeys, "keys", place) {
 		return
 	}
 	for _, e := range d {
@@ -144,33 +151,25 @@ func (w *limitWalk) value(path string, v any, inMetrics bool) {
 	case bson.D:
 		w.object(path, t, MaxObjectKeys, inMetrics)
 	case bson.A:
-		if len(t) > MaxArrayLength {
-			w.note(path, fmt.Sprintf("holds %d elements; the cap is %d elements in an array", len(t), MaxArrayLength))
-			return
-		}
-		if !w.count(len(t)) {
-			return
-		}
-		for i, e := range t {
-			if w.done() {
-				return
-			}
-			w.value(fmt.Sprintf("%s[%d]", path, i), e, inMetrics)
-		}
+		walkArray(w, path, t, inMetrics)
 	case []string:
-		if len(t) > MaxArrayLength {
-			w.note(path, fmt.Sprintf("holds %d elements; the cap is %d elements in an array", len(t), MaxArrayLength))
-			return
-		}
-		if !w.count(len(t)) || !inMetrics {
-			return
-		}
-		for i, s := range t {
-			w.value(fmt.Sprintf("%s[%d]", path, i), s, inMetrics)
-		}
+		walkArray(w, path, t, inMetrics)
 	case string:
 		if n := utf8.RuneCountInString(t); inMetrics && n > MaxMetricText {
 			w.note(path, fmt.Sprintf("is %d characters long; the cap is %d characters for a metric's name or text", n, MaxMetricText))
 		}
+	}
+}
+
+// walkArray walks the array list, found at path.
+func walkArray[T any](w *limitWalk, path string, list []T, inMetrics bool) {
+	if !w.enter(path, len(list), MaxArrayLength, "elements", "an array") {
+		return
+	}
+	for i, e := range list {
+		if w.done() {
+			return
+		}
+		w.value(fmt.Sprintf("%s[%d]", path, i), e, inMetrics)
 	}
 }

@@ -61,7 +61,7 @@ var patient = models.Patient{InsuranceNo: "A11", FName: "Vernon", LName: "Lopez"
 
 func TestRenderContent(t *testing.T) {
 	page := render(t, patient, history(12))
-	for _, want := range []string{
+	checkHolds(t, page,
 		"<title>Vernon Lopez (A11): clinical summary as of 5 Nov 2024</title>",
 		"<h1>Vernon Lopez</h1>",
 		"<dt>Blood type</dt><dd>B&#43;</dd>",
@@ -75,11 +75,7 @@ func TestRenderContent(t *testing.T) {
 		"<td>ECG</td><td>Normal</td>", "<td>Blood pressure</td><td>120/80</td><td>mmHg</td>",
 		"Influenza <span class=\"note\">×12</span>",
 		"<b>Every visit</b>",
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	)
 	// A chart a series (health status, temperature, systolic, diastolic, heart
 	// rate) and the timeline.
 	if n := strings.Count(page, "<svg "); n != 6 {
@@ -153,16 +149,8 @@ func TestRenderSaysWhatItLeavesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := out.String()
-	for _, want := range []string{
-		"46 other metrics are not charted",
-		"19938 metrics were not read",
-		"200 more values could not be read",
-		"and 32 more labels",
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	checkHolds(t, page, "46 other metrics are not charted", "19938 metrics were not read",
+		"200 more values could not be read", "and 32 more labels")
 	labels := page[strings.Index(page, "<h3>Labels</h3>"):]
 	labels = labels[:strings.Index(labels, "</ul>")]
 	if n := strings.Count(labels, "<li>"); n != MaxCountsListed {
@@ -172,11 +160,8 @@ func TestRenderSaysWhatItLeavesOut(t *testing.T) {
 
 func TestRenderWithoutVisits(t *testing.T) {
 	page := render(t, models.Patient{InsuranceNo: "Z99"}, nil)
-	for _, want := range []string{"<h1>Patient Z99</h1>", "<td><span class=\"none\">none recorded</span></td>", "No vitals recorded.", "nothing to chart", "No visits recorded.", "none scheduled"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	checkHolds(t, page, "<h1>Patient Z99</h1>", "<td><span class=\"none\">none recorded</span></td>", "No vitals recorded.",
+		"nothing to chart", "No visits recorded.", "none scheduled")
 	if strings.Contains(page, "<svg") {
 		t.Error("a page without visits draws a chart")
 	}
@@ -209,7 +194,7 @@ func TestRenderEscapes(t *testing.T) {
 			t.Errorf("the page holds %q unescaped", raw)
 		}
 	}
-	for _, escaped := range []string{
+	checkHolds(t, page,
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
 		"&lt;/title&gt;&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;",
 		"&lt;img src=x onerror=alert(2)&gt;",
@@ -218,11 +203,7 @@ func TestRenderEscapes(t *testing.T) {
 		"&lt;svg onload=alert(4)&gt;",
 		"&lt;/text&gt;&lt;script&gt;alert(5)&lt;/script&gt;",
 		"Drug &#34;X&#34; &lt;b&gt;bold&lt;/b&gt;",
-	} {
-		if !strings.Contains(page, escaped) {
-			t.Errorf("the page lacks %q", escaped)
-		}
-	}
+	)
 	checkSelfContained(t, page)
 }
 
@@ -271,6 +252,16 @@ func TestContentSecurityPolicy(t *testing.T) {
 	for _, loose := range []string{"unsafe-inline", "unsafe-eval", "script-src", "*", "http"} {
 		if strings.Contains(ContentSecurityPolicy(), loose) {
 			t.Errorf("policy %q holds %s", ContentSecurityPolicy(), loose)
+		}
+	}
+}
+
+// checkHolds fails t for each of wants that page does not hold.
+func checkHolds(t *testing.T, page string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
 		}
 	}
 }
