@@ -46,14 +46,20 @@ func TestMain(m *testing.M) {
 }
 
 // buildBinary builds the service once, from this directory, and returns its path.
-var buildBinary = sync.OnceValues(func() (string, error) {
-	path := filepath.Join(binDir, "interactions")
-	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return path, nil
-})
+var buildBinary = buildOnce("interactions", ".")
+
+// buildOnce returns a function that builds the main package pkg into binDir/name
+// the first time it is called, and returns the binary's path, or the build's error.
+func buildOnce(name, pkg string) func() (string, error) {
+	return sync.OnceValues(func() (string, error) {
+		path := filepath.Join(binDir, name)
+		out, err := exec.Command("go", "build", "-o", path, pkg).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return path, nil
+	})
+}
 
 // binary returns the service's binary, skipping the test when Go cannot build it.
 func binary(t *testing.T) string {
@@ -92,7 +98,7 @@ type process struct {
 	cmd       *exec.Cmd
 	dataDir   string
 	base      string // http://127.0.0.1:port
-	storeAddr string // the embedded store's address
+	storeAddr string // the embedded store's TCP address; "" on its Unix socket
 	stdout    *lockedBuffer
 	stderr    *lockedBuffer
 	exited    chan struct{}
@@ -116,7 +122,7 @@ const shutdownTimeout = 5 * time.Second
 
 var (
 	servingLine = regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
-	storeLine   = regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
+	storeLine   = regexp.MustCompile(`"listen":"mongodb://([^"/]+)/"`)
 )
 
 // startProcess runs the service over dataDir, with the settings extra ("NAME=value")
@@ -152,7 +158,10 @@ func startProcess(t *testing.T, dataDir string, extra ...string) *process {
 			if s == nil {
 				t.Fatalf("no line names the embedded store:\n%s", logs)
 			}
-			p.base, p.storeAddr = "http://127.0.0.1:"+m[1], s[1]
+			p.base = "http://127.0.0.1:" + m[1]
+			if !strings.Contains(s[1], "%2F") { // a TCP address, not the Unix socket
+				p.storeAddr = s[1]
+			}
 			return p
 		}
 		select {

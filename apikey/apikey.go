@@ -104,11 +104,24 @@ func (k *Keys) FirstAdmin(ctx context.Context) (models.IssuedKey, bool, error) {
 	return issued, true, nil
 }
 
+// RevokedError is the error of a revoked key: a models.ErrUnauthenticated that
+// names the key, for the audit trail.
+type RevokedError struct {
+	// Name is the revoked key's name.
+	Name string
+}
+
+func (e *RevokedError) Error() string { return "the API key " + e.Name + " is revoked" }
+
+// Unwrap returns models.ErrUnauthenticated.
+func (e *RevokedError) Unwrap() error { return models.ErrUnauthenticated }
+
 // Authenticate returns who presents token: the stored, unrevoked key it is. A
-// missing, unknown or revoked key takes the same path to the same
-// models.ErrUnauthenticated: the token is always hashed and looked up, and the stored
-// hash compared in constant time. It records the key's use at most once a minute. It
-// returns the store's errors but that of recording the use, which it logs.
+// missing, unknown or revoked key takes the same path to models.ErrUnauthenticated:
+// the token is always hashed and looked up, and the stored hash compared in
+// constant time; for a revoked key the error is a *RevokedError, which names the
+// key. It records the key's use at most once a minute. It returns the store's
+// errors but that of recording the use, which it logs.
 func (k *Keys) Authenticate(ctx context.Context, token string) (models.Principal, error) {
 	hash := Hash(token)
 	key, err := k.store.APIKeyByHash(ctx, hash)
@@ -116,8 +129,11 @@ func (k *Keys) Authenticate(ctx context.Context, token string) (models.Principal
 		return models.Principal{}, err
 	}
 	valid := subtle.ConstantTimeCompare([]byte(key.Hash), []byte(hash)) == 1
-	if token == "" || !valid || key.RevokedAt != nil {
+	if token == "" || !valid {
 		return models.Principal{}, models.ErrUnauthenticated
+	}
+	if key.RevokedAt != nil {
+		return models.Principal{}, &RevokedError{Name: key.Name}
 	}
 	now := k.now()
 	if key.LastUsedAt == nil || now.Sub(*key.LastUsedAt) > touchEvery {

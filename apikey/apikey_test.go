@@ -101,8 +101,10 @@ func TestIssueAndAuthenticate(t *testing.T) {
 	revoked := store.keys[issued.Hash]
 	revoked.RevokedAt = &now
 	store.keys[issued.Hash] = revoked
-	if _, err := keys.Authenticate(ctx, issued.Key); !errors.Is(err, models.ErrUnauthenticated) {
-		t.Errorf("a revoked key: %v", err)
+	_, err = keys.Authenticate(ctx, issued.Key)
+	var named *RevokedError
+	if !errors.Is(err, models.ErrUnauthenticated) || !errors.As(err, &named) || named.Name != "dr-ada" {
+		t.Errorf("a revoked key: %v, want an unauthenticated error naming dr-ada", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os/user"
@@ -26,10 +27,15 @@ type CommandAudit struct {
 	now     func() time.Time
 }
 
-// NewCommandAudit returns the audit of a run of command over db, hashed with key.
-// It returns an error only when the system's random source fails.
-func NewCommandAudit(db *repository.DB, key []byte, command string, logger *slog.Logger) (*CommandAudit, error) {
-	writer, err := audit.NewWriter(db, audit.WriterOptions{Key: key, Process: command, Logger: logger})
+// NewCommandAudit returns the audit of a run of command over db, hashed with the
+// current key of keys, once it has checked that the key is the trail's (see
+// CheckAuditKey). It returns that check's errors, and an error when the system's
+// random source fails.
+func NewCommandAudit(ctx context.Context, db *repository.DB, keys audit.Keys, command string, logger *slog.Logger) (*CommandAudit, error) {
+	if err := CheckAuditKey(ctx, db, keys); err != nil {
+		return nil, err
+	}
+	writer, err := audit.NewWriter(db, audit.WriterOptions{Key: keys.Current, Process: command, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +48,24 @@ func NewCommandAudit(db *repository.DB, key []byte, command string, logger *slog
 		name = u.Username
 	}
 	return &CommandAudit{writer: writer, command: command, runID: run.String(), user: name, now: time.Now}, nil
+}
+
+// CheckAuditKey returns an error naming AUDIT_HMAC_KEY when keys are not those of
+// the audit trail in store (see audit.CheckKey): a server or a command must not
+// start writing chains that verification would report as changed. It returns the
+// store's errors too.
+func CheckAuditKey(ctx context.Context, store audit.Store, keys audit.Keys) error {
+	err := audit.CheckKey(ctx, store, keys)
+	if errors.Is(err, audit.ErrKeyMismatch) {
+		return fmt.Errorf("AUDIT_HMAC_KEY: %w; set the trail's key (after a rotation, the new one, "+
+			"with the earlier ones in AUDIT_HMAC_PREVIOUS_KEYS)", err)
+	}
+	return err
+}
+
+// AuditKeys returns the audit trail's keys the configuration gives.
+func (c Config) AuditKeys() audit.Keys {
+	return audit.Keys{Current: c.AuditKey, Previous: c.AuditPreviousKeys}
 }
 
 // RunID returns the id of the run, which its events give as their request id.

@@ -5,6 +5,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"os"
@@ -30,13 +31,19 @@ type Config struct {
 	Database string
 	// DataDir holds the embedded store's files (DATA_DIR, default ./data).
 	DataDir string
-	// EmbeddedAddr is where the embedded store listens (EMBEDDED_MONGO_ADDR,
-	// default 127.0.0.1:27017). The store asks for no password, so it must be a
-	// loopback address unless EmbeddedAllowRemote is set.
+	// EmbeddedAddr is the TCP address the embedded store listens on
+	// (EMBEDDED_MONGO_ADDR). Empty, the default, it listens on a Unix socket in
+	// DataDir that only its owner may use (see EmbeddedSocket), and on no TCP port.
+	// The store asks for no password, so an address must be a loopback one unless
+	// EmbeddedAllowRemote is set.
 	EmbeddedAddr string
 	// EmbeddedAllowRemote lets EmbeddedAddr be an address other machines can reach
 	// (EMBEDDED_MONGO_ALLOW_REMOTE, default false).
 	EmbeddedAllowRemote bool
+	// MinFreeDisk is the free space, in bytes, of DATA_DIR's file system below which
+	// the embedded store's server says space is low (MIN_FREE_DISK, default 1GiB; 0
+	// turns the check off): /readyz answers 503 and the log warns every minute.
+	MinFreeDisk uint64
 	// RequestTimeout bounds each request's store work (REQUEST_TIMEOUT, default 10s).
 	RequestTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown (SHUTDOWN_TIMEOUT, default 15s):
@@ -51,6 +58,10 @@ type Config struct {
 	// ClientRateLimit is how many requests a client address may make a minute, with
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
+	// AuthFailureLimit is how many failed authentications a client address may
+	// have a minute before its requests are refused without looking their key up
+	// (AUTH_FAILURE_LIMIT_PER_MINUTE, default 60; 0 turns it off).
+	AuthFailureLimit int
 	// ScanLimit is how many queries that read a whole collection may run at once on
 	// FerretDB, the embedded store (SCAN_LIMIT; 0 turns the limit off). Unset, it is
 	// AutoScanLimit: the number of CPUs on FerretDB, no limit on MongoDB, whose
@@ -62,10 +73,16 @@ type Config struct {
 	// AuditKey keys the audit trail's hashes (AUDIT_HMAC_KEY, optional): with it, only
 	// holders of the key can forge a chain.
 	AuditKey []byte
+	// AuditPreviousKeys are the keys of the audit trail before a rotation
+	// (AUDIT_HMAC_PREVIOUS_KEYS, comma-separated): the chains keyed with them still
+	// verify.
+	AuditPreviousKeys [][]byte
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 	// LLM is the optional language model (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
-	// LLM_TIMEOUT, default 5s); off unless LLM_BASE_URL and LLM_MODEL are set.
+	// LLM_TIMEOUT, default 5s, LLM_SEND_FREE_TEXT, default false); off unless
+	// LLM_BASE_URL and LLM_MODEL are set. LLM_BASE_URL is https, or http to a
+	// loopback address.
 	LLM llm.Config
 }
 
@@ -94,7 +111,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		MongoURI:     getenv("MONGODB_URI"),
 		Database:     get("MONGODB_DATABASE", "clinic"),
 		DataDir:      get("DATA_DIR", "./data"),
-		EmbeddedAddr: get("EMBEDDED_MONGO_ADDR", "127.0.0.1:27017"),
+		EmbeddedAddr: getenv("EMBEDDED_MONGO_ADDR"),
 		LogLevel:     get("LOG_LEVEL", "info"),
 	}
 	port, err := strconv.Atoi(get("PORT", "8000"))
@@ -111,6 +128,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}{
 		{"RATE_LIMIT_PER_MINUTE", "600", &cfg.RateLimit},
 		{"CLIENT_RATE_LIMIT_PER_MINUTE", "3000", &cfg.ClientRateLimit},
+		{"AUTH_FAILURE_LIMIT_PER_MINUTE", "60", &cfg.AuthFailureLimit},
 	} {
 		n, err := strconv.Atoi(get(r.key, r.def))
 		if err != nil || n < 0 {
@@ -127,10 +145,19 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	if cfg.EmbeddedAllowRemote, err = strconv.ParseBool(get("EMBEDDED_MONGO_ALLOW_REMOTE", "false")); err != nil {
 		return Config{}, fmt.Errorf("EMBEDDED_MONGO_ALLOW_REMOTE: %q is not true or false", getenv("EMBEDDED_MONGO_ALLOW_REMOTE"))
 	}
-	if cfg.MongoURI == "" {
+	switch {
+	case cfg.MongoURI != "":
+	case cfg.EmbeddedAddr != "":
 		if err := checkEmbeddedAddr(cfg.EmbeddedAddr, cfg.EmbeddedAllowRemote); err != nil {
 			return Config{}, err
 		}
+	default:
+		if _, err := EmbeddedSocket(cfg.DataDir); err != nil {
+			return Config{}, err
+		}
+	}
+	if cfg.MinFreeDisk, err = parseSize(get("MIN_FREE_DISK", "1GiB")); err != nil {
+		return Config{}, fmt.Errorf("MIN_FREE_DISK: %q is not a size such as 512MiB, 2GiB or 0 (%w)", getenv("MIN_FREE_DISK"), err)
 	}
 	for _, o := range strings.Split(getenv("CORS_ORIGINS"), ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -142,6 +169,17 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			return Config{}, errors.New("AUDIT_HMAC_KEY: use at least 32 characters (for example: openssl rand -hex 32)")
 		}
 		cfg.AuditKey = []byte(k)
+	}
+	for _, k := range strings.Split(getenv("AUDIT_HMAC_PREVIOUS_KEYS"), ",") {
+		switch k = strings.TrimSpace(k); {
+		case k == "":
+		case len(cfg.AuditKey) == 0:
+			return Config{}, errors.New("AUDIT_HMAC_PREVIOUS_KEYS: earlier keys are given without AUDIT_HMAC_KEY, the current one")
+		case len(k) < 32:
+			return Config{}, errors.New("AUDIT_HMAC_PREVIOUS_KEYS: each earlier key has at least 32 characters, as AUDIT_HMAC_KEY has")
+		default:
+			cfg.AuditPreviousKeys = append(cfg.AuditPreviousKeys, []byte(k))
+		}
 	}
 	for _, d := range []struct {
 		key  string
@@ -167,9 +205,18 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("LLM_BASE_URL and LLM_MODEL: set both to use a language model, or neither")
 	}
 	if cfg.LLM.BaseURL != "" {
-		if u, err := url.Parse(cfg.LLM.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		u, err := url.Parse(cfg.LLM.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return Config{}, fmt.Errorf("LLM_BASE_URL: %q is not an http(s) URL", cfg.LLM.BaseURL)
 		}
+		// What goes to the model is health data: in the clear, only to this machine.
+		if u.Scheme == "http" && !LoopbackHost(u.Hostname()) {
+			return Config{}, fmt.Errorf("LLM_BASE_URL: %q sends health data unencrypted to another machine; "+
+				"use https, or http only to a loopback address (127.0.0.1, ::1, localhost)", cfg.LLM.BaseURL)
+		}
+	}
+	if cfg.LLM.SendFreeText, err = strconv.ParseBool(get("LLM_SEND_FREE_TEXT", "false")); err != nil {
+		return Config{}, fmt.Errorf("LLM_SEND_FREE_TEXT: %q is not true or false", getenv("LLM_SEND_FREE_TEXT"))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -204,4 +251,35 @@ func LoopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// sizeUnits are the units parseSize reads, in bytes.
+var sizeUnits = map[string]uint64{
+	"": 1, "b": 1,
+	"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+	"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+}
+
+// parseSize reads a size in bytes: a whole number, then a unit, B, KB, MB, GB, TB
+// (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), in any case; a number
+// alone is bytes. It returns an error for anything else and for a size beyond 64
+// bits.
+func parseSize(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	digits := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if digits < 0 {
+		digits = len(s)
+	}
+	n, err := strconv.ParseUint(s[:digits], 10, 64)
+	if err != nil {
+		return 0, errors.New("a whole number of bytes or units comes first")
+	}
+	unit, ok := sizeUnits[strings.ToLower(strings.TrimSpace(s[digits:]))]
+	if !ok {
+		return 0, fmt.Errorf("the unit is not one of B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
+	}
+	if n > math.MaxUint64/unit {
+		return 0, errors.New("more bytes than 64 bits count")
+	}
+	return n * unit, nil
 }

@@ -45,13 +45,14 @@ type ConnectOptions struct {
 	// answer: each operation then waits for it within its own deadline, and
 	// fails with the driver's errors while it does not answer.
 	Lazy bool
-	// Attach makes Connect use an embedded store already listening on
-	// EmbeddedAddr (a running server's) before starting one of its own, once it
-	// has checked the store's marker against DataDir's (see MarkerFile).
+	// Attach makes Connect use an embedded store already listening (a running
+	// server's), on DataDir's socket or on EmbeddedAddr when it is set, before
+	// starting one of its own, once it has checked the store's marker against
+	// DataDir's (see MarkerFile).
 	Attach bool
 	// AttachOnly, with Attach, makes Connect fail rather than start an embedded
-	// store of its own when no store of DataDir's answers on EmbeddedAddr: for a
-	// command that must work on the running server's store.
+	// store of its own when no store of DataDir's answers: for a command that must
+	// work on the running server's store.
 	AttachOnly bool
 	// Monitor, when set, is told of every command the client of MongoDB
 	// (MONGODB_URI) sends: for tests of what the service asks of MongoDB.
@@ -59,7 +60,8 @@ type ConnectOptions struct {
 }
 
 // Connect connects to MongoDB when cfg.MongoURI is set, and otherwise to the
-// embedded store, starting it on cfg.EmbeddedAddr over SQLite files in cfg.DataDir
+// embedded store, starting it over SQLite files in cfg.DataDir, listening on the
+// socket in cfg.DataDir (see EmbeddedSocket) or on cfg.EmbeddedAddr when it is set,
 // and marking it as that directory's (see MarkerFile). It logs one line saying which
 // store is in use. It returns an error when the store cannot be started or does not
 // answer a ping, when the store it would attach to is not cfg.DataDir's, and, with
@@ -83,22 +85,16 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		return s, nil
 	}
 	if opts.Attach {
-		s, err := connect(ctx, "mongodb://"+cfg.EmbeddedAddr+"/", cfg.Database, time.Second, true)
-		if err == nil {
-			if !runsFerretDB(ctx, s.Client) {
-				_ = s.Client.Disconnect(ctx)
-				return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on EMBEDDED_MONGO_ADDR %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", cfg.EmbeddedAddr)
-			}
-			if err := checkMarker(ctx, s.Client, cfg); err != nil {
-				_ = s.Client.Disconnect(ctx)
-				return nil, err
-			}
-			s.FerretDB = true
+		s, err := attach(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
 			logger.Info("store: embedded store of a running server", "uri", s.URI, "database", cfg.Database)
 			return s, nil
 		}
 		if opts.AttachOnly {
-			return nil, fmt.Errorf("no embedded store answers on EMBEDDED_MONGO_ADDR %s: run this beside the server, with its EMBEDDED_MONGO_ADDR and DATA_DIR (or its MONGODB_URI)", cfg.EmbeddedAddr)
+			return nil, fmt.Errorf("no embedded store answers on %s: run this beside the server, with its DATA_DIR and EMBEDDED_MONGO_ADDR (or its MONGODB_URI)", embeddedPlace(cfg))
 		}
 	}
 	s, err := startEmbedded(ctx, cfg, logger)
@@ -110,6 +106,51 @@ func Connect(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectO
 		"write_concern", "not applicable: one process commits each write to its SQLite file before acknowledging it; "+
 			"MONGODB_WRITE_CONCERN, MONGODB_READ_CONCERN and MONGODB_READ_PREFERENCE are for MongoDB")
 	return s, nil
+}
+
+// attach connects to the embedded store already listening where cfg's would (see
+// embeddedPlace), once it has checked that it is cfg.DataDir's (see checkMarker).
+// It returns nil and no error when no store answers there, and an error when one
+// does that is not cfg.DataDir's.
+func attach(ctx context.Context, cfg Config) (*Connection, error) {
+	uri := "mongodb://" + cfg.EmbeddedAddr + "/"
+	if cfg.EmbeddedAddr == "" {
+		path, err := EmbeddedSocket(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := os.Stat(path); err != nil {
+			return nil, nil // no server has made its socket
+		}
+		uri = socketURI(path, "")
+	}
+	s, err := connect(ctx, uri, cfg.Database, time.Second, true)
+	if err != nil {
+		return nil, nil
+	}
+	if !runsFerretDB(ctx, s.Client) {
+		_ = s.Client.Disconnect(ctx)
+		return nil, fmt.Errorf("a MongoDB server that is not this service's embedded store listens on %s: set MONGODB_URI to use it, or EMBEDDED_MONGO_ADDR to another address", embeddedPlace(cfg))
+	}
+	if err := checkMarker(ctx, s.Client, cfg); err != nil {
+		_ = s.Client.Disconnect(ctx)
+		return nil, err
+	}
+	s.FerretDB = true
+	return s, nil
+}
+
+// embeddedPlace names where the embedded store of cfg listens, for messages: the
+// TCP address EMBEDDED_MONGO_ADDR names, or the socket in DATA_DIR.
+func embeddedPlace(cfg Config) string {
+	if cfg.EmbeddedAddr != "" {
+		return "EMBEDDED_MONGO_ADDR " + cfg.EmbeddedAddr
+	}
+	path, err := EmbeddedSocket(cfg.DataDir)
+	if err != nil {
+		path = filepath.Join(cfg.DataDir, SocketFile)
+	}
+	return "the socket in DATA_DIR, " + path
 }
 
 // storeTimeout is how long the server's client waits to select the store and to
@@ -165,15 +206,35 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create DATA_DIR: %w", err)
 	}
-	fdb, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: cfg.EmbeddedAddr},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-		// At lower levels the store logs every error reply, documents included.
-		Logger: slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelError}),
+	if info, err := os.Stat(dir); err == nil && info.Mode().Perm()&0o077 != 0 {
+		logger.Warn("DATA_DIR is open to other accounts of this machine, and its files hold every record: chmod 700 it",
+			"data_dir", dir, "mode", fmt.Sprintf("%o", info.Mode().Perm()))
+	}
+	listener := ferretdb.ListenerConfig{TCP: cfg.EmbeddedAddr}
+	socket := ""
+	if cfg.EmbeddedAddr == "" {
+		if socket, err = EmbeddedSocket(dir); err != nil {
+			return nil, err
+		}
+		if err := clearStaleSocket(socket); err != nil {
+			return nil, err
+		}
+		listener = ferretdb.ListenerConfig{Unix: socket}
+	}
+	var fdb *ferretdb.FerretDB
+	// The socket is its owner's alone from the moment it exists.
+	err = withOwnerOnlyFiles(func() (err error) {
+		fdb, err = ferretdb.New(&ferretdb.Config{
+			Listener:  listener,
+			Handler:   "sqlite",
+			SQLiteURL: "file:" + dir + "/",
+			// At lower levels the store logs every error reply, documents included.
+			Logger: slog.New(levelFilter{Handler: logger.Handler(), min: slog.LevelError}),
+		})
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("start embedded store on %s (is another server using it? set EMBEDDED_MONGO_ADDR): %w", cfg.EmbeddedAddr, err)
+		return nil, fmt.Errorf("start embedded store on %s (is another server using it?): %w", embeddedPlace(cfg), err)
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -183,7 +244,19 @@ func startEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) (*Conne
 	}()
 	stop := func() { cancel(); <-done }
 
-	s, err := connect(ctx, fdb.MongoDBURI(), cfg.Database, storeTimeout(cfg.RequestTimeout), true)
+	var uri string
+	if socket != "" {
+		// Readable and writable by its owner (it is so from the start, by the
+		// umask); a socket has no use for the x bit.
+		if err := os.Chmod(socket, 0o600); err != nil {
+			stop()
+			return nil, fmt.Errorf("the embedded store's socket: %w", err)
+		}
+		uri = socketURI(socket, "")
+	} else {
+		uri = fdb.MongoDBURI() // once Run has made the TCP listener's address known
+	}
+	s, err := connect(ctx, uri, cfg.Database, storeTimeout(cfg.RequestTimeout), true)
 	if err != nil {
 		stop()
 		return nil, err

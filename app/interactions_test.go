@@ -1,12 +1,9 @@
 package app_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -232,22 +229,7 @@ func TestBodyLimit(t *testing.T) {
 	// as a client honouring an early reply would.
 	overLimit := func(path string) response {
 		t.Helper()
-		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, 1<<20+1)
-		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-		if err != nil {
-			t.Fatalf("POST %s: %v", path, err)
-		}
-		defer res.Body.Close()
-		data, err := io.ReadAll(res.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return response{status: res.StatusCode, header: res.Header, body: data}
+		return rawRequest(t, base, fmt.Sprintf("POST %s HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: %d", path, 1<<20+1))
 	}
 	assertError(t, overLimit("/api/v1/interactions"), 413, "payload_too_large")
 	assertError(t, overLimit("/api/v1/patients"), 413, "payload_too_large")

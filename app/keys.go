@@ -87,7 +87,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return err
 	}
 	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(db, cfg.AuditKey, "keys", logger)
+	trail, err := NewCommandAudit(ctx, db, cfg.AuditKeys(), "keys", logger)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,12 +96,17 @@ const identified = `{"insurance_no":"ZQ-77","fname":"Zebulon","lname":"Quixote",
 var identifying = []string{"ZQ-77", "Zebulon", "Quixote", "Hidden Lane", "10115", "5550199", "5550100", "example.org",
 	"Dulcinea", "SECRET", "smoking", "zq-v", "2024-"}
 
-func llmEnv(t *testing.T, model *fakeModel) *env {
+// freeText is the free text of identified's records, which the model is sent only
+// with LLM_SEND_FREE_TEXT.
+var freeText = []string{"Hypertension", "hypertension", "Amlodipine", "cardio"}
+
+func llmEnv(t *testing.T, model *fakeModel, sendFreeText bool) *env {
 	t.Helper()
 	srv := httptest.NewServer(model)
 	t.Cleanup(srv.Close)
 	e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second,
-		LLM: llm.Config{BaseURL: srv.URL + "/v1", Model: "fake", APIKey: "sk-fake", Timeout: 300 * time.Millisecond}})
+		LLM: llm.Config{BaseURL: srv.URL + "/v1", Model: "fake", APIKey: "sk-fake", Timeout: 300 * time.Millisecond,
+			SendFreeText: sendFreeText}})
 	e.mustDo(201, "POST", "/api/v1/patients", identified)
 	for _, v := range []string{
 		`{"id":"zq-v1","insurance_no":"ZQ-77","ailment":"Hypertension","symptoms":"Zebulon reports headaches at Hidden Lane",
@@ -115,57 +121,72 @@ func llmEnv(t *testing.T, model *fakeModel) *env {
 	return e
 }
 
+// TestLanguageModel runs the summary's text and the suggested questions with a
+// model that answers, fails, or answers what cannot be used, with the records' free
+// text sent or not: the model's answer is given only when it is usable and keeps to
+// the facts it was sent; otherwise the service's own, with a warning logged.
 func TestLanguageModel(t *testing.T) {
-	const written = "A man in his fifties followed for hypertension over two visits; blood pressure improving on amlodipine."
-	good := func(system string) string {
-		if strings.Contains(system, "JSON array") {
-			return "[2,1]"
+	// What the model is sent of ZQ-77 by default: 52, male, 2 visits 30 days apart,
+	// the latest blood pressure 150/95 mmHg and heart rate 80 /min, health status 7.
+	const (
+		written  = "A 52-year-old male patient seen over 2 visits in 30 days; blood pressure 150/95 mmHg, health status 7."
+		withText = "A 52-year-old male patient followed for hypertension over 2 visits; blood pressure 150/95 mmHg on amlodipine."
+	)
+	answering := func(paragraph string) func(string) string {
+		return func(system string) string {
+			if strings.Contains(system, "JSON array") {
+				return "[2,1]"
+			}
+			return paragraph
 		}
-		return written
 	}
+	const ranked, unranked = "Takes medication?,Salt intake?", "Salt intake?,Takes medication?"
 	tests := []struct {
-		name      string
-		model     *fakeModel
-		text      string
-		questions string
-		source    string
+		name     string
+		model    *fakeModel
+		freeText bool
+		// text is the summary's text the model wrote, "" for the service's own;
+		// questions their order.
+		text, questions string
 	}{
-		{"answers", &fakeModel{answer: good}, written, "Takes medication?,Salt intake?", summary.SourceLLM},
-		{"times out", &fakeModel{answer: good, delay: 2 * time.Second}, "", "", summary.SourceDeterministic},
-		{"fails", &fakeModel{status: 500, raw: `{"error":"overloaded"}`}, "", "", summary.SourceDeterministic},
-		{"answers garbage", &fakeModel{raw: "<html>not json"}, "", "", summary.SourceDeterministic},
-		{"answers nothing", &fakeModel{answer: func(string) string { return " " }}, "", "", summary.SourceDeterministic},
-		{"answers something else", &fakeModel{answer: func(string) string { return `{"text": 1}` }}, "", "", summary.SourceDeterministic},
+		{"answers", &fakeModel{answer: answering(written)}, false, written, ranked},
+		{"answers with the free text it was sent", &fakeModel{answer: answering(withText)}, true, withText, ranked},
+		{"names a drug it was not sent", &fakeModel{answer: answering(withText)}, false, "", ranked},
+		{"names a reading it was not sent", &fakeModel{answer: answering(strings.Replace(written, "150/95", "165/100", 1))}, true, "", ranked},
+		{"times out", &fakeModel{answer: answering(written), delay: 2 * time.Second}, false, "", unranked},
+		{"fails", &fakeModel{status: 500, raw: `{"error":"overloaded"}`}, false, "", unranked},
+		{"answers garbage", &fakeModel{raw: "<html>not json"}, false, "", unranked},
+		{"answers nothing", &fakeModel{answer: func(string) string { return " " }}, false, "", unranked},
+		{"answers something else", &fakeModel{answer: func(string) string { return `{"text": 1}` }}, false, "", unranked},
+	}
+	by := func(model bool) string {
+		if model {
+			return summary.SourceLLM
+		}
+		return summary.SourceDeterministic
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := llmEnv(t, tc.model)
+			e := llmEnv(t, tc.model, tc.freeText)
 			res := e.as(models.RoleViewer).do("GET", "/api/v1/patients/ZQ-77/summary?format=text", "")
 			if res.status != 200 {
 				t.Fatalf("summary: %d %s", res.status, res.body)
 			}
 			s := decode[summary.Summary](t, res)
-			if tc.text == "" {
-				tc.text = s.Paragraph() // the templates' text, from the same summary
+			want := tc.text
+			if want == "" {
+				want = s.Paragraph() // the templates' text, from the same summary
 			}
-			if s.TextSource != tc.source || s.Text != tc.text {
+			if s.TextSource != by(tc.text != "") || s.Text != want {
 				t.Errorf("summary by %s: %s", s.TextSource, s.Text)
 			}
-			// A new visit's context: the questions two visits asked (equal in score and
-			// support, so by question), in the model's order when it answers; the
-			// question one visit asked stays last and is not sent.
 			res = e.do("POST", "/api/v1/suggestions/questions", `{"ailment":"hypertension","labels":["cardio"]}`)
 			got := decode[handlers.QuestionSuggestions](t, res)
 			var qs []string
 			for _, s := range got.Items {
 				qs = append(qs, s.Question)
 			}
-			if tc.questions == "" {
-				tc.questions = "Salt intake?,Takes medication?,Home readings?"
-			} else {
-				tc.questions += ",Home readings?"
-			}
-			if got.Source != tc.source || strings.Join(qs, ",") != tc.questions {
+			if got.Source != by(tc.questions == ranked) || strings.Join(qs, ",") != tc.questions+",Home readings?" {
 				t.Errorf("questions by %s: %v, want %s", got.Source, qs, tc.questions)
 			}
 			tc.model.mu.Lock()
@@ -183,7 +204,12 @@ func TestLanguageModel(t *testing.T) {
 					}
 				}
 			}
-			if tc.source == summary.SourceDeterministic && !strings.Contains(e.logs.String(), "language model failed") {
+			for _, value := range freeText {
+				if sent := slices.ContainsFunc(tc.model.bodies, func(b string) bool { return strings.Contains(b, value) }); sent != tc.freeText {
+					t.Errorf("the model was sent %q: %v, want %v (LLM_SEND_FREE_TEXT)", value, sent, tc.freeText)
+				}
+			}
+			if tc.text == "" && !strings.Contains(e.logs.String(), "language model failed") {
 				t.Error("the failure is not logged")
 			}
 		})

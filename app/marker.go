@@ -19,9 +19,9 @@ import (
 // An embedded store is marked as the store over its DATA_DIR: whoever starts it
 // writes a new random token to a file in DATA_DIR that only its owner can read, and
 // the same token into the store. A command that attaches to a store already
-// listening on EMBEDDED_MONGO_ADDR compares the two before it reads or writes
-// anything, so that it never works on a store that is not its DATA_DIR's: another
-// checkout's server, or a program that took the port.
+// listening (on DATA_DIR's socket, or on EMBEDDED_MONGO_ADDR) compares the two
+// before it reads or writes anything, so that it never works on a store that is not
+// its DATA_DIR's: another checkout's server, or a program that took the port.
 const (
 	// MarkerFile is the marker's file name in DATA_DIR.
 	MarkerFile = "embedded-store.token"
@@ -80,11 +80,12 @@ func mark(ctx context.Context, client *mongo.Client, dir string) error {
 // marker file in cfg.DataDir, and otherwise an error saying why the store cannot be
 // used: the file is missing or unreadable, or the tokens differ.
 func checkMarker(ctx context.Context, client *mongo.Client, cfg Config) error {
+	place := embeddedPlace(cfg)
 	data, err := os.ReadFile(filepath.Join(cfg.DataDir, MarkerFile))
 	if err != nil {
-		return fmt.Errorf("an embedded store answers on EMBEDDED_MONGO_ADDR %s, but it cannot be checked to be the store over DATA_DIR %s, "+
+		return fmt.Errorf("an embedded store answers on %s, but it cannot be checked to be the store over DATA_DIR %s, "+
 			"as that directory's store marker cannot be read (%w): run this command with the DATA_DIR of the server that listens there",
-			cfg.EmbeddedAddr, cfg.DataDir, err)
+			place, cfg.DataDir, err)
 	}
 	want := strings.TrimSpace(string(data))
 	var stored struct {
@@ -93,12 +94,12 @@ func checkMarker(ctx context.Context, client *mongo.Client, cfg Config) error {
 	err = client.Database(MarkerDatabase).Collection(markerCollection).
 		FindOne(ctx, bson.D{{Key: "_id", Value: markerID}}).Decode(&stored)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return fmt.Errorf("read the marker of the embedded store on EMBEDDED_MONGO_ADDR %s: %w", cfg.EmbeddedAddr, err)
+		return fmt.Errorf("read the marker of the embedded store on %s: %w", place, err)
 	}
 	if want == "" || subtle.ConstantTimeCompare([]byte(stored.Token), []byte(want)) != 1 {
-		return fmt.Errorf("the embedded store that answers on EMBEDDED_MONGO_ADDR %s is not the store over DATA_DIR %s (its marker differs): "+
-			"run this command with the DATA_DIR of the server that listens there, or set EMBEDDED_MONGO_ADDR to the address of DATA_DIR's server",
-			cfg.EmbeddedAddr, cfg.DataDir)
+		return fmt.Errorf("the embedded store that answers on %s is not the store over DATA_DIR %s (its marker differs): "+
+			"run this command with the DATA_DIR of the server that listens there, and its EMBEDDED_MONGO_ADDR",
+			place, cfg.DataDir)
 	}
 	return nil
 }

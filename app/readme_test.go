@@ -48,8 +48,11 @@ const minWalkthrough = 55
 // order of walkthroughFiles, against a fresh server started as `go run .` starts it.
 // Each command must succeed; a command that names a status in its comment
 // ("# 404 ...") must answer it. Keys the commands print are put where the text says
-// <the key printed above>; localhost:8000 and 127.0.0.1:27017 stand for the
-// server's and its store's addresses.
+// <the key printed above>, and the store's connection string the server printed
+// where it says <the store URI the server printed>; localhost:8000 stands for the
+// server's address. The server runs with the defaults: its embedded store listens
+// on its Unix socket in DATA_DIR, where the commands beside it, mongosh's
+// included, reach it.
 func TestREADMEWalkthrough(t *testing.T) {
 	commands, err := walkthroughOf(os.DirFS(".."), walkthroughFiles)
 	if err != nil {
@@ -61,14 +64,19 @@ func TestREADMEWalkthrough(t *testing.T) {
 	t.Setenv("MONGODB_URI", "")
 	t.Setenv("MONGODB_DATABASE", "")
 	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("EMBEDDED_MONGO_ADDR", "")
 	t.Setenv("PORT", "0")
 	srv := startRun(t)
 	defer srv.stop()
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr) // the commands beside the server attach to its store
 
-	r := &reader{t: t, base: srv.base, storeAddr: srv.storeAddr, vars: map[string]string{}}
+	r := &reader{t: t, base: srv.base, vars: map[string]string{}}
 	r.adminKey = regexp.MustCompile(`ck_[A-Za-z0-9_-]{43}`).FindString(srv.stdout.String())
+	if m := regexp.MustCompile(`mongosh "(mongodb://[^"]+)"`).FindStringSubmatch(srv.stdout.String()); m != nil {
+		r.storeURI = m[1]
+	}
+	if r.storeURI != srv.storeURI+"clinic" || !strings.Contains(r.storeURI, "embedded-store.sock") {
+		t.Fatalf("the server printed the store's connection string %q, want its socket's, %sclinic:\n%s", r.storeURI, srv.storeURI, srv.stdout)
+	}
 	for i, cmd := range commands {
 		if t.Failed() {
 			t.Fatalf("stopped at command %d: %s", i+1, cmd.text)
@@ -323,10 +331,11 @@ func lex(src string) ([]command, error) {
 
 // reader runs the walkthrough's commands as a reader does.
 type reader struct {
-	t         *testing.T
-	base      string // http://127.0.0.1:port
-	storeAddr string
-	vars      map[string]string
+	t    *testing.T
+	base string // http://127.0.0.1:port
+	// storeURI is the connection string of the store's socket the server printed.
+	storeURI string
+	vars     map[string]string
 	// adminKey is the key the server printed at its first start; lastKey the last
 	// API key a command printed; lastCursor the next_cursor of the last answer.
 	adminKey, lastKey, lastCursor string
@@ -337,6 +346,7 @@ const (
 	keyPlaceholder    = "<the key printed above>"
 	adminPlaceholder  = "<the admin key the server printed>"
 	cursorPlaceholder = "<the next_cursor above>"
+	storePlaceholder  = "<the store URI the server printed>"
 )
 
 func (r *reader) expand(word []part) string {
@@ -380,12 +390,15 @@ func (r *reader) run(cmd command) {
 	case len(args) >= 3 && args[0] == "go" && args[1] == "run" && args[2] == "./seed":
 		r.exec(cmd, "go", args[1:]...)
 	case args[0] == "mongosh":
+		// The guide's mongosh reaches the server's store through its socket, by the
+		// connection string the server printed.
+		if len(args) < 2 || args[1] != r.storeURI {
+			t.Errorf("%s: mongosh is not given the connection string the server printed, %s", cmd.text, r.storeURI)
+			return
+		}
 		if _, err := exec.LookPath("mongosh"); err != nil {
 			t.Logf("skipped, as mongosh is not on PATH (.ci/run installs it): %s", cmd.text)
 			return
-		}
-		for i := range args {
-			args[i] = strings.ReplaceAll(args[i], "127.0.0.1:27017", r.storeAddr)
 		}
 		r.exec(cmd, "mongosh", args[1:]...)
 	default:
@@ -396,7 +409,7 @@ func (r *reader) run(cmd command) {
 // paste puts into s what its placeholders ask for.
 func (r *reader) paste(cmd command, s string) string {
 	for placeholder, value := range map[string]string{
-		keyPlaceholder: r.lastKey, adminPlaceholder: r.adminKey, cursorPlaceholder: r.lastCursor,
+		keyPlaceholder: r.lastKey, adminPlaceholder: r.adminKey, cursorPlaceholder: r.lastCursor, storePlaceholder: r.storeURI,
 	} {
 		if !strings.Contains(s, placeholder) {
 			continue

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -14,8 +15,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -177,4 +180,104 @@ func abs(v float64) float64 {
 		return -v
 	}
 	return v
+}
+
+// TestSavedReportKeepsItsPolicy saves a report to a file, as `curl -o` does, and
+// opens it from file:// in headless Chromium, where no header comes with it: what
+// the policy forbids and something had slipped into the page (a script, an image
+// from elsewhere, a stylesheet from elsewhere) is refused, and the page still
+// renders with its own style. The same page with its policy taken out runs and
+// loads them all, which shows that the test sees what a page does.
+func TestSavedReportKeepsItsPolicy(t *testing.T) {
+	chromium := chromiumPath(t)
+	e := newEnv(t)
+	e.createPatient("C2")
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"insurance_no":"C2","ailment":"Hypertension","health_status":6,
+	  "metrics":{"BP":"150/95","HR":80}}`)
+	res := e.as(models.RoleViewer).do("GET", "/api/v1/patients/C2/report", "")
+	if res.status != 200 {
+		t.Fatalf("report: %d %s", res.status, res.body)
+	}
+	page := string(res.body)
+
+	var mu sync.Mutex
+	var fetched []string
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched = append(fetched, r.URL.Path)
+		mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, ".css") {
+			w.Header().Set("Content-Type", "text/css")
+			_, _ = io.WriteString(w, "body { margin-left: 3px; }")
+		}
+	}))
+	defer elsewhere.Close()
+	injected := `<script>document.body.setAttribute("data-script-ran", "yes")</script>` +
+		`<img src="` + elsewhere.URL + `/beacon.png" alt="">` +
+		`<link rel="stylesheet" href="` + elsewhere.URL + `/sheet.css">`
+	if !strings.Contains(page, "</body>") {
+		t.Fatal("the page has no </body>")
+	}
+	dir := t.TempDir()
+	open := func(name, page string) (dom, log string, loaded []string) {
+		t.Helper()
+		path := filepath.Join(dir, name+".html")
+		if err := os.WriteFile(path, []byte(strings.Replace(page, "</body>", injected+"</body>", 1)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		fetched = nil
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+filepath.Join(dir, "profile-"+name), "--enable-logging=stderr", "--v=0",
+			"--virtual-time-budget=5000", "--dump-dom", "file://"+path)
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("chromium: %v\n%s", err, errOut.String())
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return out.String(), errOut.String(), slices.Clone(fetched)
+	}
+
+	t.Run("saved", func(t *testing.T) {
+		dom, log, loaded := open("saved", page)
+		if strings.Contains(dom, `data-script-ran="yes"`) {
+			t.Error("the saved page ran a script")
+		}
+		if len(loaded) > 0 {
+			t.Errorf("the saved page loaded %q from elsewhere", loaded)
+		}
+		if n := strings.Count(dom, "<svg "); n == 0 {
+			t.Error("the saved page shows no chart")
+		}
+		// Chromium logs every refusal of its policy: the script and the two loads,
+		// and nothing of the page's own (its stylesheet; a directive a page cannot
+		// hold, such as frame-ancestors).
+		refusals := regexp.MustCompile(`(?i).*(refused to|content security policy).*`).FindAllString(log, -1)
+		if len(refusals) != 3 {
+			t.Errorf("the browser logged %d refusals, want 3 (the script and the two loads):\n%s", len(refusals), strings.Join(refusals, "\n"))
+		}
+		for _, r := range refusals {
+			if !strings.Contains(r, elsewhere.URL) && !regexp.MustCompile(`(?i)inline script`).MatchString(r) {
+				t.Errorf("the browser refused part of the page itself: %s", r)
+			}
+		}
+	})
+
+	t.Run("without its policy", func(t *testing.T) {
+		stripped := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy"[^>]*>`).ReplaceAllString(page, "")
+		dom, _, loaded := open("stripped", stripped)
+		if !strings.Contains(dom, `data-script-ran="yes"`) {
+			t.Error("the page without its policy did not run the script: the test cannot see a script run")
+		}
+		slices.Sort(loaded)
+		if !slices.Equal(loaded, []string{"/beacon.png", "/sheet.css"}) {
+			t.Errorf("the page without its policy loaded %q: the test cannot see a load", loaded)
+		}
+	})
 }

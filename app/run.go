@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,9 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/apikey"
+	"github.com/clinic/interactions/audit"
+	"github.com/clinic/interactions/diskspace"
+	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -69,6 +73,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			conn.CloseLogged(logger)
 		}
 	}()
+	if conn.Embedded {
+		showMongosh(stdout, cfg, conn.URI+cfg.Database)
+	}
+	if len(cfg.AuditKey) == 0 {
+		logger.Warn("AUDIT_HMAC_KEY is not set: the audit trail's hashes are plain SHA-256, which anyone with write " +
+			"access to the database can recompute after changing an event; set it (32+ characters, kept outside the database)")
+	}
 	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
 	prepare := func(ctx context.Context) error {
 		if err := db.Prepare(ctx); err != nil {
@@ -77,9 +88,14 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
 			return err
 		}
-		return showFirstAdminKey(ctx, db, cfg.AuditKey, logger, cfg.Port, stdout)
+		// Before anything is written to the trail.
+		if err := CheckAuditKey(ctx, db, cfg.AuditKeys()); err != nil {
+			return err
+		}
+		return showFirstAdminKey(ctx, db, cfg.AuditKeys(), logger, cfg.Port, stdout)
 	}
 	var prepared atomic.Bool
+	refused := make(chan error, 1)
 	if conn.Embedded {
 		if err := prepare(ctx); err != nil {
 			return err
@@ -87,21 +103,32 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		prepared.Store(true)
 		warnIfLarge(ctx, logger, conn.SideIndex(cfg.Database))
 	} else {
-		go keepPreparing(ctx, logger, prepare, &prepared)
+		go keepPreparing(ctx, logger, prepare, &prepared, refused)
 	}
 	go purgeIdempotencyKeys(ctx, logger, db, cfg.IdempotencyKeyTTL)
+	var disk handlers.Disk
+	if conn.Embedded && cfg.MinFreeDisk > 0 {
+		watch := diskspace.Watch{Dir: cfg.DataDir, Min: cfg.MinFreeDisk, Free: diskspace.Free}
+		disk = watch
+		ticker := time.NewTicker(time.Minute)
+		defer ticker.Stop()
+		go watch.Warn(ctx, logger, ticker.C)
+	}
 
 	requests, cutRequests := context.WithCancel(context.Background())
 	defer cutRequests()
 	server, err := NewServer(logger, db, ServerConfig{
-		RequestTimeout:  cfg.RequestTimeout,
-		RateLimit:       cfg.RateLimit,
-		ClientRateLimit: cfg.ClientRateLimit,
-		CORSOrigins:     cfg.CORSOrigins,
-		AuditKey:        cfg.AuditKey,
-		LLM:             cfg.LLM,
-		Prepared:        prepared.Load,
-		BaseContext:     requests,
+		RequestTimeout:    cfg.RequestTimeout,
+		RateLimit:         cfg.RateLimit,
+		ClientRateLimit:   cfg.ClientRateLimit,
+		AuthFailureLimit:  cfg.AuthFailureLimit,
+		CORSOrigins:       cfg.CORSOrigins,
+		AuditKey:          cfg.AuditKey,
+		AuditPreviousKeys: cfg.AuditPreviousKeys,
+		LLM:               cfg.LLM,
+		Prepared:          prepared.Load,
+		Disk:              disk,
+		BaseContext:       requests,
 	})
 	if err != nil {
 		return err
@@ -113,10 +140,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 
 	served := make(chan error, 1)
 	go func() { served <- server.Listener(ln) }()
+	var startErr error
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	case startErr = <-refused:
+		logger.Error("the store refuses this server", "error", startErr.Error())
 	}
 	logger.Info("shutting down")
 	start := time.Now()
@@ -145,7 +175,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		logger.Warn("shutdown: close store", "error", err.Error())
 	}
 	logger.Info("shut down", "took_ms", time.Since(start).Milliseconds())
-	return nil
+	return startErr
 }
 
 // The sizes up to which the embedded store is comfortable for interactive use (the
@@ -178,8 +208,10 @@ func warnIfLarge(ctx context.Context, logger *slog.Logger, side repository.SideI
 
 // keepPreparing calls prepare until it succeeds or ctx ends, and then sets
 // prepared. After each failure it logs the error and waits, half a second at first,
-// twice as long each time, at most 5 s. Each call has a minute.
-func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(context.Context) error, prepared *atomic.Bool) {
+// twice as long each time, at most 5 s. Each call has a minute. An audit key that is
+// not the trail's (audit.ErrKeyMismatch) is not tried again: its error is sent on
+// refused, for the server to stop.
+func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(context.Context) error, prepared *atomic.Bool, refused chan<- error) {
 	wait := 500 * time.Millisecond
 	for {
 		attempt, cancel := context.WithTimeout(ctx, time.Minute)
@@ -192,6 +224,9 @@ func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(contex
 			return
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, audit.ErrKeyMismatch):
+			refused <- err
+			return
 		}
 		logger.Warn("the store is not ready: the API answers 503 until it is", "error", err.Error(), "retry_in", wait.String())
 		select {
@@ -203,10 +238,20 @@ func keepPreparing(ctx context.Context, logger *slog.Logger, prepare func(contex
 	}
 }
 
+// showMongosh shows on stdout the mongosh command that reads the embedded store the
+// server runs, at uri, and who may run it.
+func showMongosh(stdout io.Writer, cfg Config, uri string) {
+	who := "only this machine's account that runs the server may use it, through the socket in DATA_DIR"
+	if cfg.EmbeddedAddr != "" {
+		who = "it listens on EMBEDDED_MONGO_ADDR, where any process that reaches it reads and writes every record, without a password"
+	}
+	fmt.Fprintf(stdout, "The embedded store's records can be read with mongosh (%s):\n    mongosh \"%s\"\n\n", who, uri)
+}
+
 // showFirstAdminKey creates the first admin key when the store holds no key (see
 // apikey.Keys.FirstAdmin), shows it on stdout, once, and records it in the audit
-// trail (hashed with auditKey).
-func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKey []byte, logger *slog.Logger, port int, stdout io.Writer) error {
+// trail (hashed with the current key of auditKeys).
+func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKeys audit.Keys, logger *slog.Logger, port int, stdout io.Writer) error {
 	issued, made, err := apikey.New(db, nil, logger).FirstAdmin(ctx)
 	if err != nil || !made {
 		return err
@@ -218,7 +263,7 @@ func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKey []byte, 
 		issued.Name, issued.Key, port)
 	// The key is shown whatever happens to its audit event: a second start finds a
 	// key and would not make another.
-	trail, err := NewCommandAudit(db, auditKey, "server", logger)
+	trail, err := NewCommandAudit(ctx, db, auditKeys, "server", logger)
 	if err == nil {
 		err = trail.Record(ctx, "keys.create", "first admin key "+issued.Name, models.RecordKey{}, nil, nil)
 	}

@@ -24,11 +24,14 @@ import (
 
 // running is a server started as `go run .` starts it.
 type running struct {
-	base      string // http://127.0.0.1:port
-	storeAddr string // the embedded store's listener; "" with MONGODB_URI
-	stdout    *lockedBuffer
-	logs      *lockedBuffer
-	stop      func()
+	base string // http://127.0.0.1:port
+	// storeURI is the connection string of the embedded store's listener, and
+	// storeAddr its TCP address; both "" with MONGODB_URI, storeAddr "" on the
+	// store's Unix socket.
+	storeURI, storeAddr string
+	stdout              *lockedBuffer
+	logs                *lockedBuffer
+	stop                func()
 }
 
 // startRun runs the service in the background until the returned stop is called.
@@ -39,13 +42,16 @@ func startRun(t *testing.T) running {
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx, nil, stdout, logs) }()
 	serving := regexp.MustCompile(`"msg":"serving","addr":"\[::\]:(\d+)"`)
-	store := regexp.MustCompile(`"listen":"mongodb://([0-9.:]+)/"`)
+	store := regexp.MustCompile(`"listen":"(mongodb://([^"/]+)/)"`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := serving.FindStringSubmatch(logs.String()); m != nil {
-			var storeAddr string
+			var storeURI, storeAddr string
 			if s := store.FindStringSubmatch(logs.String()); s != nil {
-				storeAddr = s[1]
+				storeURI = s[1]
+				if !strings.Contains(s[2], "%2F") { // a TCP address, not the Unix socket
+					storeAddr = s[2]
+				}
 			} else if os.Getenv("MONGODB_URI") == "" {
 				t.Fatalf("no line names the embedded store in use:\n%s", logs)
 			}
@@ -55,7 +61,7 @@ func startRun(t *testing.T) running {
 					t.Errorf("Run returned %v", err)
 				}
 			}
-			return running{base: "http://127.0.0.1:" + m[1], storeAddr: storeAddr, stdout: stdout, logs: logs, stop: stop}
+			return running{base: "http://127.0.0.1:" + m[1], storeURI: storeURI, storeAddr: storeAddr, stdout: stdout, logs: logs, stop: stop}
 		}
 		select {
 		case err := <-done:
@@ -67,6 +73,28 @@ func startRun(t *testing.T) running {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// freshRunEnv sets the environment for a server started as `go run .` starts it, on
+// the embedded store in a new data directory, on free ports.
+func freshRunEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "") // the default: a Unix socket in DATA_DIR
+	t.Setenv("PORT", "0")
+}
+
+// adminKeyOf returns the admin key srv printed at its first start; it stops srv and
+// fails t when it printed none.
+func adminKeyOf(t *testing.T, srv running) string {
+	t.Helper()
+	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
+	if admin == nil {
+		srv.stop()
+		t.Fatalf("no admin key printed:\n%s", srv.stdout)
+	}
+	return admin[1]
 }
 
 // request sends one request with an API key and returns the status and body.
@@ -93,29 +121,22 @@ func request(t *testing.T, method, url, key, body string) (int, []byte) {
 }
 
 // TestRunServesAndKeepsData starts the service as a new user does, on the embedded
-// store: it prints one admin key, the key command (run beside the server) creates a
-// clinician key, the clinician records a patient; after a restart on the same data
-// directory the patient and the keys are still there and no second admin key is made.
+// store with the defaults (its Unix socket in DATA_DIR): it prints one admin key,
+// the key command (run beside the server) creates a clinician key, the clinician
+// records a patient; after a restart on the same data directory the patient and the
+// keys are still there and no second admin key is made.
 func TestRunServesAndKeepsData(t *testing.T) {
-	t.Setenv("MONGODB_URI", "")
-	t.Setenv("DATA_DIR", t.TempDir())
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
-	t.Setenv("PORT", "0")
-
+	freshRunEnv(t)
 	srv := startRun(t)
-	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
-	if admin == nil {
-		t.Fatalf("no admin key printed:\n%s", srv.stdout)
-	}
+	admin := adminKeyOf(t, srv)
 	if status, body := request(t, "GET", srv.base+"/api/v1/patients/R1", "", ""); status != 401 {
 		t.Errorf("without a key: %d %s", status, body)
 	}
-	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); status != 200 || !strings.Contains(string(body), `"admin"`) {
+	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin, ""); status != 200 || !strings.Contains(string(body), `"admin"`) {
 		t.Errorf("admin lists keys: %d %s", status, body)
 	}
 
-	// The key command attaches to the running server's store.
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
+	// The key command attaches to the running server's store, through its socket.
 	out := &bytes.Buffer{}
 	if err := app.Run(context.Background(), []string{"keys", "create", "-name", "dr-ada", "-role", "clinician"}, out, io.Discard); err != nil {
 		t.Fatalf("keys create: %v", err)
@@ -127,12 +148,11 @@ func TestRunServesAndKeepsData(t *testing.T) {
 	if status, body := request(t, "POST", srv.base+"/api/v1/patients", clinician, `{"insurance_no":"R1","fname":"Ada"}`); status != 201 {
 		t.Fatalf("create: %d %s", status, body)
 	}
-	if status, _ := request(t, "POST", srv.base+"/api/v1/patients", admin[1], `{"insurance_no":"R2"}`); status != 403 {
+	if status, _ := request(t, "POST", srv.base+"/api/v1/patients", admin, `{"insurance_no":"R2"}`); status != 403 {
 		t.Errorf("admin creating a patient: %d, want 403", status)
 	}
 	srv.stop()
 
-	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
 	srv = startRun(t)
 	defer srv.stop()
 	if strings.Contains(srv.stdout.String(), "ck_") {
@@ -144,7 +164,6 @@ func TestRunServesAndKeepsData(t *testing.T) {
 		t.Fatalf("after a restart: %d %s", status, data)
 	}
 
-	t.Setenv("EMBEDDED_MONGO_ADDR", srv.storeAddr)
 	out.Reset()
 	if err := app.Run(context.Background(), []string{"keys", "revoke", "dr-ada"}, out, io.Discard); err != nil {
 		t.Fatalf("keys revoke: %v", err)
@@ -237,5 +256,59 @@ func TestRunWithThePortTaken(t *testing.T) {
 	defer srv.stop()
 	if !strings.Contains(srv.stdout.String(), "admin key") {
 		t.Errorf("the first start on a free port showed no admin key:\n%s", srv.stdout)
+	}
+}
+
+// TestServerWarnsOfLowDiskSpace starts the service on the embedded store with a
+// MIN_FREE_DISK above what any disk has: it warns in its log at start (and every
+// minute after), /readyz answers 503 saying how much is free and how much it wants,
+// and the API still serves meanwhile. With MIN_FREE_DISK=0 the check is off.
+func TestServerWarnsOfLowDiskSpace(t *testing.T) {
+	t.Setenv("MONGODB_URI", "")
+	t.Setenv("DATA_DIR", t.TempDir())
+	t.Setenv("EMBEDDED_MONGO_ADDR", "127.0.0.1:0")
+	t.Setenv("PORT", "0")
+	t.Setenv("MIN_FREE_DISK", "1000000TiB")
+	srv := startRun(t)
+	// The first check runs beside the server's start.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(srv.logs.String(), `"msg":"DATA_DIR's disk has less free space than MIN_FREE_DISK`); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning of low free space at start:\n%s", srv.logs)
+		}
+	}
+	res, err := http.Get(srv.base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	var body struct {
+		Error struct {
+			Code   string            `json:"code"`
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	if res.StatusCode != 503 || json.Unmarshal(data, &body) != nil || body.Error.Code != "unavailable" ||
+		body.Error.Fields["min_free_bytes"] != strconv.FormatUint(1000000<<40, 10) || body.Error.Fields["free_bytes"] == "" ||
+		res.Header.Get("Retry-After") == "" {
+		t.Errorf("readyz with low free space: %d %s", res.StatusCode, data)
+	}
+	admin := regexp.MustCompile(`\n    (ck_[A-Za-z0-9_-]{43})\n`).FindStringSubmatch(srv.stdout.String())
+	if admin == nil {
+		t.Fatalf("no admin key printed:\n%s", srv.stdout)
+	}
+	if status, body := request(t, "GET", srv.base+"/api/v1/keys", admin[1], ""); status != 200 {
+		t.Errorf("the API while free space is low: %d %s", status, body)
+	}
+	srv.stop()
+
+	t.Setenv("MIN_FREE_DISK", "0")
+	srv = startRun(t)
+	defer srv.stop()
+	if strings.Contains(srv.logs.String(), "MIN_FREE_DISK") {
+		t.Errorf("a warning with the check off:\n%s", srv.logs)
+	}
+	if status, body := request(t, "GET", srv.base+"/readyz", "", ""); status != 200 {
+		t.Errorf("readyz with the check off: %d %s", status, body)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/cors"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/swagger"
+	"github.com/valyala/fasthttp"
 
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
@@ -39,15 +40,25 @@ type ServerConfig struct {
 	CORSOrigins []string
 	// AuditKey, when set, keys the audit trail's hashes (HMAC-SHA256).
 	AuditKey []byte
+	// AuditPreviousKeys are the audit trail's keys before a rotation: the chains
+	// keyed with them still verify.
+	AuditPreviousKeys [][]byte
 	// ClientRateLimit is how many requests a client address may make a minute,
 	// checked before anything else is done for them; 0 means no limit.
 	ClientRateLimit int
+	// AuthFailureLimit is how many failed authentications a client address may have
+	// a minute before its requests are refused without looking their key up; 0
+	// means no limit.
+	AuthFailureLimit int
 	// LLM is the optional language model that may refine suggested questions and
 	// written summaries; off when it names none.
 	LLM llm.Config
 	// Prepared reports whether the store is prepared (see handlers.WhenPrepared);
 	// nil means it is.
 	Prepared func() bool
+	// Disk, when set, checks the free space of the embedded store's files for
+	// /readyz (see diskspace.Watch).
+	Disk handlers.Disk
 	// BaseContext is the parent of every request's context: when it ends, the
 	// requests still running stop their store work and answer 503. Nil means
 	// context.Background().
@@ -64,29 +75,71 @@ type Server struct {
 	writer   *audit.Writer
 	trail    *audit.Trail
 	refusals *audit.Refusals
+	prepared func() bool
+}
+
+// Parts are what the server's routes serve over, each behind the interface its
+// user declares: NewServer makes them all of the repository, and tests may give
+// small fakes (see NewServerOver).
+type Parts struct {
+	Store        handlers.Store
+	Patients     handlers.Patients
+	Interactions handlers.Interactions
+	Keys         handlers.Keys
+	Idempotency  handlers.Idempotency
+	Records      handlers.Records
+	Exporter     handlers.Exporter
+	// Audit keeps the audit trail.
+	Audit audit.TrailStore
 }
 
 // NewServer returns the server of the API over db. Its audit events form a chain of
 // their own, started with the first event. It returns an error only when the
 // system's random source fails or the OpenAPI document cannot be read.
 func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	now := cfg.Now
+	patients := records.NewPatients(db, db.PatientVersions(), now)
+	interactions := records.NewInteractions(db, db.InteractionVersions(), now)
+	return NewServerOver(logger, Parts{
+		Store:        db,
+		Patients:     patients,
+		Interactions: interactions,
+		Keys:         apikey.New(db, now, logger),
+		// A request that dies holds its idempotency key this long before a retry may take it.
+		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
+		Records:     db,
+		Exporter:    export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
+		Audit:       db,
+	}, cfg)
+}
+
+// NewServerOver returns the server of the API over parts: the same middleware and
+// routes as NewServer's, whatever the parts are made of. It returns an error only
+// when the system's random source fails or the OpenAPI document cannot be read.
+func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server, error) {
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	writer, err := audit.NewWriter(db, audit.WriterOptions{Key: cfg.AuditKey, Process: "server", Now: now, Logger: logger})
+	writer, err := audit.NewWriter(parts.Audit, audit.WriterOptions{Key: cfg.AuditKey, Process: "server", Now: now, Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{logger: logger, now: now, writer: writer, trail: audit.NewTrail(db, cfg.AuditKey, now), refusals: &audit.Refusals{}}
+	keys := audit.Keys{Current: cfg.AuditKey, Previous: cfg.AuditPreviousKeys}
+	s := &Server{logger: logger, now: now, writer: writer, trail: audit.NewTrail(parts.Audit, keys, now), refusals: &audit.Refusals{},
+		prepared: cfg.Prepared}
 	doc, err := handlers.OpenAPIDocument()
 	if err != nil {
 		return nil, err
 	}
+	answer := handlers.ErrorHandler(logger)
 	app := fiber.New(fiber.Config{
 		AppName:               "clinical-interactions",
 		BodyLimit:             MaxBodySize,
-		ErrorHandler:          handlers.ErrorHandler(logger),
+		ErrorHandler:          answer,
 		JSONEncoder:           handlers.EncodeJSON,
 		DisableStartupMessage: true,
 		ReadTimeout:           30 * time.Second,
@@ -97,6 +150,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	app.Use(accessLog(logger))
 	app.Use(recover.New())
 	app.Use(securityHeaders)
+	app.Use(handlers.CheckRequestLine(s.refusals))
 	if len(cfg.CORSOrigins) > 0 {
 		app.Use(cors.New(cors.Config{
 			AllowOrigins:  strings.Join(cfg.CORSOrigins, ","),
@@ -115,35 +169,36 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	if client := llm.New(cfg.LLM); client != nil {
 		model = client
 	}
-	patients := records.NewPatients(db, db.PatientVersions(), now)
-	interactions := records.NewInteractions(db, db.InteractionVersions(), now)
+	failures := handlers.NewAuthFailures(cfg.AuthFailureLimit, s.refusals, now)
 	h := handlers.New(handlers.Services{
-		Store:        db,
-		Patients:     patients,
-		Interactions: interactions,
-		Keys:         apikey.New(db, now, logger),
-		// A request that dies holds its idempotency key this long before a retry may take it.
-		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
-		AuditTrail:  s.trail,
-		Records:     db,
-		Writer:      model,
-		Logger:      logger,
-		Prepared:    cfg.Prepared,
-		Now:         now,
+		Store:        parts.Store,
+		Patients:     parts.Patients,
+		Interactions: parts.Interactions,
+		Keys:         parts.Keys,
+		Idempotency:  parts.Idempotency,
+		AuditTrail:   s.trail,
+		AuthFailures: failures,
+		Records:      parts.Records,
+		Writer:       model,
+		Logger:       logger,
+		Prepared:     cfg.Prepared,
+		Disk:         cfg.Disk,
+		Now:          now,
 	})
 	app.Get("/healthz", h.Healthz)
 	app.Get("/readyz", h.Readyz)
 	app.Get("/docs/doc.json", handlers.Document(doc))
 	app.Get("/docs/*", swagger.HandlerDefault)
 
-	// A client address is held to its rate limit first; then, once the store is
-	// prepared, every API request is audited, refused ones included, authenticated
-	// and held to its key's rate limit and role.
+	// A client address is held to its rate limit and to its limit of failed
+	// authentications first; then, once the store is prepared, every API request is
+	// authenticated (the refused ones are counted, one event per address and
+	// minute), audited, and held to its key's rate limit and role.
 	var guard []fiber.Handler
 	if cfg.ClientRateLimit > 0 {
 		guard = append(guard, handlers.ClientRateLimit(cfg.ClientRateLimit, s.refusals))
 	}
-	guard = append(guard, h.WhenPrepared, handlers.Audit(writer, now), h.Authenticate)
+	guard = append(guard, failures.Limit, h.WhenPrepared, h.Authenticate, handlers.Audit(writer, now))
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}
@@ -165,8 +220,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
 	api(fiber.MethodGet, "/patients/:insurance_no/summary", read, h.Summary)
 	api(fiber.MethodGet, "/patients/:insurance_no/report", read, h.Report)
-	exporter := export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now})
-	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, exporter, writeTimeout, logger).Export)
+	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, parts.Exporter, writeTimeout, logger).Export)
 	api(fiber.MethodGet, "/patients/:insurance_no/similar", read, h.SimilarPatients)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
 	api(fiber.MethodGet, "/interactions", read, h.SearchInteractions)
@@ -187,6 +241,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
 	s.App = app
+	app.Server().Handler = s.answerUnknownMethods(app.Handler(), answer)
 	return s, nil
 }
 
@@ -198,7 +253,7 @@ const auditEvery = time.Minute
 func (s *Server) ChainID() string { return s.writer.ID() }
 
 // Background does the audit trail's work beside the requests until ctx ends: every
-// minute, AuditTick.
+// minute, AuditTick, once the store is prepared (see ServerConfig.Prepared).
 func (s *Server) Background(ctx context.Context) {
 	ticker := time.NewTicker(auditEvery)
 	defer ticker.Stop()
@@ -207,6 +262,9 @@ func (s *Server) Background(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+			if s.prepared != nil && !s.prepared() {
+				continue
+			}
 			tick, cancel := context.WithTimeout(ctx, auditEvery/2)
 			s.AuditTick(tick)
 			cancel()
@@ -214,8 +272,8 @@ func (s *Server) Background(ctx context.Context) {
 	}
 }
 
-// AuditTick records the requests refused to client addresses since the last tick
-// (one event per address), anchors the server's chain to the ends of the others when
+// AuditTick records the requests refused since the last tick (see audit.Refusals:
+// one event per kind of refusal and address), anchors the server's chain to the ends of the others when
 // they moved, and verifies the trail, re-checking old events as long as ctx allows
 // (see audit.Trail.VerifyAll). Failures are logged: they fail no request.
 func (s *Server) AuditTick(ctx context.Context) {
@@ -230,13 +288,20 @@ func (s *Server) AuditTick(ctx context.Context) {
 	case err != nil:
 		s.logger.Warn("verify audit trail", "error", err.Error())
 	case !v.OK:
-		s.logger.Error("the audit trail does not verify", "chain", v.FirstBreak.Chain, "seq", v.FirstBreak.Seq, "reason", v.FirstBreak.Reason)
+		first := v.Breaks[0]
+		s.logger.Error("the audit trail does not verify", "breaks", v.BreaksTotal, "chains_failed", v.ChainsFailedTotal,
+			"chains", v.ChainsFailed, "first_chain", first.Chain, "first_seq", first.Seq, "first_reason", first.Reason)
 	}
 }
 
 // Close records the refusals counted, and seals the server's audit chain: call it
-// once the server has stopped serving. It returns the error of sealing.
+// once the server has stopped serving. A server whose store was never prepared
+// (see ServerConfig.Prepared) writes nothing: its audit key may not be the
+// trail's. It returns the error of sealing.
 func (s *Server) Close(ctx context.Context) error {
+	if s.prepared != nil && !s.prepared() {
+		return nil
+	}
 	if err := s.refusals.Flush(ctx, s.writer, s.now()); err != nil {
 		s.logger.Warn("record refused requests", "error", err.Error())
 	}
@@ -251,6 +316,12 @@ func (s *Server) selfEvent() models.AuditEvent {
 // securityHeaders sets the headers that keep browsers from caching, sniffing, framing
 // or leaking the API's health data. The Swagger UI keeps a policy that lets it run.
 func securityHeaders(c *fiber.Ctx) error {
+	setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders does securityHeaders' work.
+func setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
@@ -259,7 +330,44 @@ func securityHeaders(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "no-store")
 		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
 	}
-	return c.Next()
+}
+
+// knownMethods are the methods Fiber routes.
+var knownMethods = func() map[string]bool {
+	known := map[string]bool{}
+	for _, m := range fiber.DefaultMethods {
+		known[m] = true
+	}
+	return known
+}()
+
+// Handler returns the server's request handler, the one its listeners serve: see
+// answerUnknownMethods.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.App.Server().Handler }
+
+// answerUnknownMethods returns next, except for a request whose method Fiber does
+// not know, which Fiber answers with bare text before any middleware runs: that one
+// is answered 400 malformed_request in the error shape, with its request id and the
+// security headers, logged, and counted with the other malformed requests.
+func (s *Server) answerUnknownMethods(next fasthttp.RequestHandler, answer fiber.ErrorHandler) fasthttp.RequestHandler {
+	return func(fctx *fasthttp.RequestCtx) {
+		if knownMethods[string(fctx.Method())] {
+			next(fctx)
+			return
+		}
+		c := s.App.AcquireCtx(fctx)
+		defer s.App.ReleaseCtx(c)
+		err := handlers.NameRequest(c)
+		setSecurityHeaders(c)
+		s.refusals.Add(audit.Refusal{Action: audit.MalformedAction, Status: fiber.StatusBadRequest, ClientIP: strings.Clone(c.IP())},
+			"malformed_request")
+		if err == nil {
+			err = models.ErrMalformedRequest
+		}
+		_ = answer(c, err)
+		s.logger.Info("request", "request_id", handlers.RequestIDOf(c), "method", "-", "route", "-",
+			"status", c.Response().StatusCode(), "latency_ms", 0, "key", "")
+	}
 }
 
 // accessLog logs one line per request: its id, route template, status, latency and

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/report"
 	"github.com/clinic/interactions/summary"
@@ -142,7 +144,8 @@ func TestSummaryAndReportRefusals(t *testing.T) {
 			}
 		})
 	}
-	// Every request is audited, under an action named for its route.
+	// Every request is audited, under an action named for its route; those without a
+	// key are counted together (see TestFailedAuthenticationsAreCounted).
 	want := map[string]int{}
 	for _, ev := range e.auditEvents() {
 		if strings.HasSuffix(ev.Route, "/summary") || strings.HasSuffix(ev.Route, "/report") {
@@ -150,11 +153,15 @@ func TestSummaryAndReportRefusals(t *testing.T) {
 		}
 	}
 	for _, action := range []string{"patients.summary.read", "patients.report.read"} {
-		for _, key := range []string{action + " S1 200", action + " NOPE 404", action + " S1 400", action + " S1 403", action + " S1 401"} {
+		for _, key := range []string{action + " S1 200", action + " NOPE 404", action + " S1 400", action + " S1 403"} {
 			if want[key] == 0 {
 				t.Errorf("no audit event %q in %v", key, want)
 			}
 		}
+	}
+	e.app.AuditTick(context.Background())
+	if failed := e.eventsOf(audit.UnauthenticatedAction); len(failed) != 1 || failed[0].Counts["unauthenticated"] != 2 {
+		t.Errorf("events counting the requests without a key = %+v, want one counting 2", failed)
 	}
 }
 

@@ -3,9 +3,11 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,7 +186,7 @@ func newWriter(t *testing.T, m *memStore) *audit.Writer {
 
 func verify(t *testing.T, m *memStore) models.AuditVerification {
 	t.Helper()
-	v, err := audit.NewTrail(m, key, nil).Verify(context.Background())
+	v, err := audit.NewTrail(m, audit.Keys{Current: key}, nil).Verify(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +225,7 @@ func TestFaultsNeverWedgeTheChain(t *testing.T) {
 				}
 			}
 			if v := verify(t, m); !v.OK || !v.Complete {
-				t.Errorf("verify = %+v, break %+v", v, v.FirstBreak)
+				t.Errorf("verify = %+v", v)
 			}
 			head := m.heads[w.ID()]
 			if _, ok := m.events[audit.EventID(w.ID(), head.LastSeq+1)]; ok {
@@ -255,7 +257,7 @@ func TestStoreDownThenUp(t *testing.T) {
 		}
 	}
 	if v := verify(t, m); !v.OK {
-		t.Errorf("verify = %+v", v.FirstBreak)
+		t.Errorf("verify = %+v", v)
 	}
 }
 
@@ -347,8 +349,8 @@ func TestForgedEventAtTheEnd(t *testing.T) {
 		t.Fatal("the writer did not go on in a new chain")
 	}
 	v := verify(t, m)
-	if v.OK || v.FirstBreak.Chain != first || v.FirstBreak.Seq != 3 {
-		t.Errorf("verify = %+v, want the forged event 3 of the first chain", v.FirstBreak)
+	if v.OK || len(v.Breaks) != 1 || v.Breaks[0].Chain != first || v.Breaks[0].Seq != 3 {
+		t.Errorf("verify = %+v, want the forged event 3 of the first chain", v)
 	}
 }
 
@@ -384,7 +386,7 @@ func TestSealAndAnchors(t *testing.T) {
 		t.Fatalf("the second chain's start = %+v", start)
 	}
 	if v := verify(t, m); !v.OK || v.Chains != 2 || v.Events != 7 {
-		t.Fatalf("verify = %+v %+v", v, v.FirstBreak)
+		t.Fatalf("verify = %+v", v)
 	}
 	// Later anchors record only the chains that moved since: none, then the third.
 	n := len(m.events)
@@ -403,15 +405,15 @@ func TestSealAndAnchors(t *testing.T) {
 		t.Errorf("the anchor after the third chain moved = %+v, want the third chain alone", note)
 	}
 	if v := verify(t, m); !v.OK || v.Chains != 3 {
-		t.Fatalf("verify = %+v %+v", v, v.FirstBreak)
+		t.Fatalf("verify = %+v", v)
 	}
 	// An event after the seal, keyed as if by the writer: only the seal catches it.
 	after := event(11)
 	after.Chain, after.Seq, after.ID, after.PrevHash = w1.ID(), 6, audit.EventID(w1.ID(), 6), head.LastHash
 	after.Hash = audit.Hash(key, after)
 	m.events[after.ID] = after
-	if v := verify(t, m); v.OK || v.FirstBreak.Seq != 6 {
-		t.Errorf("verify with an event after the seal = %+v", v.FirstBreak)
+	if v := verify(t, m); v.OK || len(v.Breaks) != 1 || v.Breaks[0].Seq != 6 {
+		t.Errorf("verify with an event after the seal = %+v", v)
 	}
 }
 
@@ -451,7 +453,7 @@ func TestSealThatWasNotStored(t *testing.T) {
 				t.Errorf("head marked sealed without its seal event: %+v", head)
 			}
 			if v := verify(t, m); !v.OK {
-				t.Errorf("verify = %+v, break %+v", v, v.FirstBreak)
+				t.Errorf("verify = %+v", v)
 			}
 		})
 	}
@@ -470,7 +472,7 @@ func TestVerifyGoesOnWhereItStopped(t *testing.T) {
 	}
 	clock := time.Unix(0, 0)
 	now := func() time.Time { clock = clock.Add(time.Millisecond); return clock }
-	trail := audit.NewTrail(m, key, now)
+	trail := audit.NewTrail(m, audit.Keys{Current: key}, now)
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Hour))
 	defer cancel()
 	// The fake clock runs a millisecond a read: the hour's budget is a few thousand reads.
@@ -562,15 +564,98 @@ func TestFaultsOnTheRealStore(t *testing.T) {
 			t.Fatalf("append %d: %v", i, err)
 		}
 	}
-	v, err := audit.NewTrail(repo, key, nil).Verify(ctx)
+	v, err := audit.NewTrail(repo, audit.Keys{Current: key}, nil).Verify(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !v.OK || !v.Complete || v.Events < 12 {
-		t.Errorf("verify = %+v %+v", v, v.FirstBreak)
+		t.Errorf("verify = %+v", v)
 	}
 }
 
 var testStore *storetest.Store
 
 func TestMain(m *testing.M) { os.Exit(storetest.Main(m, &testStore)) }
+
+// TestVerifyReportsEveryBreak breaks two chains of three in different ways: the
+// verification lists both breaks and both chains, and verifies the third, whichever
+// chain is checked first; on an intact trail the list of breaks is empty, not null.
+func TestVerifyReportsEveryBreak(t *testing.T) {
+	m := newMemStore()
+	var chains []string
+	for range 3 {
+		chains = append(chains, appendSome(t, m, key, 4).ID())
+	}
+	v := verify(t, m)
+	if !v.OK || v.Breaks == nil || v.ChainsFailed == nil || v.ChainsVerified != 3 {
+		t.Fatalf("verify of an intact trail = %+v", v)
+	}
+	changed := m.events[audit.EventID(chains[0], 3)]
+	changed.Status = 500
+	m.events[changed.ID] = changed
+	gone := m.events[audit.EventID(chains[1], 2)]
+	delete(m.events, gone.ID)
+
+	for range 2 { // and again: a break stays reported
+		v = verify(t, m)
+		if v.OK || v.BreaksTotal != 2 || len(v.Breaks) != 2 || v.ChainsFailedTotal != 2 || v.ChainsVerified != 1 || v.Chains != 3 {
+			t.Fatalf("verify = %+v, want two breaks, two failed chains and one verified", v)
+		}
+		found := map[string]models.AuditBreak{}
+		for _, b := range v.Breaks {
+			found[b.Chain] = b
+		}
+		if b := found[chains[0]]; b.Seq != 3 || !strings.Contains(b.Reason, "hash does not match") {
+			t.Errorf("break of the changed chain = %+v", b)
+		}
+		if b := found[chains[1]]; b.Seq != 2 || !strings.Contains(b.Reason, "missing") {
+			t.Errorf("break of the cut chain = %+v", b)
+		}
+		if !slices.Equal(v.ChainsFailed, slices.Sorted(slices.Values(chains[:2]))) {
+			t.Errorf("chains failed = %v, want %v", v.ChainsFailed, chains[:2])
+		}
+	}
+}
+
+// TestVerifyBoundsTheBreaks breaks more events than an answer lists: it lists the
+// first MaxAuditBreaks and counts them all.
+func TestVerifyBoundsTheBreaks(t *testing.T) {
+	m := newMemStore()
+	w := appendSome(t, m, key, models.MaxAuditBreaks+20)
+	for seq := int64(2); seq < models.MaxAuditBreaks+22; seq++ {
+		e := m.events[audit.EventID(w.ID(), seq)]
+		e.Status = 500
+		m.events[e.ID] = e
+	}
+	v := verify(t, m)
+	if v.OK || len(v.Breaks) != models.MaxAuditBreaks || v.BreaksTotal != models.MaxAuditBreaks+20 {
+		t.Errorf("verify lists %d breaks of %d, want %d of %d", len(v.Breaks), v.BreaksTotal, models.MaxAuditBreaks, models.MaxAuditBreaks+20)
+	}
+}
+
+// TestRefusalsAreBounded counts refusals from more addresses than a flush writes
+// events for: the rest are counted together, under the address "*".
+func TestRefusalsAreBounded(t *testing.T) {
+	m := newMemStore()
+	w := newWriter(t, m)
+	r := &audit.Refusals{}
+	for i := range 1005 {
+		r.Add(audit.Refusal{Action: audit.UnauthenticatedAction, Status: 401, ClientIP: fmt.Sprintf("10.0.%d.%d", i/256, i%256)}, "unauthenticated")
+	}
+	if err := r.Flush(context.Background(), w, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var events, rest int
+	for _, e := range m.events {
+		if e.Action != audit.UnauthenticatedAction {
+			continue
+		}
+		events++
+		if e.ClientIP == "*" {
+			rest = e.Counts["unauthenticated"]
+		}
+	}
+	if events != 1001 || rest != 5 {
+		t.Errorf("%d events, %d refusals under *; want 1001 and 5", events, rest)
+	}
+}

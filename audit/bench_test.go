@@ -57,13 +57,13 @@ func BenchmarkVerify(b *testing.B) {
 			b.StartTimer()
 			ctx, cancel := context.WithTimeout(context.Background(), benchTimeout)
 			var err error
-			v, err = audit.NewTrail(repo, key, nil).Verify(ctx)
+			v, err = audit.NewTrail(repo, audit.Keys{Current: key}, nil).Verify(ctx)
 			cancel()
 			if err != nil {
 				b.Fatal(err)
 			}
 			if !v.OK {
-				b.Fatalf("verify = %+v %+v", v, v.FirstBreak)
+				b.Fatalf("verify = %+v", v)
 			}
 		}
 		complete := 0.0

@@ -70,7 +70,9 @@ func Hash(key []byte, e models.AuditEvent) string {
 	})
 }
 
-// HeadMAC returns the MAC of a chain's head, over all its fields but MAC.
+// HeadMAC returns the MAC of a chain's head, over all its fields but MAC, its key
+// id included (when it has one: heads written before they named their key keep
+// their MACs).
 func HeadMAC(key []byte, head models.AuditChainHead) string {
 	return digest(key, func(h hash.Hash) {
 		field(h, "head")
@@ -80,10 +82,12 @@ func HeadMAC(key []byte, head models.AuditChainHead) string {
 		} {
 			field(h, f)
 		}
+		named(h, "key_id", head.KeyID)
 	})
 }
 
-// CheckpointMAC returns the MAC of a checkpoint, over all its fields but MAC.
+// CheckpointMAC returns the MAC of a checkpoint, over all its fields but MAC, its
+// key id included when it has one.
 func CheckpointMAC(key []byte, cp models.AuditCheckpoint) string {
 	return digest(key, func(h hash.Hash) {
 		field(h, "checkpoint")
@@ -97,6 +101,7 @@ func CheckpointMAC(key []byte, cp models.AuditCheckpoint) string {
 		for _, a := range cp.Anchors {
 			field(h, a.Chain+"@"+strconv.FormatInt(a.Seq, 10)+"="+a.Hash)
 		}
+		named(h, "key_id", cp.KeyID)
 	})
 }
 

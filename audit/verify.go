@@ -29,36 +29,42 @@ type TrailStore interface {
 // Trail is every chain of the audit trail, as stored.
 type Trail struct {
 	store TrailStore
-	key   []byte
+	keys  Keys
 	now   func() time.Time
 }
 
-// NewTrail returns the trail kept in store, hashed with key (see Hash), reading the
-// time from now (time.Now when nil).
-func NewTrail(store TrailStore, key []byte, now func() time.Time) *Trail {
+// NewTrail returns the trail kept in store, hashed with keys (see Hash, Keys),
+// reading the time from now (time.Now when nil).
+func NewTrail(store TrailStore, keys Keys, now func() time.Time) *Trail {
 	if now == nil {
 		now = time.Now
 	}
-	return &Trail{store: store, key: key, now: now}
+	return &Trail{store: store, keys: keys, now: now}
 }
 
 // Verify checks every chain from where the last verification left it (its keyed
 // checkpoint) to its end, as far as ctx's deadline allows, and saves how far it got:
-//   - each event links to the one before by its hash, its hash matches its content,
-//     and sequence numbers have no gap;
-//   - each chain's head is keyed, not behind its verified events, and matches the
-//     chain's end; a sealed chain ends with its seal;
+//   - each chain's head is keyed with a key given (the one its key id names, or
+//     for a head that names none, one of the keys in turn), not behind its verified
+//     events, and matches the chain's end; a sealed chain ends with its seal;
+//   - each event links to the one before by its hash, its hash matches its content
+//     (keyed with its chain's key), and sequence numbers have no gap;
 //   - every end of another chain a chain anchored is still there: the event anchored,
 //     with the hash anchored, in a chain whose head reaches it;
 //   - no events are stored beyond the verified chains.
+//
+// Each chain is checked whatever the others show, and a chain's check goes on past
+// an event that does not match its hash or link to the one before, so that a break
+// hides no other; it stops at a gap. The result lists the breaks and the chains
+// that have one (see models.AuditVerification); a chain with a break keeps the
+// checkpoint it had, so that the break is reported again until it is dealt with.
 //
 // With the time left, it re-checks the events verified before, each chain from the
 // start to its checkpoint, going on over successive calls where the last stopped, so
 // that a change to an old event is found too; the result's swept_at says since when
 // every event has been re-checked. Verify gives the re-check a second at most, to
 // answer soon; VerifyAll gives it all the time ctx allows, and the server calls it
-// in the background. The result reports the first break. It returns the store's
-// errors.
+// in the background. It returns the store's errors.
 func (t *Trail) Verify(ctx context.Context) (models.AuditVerification, error) {
 	return t.check(ctx, requestSweep)
 }
@@ -76,14 +82,21 @@ type verification struct {
 	t      *Trail
 	stopAt time.Time
 	result models.AuditVerification
+	// broken holds the chains with a break.
+	broken map[string]bool
+	// keys holds the key of each chain whose head verifies.
+	keys map[string][]byte
 }
 
-// fail records the first break; it reports false, for callers to stop.
+// fail records a break of chain at seq; it reports false, for callers to stop or
+// to go on as the break allows.
 func (v *verification) fail(chain string, seq int64, reason string) bool {
-	if v.result.OK {
-		v.result.OK = false
-		v.result.FirstBreak = &models.AuditBreak{Chain: chain, Seq: seq, Reason: reason}
+	v.result.OK = false
+	v.result.BreaksTotal++
+	if len(v.result.Breaks) < models.MaxAuditBreaks {
+		v.result.Breaks = append(v.result.Breaks, models.AuditBreak{Chain: chain, Seq: seq, Reason: reason})
 	}
+	v.broken[chain] = true
 	return false
 }
 
@@ -93,7 +106,9 @@ func (v *verification) late() bool { return !v.stopAt.IsZero() && v.t.now().Afte
 // check verifies the trail, then re-checks old events for sweepFor at most (as long
 // as ctx allows when 0).
 func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.AuditVerification, error) {
-	v := &verification{t: t, result: models.AuditVerification{OK: true, Complete: true}}
+	v := &verification{t: t, broken: map[string]bool{}, keys: map[string][]byte{}, result: models.AuditVerification{
+		OK: true, Complete: true, Breaks: []models.AuditBreak{}, ChainsFailed: []string{},
+	}}
 	if deadline, ok := ctx.Deadline(); ok {
 		// A fifth of the time left is kept to answer.
 		v.stopAt = t.now().Add(time.Until(deadline) * 4 / 5)
@@ -119,34 +134,45 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 	byChain := map[string]models.AuditChainHead{}
 	for _, h := range heads {
 		byChain[h.Chain] = h
-		if !validMAC(h.MAC, HeadMAC(t.key, h)) {
+		key, reason := t.keys.keyOf(h.KeyID, h.MAC, func(key []byte) string { return HeadMAC(key, h) })
+		switch reason {
+		case "":
+			v.keys[h.Chain] = key
+		case "changed":
 			v.fail(h.Chain, h.LastSeq, "the chain's head was changed")
+		default:
+			v.fail(h.Chain, h.LastSeq, "the chain's head is "+reason)
 		}
 	}
 	checkpoints := map[string]models.AuditCheckpoint{}
 	for _, cp := range stored {
-		checkpoints[cp.Chain] = cp
+		_, reason := t.keys.keyOf(cp.KeyID, cp.MAC, func(key []byte) string { return CheckpointMAC(key, cp) })
 		switch {
-		case !validMAC(cp.MAC, CheckpointMAC(t.key, cp)):
+		case reason == "changed":
 			v.fail(cp.Chain, cp.Seq, "the chain's verification checkpoint was changed")
+		case reason != "":
+			v.fail(cp.Chain, cp.Seq, "the chain's verification checkpoint is "+reason)
 		case byChain[cp.Chain].Chain == "":
 			v.fail(cp.Chain, cp.Seq, "the chain was removed: it was verified to here, and its head is gone")
+		default:
+			checkpoints[cp.Chain] = cp
 		}
-	}
-	if !v.result.OK {
-		return v.result, nil
 	}
 
 	ends := map[string]int64{}
 	for _, h := range heads {
-		cp, err := v.chain(ctx, h, checkpoints[h.Chain])
-		if err != nil {
-			return models.AuditVerification{}, err
+		if !v.broken[h.Chain] {
+			cp, err := v.chain(ctx, h, checkpoints[h.Chain])
+			if err != nil {
+				return models.AuditVerification{}, err
+			}
+			checkpoints[h.Chain] = cp
+			ends[h.Chain] = cp.Seq
 		}
-		checkpoints[h.Chain] = cp
-		ends[h.Chain] = cp.Seq
-		if !v.result.OK {
-			return v.result, nil
+		if v.broken[h.Chain] {
+			// Its events are counted as its head has them, so that the count below
+			// speaks of the other chains.
+			ends[h.Chain] = max(ends[h.Chain], h.LastSeq)
 		}
 	}
 	for _, h := range heads {
@@ -156,22 +182,23 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 			}
 		}
 	}
-	if v.result.OK && v.result.Complete {
+	if v.result.Complete {
 		if err := v.count(ctx, total, ends, byChain); err != nil {
 			return models.AuditVerification{}, err
 		}
 	}
-	if v.result.OK {
-		if end := t.now().Add(sweepFor); sweepFor > 0 && (v.stopAt.IsZero() || end.Before(v.stopAt)) {
-			v.stopAt = end
+	if end := t.now().Add(sweepFor); sweepFor > 0 && (v.stopAt.IsZero() || end.Before(v.stopAt)) {
+		v.stopAt = end
+	}
+	for _, h := range heads {
+		if v.broken[h.Chain] {
+			continue
 		}
-		for _, h := range heads {
-			cp := checkpoints[h.Chain]
-			if err := v.sweep(ctx, &cp); err != nil {
-				return models.AuditVerification{}, err
-			}
-			checkpoints[h.Chain] = cp
+		cp := checkpoints[h.Chain]
+		if err := v.sweep(ctx, &cp); err != nil {
+			return models.AuditVerification{}, err
 		}
+		checkpoints[h.Chain] = cp
 	}
 	var oldest *time.Time
 	for _, h := range heads {
@@ -186,6 +213,14 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 		}
 	}
 	v.result.SweptAt = oldest
+	failed := slices.Sorted(maps.Keys(v.broken))
+	v.result.ChainsFailedTotal = len(failed)
+	v.result.ChainsFailed = append(v.result.ChainsFailed, failed[:min(len(failed), models.MaxAuditBreaks)]...)
+	for _, h := range heads {
+		if !v.broken[h.Chain] {
+			v.result.ChainsVerified++
+		}
+	}
 	return v.result, nil
 }
 
@@ -232,7 +267,7 @@ func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp mo
 		if err != nil {
 			return cp, err
 		}
-		if !v.event(e, next.Seq, next.Hash) {
+		if !v.event(e, next.Seq, next.Hash) && e.Seq != next.Seq+1 {
 			return cp, nil
 		}
 		if next.Sealed {
@@ -244,9 +279,15 @@ func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp mo
 		}
 		next.Seq, next.Hash, next.Sealed = e.Seq, e.Hash, e.Action == models.AuditChainSeal
 	}
-	v.result.Events += next.Seq
+	if v.broken[h.Chain] {
+		v.result.Events += cp.Seq
+	} else {
+		v.result.Events += next.Seq
+	}
 	if !read {
-		v.result.Pending += max(h.LastSeq-next.Seq, 0)
+		if !v.broken[h.Chain] {
+			v.result.Pending += max(h.LastSeq-next.Seq, 0)
+		}
 	} else {
 		switch {
 		case h.LastSeq > next.Seq:
@@ -261,7 +302,7 @@ func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp mo
 		// A head behind its events by a few is a writer that stopped between storing
 		// events and moving its head: the events themselves still link.
 	}
-	if !v.result.OK || next.Seq == cp.Seq && next.Sealed == cp.Sealed {
+	if v.broken[h.Chain] || next.Seq == cp.Seq && next.Sealed == cp.Sealed {
 		return cp, nil
 	}
 	next.Anchors = slices.SortedFunc(maps.Values(anchors), func(a, b models.AuditAnchor) int { return cmp.Compare(a.Chain, b.Chain) })
@@ -277,7 +318,7 @@ func (v *verification) event(e models.AuditEvent, seq int64, prev string) bool {
 		return v.fail(e.Chain, seq+1, fmt.Sprintf("event %d is stored as event %d", seq+1, e.Seq))
 	case e.PrevHash != prev:
 		return v.fail(e.Chain, e.Seq, "prev_hash does not match the previous event's hash")
-	case !validMAC(e.Hash, Hash(v.t.key, e)):
+	case !validMAC(e.Hash, Hash(v.keys[e.Chain], e)):
 		return v.fail(e.Chain, e.Seq, "hash does not match the event's content")
 	}
 	return true
@@ -285,9 +326,6 @@ func (v *verification) event(e models.AuditEvent, seq int64, prev string) bool {
 
 // anchor checks that the end of a chain that chain by anchored is still there.
 func (v *verification) anchor(ctx context.Context, by string, a models.AuditAnchor, heads map[string]models.AuditChainHead) error {
-	if !v.result.OK {
-		return nil
-	}
 	h, ok := heads[a.Chain]
 	switch {
 	case !ok:
@@ -309,11 +347,11 @@ func (v *verification) anchor(ctx context.Context, by string, a models.AuditAnch
 	return nil
 }
 
-// count checks that no events are stored beyond the ends of the verified chains,
-// which would be events of a chain without a head, or events past a gap in a chain.
-// total, counted before the chains were read, reads no event; only a disagreement
-// reads them all, to name the chain. Events a chain gained since it was read are not
-// a disagreement: they continue it.
+// count checks that no events are stored beyond the ends of the chains, which would
+// be events of a chain without a head, or events past a gap in a chain. total,
+// counted before the chains were read, reads no event; only a disagreement reads
+// them all, to name the chains. Events a chain gained since it was read are not a
+// disagreement: they continue it.
 func (v *verification) count(ctx context.Context, total int64, ends map[string]int64, heads map[string]models.AuditChainHead) error {
 	var verified int64
 	for _, n := range ends {
@@ -330,16 +368,16 @@ func (v *verification) count(ctx context.Context, total int64, ends map[string]i
 		n := chains[chain]
 		if _, ok := heads[chain]; !ok {
 			v.fail(chain, 1, "the chain has no head record")
-			return nil
+			continue
 		}
-		if n <= ends[chain] {
+		if n <= ends[chain] || v.broken[chain] {
 			continue
 		}
 		// n events continue the chain only when the last of them is event n.
 		_, err := v.t.store.AuditEvent(ctx, EventID(chain, n))
 		if errors.Is(err, models.ErrNotFound) {
 			v.fail(chain, ends[chain]+1, fmt.Sprintf("%d events are stored beyond the chain's end, not after it", n-ends[chain]))
-			return nil
+			continue
 		}
 		if err != nil {
 			return err
@@ -350,7 +388,7 @@ func (v *verification) count(ctx context.Context, total int64, ends map[string]i
 
 // sweep re-checks the events of cp's chain verified before, from where the last
 // sweep stopped, as far as time allows, starting over once when it reaches the
-// checkpoint, and saves how far it came.
+// checkpoint, and saves how far it came unless it found a break.
 func (v *verification) sweep(ctx context.Context, cp *models.AuditCheckpoint) error {
 	fresh := false
 	for pass := 0; pass < 2 && cp.Seq > 0 && !v.late(); pass++ {
@@ -360,7 +398,7 @@ func (v *verification) sweep(ctx context.Context, cp *models.AuditCheckpoint) er
 			}
 			cp.SweepSeq, cp.SweepBegan, fresh = 0, time.Time{}, true
 		}
-		if err := v.sweepOnce(ctx, cp); err != nil || !v.result.OK {
+		if err := v.sweepOnce(ctx, cp); err != nil || v.broken[cp.Chain] {
 			return err
 		}
 		if cp.SweepSeq < cp.Seq {
@@ -371,7 +409,8 @@ func (v *verification) sweep(ctx context.Context, cp *models.AuditCheckpoint) er
 }
 
 // sweepOnce re-checks events of cp's chain from cp.SweepSeq on, up to its
-// checkpoint or until time runs out.
+// checkpoint or until time runs out, going on past events that do not match their
+// hash or link, and stopping at a gap.
 func (v *verification) sweepOnce(ctx context.Context, cp *models.AuditCheckpoint) error {
 	if cp.SweepBegan.IsZero() {
 		cp.SweepBegan = models.StoreTime(v.t.now())
@@ -397,7 +436,7 @@ func (v *verification) sweepOnce(ctx context.Context, cp *models.AuditCheckpoint
 		if err != nil {
 			return err
 		}
-		if !v.event(e, cp.SweepSeq, prev) {
+		if !v.event(e, cp.SweepSeq, prev) && e.Seq != cp.SweepSeq+1 {
 			return nil
 		}
 		if e.Seq == cp.Seq && e.Hash != cp.Hash {
@@ -406,15 +445,16 @@ func (v *verification) sweepOnce(ctx context.Context, cp *models.AuditCheckpoint
 		}
 		cp.SweepSeq, prev = e.Seq, e.Hash
 	}
-	if cp.SweepSeq >= cp.Seq {
+	if cp.SweepSeq >= cp.Seq && !v.broken[cp.Chain] {
 		cp.SweptAt = cp.SweepBegan
 	}
 	return nil
 }
 
-// save stores cp, keyed.
+// save stores cp, keyed with the current key.
 func (v *verification) save(ctx context.Context, cp models.AuditCheckpoint) error {
-	cp.MAC = CheckpointMAC(v.t.key, cp)
+	cp.KeyID = KeyID(v.t.keys.Current)
+	cp.MAC = CheckpointMAC(v.t.keys.Current, cp)
 	if err := v.t.store.SaveAuditCheckpoint(ctx, cp); err != nil {
 		return fmt.Errorf("save audit checkpoint: %w", err)
 	}

@@ -34,7 +34,8 @@ var ErrClosed = errors.New("audit writer closed")
 
 // WriterOptions adjust a Writer. Zero fields take their defaults.
 type WriterOptions struct {
-	// Key keys the hashes (see Hash); without one they are plain SHA-256.
+	// Key keys the hashes (see Hash); without one they are plain SHA-256. The
+	// chain's head names it by its id (see KeyID).
 	Key []byte
 	// Process names what writes the chain: "server", or a command.
 	Process string
@@ -120,8 +121,9 @@ func (w *Writer) ID() string {
 
 // Append links e to the chain and stores it, with the events of concurrent calls.
 // Chain, Seq, ID, PrevHash and Hash are set here; Time is truncated to the store's
-// millisecond precision. It returns ctx's error when ctx ends first (the event may
-// still be stored), ErrClosed after Close, and the store's error otherwise.
+// millisecond precision, and the rest is cleaned (see Clean) before it is hashed.
+// It returns ctx's error when ctx ends first (the event may still be stored),
+// ErrClosed after Close, and the store's error otherwise.
 func (w *Writer) Append(ctx context.Context, e models.AuditEvent) (models.AuditEvent, error) {
 	p := &pending{ctx: ctx, event: e, result: make(chan result, 1)}
 	select {
@@ -306,6 +308,7 @@ func (w *Writer) write(batch []*pending) {
 	}
 	for i := range events {
 		e := &events[i]
+		*e = Clean(*e)
 		seq++
 		e.Chain, e.Seq, e.ID = w.id, seq, EventID(w.id, seq)
 		e.Time = models.StoreTime(e.Time)
@@ -361,7 +364,8 @@ func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
 
 // head returns the chain's head as the writer knows it, without its MAC.
 func (w *Writer) head() models.AuditChainHead {
-	return models.AuditChainHead{Chain: w.id, LastSeq: w.seq, LastHash: w.last, StartedAt: w.startedAt, Process: w.opts.Process}
+	return models.AuditChainHead{Chain: w.id, LastSeq: w.seq, LastHash: w.last, StartedAt: w.startedAt, Process: w.opts.Process,
+		KeyID: KeyID(w.opts.Key)}
 }
 
 // prepare starts the chain when it has not started, and reads back what an earlier

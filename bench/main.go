@@ -5,8 +5,8 @@
 // API first, BENCH-<time>-001 and on, with visits drawn by package synthetic.
 //
 // The store is the server's, configured as the server's is (MONGODB_URI and
-// MONGODB_DATABASE, or the embedded store of a server listening on
-// EMBEDDED_MONGO_ADDR over the same DATA_DIR); the bench attaches to it to issue a
+// MONGODB_DATABASE, or the embedded store of a server running over the same DATA_DIR,
+// through its socket or EMBEDDED_MONGO_ADDR); the bench attaches to it to issue a
 // temporary key (unless -key gives one) and for the raw phase (unless -raw=false),
 // and never starts one of its own.
 //
@@ -198,7 +198,7 @@ func runBench(ctx context.Context, cfg app.Config, logger *slog.Logger, args []s
 			return err
 		}
 		defer conn.CloseLogged(logger)
-		trail, err := app.NewCommandAudit(db, cfg.AuditKey, "bench", logger)
+		trail, err := app.NewCommandAudit(ctx, db, cfg.AuditKeys(), "bench", logger)
 		if err != nil {
 			return err
 		}

@@ -208,6 +208,15 @@ func TestBenchCommand(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no embedded store answers on EMBEDDED_MONGO_ADDR 127.0.0.1:1") {
 		t.Errorf("bench without the server's store: %v", err)
 	}
+	// Nor on the socket in DATA_DIR, by default, where no server made one.
+	t.Setenv("EMBEDDED_MONGO_ADDR", "")
+	err = run(ctx, []string{"-url", base, "-d", "1ms"}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no embedded store answers on the socket in DATA_DIR") {
+		t.Errorf("bench without the server's store, on its socket: %v", err)
+	}
+	if entries, _ := os.ReadDir(os.Getenv("DATA_DIR")); len(entries) != 0 {
+		t.Errorf("the bench left %v in DATA_DIR", entries)
+	}
 }
 
 // section returns the lines of text from the one starting with heading to the next

@@ -649,7 +649,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Checks every chain: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event, and each chain's end matching its head. Reports the first broken link. For auditors.",
+                "description": "Checks every chain, each whatever the others show: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event (keyed with the chain's key, which its head names), and each chain's end matching its head. Lists every break (the first 100, with their total) and the chains that have one. For auditors.",
                 "produces": [
                     "application/json"
                 ],
@@ -5060,7 +5060,7 @@ const docTemplate = `{
         },
         "/readyz": {
             "get": {
-                "description": "Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s; 503 otherwise.",
+                "description": "Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s, and, on the embedded store, its DATA_DIR's disk has MIN_FREE_DISK free (the answer says how much); 503 otherwise. Low free space fails readiness while the store still works, so that a monitor hears of it before writes fail: the API goes on serving.",
                 "produces": [
                     "application/json"
                 ],
@@ -5083,7 +5083,7 @@ const docTemplate = `{
                         }
                     },
                     "503": {
-                        "description": "unavailable: no server of the store that takes writes answers, or the server has not prepared the store yet",
+                        "description": "unavailable: no server of the store that takes writes answers, the server has not prepared the store yet, or DATA_DIR's disk has less free space than MIN_FREE_DISK (fields free_bytes and min_free_bytes)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -5935,6 +5935,14 @@ const docTemplate = `{
                 "status"
             ],
             "properties": {
+                "disk": {
+                    "description": "Disk is the free space of the embedded store's DATA_DIR and its minimum\n(MIN_FREE_DISK), in the answer of /readyz when the server watches it.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/models.DiskSpace"
+                        }
+                    ]
+                },
                 "status": {
                     "type": "string",
                     "example": "ok"
@@ -6379,16 +6387,45 @@ const docTemplate = `{
         "models.AuditVerification": {
             "type": "object",
             "required": [
+                "breaks",
+                "breaks_total",
                 "chains",
+                "chains_failed",
+                "chains_failed_total",
+                "chains_verified",
                 "complete",
                 "events",
-                "first_break",
                 "ok",
                 "pending",
                 "swept_at"
             ],
             "properties": {
+                "breaks": {
+                    "description": "Breaks lists where chains do not verify, in the order found, the first\nMaxAuditBreaks of them; empty when every chain verifies. BreaksTotal counts\nthem all.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/models.AuditBreak"
+                    }
+                },
+                "breaks_total": {
+                    "type": "integer"
+                },
                 "chains": {
+                    "description": "Chains counts the chains of the trail.",
+                    "type": "integer"
+                },
+                "chains_failed": {
+                    "description": "ChainsFailed lists the chains that have a break or could not be verified (a\nkey not given), sorted, the first MaxAuditBreaks of them; ChainsFailedTotal\ncounts them all.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "chains_failed_total": {
+                    "type": "integer"
+                },
+                "chains_verified": {
+                    "description": "ChainsVerified counts the chains verified without a break, to their end or,\nwhen the check is not complete, as far as it came.",
                     "type": "integer"
                 },
                 "complete": {
@@ -6399,16 +6436,8 @@ const docTemplate = `{
                     "description": "Events counts the events verified, now or by earlier checks.",
                     "type": "integer"
                 },
-                "first_break": {
-                    "description": "FirstBreak is null when every chain verifies.",
-                    "allOf": [
-                        {
-                            "$ref": "#/definitions/models.AuditBreak"
-                        }
-                    ],
-                    "x-nullable": true
-                },
                 "ok": {
+                    "description": "OK is true when no chain has a break.",
                     "type": "boolean"
                 },
                 "pending": {
@@ -6435,6 +6464,23 @@ const docTemplate = `{
                 },
                 "request_id": {
                     "type": "string"
+                }
+            }
+        },
+        "models.DiskSpace": {
+            "type": "object",
+            "required": [
+                "free_bytes",
+                "min_free_bytes"
+            ],
+            "properties": {
+                "free_bytes": {
+                    "type": "integer",
+                    "example": 53687091200
+                },
+                "min_free_bytes": {
+                    "type": "integer",
+                    "example": 1073741824
                 }
             }
         },

@@ -184,7 +184,7 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 // VerifyAudit checks every audit chain.
 //
 //	@Summary		Verify the audit trail
-//	@Description	Checks every chain: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event, and each chain's end matching its head. Reports the first broken link. For auditors.
+//	@Description	Checks every chain, each whatever the others show: sequence numbers without gaps, each event linked to the one before by its hash, each hash matching its event (keyed with the chain's key, which its head names), and each chain's end matching its head. Lists every break (the first 100, with their total) and the chains that have one. For auditors.
 //	@ID				verifyAudit
 //	@Tags			audit
 //	@Produce		json

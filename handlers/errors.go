@@ -93,6 +93,7 @@ func classify(err error) (int, ErrorBody) {
 		fe        *fiber.Error
 		gone      *models.GoneError
 		tooLarge  *models.TooLargeError
+		lowDisk   *models.LowDiskError
 	)
 	switch {
 	// First: an error that made the request fail for want of the store (its audit
@@ -101,11 +102,18 @@ func classify(err error) (int, ErrorBody) {
 	case errors.Is(err, models.ErrBusy):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable",
 			Message: "the store is busy with as many whole-collection reads as it takes at once; try again after Retry-After"}
+	case errors.As(err, &lowDisk):
+		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable",
+			Message: "DATA_DIR's disk has less free space than MIN_FREE_DISK: writes fail once it is full",
+			Fields:  map[string]string{"free_bytes": strconv.FormatUint(lowDisk.Free, 10), "min_free_bytes": strconv.FormatUint(lowDisk.Min, 10)}}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
 	case errors.As(err, &request):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request", Message: "the request's headers cannot be taken as they are",
 			Fields: request.Fields}
+	case errors.Is(err, models.ErrMalformedRequest):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request",
+			Message: "the request line cannot be read: its path or query (as sent or percent-decoded) is not valid UTF-8, or its method is unknown"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
 	case errors.As(err, &limit): // before invalid: a LimitError is a ValidationError too

@@ -65,6 +65,14 @@ type Idempotency interface {
 		run func(ctx context.Context, reservedID string) models.IdempotentAnswer) (models.IdempotentAnswer, bool, error)
 }
 
+// Disk checks the free space of the embedded store's files (diskspace.Watch).
+type Disk interface {
+	// Check returns the free space and its minimum, a *models.LowDiskError when
+	// free space is below it, or an error wrapping models.ErrUnavailable when it
+	// cannot be read.
+	Check() (models.DiskSpace, error)
+}
+
 // AuditTrail verifies the audit trail (audit.Trail).
 type AuditTrail interface {
 	Verify(ctx context.Context) (models.AuditVerification, error)
@@ -78,6 +86,9 @@ type Services struct {
 	Keys         Keys
 	Idempotency  Idempotency
 	AuditTrail   AuditTrail
+	// AuthFailures counts the failed authentications (see Authenticate); nil
+	// counts none.
+	AuthFailures *AuthFailures
 	// Records reads many patients' records at once, for the insights.
 	Records Records
 	// Writer, when set, refines the insights with a language model.
@@ -87,6 +98,8 @@ type Services struct {
 	// Prepared reports whether the server has prepared the store (created the
 	// indexes the API's writes rely on); nil means it has.
 	Prepared func() bool
+	// Disk, when set, checks the free space of the store's files for /readyz.
+	Disk Disk
 	// Now reads the time; nil means time.Now.
 	Now func() time.Time
 }
@@ -99,10 +112,12 @@ type Handler struct {
 	keys         Keys
 	idempotency  Idempotency
 	auditTrail   AuditTrail
+	authFailures *AuthFailures
 	records      Records
 	writer       Writer
 	logger       *slog.Logger
 	prepared     func() bool
+	disk         Disk
 	now          func() time.Time
 }
 
@@ -119,8 +134,8 @@ func New(s Services) *Handler {
 	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, records: s.Records, writer: s.Writer,
-		logger: s.Logger, prepared: s.Prepared, now: s.Now,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records, writer: s.Writer,
+		logger: s.Logger, prepared: s.Prepared, disk: s.Disk, now: s.Now,
 	}
 }
 
@@ -151,15 +166,16 @@ func (h *Handler) Healthz(c *fiber.Ctx) error {
 	return c.JSON(Status{Status: "ok"})
 }
 
-// Readyz answers 200 when the store is prepared and reachable, and 503 otherwise.
+// Readyz answers 200 when the store is prepared and reachable, and, on the
+// embedded store, has the free space it needs; 503 otherwise.
 //
 //	@Summary		Readiness
-//	@Description	Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s; 503 otherwise.
+//	@Description	Answers 200, with the store's topology, when the server has prepared the store (its indexes) and a server of the store that takes writes (a replica set's primary) answers within 2 s, and, on the embedded store, its DATA_DIR's disk has MIN_FREE_DISK free (the answer says how much); 503 otherwise. Low free space fails readiness while the store still works, so that a monitor hears of it before writes fail: the API goes on serving.
 //	@ID				readyz
 //	@Tags			health
 //	@Produce		json
 //	@Success		200	{object}	Status
-//	@Failure		503	{object}	ErrorResponse	"unavailable: no server of the store that takes writes answers, or the server has not prepared the store yet"
+//	@Failure		503	{object}	ErrorResponse	"unavailable: no server of the store that takes writes answers, the server has not prepared the store yet, or DATA_DIR's disk has less free space than MIN_FREE_DISK (fields free_bytes and min_free_bytes)"
 //	@Header			503	{string}	Retry-After		"seconds to wait before asking again"
 //	@Header			all	{string}	X-Request-Id	"the request's id, as the logs and the audit trail name it"
 //	@Router			/readyz [get]
@@ -173,7 +189,15 @@ func (h *Handler) Readyz(c *fiber.Ctx) error {
 	if err != nil {
 		return fmt.Errorf("readiness: %w: %w", models.ErrUnavailable, err)
 	}
-	return c.JSON(Status{Status: "ready", Store: &topology})
+	status := Status{Status: "ready", Store: &topology}
+	if h.disk != nil {
+		space, err := h.disk.Check()
+		if err != nil {
+			return fmt.Errorf("readiness: %w", err)
+		}
+		status.Disk = &space
+	}
+	return c.JSON(status)
 }
 
 // Status is the body of the health routes.
@@ -181,4 +205,7 @@ type Status struct {
 	Status string `json:"status" validate:"required" example:"ok"`
 	// Store is the store's topology, in the answer of /readyz.
 	Store *models.Topology `json:"store,omitempty"`
+	// Disk is the free space of the embedded store's DATA_DIR and its minimum
+	// (MIN_FREE_DISK), in the answer of /readyz when the server watches it.
+	Disk *models.DiskSpace `json:"disk,omitempty"`
 }

@@ -131,12 +131,12 @@ func (f *fakeAuditLog) Append(ctx context.Context, e models.AuditEvent) (models.
 
 var testNow = time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
 
-// newTestApp serves the interaction routes of h as the server does: audited,
-// authenticated, errors rendered by ErrorHandler.
+// newTestApp serves the interaction routes of h as the server does: authenticated,
+// audited, errors rendered by ErrorHandler.
 func newTestApp(h *Handler, log AuditLog) *fiber.App {
 	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
 	route := func(method, path string, handler fiber.Handler) {
-		app.Add(method, path, Audit(log, func() time.Time { return testNow }), h.Authenticate, handler)
+		app.Add(method, path, h.Authenticate, Audit(log, func() time.Time { return testNow }), handler)
 	}
 	route(fiber.MethodPost, "/api/v1/interactions", h.CreateInteraction)
 	route(fiber.MethodGet, "/api/v1/interactions/:id", h.GetInteraction)
@@ -332,7 +332,8 @@ func TestAuditMiddleware(t *testing.T) {
 	want := []row{
 		{"interactions.read", "A11", "7", "dr-fake", 200},
 		{"interactions.read", "", "8", "dr-fake", 404},
-		{"interactions.read", "", "9", "", 401},
+		// The request without a key is counted with the other failed authentications
+		// of its address (see AuthFailures), not recorded on its own.
 	}
 	if len(got) != len(want) {
 		t.Fatalf("events %+v, want %+v", got, want)
@@ -400,8 +401,8 @@ func TestCutRequestIsAudited(t *testing.T) {
 	log := &fakeAuditLog{}
 	h := New(Services{Store: fakeStore{}, Interactions: &cuttingInteractions{cut: cut}, Keys: fakeKeys{}})
 	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
-	app.Get("/api/v1/interactions/:id", Deadline(base, 10*time.Second), Audit(log, func() time.Time { return testNow }),
-		h.Authenticate, h.GetInteraction)
+	app.Get("/api/v1/interactions/:id", Deadline(base, 10*time.Second), h.Authenticate,
+		Audit(log, func() time.Time { return testNow }), h.GetInteraction)
 	res := send(t, app, "GET", "/api/v1/interactions/7", "")
 	if res.status != 503 || errorCode(t, res) != "unavailable" {
 		t.Errorf("a request cut short answered %+v", res)

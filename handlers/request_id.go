@@ -25,6 +25,16 @@ const maxClientRequestID = 64
 // digits and '.', '_', ':', '-', '/'; anything else is dropped, so that a client can
 // neither choose the server's id nor write arbitrary text into logs and events.
 func RequestID(c *fiber.Ctx) error {
+	if err := NameRequest(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// NameRequest does RequestID's work for a request that runs no middleware (see
+// app.Server's handler of unknown methods). It returns an error only when the
+// system's random source fails.
+func NameRequest(c *fiber.Ctx) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return err
@@ -34,7 +44,7 @@ func RequestID(c *fiber.Ctx) error {
 		c.Locals(clientRequestIDKey, strings.Clone(client))
 	}
 	c.Set(HeaderRequestID, id.String())
-	return c.Next()
+	return nil
 }
 
 func validClientRequestID(s string) bool {

@@ -1,9 +1,12 @@
 // Package llm asks a language model, behind an OpenAI-compatible chat completions
 // endpoint, to refine what the service computes itself: to write a patient's
 // summary in its own words and to reorder suggested questions. It sends only
-// de-identified, structured data (summary.Facts; an ailment, labels and questions
-// other visits asked), and checks every answer: the caller keeps its own answer
-// when the model fails, is slow or answers something unusable.
+// de-identified, structured data: the coded facts of a summary (summary.Facts
+// without its free text) and questions other visits asked; the clinic's own words
+// (ailments, labels, conditions, medications, tests) only when Config.SendFreeText
+// allows it. It checks every answer, a paragraph against the facts it was given
+// (see grounded): the caller keeps its own answer when the model fails, is slow or
+// answers something unusable.
 package llm
 
 import (
@@ -33,6 +36,11 @@ type Config struct {
 	APIKey string
 	// Timeout bounds each request to the model.
 	Timeout time.Duration
+	// SendFreeText lets the free text of the records go to the model: the names of
+	// ailments, labels, conditions, medications and tests (see
+	// summary.Facts.WithoutFreeText), and the ailment and labels of a visit whose
+	// questions it orders.
+	SendFreeText bool
 }
 
 // Enabled reports whether cfg names a model.
@@ -128,12 +136,18 @@ func (c *Client) complete(ctx context.Context, system, user string) (string, err
 const summaryPrompt = "You are a clinical documentation assistant. Write one concise paragraph (at most 120 words) " +
 	"summarising the patient for a physician, from the JSON facts the user gives: visits, main problems, " +
 	"vitals and their trends, current medications, next steps. Use only those facts; do not invent any. " +
-	"Answer with the paragraph alone, in plain text."
+	"Write numbers in digits, only those the facts give, and no date. Name no drug, ailment, condition or test " +
+	"the facts do not name. Answer with the paragraph alone, in plain text."
 
-// Summarize returns the model's paragraph about a patient of whom facts are known.
-// It returns the errors of the request and ErrUnusable for an answer that is not a
-// paragraph of plain text of 40 to 2,000 characters.
+// Summarize returns the model's paragraph about a patient of whom facts are known:
+// only their coded facts are sent, unless the client may send free text. It
+// returns the errors of the request, and ErrUnusable for an answer that is not a
+// paragraph of plain text of 40 to 2,000 characters, or that names a number or a
+// word the facts sent do not hold (see grounded).
 func (c *Client) Summarize(ctx context.Context, facts summary.Facts) (string, error) {
+	if !c.cfg.SendFreeText {
+		facts = facts.WithoutFreeText()
+	}
 	data, err := json.Marshal(facts)
 	if err != nil {
 		return "", err
@@ -147,20 +161,31 @@ func (c *Client) Summarize(ctx context.Context, facts summary.Facts) (string, er
 		strings.ContainsAny(answer[:1], "{[<") || strings.Contains(answer, "```") {
 		return "", fmt.Errorf("%w: not a paragraph of plain text", ErrUnusable)
 	}
+	metrics := make([]string, len(facts.Vitals))
+	for i, v := range facts.Vitals {
+		metrics[i] = v.Metric
+	}
+	if err := grounded(answer, string(data), metrics); err != nil {
+		return "", err
+	}
 	return answer, nil
 }
 
-const questionsPrompt = "You help a physician decide what to ask a patient. The user gives a visit's ailment and " +
-	"labels, and numbered candidate questions that doctors asked in similar visits. Order the candidates from " +
-	"most to least useful for this visit. Answer with a JSON array of the candidates' numbers alone, for " +
-	"example [3,1,2]; leave out none, add none."
+const questionsPrompt = "You help a physician decide what to ask a patient. The user gives numbered candidate " +
+	"questions that doctors asked in visits similar to this one, and may give the visit's ailment and labels. " +
+	"Order the candidates from most to least useful for this visit. Answer with a JSON array of the " +
+	"candidates' numbers alone, for example [3,1,2]; leave out none, add none."
 
 // RankQuestions returns the order the model gives candidates for a visit of
-// ailment and labels, as indexes into candidates, each once. It returns the errors
-// of the request and ErrUnusable for an answer that is not such a permutation.
+// ailment and labels, as indexes into candidates, each once. The ailment and labels
+// are sent only when the client may send free text. It returns the errors of the
+// request and ErrUnusable for an answer that is not such a permutation.
 func (c *Client) RankQuestions(ctx context.Context, ailment string, labels, candidates []string) ([]int, error) {
 	var user strings.Builder
-	fmt.Fprintf(&user, "Ailment: %s\nLabels: %s\nCandidates:\n", ailment, strings.Join(labels, ", "))
+	if c.cfg.SendFreeText {
+		fmt.Fprintf(&user, "Ailment: %s\nLabels: %s\n", ailment, strings.Join(labels, ", "))
+	}
+	user.WriteString("Candidates:\n")
 	for i, q := range candidates {
 		fmt.Fprintf(&user, "%d. %s\n", i+1, q)
 	}

@@ -68,8 +68,12 @@ type AuditChainHead struct {
 	// Process names what wrote the chain: the server, or a command.
 	Process string `json:"process,omitempty" bson:"process,omitempty"`
 	// Sealed is set when the writer stopped in order: its last event is the seal.
-	Sealed bool   `json:"sealed,omitempty" bson:"sealed,omitempty"`
-	MAC    string `json:"mac" bson:"mac"`
+	Sealed bool `json:"sealed,omitempty" bson:"sealed,omitempty"`
+	// KeyID names the key the chain's hashes and head are keyed with (see
+	// audit.KeyID), without revealing it; empty on a chain without a key, and on
+	// chains written before heads recorded it.
+	KeyID string `json:"key_id,omitempty" bson:"key_id,omitempty"`
+	MAC   string `json:"mac" bson:"mac"`
 }
 
 // AuditCheckpoint is how far a chain has been verified: its events up to Seq link and
@@ -89,7 +93,9 @@ type AuditCheckpoint struct {
 	SweepSeq   int64     `bson:"sweep_seq"`
 	SweepBegan time.Time `bson:"sweep_began,omitempty"`
 	SweptAt    time.Time `bson:"swept_at,omitempty"`
-	MAC        string    `bson:"mac"`
+	// KeyID names the key the checkpoint is keyed with (see audit.KeyID).
+	KeyID string `bson:"key_id,omitempty"`
+	MAC   string `bson:"mac"`
 }
 
 // AuditQuery selects audit events, newest first.
@@ -123,20 +129,34 @@ type AuditPage struct {
 	NextCursor *string `json:"next_cursor" validate:"required" extensions:"x-nullable"`
 }
 
-// AuditBreak is the first place where a chain does not verify.
+// AuditBreak is a place where a chain does not verify.
 type AuditBreak struct {
 	Chain  string `json:"chain" validate:"required"`
 	Seq    int64  `json:"seq" validate:"required" example:"42"`
 	Reason string `json:"reason" validate:"required" example:"hash does not match the event's content"`
 }
 
-// AuditVerification is the result of checking every chain.
+// MaxAuditBreaks bounds the breaks and the broken chains a verification lists.
+const MaxAuditBreaks = 100
+
+// AuditVerification is the result of checking every chain. Each chain is checked
+// whatever the others show: a break in one hides nothing in another.
 type AuditVerification struct {
+	// OK is true when no chain has a break.
 	OK bool `json:"ok" validate:"required"`
 	// Complete is false when the check ran out of time before it reached the end of
 	// every chain: OK then speaks for the events verified so far; ask again.
 	Complete bool `json:"complete" validate:"required"`
-	Chains   int  `json:"chains" validate:"required"`
+	// Chains counts the chains of the trail.
+	Chains int `json:"chains" validate:"required"`
+	// ChainsVerified counts the chains verified without a break, to their end or,
+	// when the check is not complete, as far as it came.
+	ChainsVerified int `json:"chains_verified" validate:"required"`
+	// ChainsFailed lists the chains that have a break or could not be verified (a
+	// key not given), sorted, the first MaxAuditBreaks of them; ChainsFailedTotal
+	// counts them all.
+	ChainsFailed      []string `json:"chains_failed" validate:"required"`
+	ChainsFailedTotal int      `json:"chains_failed_total" validate:"required"`
 	// Events counts the events verified, now or by earlier checks.
 	Events int64 `json:"events" validate:"required"`
 	// Pending counts the events not verified yet.
@@ -144,6 +164,9 @@ type AuditVerification struct {
 	// SweptAt is when the oldest of the re-checks of every chain's verified events
 	// began, null until every chain has been re-checked once.
 	SweptAt *time.Time `json:"swept_at" validate:"required" extensions:"x-nullable" format:"date-time"`
-	// FirstBreak is null when every chain verifies.
-	FirstBreak *AuditBreak `json:"first_break" validate:"required" extensions:"x-nullable"`
+	// Breaks lists where chains do not verify, in the order found, the first
+	// MaxAuditBreaks of them; empty when every chain verifies. BreaksTotal counts
+	// them all.
+	Breaks      []AuditBreak `json:"breaks" validate:"required"`
+	BreaksTotal int          `json:"breaks_total" validate:"required"`
 }

@@ -20,6 +20,10 @@ var (
 	// ErrBusy means the store is busy with as many costly reads as it takes at once,
 	// and the request could not have its turn in its time: a kind of ErrUnavailable.
 	ErrBusy = fmt.Errorf("busy: %w", ErrUnavailable)
+	// ErrMalformedRequest means the request line cannot be taken as sent: its path
+	// or query, as sent or percent-decoded, is not valid UTF-8, or its method is not
+	// one the server knows.
+	ErrMalformedRequest = errors.New("malformed request")
 )
 
 // ValidationError reports input that cannot be accepted, with a message per offending field.
@@ -78,7 +82,8 @@ func Invalid(field, message string) *ValidationError {
 
 // MalformedRequestError reports a request whose headers the API cannot take as they
 // are (its body aside, which MalformedError and ValidationError judge): Fields maps
-// each offending header to what is wrong with it.
+// each offending header to what is wrong with it. It is a kind of
+// ErrMalformedRequest.
 type MalformedRequestError struct {
 	Fields map[string]string
 }
@@ -87,6 +92,9 @@ type MalformedRequestError struct {
 func (e *MalformedRequestError) Error() string {
 	return "malformed request: " + (&ValidationError{Fields: e.Fields}).Summary()
 }
+
+// Unwrap returns ErrMalformedRequest.
+func (e *MalformedRequestError) Unwrap() error { return ErrMalformedRequest }
 
 var (
 	// ErrPreconditionRequired means a change was asked for without If-Match.

@@ -52,10 +52,16 @@ var (
 // ContentSecurityPolicy returns the policy to serve the page with: it allows the
 // page's own stylesheet, by its SHA-256 hash, and inline SVG, and nothing else: no
 // script, no other style, nothing loaded from anywhere, no form, no framing.
-func ContentSecurityPolicy() string {
+func ContentSecurityPolicy() string { return pagePolicy() + "; frame-ancestors 'none'" }
+
+// pagePolicy is the policy the page carries itself, in a meta element, so that it
+// still holds when the page is saved to a file and opened without the header: the
+// header's policy but for frame-ancestors, which a browser ignores in a meta
+// element (and warns of), so that only the header keeps the page out of frames.
+func pagePolicy() string {
 	sum := sha256.Sum256([]byte(style))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'; " +
-		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"base-uri 'none'; form-action 'none'"
 }
 
 // Page is what a report shows.
@@ -110,6 +116,7 @@ func (v *Visits) listed() []Visit {
 type view struct {
 	S           summary.Summary
 	Name        string
+	Policy      string
 	Style       template.CSS
 	Charts      []chart
 	Timeline    timeline
@@ -125,7 +132,7 @@ type view struct {
 // made (a bug) and the errors of writing to w; w may then hold part of the page.
 func Render(w io.Writer, p Page) error {
 	s := p.Summary
-	v := view{S: s, Name: name(s.Patient), Style: template.CSS(style), VisitsTotal: len(p.Visits.dates)}
+	v := view{S: s, Name: name(s.Patient), Policy: pagePolicy(), Style: template.CSS(style), VisitsTotal: len(p.Visits.dates)}
 	if len(s.HealthStatus.Points) > 0 {
 		v.Charts = append(v.Charts, newChart(s.HealthStatus))
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -210,10 +211,12 @@ func TestRenderEscapes(t *testing.T) {
 // checkSelfContained fails t when page could run a script or load anything: a
 // script element or handler, a URL, or an attribute that loads one. Values are
 // escaped, so every '<' of the page starts a tag; text (an ailment
-// "javascript:alert()", say) loads nothing.
+// "javascript:alert()", say) loads nothing. The one http-equiv allowed is the
+// page's policy (see TestPageCarriesItsPolicy).
 func checkSelfContained(t *testing.T, page string) {
 	t.Helper()
-	tags := strings.Join(regexp.MustCompile(`<[^>]*>`).FindAllString(page, -1), "\n")
+	policy := `<meta http-equiv="Content-Security-Policy" content="` + html.EscapeString(pagePolicy()) + `">`
+	tags := strings.Join(regexp.MustCompile(`<[^>]*>`).FindAllString(strings.Replace(page, policy, "", 1), -1), "\n")
 	for _, pattern := range []string{
 		`(?i)<(script|iframe|object|embed|link|img|image|use|foreignObject|form|base|a|audio|video|source)\b`,
 		`(?i)\s(on[a-z]+|src|href|xlink:href|action|formaction|srcset|poster|http-equiv)\s*=`,
@@ -253,6 +256,31 @@ func TestContentSecurityPolicy(t *testing.T) {
 		if strings.Contains(ContentSecurityPolicy(), loose) {
 			t.Errorf("policy %q holds %s", ContentSecurityPolicy(), loose)
 		}
+	}
+}
+
+// TestPageCarriesItsPolicy checks that the page holds its policy itself, for when it
+// is saved to a file and opened without the header: the header's policy but for
+// frame-ancestors, which a browser ignores in a page, in a meta element before
+// anything the policy governs.
+func TestPageCarriesItsPolicy(t *testing.T) {
+	page := render(t, patient, history(3))
+	m := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="([^"]*)">`).FindStringSubmatchIndex(page)
+	if m == nil {
+		t.Fatalf("the page holds no Content-Security-Policy meta element:\n%s", page[:min(len(page), 600)])
+	}
+	got := html.UnescapeString(page[m[2]:m[3]])
+	want := strings.Replace(ContentSecurityPolicy(), "; frame-ancestors 'none'", "", 1)
+	if got != want || want == ContentSecurityPolicy() {
+		t.Errorf("the page's policy is %q, want the header's but for frame-ancestors: %q", got, want)
+	}
+	for _, after := range []string{"<style>", "<title>", "<body>"} {
+		if i := strings.Index(page, after); i < m[0] {
+			t.Errorf("%s comes before the policy, at %d (the policy at %d)", after, i, m[0])
+		}
+	}
+	if strings.Count(page, "http-equiv") != 1 {
+		t.Error("the page holds more than one http-equiv meta element")
 	}
 }
 

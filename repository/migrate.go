@@ -1,10 +1,12 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -174,6 +176,7 @@ func dropIndex(ctx context.Context, coll *mongo.Collection, name string) error {
 // is inserted before the original is deleted, so an interruption loses nothing; a
 // run after one finds the copy stored and deletes the original.
 func migrateArchiveIDs(ctx context.Context, s *DB) error {
+	var differing []any
 	for _, kind := range []struct {
 		archive, records *mongo.Collection
 	}{{s.interactionVersions, s.interactions}, {s.patientVersions, s.patients}} {
@@ -196,28 +199,33 @@ func migrateArchiveIDs(ctx context.Context, s *DB) error {
 		}
 		cur.Close(ctx)
 		for _, doc := range old {
-			if err := migrateArchived(ctx, kind.archive, kind.records, doc); err != nil {
+			moved, err := migrateArchived(ctx, kind.archive, kind.records, doc)
+			if err != nil {
 				return err
+			}
+			if !moved {
+				differing = append(differing, field(doc, "_id"))
 			}
 		}
 	}
-	return nil
+	return differingError("archived versions", differing)
 }
 
 // migrateArchived stores doc, an archived version with a generated _id, under its
-// natural one, and deletes the original.
-func migrateArchived(ctx context.Context, archive, records *mongo.Collection, doc bson.D) error {
+// natural one, and deletes the original (see moveRecord). It returns false, and
+// keeps the original, when another version is stored under that id already.
+func migrateArchived(ctx context.Context, archive, records *mongo.Collection, doc bson.D) (bool, error) {
 	key := models.RecordKey{}
 	key.InsuranceNo, _ = field(doc, models.FieldInsuranceNo).(string)
 	key.InteractionID, _ = field(doc, "interaction_id").(string)
 	version, ok := asInt(field(doc, "version"))
 	if key.InsuranceNo == "" || !ok {
-		return fmt.Errorf("an archived version without insurance_no or version")
+		return false, fmt.Errorf("an archived version without insurance_no or version")
 	}
 	var record bson.D
 	err := records.FindOne(ctx, bson.D{{Key: "_id", Value: recordID(key)}}).Decode(&record)
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return fmt.Errorf("find record: %w", storeError(err))
+		return false, fmt.Errorf("find record: %w", storeError(err))
 	}
 	current, hasVersion := asInt(field(record, "version"))
 	if !hasVersion && record != nil {
@@ -232,13 +240,8 @@ func migrateArchived(ctx context.Context, archive, records *mongo.Collection, do
 	if version <= current {
 		copied = append(copied, bson.E{Key: "committed", Value: true})
 	}
-	if _, err := archive.InsertOne(ctx, copied); err != nil && !mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("copy version: %w", storeError(err))
-	}
-	if _, err := archive.DeleteOne(ctx, bson.D{{Key: "_id", Value: field(doc, "_id")}}); err != nil {
-		return fmt.Errorf("delete version: %w", storeError(err))
-	}
-	return nil
+	// Whether a version is committed is the record's to say, not the version's content.
+	return moveRecord(ctx, archive, field(doc, "_id"), copied, "committed")
 }
 
 // migratePatientIDs gives every patient stored with a generated _id its insurance
@@ -264,6 +267,7 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 		return fmt.Errorf("read patients: %w", storeError(err))
 	}
 	cur.Close(ctx)
+	var differing []any
 	for _, doc := range old {
 		no, ok := field(doc, models.FieldInsuranceNo).(string)
 		if !ok || no == "" {
@@ -275,14 +279,106 @@ func migratePatientIDs(ctx context.Context, s *DB) error {
 				copied = append(copied, e)
 			}
 		}
-		if _, err := s.patients.InsertOne(ctx, copied); err != nil && !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("copy patient: %w", storeError(err))
+		// The search keys are derived from the record (the search-keys migration
+		// stores them), so a copy with them holds the same content as one without.
+		moved, err := moveRecord(ctx, s.patients, field(doc, "_id"), copied, models.FieldSearchKeys, models.FieldSortKey)
+		if err != nil {
+			return err
 		}
-		if _, err := s.patients.DeleteOne(ctx, bson.D{{Key: "_id", Value: field(doc, "_id")}}); err != nil {
-			return fmt.Errorf("delete patient: %w", storeError(err))
+		if !moved {
+			differing = append(differing, field(doc, "_id"))
 		}
 	}
-	return nil
+	return differingError("patients", differing)
+}
+
+// moveRecord stores copied, a record's content under its natural _id, in coll and
+// then deletes the original, stored under originalID: the copy is inserted before
+// the original is deleted, so an interruption loses nothing. When a record is stored
+// under the natural _id already (the copy of an interrupted run, or a record written
+// since), the original is deleted only when that record holds the same content (see
+// sameContent), ignoring the fields named ignore; otherwise both are kept, and it
+// returns false. It returns the store's errors.
+func moveRecord(ctx context.Context, coll *mongo.Collection, originalID any, copied bson.D, ignore ...string) (bool, error) {
+	_, err := coll.InsertOne(ctx, copied)
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return false, fmt.Errorf("copy into %s: %w", coll.Name(), storeError(err))
+	}
+	if err != nil {
+		var stored bson.D
+		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: field(copied, "_id")}}).Decode(&stored); err != nil {
+			return false, fmt.Errorf("read the record of %s stored under the same id: %w", coll.Name(), storeError(err))
+		}
+		if !sameContent(stored, copied, ignore...) {
+			return false, nil
+		}
+	}
+	if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: originalID}}); err != nil {
+		return false, fmt.Errorf("delete from %s: %w", coll.Name(), storeError(err))
+	}
+	return true, nil
+}
+
+// sameContent reports whether a and b hold the same content but for their _id and
+// the top-level fields named ignore: the same fields, whatever their order in each
+// document (nested ones too), with values of the same BSON type and value, and
+// arrays of the same elements in the same order.
+func sameContent(a, b bson.D, ignore ...string) bool {
+	ignore = append(ignore, "_id")
+	ca, errA := bson.Marshal(canonical(a, ignore))
+	cb, errB := bson.Marshal(canonical(b, ignore))
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
+}
+
+// canonical returns v with the fields of every document in it sorted by name, and
+// without the top-level fields named drop.
+func canonical(v any, drop []string) any {
+	switch v := v.(type) {
+	case bson.D:
+		out := make(bson.D, 0, len(v))
+		for _, e := range v {
+			if !slices.Contains(drop, e.Key) {
+				out = append(out, bson.E{Key: e.Key, Value: canonical(e.Value, nil)})
+			}
+		}
+		slices.SortStableFunc(out, func(x, y bson.E) int { return strings.Compare(x.Key, y.Key) })
+		return out
+	case bson.A:
+		out := make(bson.A, len(v))
+		for i, e := range v {
+			out[i] = canonical(e, nil)
+		}
+		return out
+	}
+	return v
+}
+
+// maxDifferingNamed is how many generated ids differingError names.
+const maxDifferingNamed = 20
+
+// differingError returns nil when ids is empty, and otherwise an error saying that
+// the records of kind stored under the generated ids ids differ from those stored
+// under their natural ids, and what to do. It names the generated ids alone, never
+// a record's content.
+func differingError(kind string, ids []any) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	named := make([]string, 0, min(len(ids), maxDifferingNamed))
+	for _, id := range ids[:min(len(ids), maxDifferingNamed)] {
+		if oid, ok := id.(bson.ObjectID); ok {
+			named = append(named, `ObjectId("`+oid.Hex()+`")`)
+			continue
+		}
+		named = append(named, fmt.Sprintf("%v", id))
+	}
+	more := ""
+	if len(ids) > len(named) {
+		more = fmt.Sprintf(" and %d more", len(ids)-len(named))
+	}
+	return fmt.Errorf("%d %s stored under a generated _id hold other content than the record stored under the same natural _id; "+
+		"both of each pair are kept, and the migration runs again at the next start: compare each pair, delete the wrong one, "+
+		"and start again (generated _ids: %s%s)", len(ids), kind, strings.Join(named, ", "), more)
 }
 
 // migrateSearchKeys stores the keys of the search of every patient and interaction

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,5 +316,129 @@ func TestMigrateListIndexIDs(t *testing.T) {
 		if has(want[0]) || !has(want[1]) {
 			t.Errorf("%s: the indexes are %v; want %s replaced by %s", coll, specs, want[0], want[1])
 		}
+	}
+}
+
+// TestMigrationsKeepDifferingDuplicates stores, beside records stored under
+// generated ids, records already stored under their natural ids: some the same
+// content (a copy an interrupted run made, in another field order, without the
+// search keys derived from it), some different. Preparing the database deletes only
+// the originals whose copy holds the same content; it keeps both of every differing
+// pair, fails naming the originals' generated ids (never a patient's data), and
+// does so again at the next start, until one of each pair is deleted.
+func TestMigrationsKeepDifferingDuplicates(t *testing.T) {
+	ctx := context.Background()
+	db := testStore.Database(t)
+	patients := db.Collection(repository.PatientsCollection)
+	archive := db.Collection(repository.PatientVersionsCollection)
+	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	patient := func(no, phone string) bson.D {
+		return bson.D{
+			{Key: "insurance_no", Value: no}, {Key: "fname", Value: "Ada"}, {Key: "ph_no", Value: phone},
+			{Key: "emergency_contact", Value: bson.D{{Key: "name", Value: "Bo"}, {Key: "phone", Value: "1"}}},
+			{Key: "version", Value: int32(1)}, {Key: "created_at", Value: at}, {Key: "updated_at", Value: at},
+		}
+	}
+	with := func(id any, doc bson.D) bson.D { return append(bson.D{{Key: "_id", Value: id}}, doc...) }
+	reordered := func(doc bson.D) bson.D {
+		out := slices.Clone(doc)
+		slices.Reverse(out)
+		for i, e := range out {
+			if nested, ok := e.Value.(bson.D); ok {
+				nested = slices.Clone(nested)
+				slices.Reverse(nested)
+				out[i].Value = nested
+			}
+		}
+		return out
+	}
+	same, differing := bson.NewObjectID(), bson.NewObjectID()
+	_, err := patients.InsertMany(ctx, []any{
+		with(same, patient("S11", "0171 1")),
+		with("S11", append(reordered(patient("S11", "0171 1")), bson.E{Key: "search_keys", Value: bson.A{"ada", "s11"}})),
+		with(differing, patient("D11", "0171 2")),
+		with("D11", patient("D11", "0171 9")), // the same insurance number, another phone
+		with(bson.NewObjectID(), patient("N11", "0171 3")),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := func(no string, v int, phone string) bson.D {
+		return bson.D{{Key: "insurance_no", Value: no}, {Key: "version", Value: int32(v)}, {Key: "archived_at", Value: at},
+			{Key: "document", Value: patient(no, phone)}}
+	}
+	id := func(no string, v int) string { return models.VersionID(models.RecordKey{InsuranceNo: no}, v) }
+	sameVersion, differingVersion := bson.NewObjectID(), bson.NewObjectID()
+	_, err = archive.InsertMany(ctx, []any{
+		with(sameVersion, version("S11", 1, "0171 1")),
+		with(id("S11", 1), append(version("S11", 1, "0171 1"), bson.E{Key: "committed", Value: true})),
+		with(differingVersion, version("D11", 1, "0171 2")),
+		with(id("D11", 1), append(version("D11", 1, "0171 0"), bson.E{Key: "committed", Value: true})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ids := func(coll *mongo.Collection) []string {
+		t.Helper()
+		cur, err := coll.Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []struct {
+			ID any `bson:"_id"`
+		}
+		if err := cur.All(ctx, &docs); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, d := range docs {
+			if oid, ok := d.ID.(bson.ObjectID); ok {
+				out = append(out, "generated "+oid.Hex())
+				continue
+			}
+			out = append(out, fmt.Sprint(d.ID))
+		}
+		slices.Sort(out)
+		return out
+	}
+	repo := repository.New(db)
+	// The migrations run in order, each only once those before it are done.
+	for _, tc := range []struct {
+		name     string
+		coll     *mongo.Collection
+		original bson.ObjectID
+		want     []string
+	}{
+		{"patient-ids", patients, differing, []string{"D11", "N11", "S11", "generated " + differing.Hex()}},
+		{"archive-version-ids", archive, differingVersion, []string{id("D11", 1), id("S11", 1), "generated " + differingVersion.Hex()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for run := 1; run <= 2; run++ {
+				err := repo.Prepare(ctx)
+				if err == nil || !strings.Contains(err.Error(), tc.name) || !strings.Contains(err.Error(), tc.original.Hex()) {
+					t.Fatalf("Prepare, run %d = %v; want the migration %s to fail naming %s", run, err, tc.name, tc.original.Hex())
+				}
+				for _, private := range []string{"D11", "0171", "Ada"} {
+					if strings.Contains(err.Error(), private) {
+						t.Errorf("the error names %q, a patient's data: %v", private, err)
+					}
+				}
+				if got := ids(tc.coll); !slices.Equal(got, slices.Sorted(slices.Values(tc.want))) {
+					t.Errorf("run %d: stored %q, want %q: the exact duplicate deleted, both of the differing pair kept", run, got, tc.want)
+				}
+			}
+			// Once one of the pair is deleted, the migration completes.
+			if _, err := tc.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: tc.original}}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if err := repo.Prepare(ctx); err != nil {
+		t.Fatalf("Prepare once the differing records are resolved: %v", err)
+	}
+	var kept models.Patient
+	if err := patients.FindOne(ctx, bson.D{{Key: "_id", Value: "D11"}}).Decode(&kept); err != nil || kept.PhNo != "0171 9" {
+		t.Errorf("D11 = %+v, %v; want the record stored under its insurance number, untouched", kept, err)
 	}
 }

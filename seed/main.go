@@ -20,9 +20,10 @@
 // summary lists as skipped.
 //
 // The store is the server's: MONGODB_URI and MONGODB_DATABASE, or without MONGODB_URI
-// the embedded store, that of a server listening on EMBEDDED_MONGO_ADDR over the same
-// DATA_DIR (the command checks the marker the server left there) or, when none is,
-// one this command starts over DATA_DIR.
+// the embedded store, that of a server running over the same DATA_DIR, reached through
+// the socket in DATA_DIR or on EMBEDDED_MONGO_ADDR when it is set (the command checks
+// the marker the server left there) or, when none is, one this command starts over
+// DATA_DIR.
 //
 // The loads are package loader's; the command reads its flags, opens the store
 // through package app as the server does, records the run in the audit trail, shows
@@ -185,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	}
 	defer conn.CloseLogged(logger)
 
-	trail, err := app.NewCommandAudit(repo, cfg.AuditKey, "seed", logger)
+	trail, err := app.NewCommandAudit(ctx, repo, cfg.AuditKeys(), "seed", logger)
 	if err != nil {
 		return err
 	}

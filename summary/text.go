@@ -11,22 +11,53 @@ import (
 // Facts are what a summary says about a patient's health, with nothing that
 // identifies them: no name, insurance number, contact, address, habits, free text
 // of the visits, dates or record ids. They are what may leave the service to have
-// the summary written in other words (see package llm).
+// the summary written in other words (see package llm); the names of ailments,
+// labels, conditions, medications and tests are the clinic's own words, and leave
+// it only when allowed (see WithoutFreeText).
 type Facts struct {
-	Age                    *int        `json:"age,omitempty"`
+	Age *int `json:"age,omitempty"`
+	// Sex is male or female when the record says so by a code (M, F, male,
+	// female), and otherwise as the record writes it.
 	Sex                    string      `json:"sex,omitempty"`
 	BloodType              string      `json:"blood_type,omitempty"`
 	Visits                 int         `json:"visits"`
 	SpanDays               int         `json:"span_days"`
-	Ailments               []Count     `json:"ailments"`
-	Labels                 []Count     `json:"labels"`
-	PreExistingConditions  []string    `json:"pre_existing_conditions"`
-	PreExistingMedications []string    `json:"pre_existing_medications"`
+	Ailments               []Count     `json:"ailments,omitempty"`
+	Labels                 []Count     `json:"labels,omitempty"`
+	PreExistingConditions  []string    `json:"pre_existing_conditions,omitempty"`
+	PreExistingMedications []string    `json:"pre_existing_medications,omitempty"`
 	Vitals                 []VitalFact `json:"vitals"`
-	CurrentMedications     []string    `json:"current_medications"`
-	PendingTests           []string    `json:"pending_tests"`
+	CurrentMedications     []string    `json:"current_medications,omitempty"`
+	PendingTests           []string    `json:"pending_tests,omitempty"`
 	// NextVisit is scheduled, overdue, or empty when none is planned.
 	NextVisit string `json:"next_visit,omitempty"`
+}
+
+// WithoutFreeText returns f with its coded facts alone: age, sex (male or female;
+// none when the record writes it otherwise), blood type (one of eight, as
+// validated), the counts of visits and days, the vital signs the service knows with
+// their trends, and the next visit's status. The rest are words a clinic writes
+// itself (ailments, labels, conditions, medications, tests), which may say more
+// than they should.
+func (f Facts) WithoutFreeText() Facts {
+	sex := codedSex(f.Sex)
+	if sex != "male" && sex != "female" {
+		sex = ""
+	}
+	return Facts{Age: f.Age, Sex: sex, BloodType: f.BloodType, Visits: f.Visits, SpanDays: f.SpanDays,
+		Vitals: f.Vitals, NextVisit: f.NextVisit}
+}
+
+// codedSex returns male or female for a sex written as a code (M, F, male,
+// female, in any case), and sex as it is otherwise.
+func codedSex(sex string) string {
+	switch strings.ToLower(strings.TrimSpace(sex)) {
+	case "m", "male":
+		return "male"
+	case "f", "female":
+		return "female"
+	}
+	return sex
 }
 
 // VitalFact is a series' latest reading and its trend's direction ("" without one).
@@ -48,7 +79,7 @@ func (s Summary) Facts() Facts { return s.facts(vitals.Known) }
 // facts returns what s says of the patient's health, with the series whose metric
 // keep accepts.
 func (s Summary) facts(keep func(metric string) bool) Facts {
-	f := Facts{Age: s.Patient.Age, Sex: s.Patient.Sex, BloodType: s.Patient.BloodType, Visits: s.Visits.Count,
+	f := Facts{Age: s.Patient.Age, Sex: codedSex(s.Patient.Sex), BloodType: s.Patient.BloodType, Visits: s.Visits.Count,
 		Ailments: first(s.Ailments), Labels: first(s.Labels), PreExistingConditions: s.PreExistingConditions,
 		PreExistingMedications: s.PreExistingMedications, CurrentMedications: []string{}, PendingTests: []string{},
 		Vitals: []VitalFact{}}
@@ -139,11 +170,8 @@ func (s Summary) who(f Facts) string {
 	if f.Age != nil {
 		traits = append(traits, strconv.Itoa(*f.Age)+" years old")
 	}
-	switch strings.ToUpper(f.Sex) {
-	case "M":
-		traits = append(traits, "male")
-	case "F":
-		traits = append(traits, "female")
+	if f.Sex == "male" || f.Sex == "female" {
+		traits = append(traits, f.Sex)
 	}
 	if f.BloodType != "" {
 		traits = append(traits, "blood type "+f.BloodType)
