@@ -1150,7 +1150,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1419,7 +1419,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1458,7 +1458,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter",
+                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1644,7 +1644,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1684,7 +1684,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1784,7 +1784,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3238,7 +3238,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3496,7 +3496,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -3536,7 +3536,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3624,7 +3624,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -4392,7 +4392,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every vital series over time (axes, units, dates, trend line), a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
+                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every series the summary charts (axes, units, dates, trend line), what the summary left out, the 50 most frequent labels and ailments, a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
                 "produces": [
                     "text/html",
                     "application/json"
@@ -4704,7 +4704,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
+                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals, of the known vital signs and the first 16 other metrics by name: the latest value of each; a time series of each numeric one with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and other metrics with numbers; the newest 100 values that cannot be read are listed under unparseable with the reason; left_out counts the other metrics not charted, the metrics of a record past its first 64 (one stored before the caps on a record), and the values that could not be read beyond those listed. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
                 "produces": [
                     "application/json"
                 ],
@@ -5157,6 +5157,7 @@ const docTemplate = `{
                         "bad_request",
                         "malformed_request",
                         "malformed_body",
+                        "document_limit_exceeded",
                         "validation_failed",
                         "unauthenticated",
                         "forbidden",
@@ -7393,6 +7394,31 @@ const docTemplate = `{
                 }
             }
         },
+        "vitals.LeftOut": {
+            "type": "object",
+            "required": [
+                "metrics",
+                "unparseable",
+                "unread"
+            ],
+            "properties": {
+                "metrics": {
+                    "description": "Metrics counts the metrics, other than the known vital signs, that have no\nseries and no latest value: a chart keeps the first 16 by name. It counts up\nto 4,096.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "unparseable": {
+                    "description": "Unparseable counts the values that could not be read beyond the newest 100\nlisted.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "unread": {
+                    "description": "Unread counts the metrics a chart did not read: those of a record past its\nfirst 64 (the most a record may hold; one stored before that cap may hold\nmore).",
+                    "type": "integer",
+                    "example": 0
+                }
+            }
+        },
         "vitals.Point": {
             "type": "object",
             "required": [
@@ -7523,26 +7549,35 @@ const docTemplate = `{
             "type": "object",
             "required": [
                 "latest",
+                "left_out",
                 "series",
                 "unparseable"
             ],
             "properties": {
                 "latest": {
-                    "description": "Latest holds the newest value of every metric recorded, numeric or not (ECG).",
+                    "description": "Latest holds the newest value of every metric charted, numeric or not (ECG).",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Latest"
                     }
                 },
+                "left_out": {
+                    "description": "LeftOut counts what the chart does not show: nothing is left out without a\nword.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.LeftOut"
+                        }
+                    ]
+                },
                 "series": {
-                    "description": "Series holds every numeric metric over time, the known vital signs first.",
+                    "description": "Series holds every numeric metric charted over time, the known vital signs\nfirst.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Series"
                     }
                 },
                 "unparseable": {
-                    "description": "Unparseable lists every value of a numeric metric that could not be read,\nnewest first: nothing is left out without a word.",
+                    "description": "Unparseable lists the newest 100 values of a numeric metric that could not be\nread, newest first.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Problem"

@@ -20,7 +20,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_request,malformed_body,document_limit_exceeded,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -87,6 +87,8 @@ func errorAnswer(err error) (models.IdempotentAnswer, error) {
 func classify(err error) (int, ErrorBody) {
 	var (
 		malformed *models.MalformedError
+		request   *models.MalformedRequestError
+		limit     *models.LimitError
 		invalid   *models.ValidationError
 		fe        *fiber.Error
 		gone      *models.GoneError
@@ -106,11 +108,17 @@ func classify(err error) (int, ErrorBody) {
 			Fields:  map[string]string{"free_bytes": strconv.FormatUint(lowDisk.Free, 10), "min_free_bytes": strconv.FormatUint(lowDisk.Min, 10)}}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
+	case errors.As(err, &request):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request", Message: "the request's headers cannot be taken as they are",
+			Fields: request.Fields}
 	case errors.Is(err, models.ErrMalformedRequest):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request",
 			Message: "the request line cannot be read: its path or query (as sent or percent-decoded) is not valid UTF-8, or its method is unknown"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
+	case errors.As(err, &limit): // before invalid: a LimitError is a ValidationError too
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_limit_exceeded",
+			Message: "the record is past a cap on what one record may hold; fields names each cap and where", Fields: limit.Fields}
 	case errors.As(err, &invalid):
 		return fiber.StatusBadRequest, ErrorBody{Code: "validation_failed", Message: "the request has invalid fields", Fields: invalid.Fields}
 	case errors.Is(err, models.ErrPatientNotFound):
