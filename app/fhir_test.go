@@ -81,7 +81,7 @@ func (e *env) fhirBundle(path string) bundle {
 }
 
 // pathOf returns the path and query of a link.
-func pathOf(t *testing.T, link string) string {
+func pathOf(t testing.TB, link string) string {
 	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
