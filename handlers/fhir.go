@@ -95,7 +95,20 @@ func AllowNamed(roles, named []models.Role, names func(*fiber.Ctx) bool) fiber.H
 	}
 }
 
-// send writes a FHIR answer.
+// answerFHIR reads a FHIR request, calls call with it and writes what it returns.
+func answerFHIR(c *fiber.Ctx, call func(ctx context.Context, r fhirapi.Request) ([]byte, error)) error {
+	r, err := fhirRequest(c)
+	if err != nil {
+		return err
+	}
+	body, err := call(c.UserContext(), r)
+	if err != nil {
+		return err
+	}
+	return sendFHIR(c, body)
+}
+
+// sendFHIR writes a FHIR answer.
 func sendFHIR(c *fiber.Ctx, body []byte) error {
 	c.Set(fiber.HeaderContentType, FHIRContentType)
 	return c.Send(body)
@@ -274,15 +287,9 @@ func onlyFormat(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/{type} [get]
 func (h *FHIR) Search(c *fiber.Ctx) error {
-	r, err := fhirRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := h.api.Search(c.UserContext(), strings.Clone(c.Params("type")), r)
-	if err != nil {
-		return err
-	}
-	return sendFHIR(c, body)
+	return answerFHIR(c, func(ctx context.Context, r fhirapi.Request) ([]byte, error) {
+		return h.api.Search(ctx, strings.Clone(c.Params("type")), r)
+	})
 }
 
 // Everything answers Patient/{id}/$everything.
@@ -316,15 +323,9 @@ func (h *FHIR) Search(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/Patient/{id}/$everything [get]
 func (h *FHIR) Everything(c *fiber.Ctx) error {
-	r, err := fhirRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := h.api.Everything(c.UserContext(), strings.Clone(c.Params("id")), r)
-	if err != nil {
-		return err
-	}
-	return sendFHIR(c, body)
+	return answerFHIR(c, func(ctx context.Context, r fhirapi.Request) ([]byte, error) {
+		return h.api.Everything(ctx, strings.Clone(c.Params("id")), r)
+	})
 }
 
 // Summary answers Patient/{id}/$summary.
@@ -351,15 +352,9 @@ func (h *FHIR) Everything(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/Patient/{id}/$summary [get]
 func (h *FHIR) Summary(c *fiber.Ctx) error {
-	r, err := fhirRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := h.api.Summary(c.UserContext(), strings.Clone(c.Params("id")), r)
-	if err != nil {
-		return err
-	}
-	return sendFHIR(c, body)
+	return answerFHIR(c, func(ctx context.Context, r fhirapi.Request) ([]byte, error) {
+		return h.api.Summary(ctx, strings.Clone(c.Params("id")), r)
+	})
 }
 
 // LastN answers Observation/$lastn.
@@ -389,15 +384,9 @@ func (h *FHIR) Summary(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/Observation/$lastn [get]
 func (h *FHIR) LastN(c *fiber.Ctx) error {
-	r, err := fhirRequest(c)
-	if err != nil {
-		return err
-	}
-	body, err := h.api.LastN(c.UserContext(), r)
-	if err != nil {
-		return err
-	}
-	return sendFHIR(c, body)
+	return answerFHIR(c, func(ctx context.Context, r fhirapi.Request) ([]byte, error) {
+		return h.api.LastN(ctx, r)
+	})
 }
 
 // FHIRResource documents a FHIR R4 resource: its resourceType and id, and the
