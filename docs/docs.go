@@ -8981,6 +8981,10 @@ const docTemplate = `{
         {
             "description": "Liveness and readiness, without a key.",
             "name": "health"
+        },
+        {
+            "description": "The read-only FHIR R4 API: reads, searches, $everything, $lastn, $summary. Errors are OperationOutcomes (application/fhir+json).",
+            "name": "fhir"
         }
     ]
 }`
