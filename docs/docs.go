@@ -6380,6 +6380,7 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "bad_request",
+                        "not_acceptable",
                         "malformed_body",
                         "validation_failed",
                         "unauthenticated",

@@ -23,7 +23,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,not_acceptable,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
