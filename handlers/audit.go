@@ -43,10 +43,12 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		insuranceNo, interactionID := subject.Get()
 		// Path parameters and the method are copied: Fiber reuses their memory after
 		// the handler, while the event may still be waiting for its insert.
-		if insuranceNo == "" {
+		// A FHIR route's id names a resource, not a record: its subject is what the
+		// answer disclosed alone.
+		if fhir := strings.HasPrefix(c.Route().Path, FHIRPrefix); !fhir && insuranceNo == "" {
 			insuranceNo = strings.Clone(c.Params("insurance_no"))
 		}
-		if interactionID == "" {
+		if fhir := strings.HasPrefix(c.Route().Path, FHIRPrefix); !fhir && interactionID == "" {
 			interactionID = strings.Clone(c.Params("id"))
 		}
 		route, method := c.Route().Path, strings.Clone(c.Method())
@@ -111,6 +113,9 @@ func next(c *fiber.Ctx) (err error) {
 
 // action names what a request does, from its method and route template.
 func action(method, route string) string {
+	if name, ok := fhirActions[route]; ok {
+		return name
+	}
 	name := strings.TrimPrefix(route, "/api/v1/")
 	name = strings.NewReplacer("/:insurance_no", "", "/:id", "", "/:version", ".version", "/:name", "", "/", ".").Replace(name)
 	if strings.HasPrefix(name, "suggestions.") { // a POST that computes and stores nothing
@@ -127,6 +132,16 @@ func action(method, route string) string {
 		return name + ".delete"
 	}
 	return name + "." + strings.ToLower(method)
+}
+
+// fhirActions name what the FHIR API's requests do, by route template.
+var fhirActions = map[string]string{
+	FHIRPrefix + "/:type":                   "fhir.search",
+	FHIRPrefix + "/:type/:id":               "fhir.read",
+	FHIRPrefix + "/:type/:id/_history/:vid": "fhir.vread",
+	FHIRPrefix + "/Patient/:id/$everything": "fhir.everything",
+	FHIRPrefix + "/Patient/:id/$summary":    "fhir.summary",
+	FHIRPrefix + "/Observation/$lastn":      "fhir.lastn",
 }
 
 // AuditEvents lists audit events.

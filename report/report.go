@@ -22,6 +22,7 @@ import (
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
+	"github.com/clinic/interactions/vitals"
 )
 
 // MaxVisitsListed is how many visits, the most recent, the page lists in its table;
@@ -46,6 +47,8 @@ var (
 		"title":    title,
 		"add":      func(a, b float64) float64 { return a + b },
 		"sub":      func(a, b float64) float64 { return a - b },
+		"flag":     flag,
+		"reading":  vitals.InterpretationDisplay,
 	}).Parse(pageTemplate))
 )
 

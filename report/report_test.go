@@ -73,7 +73,9 @@ func TestRenderContent(t *testing.T) {
 		"<b>Temperature</b> (°C): 12 readings; trend",
 		"<b>Blood pressure, systolic</b> (mmHg)",
 		"<b>Heart rate</b> (/min)",
-		"<td>ECG</td><td>Normal</td>", "<td>Blood pressure</td><td>120/80</td><td>mmHg</td>",
+		"<td>ECG</td><td>Normal</td><td></td><td></td>",
+		// 120/80 is above the 2017 ACC/AHA normal (below 120/80): marked high.
+		`<td>Blood pressure</td><td><b class="abnormal">120/80</b></td><td>mmHg</td><td><span class="abnormal">High</span></td>`,
 		"Influenza <span class=\"note\">×12</span>",
 		"<b>Every visit</b>",
 	)
@@ -82,8 +84,13 @@ func TestRenderContent(t *testing.T) {
 	if n := strings.Count(page, "<svg "); n != 6 {
 		t.Errorf("%d SVG elements, want 6", n)
 	}
-	if n := strings.Count(page, `<circle class="dot"`); n != 5*12 {
+	if n := strings.Count(page, `<circle class="dot`); n != 5*12 {
 		t.Errorf("%d dots, want 60", n)
+	}
+	// Every systolic (120) and diastolic (80) reading is high, and so is every fourth
+	// temperature (38.5 °C); no other reading is out of its range.
+	if n := strings.Count(page, `<circle class="dot abnormal"`); n != 12+12+3 {
+		t.Errorf("%d dots marked abnormal, want 27", n)
 	}
 	if n := strings.Count(page, `<line class="trend"`); n != 5 {
 		t.Errorf("%d trend lines, want 5", n)

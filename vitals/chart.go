@@ -42,6 +42,11 @@ type Point struct {
 	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	Value         float64   `json:"value" validate:"required" example:"38.4"`
 	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+	// Interpretation places the reading in its vital sign's adult reference range
+	// (HL7 ObservationInterpretation: N normal, L low, H high, LL critically low, HH
+	// critically high); absent for a metric without one (weight, health_status, a
+	// clinic's own).
+	Interpretation string `json:"interpretation,omitempty" enums:"N,L,H,LL,HH" example:"H"`
 }
 
 // Series is one numeric metric over time.
@@ -74,6 +79,10 @@ type Latest struct {
 	// Date is the interaction_date of the visit that recorded it.
 	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+	// Interpretation places a numeric value of a vital sign with a reference range in
+	// it, as a series' points do; for blood_pressure, the worse of its systolic and
+	// diastolic pressures. Absent otherwise.
+	Interpretation string `json:"interpretation,omitempty" enums:"N,L,H,LL,HH" example:"H"`
 }
 
 // Problem is a value of a numeric metric that could not be read, so it is in no
@@ -175,7 +184,8 @@ func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
 		unit := units.of(e.Key, name)
 		problem := Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value}
 		point := Point{Date: date, InteractionID: interactionID}
-		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID})
+		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID,
+			Interpretation: interpretValue(name, e.Value, unit)})
 		if name == BloodPressure {
 			systolic, diastolic, written, err := Pressure(e.Value)
 			if err != nil {
@@ -303,6 +313,26 @@ func latestUnit(value any, unit, name string) string {
 	return known[name].unit
 }
 
+// interpretValue interprets a value of the metric name as recorded, in unit (""
+// when none was given beside it): a number, a number with its unit, or for
+// blood_pressure "120/80", the worse of its two pressures. It returns "" for a value
+// it cannot read and a metric without a reference range.
+func interpretValue(name string, value any, unit string) string {
+	if name == BloodPressure {
+		systolic, diastolic, written, err := Pressure(value)
+		if err != nil {
+			return ""
+		}
+		unit = cmp.Or(written, unit)
+		return Worst(Interpret(Systolic, systolic, unit), Interpret(Diastolic, diastolic, unit))
+	}
+	n, written, err := Number(value)
+	if err != nil {
+		return ""
+	}
+	return Interpret(name, n, cmp.Or(written, unit))
+}
+
 // note keeps l when it is the newest value of its metric so far: the later visit,
 // or of two at the same time, the one with the greater id (as a history orders them).
 func (c *Chart) note(l Latest) {
@@ -407,5 +437,8 @@ func NewSeries(metric, unit string, points []Point) Series {
 	slices.SortFunc(points, func(a, b Point) int {
 		return cmp.Or(a.Date.Compare(b.Date), strings.Compare(a.InteractionID, b.InteractionID))
 	})
+	for i := range points {
+		points[i].Interpretation = Interpret(metric, points[i].Value, unit)
+	}
 	return Series{Metric: metric, Unit: unit, Points: points, Trend: trendOf(metric, points)}
 }
