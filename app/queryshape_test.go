@@ -53,6 +53,12 @@ var scatterGather = []struct{ step, collection, reason string }{
 		"cohorts are drawn over every patient: each shard streams its patients once"},
 	{"analytics", repository.InteractionsCollection,
 		"cohorts and the monthly counts are over every patient's visits: each shard streams its visits once"},
+	{"fhir search across patients", repository.InteractionsCollection,
+		"a FHIR search of every patient's Encounters has no patient to target: each shard answers from its interaction_date_id index, mongos merges the sorted pages"},
+	{"fhir search across patients", repository.PatientsCollection,
+		"a FHIR search of patients by name is the directory's: each shard answers from its sort_key_id index, mongos merges the sorted pages"},
+	{"fhir read", repository.PatientsCollection,
+		"a Patient id that is no insurance number may be the id of the Patient an import kept: found by the start of a search key, on every shard, from its search_keys index"},
 }
 
 // TestQueryShapes exercises every route of the API (and fails when one is left
@@ -82,7 +88,7 @@ func TestQueryShapes(t *testing.T) {
 		}
 	}
 	for _, r := range s.app.GetRoutes(true) {
-		if strings.HasPrefix(r.Path, "/api/v1/") && r.Method != "HEAD" && !called[r.Method+" "+r.Path] {
+		if (strings.HasPrefix(r.Path, "/api/v1/") || strings.HasPrefix(r.Path, "/fhir/R4/")) && r.Method != "HEAD" && !called[r.Method+" "+r.Path] {
 			t.Errorf("the exercise does not call %s %s", r.Method, r.Path)
 		}
 	}

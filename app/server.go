@@ -16,6 +16,7 @@ import (
 	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
 	"github.com/clinic/interactions/export"
+	"github.com/clinic/interactions/fhirapi"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/llm"
@@ -92,6 +93,8 @@ type Parts struct {
 	Idempotency  handlers.Idempotency
 	Records      handlers.Records
 	Exporter     handlers.Exporter
+	// FHIR serves the read-only FHIR R4 API.
+	FHIR handlers.FHIRAPI
 	// Audit keeps the audit trail.
 	Audit audit.TrailStore
 }
@@ -115,6 +118,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		Records:     db,
 		Exporter:    export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
+		FHIR:        fhirapi.New(patients, db, interactions, db, now),
 		Audit:       db,
 	}, cfg)
 }
@@ -253,6 +257,29 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
 	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
+
+	// The FHIR API reads what /api/v1 reads, behind the same guard. A clinician
+	// reads everything; a viewer reads by id and the operations on a named patient,
+	// and searches only naming the patient (patient=, or a Patient's name or
+	// identifier); auditors and admins read no chart. The capabilities need no key.
+	fhir := handlers.NewFHIR(parts.FHIR)
+	fhirRoute := func(path string, role fiber.Handler, handler fiber.Handler) {
+		stack := append(append([]fiber.Handler{}, guard...), role, handler)
+		app.Get(handlers.FHIRPrefix+path, stack...)
+	}
+	fhirChart := handlers.Allow(models.RoleClinician, models.RoleViewer)
+	fhirSearch := handlers.AllowNamed([]models.Role{models.RoleClinician}, []models.Role{models.RoleViewer}, handlers.FHIRNamesPatient)
+	var open []fiber.Handler
+	if cfg.ClientRateLimit > 0 {
+		open = append(open, handlers.ClientRateLimit(cfg.ClientRateLimit, s.refusals))
+	}
+	app.Get(handlers.FHIRPrefix+"/metadata", append(open, fhir.Metadata)...)
+	fhirRoute("/Observation/$lastn", fhirChart, fhir.LastN)
+	fhirRoute("/Patient/:id/$everything", fhirChart, fhir.Everything)
+	fhirRoute("/Patient/:id/$summary", fhirChart, fhir.Summary)
+	fhirRoute("/:type", fhirSearch, fhir.Search)
+	fhirRoute("/:type/:id", fhirChart, fhir.Read)
+	fhirRoute("/:type/:id/_history/:vid", fhirChart, fhir.VRead)
 	s.App = app
 	app.Server().Handler = s.answerUnknownMethods(app.Handler(), answer)
 	return s, nil

@@ -44,12 +44,17 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		insuranceNo, interactionID := subject.Get()
 		// Path parameters and the method are copied: Fiber reuses their memory after
 		// the handler, while the event may still be waiting for its insert.
-		pathNo := strings.Clone(c.Params("insurance_no"))
+		// A FHIR route's id names a resource, not a record: its subject is what the
+		// answer disclosed alone.
+		var pathNo, pathID string
+		if !strings.HasPrefix(c.Route().Path, FHIRPrefix) {
+			pathNo, pathID = strings.Clone(c.Params("insurance_no")), strings.Clone(c.Params("id"))
+		}
 		if insuranceNo == "" {
 			insuranceNo = pathNo
 		}
 		if interactionID == "" {
-			interactionID = strings.Clone(c.Params("id"))
+			interactionID = pathID
 		}
 		route, method := c.Route().Path, strings.Clone(c.Method())
 		event := models.AuditEvent{
@@ -132,6 +137,9 @@ func next(c *fiber.Ctx) (err error) {
 
 // action names what a request does, from its method and route template.
 func action(method, route string) string {
+	if name, ok := fhirActions[route]; ok {
+		return name
+	}
 	name := strings.TrimPrefix(route, "/api/v1/")
 	name = strings.NewReplacer("/:insurance_no", "", "/:id", "", "/:version", ".version", "/:name", "", "/", ".").Replace(name)
 	if strings.HasPrefix(name, "suggestions.") { // a POST that computes and stores nothing
@@ -148,6 +156,16 @@ func action(method, route string) string {
 		return name + ".delete"
 	}
 	return name + "." + strings.ToLower(method)
+}
+
+// fhirActions name what the FHIR API's requests do, by route template.
+var fhirActions = map[string]string{
+	FHIRPrefix + "/:type":                   "fhir.search",
+	FHIRPrefix + "/:type/:id":               "fhir.read",
+	FHIRPrefix + "/:type/:id/_history/:vid": "fhir.vread",
+	FHIRPrefix + "/Patient/:id/$everything": "fhir.everything",
+	FHIRPrefix + "/Patient/:id/$summary":    "fhir.summary",
+	FHIRPrefix + "/Observation/$lastn":      "fhir.lastn",
 }
 
 // AuditEvents lists audit events.

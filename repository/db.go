@@ -95,6 +95,8 @@ type SideIndex interface {
 	// HistoryIDs returns the ids of the first n interactions q selects, in the order
 	// of a history: newest first, ties by id descending.
 	HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error)
+	// HistoryCount counts the interactions q selects, its cursor aside.
+	HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error)
 	// AuditEventIDs returns the ids of the first n audit events q selects (its
 	// InsuranceNo aside), newest first, ties by id descending.
 	AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error)

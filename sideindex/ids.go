@@ -16,6 +16,37 @@ import (
 // words, without those entered in error unless asked, after the cursor. It returns
 // the ids of the first n, and the errors of the store's SQLite file.
 func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+	w := historyWhere(q)
+	date := field(models.FieldInteractionDate)
+	w.after(date, q.After, q.Ascending)
+	order := historyOrder
+	if q.Ascending {
+		order = oldestFirst
+	}
+	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+}
+
+// HistoryCount counts what HistoryIDs selects, the cursor aside, from the history's
+// index. It returns the errors of the store's SQLite file.
+func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error) {
+	w := historyWhere(q)
+	db, table, err := x.files.table(ctx, x.database, repository.InteractionsCollection)
+	if err != nil || table == "" {
+		return 0, err
+	}
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	var count int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, cond), w.args...).Scan(&count); err != nil {
+		return 0, fmt.Errorf("count %s: %w", repository.InteractionsCollection, err)
+	}
+	return count, nil
+}
+
+// historyWhere is the condition of what q selects, its cursor aside.
+func historyWhere(q models.HistoryQuery) where {
 	var w where
 	if q.InsuranceNo != "" {
 		w.add(field(models.FieldInsuranceNo)+" = ?", q.InsuranceNo)
@@ -55,12 +86,7 @@ func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]
 			w.add("EXISTS ("+labels+")", args...)
 		}
 	}
-	w.after(date, q.After, q.Ascending)
-	order := historyOrder
-	if q.Ascending {
-		order = oldestFirst
-	}
-	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+	return w
 }
 
 // PatientIDs selects what the repository's query of patients selects, in its order:
