@@ -69,15 +69,25 @@ var accessRules = []accessRule{
 	{route: "GET /api/v1/keys", roles: admin},
 	{route: "GET /api/v1/keys/:name", roles: admin},
 	{route: "DELETE /api/v1/keys/:name", roles: admin},
+	// The FHIR API: a viewer searches only naming the patient.
+	{route: "GET /fhir/R4/:type", roles: clinician},
+	{route: "GET /fhir/R4/:type", query: "?identifier=A11", roles: chart},
+	{route: "GET /fhir/R4/:type/:id", roles: chart},
+	{route: "GET /fhir/R4/:type/:id/_history/:vid", roles: chart},
+	{route: "GET /fhir/R4/Observation/$lastn", query: "?patient=A11", roles: chart},
+	{route: "GET /fhir/R4/Patient/:id/$everything", roles: chart, heavy: true},
+	{route: "GET /fhir/R4/Patient/:id/$summary", roles: chart, heavy: true},
 }
 
-// checkAccessRules fails t unless accessRules has a rule for every /api/v1 route of
-// e's server, and names no other.
+// checkAccessRules fails t unless accessRules has a rule for every route of e's
+// server that needs a key (under /api/v1 and /fhir/R4, but the FHIR capabilities),
+// and names no other.
 func checkAccessRules(t *testing.T, e *env) {
 	t.Helper()
 	served := map[string]bool{}
 	for _, r := range e.app.GetRoutes(true) {
-		if strings.HasPrefix(r.Path, "/api/v1/") && r.Method != "HEAD" {
+		keyed := strings.HasPrefix(r.Path, "/api/v1/") || strings.HasPrefix(r.Path, "/fhir/R4/") && r.Path != "/fhir/R4/metadata"
+		if keyed && r.Method != "HEAD" {
 			served[r.Method+" "+r.Path] = true
 		}
 	}
@@ -97,8 +107,24 @@ func checkAccessRules(t *testing.T, e *env) {
 // parameters those of accessEnv's records.
 func requestOf(a accessRule) (method, path string) {
 	method, path, _ = strings.Cut(a.route, " ")
+	if strings.HasPrefix(path, "/fhir/") {
+		path = strings.NewReplacer(":type", "Patient", ":id", "A11", ":vid", "1").Replace(path)
+	}
 	path = strings.NewReplacer(":insurance_no", "A11", ":id", "1", ":version", "1", ":name", "nobody").Replace(path)
 	return method, path + a.query
+}
+
+// assertRefused fails t unless res is a refusal with status and, on /api/v1, code
+// (the FHIR API answers an OperationOutcome).
+func assertRefused(t *testing.T, path string, res response, status int, code string) {
+	t.Helper()
+	if strings.HasPrefix(path, "/fhir/") {
+		if res.status != status {
+			t.Errorf("status %d, want %d\n%s", res.status, status, res.body)
+		}
+		return
+	}
+	assertError(t, res, status, code)
 }
 
 // accessEnv returns an env holding the patient A11 with one interaction, 1.
@@ -110,9 +136,9 @@ func accessEnv(t *testing.T) *env {
 	return e
 }
 
-// TestRoleMatrix sends a request of every /api/v1 route, by every rule of it, with a
-// key of every role: each is refused with 403 forbidden exactly where its rule does
-// not name the role. A route of the server without a rule fails the test.
+// TestRoleMatrix sends a request of every route that needs a key, by every rule of
+// it, with a key of every role: each is refused with 403 forbidden exactly where its
+// rule does not name the role. A route of the server without a rule fails the test.
 func TestRoleMatrix(t *testing.T) {
 	e := accessEnv(t)
 	checkAccessRules(t, e)
@@ -122,7 +148,7 @@ func TestRoleMatrix(t *testing.T) {
 				method, path := requestOf(a)
 				res := e.as(role).doBeyondContract(method, path, "")
 				if !slices.Contains(a.roles, role) {
-					assertError(t, res, 403, "forbidden")
+					assertRefused(t, path, res, 403, "forbidden")
 					return
 				}
 				if res.status == 403 || res.status == 401 || res.status >= 500 {
@@ -192,7 +218,7 @@ func TestHeavyRequests(t *testing.T) {
 		method, path := requestOf(a)
 		res := e.doBeyondContract(method, path, "")
 		if a.heavy {
-			assertError(t, res, 429, "rate_limited")
+			assertRefused(t, path, res, 429, "rate_limited")
 			if got := res.header.Get("Retry-After"); got != "1" {
 				t.Errorf("%s%s: Retry-After %q, want 1", a.route, a.query, got)
 			}

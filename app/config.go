@@ -59,8 +59,9 @@ type Config struct {
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
 	// HeavyRequestsPerKey is how many heavy requests (summary, report, export,
-	// analytics, similar patients, suggestions) an API key may have running at once
-	// (HEAVY_REQUESTS_PER_KEY, default 2; 0 turns the limit off).
+	// analytics, similar patients, suggestions, FHIR $everything and $summary) an API
+	// key may have running at once (HEAVY_REQUESTS_PER_KEY, default 2; 0 turns the
+	// limit off).
 	HeavyRequestsPerKey int
 	// AuthFailureLimit is how many failed authentications a client address may
 	// have a minute before its requests are refused without looking their key up

@@ -129,6 +129,18 @@ func TestDisclosuresAreAudited(t *testing.T) {
 	record("suggestions of a context", request("suggestions", "POST", "/api/v1/suggestions/questions",
 		`{"ailment":"hypertension"}`), "H1", "H2")
 	record("counts by month", request("counts by month", "GET", "/api/v1/analytics/labels", ""))
+	// The FHIR API notes whom its answers disclose itself: a search across patients
+	// names every patient it found.
+	fhirSearch, bundle := e.fhirGet(200, "/fhir/R4/Encounter?_count=3")
+	var found []string
+	for _, entry := range bundle["entry"].([]any) {
+		ref := entry.(map[string]any)["resource"].(map[string]any)["subject"].(map[string]any)["reference"].(string)
+		found = append(found, strings.TrimPrefix(ref, "Patient/"))
+	}
+	if len(found) != 3 {
+		t.Fatalf("the FHIR search's page: %v", found)
+	}
+	record("FHIR search across patients", fhirSearch, found...)
 
 	auditor := e.as(models.RoleAuditor)
 	listed := map[string]map[string]map[string]any{} // patient -> request id -> event

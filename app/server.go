@@ -221,8 +221,9 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	write := handlers.Allow(models.RoleClinician)
 	across := handlers.Allow(models.RoleClinician)
 	chart := handlers.Allow(models.RoleClinician, models.RoleViewer)
-	findPatient := handlers.AllowNarrowed(models.RoleViewer, "q", models.RoleClinician)
-	searchPatient := handlers.AllowNarrowed(models.RoleViewer, "insurance_no", models.RoleClinician)
+	viewer := []models.Role{models.RoleViewer}
+	findPatient := handlers.AllowNamed([]models.Role{models.RoleClinician}, viewer, handlers.QueryNames("q"))
+	searchPatient := handlers.AllowNamed([]models.Role{models.RoleClinician}, viewer, handlers.QueryNames("insurance_no"))
 	auditor := handlers.Allow(models.RoleAuditor)
 	admin := handlers.Allow(models.RoleAdmin)
 	// A key runs at most cfg.HeavyRequests of these at once.
@@ -263,8 +264,8 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	// and searches only naming the patient (patient=, or a Patient's name or
 	// identifier); auditors and admins read no chart. The capabilities need no key.
 	fhir := handlers.NewFHIR(parts.FHIR)
-	fhirRoute := func(path string, role fiber.Handler, handler fiber.Handler) {
-		stack := append(append([]fiber.Handler{}, guard...), role, handler)
+	fhirRoute := func(path string, role fiber.Handler, handler ...fiber.Handler) {
+		stack := append(append(append([]fiber.Handler{}, guard...), role), handler...)
 		app.Get(handlers.FHIRPrefix+path, stack...)
 	}
 	fhirChart := handlers.Allow(models.RoleClinician, models.RoleViewer)
@@ -275,8 +276,9 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	}
 	app.Get(handlers.FHIRPrefix+"/metadata", append(open, fhir.Metadata)...)
 	fhirRoute("/Observation/$lastn", fhirChart, fhir.LastN)
-	fhirRoute("/Patient/:id/$everything", fhirChart, fhir.Everything)
-	fhirRoute("/Patient/:id/$summary", fhirChart, fhir.Summary)
+	// A patient's whole chart, as the export and the summary read it.
+	fhirRoute("/Patient/:id/$everything", fhirChart, heavy, fhir.Everything)
+	fhirRoute("/Patient/:id/$summary", fhirChart, heavy, fhir.Summary)
 	fhirRoute("/:type", fhirSearch, fhir.Search)
 	fhirRoute("/:type/:id", fhirChart, fhir.Read)
 	fhirRoute("/:type/:id/_history/:vid", fhirChart, fhir.VRead)

@@ -19,9 +19,10 @@ func as(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func TestAllowNarrowed(t *testing.T) {
+func TestAllowNamedByQuery(t *testing.T) {
 	app := fiber.New(fiber.Config{ErrorHandler: ErrorHandler(slog.New(slog.DiscardHandler))})
-	app.Get("/patients", as, AllowNarrowed(models.RoleViewer, "q", models.RoleClinician), func(c *fiber.Ctx) error {
+	viewer := []models.Role{models.RoleViewer}
+	app.Get("/patients", as, AllowNamed([]models.Role{models.RoleClinician}, viewer, QueryNames("q")), func(c *fiber.Ctx) error {
 		return c.SendStatus(fiber.StatusNoContent)
 	})
 	for _, tc := range []struct {
