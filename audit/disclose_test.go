@@ -169,3 +169,21 @@ func TestHashCoversPatients(t *testing.T) {
 		}
 	}
 }
+
+// TestPatientsPastTheIndexBound checks that an answer naming more patients than the
+// index of audit events by patient holds for one event keeps its count and digest
+// over all of them, and the index the first MaxDisclosedPatients.
+func TestPatientsPastTheIndexBound(t *testing.T) {
+	all := make([]string, models.MaxDisclosedPatients+500)
+	for i := range all {
+		all[i] = fmt.Sprintf("Q%05d", i)
+	}
+	var e models.AuditEvent
+	e.SetPatients(all)
+	if len(e.Patients) != models.MaxEventPatients || e.PatientsCount != len(all) || e.PatientsDigest != models.PatientsDigest(all) {
+		t.Errorf("%d listed, count %d, digest %q", len(e.Patients), e.PatientsCount, e.PatientsDigest)
+	}
+	if got := e.Disclosed(); !slices.Equal(got, all[:models.MaxDisclosedPatients]) {
+		t.Errorf("the index holds %d, from %v", len(got), got[:min(3, len(got))])
+	}
+}

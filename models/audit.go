@@ -60,10 +60,17 @@ type AuditEvent struct {
 // page of any listing.
 const MaxEventPatients = MaxPageSize
 
+// MaxDisclosedPatients is the most patients the index of audit events by patient
+// holds for one event (Disclosed). No route's answer names as many (a page holds at
+// most MaxPageSize records, and an aggregate fewer): only insurance numbers written
+// into records' own fields could, and they would cost every read of those records
+// a row each.
+const MaxDisclosedPatients = 10 * MaxPageSize
+
 // SetPatients records in e that its answer disclosed the patients nos (repeats, and
 // what is not an insurance number (see ValidIdentifier), are dropped): Patients, and
-// PatientsCount and PatientsDigest past MaxEventPatients. Disclosed returns them all
-// until e is stored.
+// PatientsCount and PatientsDigest past MaxEventPatients. Disclosed returns them all,
+// up to MaxDisclosedPatients, until e is stored.
 func (e *AuditEvent) SetPatients(nos []string) {
 	var all []string
 	for _, no := range nos {
@@ -73,7 +80,7 @@ func (e *AuditEvent) SetPatients(nos []string) {
 	}
 	slices.Sort(all)
 	all = slices.Compact(all)
-	e.disclosed = all
+	e.disclosed = all[:min(len(all), MaxDisclosedPatients)]
 	e.Patients, e.PatientsCount, e.PatientsDigest = nil, 0, ""
 	if len(all) == 0 {
 		return
@@ -85,7 +92,8 @@ func (e *AuditEvent) SetPatients(nos []string) {
 }
 
 // Disclosed returns every patient e's answer disclosed, sorted: those given to
-// SetPatients, or, for an event read back from the store, Patients.
+// SetPatients (the first MaxDisclosedPatients), or, for an event read back from the
+// store, Patients.
 func (e AuditEvent) Disclosed() []string {
 	if e.disclosed != nil {
 		return e.disclosed
