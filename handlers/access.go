@@ -8,6 +8,26 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
+// AllowNamed returns middleware that lets through principals with one of roles, and
+// those with one of named only when names reports that the request names the
+// patient it is about.
+func AllowNamed(roles, named []models.Role, names func(*fiber.Ctx) bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		role := principal(c).Role
+		for _, r := range roles {
+			if r == role {
+				return c.Next()
+			}
+		}
+		for _, r := range named {
+			if r == role && names(c) {
+				return c.Next()
+			}
+		}
+		return models.ErrForbidden
+	}
+}
+
 // QueryNames returns a test for AllowNamed: whether the request's query gives param
 // a value, such as a name to find a patient by, or the insurance number of the one
 // patient a search is about.
