@@ -249,13 +249,22 @@ func (s *shapeEnv) exercise() {
 	s.at("audit")
 	for _, path := range []string{
 		"/api/v1/audit?limit=2",
-		"/api/v1/audit?insurance_no=A11&from=2020-01-01",
 		"/api/v1/audit?action=interactions.read",
 		"/api/v1/audit/verify",
 	} {
 		if res := auditor.do("GET", path, ""); res.status != 200 {
 			s.t.Fatalf("audit: GET %s: status %d\n%s", path, res.status, res.body)
 		}
+	}
+	s.at("audit of a patient")
+	path := "/api/v1/audit?insurance_no=A11&key_name=shape-clinician&from=2020-01-01&limit=1"
+	first := auditor.do("GET", path, "")
+	next, _ := first.json(s.t)["next_cursor"].(string)
+	if first.status != 200 || next == "" {
+		s.t.Fatalf("audit: GET %s: status %d, want a first page\n%s", path, first.status, first.body)
+	}
+	if res := auditor.do("GET", path+"&cursor="+url.QueryEscape(next), ""); res.status != 200 {
+		s.t.Fatalf("audit: GET %s and its cursor: status %d\n%s", path, res.status, res.body)
 	}
 	s.at("")
 }

@@ -28,6 +28,7 @@ var shardKeys = map[string]string{
 // unsharded are the collections the operations guide leaves unsharded, on the primary shard.
 var unsharded = []string{
 	repository.AuditEventsCollection,
+	repository.AuditDisclosuresCollection,
 	repository.AuditChainsCollection,
 	repository.AuditCheckpointsCollection,
 	repository.IdempotencyKeysCollection,
@@ -100,6 +101,12 @@ func TestQueryShapes(t *testing.T) {
 		return q.step == "read interaction" && q.collection == repository.InteractionsCollection && targets(q.filter, "insurance_no")
 	}) {
 		t.Error("reading an interaction by id sent no query of interactions naming its insurance number")
+	}
+	if !slices.ContainsFunc(qs, func(q query) bool {
+		return q.step == "audit of a patient" && q.collection == repository.AuditDisclosuresCollection && len(q.sort) > 0 &&
+			slices.Contains(equalities(q.filter), "insurance_no") && field(q.filter, "$or") != nil
+	}) {
+		t.Error("the audit events of a patient, past their first page, were not read from the index of audit events by patient")
 	}
 	for _, check := range []struct {
 		name       string

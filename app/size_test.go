@@ -26,6 +26,10 @@ func (counts) AuditEventIDs(context.Context, models.AuditQuery, int) ([]string, 
 	return nil, nil
 }
 
+func (counts) AuditDisclosures(context.Context, models.AuditQuery, int) ([]models.AuditDisclosure, error) {
+	return nil, nil
+}
+
 func TestWarnIfLarge(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

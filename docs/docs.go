@@ -474,7 +474,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.",
+                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors. By patient: every event that names the patient as its subject or whose answer disclosed their data (patients, or beyond its first 100 patients_count and patients_digest); with key_name or action too, a page reads at most 1000 of the patient's events and may hold fewer than limit, with a next_cursor.",
                 "produces": [
                     "application/json"
                 ],
@@ -486,7 +486,7 @@ const docTemplate = `{
                 "parameters": [
                     {
                         "type": "string",
-                        "description": "Events touching this patient",
+                        "description": "Events naming this patient, or disclosing their data",
                         "name": "insurance_no",
                         "in": "query"
                     },
@@ -765,7 +765,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.",
+                "description": "Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added. A viewer key must give insurance_no: it reads one patient's visits, not everyone's.",
                 "produces": [
                     "application/json"
                 ],
@@ -2948,7 +2948,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page.",
+                "description": "The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page. A viewer key must give q: it finds a patient, it does not list them all.",
                 "produces": [
                     "application/json"
                 ],
@@ -7758,6 +7758,22 @@ const docTemplate = `{
                 "method": {
                     "type": "string",
                     "example": "GET"
+                },
+                "patients": {
+                    "description": "Patients are the insurance numbers of the patients whose data the answer\ndisclosed, sorted: all of them, or the first MaxEventPatients when there were\nmore (see PatientsCount).",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "patients_count": {
+                    "description": "PatientsCount, set only when the answer disclosed more patients than Patients\nholds, is how many it disclosed.",
+                    "type": "integer",
+                    "example": 180
+                },
+                "patients_digest": {
+                    "description": "PatientsDigest, set with PatientsCount, is the hex SHA-256 of the sorted list of\nall of them, each written \"\u003clength\u003e:\u003cinsurance number\u003e;\": the audit listing by\ninsurance number finds every one, and they hash to it.",
+                    "type": "string"
                 },
                 "prev_hash": {
                     "type": "string"

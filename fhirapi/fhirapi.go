@@ -79,6 +79,7 @@ func disclosed(ctx context.Context, insuranceNos ...string) {
 	for _, no := range insuranceNos {
 		audit.Touch(ctx, no, "")
 	}
+	audit.Disclose(ctx, insuranceNos...)
 }
 
 // ErrUnknownType is the error of a resource type the API does not serve.

@@ -58,6 +58,9 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		case fiber.StatusServiceUnavailable:
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(RetryAfterUnavailable))
 		}
+		if errors.Is(err, models.ErrTooManyHeavy) {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(RetryAfterHeavy))
+		}
 		if status >= fiber.StatusInternalServerError {
 			logger.ErrorContext(c.UserContext(), "request failed",
 				"request_id", requestID(c), "route", c.Route().Path, "status", status, "error", err.Error())
@@ -217,6 +220,9 @@ func classify(err error) (int, ErrorBody) {
 			Message: "send a valid API key as Authorization: Bearer <key>"}
 	case errors.Is(err, models.ErrForbidden):
 		return fiber.StatusForbidden, ErrorBody{Code: "forbidden", Message: "this API key's role does not allow this request"}
+	case errors.Is(err, models.ErrTooManyHeavy):
+		return fiber.StatusTooManyRequests, ErrorBody{Code: "rate_limited",
+			Message: "this API key has as many heavy requests (summaries, reports, exports, analyses) running as it may; retry after the time in Retry-After"}
 	case errors.Is(err, models.ErrRateLimited):
 		return fiber.StatusTooManyRequests, ErrorBody{Code: "rate_limited",
 			Message: "too many requests for this API key; retry after the time in Retry-After"}

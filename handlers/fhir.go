@@ -75,26 +75,6 @@ func FHIRNamesPatient(c *fiber.Ctx) bool {
 	return fhirapi.NamesPatient(params)
 }
 
-// AllowNamed returns middleware that lets through principals with one of roles, and
-// those with one of named only when names reports that the request names the
-// patient it is about.
-func AllowNamed(roles, named []models.Role, names func(*fiber.Ctx) bool) fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		role := principal(c).Role
-		for _, r := range roles {
-			if r == role {
-				return c.Next()
-			}
-		}
-		for _, r := range named {
-			if r == role && names(c) {
-				return c.Next()
-			}
-		}
-		return models.ErrForbidden
-	}
-}
-
 // answerFHIR reads a FHIR request, calls call with it and writes what it returns.
 func answerFHIR(c *fiber.Ctx, call func(ctx context.Context, r fhirapi.Request) ([]byte, error)) error {
 	r, err := fhirRequest(c)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
@@ -150,6 +151,7 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 		}
 	}
 	items := s.Suggestions(limit)
+	audit.Disclose(ctx, s.Disclosed(items)...)
 	answer := QuestionSuggestions{SimilarVisits: s.Similar(), Source: summary.SourceDeterministic, Items: items}
 	if h.writer != nil {
 		var err error
@@ -302,6 +304,7 @@ func (h *Handler) Cohorts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	audit.Disclose(ctx, space.SmallCohortMembers(clustering)...)
 	answer := Cohorts{K: len(clustering.Sizes), Patients: len(space.Profiles), Iterations: clustering.Iterations,
 		Inertia: math.Round(clustering.Inertia), Cohorts: cohorts, Members: MemberPage{Items: []Member{}}}
 	page, more, err := space.Members(ctx, clustering, cohort, after, limit)

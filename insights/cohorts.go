@@ -16,6 +16,13 @@ import (
 // ailment for it to describe the cohort.
 const dominantShare = 0.5
 
+// MinGroupSize is the fewest patients an aggregate may be computed from without
+// disclosing them: a cohort's description computed from fewer members, or a
+// suggested question asked in the visits of fewer patients, tells of those patients'
+// records, and the audit trail records them as disclosed (see SmallCohortMembers and
+// Suggester.Disclosed).
+const MinGroupSize = 5
+
 // Cohort describes one cluster of patients.
 type Cohort struct {
 	Cohort int `json:"cohort" validate:"required" example:"0"`
@@ -69,6 +76,18 @@ func (s *Space) Describe(ctx context.Context, c Clustering, names *Names) ([]Coh
 		out[id] = s.describe(id, m, names)
 	}
 	return out, nil
+}
+
+// SmallCohortMembers returns the insurance numbers of the members of c's cohorts of
+// fewer than MinGroupSize members, whose descriptions (see Describe) disclose them.
+func (s *Space) SmallCohortMembers(c Clustering) []string {
+	var out []string
+	for i, a := range c.Assign {
+		if c.Sizes[a] < MinGroupSize {
+			out = append(out, s.Profiles[i].InsuranceNo)
+		}
+	}
+	return out
 }
 
 // Members returns one page of c's members over s's profiles, ordered by cohort then

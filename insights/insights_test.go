@@ -469,6 +469,59 @@ func TestMonthly(t *testing.T) {
 	}
 }
 
+func TestSmallCohortMembers(t *testing.T) {
+	s := &Space{}
+	c := Clustering{Sizes: []int{MinGroupSize, MinGroupSize - 1, 1}}
+	for cohort, size := range c.Sizes {
+		for i := range size {
+			s.Profiles = append(s.Profiles, Profile{InsuranceNo: fmt.Sprintf("C%d-%d", cohort, i)})
+			c.Assign = append(c.Assign, cohort)
+		}
+	}
+	got := s.SmallCohortMembers(c)
+	slices.Sort(got)
+	if want := []string{"C1-0", "C1-1", "C1-2", "C1-3", "C2-0"}; !slices.Equal(got, want) {
+		t.Errorf("members of small cohorts %v, want %v", got, want)
+	}
+}
+
+func TestSuggestionsDisclosed(t *testing.T) {
+	s := NewSuggester(QuestionContext{Ailment: "Influenza"})
+	// "Since when?" is asked by MinGroupSize patients, "Travelled?" by one patient in
+	// two visits and by another, "Vaccinated?" by one.
+	for i := range MinGroupSize {
+		s.Add(visit(fmt.Sprintf("s%d", i), fmt.Sprintf("P%d", i), i, func(in *models.Interaction) {
+			in.Ailment, in.QA = "influenza", bson.D{{Key: "Since when?", Value: "2 days"}}
+		}))
+	}
+	for i, no := range []string{"T1", "T1", "T2"} {
+		s.Add(visit(fmt.Sprintf("t%d", i), no, i, func(in *models.Interaction) {
+			in.Ailment, in.QA = "influenza", bson.D{{Key: "Travelled?", Value: "no"}}
+		}))
+	}
+	s.Add(visit("v", "V1", 0, func(in *models.Interaction) {
+		in.Ailment, in.QA = "influenza", bson.D{{Key: "Vaccinated?", Value: "no"}}
+	}))
+	items := s.Suggestions(10)
+	if len(items) != 3 {
+		t.Fatalf("suggestions %+v", items)
+	}
+	for _, tc := range []struct {
+		items []Suggestion
+		want  []string
+	}{
+		{items, []string{"T1", "T2", "V1"}},
+		{items[:1], nil},
+		{items[1:2], []string{"T1", "T2"}},
+	} {
+		got := s.Disclosed(tc.items)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Disclosed(%v) = %v, want %v", tc.items, got, tc.want)
+		}
+	}
+}
+
 // TestSpaceStopsAtTheDeadline checks that building a space, finding the nearest
 // patients, describing cohorts and paging their members each stop with the
 // context's error at the request's deadline.

@@ -61,7 +61,7 @@ func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Inte
 	if err != nil {
 		tb.Fatal(err)
 	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleViewer})
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleClinician})
 	if err != nil {
 		tb.Fatal(err)
 	}
