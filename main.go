@@ -18,6 +18,8 @@
 //	@tag.description			API keys and their roles. For admins.
 //	@tag.name					health
 //	@tag.description			Liveness and readiness, without a key.
+//	@tag.name					fhir
+//	@tag.description			The read-only FHIR R4 API: reads, searches, $everything, $lastn, $summary. Errors are OperationOutcomes (application/fhir+json).
 //	@securityDefinitions.apikey	BearerAuth
 //	@in							header
 //	@name						Authorization

@@ -3,10 +3,8 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,66 +13,6 @@ import (
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 )
-
-// TestRoles sends a request of every route class with a key of every role: each is
-// allowed exactly where its role says, and refused with 403 elsewhere.
-func TestRoles(t *testing.T) {
-	e := newEnv(t)
-	e.createPatient("A11")
-	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"1","insurance_no":"A11"}`)
-
-	routes := []struct {
-		class  string
-		method string
-		path   string
-		body   string
-		ok     int
-	}{
-		{"patient read", "GET", "/api/v1/patients/A11", "", 200},
-		{"patient history", "GET", "/api/v1/patients/A11/history", "", 200},
-		{"interaction read", "GET", "/api/v1/interactions/1", "", 200},
-		{"interaction versions", "GET", "/api/v1/interactions/1/history/1", "", 200},
-		{"search", "GET", "/api/v1/patients/A11/interactions?label=fever", "", 200},
-		{"patient write", "POST", "/api/v1/patients", `{"insurance_no":"%s"}`, 201},
-		{"interaction write", "POST", "/api/v1/interactions", `{"insurance_no":"A11"}`, 201},
-		{"amendment", "PATCH", "/api/v1/patients/A11", `{"addr":"%s"}`, 200},
-		{"audit", "GET", "/api/v1/audit", "", 200},
-		{"audit verify", "GET", "/api/v1/audit/verify", "", 200},
-		{"key list", "GET", "/api/v1/keys", "", 200},
-		{"key create", "POST", "/api/v1/keys", `{"name":"%s","role":"viewer"}`, 201},
-	}
-	allowed := map[models.Role][]string{
-		models.RoleClinician: {"patient read", "patient history", "interaction read", "interaction versions", "search", "patient write", "interaction write", "amendment"},
-		models.RoleViewer:    {"patient read", "patient history", "interaction read", "interaction versions", "search"},
-		models.RoleAuditor:   {"audit", "audit verify"},
-		models.RoleAdmin:     {"key list", "key create"},
-	}
-	n := 0
-	for _, role := range models.Roles() {
-		for _, r := range routes {
-			t.Run(string(role)+" "+r.class, func(t *testing.T) {
-				n++
-				body := r.body
-				if strings.Contains(body, "%s") {
-					body = fmt.Sprintf(body, fmt.Sprintf("R%d", n))
-				}
-				var headers []string
-				if r.method == "PATCH" {
-					version := e.as(models.RoleViewer).mustDo(200, "GET", "/api/v1/patients/A11", "")["version"]
-					headers = []string{"If-Match", fmt.Sprintf(`"%v"`, version)}
-				}
-				res := e.as(role).do(r.method, r.path, body, headers...)
-				if slices.Contains(allowed[role], r.class) {
-					if res.status != r.ok {
-						t.Errorf("%s %s as %s: %d, want %d\n%s", r.method, r.path, role, res.status, r.ok, res.body)
-					}
-					return
-				}
-				assertError(t, res, 403, "forbidden")
-			})
-		}
-	}
-}
 
 // TestUnauthenticated checks that every way of lacking a valid key gets the same 401,
 // which does not say which way it was.

@@ -60,6 +60,11 @@ type Config struct {
 	// ClientRateLimit is how many requests a client address may make a minute, with
 	// or without a key (CLIENT_RATE_LIMIT_PER_MINUTE, default 3000; 0 turns it off).
 	ClientRateLimit int
+	// HeavyRequestsPerKey is how many heavy requests (summary, report, export,
+	// analytics, similar patients, suggestions, FHIR $everything and $summary) an API
+	// key may have running at once (HEAVY_REQUESTS_PER_KEY, default 2; 0 turns the
+	// limit off).
+	HeavyRequestsPerKey int
 	// AuthFailureLimit is how many failed authentications a client address may
 	// have a minute before its requests are refused without looking their key up
 	// (AUTH_FAILURE_LIMIT_PER_MINUTE, default 60; 0 turns it off).
@@ -138,6 +143,7 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 	}{
 		{"RATE_LIMIT_PER_MINUTE", "600", &cfg.RateLimit},
 		{"CLIENT_RATE_LIMIT_PER_MINUTE", "3000", &cfg.ClientRateLimit},
+		{"HEAVY_REQUESTS_PER_KEY", "2", &cfg.HeavyRequestsPerKey},
 		{"AUTH_FAILURE_LIMIT_PER_MINUTE", "60", &cfg.AuthFailureLimit},
 	} {
 		n, err := strconv.Atoi(get(r.key, r.def))

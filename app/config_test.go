@@ -204,6 +204,24 @@ func TestLanguageModelConfig(t *testing.T) {
 	}
 }
 
+func TestHeavyRequestsConfig(t *testing.T) {
+	for _, tt := range []struct {
+		value string
+		want  int
+		err   bool
+	}{
+		{"", 2, false}, {"0", 0, false}, {"5", 5, false}, {"-1", 0, true}, {"two", 0, true},
+	} {
+		cfg, err := app.ConfigFrom(func(k string) string { return map[string]string{"HEAVY_REQUESTS_PER_KEY": tt.value}[k] })
+		switch {
+		case tt.err && (err == nil || !strings.HasPrefix(err.Error(), "HEAVY_REQUESTS_PER_KEY:")):
+			t.Errorf("%q: error %v, want one naming HEAVY_REQUESTS_PER_KEY", tt.value, err)
+		case !tt.err && (err != nil || cfg.HeavyRequestsPerKey != tt.want):
+			t.Errorf("%q: %d, %v; want %d", tt.value, cfg.HeavyRequestsPerKey, err, tt.want)
+		}
+	}
+}
+
 // TestLanguageModelTransport checks that LLM_BASE_URL sends the model what it sends
 // over TLS, or in plain http to this machine alone, and that the free text of the
 // records goes to it only when LLM_SEND_FREE_TEXT says so.

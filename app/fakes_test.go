@@ -12,6 +12,7 @@ import (
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/export"
+	"github.com/clinic/interactions/fhirapi"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
@@ -49,6 +50,7 @@ func fakeParts(now func() time.Time) (app.Parts, *fakeTrail) {
 		Idempotency:  fakeIdempotency{},
 		Records:      fakeRecords{},
 		Exporter:     fakeExporter{},
+		FHIR:         fakeFHIR{},
 		Audit:        trail,
 	}, trail
 }
@@ -57,6 +59,27 @@ var (
 	fakePatient     = models.Patient{InsuranceNo: "A11", FName: "Test", LName: "Patient", Version: 1}
 	fakeInteraction = models.Interaction{ID: "1", InsuranceNo: "A11", Version: 1, Metrics: models.Document{{Key: "bp", Value: "120/80"}}}
 )
+
+// fakeFHIR finds no resource: the FHIR routes' own behaviour is tested on the real
+// store; through the fakes they answer as a missing resource does.
+type fakeFHIR struct{}
+
+func (fakeFHIR) Read(context.Context, string, string) ([]byte, error) { return nil, models.ErrNotFound }
+func (fakeFHIR) VRead(context.Context, string, string, int) ([]byte, error) {
+	return nil, models.ErrNotFound
+}
+func (fakeFHIR) Search(context.Context, string, fhirapi.Request) ([]byte, error) {
+	return nil, models.ErrNotFound
+}
+func (fakeFHIR) Everything(context.Context, string, fhirapi.Request) ([]byte, error) {
+	return nil, models.ErrNotFound
+}
+func (fakeFHIR) LastN(context.Context, fhirapi.Request) ([]byte, error) {
+	return nil, models.ErrNotFound
+}
+func (fakeFHIR) Summary(context.Context, string, fhirapi.Request) ([]byte, error) {
+	return nil, models.ErrNotFound
+}
 
 type fakeStore struct{}
 

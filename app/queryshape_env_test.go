@@ -189,6 +189,24 @@ func (s *shapeEnv) exercise() {
 	step("analytics", 200, "GET", "/api/v1/analytics/labels?from=2024-01-01", "")
 	step("analytics", 200, "GET", "/api/v1/analytics/ailments", "")
 	step("summary", 200, "GET", "/api/v1/patients/A11/summary?format=text", "")
+	step("fhir metadata", 200, "GET", "/fhir/R4/metadata", "")
+	step("fhir read", 200, "GET", "/fhir/R4/Patient/A11", "")
+	step("fhir read", 200, "GET", "/fhir/R4/Patient/A11/_history/1", "")
+	step("fhir read", 200, "GET", "/fhir/R4/Encounter/1", "")
+	step("fhir read", 200, "GET", "/fhir/R4/Observation/1-symptom-1/_history/2", "")
+	step("fhir read", 200, "GET", "/fhir/R4/Condition/2-ailment", "")
+	step("fhir read", 404, "GET", "/fhir/R4/Patient/unknown", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/Encounter?patient=A11&_count=1", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/Encounter?patient=A11&date=ge2024-02-01&_sort=date", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/Observation?patient=A11&category=vital-signs", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/Condition?patient=A11", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/MedicationRequest?patient=A11&status=unknown", "")
+	step("fhir search of a patient", 200, "GET", "/fhir/R4/Patient?identifier=A11", "")
+	step("fhir search across patients", 200, "GET", "/fhir/R4/Encounter?_count=1", "")
+	step("fhir search across patients", 200, "GET", "/fhir/R4/Patient?name=vern", "")
+	step("fhir everything", 200, "GET", "/fhir/R4/Patient/A11/$everything?_count=2", "")
+	step("fhir lastn", 200, "GET", "/fhir/R4/Observation/$lastn?patient=A11&category=vital-signs", "")
+	step("fhir summary", 200, "GET", "/fhir/R4/Patient/A11/$summary", "")
 	// The seed command's import inserts records in batches, then reads each one that
 	// was stored already by its identity.
 	s.at("import")
@@ -231,13 +249,22 @@ func (s *shapeEnv) exercise() {
 	s.at("audit")
 	for _, path := range []string{
 		"/api/v1/audit?limit=2",
-		"/api/v1/audit?insurance_no=A11&from=2020-01-01",
 		"/api/v1/audit?action=interactions.read",
 		"/api/v1/audit/verify",
 	} {
 		if res := auditor.do("GET", path, ""); res.status != 200 {
 			s.t.Fatalf("audit: GET %s: status %d\n%s", path, res.status, res.body)
 		}
+	}
+	s.at("audit of a patient")
+	path := "/api/v1/audit?insurance_no=A11&key_name=shape-clinician&from=2020-01-01&limit=1"
+	first := auditor.do("GET", path, "")
+	next, _ := first.json(s.t)["next_cursor"].(string)
+	if first.status != 200 || next == "" {
+		s.t.Fatalf("audit: GET %s: status %d, want a first page\n%s", path, first.status, first.body)
+	}
+	if res := auditor.do("GET", path+"&cursor="+url.QueryEscape(next), ""); res.status != 200 {
+		s.t.Fatalf("audit: GET %s and its cursor: status %d\n%s", path, res.status, res.body)
 	}
 	s.at("")
 }

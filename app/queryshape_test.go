@@ -28,6 +28,7 @@ var shardKeys = map[string]string{
 // unsharded are the collections the operations guide leaves unsharded, on the primary shard.
 var unsharded = []string{
 	repository.AuditEventsCollection,
+	repository.AuditDisclosuresCollection,
 	repository.AuditChainsCollection,
 	repository.AuditCheckpointsCollection,
 	repository.IdempotencyKeysCollection,
@@ -52,6 +53,12 @@ var scatterGather = []struct{ step, collection, reason string }{
 		"cohorts are drawn over every patient: each shard streams its patients once"},
 	{"analytics", repository.InteractionsCollection,
 		"cohorts and the monthly counts are over every patient's visits: each shard streams its visits once"},
+	{"fhir search across patients", repository.InteractionsCollection,
+		"a FHIR search of every patient's Encounters has no patient to target: each shard answers from its interaction_date_id index, mongos merges the sorted pages"},
+	{"fhir search across patients", repository.PatientsCollection,
+		"a FHIR search of patients by name is the directory's: each shard answers from its sort_key_id index, mongos merges the sorted pages"},
+	{"fhir read", repository.PatientsCollection,
+		"a Patient id that is no insurance number may be the id of the Patient an import kept: found by the start of a search key, on every shard, from its search_keys index"},
 }
 
 // TestQueryShapes exercises every route of the API (and fails when one is left
@@ -81,7 +88,7 @@ func TestQueryShapes(t *testing.T) {
 		}
 	}
 	for _, r := range s.app.GetRoutes(true) {
-		if strings.HasPrefix(r.Path, "/api/v1/") && r.Method != "HEAD" && !called[r.Method+" "+r.Path] {
+		if (strings.HasPrefix(r.Path, "/api/v1/") || strings.HasPrefix(r.Path, "/fhir/R4/")) && r.Method != "HEAD" && !called[r.Method+" "+r.Path] {
 			t.Errorf("the exercise does not call %s %s", r.Method, r.Path)
 		}
 	}
@@ -94,6 +101,12 @@ func TestQueryShapes(t *testing.T) {
 		return q.step == "read interaction" && q.collection == repository.InteractionsCollection && targets(q.filter, "insurance_no")
 	}) {
 		t.Error("reading an interaction by id sent no query of interactions naming its insurance number")
+	}
+	if !slices.ContainsFunc(qs, func(q query) bool {
+		return q.step == "audit of a patient" && q.collection == repository.AuditDisclosuresCollection && len(q.sort) > 0 &&
+			slices.Contains(equalities(q.filter), "insurance_no") && field(q.filter, "$or") != nil
+	}) {
+		t.Error("the audit events of a patient, past their first page, were not read from the index of audit events by patient")
 	}
 	for _, check := range []struct {
 		name       string

@@ -145,6 +145,7 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		RequestTimeout:    cfg.RequestTimeout,
 		RateLimit:         cfg.RateLimit,
 		ClientRateLimit:   cfg.ClientRateLimit,
+		HeavyRequests:     cfg.HeavyRequestsPerKey,
 		AuthFailureLimit:  cfg.AuthFailureLimit,
 		CORSOrigins:       cfg.CORSOrigins,
 		AuditKey:          cfg.AuditKey,

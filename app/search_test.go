@@ -36,7 +36,7 @@ func TestFindPatients(t *testing.T) {
 		var nos []string
 		path := "/api/v1/patients?limit=2" + query
 		for {
-			page := e.as(models.RoleViewer).mustDo(200, "GET", path, "")
+			page := e.mustDo(200, "GET", path, "")
 			for _, it := range page["items"].([]any) {
 				nos = append(nos, it.(map[string]any)["insurance_no"].(string))
 			}
@@ -275,7 +275,9 @@ func TestSearchInteractions(t *testing.T) {
 		}
 	}
 	assertError(t, e.as(models.RoleAuditor).do("GET", "/api/v1/interactions", ""), 403, "forbidden")
-	e.as(models.RoleViewer).mustDo(200, "GET", "/api/v1/interactions?q=cough", "")
+	// A viewer searches the visits of a patient it names, not everyone's.
+	assertError(t, e.as(models.RoleViewer).do("GET", "/api/v1/interactions?q=cough", ""), 403, "forbidden")
+	e.as(models.RoleViewer).mustDo(200, "GET", "/api/v1/interactions?insurance_no=S1&q=cough", "")
 }
 
 // search returns the ids of every interaction route lists with query, reading its

@@ -16,6 +16,7 @@ import (
 	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
 	"github.com/clinic/interactions/export"
+	"github.com/clinic/interactions/fhirapi"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/llm"
@@ -46,6 +47,9 @@ type ServerConfig struct {
 	// ClientRateLimit is how many requests a client address may make a minute,
 	// checked before anything else is done for them; 0 means no limit.
 	ClientRateLimit int
+	// HeavyRequests is how many heavy requests (handlers.HeavyRequests) an API key
+	// may have running at once; 0 means no limit.
+	HeavyRequests int
 	// AuthFailureLimit is how many failed authentications a client address may have
 	// a minute before its requests are refused without looking their key up; 0
 	// means no limit.
@@ -89,6 +93,8 @@ type Parts struct {
 	Idempotency  handlers.Idempotency
 	Records      handlers.Records
 	Exporter     handlers.Exporter
+	// FHIR serves the read-only FHIR R4 API.
+	FHIR handlers.FHIRAPI
 	// Audit keeps the audit trail.
 	Audit audit.TrailStore
 }
@@ -112,6 +118,7 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		Records:     db,
 		Exporter:    export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
+		FHIR:        fhirapi.New(patients, db, interactions, db, now),
 		Audit:       db,
 	}, cfg)
 }
@@ -202,44 +209,79 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 	if cfg.RateLimit > 0 {
 		guard = append(guard, handlers.RateLimit(cfg.RateLimit))
 	}
-	api := func(method, path string, role fiber.Handler, handler fiber.Handler) {
-		stack := append(append([]fiber.Handler{}, guard...), role, handler)
+	api := func(method, path string, role fiber.Handler, handler ...fiber.Handler) {
+		stack := append(append(append([]fiber.Handler{}, guard...), role), handler...)
 		app.Add(method, "/api/v1"+path, stack...)
 	}
-	read := handlers.Allow(models.RoleClinician, models.RoleViewer)
+	// Who may send each request (see "Access control" in
+	// docs/guides/records-and-audit.md): a clinician writes, and reads across
+	// patients; a viewer reads one named patient's chart, and finds a patient by
+	// name (the directory with q, a search of visits with insurance_no), never the
+	// list of all; an auditor reads the audit trail; an admin manages keys.
 	write := handlers.Allow(models.RoleClinician)
+	across := handlers.Allow(models.RoleClinician)
+	chart := handlers.Allow(models.RoleClinician, models.RoleViewer)
+	viewer := []models.Role{models.RoleViewer}
+	findPatient := handlers.AllowNamed([]models.Role{models.RoleClinician}, viewer, handlers.QueryNames("q"))
+	searchPatient := handlers.AllowNamed([]models.Role{models.RoleClinician}, viewer, handlers.QueryNames("insurance_no"))
 	auditor := handlers.Allow(models.RoleAuditor)
 	admin := handlers.Allow(models.RoleAdmin)
+	// A key runs at most cfg.HeavyRequests of these at once.
+	heavy := handlers.NewHeavyRequests(cfg.HeavyRequests).Limit
 
 	api(fiber.MethodPost, "/patients", write, h.CreatePatient)
-	api(fiber.MethodGet, "/patients", read, h.FindPatients)
-	api(fiber.MethodGet, "/patients/:insurance_no", read, h.GetPatient)
+	api(fiber.MethodGet, "/patients", findPatient, h.FindPatients)
+	api(fiber.MethodGet, "/patients/:insurance_no", chart, h.GetPatient)
 	api(fiber.MethodPatch, "/patients/:insurance_no", write, h.PatchPatient)
-	api(fiber.MethodGet, "/patients/:insurance_no/history", read, h.PatientHistory)
-	api(fiber.MethodGet, "/patients/:insurance_no/history/:version", read, h.PatientVersion)
-	api(fiber.MethodGet, "/patients/:insurance_no/interactions", read, h.History)
-	api(fiber.MethodGet, "/patients/:insurance_no/summary", read, h.Summary)
-	api(fiber.MethodGet, "/patients/:insurance_no/report", read, h.Report)
-	api(fiber.MethodGet, "/patients/:insurance_no/export", read, handlers.NewExports(base, parts.Exporter, writeTimeout, logger).Export)
-	api(fiber.MethodGet, "/patients/:insurance_no/similar", read, h.SimilarPatients)
+	api(fiber.MethodGet, "/patients/:insurance_no/history", chart, h.PatientHistory)
+	api(fiber.MethodGet, "/patients/:insurance_no/history/:version", chart, h.PatientVersion)
+	api(fiber.MethodGet, "/patients/:insurance_no/interactions", chart, h.History)
+	api(fiber.MethodGet, "/patients/:insurance_no/summary", chart, heavy, h.Summary)
+	api(fiber.MethodGet, "/patients/:insurance_no/report", chart, heavy, h.Report)
+	api(fiber.MethodGet, "/patients/:insurance_no/export", chart, heavy, handlers.NewExports(base, parts.Exporter, writeTimeout, logger).Export)
+	api(fiber.MethodGet, "/patients/:insurance_no/similar", across, heavy, h.SimilarPatients)
 	api(fiber.MethodPost, "/interactions", write, h.CreateInteraction)
-	api(fiber.MethodGet, "/interactions", read, h.SearchInteractions)
-	api(fiber.MethodGet, "/interactions/:id", read, h.GetInteraction)
+	api(fiber.MethodGet, "/interactions", searchPatient, h.SearchInteractions)
+	api(fiber.MethodGet, "/interactions/:id", chart, h.GetInteraction)
 	api(fiber.MethodPatch, "/interactions/:id", write, h.PatchInteraction)
 	api(fiber.MethodDelete, "/interactions/:id", write, h.DeleteInteraction)
-	api(fiber.MethodGet, "/interactions/:id/history", read, h.InteractionHistory)
-	api(fiber.MethodGet, "/interactions/:id/history/:version", read, h.InteractionVersion)
-	api(fiber.MethodGet, "/interactions/:id/suggested-questions", read, h.SuggestedQuestions)
-	api(fiber.MethodPost, "/suggestions/questions", read, h.SuggestQuestions)
-	api(fiber.MethodGet, "/analytics/cohorts", read, h.Cohorts)
-	api(fiber.MethodGet, "/analytics/labels", read, h.LabelCounts)
-	api(fiber.MethodGet, "/analytics/ailments", read, h.AilmentCounts)
+	api(fiber.MethodGet, "/interactions/:id/history", chart, h.InteractionHistory)
+	api(fiber.MethodGet, "/interactions/:id/history/:version", chart, h.InteractionVersion)
+	api(fiber.MethodGet, "/interactions/:id/suggested-questions", chart, heavy, h.SuggestedQuestions)
+	api(fiber.MethodPost, "/suggestions/questions", across, heavy, h.SuggestQuestions)
+	api(fiber.MethodGet, "/analytics/cohorts", across, heavy, h.Cohorts)
+	api(fiber.MethodGet, "/analytics/labels", across, heavy, h.LabelCounts)
+	api(fiber.MethodGet, "/analytics/ailments", across, heavy, h.AilmentCounts)
 	api(fiber.MethodGet, "/audit", auditor, h.AuditEvents)
 	api(fiber.MethodGet, "/audit/verify", auditor, h.VerifyAudit)
 	api(fiber.MethodPost, "/keys", admin, h.CreateKey)
 	api(fiber.MethodGet, "/keys", admin, h.ListKeys)
 	api(fiber.MethodGet, "/keys/:name", admin, h.GetKey)
 	api(fiber.MethodDelete, "/keys/:name", admin, h.RevokeKey)
+
+	// The FHIR API reads what /api/v1 reads, behind the same guard. A clinician
+	// reads everything; a viewer reads by id and the operations on a named patient,
+	// and searches only naming the patient (patient=, or a Patient's name or
+	// identifier); auditors and admins read no chart. The capabilities need no key.
+	fhir := handlers.NewFHIR(parts.FHIR)
+	fhirRoute := func(path string, role fiber.Handler, handler ...fiber.Handler) {
+		stack := append(append(append([]fiber.Handler{}, guard...), role), handler...)
+		app.Get(handlers.FHIRPrefix+path, stack...)
+	}
+	fhirChart := handlers.Allow(models.RoleClinician, models.RoleViewer)
+	fhirSearch := handlers.AllowNamed([]models.Role{models.RoleClinician}, []models.Role{models.RoleViewer}, handlers.FHIRNamesPatient)
+	var open []fiber.Handler
+	if cfg.ClientRateLimit > 0 {
+		open = append(open, handlers.ClientRateLimit(cfg.ClientRateLimit, s.refusals))
+	}
+	app.Get(handlers.FHIRPrefix+"/metadata", append(open, fhir.Metadata)...)
+	fhirRoute("/Observation/$lastn", fhirChart, fhir.LastN)
+	// A patient's whole chart, as the export and the summary read it.
+	fhirRoute("/Patient/:id/$everything", fhirChart, heavy, fhir.Everything)
+	fhirRoute("/Patient/:id/$summary", fhirChart, heavy, fhir.Summary)
+	fhirRoute("/:type", fhirSearch, fhir.Search)
+	fhirRoute("/:type/:id", fhirChart, fhir.Read)
+	fhirRoute("/:type/:id/_history/:vid", fhirChart, fhir.VRead)
 	s.App = app
 	app.Server().Handler = s.answerUnknownMethods(app.Handler(), answer)
 	return s, nil

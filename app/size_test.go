@@ -20,7 +20,13 @@ func (counts) HistoryIDs(context.Context, models.HistoryQuery, int) ([]string, e
 	return nil, nil
 }
 
+func (counts) HistoryCount(context.Context, models.HistoryQuery) (int64, error) { return 0, nil }
+
 func (counts) AuditEventIDs(context.Context, models.AuditQuery, int) ([]string, error) {
+	return nil, nil
+}
+
+func (counts) AuditDisclosures(context.Context, models.AuditQuery, int) ([]models.AuditDisclosure, error) {
 	return nil, nil
 }
 

@@ -82,6 +82,28 @@ func TestAmendInteraction(t *testing.T) {
 		assertError(t, e.patch("/api/v1/interactions/1", `*`, `{"remarks":"x"}`), 428, "precondition_required")
 		assertError(t, e.do("DELETE", "/api/v1/interactions/1?reason=x", "", "If-Match", "*"), 428, "precondition_required")
 	})
+	t.Run("If-Match takes exactly one ETag", func(t *testing.T) {
+		// A list naming the current version among others would pass whatever the
+		// version is: a blind overwrite under another spelling.
+		for _, list := range []string{`"1", "2"`, `"1", "2", "3", "4", "5"`, `W/"1", "1"`, `"1","1"`} {
+			for _, res := range []response{
+				e.patch("/api/v1/interactions/1", list, `{"remarks":"x"}`),
+				e.do("DELETE", "/api/v1/interactions/1?reason=x", "", "If-Match", list),
+				e.patch("/api/v1/patients/A11", list, `{"age":31}`),
+			} {
+				fields := assertError(t, res, 400, "malformed_request")
+				if _, ok := fields["If-Match"]; !ok {
+					t.Errorf("If-Match %s: fields %v, want If-Match named", list, fields)
+				}
+			}
+		}
+		if got := e.mustDo(200, "GET", "/api/v1/interactions/1", ""); got["version"] != 1.0 || got["remarks"] != "first visit" {
+			t.Errorf("the interaction changed: %v", got)
+		}
+		if got := e.mustDo(200, "GET", "/api/v1/patients/A11", ""); got["version"] != 1.0 || got["age"] != nil {
+			t.Errorf("the patient changed: %v", got)
+		}
+	})
 	t.Run("a stale ETag is refused", func(t *testing.T) {
 		assertError(t, e.patch("/api/v1/interactions/1", `"7"`, `{"remarks":"x"}`), 412, "precondition_failed")
 		assertError(t, e.patch("/api/v1/interactions/1", `W/"1"`, `{"remarks":"x"}`), 412, "precondition_failed")

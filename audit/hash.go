@@ -67,6 +67,13 @@ func Hash(key []byte, e models.AuditEvent) string {
 		for i, a := range e.Anchors {
 			named(h, "anchors."+strconv.Itoa(i), a.Chain+"@"+strconv.FormatInt(a.Seq, 10)+"="+a.Hash)
 		}
+		for i, no := range e.Patients {
+			named(h, "patients."+strconv.Itoa(i), no)
+		}
+		if e.PatientsCount > 0 {
+			named(h, "patients_count", strconv.Itoa(e.PatientsCount))
+		}
+		named(h, "patients_digest", e.PatientsDigest)
 	})
 }
 

@@ -474,7 +474,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.",
+                "description": "Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors. By patient: every event that names the patient as its subject or whose answer disclosed their data (patients, or beyond its first 100 patients_count and patients_digest); with key_name or action too, a page reads at most 1000 of the patient's events and may hold fewer than limit, with a next_cursor.",
                 "produces": [
                     "application/json"
                 ],
@@ -486,7 +486,7 @@ const docTemplate = `{
                 "parameters": [
                     {
                         "type": "string",
-                        "description": "Events touching this patient",
+                        "description": "Events naming this patient, or disclosing their data",
                         "name": "insurance_no",
                         "in": "query"
                     },
@@ -765,7 +765,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.",
+                "description": "Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added. A viewer key must give insurance_no: it reads one patient's visits, not everyone's.",
                 "produces": [
                     "application/json"
                 ],
@@ -1150,7 +1150,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1419,7 +1419,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1458,7 +1458,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter",
+                        "description": "malformed_body or validation_failed: no reason, or a bad If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1644,7 +1644,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -1684,7 +1684,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -1784,7 +1784,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -2948,7 +2948,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page.",
+                "description": "The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page. A viewer key must give q: it finds a patient, it does not list them all.",
                 "produces": [
                     "application/json"
                 ],
@@ -3238,7 +3238,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored",
+                        "description": "idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3496,7 +3496,7 @@ const docTemplate = `{
                     },
                     {
                         "type": "string",
-                        "description": "ETag of the version being changed, with its quotes",
+                        "description": "The ETag of the version being changed, with its quotes: exactly one",
                         "name": "If-Match",
                         "in": "header",
                         "required": true
@@ -3536,7 +3536,7 @@ const docTemplate = `{
                         }
                     },
                     "400": {
-                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter",
+                        "description": "malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -3624,7 +3624,7 @@ const docTemplate = `{
                         }
                     },
                     "422": {
-                        "description": "document_too_large: the amended record would be over 2 MiB as stored",
+                        "description": "document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)",
                         "schema": {
                             "$ref": "#/definitions/handlers.ErrorResponse"
                         },
@@ -4392,7 +4392,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every vital series over time (axes, units, dates, trend line), a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
+                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every series the summary charts (axes, units, dates, trend line), what the summary left out, the 50 most frequent labels and ailments, a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
                 "produces": [
                     "text/html",
                     "application/json"
@@ -4704,7 +4704,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
+                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals, of the known vital signs and the first 16 other metrics by name: the latest value of each; a time series of each numeric one with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and other metrics with numbers; the newest 100 values that cannot be read are listed under unparseable with the reason; left_out counts the other metrics not charted, the metrics of a record past its first 64 (one stored before the caps on a record), and the values that could not be read beyond those listed. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
                 "produces": [
                     "application/json"
                 ],
@@ -5031,6 +5031,1231 @@ const docTemplate = `{
                 }
             }
         },
+        "/fhir/R4/Observation/$lastn": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "For the patient named, the latest max readings of each Observation code (1 by default), newest first, grouped by code, as a searchset Bundle; category=vital-signs and code narrow it. Vital signs carry their interpretation (N, L, H, LL, HH). Interactions entered in error are left out. Read from the history's index, newest first, stopping once every code asked for has max readings.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "The latest readings of each code",
+                "operationId": "fhirLastN",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Patient id, or Patient/\u003cid\u003e",
+                        "name": "patient",
+                        "in": "query",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "vital-signs",
+                        "name": "category",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "system|code or code, comma-separated",
+                        "name": "code",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 1,
+                        "description": "Readings per code",
+                        "name": "max",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "handling=lenient: ignore unknown parameters",
+                        "name": "Prefer",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRBundle"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: no patient, or an unknown or bad parameter",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/Patient/{id}/$everything": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "One page of every resource of the patient's chart, as the export writes them: the Patient (first page), then each interaction's resources, newest first, those entered in error included and marked. Paged with _count and the next link: every resource is returned exactly once, however many visits are added meanwhile. _since: resources of records changed since then; start, end: of visits in that period.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "A patient's whole chart, as FHIR",
+                "operationId": "fhirEverything",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Patient id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "An instant or date",
+                        "name": "_since",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Visits from this date",
+                        "name": "start",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Visits up to this date",
+                        "name": "end",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 1000,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 100,
+                        "description": "Page size",
+                        "name": "_count",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "none",
+                            "estimate",
+                            "accurate"
+                        ],
+                        "type": "string",
+                        "description": "none: no total; accurate (the default)",
+                        "name": "_total",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "From the next link of the previous page",
+                        "name": "_cursor",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "handling=lenient: ignore unknown parameters",
+                        "name": "Prefer",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRBundle"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: an unknown or bad parameter, or a cursor of another request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not-found: no such patient",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/Patient/{id}/$summary": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "A document Bundle shaped like the International Patient Summary, built from the summary the printable report shows: a Composition (LOINC 60591-5) with the sections problems (11450-4: the chart's ailments and the pre-existing conditions), medications (10160-0: current and pre-existing), vital signs (8716-3: the latest of each, with its interpretation) and plan of care (18776-5: the next visit and the pending tests), then the Patient and the resources the sections list.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "A patient's summary, as an International Patient Summary",
+                "operationId": "fhirSummary",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "Patient id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRBundle"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: a parameter other than _format",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not-found: no such patient",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/metadata": {
+            "get": {
+                "description": "The CapabilityStatement of the read-only FHIR R4 API: the resource types it reads (read, vread), searches and their parameters, and the operations $everything, $summary (Patient) and $lastn (Observation). It needs no API key.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "FHIR capabilities",
+                "operationId": "fhirMetadata",
+                "parameters": [
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "a CapabilityStatement",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRResource"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: a parameter other than _format, or _format asking for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests from this address",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/{type}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "One page of a search, as a searchset Bundle with total (counted on the first page; left out of a page of every patient's records that is not the last, and with _total=none), a self link (the search as processed: the parameters used) and, when more follow, a next link whose cursor stays stable while records are added. Patient: name, family, given (each word the start of a word of the name), identifier (the insurance number), birthdate; listed by name. Encounter: patient, date. Observation: patient, code (system|code), category (vital-signs), date. Condition: patient. MedicationRequest: patient, status. Dates take the prefixes eq, ge, gt, le, lt. Resources of interactions entered in error are included, with status entered-in-error. A viewer key must name the patient: patient=, or for Patient name, family, given or identifier. An unknown parameter is an error unless the request says Prefer: handling=lenient.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "Search FHIR resources",
+                "operationId": "fhirSearch",
+                "parameters": [
+                    {
+                        "enum": [
+                            "Patient",
+                            "Encounter",
+                            "Observation",
+                            "Condition",
+                            "MedicationRequest"
+                        ],
+                        "type": "string",
+                        "description": "Resource type",
+                        "name": "type",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient id, or Patient/\u003cid\u003e",
+                        "name": "patient",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient: words of a name",
+                        "name": "name",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient: words of the family name",
+                        "name": "family",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient: words of a given name",
+                        "name": "given",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient: the insurance number, or system|value",
+                        "name": "identifier",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Patient: birth date, with an optional prefix",
+                        "name": "birthdate",
+                        "in": "query"
+                    },
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "string"
+                        },
+                        "collectionFormat": "multi",
+                        "description": "Encounter, Observation: when, with an optional prefix (ge2024-01-01)",
+                        "name": "date",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Observation: system|code or code",
+                        "name": "code",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "Observation: vital-signs",
+                        "name": "category",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "MedicationRequest: status",
+                        "name": "status",
+                        "in": "query"
+                    },
+                    {
+                        "maximum": 100,
+                        "minimum": 1,
+                        "type": "integer",
+                        "default": 20,
+                        "description": "Page size",
+                        "name": "_count",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "date",
+                            "-date"
+                        ],
+                        "type": "string",
+                        "description": "date (oldest first) or -date (newest first, the default)",
+                        "name": "_sort",
+                        "in": "query"
+                    },
+                    {
+                        "enum": [
+                            "none",
+                            "estimate",
+                            "accurate"
+                        ],
+                        "type": "string",
+                        "description": "none: no total; accurate (the default)",
+                        "name": "_total",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "From the next link of the previous page",
+                        "name": "_cursor",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "handling=lenient: ignore unknown parameters",
+                        "name": "Prefer",
+                        "in": "header"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRBundle"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: an unknown or bad parameter, or a cursor of another search",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not-found: a type the API does not search",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/{type}/{id}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The resource as its record is now: a Patient (by the id the export gives it: its insurance number, or the id of the Patient it was imported from), an Encounter (an interaction), or a resource of an interaction (Observation, Condition, MedicationRequest, ServiceRequest, QuestionnaireResponse, DocumentReference: \"\u003cencounter id\u003e-\u003csuffix\u003e\"). A resource of an interaction entered in error is answered, with status entered-in-error. Ids the export hashed (x and 40 hex digits) are not read by id.",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "Read a FHIR resource",
+                "operationId": "fhirRead",
+                "parameters": [
+                    {
+                        "enum": [
+                            "Patient",
+                            "Encounter",
+                            "Observation",
+                            "Condition",
+                            "MedicationRequest",
+                            "ServiceRequest",
+                            "QuestionnaireResponse",
+                            "DocumentReference"
+                        ],
+                        "type": "string",
+                        "description": "Resource type",
+                        "name": "type",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Resource id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRResource"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: a parameter other than _format",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not-found: no such resource, or a type the API does not serve",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
+        "/fhir/R4/{type}/{id}/_history/{vid}": {
+            "get": {
+                "security": [
+                    {
+                        "BearerAuth": []
+                    }
+                ],
+                "description": "The resource as version vid of its record made it: the patient's version for a Patient, the interaction's for an Encounter and the resources of the interaction (meta.versionId says which).",
+                "produces": [
+                    "application/fhir+json"
+                ],
+                "tags": [
+                    "fhir"
+                ],
+                "summary": "Read a version of a FHIR resource",
+                "operationId": "fhirVRead",
+                "parameters": [
+                    {
+                        "enum": [
+                            "Patient",
+                            "Encounter",
+                            "Observation",
+                            "Condition",
+                            "MedicationRequest",
+                            "ServiceRequest",
+                            "QuestionnaireResponse",
+                            "DocumentReference"
+                        ],
+                        "type": "string",
+                        "description": "Resource type",
+                        "name": "type",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "Resource id",
+                        "name": "id",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "minimum": 1,
+                        "type": "integer",
+                        "description": "Version",
+                        "name": "vid",
+                        "in": "path",
+                        "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "json, application/json or application/fhir+json",
+                        "name": "_format",
+                        "in": "query"
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.FHIRResource"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "400": {
+                        "description": "invalid: a version that is not a whole number, or a parameter other than _format",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "401": {
+                        "description": "login: no valid API key",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "WWW-Authenticate": {
+                                "type": "string",
+                                "description": "the scheme to authenticate with: Bearer"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "403": {
+                        "description": "forbidden: the key's role does not allow this request",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "404": {
+                        "description": "not-found: no such resource, or no such version",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "406": {
+                        "description": "not-supported: Accept asks for other than JSON",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "429": {
+                        "description": "throttled: too many requests",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "500": {
+                        "description": "exception: an unexpected error, logged with the request id",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "503": {
+                        "description": "transient: the store did not answer in time",
+                        "schema": {
+                            "$ref": "#/definitions/handlers.OperationOutcome"
+                        },
+                        "headers": {
+                            "Retry-After": {
+                                "type": "string",
+                                "description": "seconds to wait before the next request"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    }
+                }
+            }
+        },
         "/healthz": {
             "get": {
                 "description": "Answers 200 while the process is up, whatever the store.",
@@ -5155,8 +6380,10 @@ const docTemplate = `{
                     "type": "string",
                     "enum": [
                         "bad_request",
+                        "not_acceptable",
                         "malformed_request",
                         "malformed_body",
+                        "document_limit_exceeded",
                         "validation_failed",
                         "unauthenticated",
                         "forbidden",
@@ -5251,6 +6478,67 @@ const docTemplate = `{
                 }
             }
         },
+        "handlers.FHIRBundle": {
+            "type": "object",
+            "required": [
+                "resourceType",
+                "type"
+            ],
+            "properties": {
+                "entry": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.FHIRBundleRow"
+                    }
+                },
+                "link": {
+                    "description": "Link holds self, and next when more follow.",
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.FHIRLink"
+                    }
+                },
+                "resourceType": {
+                    "type": "string",
+                    "enum": [
+                        "Bundle"
+                    ],
+                    "example": "Bundle"
+                },
+                "total": {
+                    "description": "Total is the number of matches, across the pages.",
+                    "type": "integer",
+                    "example": 42
+                },
+                "type": {
+                    "type": "string",
+                    "enum": [
+                        "searchset",
+                        "document"
+                    ],
+                    "example": "searchset"
+                }
+            }
+        },
+        "handlers.FHIRBundleRow": {
+            "type": "object",
+            "required": [
+                "fullUrl",
+                "resource"
+            ],
+            "properties": {
+                "fullUrl": {
+                    "type": "string",
+                    "example": "http://localhost:8000/fhir/R4/Encounter/visit-1"
+                },
+                "resource": {
+                    "type": "object"
+                },
+                "search": {
+                    "type": "object"
+                }
+            }
+        },
         "handlers.FHIREntry": {
             "type": "object",
             "required": [
@@ -5266,6 +6554,43 @@ const docTemplate = `{
                 "resource": {
                     "description": "Resource is a FHIR R4 resource.",
                     "type": "object"
+                }
+            }
+        },
+        "handlers.FHIRLink": {
+            "type": "object",
+            "required": [
+                "relation",
+                "url"
+            ],
+            "properties": {
+                "relation": {
+                    "type": "string",
+                    "enum": [
+                        "self",
+                        "next"
+                    ],
+                    "example": "next"
+                },
+                "url": {
+                    "type": "string",
+                    "example": "http://localhost:8000/fhir/R4/Encounter?patient=P100\u0026_cursor=eyJx"
+                }
+            }
+        },
+        "handlers.FHIRResource": {
+            "type": "object",
+            "required": [
+                "resourceType"
+            ],
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "example": "visit-1-metric-2"
+                },
+                "resourceType": {
+                    "type": "string",
+                    "example": "Observation"
                 }
             }
         },
@@ -5490,6 +6815,82 @@ const docTemplate = `{
                 }
             }
         },
+        "handlers.Issue": {
+            "type": "object",
+            "required": [
+                "code",
+                "details",
+                "severity"
+            ],
+            "properties": {
+                "code": {
+                    "description": "Code is the FHIR issue type (invalid, login, forbidden, not-found, throttled,\ntransient, exception, ...).",
+                    "type": "string",
+                    "example": "invalid"
+                },
+                "details": {
+                    "$ref": "#/definitions/handlers.IssueDetails"
+                },
+                "diagnostics": {
+                    "description": "Diagnostics names the offending parameter, when one is.",
+                    "type": "string",
+                    "example": "_count"
+                },
+                "expression": {
+                    "description": "Expression names the offending parameter, as http.\u003cname\u003e.",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    },
+                    "example": [
+                        "http._count"
+                    ]
+                },
+                "severity": {
+                    "type": "string",
+                    "enum": [
+                        "error"
+                    ],
+                    "example": "error"
+                }
+            }
+        },
+        "handlers.IssueCoding": {
+            "type": "object",
+            "required": [
+                "code",
+                "system"
+            ],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "example": "validation_failed"
+                },
+                "system": {
+                    "type": "string",
+                    "example": "https://github.com/clinic/interactions/fhir/CodeSystem/error"
+                }
+            }
+        },
+        "handlers.IssueDetails": {
+            "type": "object",
+            "required": [
+                "coding",
+                "text"
+            ],
+            "properties": {
+                "coding": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.IssueCoding"
+                    }
+                },
+                "text": {
+                    "type": "string",
+                    "example": "must be a whole number from 1 to 100"
+                }
+            }
+        },
         "handlers.Member": {
             "type": "object",
             "required": [
@@ -5639,6 +7040,28 @@ const docTemplate = `{
                     "example": [
                         "CRP"
                     ]
+                }
+            }
+        },
+        "handlers.OperationOutcome": {
+            "type": "object",
+            "required": [
+                "issue",
+                "resourceType"
+            ],
+            "properties": {
+                "issue": {
+                    "type": "array",
+                    "items": {
+                        "$ref": "#/definitions/handlers.Issue"
+                    }
+                },
+                "resourceType": {
+                    "type": "string",
+                    "enum": [
+                        "OperationOutcome"
+                    ],
+                    "example": "OperationOutcome"
                 }
             }
         },
@@ -6335,6 +7758,22 @@ const docTemplate = `{
                 "method": {
                     "type": "string",
                     "example": "GET"
+                },
+                "patients": {
+                    "description": "Patients are the insurance numbers of the patients whose data the answer\ndisclosed, sorted: all of them, or the first MaxEventPatients when there were\nmore (see PatientsCount).",
+                    "type": "array",
+                    "items": {
+                        "type": "string"
+                    }
+                },
+                "patients_count": {
+                    "description": "PatientsCount, set only when the answer disclosed more patients than Patients\nholds, is how many it disclosed.",
+                    "type": "integer",
+                    "example": 180
+                },
+                "patients_digest": {
+                    "description": "PatientsDigest, set with PatientsCount, is the hex SHA-256 of the sorted list of\nall of them, each written \"\u003clength\u003e:\u003cinsurance number\u003e;\": the audit listing by\ninsurance number finds every one, and they hash to it.",
+                    "type": "string"
                 },
                 "prev_hash": {
                     "type": "string"
@@ -7377,6 +8816,18 @@ const docTemplate = `{
                     "type": "string",
                     "example": "visit-1"
                 },
+                "interpretation": {
+                    "description": "Interpretation places a numeric value of a vital sign with a reference range in\nit, as a series' points do; for blood_pressure, the worse of its systolic and\ndiastolic pressures. Absent otherwise.",
+                    "type": "string",
+                    "enum": [
+                        "N",
+                        "L",
+                        "H",
+                        "LL",
+                        "HH"
+                    ],
+                    "example": "H"
+                },
                 "metric": {
                     "description": "Metric is the metric's canonical name; blood_pressure for BP.",
                     "type": "string",
@@ -7390,6 +8841,31 @@ const docTemplate = `{
                 "value": {
                     "description": "Value is the value as recorded: a number, a string (\"120/80\", \"Normal\") or any\nJSON value.",
                     "x-nullable": true
+                }
+            }
+        },
+        "vitals.LeftOut": {
+            "type": "object",
+            "required": [
+                "metrics",
+                "unparseable",
+                "unread"
+            ],
+            "properties": {
+                "metrics": {
+                    "description": "Metrics counts the metrics, other than the known vital signs, that have no\nseries and no latest value: a chart keeps the first 16 by name. It counts up\nto 4,096.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "unparseable": {
+                    "description": "Unparseable counts the values that could not be read beyond the newest 100\nlisted.",
+                    "type": "integer",
+                    "example": 0
+                },
+                "unread": {
+                    "description": "Unread counts the metrics a chart did not read: those of a record past its\nfirst 64 (the most a record may hold; one stored before that cap may hold\nmore).",
+                    "type": "integer",
+                    "example": 0
                 }
             }
         },
@@ -7410,6 +8886,18 @@ const docTemplate = `{
                 "interaction_id": {
                     "type": "string",
                     "example": "visit-1"
+                },
+                "interpretation": {
+                    "description": "Interpretation places the reading in its vital sign's adult reference range\n(HL7 ObservationInterpretation: N normal, L low, H high, LL critically low, HH\ncritically high); absent for a metric without one (weight, health_status, a\nclinic's own).",
+                    "type": "string",
+                    "enum": [
+                        "N",
+                        "L",
+                        "H",
+                        "LL",
+                        "HH"
+                    ],
+                    "example": "H"
                 },
                 "value": {
                     "type": "number",
@@ -7523,26 +9011,35 @@ const docTemplate = `{
             "type": "object",
             "required": [
                 "latest",
+                "left_out",
                 "series",
                 "unparseable"
             ],
             "properties": {
                 "latest": {
-                    "description": "Latest holds the newest value of every metric recorded, numeric or not (ECG).",
+                    "description": "Latest holds the newest value of every metric charted, numeric or not (ECG).",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Latest"
                     }
                 },
+                "left_out": {
+                    "description": "LeftOut counts what the chart does not show: nothing is left out without a\nword.",
+                    "allOf": [
+                        {
+                            "$ref": "#/definitions/vitals.LeftOut"
+                        }
+                    ]
+                },
                 "series": {
-                    "description": "Series holds every numeric metric over time, the known vital signs first.",
+                    "description": "Series holds every numeric metric charted over time, the known vital signs\nfirst.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Series"
                     }
                 },
                 "unparseable": {
-                    "description": "Unparseable lists every value of a numeric metric that could not be read,\nnewest first: nothing is left out without a word.",
+                    "description": "Unparseable lists the newest 100 values of a numeric metric that could not be\nread, newest first.",
                     "type": "array",
                     "items": {
                         "$ref": "#/definitions/vitals.Problem"
@@ -7583,6 +9080,10 @@ const docTemplate = `{
         {
             "description": "Liveness and readiness, without a key.",
             "name": "health"
+        },
+        {
+            "description": "The read-only FHIR R4 API: reads, searches, $everything, $lastn, $summary. Errors are OperationOutcomes (application/fhir+json).",
+            "name": "fhir"
         }
     ]
 }`

@@ -21,8 +21,12 @@ type base struct {
 // meta says where a resource comes from and tags it. The import reads it on
 // Encounters the export wrote (see Source).
 type meta struct {
-	Source string   `json:"source,omitempty"`
-	Tag    []coding `json:"tag,omitempty"`
+	// VersionID is the version of the record the resource was written from, and
+	// LastUpdated when that version was made.
+	VersionID   string   `json:"versionId,omitempty"`
+	LastUpdated string   `json:"lastUpdated,omitempty"`
+	Source      string   `json:"source,omitempty"`
+	Tag         []coding `json:"tag,omitempty"`
 }
 
 type coding struct {
@@ -207,12 +211,14 @@ type observation struct {
 	ValueQuantity     *quantity         `json:"valueQuantity,omitempty"`
 	ValueString       string            `json:"valueString,omitempty"`
 	ValueBoolean      *bool             `json:"valueBoolean,omitempty"`
+	Interpretation    []codeableConcept `json:"interpretation,omitempty"`
 	Component         []component       `json:"component,omitempty"`
 }
 
 type component struct {
-	Code          codeableConcept `json:"code"`
-	ValueQuantity *quantity       `json:"valueQuantity,omitempty"`
+	Code           codeableConcept   `json:"code"`
+	ValueQuantity  *quantity         `json:"valueQuantity,omitempty"`
+	Interpretation []codeableConcept `json:"interpretation,omitempty"`
 }
 
 // effective returns when the observation was made, or the zero time when it does not say.

@@ -238,7 +238,7 @@ func encounterID(in models.Interaction) string {
 
 // patientResource maps p to the Patient with id, the reverse of patientDocument.
 func patientResource(p models.Patient, id string) *patient {
-	r := &patient{base: base{ResourceType: "Patient", ID: id, Meta: &meta{Source: Source}}}
+	r := &patient{base: base{ResourceType: "Patient", ID: id, Meta: recordMeta(p.Version, p.UpdatedAt)}}
 	r.Identifier = []identifier{{
 		Type:  codeableConcept{Coding: []coding{{System: identifierTypes, Code: "MB", Display: "Member Number"}}},
 		Value: p.InsuranceNo,
@@ -297,6 +297,7 @@ func interactionResources(in models.Interaction, patientRef string, ref func(typ
 	m := &mapping{
 		encID: encID, voided: voided, date: in.InteractionDate.UTC().Format(time.RFC3339Nano),
 		subject: reference{Reference: patientRef}, encounter: reference{Reference: ref("Encounter", encID)},
+		version: in.Version, updated: in.UpdatedAt,
 	}
 	out := []resource{m.encounterOf(in)}
 	if in.Ailment != "" {
@@ -349,6 +350,22 @@ type mapping struct {
 	encID, date        string
 	voided             bool
 	subject, encounter reference
+	// version and updated are the interaction's version and when it was made.
+	version int
+	updated time.Time
+}
+
+// recordMeta returns the meta of a resource written from version of a record, made
+// at updated (none for a version 0 or a zero time, which no stored record has).
+func recordMeta(version int, updated time.Time) *meta {
+	m := &meta{Source: Source}
+	if version > 0 {
+		m.VersionID = strconv.Itoa(version)
+	}
+	if !updated.IsZero() {
+		m.LastUpdated = updated.UTC().Format(time.RFC3339Nano)
+	}
+	return m
 }
 
 // base returns the base of the resource of type typ named by suffix, with status
@@ -357,7 +374,7 @@ func (m *mapping) base(typ, suffix, status string) base {
 	if m.voided && status != "" {
 		status = models.StatusEnteredInError
 	}
-	return base{ResourceType: typ, ID: resourceID(m.encID + "-" + suffix), Meta: &meta{Source: Source}, Status: status}
+	return base{ResourceType: typ, ID: resourceID(m.encID + "-" + suffix), Meta: recordMeta(m.version, m.updated), Status: status}
 }
 
 // encounterOf returns the Encounter of in.
@@ -367,7 +384,7 @@ func (m *mapping) encounterOf(in models.Interaction) *encounter {
 		status = models.StatusEnteredInError
 	}
 	e := &encounter{
-		base:    base{ResourceType: "Encounter", ID: m.encID, Meta: &meta{Source: Source}, Status: status},
+		base:    base{ResourceType: "Encounter", ID: m.encID, Meta: recordMeta(m.version, m.updated), Status: status},
 		Class:   encounterClass(in.Label),
 		Subject: m.subject,
 		Period:  period{Start: m.date},
@@ -499,6 +516,7 @@ func (m *mapping) vital(vs vitalSign, suffix string, value any, unit string) *ob
 			return nil
 		}
 		o.ValueQuantity = ucumQuantity(n, unit)
+		o.Interpretation = interpretation(interpret(vitalsigns.Name(vs.metric), n, unit))
 		return o
 	}
 	text, _ := value.(string)
@@ -508,16 +526,41 @@ func (m *mapping) vital(vs vitalSign, suffix string, value any, unit string) *ob
 	if !found || !sok || !dok {
 		return nil
 	}
+	var codes []string
 	for _, part := range []struct {
-		vs vitalSign
-		n  json.Number
-	}{{systolic, s}, {diastolic, d}} {
+		vs     vitalSign
+		metric string
+		n      json.Number
+	}{{systolic, vitalsigns.Systolic, s}, {diastolic, vitalsigns.Diastolic, d}} {
+		code := interpret(part.metric, part.n, unit)
+		codes = append(codes, code)
 		o.Component = append(o.Component, component{
-			Code:          codeableConcept{Coding: []coding{{System: loinc, Code: part.vs.codes[0], Display: part.vs.display}}},
-			ValueQuantity: ucumQuantity(part.n, unit),
+			Code:           codeableConcept{Coding: []coding{{System: loinc, Code: part.vs.codes[0], Display: part.vs.display}}},
+			ValueQuantity:  ucumQuantity(part.n, unit),
+			Interpretation: interpretation(code),
 		})
 	}
+	o.Interpretation = interpretation(vitalsigns.Worst(codes...))
 	return o
+}
+
+// interpret returns the interpretation code of n, a reading of the vital sign
+// metric in unit, by the reference ranges of package vitals ("" for none).
+func interpret(metric string, n json.Number, unit string) string {
+	f, err := n.Float64()
+	if err != nil {
+		return ""
+	}
+	return vitalsigns.Interpret(metric, f, unit)
+}
+
+// interpretation returns the Observation.interpretation of code (HL7 v3
+// ObservationInterpretation), none for "".
+func interpretation(code string) []codeableConcept {
+	if code == "" {
+		return nil
+	}
+	return []codeableConcept{{Coding: []coding{{System: vitalsigns.InterpretationSystem, Code: code, Display: vitalsigns.InterpretationDisplay(code)}}}}
 }
 
 // ucumUnits are the UCUM codes of the units the vital signs are stated in.

@@ -21,11 +21,12 @@ type AuditLog interface {
 // Audit returns middleware that appends one event per request to log: who (the API
 // key), what (the action and route template), on whose data (the patient and
 // interaction the request read or wrote, which the repository notes in the
-// request's audit.Subject; else the path's) and how it ended (the status it is
-// answered with), refused requests included. The event is written before the
-// response leaves, within the request's deadline: the handler's work ends earlier
-// (see Deadline) to leave it time. If it cannot be written the request fails with
-// 503 and nothing it produced is returned. now reads the time.
+// request's audit.Subject; else the path's), whose data its answer disclosed (see
+// disclosed) and how it ended (the status it is answered with), refused requests
+// included. The event is written before the response leaves, within the request's
+// deadline: the handler's work ends earlier (see Deadline) to leave it time. If it
+// cannot be written the request fails with 503 and nothing it produced is returned.
+// now reads the time.
 func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		full := c.UserContext()
@@ -43,11 +44,17 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		insuranceNo, interactionID := subject.Get()
 		// Path parameters and the method are copied: Fiber reuses their memory after
 		// the handler, while the event may still be waiting for its insert.
+		// A FHIR route's id names a resource, not a record: its subject is what the
+		// answer disclosed alone.
+		var pathNo, pathID string
+		if !strings.HasPrefix(c.Route().Path, FHIRPrefix) {
+			pathNo, pathID = strings.Clone(c.Params("insurance_no")), strings.Clone(c.Params("id"))
+		}
 		if insuranceNo == "" {
-			insuranceNo = strings.Clone(c.Params("insurance_no"))
+			insuranceNo = pathNo
 		}
 		if interactionID == "" {
-			interactionID = strings.Clone(c.Params("id"))
+			interactionID = pathID
 		}
 		route, method := c.Route().Path, strings.Clone(c.Method())
 		event := models.AuditEvent{
@@ -64,6 +71,9 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 			RequestID:       requestID(c),
 			ClientRequestID: clientRequestID(c),
 		}
+		if status < fiber.StatusBadRequest {
+			event.SetPatients(disclosed(c, subject, insuranceNo, pathNo))
+		}
 		// A request cut short (at shutdown) is recorded all the same, if the store
 		// takes its event soon after the cut.
 		logCtx, cancelLog := uncut(full, cutGrace)
@@ -77,6 +87,22 @@ func Audit(log AuditLog, now func() time.Time) fiber.Handler {
 		}
 		return err
 	}
+}
+
+// disclosed returns the patients whose data the answer of c, a request that
+// succeeded, disclosed: the patient and the interaction's patient the request read
+// (subjectNo) and the path's patient (pathNo), the patients its JSON answer names
+// (audit.Named; an answer streamed or in another type is of the path's patient
+// alone), and those its route noted with audit.Disclose. What is not an insurance
+// number is left out by models.AuditEvent.SetPatients.
+func disclosed(c *fiber.Ctx, subject *audit.Subject, subjectNo, pathNo string) []string {
+	nos, answerDiscloses := subject.Disclosed()
+	nos = append(nos, subjectNo, pathNo)
+	res := c.Response()
+	if answerDiscloses && !res.IsBodyStream() && strings.HasPrefix(string(res.Header.ContentType()), fiber.MIMEApplicationJSON) {
+		nos = append(nos, audit.Named(res.Body())...)
+	}
+	return nos
 }
 
 // cutGrace is how long the audit event of a request cut short may still take: the
@@ -111,6 +137,9 @@ func next(c *fiber.Ctx) (err error) {
 
 // action names what a request does, from its method and route template.
 func action(method, route string) string {
+	if name, ok := fhirActions[route]; ok {
+		return name
+	}
 	name := strings.TrimPrefix(route, "/api/v1/")
 	name = strings.NewReplacer("/:insurance_no", "", "/:id", "", "/:version", ".version", "/:name", "", "/", ".").Replace(name)
 	if strings.HasPrefix(name, "suggestions.") { // a POST that computes and stores nothing
@@ -129,14 +158,24 @@ func action(method, route string) string {
 	return name + "." + strings.ToLower(method)
 }
 
+// fhirActions name what the FHIR API's requests do, by route template.
+var fhirActions = map[string]string{
+	FHIRPrefix + "/:type":                   "fhir.search",
+	FHIRPrefix + "/:type/:id":               "fhir.read",
+	FHIRPrefix + "/:type/:id/_history/:vid": "fhir.vread",
+	FHIRPrefix + "/Patient/:id/$everything": "fhir.everything",
+	FHIRPrefix + "/Patient/:id/$summary":    "fhir.summary",
+	FHIRPrefix + "/Observation/$lastn":      "fhir.lastn",
+}
+
 // AuditEvents lists audit events.
 //
 //	@Summary		The audit trail
-//	@Description	Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors.
+//	@Description	Audit events, newest first, filtered by patient, key name, action and time range, one page at a time. For auditors. By patient: every event that names the patient as its subject or whose answer disclosed their data (patients, or beyond its first 100 patients_count and patients_digest); with key_name or action too, a page reads at most 1000 of the patient's events and may hold fewer than limit, with a next_cursor.
 //	@ID				listAuditEvents
 //	@Tags			audit
 //	@Produce		json
-//	@Param			insurance_no	query		string	false	"Events touching this patient"
+//	@Param			insurance_no	query		string	false	"Events naming this patient, or disclosing their data"
 //	@Param			key_name		query		string	false	"Events of this API key"
 //	@Param			action			query		string	false	"Events of this action, e.g. interactions.read"
 //	@Param			from			query		string	false	"From this time (RFC 3339 date or date-time, inclusive)"
@@ -174,6 +213,8 @@ func (h *Handler) AuditEvents(c *fiber.Ctx) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
+	// The events name patients, but hold nothing of their records.
+	audit.DisclosesNone(c.UserContext())
 	page, err := h.store.AuditEvents(c.UserContext(), q)
 	if err != nil {
 		return err

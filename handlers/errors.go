@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -20,7 +23,7 @@ type ErrorResponse struct {
 // ErrorBody describes what went wrong.
 type ErrorBody struct {
 	// Code is a stable, machine-readable name for the error.
-	Code    string `json:"code" validate:"required" enums:"bad_request,malformed_request,malformed_body,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
+	Code    string `json:"code" validate:"required" enums:"bad_request,not_acceptable,malformed_request,malformed_body,document_limit_exceeded,validation_failed,unauthenticated,forbidden,not_found,patient_not_found,method_not_allowed,timeout,conflict,idempotency_in_progress,entered_in_error,payload_too_large,unsupported_media_type,idempotency_key_reused,document_too_large,precondition_failed,precondition_required,rate_limited,headers_too_large,internal,unavailable" example:"validation_failed"`
 	Message string `json:"message" validate:"required" example:"the request has invalid fields"`
 	// Fields maps each offending field (a dotted path) to what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
@@ -35,6 +38,7 @@ var statusErrors = map[int]ErrorBody{
 	fiber.StatusRequestEntityTooLarge:       {Code: "payload_too_large", Message: "the request body is larger than 1 MiB"},
 	fiber.StatusUnsupportedMediaType:        {Code: "unsupported_media_type", Message: "send the body as application/json"},
 	fiber.StatusRequestHeaderFieldsTooLarge: {Code: "headers_too_large", Message: "the request headers are too large"},
+	fiber.StatusNotAcceptable:               {Code: "not_acceptable", Message: "the API answers JSON only"},
 }
 
 // RetryAfterUnavailable is the Retry-After, in seconds, of a 503 unavailable: the
@@ -54,12 +58,96 @@ func ErrorHandler(logger *slog.Logger) fiber.ErrorHandler {
 		case fiber.StatusServiceUnavailable:
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(RetryAfterUnavailable))
 		}
+		if errors.Is(err, models.ErrTooManyHeavy) {
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(RetryAfterHeavy))
+		}
 		if status >= fiber.StatusInternalServerError {
 			logger.ErrorContext(c.UserContext(), "request failed",
 				"request_id", requestID(c), "route", c.Route().Path, "status", status, "error", err.Error())
 		}
+		if strings.HasPrefix(c.Path(), FHIRPrefix+"/") || c.Path() == FHIRPrefix {
+			data, err := EncodeJSON(outcomeOf(status, body))
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, FHIRContentType)
+			return c.Status(status).Send(data)
+		}
 		return c.Status(status).JSON(ErrorResponse{Error: body})
 	}
+}
+
+// OperationOutcome is the shape of every error of the FHIR API: an issue per
+// offending parameter (or one), each with its FHIR issue type, the API's error code
+// and message.
+type OperationOutcome struct {
+	ResourceType string  `json:"resourceType" validate:"required" enums:"OperationOutcome" example:"OperationOutcome"`
+	Issue        []Issue `json:"issue" validate:"required"`
+}
+
+// Issue is one issue of an OperationOutcome.
+type Issue struct {
+	Severity string `json:"severity" validate:"required" enums:"error" example:"error"`
+	// Code is the FHIR issue type (invalid, login, forbidden, not-found, throttled,
+	// transient, exception, ...).
+	Code    string       `json:"code" validate:"required" example:"invalid"`
+	Details IssueDetails `json:"details" validate:"required"`
+	// Diagnostics names the offending parameter, when one is.
+	Diagnostics string `json:"diagnostics,omitempty" example:"_count"`
+	// Expression names the offending parameter, as http.<name>.
+	Expression []string `json:"expression,omitempty" example:"http._count"`
+}
+
+// IssueDetails carries the API's error code (system ErrorCodeSystem) and message.
+type IssueDetails struct {
+	Coding []IssueCoding `json:"coding" validate:"required"`
+	Text   string        `json:"text" validate:"required" example:"must be a whole number from 1 to 100"`
+}
+
+// IssueCoding is the API's error code.
+type IssueCoding struct {
+	System string `json:"system" validate:"required" example:"https://github.com/clinic/interactions/fhir/CodeSystem/error"`
+	Code   string `json:"code" validate:"required" example:"validation_failed"`
+}
+
+// ErrorCodeSystem is the code system of the API's error codes in an OperationOutcome.
+const ErrorCodeSystem = "https://github.com/clinic/interactions/fhir/CodeSystem/error"
+
+// issueTypes are the FHIR issue types of the statuses.
+var issueTypes = map[int]string{
+	fiber.StatusBadRequest: "invalid", fiber.StatusUnauthorized: "login", fiber.StatusForbidden: "forbidden",
+	fiber.StatusNotFound: "not-found", fiber.StatusMethodNotAllowed: "not-supported", fiber.StatusNotAcceptable: "not-supported",
+	fiber.StatusGone: "deleted", fiber.StatusRequestEntityTooLarge: "too-costly", fiber.StatusTooManyRequests: "throttled",
+	fiber.StatusServiceUnavailable: "transient", fiber.StatusRequestHeaderFieldsTooLarge: "too-costly",
+	fiber.StatusUnsupportedMediaType: "not-supported",
+}
+
+// outcomeOf returns the OperationOutcome of an error answered with status and body:
+// an issue per field of body, or one.
+func outcomeOf(status int, body ErrorBody) OperationOutcome {
+	kind := issueTypes[status]
+	if kind == "" {
+		kind = "exception"
+		if status < fiber.StatusInternalServerError {
+			kind = "processing"
+		}
+	}
+	issue := func(text, field string) Issue {
+		i := Issue{Severity: "error", Code: kind, Details: IssueDetails{
+			Coding: []IssueCoding{{System: ErrorCodeSystem, Code: body.Code}}, Text: text}}
+		if field != "" {
+			i.Diagnostics, i.Expression = field, []string{"http." + field}
+		}
+		return i
+	}
+	out := OperationOutcome{ResourceType: "OperationOutcome"}
+	for _, field := range slices.Sorted(maps.Keys(body.Fields)) {
+		out.Issue = append(out.Issue, issue(body.Fields[field], field))
+	}
+	if len(out.Issue) == 0 {
+		out.Issue = []Issue{issue(body.Message, "")}
+	}
+	return out
 }
 
 // StatusOf returns the status ErrorHandler answers err with, for middleware that
@@ -87,6 +175,8 @@ func errorAnswer(err error) (models.IdempotentAnswer, error) {
 func classify(err error) (int, ErrorBody) {
 	var (
 		malformed *models.MalformedError
+		request   *models.MalformedRequestError
+		limit     *models.LimitError
 		invalid   *models.ValidationError
 		fe        *fiber.Error
 		gone      *models.GoneError
@@ -106,11 +196,17 @@ func classify(err error) (int, ErrorBody) {
 			Fields:  map[string]string{"free_bytes": strconv.FormatUint(lowDisk.Free, 10), "min_free_bytes": strconv.FormatUint(lowDisk.Min, 10)}}
 	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fiber.StatusServiceUnavailable, ErrorBody{Code: "unavailable", Message: "the store is not reachable; try again later"}
+	case errors.As(err, &request):
+		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request", Message: "the request's headers cannot be taken as they are",
+			Fields: request.Fields}
 	case errors.Is(err, models.ErrMalformedRequest):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_request",
 			Message: "the request line cannot be read: its path or query (as sent or percent-decoded) is not valid UTF-8, or its method is unknown"}
 	case errors.As(err, &malformed):
 		return fiber.StatusBadRequest, ErrorBody{Code: "malformed_body", Message: malformed.Reason}
+	case errors.As(err, &limit): // before invalid: a LimitError is a ValidationError too
+		return fiber.StatusUnprocessableEntity, ErrorBody{Code: "document_limit_exceeded",
+			Message: "the record is past a cap on what one record may hold; fields names each cap and where", Fields: limit.Fields}
 	case errors.As(err, &invalid):
 		return fiber.StatusBadRequest, ErrorBody{Code: "validation_failed", Message: "the request has invalid fields", Fields: invalid.Fields}
 	case errors.Is(err, models.ErrPatientNotFound):
@@ -124,6 +220,9 @@ func classify(err error) (int, ErrorBody) {
 			Message: "send a valid API key as Authorization: Bearer <key>"}
 	case errors.Is(err, models.ErrForbidden):
 		return fiber.StatusForbidden, ErrorBody{Code: "forbidden", Message: "this API key's role does not allow this request"}
+	case errors.Is(err, models.ErrTooManyHeavy):
+		return fiber.StatusTooManyRequests, ErrorBody{Code: "rate_limited",
+			Message: "this API key has as many heavy requests (summaries, reports, exports, analyses) running as it may; retry after the time in Retry-After"}
 	case errors.Is(err, models.ErrRateLimited):
 		return fiber.StatusTooManyRequests, ErrorBody{Code: "rate_limited",
 			Message: "too many requests for this API key; retry after the time in Retry-After"}

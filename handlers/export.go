@@ -77,7 +77,8 @@ func (x *Exports) Export(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, req.Format.ContentType())
-	c.Context().SetBodyStream(x.stream(requestID(c), p, req), -1)
+	// The export is heavy while it is written, after this returns.
+	c.Context().SetBodyStream(x.stream(requestID(c), p, req, keepHeavySlot(c)), -1)
 	return nil
 }
 
@@ -110,8 +111,9 @@ func exportRequest(c *fiber.Ctx) (export.Request, error) {
 // goroutine stops when the body is closed (the answer was sent, or dropped), when
 // the server shuts down, or after x.timeout. An error after the answer has started
 // reaches the reader, which ends the answer without its last chunk; it is logged
-// here, since the error handler has answered by then.
-func (x *Exports) stream(requestID string, p models.Patient, req export.Request) io.ReadCloser {
+// here, since the error handler has answered by then. done is called once the body
+// is closed.
+func (x *Exports) stream(requestID string, p models.Patient, req export.Request, done func()) io.ReadCloser {
 	ctx, cancel := context.WithTimeout(x.base, x.timeout)
 	pr, pw := io.Pipe()
 	// A write blocked on a reader that went away ends with ctx.
@@ -128,17 +130,20 @@ func (x *Exports) stream(requestID string, p models.Patient, req export.Request)
 		}
 		pw.CloseWithError(err)
 	}()
-	return &exportBody{PipeReader: pr, cancel: cancel}
+	return &exportBody{PipeReader: pr, cancel: cancel, done: done}
 }
 
-// exportBody is the body of an export: closing it stops the goroutine writing it.
+// exportBody is the body of an export: closing it stops the goroutine writing it,
+// and calls done.
 type exportBody struct {
 	*io.PipeReader
 	cancel context.CancelFunc
+	done   func()
 }
 
 func (b *exportBody) Close() error {
 	b.cancel()
+	defer b.done()
 	return b.PipeReader.Close()
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
@@ -145,15 +146,12 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 	q := models.ScanQuery{WithQA: true, AilmentKey: models.AilmentKey(qc.Ailment),
 		Labels: models.NormalizeLabels(qc.Labels), Words: insights.SymptomWords(qc.Symptoms)}
 	if q.AilmentKey != "" || len(q.Labels) > 0 || len(q.Words) > 0 {
-		err := h.records.EachVisit(ctx, q, func(in models.Interaction) error {
-			s.Add(in)
-			return nil
-		})
-		if err != nil {
+		if err := h.records.EachVisit(ctx, q, whileRunning(ctx, s.Add)); err != nil {
 			return err
 		}
 	}
 	items := s.Suggestions(limit)
+	audit.Disclose(ctx, s.Disclosed(items)...)
 	answer := QuestionSuggestions{SimilarVisits: s.Similar(), Source: summary.SourceDeterministic, Items: items}
 	if h.writer != nil {
 		var err error
@@ -215,7 +213,11 @@ func (h *Handler) SimilarPatients(c *fiber.Ctx) error {
 		return models.ErrPatientNotFound
 	}
 	answer := SimilarPatients{InsuranceNo: no, Compared: len(space.Profiles) - 1, Items: []Neighbour{}}
-	for _, n := range space.Nearest(i, k) {
+	neighbours, err := space.Nearest(ctx, i, k)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbours {
 		p := space.Profiles[n.Index]
 		shared := n.Shared
 		if shared == nil {
@@ -289,15 +291,26 @@ func (h *Handler) Cohorts(c *fiber.Ctx) error {
 	if err := errs.Err(); err != nil {
 		return err
 	}
-	space, names, err := h.space(c.UserContext())
+	ctx := c.UserContext()
+	space, names, err := h.space(ctx)
 	if err != nil {
 		return err
 	}
-	clustering := insights.KMeans(space.Vectors, k, insights.KMeansSeed)
+	clustering, err := insights.KMeans(ctx, space.Vectors, k, insights.KMeansSeed)
+	if err != nil {
+		return err
+	}
+	cohorts, err := space.Describe(ctx, clustering, names)
+	if err != nil {
+		return err
+	}
+	audit.Disclose(ctx, space.SmallCohortMembers(clustering)...)
 	answer := Cohorts{K: len(clustering.Sizes), Patients: len(space.Profiles), Iterations: clustering.Iterations,
-		Inertia: math.Round(clustering.Inertia), Cohorts: space.Describe(clustering, names),
-		Members: MemberPage{Items: []Member{}}}
-	page, more := space.Members(clustering, cohort, after, limit)
+		Inertia: math.Round(clustering.Inertia), Cohorts: cohorts, Members: MemberPage{Items: []Member{}}}
+	page, more, err := space.Members(ctx, clustering, cohort, after, limit)
+	if err != nil {
+		return err
+	}
 	for _, i := range page {
 		answer.Members.Items = append(answer.Members.Items, Member{Cohort: clustering.Assign[i],
 			InsuranceNo: space.Profiles[i].InsuranceNo, Distance: clustering.Distance(space.Vectors[i], i)})
@@ -405,11 +418,8 @@ func (h *Handler) monthly(c *fiber.Ctx, byAilment bool) error {
 		return err
 	}
 	m := insights.NewMonthly(byAilment)
-	err := h.records.EachVisit(c.UserContext(), q, func(in models.Interaction) error {
-		m.Add(in)
-		return nil
-	})
-	if err != nil {
+	ctx := c.UserContext()
+	if err := h.records.EachVisit(ctx, q, whileRunning(ctx, m.Add)); err != nil {
 		return err
 	}
 	answer := MonthlyCounts{Months: m.Months()}
@@ -423,17 +433,34 @@ func (h *Handler) monthly(c *fiber.Ctx, byAilment bool) error {
 }
 
 // space reads every patient and every visit not entered in error, each collection
-// once, and places the patients in the feature space.
+// once, and places the patients in the feature space. It stops with ctx's error
+// once ctx is done.
 func (h *Handler) space(ctx context.Context) (*insights.Space, *insights.Names, error) {
 	b := insights.NewProfiler()
-	if err := h.records.EachPatient(ctx, func(p models.Patient) error { b.AddPatient(p); return nil }); err != nil {
+	if err := h.records.EachPatient(ctx, whileRunning(ctx, b.AddPatient)); err != nil {
 		return nil, nil, err
 	}
-	err := h.records.EachVisit(ctx, models.ScanQuery{}, func(in models.Interaction) error { b.AddVisit(in); return nil })
+	if err := h.records.EachVisit(ctx, models.ScanQuery{}, whileRunning(ctx, b.AddVisit)); err != nil {
+		return nil, nil, err
+	}
+	space, err := insights.NewSpace(ctx, b.Profiles())
 	if err != nil {
 		return nil, nil, err
 	}
-	return insights.NewSpace(b.Profiles()), b.Names(), nil
+	return space, b.Names(), nil
+}
+
+// whileRunning returns add as the callback of a read of many records that stops
+// with ctx's error once ctx is done: a store may still hand records over after the
+// request's deadline, and what is computed of them would be for nobody.
+func whileRunning[T any](ctx context.Context, add func(T)) func(T) error {
+	return func(v T) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		add(v)
+		return nil
+	}
 }
 
 // logWriterFailure logs that the language model failed at what, with err, which

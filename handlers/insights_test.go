@@ -169,3 +169,51 @@ func TestInsightsStoreErrors(t *testing.T) {
 		t.Errorf("patient missing from the records: %d %s", a.status, a.body)
 	}
 }
+
+// pastDeadline gives the request a context already past its deadline, as the
+// server's deadline middleware gives one whose time is up while the store, which
+// answered just in time, hands its records over.
+func pastDeadline(c *fiber.Ctx) error {
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+// TestAnalyticsStopAtTheDeadline checks that the routes that compute over many
+// records stop once the request's deadline has passed, and answer 503 as for a
+// store that did not answer in time, instead of computing on for nobody.
+func TestAnalyticsStopAtTheDeadline(t *testing.T) {
+	visits := []models.Interaction{asked("1", "flu", "A?"), asked("2", "flu", "B?")}
+	patients := []models.Patient{{InsuranceNo: "A11"}, {InsuranceNo: "B11"}}
+	h := New(Services{Store: fakeStore{}, Patients: chartPatients{}, Interactions: &chartInteractions{visits: visits},
+		Keys: fakeKeys{}, Records: &fakeRecords{visits: visits, patients: patients}, Now: func() time.Time { return testNow }})
+	app := newTestApp(h, &fakeAuditLog{})
+	for _, r := range []struct {
+		method, path string
+		handler      fiber.Handler
+	}{
+		{"POST", "/api/v1/suggestions/questions", h.SuggestQuestions},
+		{"GET", "/api/v1/patients/:insurance_no/summary", h.Summary},
+		{"GET", "/api/v1/patients/:insurance_no/report", h.Report},
+		{"GET", "/api/v1/patients/:insurance_no/similar", h.SimilarPatients},
+		{"GET", "/api/v1/analytics/cohorts", h.Cohorts},
+		{"GET", "/api/v1/analytics/labels", h.LabelCounts},
+		{"GET", "/api/v1/analytics/ailments", h.AilmentCounts},
+	} {
+		app.Add(r.method, r.path, pastDeadline, h.Authenticate, r.handler)
+	}
+	for _, r := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/suggestions/questions", `{"ailment":"Flu"}`},
+		{"GET", "/api/v1/patients/A11/summary", ""},
+		{"GET", "/api/v1/patients/A11/report", ""},
+		{"GET", "/api/v1/patients/A11/similar", ""},
+		{"GET", "/api/v1/analytics/cohorts", ""},
+		{"GET", "/api/v1/analytics/labels", ""},
+		{"GET", "/api/v1/analytics/ailments", ""},
+	} {
+		if a := send(t, app, r.method, r.path, r.body); a.status != 503 || errorCode(t, a) != "unavailable" {
+			t.Errorf("%s %s: %d %s", r.method, r.path, a.status, a.body)
+		}
+	}
+}

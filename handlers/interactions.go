@@ -22,7 +22,7 @@ import (
 //	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed"
 //	@Failure		404				{object}	ErrorResponse	"patient_not_found: no patient has this insurance number"
 //	@Failure		409				{object}	ErrorResponse	"conflict: an interaction has this id; idempotency_in_progress: the first request with this key still runs"
-//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored"
+//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)"
 //	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
 //	@Failure		401				{object}	ErrorResponse		"unauthenticated: no valid API key"

@@ -21,7 +21,7 @@ import (
 //	@Success		201				{object}	models.Patient
 //	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed"
 //	@Failure		409				{object}	ErrorResponse	"conflict: the insurance number is registered; idempotency_in_progress: the first request with this key still runs"
-//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored"
+//	@Failure		422				{object}	ErrorResponse	"idempotency_key_reused: the key was used with another request; document_too_large: the record would be over 2 MiB as stored; document_limit_exceeded: the record is past a cap on keys, array elements or metric text (fields names the cap and where)"
 //	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
 //	@Failure		401				{object}	ErrorResponse		"unauthenticated: no valid API key"

@@ -148,16 +148,10 @@ func setETag(c *fiber.Ctx, version int) {
 	c.Set(fiber.HeaderETag, etag(version))
 }
 
-// matchesETag reports whether an If-Match header value (a list of entity tags)
-// names version. Weak tags never match, as RFC 9110 requires for If-Match.
+// matchesETag reports whether an If-Match header value, one entity tag, names
+// version. A weak tag never matches, as RFC 9110 requires for If-Match.
 func matchesETag(header string, version int) bool {
-	want := etag(version)
-	for _, tag := range strings.Split(header, ",") {
-		if strings.TrimSpace(tag) == want {
-			return true
-		}
-	}
-	return false
+	return strings.TrimSpace(header) == etag(version)
 }
 
 // wellFormedETags reports whether header is "*" or a comma-separated list of entity
@@ -199,9 +193,12 @@ func notModified(c *fiber.Ctx, version int) bool {
 	return true
 }
 
-// ifMatch reads If-Match as the versions a change may be made to. It returns
+// ifMatch reads If-Match as the version a change may be made to. It returns
 // models.ErrPreconditionRequired without one or with "*", which names no version,
-// and a *models.ValidationError for one that is not a list of entity tags.
+// a *models.ValidationError for one that is not a list of entity tags, and a
+// *models.MalformedRequestError for a list of more than one: a list naming the
+// current version among others would pass whatever the version is, a blind
+// overwrite under another spelling. A weak tag is one tag, which never matches.
 func ifMatch(c *fiber.Ctx) (records.Match, error) {
 	header := strings.Clone(c.Get(fiber.HeaderIfMatch))
 	if strings.TrimSpace(header) == "" || strings.TrimSpace(header) == "*" {
@@ -211,6 +208,9 @@ func ifMatch(c *fiber.Ctx) (records.Match, error) {
 	if !wellFormedETags(header) {
 		return nil, models.Invalid(fiber.HeaderIfMatch,
 			`must be the ETag of the version you are changing, with its quotes, as ETag gives it: "2", not 2`)
+	}
+	if strings.Contains(header, ",") {
+		return nil, &models.MalformedRequestError{Fields: map[string]string{fiber.HeaderIfMatch: `must be exactly one ETag, the version you are changing ("2"), not a list`}}
 	}
 	return func(version int) bool { return matchesETag(header, version) }, nil
 }

@@ -18,7 +18,7 @@ const (
 // FindPatients lists the patient directory, or the patients a search finds.
 //
 //	@Summary		Find a patient
-//	@Description	The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page.
+//	@Description	The patient directory, by last name, first name and insurance number, one page at a time, with what a picker shows of each (name, insurance number, age, sex, last visit). With q, only the patients with, for each word of q, a first name, last name, insurance number or FHIR patient id (kept by an import) starting with it. Words compare case- and accent-insensitively: é is e, ß is ss, ø is o; q splits into words at anything but letters and digits. Pass next_cursor back as cursor, with the same q, for the next page; it is null on the last page. A viewer key must give q: it finds a patient, it does not list them all.
 //	@ID				findPatients
 //	@Tags			patients
 //	@Produce		json
@@ -59,7 +59,7 @@ func (h *Handler) FindPatients(c *fiber.Ctx) error {
 // SearchInteractions lists interactions across patients.
 //
 //	@Summary		Search visits
-//	@Description	Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added.
+//	@Description	Interactions of every patient, or of one with insurance_no, that meet every filter given: labels, ailment, a date range, a health_status range and words of their text. Newest first (interaction_date, then id, descending), or oldest first with sort=date. One page at a time: pass next_cursor back as cursor, with the same filters, for the next page; it is null on the last page. A page holds at most 4 MiB of records: fewer than limit when they are large. Pages stay free of duplicates and gaps while interactions are being added. A viewer key must give insurance_no: it reads one patient's visits, not everyone's.
 //	@ID				searchInteractions
 //	@Tags			interactions
 //	@Produce		json

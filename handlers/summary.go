@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 
@@ -16,7 +15,7 @@ import (
 // Summary returns a patient's chart at a glance.
 //
 //	@Summary		A patient's summary
-//	@Description	Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals: the latest value of every metric; a time series of every numeric metric with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP "120/80"), heart_rate (HR), spo2 (SpO2), weight, and any other metric with numbers; values that cannot be read are listed under unparseable with the reason. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.
+//	@Description	Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals, of the known vital signs and the first 16 other metrics by name: the latest value of each; a time series of each numeric one with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP "120/80"), heart_rate (HR), spo2 (SpO2), weight, and other metrics with numbers; the newest 100 values that cannot be read are listed under unparseable with the reason; left_out counts the other metrics not charted, the metrics of a record past its first 64 (one stored before the caps on a record), and the values that could not be read beyond those listed. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.
 //	@ID				getPatientSummary
 //	@Tags			patients
 //	@Produce		json
@@ -69,7 +68,7 @@ func (h *Handler) Summary(c *fiber.Ctx) error {
 // Report returns a patient's summary as a printable HTML page.
 //
 //	@Summary		A patient's printable report
-//	@Description	The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every vital series over time (axes, units, dates, trend line), a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.
+//	@Description	The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every series the summary charts (axes, units, dates, trend line), what the summary left out, the 50 most frequent labels and ailments, a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.
 //	@ID				getPatientReport
 //	@Tags			patients
 //	@Produce		html
@@ -95,20 +94,20 @@ func (h *Handler) Report(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var visits []report.Visit
-	s, err := h.summarize(c.UserContext(), no, func(in models.Interaction) {
-		visits = append(visits, report.VisitOf(in))
-	})
+	var visits report.Visits
+	s, err := h.summarize(c.UserContext(), no, visits.Add)
 	if err != nil {
 		return err
 	}
-	var page bytes.Buffer
-	if err := report.Render(&page, report.Page{Summary: s, Visits: visits}); err != nil {
+	// Written straight into the answer's body, which is held once: the error
+	// handler replaces it should the page fail.
+	if err := report.Render(c.Response().BodyWriter(), report.Page{Summary: s, Visits: visits}); err != nil {
+		c.Response().ResetBody()
 		return err
 	}
 	c.Set(fiber.HeaderContentSecurityPolicy, report.ContentSecurityPolicy())
 	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(page.Bytes())
+	return nil
 }
 
 // chartRequest reads the insurance number of a request about a patient's whole
@@ -129,7 +128,7 @@ func chartRequest(c *fiber.Ctx) (string, error) {
 // summarize reads patient no and every interaction of theirs not entered in error,
 // each once, and returns their summary as of now; each interaction is also handed
 // to also, when set. It returns models.ErrPatientNotFound for an unknown patient,
-// and the errors of the store.
+// ctx's error once ctx is done, and the errors of the store.
 func (h *Handler) summarize(ctx context.Context, no string, also func(models.Interaction)) (summary.Summary, error) {
 	p, err := h.patients.Get(ctx, no)
 	if errors.Is(err, models.ErrNotFound) {
@@ -139,13 +138,12 @@ func (h *Handler) summarize(ctx context.Context, no string, also func(models.Int
 		return summary.Summary{}, err
 	}
 	b := summary.NewBuilder(p, h.now())
-	err = h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: no}, func(in models.Interaction) error {
+	err = h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: no}, whileRunning(ctx, func(in models.Interaction) {
 		b.Add(in)
 		if also != nil {
 			also(in)
 		}
-		return nil
-	})
+	}))
 	if err != nil {
 		return summary.Summary{}, err
 	}

@@ -16,15 +16,15 @@ import (
 //	@Accept			application/merge-patch+json
 //	@Produce		json
 //	@Param			id			path		string				true	"Interaction id"
-//	@Param			If-Match	header		string				true	"ETag of the version being changed, with its quotes"
+//	@Param			If-Match	header		string				true	"The ETag of the version being changed, with its quotes: exactly one"
 //	@Param			reason		query		string				false	"Why the record is changed (kept with the new version)"	maxlength(1000)
 //	@Param			patch		body		InteractionPatch	true	"Fields to change; null removes a field"
 //	@Success		200			{object}	models.Interaction
-//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter"
+//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag"
 //	@Failure		404			{object}	ErrorResponse	"not_found: no such interaction"
 //	@Failure		410			{object}	ErrorResponse	"entered_in_error: the interaction was marked so"
 //	@Failure		412			{object}	ErrorResponse	"precondition_failed: the record changed since that version"
-//	@Failure		422			{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored"
+//	@Failure		422			{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)"
 //	@Failure		428			{object}	ErrorResponse	"precondition_required: If-Match is missing or *"
 //	@Failure		415			{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth
@@ -65,11 +65,11 @@ func (h *Handler) PatchInteraction(c *fiber.Ctx) error {
 //	@Accept			json
 //	@Produce		json
 //	@Param			id			path		string			true	"Interaction id"
-//	@Param			If-Match	header		string			true	"ETag of the version being changed, with its quotes"
+//	@Param			If-Match	header		string			true	"The ETag of the version being changed, with its quotes: exactly one"
 //	@Param			reason		query		string			false	"Why the record was entered in error (or in the body)"	maxlength(1000)
 //	@Param			body		body		ReasonRequest	false	"The reason, when not in the query"
 //	@Success		200			{object}	models.Interaction
-//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: no reason, or a bad If-Match or parameter"
+//	@Failure		400			{object}	ErrorResponse	"malformed_body or validation_failed: no reason, or a bad If-Match or parameter; malformed_request: If-Match lists more than one ETag"
 //	@Failure		404			{object}	ErrorResponse	"not_found: no such interaction"
 //	@Failure		410			{object}	ErrorResponse	"entered_in_error: already marked so"
 //	@Failure		412			{object}	ErrorResponse	"precondition_failed: the record changed since that version"
@@ -202,14 +202,14 @@ func (h *Handler) InteractionVersion(c *fiber.Ctx) error {
 //	@Accept			application/merge-patch+json
 //	@Produce		json
 //	@Param			insurance_no	path		string			true	"Insurance number"
-//	@Param			If-Match		header		string			true	"ETag of the version being changed, with its quotes"
+//	@Param			If-Match		header		string			true	"The ETag of the version being changed, with its quotes: exactly one"
 //	@Param			reason			query		string			false	"Why the record is changed (kept with the new version)"	maxlength(1000)
 //	@Param			patch			body		PatientPatch	true	"Fields to change; null removes a field"
 //	@Success		200				{object}	models.Patient
-//	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter"
+//	@Failure		400				{object}	ErrorResponse	"malformed_body or validation_failed: a bad patch, result, If-Match or parameter; malformed_request: If-Match lists more than one ETag"
 //	@Failure		404				{object}	ErrorResponse	"not_found: no such patient"
 //	@Failure		412				{object}	ErrorResponse	"precondition_failed: the record changed since that version"
-//	@Failure		422				{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored"
+//	@Failure		422				{object}	ErrorResponse	"document_too_large: the amended record would be over 2 MiB as stored; document_limit_exceeded: the patch, or the amended record, is past a cap on keys, array elements or metric text (fields names the cap and where)"
 //	@Failure		428				{object}	ErrorResponse	"precondition_required: If-Match is missing or *"
 //	@Failure		415				{object}	ErrorResponse	"unsupported_media_type: the body is not JSON"
 //	@Security		BearerAuth

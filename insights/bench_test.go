@@ -1,6 +1,7 @@
 package insights_test
 
 import (
+	"context"
 	"math/rand/v2"
 	"runtime/metrics"
 	"sync"
@@ -85,7 +86,10 @@ func BenchmarkKMeans(b *testing.B) {
 	stop := peakHeap()
 	var c insights.Clustering
 	for b.Loop() {
-		c = insights.KMeans(points, k, insights.KMeansSeed)
+		var err error
+		if c, err = insights.KMeans(context.Background(), points, k, insights.KMeansSeed); err != nil {
+			b.Fatal(err)
+		}
 	}
 	b.ReportMetric(stop(), "peak-heap-MB")
 	b.ReportMetric(float64(c.Iterations), "iterations")

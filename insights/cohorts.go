@@ -2,6 +2,7 @@ package insights
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +15,13 @@ import (
 // dominantShare is the share of a cohort's members that must carry a label or an
 // ailment for it to describe the cohort.
 const dominantShare = 0.5
+
+// MinGroupSize is the fewest patients an aggregate may be computed from without
+// disclosing them: a cohort's description computed from fewer members, or a
+// suggested question asked in the visits of fewer patients, tells of those patients'
+// records, and the audit trail records them as disclosed (see SmallCohortMembers and
+// Suggester.Disclosed).
+const MinGroupSize = 5
 
 // Cohort describes one cluster of patients.
 type Cohort struct {
@@ -51,15 +59,33 @@ type TypicalVital struct {
 
 // Describe returns the cohorts of c over s's profiles, described from their members'
 // records (not the standardised centroids): names are ailments as names spells
-// them.
-func (s *Space) Describe(c Clustering, names *Names) []Cohort {
+// them. It stops with ctx's error once ctx is done.
+func (s *Space) Describe(ctx context.Context, c Clustering, names *Names) ([]Cohort, error) {
 	members := make([][]int, len(c.Sizes))
 	for i, a := range c.Assign {
+		if err := stopped(ctx, i); err != nil {
+			return nil, err
+		}
 		members[a] = append(members[a], i)
 	}
 	out := make([]Cohort, len(members))
 	for id, m := range members {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		out[id] = s.describe(id, m, names)
+	}
+	return out, nil
+}
+
+// SmallCohortMembers returns the insurance numbers of the members of c's cohorts of
+// fewer than MinGroupSize members, whose descriptions (see Describe) disclose them.
+func (s *Space) SmallCohortMembers(c Clustering) []string {
+	var out []string
+	for i, a := range c.Assign {
+		if c.Sizes[a] < MinGroupSize {
+			out = append(out, s.Profiles[i].InsuranceNo)
+		}
 	}
 	return out
 }
@@ -68,9 +94,12 @@ func (s *Space) Describe(c Clustering, names *Names) []Cohort {
 // insurance number: the members of cohort, or of every cohort when cohort is
 // negative, that come after the member after names (all of them when after is nil),
 // at most limit of them. It returns their indexes into s.Profiles, and whether more
-// members follow the page.
-func (s *Space) Members(c Clustering, cohort int, after *models.MemberCursor, limit int) (page []int, more bool) {
+// members follow the page, or ctx's error once ctx is done.
+func (s *Space) Members(ctx context.Context, c Clustering, cohort int, after *models.MemberCursor, limit int) (page []int, more bool, err error) {
 	for i, a := range c.Assign {
+		if err := stopped(ctx, i); err != nil {
+			return nil, false, err
+		}
 		if cohort >= 0 && a != cohort {
 			continue
 		}
@@ -84,9 +113,9 @@ func (s *Space) Members(c Clustering, cohort int, after *models.MemberCursor, li
 		return cmp.Or(c.Assign[i]-c.Assign[j], strings.Compare(s.Profiles[i].InsuranceNo, s.Profiles[j].InsuranceNo))
 	})
 	if len(page) > limit {
-		return page[:limit], true
+		return page[:limit], true, nil
 	}
-	return page, false
+	return page, false, nil
 }
 
 func (s *Space) describe(id int, members []int, names *Names) Cohort {

@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,11 +135,11 @@ func TestSpace(t *testing.T) {
 			in.Metrics = bson.D{{Key: "BP", Value: fmt.Sprintf("%d/90", systolic)}}
 		})
 	}
-	s := NewSpace(profiles([]models.Patient{
+	s := must(NewSpace(context.Background(), profiles([]models.Patient{
 		{InsuranceNo: "A", Age: ptr2(30), Sex: "M"}, {InsuranceNo: "B", Age: ptr2(31), Sex: "M"},
 		{InsuranceNo: "C", Age: ptr2(70), Sex: "F"}, {InsuranceNo: "D", Age: ptr2(72), Sex: "F"},
 		{InsuranceNo: "E"},
-	}, flu("1", "A", 0, 38.5), flu("2", "B", 0, 38.6), bp("3", "C", 0, 160), bp("4", "D", 0, 165)))
+	}, flu("1", "A", 0, 38.5), flu("2", "B", 0, 38.6), bp("3", "C", 0, 160), bp("4", "D", 0, 165))))(t)
 
 	var names []string
 	for _, f := range s.Features[:5] {
@@ -170,7 +171,7 @@ func TestSpace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.no, func(t *testing.T) {
 			i := s.Index(tc.no)
-			got := s.Nearest(i, tc.k)
+			got := must(s.Nearest(context.Background(), i, tc.k))(t)
 			var nos []string
 			for _, n := range got {
 				nos = append(nos, s.Profiles[n.Index].InsuranceNo)
@@ -245,13 +246,13 @@ func TestDescribe(t *testing.T) {
 			}))
 		}
 	}
-	s := NewSpace(profiles(patients, visits...))
+	s := must(NewSpace(context.Background(), profiles(patients, visits...)))(t)
 	b := NewProfiler()
 	for _, in := range visits {
 		b.AddVisit(in)
 	}
-	c := KMeans(s.Vectors, 1, KMeansSeed)
-	got := s.Describe(c, b.Names())
+	c := must(KMeans(context.Background(), s.Vectors, 1, KMeansSeed))(t)
+	got := must(s.Describe(context.Background(), c, b.Names()))(t)
 	if len(got) != 1 || got[0].Size != 4 {
 		t.Fatalf("cohorts %+v", got)
 	}
@@ -291,7 +292,10 @@ func TestMembers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			page, more := s.Members(c, tc.cohort, tc.after, tc.limit)
+			page, more, err := s.Members(context.Background(), c, tc.cohort, tc.after, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got []string
 			for _, i := range page {
 				got = append(got, fmt.Sprintf("%d:%s", c.Assign[i], s.Profiles[i].InsuranceNo))
@@ -301,7 +305,7 @@ func TestMembers(t *testing.T) {
 			}
 		})
 	}
-	if page, more := (&Space{}).Members(Clustering{}, -1, nil, 10); len(page) != 0 || more {
+	if page, more, err := (&Space{}).Members(context.Background(), Clustering{}, -1, nil, 10); len(page) != 0 || more || err != nil {
 		t.Errorf("members of no patients: %v, more %v", page, more)
 	}
 }
@@ -464,3 +468,87 @@ func TestMonthly(t *testing.T) {
 		}
 	}
 }
+
+func TestSmallCohortMembers(t *testing.T) {
+	s := &Space{}
+	c := Clustering{Sizes: []int{MinGroupSize, MinGroupSize - 1, 1}}
+	for cohort, size := range c.Sizes {
+		for i := range size {
+			s.Profiles = append(s.Profiles, Profile{InsuranceNo: fmt.Sprintf("C%d-%d", cohort, i)})
+			c.Assign = append(c.Assign, cohort)
+		}
+	}
+	got := s.SmallCohortMembers(c)
+	slices.Sort(got)
+	if want := []string{"C1-0", "C1-1", "C1-2", "C1-3", "C2-0"}; !slices.Equal(got, want) {
+		t.Errorf("members of small cohorts %v, want %v", got, want)
+	}
+}
+
+func TestSuggestionsDisclosed(t *testing.T) {
+	s := NewSuggester(QuestionContext{Ailment: "Influenza"})
+	// "Since when?" is asked by MinGroupSize patients, "Travelled?" by one patient in
+	// two visits and by another, "Vaccinated?" by one.
+	for i := range MinGroupSize {
+		s.Add(visit(fmt.Sprintf("s%d", i), fmt.Sprintf("P%d", i), i, func(in *models.Interaction) {
+			in.Ailment, in.QA = "influenza", bson.D{{Key: "Since when?", Value: "2 days"}}
+		}))
+	}
+	for i, no := range []string{"T1", "T1", "T2"} {
+		s.Add(visit(fmt.Sprintf("t%d", i), no, i, func(in *models.Interaction) {
+			in.Ailment, in.QA = "influenza", bson.D{{Key: "Travelled?", Value: "no"}}
+		}))
+	}
+	s.Add(visit("v", "V1", 0, func(in *models.Interaction) {
+		in.Ailment, in.QA = "influenza", bson.D{{Key: "Vaccinated?", Value: "no"}}
+	}))
+	items := s.Suggestions(10)
+	if len(items) != 3 {
+		t.Fatalf("suggestions %+v", items)
+	}
+	for _, tc := range []struct {
+		items []Suggestion
+		want  []string
+	}{
+		{items, []string{"T1", "T2", "V1"}},
+		{items[:1], nil},
+		{items[1:2], []string{"T1", "T2"}},
+	} {
+		got := s.Disclosed(tc.items)
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Disclosed(%v) = %v, want %v", tc.items, got, tc.want)
+		}
+	}
+}
+
+// TestSpaceStopsAtTheDeadline checks that building a space, finding the nearest
+// patients, describing cohorts and paging their members each stop with the
+// context's error at the request's deadline.
+func TestSpaceStopsAtTheDeadline(t *testing.T) {
+	b := NewProfiler()
+	for i := range 5000 {
+		b.AddPatient(models.Patient{InsuranceNo: fmt.Sprintf("P%04d", i), Age: ptr2(i % 90), Sex: []string{"M", "F"}[i%2]})
+	}
+	profiles := b.Profiles()
+	s := must(NewSpace(context.Background(), profiles))(t)
+	c := must(KMeans(context.Background(), s.Vectors, 3, KMeansSeed))(t)
+	for name, ctx := range closeToDeadline() {
+		t.Run(name, func(t *testing.T) {
+			for what, err := range map[string]error{
+				"NewSpace": second(NewSpace(ctx(), profiles)),
+				"Nearest":  second(s.Nearest(ctx(), 0, 5)),
+				"Describe": second(s.Describe(ctx(), c, b.Names())),
+				"Members":  third(s.Members(ctx(), c, -1, nil, 10)),
+			} {
+				if !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("%s: err = %v, want the context's", what, err)
+				}
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }

@@ -7,6 +7,7 @@ package insights
 
 import (
 	"cmp"
+	"context"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -45,32 +46,62 @@ type Clustering struct {
 	Iterations int
 }
 
+// checkEvery is how many items a loop goes through between two looks at its
+// context: often enough to stop soon after the deadline, seldom enough to cost
+// nothing.
+const checkEvery = 1024
+
+// stopped returns ctx's error when the loop at item i is due to look at ctx (every
+// checkEvery items, the first included) and ctx is done.
+func stopped(ctx context.Context, i int) error {
+	if i%checkEvery != 0 {
+		return nil
+	}
+	return ctx.Err()
+}
+
 // KMeans partitions points (all of one dimension) into k clusters: k-means++
 // initialisation from a PCG source seeded with seed, then Lloyd iterations until no
 // point changes cluster or MaxIterations, Restarts times; the run with the least
 // inertia is kept. k is capped at the number of distinct points; with no points the
-// result is empty. The same points, k and seed always give the same result.
-func KMeans(points [][]float64, k int, seed uint64) Clustering {
+// result is empty. The same points, k and seed always give the same result. It
+// stops with ctx's error once ctx is done: at the request's deadline.
+func KMeans(ctx context.Context, points [][]float64, k int, seed uint64) (Clustering, error) {
 	n := len(points)
 	if n == 0 || k < 1 {
-		return Clustering{Assign: []int{}, Centroids: [][]float64{}, Sizes: []int{}}
+		return Clustering{Assign: []int{}, Centroids: [][]float64{}, Sizes: []int{}}, nil
 	}
-	k = min(k, distinct(points, k))
+	d, err := distinct(ctx, points, k)
+	if err != nil {
+		return Clustering{}, err
+	}
+	k = min(k, d)
 	r := rand.New(rand.NewPCG(seed, kmeansStream))
 	var best Clustering
 	for run := range Restarts {
-		c := lloyd(points, plusPlus(points, k, r))
+		centroids, err := plusPlus(ctx, points, k, r)
+		if err != nil {
+			return Clustering{}, err
+		}
+		c, err := lloyd(ctx, points, centroids)
+		if err != nil {
+			return Clustering{}, err
+		}
 		if run == 0 || c.Inertia < best.Inertia {
 			best = c
 		}
 	}
-	return renumber(best)
+	return renumber(best), nil
 }
 
-// distinct returns the number of distinct points, counting no further than limit.
-func distinct(points [][]float64, limit int) int {
+// distinct returns the number of distinct points, counting no further than limit,
+// or ctx's error once ctx is done.
+func distinct(ctx context.Context, points [][]float64, limit int) (int, error) {
 	var seen [][]float64
-	for _, p := range points {
+	for i, p := range points {
+		if err := stopped(ctx, i); err != nil {
+			return 0, err
+		}
 		if !slices.ContainsFunc(seen, func(q []float64) bool { return slices.Equal(p, q) }) {
 			seen = append(seen, p)
 			if len(seen) == limit {
@@ -78,19 +109,22 @@ func distinct(points [][]float64, limit int) int {
 			}
 		}
 	}
-	return len(seen)
+	return len(seen), nil
 }
 
 // plusPlus picks k initial centroids among points by k-means++: the first at
 // random, each next one with a probability proportional to its squared distance to
-// the nearest centroid picked so far.
-func plusPlus(points [][]float64, k int, r *rand.Rand) [][]float64 {
+// the nearest centroid picked so far. It returns ctx's error once ctx is done.
+func plusPlus(ctx context.Context, points [][]float64, k int, r *rand.Rand) ([][]float64, error) {
 	centroids := [][]float64{slices.Clone(points[r.IntN(len(points))])}
 	nearest := make([]float64, len(points))
 	for i, p := range points {
 		nearest[i] = sqDist(p, centroids[0])
 	}
 	for len(centroids) < k {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		total := 0.0
 		for _, d := range nearest {
 			total += d
@@ -115,12 +149,13 @@ func plusPlus(points [][]float64, k int, r *rand.Rand) [][]float64 {
 			nearest[i] = min(nearest[i], sqDist(p, c))
 		}
 	}
-	return centroids
+	return centroids, nil
 }
 
 // lloyd runs Lloyd iterations from centroids until no point changes cluster or
 // MaxIterations. A cluster left empty takes the point farthest from its centroid.
-func lloyd(points [][]float64, centroids [][]float64) Clustering {
+// It returns ctx's error once ctx is done.
+func lloyd(ctx context.Context, points [][]float64, centroids [][]float64) (Clustering, error) {
 	k, dim := len(centroids), len(points[0])
 	assign := make([]int, len(points))
 	for i := range assign {
@@ -129,6 +164,9 @@ func lloyd(points [][]float64, centroids [][]float64) Clustering {
 	sizes := make([]int, k)
 	iterations := 0
 	for iterations < MaxIterations {
+		if err := ctx.Err(); err != nil {
+			return Clustering{}, err
+		}
 		iterations++
 		changed := false
 		for i, p := range points {
@@ -169,7 +207,7 @@ func lloyd(points [][]float64, centroids [][]float64) Clustering {
 		sizes[assign[i]]++
 		inertia += sqDist(p, centroids[assign[i]])
 	}
-	return Clustering{Assign: assign, Centroids: centroids, Sizes: sizes, Inertia: inertia, Iterations: iterations}
+	return Clustering{Assign: assign, Centroids: centroids, Sizes: sizes, Inertia: inertia, Iterations: iterations}, nil
 }
 
 // closest returns the index of the centroid nearest p (the first of equals) and its

@@ -1,10 +1,13 @@
 package insights
 
 import (
+	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 // blobs returns n points around each centre, with their true cluster.
@@ -41,7 +44,7 @@ func TestKMeans(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			points, truth := blobs(tc.centres, 50, tc.spread, 7)
-			c := KMeans(points, tc.k, KMeansSeed)
+			c := must(KMeans(context.Background(), points, tc.k, KMeansSeed))(t)
 			if len(c.Sizes) != tc.k || len(c.Assign) != len(points) || len(c.Centroids) != tc.k {
 				t.Fatalf("k %d, %d assignments, %d centroids", len(c.Sizes), len(c.Assign), len(c.Centroids))
 			}
@@ -58,7 +61,7 @@ func TestKMeans(t *testing.T) {
 			if total != len(points) || c.Iterations < 1 || c.Iterations > MaxIterations {
 				t.Errorf("sizes sum to %d, %d iterations", total, c.Iterations)
 			}
-			again := KMeans(points, tc.k, KMeansSeed)
+			again := must(KMeans(context.Background(), points, tc.k, KMeansSeed))(t)
 			if !slices.Equal(again.Assign, c.Assign) || again.Inertia != c.Inertia {
 				t.Error("the same points and seed gave another clustering")
 			}
@@ -67,11 +70,11 @@ func TestKMeans(t *testing.T) {
 }
 
 func TestKMeansEdges(t *testing.T) {
-	if c := KMeans(nil, 3, KMeansSeed); len(c.Assign) != 0 || len(c.Sizes) != 0 {
+	if c := must(KMeans(context.Background(), nil, 3, KMeansSeed))(t); len(c.Assign) != 0 || len(c.Sizes) != 0 {
 		t.Errorf("no points: %+v", c)
 	}
 	same := [][]float64{{1, 1}, {1, 1}, {1, 1}, {2, 2}}
-	c := KMeans(same, 5, KMeansSeed)
+	c := must(KMeans(context.Background(), same, 5, KMeansSeed))(t)
 	if len(c.Sizes) != 2 || !slices.Equal(c.Sizes, []int{3, 1}) || c.Inertia != 0 {
 		t.Errorf("two distinct points, k 5: sizes %v inertia %g", c.Sizes, c.Inertia)
 	}
@@ -103,5 +106,68 @@ func TestAdjustedRandIndex(t *testing.T) {
 				t.Errorf("ARI = %.6f, want %.6f", got, tc.want)
 			}
 		})
+	}
+}
+
+// must returns a function that returns v, failing t when err is not nil.
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// expiring is a context whose deadline passes once it has been asked n times
+// whether it is done: a request close to its deadline, without a clock.
+type expiring struct {
+	context.Context
+	n int
+}
+
+func (c *expiring) Err() error {
+	if c.n--; c.n < 0 {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// closeToDeadline returns contexts past their deadline at once and after a few
+// looks, for the computations that must stop at a request's deadline.
+func closeToDeadline() map[string]func() context.Context {
+	return map[string]func() context.Context{
+		"past its deadline": func() context.Context {
+			ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+			cancel()
+			return ctx
+		},
+		"close to its deadline": func() context.Context { return &expiring{Context: context.Background(), n: 3} },
+	}
+}
+
+func TestKMeansStopsAtTheDeadline(t *testing.T) {
+	points, _ := blobs([][]float64{{0, 0}, {5, 5}, {0, 5}, {5, 0}}, 300, 2, 3)
+	for name, ctx := range closeToDeadline() {
+		t.Run(name, func(t *testing.T) {
+			if _, err := KMeans(ctx(), points, 4, KMeansSeed); !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("err = %v, want the context's", err)
+			}
+		})
+	}
+	// However late the deadline passes, up to the last look, KMeans stops.
+	counting := &expiring{Context: context.Background(), n: math.MaxInt}
+	if _, err := KMeans(counting, points, 4, KMeansSeed); err != nil {
+		t.Fatal(err)
+	}
+	looks := math.MaxInt - counting.n
+	if looks < Restarts*2 {
+		t.Fatalf("KMeans looked at its context %d times", looks)
+	}
+	for n := range looks {
+		if _, err := KMeans(&expiring{Context: context.Background(), n: n}, points, 4, KMeansSeed); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("deadline after %d of %d looks: err = %v", n, looks, err)
+		}
 	}
 }

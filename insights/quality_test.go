@@ -61,7 +61,7 @@ func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Inte
 	if err != nil {
 		tb.Fatal(err)
 	}
-	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleViewer})
+	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleClinician})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -226,9 +226,18 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 		for _, in := range visits {
 			p.AddVisit(in)
 		}
-		space := insights.NewSpace(p.Profiles())
-		c := insights.KMeans(space.Vectors, truth.Cohorts, insights.KMeansSeed)
-		space.Describe(c, p.Names())
+		ctx := context.Background()
+		space, err := insights.NewSpace(ctx, p.Profiles())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := insights.KMeans(ctx, space.Vectors, truth.Cohorts, insights.KMeansSeed)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := space.Describe(ctx, c, p.Names()); err != nil {
+			b.Fatal(err)
+		}
 		want := make([]int, len(space.Profiles))
 		for i, prof := range space.Profiles {
 			want[i] = truth.Cohort[prof.InsuranceNo]

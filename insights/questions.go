@@ -98,6 +98,8 @@ type tally struct {
 	support, byAilment, byLabels, bySy int
 	score                              float64
 	labels, words                      map[string]bool
+	// patients are the insurance numbers of the visits that asked it.
+	patients map[string]bool
 }
 
 // NewSuggester returns a Suggester for c.
@@ -145,11 +147,12 @@ func (s *Suggester) Add(in models.Interaction) {
 		seen[key] = true
 		t := s.tallies[key]
 		if t == nil {
-			t = &tally{spellings: map[string]int{}, labels: map[string]bool{}, words: map[string]bool{}}
+			t = &tally{spellings: map[string]int{}, labels: map[string]bool{}, words: map[string]bool{}, patients: map[string]bool{}}
 			s.tallies[key] = t
 		}
 		t.spellings[strings.Join(strings.Fields(e.Key), " ")]++
 		t.support++
+		t.patients[in.InsuranceNo] = true
 		t.score += score
 		if same {
 			t.byAilment++
@@ -185,6 +188,23 @@ func (s *Suggester) Suggestions(limit int) []Suggestion {
 		t := s.tallies[key]
 		out = append(out, Suggestion{Question: spelling(t.spellings, key), Support: t.support, Score: vitals.Round(t.score, 3),
 			Reason: s.reason(t), SameAilment: t.byAilment, SharedLabels: t.byLabels, SharedSymptoms: t.bySy})
+	}
+	return out
+}
+
+// Disclosed returns the insurance numbers of the patients whose visits asked the
+// items that were asked by fewer than MinGroupSize patients: such a suggestion, its
+// support and its reason tell of those visits. items are suggestions of s.
+func (s *Suggester) Disclosed(items []Suggestion) []string {
+	var out []string
+	for _, it := range items {
+		t := s.tallies[Key(it.Question)]
+		if t == nil || len(t.patients) >= MinGroupSize {
+			continue
+		}
+		for no := range t.patients {
+			out = append(out, no)
+		}
 	}
 	return out
 }

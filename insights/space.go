@@ -2,6 +2,7 @@ package insights
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"math"
@@ -74,8 +75,9 @@ type Space struct {
 	raw [][]float64
 }
 
-// NewSpace builds the space of profiles.
-func NewSpace(profiles []Profile) *Space {
+// NewSpace builds the space of profiles. It stops with ctx's error once ctx is
+// done.
+func NewSpace(ctx context.Context, profiles []Profile) (*Space, error) {
 	s := &Space{Profiles: profiles}
 	for _, l := range top(profiles, func(p Profile) map[string]int { return p.Labels }, TopLabels) {
 		s.Features = append(s.Features, Feature{Kind: KindLabel, Name: l, Weight: weightLabel})
@@ -92,6 +94,9 @@ func NewSpace(profiles []Profile) *Space {
 	}
 	s.raw = make([][]float64, len(profiles))
 	for i, p := range profiles {
+		if err := stopped(ctx, i); err != nil {
+			return nil, err
+		}
 		s.raw[i] = s.values(p)
 	}
 	for j := range s.Features {
@@ -99,13 +104,19 @@ func NewSpace(profiles []Profile) *Space {
 		if f.Kind == KindLabel || f.Kind == KindAilment {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		f.Mean, f.SD = meanSD(s.raw, j)
 	}
 	s.Vectors = make([][]float64, len(profiles))
 	for i := range profiles {
+		if err := stopped(ctx, i); err != nil {
+			return nil, err
+		}
 		s.Vectors[i] = s.vector(s.raw[i])
 	}
-	return s
+	return s, nil
 }
 
 // values returns p's features before standardising, NaN where p has none.
@@ -241,14 +252,17 @@ const maxZ = 3
 const closeZ = 0.25
 
 // Nearest returns the k profiles nearest profile i, nearest first (ties by
-// insurance number), never i itself.
-func (s *Space) Nearest(i, k int) []Neighbour {
+// insurance number), never i itself. It stops with ctx's error once ctx is done.
+func (s *Space) Nearest(ctx context.Context, i, k int) ([]Neighbour, error) {
 	type cand struct {
 		j int
 		d float64
 	}
 	var best []cand
 	for j, v := range s.Vectors {
+		if err := stopped(ctx, j); err != nil {
+			return nil, err
+		}
 		if j == i {
 			continue
 		}
@@ -269,7 +283,7 @@ func (s *Space) Nearest(i, k int) []Neighbour {
 	for n, c := range best {
 		out[n] = Neighbour{Index: c.j, Distance: vitals.Round(math.Sqrt(c.d), 4), Shared: s.Shared(i, c.j)}
 	}
-	return out
+	return out, nil
 }
 
 // Shared returns what profiles i and j share: the labels and ailments of the

@@ -1,6 +1,12 @@
 package models
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"time"
+)
 
 // AuditEvent records one request to the API, or one act of a command beside it (a key
 // made, an import): who, what, on whose data, and how it ended. Events form hash
@@ -34,7 +40,93 @@ type AuditEvent struct {
 	Anchors  []AuditAnchor `json:"anchors,omitempty" bson:"anchors,omitempty"`
 	PrevHash string        `json:"prev_hash" bson:"prev_hash" validate:"required"`
 	Hash     string        `json:"hash" bson:"hash" validate:"required"`
+	// Patients are the insurance numbers of the patients whose data the answer
+	// disclosed, sorted: all of them, or the first MaxEventPatients when there were
+	// more (see PatientsCount).
+	Patients []string `json:"patients,omitempty" bson:"patients,omitempty"`
+	// PatientsCount, set only when the answer disclosed more patients than Patients
+	// holds, is how many it disclosed.
+	PatientsCount int `json:"patients_count,omitempty" bson:"patients_count,omitempty" example:"180"`
+	// PatientsDigest, set with PatientsCount, is the hex SHA-256 of the sorted list of
+	// all of them, each written "<length>:<insurance number>;": the audit listing by
+	// insurance number finds every one, and they hash to it.
+	PatientsDigest string `json:"patients_digest,omitempty" bson:"patients_digest,omitempty"`
+
+	// disclosed is every patient disclosed, sorted, until the event is stored.
+	disclosed []string
 }
+
+// MaxEventPatients is the most patients an audit event lists (Patients): the largest
+// page of any listing.
+const MaxEventPatients = MaxPageSize
+
+// MaxDisclosedPatients is the most patients the index of audit events by patient
+// holds for one event (Disclosed). No route's answer names as many (a page holds at
+// most MaxPageSize records, and an aggregate fewer): only insurance numbers written
+// into records' own fields could, and they would cost every read of those records
+// a row each.
+const MaxDisclosedPatients = 10 * MaxPageSize
+
+// SetPatients records in e that its answer disclosed the patients nos (repeats, and
+// what is not an insurance number (see ValidIdentifier), are dropped): Patients, and
+// PatientsCount and PatientsDigest past MaxEventPatients. Disclosed returns them all,
+// up to MaxDisclosedPatients, until e is stored.
+func (e *AuditEvent) SetPatients(nos []string) {
+	var all []string
+	for _, no := range nos {
+		if ValidIdentifier(no) {
+			all = append(all, no)
+		}
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	e.disclosed = all[:min(len(all), MaxDisclosedPatients)]
+	e.Patients, e.PatientsCount, e.PatientsDigest = nil, 0, ""
+	if len(all) == 0 {
+		return
+	}
+	e.Patients = all[:min(len(all), MaxEventPatients):min(len(all), MaxEventPatients)]
+	if len(all) > MaxEventPatients {
+		e.PatientsCount, e.PatientsDigest = len(all), PatientsDigest(all)
+	}
+}
+
+// Disclosed returns every patient e's answer disclosed, sorted: those given to
+// SetPatients (the first MaxDisclosedPatients), or, for an event read back from the
+// store, Patients.
+func (e AuditEvent) Disclosed() []string {
+	if e.disclosed != nil {
+		return e.disclosed
+	}
+	return e.Patients
+}
+
+// PatientsDigest returns the hex SHA-256 of sorted, each insurance number written
+// "<length>:<insurance number>;".
+func PatientsDigest(sorted []string) string {
+	h := sha256.New()
+	for _, no := range sorted {
+		fmt.Fprintf(h, "%d:%s;", len(no), no)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AuditDisclosure is a row of the index of the audit events by patient: the event
+// Event named the patient InsuranceNo as its subject, or disclosed their data. Rows
+// are written before their events; a row whose event is missing, or whose Hash is
+// not its event's, belongs to an event that was never stored.
+type AuditDisclosure struct {
+	// ID is "<insurance number>|<event id>".
+	ID          string    `bson:"_id"`
+	InsuranceNo string    `bson:"insurance_no"`
+	Time        time.Time `bson:"time"`
+	Event       string    `bson:"event"`
+	Hash        string    `bson:"hash"`
+}
+
+// AuditDisclosureID returns the id of the row of the index of audit events by
+// patient that records that event names the patient insuranceNo.
+func AuditDisclosureID(insuranceNo, event string) string { return insuranceNo + "|" + event }
 
 // The stored names of the fields of an audit event that queries filter and sort on,
 // besides FieldInsuranceNo, as its bson tags spell them.
@@ -100,6 +192,8 @@ type AuditCheckpoint struct {
 
 // AuditQuery selects audit events, newest first.
 type AuditQuery struct {
+	// InsuranceNo selects the events that name the patient as their subject or
+	// disclosed their data, by the index of audit events by patient.
 	InsuranceNo string
 	KeyName     string
 	Action      string
@@ -108,11 +202,11 @@ type AuditQuery struct {
 	After       *Cursor
 }
 
-// Matches reports whether e is one the query selects (not its position). From and To
-// count in whole milliseconds, as the store keeps times.
+// Matches reports whether e is one the query's key name, action and time span
+// select (not its position; the patient is the index's to select). From and To count
+// in whole milliseconds, as the store keeps times.
 func (q AuditQuery) Matches(e AuditEvent) bool {
-	return (q.InsuranceNo == "" || e.InsuranceNo == q.InsuranceNo) &&
-		(q.KeyName == "" || e.KeyName == q.KeyName) && (q.Action == "" || e.Action == q.Action) &&
+	return (q.KeyName == "" || e.KeyName == q.KeyName) && (q.Action == "" || e.Action == q.Action) &&
 		(q.From.IsZero() || !e.Time.Before(StoreTime(q.From))) && (q.To.IsZero() || e.Time.Before(StoreTime(q.To)))
 }
 

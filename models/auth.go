@@ -2,6 +2,7 @@ package models
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -12,6 +13,9 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrRateLimited means the API key sent more requests than allowed.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrTooManyHeavy means the API key has as many heavy requests running as it
+	// may: a kind of ErrRateLimited.
+	ErrTooManyHeavy = fmt.Errorf("too many heavy requests at once: %w", ErrRateLimited)
 )
 
 // Role is what an API key may do.

@@ -80,6 +80,22 @@ func Invalid(field, message string) *ValidationError {
 	return e
 }
 
+// MalformedRequestError reports a request whose headers the API cannot take as they
+// are (its body aside, which MalformedError and ValidationError judge): Fields maps
+// each offending header to what is wrong with it. It is a kind of
+// ErrMalformedRequest.
+type MalformedRequestError struct {
+	Fields map[string]string
+}
+
+// Error lists the offending headers and their messages.
+func (e *MalformedRequestError) Error() string {
+	return "malformed request: " + (&ValidationError{Fields: e.Fields}).Summary()
+}
+
+// Unwrap returns ErrMalformedRequest.
+func (e *MalformedRequestError) Unwrap() error { return ErrMalformedRequest }
+
 var (
 	// ErrPreconditionRequired means a change was asked for without If-Match.
 	ErrPreconditionRequired = errors.New("precondition required")

@@ -78,9 +78,13 @@ var (
 // NewInteraction builds version 1 of an interaction from a parsed request document.
 // Fields the client leaves out get their defaults: interaction_date and both
 // timestamps are now, label is empty. The id stays empty when not given, for the caller to assign.
-// A null known field counts as left out. It returns a *ValidationError listing every
-// field that does not fit.
+// A null known field counts as left out. It returns a *LimitError when doc is past
+// a cap on what a record may hold (see CheckInteractionLimits), and otherwise a
+// *ValidationError listing every field that does not fit.
 func NewInteraction(doc bson.D, now time.Time) (Interaction, error) {
+	if err := CheckInteractionLimits(doc); err != nil {
+		return Interaction{}, err
+	}
 	now = StoreTime(now)
 	in := Interaction{InteractionDate: now, CreatedAt: now, UpdatedAt: now, Label: []string{}, Version: 1}
 	r := &fieldReader{}

@@ -52,9 +52,14 @@ var (
 )
 
 // NewPatient builds version 1 of a patient from a parsed request document, with both
-// timestamps set to now. A null known field counts as left out. It returns a *ValidationError listing
-// every field that does not fit.
+// timestamps set to now. A null known field counts as left out. It returns a
+// *LimitError when doc is past a cap on what a record may hold (see
+// CheckPatientLimits), and otherwise a *ValidationError listing every field that
+// does not fit.
 func NewPatient(doc bson.D, now time.Time) (Patient, error) {
+	if err := CheckPatientLimits(doc); err != nil {
+		return Patient{}, err
+	}
 	now = StoreTime(now)
 	p := Patient{CreatedAt: now, UpdatedAt: now, Version: 1}
 	r := &fieldReader{}

@@ -47,9 +47,14 @@ func checkImmutable(patch bson.D, errs *models.ValidationError, fields map[strin
 
 // nextInteraction returns the next version of current with the merge patch applied,
 // validated as a create is. id and insurance_no cannot change, and interaction_date
-// cannot be removed. It returns a *models.ValidationError for an amendment that
-// cannot be accepted.
+// cannot be removed. It returns a *models.LimitError for a patch, or a result, past
+// a cap on what a record may hold (the patch is checked first, so that no merge
+// costs more than the caps allow), and a *models.ValidationError for an amendment
+// that cannot be accepted otherwise.
 func nextInteraction(current models.Interaction, patch bson.D, reason string, now time.Time) (models.Interaction, error) {
+	if err := models.CheckInteractionLimits(patch); err != nil {
+		return models.Interaction{}, err
+	}
 	errs := &models.ValidationError{}
 	checkImmutable(patch, errs, map[string]string{"id": current.ID, "insurance_no": current.InsuranceNo})
 	checkReason(reason, errs)
@@ -97,8 +102,13 @@ func enteredInError(current models.Interaction, reason string, now time.Time) (m
 
 // nextPatient returns the next version of current with the merge patch applied,
 // validated as a create is. insurance_no cannot change. It returns a
-// *models.ValidationError for an amendment that cannot be accepted.
+// *models.LimitError for a patch, or a result, past a cap on what a record may hold
+// (see nextInteraction), and a *models.ValidationError for an amendment that cannot
+// be accepted otherwise.
 func nextPatient(current models.Patient, patch bson.D, reason string, now time.Time) (models.Patient, error) {
+	if err := models.CheckPatientLimits(patch); err != nil {
+		return models.Patient{}, err
+	}
 	errs := &models.ValidationError{}
 	checkImmutable(patch, errs, map[string]string{"insurance_no": current.InsuranceNo})
 	checkReason(reason, errs)

@@ -282,3 +282,43 @@ func TestAbandonedIntentIsCompleted(t *testing.T) {
 		t.Errorf("current = version %d %q, want the abandoned change completed", cur.Version, cur.Remarks)
 	}
 }
+
+// metricsPatch returns a merge patch setting n metrics, m<from> on, to value.
+func metricsPatch(from, n int, value any) bson.D {
+	metrics := make(bson.D, n)
+	for i := range metrics {
+		metrics[i] = bson.E{Key: fmt.Sprintf("m%d", from+i), Value: value}
+	}
+	return bson.D{{Key: "metrics", Value: metrics}}
+}
+
+func TestAmendPastTheCaps(t *testing.T) {
+	store := newMemStore()
+	s := newInteractions(t, store, store)
+	ctx := context.Background()
+	if _, err := s.Amend(ctx, "1", anyVersion, metricsPatch(0, models.MaxMetrics-4, 1), ""); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		patch bson.D
+	}{
+		// Each within the caps, together past them.
+		{"the result past a cap", metricsPatch(models.MaxMetrics-4, 10, 2)},
+		// Refused before it is merged, so that no merge costs more than the caps
+		// allow; even one that would remove as many.
+		{"the patch past a cap", metricsPatch(0, 80_000, 3)},
+		{"a patch of removals past a cap", metricsPatch(0, 80_000, nil)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var limit *models.LimitError
+			if _, err := s.Amend(ctx, "1", anyVersion, tc.patch, ""); !errors.As(err, &limit) || limit.Fields["metrics"] == "" {
+				t.Fatalf("err = %v, want a *models.LimitError naming metrics", err)
+			}
+			if in, err := s.Get(ctx, "1"); err != nil || in.Version != 2 || len(in.Metrics) != models.MaxMetrics-4 {
+				t.Errorf("the record changed: version %d, %d metrics, %v", in.Version, len(in.Metrics), err)
+			}
+		})
+	}
+}

@@ -48,9 +48,26 @@ type tick struct {
 	Label string
 }
 
-type point struct{ X, Y float64 }
+// point is a reading's dot; Flag is abnormal or critical for a reading outside its
+// reference range (see vitals.Interpret), "" otherwise.
+type point struct {
+	X, Y float64
+	Flag string
+}
 
 type segment struct{ X1, Y1, X2, Y2 float64 }
+
+// flag names the mark of a reading interpreted so: critical (LL, HH), abnormal (L,
+// H), or "" (normal, or not interpreted).
+func flag(interpretation string) string {
+	switch {
+	case interpretation == vitals.CriticalLow || interpretation == vitals.CriticalHigh:
+		return "critical"
+	case vitals.Abnormal(interpretation):
+		return "abnormal"
+	}
+	return ""
+}
 
 // titles are the headings of the known metrics.
 var titles = map[string]string{
@@ -101,7 +118,7 @@ func newChart(s vitals.Series) chart {
 		}
 		line.WriteString(strconv.FormatFloat(px, 'f', -1, 64) + "," + strconv.FormatFloat(py, 'f', -1, 64))
 		if len(s.Points) <= maxDots {
-			c.Dots = append(c.Dots, point{px, py})
+			c.Dots = append(c.Dots, point{X: px, Y: py, Flag: flag(p.Interpretation)})
 		}
 	}
 	c.Line = line.String()

@@ -7,7 +7,7 @@
 package report
 
 import (
-	"bytes"
+	"cmp"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/base64"
@@ -22,11 +22,16 @@ import (
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
+	"github.com/clinic/interactions/vitals"
 )
 
 // MaxVisitsListed is how many visits, the most recent, the page lists in its table;
 // its timeline marks every visit.
 const MaxVisitsListed = 50
+
+// MaxCountsListed is how many labels, and how many ailments, the most frequent, the
+// page lists; it says how many more there are.
+const MaxCountsListed = 50
 
 var (
 	//go:embed style.css
@@ -42,6 +47,8 @@ var (
 		"title":    title,
 		"add":      func(a, b float64) float64 { return a + b },
 		"sub":      func(a, b float64) float64 { return a - b },
+		"flag":     flag,
+		"reading":  vitals.InterpretationDisplay,
 	}).Parse(pageTemplate))
 )
 
@@ -63,8 +70,8 @@ func pagePolicy() string {
 // Page is what a report shows.
 type Page struct {
 	Summary summary.Summary
-	// Visits are the patient's visits, in any order (see VisitOf).
-	Visits []Visit
+	// Visits are the patient's visits.
+	Visits Visits
 }
 
 // Visit is a visit as the report lists it.
@@ -74,15 +81,38 @@ type Visit struct {
 	Labels       []string
 	HealthStatus *int
 	Meds, Tests  []string
+	// id places visits of the same date as a history does.
+	id string
 }
 
-// VisitOf returns what the report shows of in.
-func VisitOf(in models.Interaction) Visit {
-	v := Visit{Date: in.InteractionDate, Ailment: in.Ailment, Labels: in.Label, HealthStatus: in.HealthStatus}
+// Visits collects what a page shows of a patient's visits, handed to Add one at a
+// time in any order: the date of each, for the timeline, and the MaxVisitsListed
+// most recent, for the table. It holds no more than twice those, however long the
+// chart.
+type Visits struct {
+	dates []time.Time
+	// recent holds the most recent visits, in no order; listed sorts and cuts it.
+	recent []Visit
+}
+
+// Add counts in among the visits.
+func (v *Visits) Add(in models.Interaction) {
+	v.dates = append(v.dates, in.InteractionDate)
+	visit := Visit{Date: in.InteractionDate, Ailment: in.Ailment, Labels: in.Label, HealthStatus: in.HealthStatus, id: in.ID}
 	if in.NextSteps != nil {
-		v.Meds, v.Tests = in.NextSteps.PrescribedMeds, in.NextSteps.PrescribedTests
+		visit.Meds, visit.Tests = in.NextSteps.PrescribedMeds, in.NextSteps.PrescribedTests
 	}
-	return v
+	v.recent = append(v.recent, visit)
+	if len(v.recent) == 2*MaxVisitsListed {
+		v.recent = v.listed()
+	}
+}
+
+// listed returns the MaxVisitsListed most recent visits, newest first (of two at
+// the same time, the one with the greater id, as a history orders them).
+func (v *Visits) listed() []Visit {
+	slices.SortFunc(v.recent, func(a, b Visit) int { return cmp.Or(b.Date.Compare(a.Date), strings.Compare(b.id, a.id)) })
+	return v.recent[:min(MaxVisitsListed, len(v.recent))]
 }
 
 // view is what the template reads.
@@ -95,32 +125,38 @@ type view struct {
 	Timeline    timeline
 	Visits      []Visit
 	VisitsTotal int
+	// Labels and Ailments are the most frequent, and MoreLabels and MoreAilments
+	// count the rest.
+	Labels, Ailments         []summary.Count
+	MoreLabels, MoreAilments int
 }
 
 // Render writes p as an HTML page to w. It returns an error when the page cannot be
-// made (a bug) and the errors of writing to w.
+// made (a bug) and the errors of writing to w; w may then hold part of the page.
 func Render(w io.Writer, p Page) error {
 	s := p.Summary
-	v := view{S: s, Name: name(s.Patient), Policy: pagePolicy(), Style: template.CSS(style), VisitsTotal: len(p.Visits)}
+	v := view{S: s, Name: name(s.Patient), Policy: pagePolicy(), Style: template.CSS(style), VisitsTotal: len(p.Visits.dates)}
 	if len(s.HealthStatus.Points) > 0 {
 		v.Charts = append(v.Charts, newChart(s.HealthStatus))
 	}
 	for _, series := range s.Vitals.Series {
 		v.Charts = append(v.Charts, newChart(series))
 	}
-	dates := make([]time.Time, len(p.Visits))
-	for i, visit := range p.Visits {
-		dates[i] = visit.Date
-	}
-	v.Timeline = newTimeline(dates)
-	v.Visits = newestFirst(p.Visits, MaxVisitsListed)
-
-	var buf bytes.Buffer
-	if err := page.Execute(&buf, v); err != nil {
+	v.Timeline = newTimeline(p.Visits.dates)
+	v.Visits = p.Visits.listed()
+	v.Labels, v.MoreLabels = mostFrequent(s.Labels)
+	v.Ailments, v.MoreAilments = mostFrequent(s.Ailments)
+	if err := page.Execute(w, v); err != nil {
 		return fmt.Errorf("render the report: %w", err)
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return nil
+}
+
+// mostFrequent returns the first MaxCountsListed of counts, most frequent first,
+// and how many more there are.
+func mostFrequent(counts []summary.Count) ([]summary.Count, int) {
+	n := min(len(counts), MaxCountsListed)
+	return counts[:n], len(counts) - n
 }
 
 // name returns the patient's name, or their insurance number when the record has
@@ -130,13 +166,6 @@ func name(p summary.Patient) string {
 		return n
 	}
 	return "Patient " + p.InsuranceNo
-}
-
-// newestFirst returns the n most recent of visits, newest first.
-func newestFirst(visits []Visit, n int) []Visit {
-	out := slices.Clone(visits)
-	slices.SortStableFunc(out, func(a, b Visit) int { return b.Date.Compare(a.Date) })
-	return out[:min(n, len(out))]
 }
 
 // valueText writes a metric's value as recorded: a string as it is, a number in

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html"
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -27,7 +29,7 @@ func render(t *testing.T, patient models.Patient, visits []models.Interaction) s
 	p := Page{}
 	for _, in := range visits {
 		b.Add(in)
-		p.Visits = append(p.Visits, VisitOf(in))
+		p.Visits.Add(in)
 	}
 	p.Summary = b.Summary()
 	var out bytes.Buffer
@@ -60,7 +62,7 @@ var patient = models.Patient{InsuranceNo: "A11", FName: "Vernon", LName: "Lopez"
 
 func TestRenderContent(t *testing.T) {
 	page := render(t, patient, history(12))
-	for _, want := range []string{
+	checkHolds(t, page,
 		"<title>Vernon Lopez (A11): clinical summary as of 5 Nov 2024</title>",
 		"<h1>Vernon Lopez</h1>",
 		"<dt>Blood type</dt><dd>B&#43;</dd>",
@@ -71,21 +73,24 @@ func TestRenderContent(t *testing.T) {
 		"<b>Temperature</b> (°C): 12 readings; trend",
 		"<b>Blood pressure, systolic</b> (mmHg)",
 		"<b>Heart rate</b> (/min)",
-		"<td>ECG</td><td>Normal</td>", "<td>Blood pressure</td><td>120/80</td><td>mmHg</td>",
+		"<td>ECG</td><td>Normal</td><td></td><td></td>",
+		// 120/80 is above the 2017 ACC/AHA normal (below 120/80): marked high.
+		`<td>Blood pressure</td><td><b class="abnormal">120/80</b></td><td>mmHg</td><td><span class="abnormal">High</span></td>`,
 		"Influenza <span class=\"note\">×12</span>",
 		"<b>Every visit</b>",
-	} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page lacks %q", want)
-		}
-	}
+	)
 	// A chart a series (health status, temperature, systolic, diastolic, heart
 	// rate) and the timeline.
 	if n := strings.Count(page, "<svg "); n != 6 {
 		t.Errorf("%d SVG elements, want 6", n)
 	}
-	if n := strings.Count(page, `<circle class="dot"`); n != 5*12 {
+	if n := strings.Count(page, `<circle class="dot`); n != 5*12 {
 		t.Errorf("%d dots, want 60", n)
+	}
+	// Every systolic (120) and diastolic (80) reading is high, and so is every fourth
+	// temperature (38.5 °C); no other reading is out of its range.
+	if n := strings.Count(page, `<circle class="dot abnormal"`); n != 12+12+3 {
+		t.Errorf("%d dots marked abnormal, want 27", n)
 	}
 	if n := strings.Count(page, `<line class="trend"`); n != 5 {
 		t.Errorf("%d trend lines, want 5", n)
@@ -110,13 +115,61 @@ func TestRenderListsTheMostRecentVisits(t *testing.T) {
 	}
 }
 
-func TestRenderWithoutVisits(t *testing.T) {
-	page := render(t, models.Patient{InsuranceNo: "Z99"}, nil)
-	for _, want := range []string{"<h1>Patient Z99</h1>", "<td><span class=\"none\">none recorded</span></td>", "No vitals recorded.", "nothing to chart", "No visits recorded.", "none scheduled"} {
-		if !strings.Contains(page, want) {
-			t.Errorf("the page lacks %q", want)
+// TestVisitsKeepTheMostRecent checks that Visits holds the date of every visit and
+// no more than twice MaxVisitsListed visits, however many it is given and in
+// whatever order, and lists the most recent, newest first.
+func TestVisitsKeepTheMostRecent(t *testing.T) {
+	visits := history(1000)
+	for i := range visits {
+		visits[i].ID = fmt.Sprintf("v%04d", i)
+	}
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(visits), func(i, j int) { visits[i], visits[j] = visits[j], visits[i] })
+	var v Visits
+	for _, in := range visits {
+		v.Add(in)
+		if len(v.recent) > 2*MaxVisitsListed {
+			t.Fatalf("Visits holds %d visits", len(v.recent))
 		}
 	}
+	listed := v.listed()
+	if len(v.dates) != 1000 || len(listed) != MaxVisitsListed || !listed[0].Date.Equal(asOf) ||
+		!listed[MaxVisitsListed-1].Date.Equal(asOf.AddDate(0, 0, -7*(MaxVisitsListed-1))) {
+		t.Errorf("%d dates, %d listed, from %v to %v", len(v.dates), len(listed), listed[0].Date, listed[len(listed)-1].Date)
+	}
+}
+
+// TestRenderSaysWhatItLeavesOut checks that the page says what its summary left
+// out, and lists at most MaxCountsListed labels and ailments.
+func TestRenderSaysWhatItLeavesOut(t *testing.T) {
+	visits := history(3)
+	for i := range 80 {
+		visits[0].Label = append(visits[0].Label, fmt.Sprintf("label-%02d", i))
+	}
+	visits[1].Metrics = bson.D{{Key: "temp", Value: "warm"}}
+	b := summary.NewBuilder(patient, asOf)
+	for _, in := range visits {
+		b.Add(in)
+	}
+	s := b.Summary()
+	s.Vitals.LeftOut.Metrics, s.Vitals.LeftOut.Unread, s.Vitals.LeftOut.Unparseable = 46, 19938, 200
+	var out bytes.Buffer
+	if err := Render(&out, Page{Summary: s}); err != nil {
+		t.Fatal(err)
+	}
+	page := out.String()
+	checkHolds(t, page, "46 other metrics are not charted", "19938 metrics were not read",
+		"200 more values could not be read", "and 32 more labels")
+	labels := page[strings.Index(page, "<h3>Labels</h3>"):]
+	labels = labels[:strings.Index(labels, "</ul>")]
+	if n := strings.Count(labels, "<li>"); n != MaxCountsListed {
+		t.Errorf("%d labels listed, want %d", n, MaxCountsListed)
+	}
+}
+
+func TestRenderWithoutVisits(t *testing.T) {
+	page := render(t, models.Patient{InsuranceNo: "Z99"}, nil)
+	checkHolds(t, page, "<h1>Patient Z99</h1>", "<td><span class=\"none\">none recorded</span></td>", "No vitals recorded.",
+		"nothing to chart", "No visits recorded.", "none scheduled")
 	if strings.Contains(page, "<svg") {
 		t.Error("a page without visits draws a chart")
 	}
@@ -149,7 +202,7 @@ func TestRenderEscapes(t *testing.T) {
 			t.Errorf("the page holds %q unescaped", raw)
 		}
 	}
-	for _, escaped := range []string{
+	checkHolds(t, page,
 		"&lt;script&gt;alert(1)&lt;/script&gt;",
 		"&lt;/title&gt;&lt;script&gt;alert(&#34;name&#34;)&lt;/script&gt;",
 		"&lt;img src=x onerror=alert(2)&gt;",
@@ -158,11 +211,7 @@ func TestRenderEscapes(t *testing.T) {
 		"&lt;svg onload=alert(4)&gt;",
 		"&lt;/text&gt;&lt;script&gt;alert(5)&lt;/script&gt;",
 		"Drug &#34;X&#34; &lt;b&gt;bold&lt;/b&gt;",
-	} {
-		if !strings.Contains(page, escaped) {
-			t.Errorf("the page lacks %q", escaped)
-		}
-	}
+	)
 	checkSelfContained(t, page)
 }
 
@@ -239,5 +288,15 @@ func TestPageCarriesItsPolicy(t *testing.T) {
 	}
 	if strings.Count(page, "http-equiv") != 1 {
 		t.Error("the page holds more than one http-equiv meta element")
+	}
+}
+
+// checkHolds fails t for each of wants that page does not hold.
+func checkHolds(t *testing.T, page string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(page, want) {
+			t.Errorf("the page lacks %q", want)
+		}
 	}
 }

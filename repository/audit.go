@@ -2,9 +2,13 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clinic/interactions/models"
@@ -15,6 +19,10 @@ const (
 	AuditEventsCollection      = "audit_events"
 	AuditChainsCollection      = "audit_chains"
 	AuditCheckpointsCollection = "audit_checkpoints"
+	// AuditDisclosuresCollection indexes the audit events by patient: one row
+	// (models.AuditDisclosure) per event and patient it names as its subject or
+	// whose data it disclosed, for the listing of a patient's events.
+	AuditDisclosuresCollection = "audit_disclosures"
 )
 
 // StartAuditChain records a new chain's head. It returns models.ErrConflict when the
@@ -37,15 +45,61 @@ func (s *DB) UpdateAuditChainHead(ctx context.Context, head models.AuditChainHea
 }
 
 // InsertAuditEvents stores events in order, stopping at the first that cannot be
-// stored. It returns the store's error; the events before the one that failed may be
-// stored then, and so may all of them when the error is a lost answer.
+// stored, after the rows of the index of audit events by patient that name them (see
+// disclosureRows): an event is never stored without its rows, while a row may be
+// stored without its event, which the listing then leaves out. It returns the store's
+// error; the events before the one that failed may be stored then, and so may all of
+// them when the error is a lost answer.
 func (s *DB) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) error {
+	if err := s.insertDisclosures(ctx, disclosureRows(events)); err != nil {
+		return fmt.Errorf("insert audit events: %w", err)
+	}
 	docs := make([]any, len(events))
 	for i, e := range events {
 		docs[i] = e
 	}
 	if _, err := s.auditEvents.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
 		return fmt.Errorf("insert audit events: %w", storeError(err))
+	}
+	return nil
+}
+
+// disclosureRows returns the rows of the index of audit events by patient for
+// events: one per event and patient it names as its subject (InsuranceNo) or
+// disclosed (Disclosed).
+func disclosureRows(events []models.AuditEvent) []models.AuditDisclosure {
+	var rows []models.AuditDisclosure
+	for _, e := range events {
+		nos := e.Disclosed()
+		if e.InsuranceNo != "" && !slices.Contains(nos, e.InsuranceNo) {
+			nos = append([]string{e.InsuranceNo}, nos...)
+		}
+		for _, no := range nos {
+			rows = append(rows, models.AuditDisclosure{ID: models.AuditDisclosureID(no, e.ID), InsuranceNo: no,
+				Time: e.Time, Event: e.ID, Hash: e.Hash})
+		}
+	}
+	return rows
+}
+
+// insertDisclosures stores rows; rows stored already (a retry's) are taken as they
+// are. It returns the store's error.
+func (s *DB) insertDisclosures(ctx context.Context, rows []models.AuditDisclosure) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	docs := make([]any, len(rows))
+	for i, r := range rows {
+		docs[i] = r
+	}
+	_, err := s.auditDisclosures.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bulk mongo.BulkWriteException
+	if err != nil && errors.As(err, &bulk) && bulk.WriteConcernError == nil &&
+		!slices.ContainsFunc(bulk.WriteErrors, func(we mongo.BulkWriteError) bool { return !mongo.IsDuplicateKeyError(we) }) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("insert audit disclosures: %w", storeError(err))
 	}
 	return nil
 }
@@ -61,15 +115,25 @@ func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, erro
 
 // AuditCheckpoints returns how far each chain has been verified.
 func (s *DB) AuditCheckpoints(ctx context.Context) ([]models.AuditCheckpoint, error) {
-	cur, err := s.auditCheckpoints.Find(ctx, bson.D{})
+	return findAll[models.AuditCheckpoint](ctx, s.auditCheckpoints, bson.D{}, nil)
+}
+
+// findAll returns every document of coll filter selects, found with opts (nil for
+// none). It returns the store's errors.
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder) ([]T, error) {
+	var optional []options.Lister[options.FindOptions]
+	if opts != nil {
+		optional = append(optional, opts)
+	}
+	cur, err := coll.Find(ctx, filter, optional...)
 	if err != nil {
-		return nil, fmt.Errorf("find audit checkpoints: %w", storeError(err))
+		return nil, fmt.Errorf("find %s: %w", coll.Name(), storeError(err))
 	}
-	var cps []models.AuditCheckpoint
-	if err := cur.All(ctx, &cps); err != nil {
-		return nil, fmt.Errorf("read audit checkpoints: %w", storeError(err))
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
 	}
-	return cps, nil
+	return out, nil
 }
 
 // SaveAuditCheckpoint stores cp as its chain's checkpoint. It returns the store's error.
@@ -125,10 +189,14 @@ func (s *DB) AuditEventChains(ctx context.Context) (map[string]int64, error) {
 	return chains, nil
 }
 
-// AuditEvents returns one page of audit events matching q, newest first: by the side
-// index when the DB has one, else with auditEventsFind (see listing). It returns the
-// store's errors.
+// AuditEvents returns one page of audit events matching q, newest first: a patient's
+// by the index of audit events by patient (see patientAuditEvents); the others by the
+// side index when the DB has one, else with auditEventsFind (see listing). It returns
+// the store's errors.
 func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error) {
+	if q.InsuranceNo != "" {
+		return s.patientAuditEvents(ctx, q)
+	}
 	items, next, err := listing[models.AuditEvent]{
 		what:  "audit events",
 		coll:  s.auditEvents,
@@ -157,42 +225,178 @@ func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.Audit
 func auditEventsFind(q models.AuditQuery) (bson.D, *options.FindOptionsBuilder) {
 	filter := bson.D{}
 	for _, f := range []struct{ key, value string }{
-		{models.FieldInsuranceNo, q.InsuranceNo}, {models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
+		{models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
 	} {
 		if f.value != "" {
 			filter = append(filter, bson.E{Key: f.key, Value: f.value})
 		}
 	}
+	return newestFirst(filter, q.From, q.To, q.After, q.Limit+1)
+}
+
+// newestFirst returns the find of the first n documents filter selects, newest first
+// by their time, ties by _id, in the span [from, to) (a zero bound is none), after
+// the cursor after (one with the _id the cursor names) when it is not nil.
+func newestFirst(filter bson.D, from, to time.Time, after *models.Cursor, n int) (bson.D, *options.FindOptionsBuilder) {
 	span := bson.D{}
-	if !q.From.IsZero() {
-		span = append(span, bson.E{Key: "$gte", Value: q.From})
+	if !from.IsZero() {
+		span = append(span, bson.E{Key: "$gte", Value: from})
 	}
-	if !q.To.IsZero() {
-		span = append(span, bson.E{Key: "$lt", Value: q.To})
+	if !to.IsZero() {
+		span = append(span, bson.E{Key: "$lt", Value: to})
 	}
 	if len(span) > 0 {
 		filter = append(filter, bson.E{Key: models.FieldTime, Value: span})
 	}
-	if q.After != nil {
+	if after != nil {
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
-			bson.D{{Key: models.FieldTime, Value: bson.D{{Key: "$lt", Value: q.After.Date}}}},
-			bson.D{{Key: models.FieldTime, Value: q.After.Date}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: q.After.ID}}}},
+			bson.D{{Key: models.FieldTime, Value: bson.D{{Key: "$lt", Value: after.Date}}}},
+			bson.D{{Key: models.FieldTime, Value: after.Date}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: after.ID}}}},
 		}})
 	}
 	return filter, options.Find().
 		SetSort(bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}).
-		SetLimit(int64(q.Limit) + 1)
+		SetLimit(int64(n))
+}
+
+// maxDisclosuresRead bounds how many rows of the index of audit events by patient
+// one page reads: past it, a page whose other filters leave out most of the
+// patient's events ends early, with a cursor.
+const maxDisclosuresRead = 1000
+
+// patientAuditEvents returns one page of the audit events of the patient q names
+// that match q's other filters, newest first: the rows of the index of audit events
+// by patient, a batch at a time (patientDisclosures), then each row's event by _id.
+// A row whose event is missing, or is another (a row written for an event that was
+// never stored, whose id a later event took), is left out. A page ends when it is
+// full, when its events reach models.MaxPageBytes (but it always holds the first),
+// or after maxDisclosuresRead rows; its cursor names the last row read. It returns
+// the store's errors.
+func (s *DB) patientAuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error) {
+	page := models.AuditPage{Items: []models.AuditEvent{}}
+	cursor := func(last models.AuditDisclosure) *string {
+		c := models.Cursor{Date: last.Time, ID: last.Event, Query: q.Key()}.Encode()
+		return &c
+	}
+	after, size := q.After, 0
+	var last models.AuditDisclosure
+	for read := 0; read < maxDisclosuresRead; {
+		rows, err := s.patientDisclosures(ctx, q, after, q.Limit+1)
+		if err != nil {
+			return models.AuditPage{}, err
+		}
+		for _, row := range rows {
+			if len(page.Items) == q.Limit {
+				page.NextCursor = cursor(last)
+				return page, nil
+			}
+			raw, err := s.auditEvents.FindOne(ctx, bson.D{{Key: "_id", Value: row.Event}}).Raw()
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				last = row
+				continue
+			}
+			if err != nil {
+				return models.AuditPage{}, fmt.Errorf("find audit event: %w", storeError(err))
+			}
+			if len(page.Items) > 0 && size+len(raw) > models.MaxPageBytes {
+				page.NextCursor = cursor(last)
+				return page, nil
+			}
+			last = row
+			var e models.AuditEvent
+			if err := bson.Unmarshal(raw, &e); err != nil {
+				return models.AuditPage{}, fmt.Errorf("decode audit event: %w", err)
+			}
+			if e.Hash == row.Hash && q.Matches(e) {
+				page.Items = append(page.Items, e)
+				size += len(raw)
+			}
+		}
+		if len(rows) <= q.Limit {
+			return page, nil
+		}
+		read += len(rows)
+		c := models.Cursor{Date: last.Time, ID: last.Event}
+		after = &c
+	}
+	page.NextCursor = cursor(last)
+	return page, nil
+}
+
+// patientDisclosures returns the first n rows of the index of audit events by
+// patient of the patient q names, newest first, in q's time span, after the event
+// after names: by the side index when the DB has one, else with one find the store
+// filters and sorts, admitted by the scan gate. It returns the store's errors.
+func (s *DB) patientDisclosures(ctx context.Context, q models.AuditQuery, after *models.Cursor, n int) ([]models.AuditDisclosure, error) {
+	q.After = after
+	if s.side != nil {
+		rows, err := s.side.AuditDisclosures(ctx, q, n)
+		if err != nil {
+			return nil, fmt.Errorf("find audit disclosures: %w", storeError(err))
+		}
+		return rows, nil
+	}
+	leave, err := s.scans.Enter(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("find audit disclosures: %w", err)
+	}
+	defer leave()
+	filter, opts := auditDisclosuresFind(q, n)
+	return findAll[models.AuditDisclosure](ctx, s.auditDisclosures, filter, opts)
+}
+
+// auditDisclosuresFind returns the find of the first n rows of the index of audit
+// events by patient of the patient q names, newest first, ties by _id (and so by
+// event id), in q's time span, after q's cursor.
+func auditDisclosuresFind(q models.AuditQuery, n int) (bson.D, *options.FindOptionsBuilder) {
+	var after *models.Cursor
+	if q.After != nil {
+		after = &models.Cursor{Date: q.After.Date, ID: models.AuditDisclosureID(q.InsuranceNo, q.After.ID)}
+	}
+	return newestFirst(bson.D{{Key: models.FieldInsuranceNo, Value: q.InsuranceNo}}, q.From, q.To, after, n)
 }
 
 // AuditChainHeads returns the head of every chain.
 func (s *DB) AuditChainHeads(ctx context.Context) ([]models.AuditChainHead, error) {
-	cur, err := s.auditChains.Find(ctx, bson.D{})
+	return findAll[models.AuditChainHead](ctx, s.auditChains, bson.D{}, nil)
+}
+
+// migrateAuditDisclosures stores the rows of the index of audit events by patient of
+// every stored event that names a patient, in batches; rows stored already are left
+// as they are, so that an interrupted run resumes. It returns the store's errors.
+func migrateAuditDisclosures(ctx context.Context, s *DB) error {
+	filter := bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: models.FieldInsuranceNo, Value: bson.D{{Key: "$exists", Value: true}}}},
+		bson.D{{Key: "patients", Value: bson.D{{Key: "$exists", Value: true}}}},
+	}}}
+	cur, err := s.auditEvents.Find(ctx, filter, options.Find().SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: 1},
+		{Key: "hash", Value: 1}, {Key: "patients", Value: 1},
+	}))
 	if err != nil {
-		return nil, fmt.Errorf("find audit chains: %w", storeError(err))
+		return fmt.Errorf("find audit events: %w", storeError(err))
 	}
-	var heads []models.AuditChainHead
-	if err := cur.All(ctx, &heads); err != nil {
-		return nil, fmt.Errorf("read audit chains: %w", storeError(err))
+	defer cur.Close(ctx)
+	var batch []models.AuditEvent
+	flush := func() error {
+		err := s.insertDisclosures(ctx, disclosureRows(batch))
+		batch = batch[:0]
+		return err
 	}
-	return heads, nil
+	for cur.Next(ctx) {
+		var e models.AuditEvent
+		if err := cur.Decode(&e); err != nil {
+			return fmt.Errorf("decode audit event: %w", err)
+		}
+		batch = append(batch, e)
+		if len(batch) == 1000 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("read audit events: %w", storeError(err))
+	}
+	return flush()
 }

@@ -34,6 +34,7 @@ type DB struct {
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
 	auditCheckpoints    *mongo.Collection
+	auditDisclosures    *mongo.Collection
 	interactionIDs      *mongo.Collection
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
@@ -57,6 +58,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		auditEvents:         db.Collection(AuditEventsCollection),
 		auditChains:         db.Collection(AuditChainsCollection),
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
+		auditDisclosures:    db.Collection(AuditDisclosuresCollection),
 		interactionIDs:      db.Collection(InteractionIDsCollection),
 	}
 	for _, opt := range opts {
@@ -93,9 +95,15 @@ type SideIndex interface {
 	// HistoryIDs returns the ids of the first n interactions q selects, in the order
 	// of a history: newest first, ties by id descending.
 	HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error)
-	// AuditEventIDs returns the ids of the first n audit events q selects, newest
-	// first, ties by id descending.
+	// HistoryCount counts the interactions q selects, its cursor aside.
+	HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error)
+	// AuditEventIDs returns the ids of the first n audit events q selects (its
+	// InsuranceNo aside), newest first, ties by id descending.
 	AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error)
+	// AuditDisclosures returns the first n rows of the index of audit events by
+	// patient (AuditDisclosuresCollection) of the patient q names, in q's time span,
+	// after the event q's cursor names, newest first, ties by event id descending.
+	AuditDisclosures(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error)
 	// PatientIDs returns the ids of the first n patients q selects, by sort key,
 	// ties by id.
 	PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error)

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -33,6 +34,26 @@ func (s *DB) History(ctx context.Context, q models.HistoryQuery) (models.Page, e
 		items = []models.Interaction{}
 	}
 	return models.Page{Items: items, NextCursor: next}, nil
+}
+
+// CountHistory counts the interactions q selects, its cursor and limit aside: by
+// the side index when the DB has one, else with a count the history's indexes serve
+// (q names a patient, or none). It returns the store's errors.
+func (s *DB) CountHistory(ctx context.Context, q models.HistoryQuery) (int64, error) {
+	q.After = nil
+	if s.side != nil {
+		n, err := s.side.HistoryCount(ctx, q)
+		if err != nil {
+			return 0, fmt.Errorf("count interactions: %w", storeError(err))
+		}
+		return n, nil
+	}
+	filter, _ := HistoryFind(q)
+	n, err := s.interactions.CountDocuments(ctx, filter)
+	if err != nil {
+		return 0, fmt.Errorf("count interactions: %w", storeError(err))
+	}
+	return n, nil
 }
 
 // LastVisit returns the date of the latest interaction of patient no, entered-in-

@@ -136,7 +136,7 @@ func allPages(t *testing.T, next func(after *models.Cursor) (ids []string, curso
 
 // TestAuditEventsByIndexAreTheQuery reads audit events both ways on the embedded
 // store, as TestHistoryByIndexIsTheQuery does histories: every page of every query
-// is the same.
+// is the same, a patient's by the index of audit events by patient included.
 func TestAuditEventsByIndexAreTheQuery(t *testing.T) {
 	if !testStore.Embedded() {
 		t.Skip("the side index is the embedded store's; this store is MongoDB")
@@ -144,30 +144,21 @@ func TestAuditEventsByIndexAreTheQuery(t *testing.T) {
 	ctx := context.Background()
 	byIndex, db := testStore.DB(t)
 	byQuery := repository.New(db)
-	rnd := rand.New(rand.NewPCG(3, 4))
-	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	events := make([]models.AuditEvent, 150)
-	for i := range events {
-		events[i] = models.AuditEvent{
-			Chain: "c", Seq: int64(i + 1), ID: fmt.Sprintf("c:%012d", i+1),
-			// Many in the same millisecond.
-			Time:        base.Add(time.Duration(rnd.IntN(60)) * time.Second),
-			KeyName:     []string{"dr-a", "dr-b"}[rnd.IntN(2)],
-			Action:      []string{"patients.read", "interactions.create", "interactions.read"}[rnd.IntN(3)],
-			InsuranceNo: []string{"", "P1", "P2"}[rnd.IntN(3)],
-			Status:      200,
-		}
-	}
+	events := auditTrail(rand.New(rand.NewPCG(3, 4)), "c", 150, []string{"", "P1", "P2"}, []string{"P1", "P3"})
 	if err := byIndex.InsertAuditEvents(ctx, events); err != nil {
 		t.Fatal(err)
 	}
+	base := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, q := range []models.AuditQuery{
 		{},
 		{InsuranceNo: "P1"},
+		{InsuranceNo: "P3", KeyName: "dr-a"},
 		{KeyName: "dr-b", Action: "interactions.read"},
 		{From: base.Add(10*time.Second + 500*time.Microsecond), To: base.Add(40 * time.Second)},
 		{InsuranceNo: "P2", To: base.Add(20*time.Second - time.Microsecond)},
+		{InsuranceNo: "P1", Action: "patients.read", From: base.Add(5 * time.Second)},
 		{Action: "nothing"},
+		{InsuranceNo: "nobody"},
 	} {
 		for _, limit := range []int{7, 100} {
 			q.Limit = limit

@@ -71,12 +71,13 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 			Options: options.Index().SetName("chain_seq_unique").SetUnique(true),
 		}},
 		{s.auditEvents, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("insurance_no_time_id"),
-		}},
-		{s.auditEvents, mongo.IndexModel{
 			Keys:    bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}},
 			Options: options.Index().SetName("time_id"),
+		}},
+		// A patient's audit events, newest first, by the index of them.
+		{s.auditDisclosures, mongo.IndexModel{
+			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}},
+			Options: options.Index().SetName("insurance_no_time_id"),
 		}},
 	}
 	// Every collection exists from the start, those without indexes of their own

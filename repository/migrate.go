@@ -73,6 +73,15 @@ var migrations = []migration{
 		run: func(context.Context, *DB) error { return nil },
 	},
 	{
+		// A patient's audit events were found by the events' insurance_no; they are
+		// now found by the index of audit events by patient, which also holds the
+		// patients whose data each answer disclosed. The rows of the events stored
+		// before are made from their insurance_no.
+		name:        "audit-disclosures",
+		dropIndexes: map[string][]string{AuditEventsCollection: {"insurance_no_time_id"}},
+		run:         migrateAuditDisclosures,
+	},
+	{
 		// Interactions gained a registry of their ids on MongoDB, where a route that
 		// names an interaction by id finds its patient there (see
 		// InteractionIDsCollection).

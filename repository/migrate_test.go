@@ -286,7 +286,8 @@ func TestMigrateSearchKeys(t *testing.T) {
 
 // TestMigrateListIndexIDs creates the list indexes as the service made them before
 // they ended with _id, then prepares the database: they are replaced by the indexes
-// that do, whose order MongoDB reads a page in.
+// that do, whose order MongoDB reads a page in; the audit events' by patient by the
+// index of the rows of audit events by patient.
 func TestMigrateListIndexIDs(t *testing.T) {
 	ctx := context.Background()
 	db := testStore.Database(t)
@@ -302,19 +303,23 @@ func TestMigrateListIndexIDs(t *testing.T) {
 	if err := repository.New(db).Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for coll, want := range map[string][2]string{
-		repository.InteractionsCollection: {"ailment_key_interaction_date", "ailment_key_date_id"},
-		repository.AuditEventsCollection:  {"insurance_no_time", "insurance_no_time_id"},
+	for _, tc := range []struct {
+		coll, gone, made string
+	}{
+		{repository.InteractionsCollection, "ailment_key_interaction_date", "ailment_key_date_id"},
+		{repository.AuditEventsCollection, "insurance_no_time", "time_id"},
+		{repository.AuditEventsCollection, "insurance_no_time_id", "time_id"},
+		{repository.AuditDisclosuresCollection, "", "insurance_no_time_id"},
 	} {
-		specs, err := db.Collection(coll).Indexes().ListSpecifications(ctx)
+		specs, err := db.Collection(tc.coll).Indexes().ListSpecifications(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		has := func(name string) bool {
 			return slices.ContainsFunc(specs, func(s mongo.IndexSpecification) bool { return s.Name == name })
 		}
-		if has(want[0]) || !has(want[1]) {
-			t.Errorf("%s: the indexes are %v; want %s replaced by %s", coll, specs, want[0], want[1])
+		if has(tc.gone) || !has(tc.made) {
+			t.Errorf("%s: the indexes are %v; want %s and not %q", tc.coll, specs, tc.made, tc.gone)
 		}
 	}
 }

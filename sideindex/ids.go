@@ -16,6 +16,37 @@ import (
 // words, without those entered in error unless asked, after the cursor. It returns
 // the ids of the first n, and the errors of the store's SQLite file.
 func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+	w := historyWhere(q)
+	date := field(models.FieldInteractionDate)
+	w.after(date, q.After, q.Ascending)
+	order := historyOrder
+	if q.Ascending {
+		order = oldestFirst
+	}
+	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+}
+
+// HistoryCount counts what HistoryIDs selects, the cursor aside, from the history's
+// index. It returns the errors of the store's SQLite file.
+func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error) {
+	w := historyWhere(q)
+	db, table, err := x.files.table(ctx, x.database, repository.InteractionsCollection)
+	if err != nil || table == "" {
+		return 0, err
+	}
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	var count int64
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, cond), w.args...).Scan(&count); err != nil {
+		return 0, fmt.Errorf("count %s: %w", repository.InteractionsCollection, err)
+	}
+	return count, nil
+}
+
+// historyWhere is the condition of what q selects, its cursor aside.
+func historyWhere(q models.HistoryQuery) where {
 	var w where
 	if q.InsuranceNo != "" {
 		w.add(field(models.FieldInsuranceNo)+" = ?", q.InsuranceNo)
@@ -55,12 +86,7 @@ func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]
 			w.add("EXISTS ("+labels+")", args...)
 		}
 	}
-	w.after(date, q.After, q.Ascending)
-	order := historyOrder
-	if q.Ascending {
-		order = oldestFirst
-	}
-	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+	return w
 }
 
 // PatientIDs selects what the repository's query of patients selects, in its order:
@@ -80,13 +106,13 @@ func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]
 }
 
 // AuditEventIDs selects what the repository's query of audit events selects, in its
-// order: the events of the patient, key and action asked for, in the time span,
-// after the cursor. It returns the ids of the first n, and the errors of the store's
-// SQLite file.
+// order: the events of the key and action asked for, in the time span, after the
+// cursor. It returns the ids of the first n, and the errors of the store's SQLite
+// file.
 func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error) {
 	var w where
 	for _, f := range []struct{ name, value string }{
-		{models.FieldInsuranceNo, q.InsuranceNo}, {models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
+		{models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
 	} {
 		if f.value != "" {
 			w.add(field(f.name)+" = ?", f.value)
@@ -96,6 +122,28 @@ func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([
 	w.span(at, q.From, q.To, "<")
 	w.after(at, q.After, false)
 	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
+}
+
+// AuditDisclosures selects what the repository's query of the index of audit events
+// by patient selects, in its order: the rows of the patient asked for, in the time
+// span, after the event the cursor names. It returns the first n, and the errors of
+// the store's SQLite file.
+func (x Index) AuditDisclosures(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error) {
+	var w where
+	w.add(field(models.FieldInsuranceNo)+" = ?", q.InsuranceNo)
+	at := field(models.FieldTime)
+	w.span(at, q.From, q.To, "<")
+	if q.After != nil {
+		w.after(at, &models.Cursor{Date: q.After.Date, ID: models.AuditDisclosureID(q.InsuranceNo, q.After.ID)}, false)
+	}
+	var rows []models.AuditDisclosure
+	err := x.query(ctx, repository.AuditDisclosuresCollection, w, auditOrder, n,
+		[]string{"_id", models.FieldInsuranceNo, models.FieldTime, "event", "hash"}, func(values []any) {
+			r := models.AuditDisclosure{Time: time.UnixMilli(asInt64(values[2])).UTC()}
+			r.ID, r.InsuranceNo, r.Event, r.Hash = asString(values[0]), asString(values[1]), asString(values[3]), asString(values[4])
+			rows = append(rows, r)
+		})
+	return rows, err
 }
 
 // where is the condition of a query, with its arguments.
@@ -144,30 +192,70 @@ func (w *where) startsWith(array, prefix string) {
 // ids returns the _id of the first n documents of collection that w selects, in
 // order.
 func (x Index) ids(ctx context.Context, collection string, w where, order string, n int) ([]string, error) {
+	var ids []string
+	err := x.query(ctx, collection, w, order, n, []string{"_id"}, func(values []any) {
+		ids = append(ids, asString(values[0]))
+	})
+	return ids, err
+}
+
+// query calls row with the top-level fields of the first n documents of collection
+// that w selects, in order: each an int64, a float64, a string or nil, as SQLite
+// holds them. It returns the errors of the store's SQLite file.
+func (x Index) query(ctx context.Context, collection string, w where, order string, n int, fields []string, row func([]any)) error {
 	db, table, err := x.files.table(ctx, x.database, collection)
 	if err != nil || table == "" {
-		return nil, err
+		return err
 	}
 	cond := "1"
 	if len(w.conds) > 0 {
 		cond = strings.Join(w.conds, " AND ")
 	}
-	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", field("_id"), table, cond, order, n)
+	columns := make([]string, len(fields))
+	for i, f := range fields {
+		columns[i] = field(f)
+	}
+	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, cond, order, n)
 	rows, err := db.QueryContext(ctx, query, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("find in %s: %w", collection, err)
+		return fmt.Errorf("find in %s: %w", collection, err)
 	}
 	defer rows.Close()
-	var ids []string
+	values := make([]any, len(fields))
+	dest := make([]any, len(fields))
+	for i := range values {
+		dest[i] = &values[i]
+	}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("read %s: %w", collection, err)
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
 		}
-		ids = append(ids, id)
+		row(values)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", collection, err)
+		return fmt.Errorf("read %s: %w", collection, err)
 	}
-	return ids, nil
+	return nil
+}
+
+// asString returns v, a value SQLite read, as a string: "" when it is not text.
+func asString(v any) string {
+	switch s := v.(type) {
+	case string:
+		return s
+	case []byte:
+		return string(s)
+	}
+	return ""
+}
+
+// asInt64 returns v, a value SQLite read, as an integer: 0 when it is not a number.
+func asInt64(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return 0
 }

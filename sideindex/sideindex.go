@@ -1,12 +1,13 @@
 // Package sideindex reads the SQLite files of the embedded store (FerretDB v1.24.2,
 // handler sqlite) directly, for what that store does slowly through its query
 // language: it builds expression indexes beside the store's own, finds the ids of a
-// page of a history, of the patients or of the audit trail, counts a collection's
-// documents, and reads the visits and patients the analytics scan. It only reads:
-// every write goes through the store. It is the one package that reads what the
-// SQLite files hold; package backup opens them too, as files only (SQLite's online
-// backup and integrity check). Check compares the side index with its tables and
-// with the store's own answers, for the check command.
+// page of a history, of the patients or of the audit trail (a patient's by the rows
+// of the index of audit events by patient), counts a collection's documents, and
+// reads the visits and patients the analytics scan. It only reads: every write goes
+// through the store. It is the one package that reads what the SQLite files hold;
+// package backup opens them too, as files only (SQLite's online backup and
+// integrity check). Check compares the side index with its tables and with the
+// store's own answers, for the check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -27,8 +28,8 @@
 // TestLookupsByIDUseAnIndex guards that layout: it fails when the embedded store is
 // another version of FerretDB, and when a lookup by _id in any collection's table is
 // not an index search. The repository's tests check every read against the store's
-// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery,
-// TestPatientsByIndexAreTheQuery, TestScansBothWays).
+// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery, a
+// patient's audit events included, TestPatientsByIndexAreTheQuery, TestScansBothWays).
 //
 // The indexes are SQLite's own: the store's catalogue does not list them, clients
 // never see them, and they go with their table when a collection is dropped.
@@ -140,15 +141,25 @@ var indexes = map[string]map[string]string{
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
-		"time":         auditOrder,
+		"time":     auditOrder,
+		"key_name": field(models.FieldKeyName) + ", " + auditOrder,
+	},
+	repository.AuditDisclosuresCollection: {
 		"insurance_no": field(models.FieldInsuranceNo) + ", " + auditOrder,
-		"key_name":     field(models.FieldKeyName) + ", " + auditOrder,
 	},
 }
 
+// retired are the indexes of each collection that earlier versions made and no query
+// uses any more, by suffix: CreateIndexes drops them.
+var retired = map[string][]string{
+	// A patient's audit events are found by the index of audit events by patient.
+	repository.AuditEventsCollection: {"insurance_no"},
+}
+
 // CreateIndexes gives every collection of database the index that makes the store's
-// lookups by _id index searches, and the interactions, patients and audit events the
-// indexes of the side index's queries. Creating an index reads the collection once;
+// lookups by _id index searches, and the interactions, patients, audit events and
+// the index of audit events by patient the indexes of the side index's queries, and
+// drops the retired ones. Creating an index reads the collection once;
 // later calls find it there. It returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	db, tables, err := f.tables(ctx, database)
@@ -160,6 +171,11 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
+			}
+		}
+		for _, suffix := range retired[name] {
+			if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, table+"_"+suffix)); err != nil {
+				return fmt.Errorf("drop index of %s: %w", name, err)
 			}
 		}
 	}

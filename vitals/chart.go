@@ -2,16 +2,39 @@ package vitals
 
 import (
 	"cmp"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/clinic/interactions/models"
 )
 
 // unitsKey is the metric that holds the units of the others: {"HR": "/min"}.
 const unitsKey = "units"
+
+// The bounds of a chart, so that neither one record nor a long chart can make it
+// cost without end (see Chart).
+const (
+	// MaxOtherMetrics is how many metrics other than the known vital signs a chart
+	// keeps: the first by name (as Vitals orders them).
+	MaxOtherMetrics = 16
+	// MaxUnparseable is how many values that could not be read Vitals lists: the
+	// newest.
+	MaxUnparseable = 100
+	// maxRead is how many of one record's metrics a chart reads: the first, as
+	// stored. No record can hold more since the caps of models; one stored before
+	// them may.
+	maxRead = models.MaxMetrics
+	// maxUnitsRead is how many entries of one record's units a chart reads.
+	maxUnitsRead = models.MaxObjectKeys
+	// maxCounted is how many metrics LeftOut.Metrics counts at most: the chart
+	// keeps a fixed-size digest of each metric it met, up to this many.
+	maxCounted = 4096
+)
 
 // Point is one reading of a series.
 type Point struct {
@@ -19,6 +42,11 @@ type Point struct {
 	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	Value         float64   `json:"value" validate:"required" example:"38.4"`
 	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+	// Interpretation places the reading in its vital sign's adult reference range
+	// (HL7 ObservationInterpretation: N normal, L low, H high, LL critically low, HH
+	// critically high); absent for a metric without one (weight, health_status, a
+	// clinic's own).
+	Interpretation string `json:"interpretation,omitempty" enums:"N,L,H,LL,HH" example:"H"`
 }
 
 // Series is one numeric metric over time.
@@ -51,6 +79,10 @@ type Latest struct {
 	// Date is the interaction_date of the visit that recorded it.
 	Date          time.Time `json:"date" validate:"required" format:"date-time" example:"2024-10-01T09:30:00Z"`
 	InteractionID string    `json:"interaction_id" validate:"required" example:"visit-1"`
+	// Interpretation places a numeric value of a vital sign with a reference range in
+	// it, as a series' points do; for blood_pressure, the worse of its systolic and
+	// diastolic pressures. Absent otherwise.
+	Interpretation string `json:"interpretation,omitempty" enums:"N,L,H,LL,HH" example:"H"`
 }
 
 // Problem is a value of a numeric metric that could not be read, so it is in no
@@ -68,19 +100,45 @@ type Problem struct {
 
 // Vitals are the vital signs of a patient's chart.
 type Vitals struct {
-	// Latest holds the newest value of every metric recorded, numeric or not (ECG).
+	// Latest holds the newest value of every metric charted, numeric or not (ECG).
 	Latest []Latest `json:"latest" validate:"required"`
-	// Series holds every numeric metric over time, the known vital signs first.
+	// Series holds every numeric metric charted over time, the known vital signs
+	// first.
 	Series []Series `json:"series" validate:"required"`
-	// Unparseable lists every value of a numeric metric that could not be read,
-	// newest first: nothing is left out without a word.
+	// Unparseable lists the newest 100 values of a numeric metric that could not be
+	// read, newest first.
 	Unparseable []Problem `json:"unparseable" validate:"required"`
+	// LeftOut counts what the chart does not show: nothing is left out without a
+	// word.
+	LeftOut LeftOut `json:"left_out" validate:"required"`
+}
+
+// LeftOut counts what a chart leaves out, so that no record, however large, makes
+// it cost without end.
+type LeftOut struct {
+	// Metrics counts the metrics, other than the known vital signs, that have no
+	// series and no latest value: a chart keeps the first 16 by name. It counts up
+	// to 4,096.
+	Metrics int `json:"metrics" validate:"required" example:"0"`
+	// Unread counts the metrics a chart did not read: those of a record past its
+	// first 64 (the most a record may hold; one stored before that cap may hold
+	// more).
+	Unread int `json:"unread" validate:"required" example:"0"`
+	// Unparseable counts the values that could not be read beyond the newest 100
+	// listed.
+	Unparseable int `json:"unparseable" validate:"required" example:"0"`
 }
 
 // Chart collects the metrics of a patient's interactions, given in any order, and
 // makes their series (see Vitals). A metric is numeric when it is a known vital sign
 // or at least one of its values is a number; a metric that never is (ECG: "Normal")
 // has its latest value only.
+//
+// What a chart holds is bounded whatever the records hold: it reads the first 64
+// metrics of a record (and the first 256 of its units), and keeps the known vital
+// signs and the first MaxOtherMetrics other metrics by name; the rest it counts
+// (see LeftOut). Which metrics it keeps does not depend on the order of the
+// records.
 type Chart struct {
 	readings map[string][]reading
 	// failed holds, by metric, the values that are not numbers, kept until Vitals
@@ -88,6 +146,12 @@ type Chart struct {
 	failed   map[string][]Problem
 	problems []Problem
 	latest   map[string]Latest
+	// kept are the other metrics the chart keeps, at most MaxOtherMetrics.
+	kept map[string]bool
+	// met holds a digest of each other metric met, up to maxCounted of them.
+	met    map[uint64]bool
+	seed   maphash.Seed
+	unread int
 }
 
 // reading is a number read from a metric, in the unit it was recorded in ("" for
@@ -99,10 +163,14 @@ type reading struct {
 	unit  string
 }
 
-// Add collects the metrics an interaction recorded at date.
+// Add collects the metrics an interaction recorded at date: the first 64 of them.
 func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
 	if c.readings == nil {
 		c.readings, c.failed, c.latest = map[string][]reading{}, map[string][]Problem{}, map[string]Latest{}
+	}
+	if len(metrics) > maxRead {
+		c.unread += len(metrics) - maxRead
+		metrics = metrics[:maxRead]
 	}
 	units := c.units(date, interactionID, metrics)
 	for _, e := range metrics {
@@ -110,10 +178,14 @@ func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
 			continue
 		}
 		name := Name(e.Key)
-		unit := unitOf(units, e.Key, name)
+		if !c.keep(name) {
+			continue
+		}
+		unit := units.of(e.Key, name)
 		problem := Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value}
 		point := Point{Date: date, InteractionID: interactionID}
-		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID})
+		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID,
+			Interpretation: interpretValue(name, e.Value, unit)})
 		if name == BloodPressure {
 			systolic, diastolic, written, err := Pressure(e.Value)
 			if err != nil {
@@ -139,10 +211,59 @@ func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
 	}
 }
 
-// units returns metrics.units as metric key → unit, noting a problem for units that
-// are not an object of strings.
-func (c *Chart) units(date time.Time, interactionID string, metrics bson.D) map[string]string {
-	var units map[string]string
+// keep reports whether the chart keeps the metric name: a known vital sign always,
+// another metric while it is among the first MaxOtherMetrics by name met so far.
+// Keeping one may leave out another it kept (and all it collected of it), so that
+// the chart keeps the first by name of all, whatever the order of the records.
+func (c *Chart) keep(name string) bool {
+	if _, ok := known[name]; ok || name == BloodPressure || c.kept[name] {
+		return true
+	}
+	if c.kept == nil {
+		c.kept, c.met, c.seed = map[string]bool{}, map[uint64]bool{}, maphash.MakeSeed()
+	}
+	if len(c.met) < maxCounted {
+		c.met[maphash.String(c.seed, name)] = true
+	}
+	if len(c.kept) == MaxOtherMetrics {
+		last := ""
+		for k := range c.kept {
+			if last == "" || compareNames(k, last) > 0 {
+				last = k
+			}
+		}
+		if compareNames(name, last) > 0 {
+			return false
+		}
+		delete(c.kept, last)
+		delete(c.readings, last)
+		delete(c.failed, last)
+		delete(c.latest, last)
+	}
+	c.kept[name] = true
+	return true
+}
+
+// units are a record's metrics.units: unit by metric key, and by metric name for a
+// key of the same name ("HR" for "heart_rate"), the first key in byte order giving
+// a name its unit.
+type units struct {
+	byKey, byName map[string]string
+}
+
+// of returns the unit units give the metric key of name: under the key itself,
+// else under another key of the same name.
+func (u units) of(key, name string) string {
+	if unit, ok := u.byKey[key]; ok {
+		return unit
+	}
+	return u.byName[name]
+}
+
+// units returns metrics.units, its first 256 entries, noting a problem for units
+// that are not an object of strings.
+func (c *Chart) units(date time.Time, interactionID string, metrics bson.D) units {
+	var out units
 	for _, e := range metrics {
 		if e.Key != unitsKey {
 			continue
@@ -153,32 +274,23 @@ func (c *Chart) units(date time.Time, interactionID string, metrics bson.D) map[
 				Reason: "units must be an object of metric names and units, such as {\"HR\": \"/min\"}"})
 			continue
 		}
-		units = map[string]string{}
-		for _, u := range d {
+		out = units{byKey: map[string]string{}, byName: map[string]string{}}
+		for _, u := range d[:min(len(d), maxUnitsRead)] {
 			s, ok := u.Value.(string)
 			if !ok {
 				c.problems = append(c.problems, Problem{Date: date, InteractionID: interactionID, Metric: unitsKey + "." + u.Key,
 					Value: u.Value, Reason: "a unit must be a string"})
 				continue
 			}
-			units[u.Key] = s
+			out.byKey[u.Key] = s
+		}
+		for _, k := range slices.Sorted(maps.Keys(out.byKey)) {
+			if name := Name(k); out.byName[name] == "" {
+				out.byName[name] = out.byKey[k]
+			}
 		}
 	}
-	return units
-}
-
-// unitOf returns the unit units gives the metric key: under the key itself, else
-// under another key of the same name ("HR" for "heart_rate").
-func unitOf(units map[string]string, key, name string) string {
-	if u, ok := units[key]; ok {
-		return u
-	}
-	for _, k := range slices.Sorted(maps.Keys(units)) {
-		if Name(k) == name {
-			return units[k]
-		}
-	}
-	return ""
+	return out
 }
 
 // latestUnit is the unit Latest gives a value: written in it, in metrics.units, or
@@ -199,6 +311,26 @@ func latestUnit(value any, unit, name string) string {
 		return known[Systolic].unit
 	}
 	return known[name].unit
+}
+
+// interpretValue interprets a value of the metric name as recorded, in unit (""
+// when none was given beside it): a number, a number with its unit, or for
+// blood_pressure "120/80", the worse of its two pressures. It returns "" for a value
+// it cannot read and a metric without a reference range.
+func interpretValue(name string, value any, unit string) string {
+	if name == BloodPressure {
+		systolic, diastolic, written, err := Pressure(value)
+		if err != nil {
+			return ""
+		}
+		unit = cmp.Or(written, unit)
+		return Worst(Interpret(Systolic, systolic, unit), Interpret(Diastolic, diastolic, unit))
+	}
+	n, written, err := Number(value)
+	if err != nil {
+		return ""
+	}
+	return Interpret(name, n, cmp.Or(written, unit))
 }
 
 // note keeps l when it is the newest value of its metric so far: the later visit,
@@ -253,6 +385,12 @@ func (c *Chart) Vitals() Vitals {
 		}
 		return strings.Compare(a.Metric, b.Metric)
 	})
+	if len(v.Unparseable) > MaxUnparseable {
+		v.LeftOut.Unparseable = len(v.Unparseable) - MaxUnparseable
+		v.Unparseable = v.Unparseable[:MaxUnparseable]
+	}
+	v.LeftOut.Metrics = len(c.met) - len(c.kept)
+	v.LeftOut.Unread = c.unread
 	return v
 }
 
@@ -299,5 +437,8 @@ func NewSeries(metric, unit string, points []Point) Series {
 	slices.SortFunc(points, func(a, b Point) int {
 		return cmp.Or(a.Date.Compare(b.Date), strings.Compare(a.InteractionID, b.InteractionID))
 	})
+	for i := range points {
+		points[i].Interpretation = Interpret(metric, points[i].Value, unit)
+	}
 	return Series{Metric: metric, Unit: unit, Points: points, Trend: trendOf(metric, points)}
 }

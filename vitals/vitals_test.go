@@ -2,7 +2,9 @@ package vitals
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -282,7 +284,7 @@ func TestChart(t *testing.T) {
 func TestChartEmpty(t *testing.T) {
 	var c Chart
 	got := jsonOf(t, c.Vitals())
-	if got != `{"latest":[],"series":[],"unparseable":[]}` {
+	if got != `{"latest":[],"series":[],"unparseable":[],"left_out":{"metrics":0,"unread":0,"unparseable":0}}` {
 		t.Errorf("Vitals of nothing = %s", got)
 	}
 }
@@ -329,4 +331,86 @@ func TestRound(t *testing.T) {
 			t.Errorf("Round(%v, %d) = %s, %v; want %s", tt.v, tt.places, got, err, tt.want)
 		}
 	}
+}
+
+// numbered returns metrics of n keys, <prefix>0 on, each holding value; first comes
+// before them.
+func numbered(prefix string, n int, value any, first ...bson.E) bson.D {
+	d := append(bson.D{}, first...)
+	for i := range n {
+		d = append(d, bson.E{Key: fmt.Sprintf("%s%d", prefix, i), Value: value})
+	}
+	return d
+}
+
+// TestChartBounds checks that a chart keeps the known vital signs and
+// MaxOtherMetrics other metrics, reads at most models.MaxMetrics metrics of a
+// record, lists the newest MaxUnparseable values it could not read, and counts
+// everything else, whatever the records hold.
+func TestChartBounds(t *testing.T) {
+	t.Run("a record of 20,000 metrics", func(t *testing.T) {
+		var c Chart
+		c.Add(day(0), "v1", numbered("k", 20_000, 1.5, bson.E{Key: "temp", Value: 38.5},
+			bson.E{Key: "units", Value: numbered("k", 20_000, "mg")}))
+		got := c.Vitals()
+		// Read: temp, units and k0 to k61; kept: temperature and the first 16 of
+		// k0 to k61 by name.
+		var names []string
+		for _, s := range got.Series {
+			names = append(names, s.Metric)
+		}
+		want := `["temperature","k0","k1","k10","k11","k12","k13","k14","k15","k16","k17","k18","k19","k2","k20","k21","k22"]`
+		if jsonOf(t, names) != want {
+			t.Errorf("series %s\nwant   %s", jsonOf(t, names), want)
+		}
+		if len(got.Latest) != 1+MaxOtherMetrics {
+			t.Errorf("%d latest values, want %d", len(got.Latest), 1+MaxOtherMetrics)
+		}
+		if unit := got.Series[1].Unit; unit != "mg" {
+			t.Errorf("k0's unit = %q, want mg from the units read", unit)
+		}
+		if want := (LeftOut{Metrics: 62 - MaxOtherMetrics, Unread: 20_002 - 64}); got.LeftOut != want {
+			t.Errorf("left out %+v, want %+v", got.LeftOut, want)
+		}
+	})
+	t.Run("many records of other metrics, in any order", func(t *testing.T) {
+		var visits []visit
+		for i := range 40 {
+			visits = append(visits, visit{i, fmt.Sprintf("v%02d", i), numbered(fmt.Sprintf("m%02d_", i), 3, float64(i),
+				bson.E{Key: "HR", Value: 60 + i})})
+		}
+		var first string
+		for round := range 4 {
+			rand.New(rand.NewPCG(uint64(round), 2)).Shuffle(len(visits), func(i, j int) { visits[i], visits[j] = visits[j], visits[i] })
+			var c Chart
+			for _, v := range visits {
+				c.Add(day(v.day), v.id, v.metrics)
+			}
+			got := c.Vitals()
+			if len(got.Series) != 1+MaxOtherMetrics || got.Series[0].Metric != HeartRate || got.Series[1].Metric != "m00_0" ||
+				got.Series[MaxOtherMetrics].Metric != "m05_0" || len(got.Series[0].Points) != 40 {
+				t.Fatalf("order %d: series %s", round, jsonOf(t, got.Series))
+			}
+			if want := (LeftOut{Metrics: 120 - MaxOtherMetrics}); got.LeftOut != want {
+				t.Errorf("order %d: left out %+v, want %+v", round, got.LeftOut, want)
+			}
+			if round == 0 {
+				first = jsonOf(t, got)
+			} else if jsonOf(t, got) != first {
+				t.Errorf("order %d gives another chart", round)
+			}
+		}
+	})
+	t.Run("many values that cannot be read", func(t *testing.T) {
+		var c Chart
+		for i := range 3 * MaxUnparseable {
+			c.Add(day(i), fmt.Sprintf("v%03d", i), bson.D{{Key: "temp", Value: "warm"}})
+		}
+		got := c.Vitals()
+		if len(got.Unparseable) != MaxUnparseable || got.Unparseable[0].InteractionID != "v299" ||
+			got.LeftOut.Unparseable != 2*MaxUnparseable {
+			t.Errorf("%d unparseable, the first of %s, %d left out; want the newest %d, %d left out",
+				len(got.Unparseable), got.Unparseable[0].InteractionID, got.LeftOut.Unparseable, MaxUnparseable, 2*MaxUnparseable)
+		}
+	})
 }
