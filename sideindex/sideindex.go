@@ -3,8 +3,11 @@
 // language: it builds expression indexes beside the store's own, finds the ids of a
 // page of a history, of the patients or of the audit trail (a patient's by the rows
 // of the index of audit events by patient), counts a collection's documents, and
-// reads the visits and patients the analytics scan. It only reads:
-// every write goes through the store. It is the one package that reads SQLite.
+// reads the visits and patients the analytics scan. It only reads: every write goes
+// through the store. It is the one package that reads what the SQLite files hold;
+// package backup opens them too, as files only (SQLite's online backup and
+// integrity check). Check compares the side index with its tables and with the
+// store's own answers, for the check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -40,6 +43,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/clinic/interactions/models"
@@ -158,31 +162,12 @@ var retired = map[string][]string{
 // drops the retired ones. Creating an index reads the collection once;
 // later calls find it there. It returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
-	db, err := f.db(database)
+	db, tables, err := f.tables(ctx, database)
 	if err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT name, table_name FROM %q`, ferretCollections))
-	if err != nil {
-		return fmt.Errorf("read the embedded store's catalogue: %w", err)
-	}
-	tables := map[string]string{}
-	for rows.Next() {
-		var name, table string
-		if err := rows.Scan(&name, &table); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the embedded store's catalogue: %w", err)
-		}
-		tables[name] = table
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the embedded store's catalogue: %w", err)
-	}
 	for name, table := range tables {
-		all := map[string]string{"id_lookup": ferretColumn + "->'$._id'"}
-		maps.Copy(all, indexes[name])
-		for suffix, columns := range all {
+		for suffix, columns := range indexesOf(name) {
 			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
@@ -195,6 +180,55 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 		}
 	}
 	return nil
+}
+
+// idLookup is the expression of the index of every collection's lookups by _id.
+const idLookup = "id_lookup"
+
+// indexesOf returns the side indexes of collection, by the suffix of their name
+// (the index of table t is named t_<suffix>): the lookup by _id, and those of the
+// side index's queries.
+func indexesOf(collection string) map[string]string {
+	all := map[string]string{idLookup: ferretColumn + "->'$._id'"}
+	maps.Copy(all, indexes[collection])
+	return all
+}
+
+// tables returns the open file of database and the table of each of its
+// collections, by name, as the store's catalogue names them. It returns the errors
+// of the store's SQLite file.
+func (f *Files) tables(ctx context.Context, database string) (*sql.DB, map[string]string, error) {
+	db, err := f.db(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT name, table_name FROM %q`, ferretCollections))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+	}
+	defer rows.Close()
+	tables := map[string]string{}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+		}
+		tables[name] = table
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+	}
+	return db, tables, nil
+}
+
+// Collections returns the names of database's collections, sorted. It returns the
+// errors of the store's SQLite file.
+func (f *Files) Collections(ctx context.Context, database string) ([]string, error) {
+	_, tables, err := f.tables(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(tables)), nil
 }
 
 // Index returns the side index of database, a repository.SideIndex.
