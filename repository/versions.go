@@ -77,11 +77,11 @@ func (s *Versions[T]) Archive(ctx context.Context, v models.Version[T]) error {
 
 // Archived returns version n of the record key from the archive, or
 // models.ErrNotFound. It finds it by its id, with the insurance number on MongoDB
-// (see DB.scoped).
+// (see DB.scoped), by the side index when the DB has one.
 func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error) {
-	var v models.Version[T]
-	if err := s.archive.FindOne(ctx, s.versionFilter(key, n)).Decode(&v); err != nil {
-		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, storeError(err))
+	v, err := decodeByID[models.Version[T]](ctx, s.db, s.archive, models.VersionID(key, n), s.versionFilter(key, n))
+	if err != nil {
+		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, err)
 	}
 	return v, nil
 }

@@ -1,10 +1,11 @@
 // Package sideindex reads the SQLite files of the embedded store (FerretDB v1.24.2,
 // handler sqlite) directly, for what that store does slowly through its query
-// language: it builds expression indexes beside the store's own, finds the ids of a
-// page of a history, of the patients or of the audit trail (a patient's by the rows
-// of the index of audit events by patient), counts a collection's documents, and
-// reads the visits and patients the analytics scan. It only reads:
-// every write goes through the store. It is the one package that reads SQLite.
+// language: it builds expression indexes beside the store's own, reads a page of a
+// history, of the patients or of the audit trail (a patient's by the rows of the
+// index of audit events by patient) and a document by its _id, each document as the
+// store would answer it, counts a collection's documents, and reads the visits and
+// patients the analytics scan. It only reads: every write goes through the store. It
+// is the one package that reads SQLite.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -21,12 +22,19 @@
 //     very expression that CreateIndexes adds, SQLite reads every row for a lookup.
 //   - Dates are stored as whole milliseconds since 1970, UTC: the side index compares
 //     them so, as MongoDB does.
+//   - Each stored document carries the BSON type of each of its values (see
+//     storedBSON), from which the side index makes the very BSON the store answers.
 //
 // TestLookupsByIDUseAnIndex guards that layout: it fails when the embedded store is
 // another version of FerretDB, and when a lookup by _id in any collection's table is
-// not an index search. The repository's tests check every read against the store's
-// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery, a
-// patient's audit events included, TestPatientsByIndexAreTheQuery, TestScansBothWays).
+// not an index search. TestDocumentsAreTheStoresAnswer and
+// TestRecordsAreTheStoresAnswer check the documents it reads against the store's own
+// answers, byte for byte: values of every type, records of every shape, and records
+// between the writes of an amendment. The repository's tests check every read against
+// the store's own answer (TestHistoryByIndexIsTheQuery,
+// TestAuditEventsByIndexAreTheQuery, a patient's audit events included,
+// TestPatientsByIndexAreTheQuery, TestReadsByIndexAreTheStoresAnswer,
+// TestScansBothWays).
 //
 // The indexes are SQLite's own: the store's catalogue does not list them, clients
 // never see them, and they go with their table when a collection is dropped.
@@ -35,12 +43,15 @@ package sideindex
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"path/filepath"
 	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -52,6 +63,9 @@ import (
 const (
 	ferretCollections = "_ferretdb_collections" // the store's catalogue: name, table_name
 	ferretColumn      = "_ferretdb_sjson"       // the column holding the documents
+	// ferretID is the expression the store finds a document by _id with: the JSON
+	// of its _id.
+	ferretID = ferretColumn + "->'$._id'"
 )
 
 // Files are the SQLite files of an embedded store's data directory, one per
@@ -180,7 +194,7 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 		return fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
 	for name, table := range tables {
-		all := map[string]string{"id_lookup": ferretColumn + "->'$._id'"}
+		all := map[string]string{"id_lookup": ferretID}
 		maps.Copy(all, indexes[name])
 		for suffix, columns := range all {
 			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
@@ -210,6 +224,34 @@ type Index struct {
 }
 
 var _ repository.SideIndex = Index{}
+
+// Document returns the document of collection whose _id is the string id, as the
+// store answers a find of {_id: id} (see storedBSON), or nil when there is none. It
+// finds it as the store does, by the JSON of its _id, by the index CreateIndexes
+// makes. It returns the errors of the store's SQLite file.
+func (x Index) Document(ctx context.Context, collection, id string) (bson.Raw, error) {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return nil, err
+	}
+	key, err := json.Marshal(id) // as the store spells it: FerretDB's sjson.MarshalSingleValue
+	if err != nil {
+		return nil, err
+	}
+	var data []byte
+	err = db.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s = ?", ferretColumn, table, ferretID), string(key)).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find in %s: %w", collection, err)
+	}
+	doc, err := storedBSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", collection, err)
+	}
+	return doc, nil
+}
 
 // Count counts the rows of collection's table, which SQLite does from its smallest
 // index; the store's own counts read every document (count) or analyse the whole

@@ -2,20 +2,24 @@ package sideindex
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
-// HistoryIDs selects what the repository's query of a history selects, in its order
-// (see repository.HistoryFind): the patient's interactions (or everyone's), with any
-// or all of the labels, the ailment, in the date and health_status ranges, with the
-// words, without those entered in error unless asked, after the cursor. It returns
-// the ids of the first n, and the errors of the store's SQLite file.
-func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+// HistoryDocuments selects what the repository's query of a history selects, in its
+// order (see repository.HistoryFind): the patient's interactions (or everyone's), with
+// any or all of the labels, the ailment, in the date and health_status ranges, with
+// the words, without those entered in error unless asked, after the cursor. It calls
+// each with the first n, each as the store answers a find of it (see storedBSON),
+// until each returns false, and returns the errors of the store's SQLite file.
+func (x Index) HistoryDocuments(ctx context.Context, q models.HistoryQuery, n int, each func(bson.Raw) bool) error {
 	w := historyWhere(q)
 	date := field(models.FieldInteractionDate)
 	w.after(date, q.After, q.Ascending)
@@ -23,10 +27,10 @@ func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]
 	if q.Ascending {
 		order = oldestFirst
 	}
-	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+	return x.documents(ctx, repository.InteractionsCollection, w, order, n, each)
 }
 
-// HistoryCount counts what HistoryIDs selects, the cursor aside, from the history's
+// HistoryCount counts what HistoryDocuments selects, the cursor aside, from the history's
 // index. It returns the errors of the store's SQLite file.
 func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error) {
 	w := historyWhere(q)
@@ -34,12 +38,8 @@ func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, 
 	if err != nil || table == "" {
 		return 0, err
 	}
-	cond := "1"
-	if len(w.conds) > 0 {
-		cond = strings.Join(w.conds, " AND ")
-	}
 	var count int64
-	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, cond), w.args...).Scan(&count); err != nil {
+	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, w.condition()), w.args...).Scan(&count); err != nil {
 		return 0, fmt.Errorf("count %s: %w", repository.InteractionsCollection, err)
 	}
 	return count, nil
@@ -89,11 +89,11 @@ func historyWhere(q models.HistoryQuery) where {
 	return w
 }
 
-// PatientIDs selects what the repository's query of patients selects, in its order:
-// those with, for each word, a search key starting with it, by name, after the
-// cursor. It returns the ids of the first n, and the errors of the store's SQLite
-// file.
-func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error) {
+// PatientDocuments selects what the repository's query of patients selects, in its
+// order: those with, for each word, a search key starting with it, by name, after the
+// cursor. It calls each with the first n as HistoryDocuments does, and returns the
+// errors of the store's SQLite file.
+func (x Index) PatientDocuments(ctx context.Context, q models.PatientQuery, n int, each func(bson.Raw) bool) error {
 	var w where
 	for _, word := range q.Words {
 		w.startsWith(models.FieldSearchKeys, word)
@@ -102,14 +102,14 @@ func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]
 		key, id := field(models.FieldSortKey), field("_id")
 		w.add(fmt.Sprintf("(%s > ? OR %s = ? AND %s > ?)", key, key, id), q.After.Key, q.After.Key, q.After.ID)
 	}
-	return x.ids(ctx, repository.PatientsCollection, w, nameOrder, n)
+	return x.documents(ctx, repository.PatientsCollection, w, nameOrder, n, each)
 }
 
-// AuditEventIDs selects what the repository's query of audit events selects, in its
-// order: the events of the key and action asked for, in the time span, after the
-// cursor. It returns the ids of the first n, and the errors of the store's SQLite
-// file.
-func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error) {
+// AuditEventDocuments selects what the repository's query of audit events selects,
+// in its order: the events of the key and action asked for, in the time span, after
+// the cursor. It calls each with the first n as HistoryDocuments does, and returns
+// the errors of the store's SQLite file.
+func (x Index) AuditEventDocuments(ctx context.Context, q models.AuditQuery, n int, each func(bson.Raw) bool) error {
 	var w where
 	for _, f := range []struct{ name, value string }{
 		{models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
@@ -121,7 +121,7 @@ func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([
 	at := field(models.FieldTime)
 	w.span(at, q.From, q.To, "<")
 	w.after(at, q.After, false)
-	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
+	return x.documents(ctx, repository.AuditEventsCollection, w, auditOrder, n, each)
 }
 
 // AuditDisclosures selects what the repository's query of the index of audit events
@@ -150,6 +150,14 @@ func (x Index) AuditDisclosures(ctx context.Context, q models.AuditQuery, n int)
 type where struct {
 	conds []string
 	args  []any
+}
+
+// condition is the SQL of w: its conditions, all of them.
+func (w where) condition() string {
+	if len(w.conds) == 0 {
+		return "1"
+	}
+	return strings.Join(w.conds, " AND ")
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -189,14 +197,37 @@ func (w *where) startsWith(array, prefix string) {
 		prefix, prefix+"\U0010FFFF")
 }
 
-// ids returns the _id of the first n documents of collection that w selects, in
-// order.
-func (x Index) ids(ctx context.Context, collection string, w where, order string, n int) ([]string, error) {
-	var ids []string
-	err := x.query(ctx, collection, w, order, n, []string{"_id"}, func(values []any) {
-		ids = append(ids, asString(values[0]))
-	})
-	return ids, err
+// documents calls each with the first n documents of collection that w selects, in
+// order, each as the store answers a find of it, until each returns false. It reads
+// them with one query, in one read transaction of SQLite's, and each document's JSON
+// once. It returns the errors of the store's SQLite file.
+func (x Index) documents(ctx context.Context, collection string, w where, order string, n int, each func(bson.Raw) bool) error {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return err
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n), w.args...)
+	if err != nil {
+		return fmt.Errorf("find in %s: %w", collection, err)
+	}
+	defer rows.Close()
+	var data sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&data); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		doc, err := storedBSON(data)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		if !each(doc) {
+			break
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read %s: %w", collection, err)
+	}
+	return nil
 }
 
 // query calls row with the top-level fields of the first n documents of collection
@@ -207,15 +238,11 @@ func (x Index) query(ctx context.Context, collection string, w where, order stri
 	if err != nil || table == "" {
 		return err
 	}
-	cond := "1"
-	if len(w.conds) > 0 {
-		cond = strings.Join(w.conds, " AND ")
-	}
 	columns := make([]string, len(fields))
 	for i, f := range fields {
 		columns[i] = field(f)
 	}
-	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, cond, order, n)
+	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, w.condition(), order, n)
 	rows, err := db.QueryContext(ctx, query, w.args...)
 	if err != nil {
 		return fmt.Errorf("find in %s: %w", collection, err)
