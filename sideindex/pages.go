@@ -32,17 +32,14 @@ func (x Index) HistoryDocuments(ctx context.Context, q models.HistoryQuery, n in
 
 // HistoryCount counts what HistoryDocuments selects, the cursor aside, from the history's
 // index. It returns the errors of the store's SQLite file.
-func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error) {
+func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (count int64, err error) {
 	w := historyWhere(q)
-	db, table, err := x.files.table(ctx, x.database, repository.InteractionsCollection)
-	if err != nil || table == "" {
-		return 0, err
-	}
-	var count int64
-	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, w.condition()), w.args...).Scan(&count); err != nil {
-		return 0, fmt.Errorf("count %s: %w", repository.InteractionsCollection, err)
-	}
-	return count, nil
+	err = x.rows(ctx, repository.InteractionsCollection, func(table string) string {
+		return fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, w.condition())
+	}, w.args, func(rows *sql.Rows) (bool, error) {
+		return false, rows.Scan(&count)
+	})
+	return count, err
 }
 
 // historyWhere is the condition of what q selects, its cursor aside.
@@ -202,67 +199,69 @@ func (w *where) startsWith(array, prefix string) {
 // them with one query, in one read transaction of SQLite's, and each document's JSON
 // once. It returns the errors of the store's SQLite file.
 func (x Index) documents(ctx context.Context, collection string, w where, order string, n int, each func(bson.Raw) bool) error {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n), w.args...)
-	if err != nil {
-		return fmt.Errorf("find in %s: %w", collection, err)
-	}
-	defer rows.Close()
 	var data sql.RawBytes
-	for rows.Next() {
+	return x.rows(ctx, collection, func(table string) string {
+		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n)
+	}, w.args, func(rows *sql.Rows) (bool, error) {
 		if err := rows.Scan(&data); err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return false, err
 		}
 		doc, err := storedBSON(data)
 		if err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return false, err
 		}
-		if !each(doc) {
-			break
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", collection, err)
-	}
-	return nil
+		return each(doc), nil
+	})
 }
 
 // query calls row with the top-level fields of the first n documents of collection
 // that w selects, in order: each an int64, a float64, a string or nil, as SQLite
 // holds them. It returns the errors of the store's SQLite file.
 func (x Index) query(ctx context.Context, collection string, w where, order string, n int, fields []string, row func([]any)) error {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return err
-	}
 	columns := make([]string, len(fields))
 	for i, f := range fields {
 		columns[i] = field(f)
 	}
-	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, w.condition(), order, n)
-	rows, err := db.QueryContext(ctx, query, w.args...)
-	if err != nil {
-		return fmt.Errorf("find in %s: %w", collection, err)
-	}
-	defer rows.Close()
 	values := make([]any, len(fields))
 	dest := make([]any, len(fields))
 	for i := range values {
 		dest[i] = &values[i]
 	}
-	for rows.Next() {
+	return x.rows(ctx, collection, func(table string) string {
+		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, w.condition(), order, n)
+	}, w.args, func(rows *sql.Rows) (bool, error) {
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return false, err
 		}
 		row(values)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", collection, err)
-	}
-	return nil
+		return true, nil
+	})
+}
+
+// rows runs the query that query makes of collection's table, with args, and calls
+// row with each of its rows until row returns false or an error; a collection not
+// created yet has none. It returns the errors of the store's SQLite file and of row.
+func (x Index) rows(ctx context.Context, collection string, query func(table string) string, args []any, row func(*sql.Rows) (bool, error)) error {
+	return x.read(ctx, collection, func(db *sql.DB, table string) error {
+		rows, err := db.QueryContext(ctx, query(table), args...)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			more, err := row(rows)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", collection, err)
+			}
+			if !more {
+				break
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		return nil
+	})
 }
 
 // asString returns v, a value SQLite read, as a string: "" when it is not text.

@@ -74,12 +74,19 @@ type Files struct {
 	dir  string
 	mu   sync.Mutex
 	open map[string]*sql.DB
+	// tables remembers the table of each collection found, by database and
+	// collection.
+	tables map[[2]string]string
 }
+
+// idleReaders is how many connections to a file the side index keeps open between
+// reads: each keeps the pages it read, so that a read does not open the file anew.
+const idleReaders = 8
 
 // New returns the files of the embedded store whose data directory is dir. It opens
 // none of them yet.
 func New(dir string) *Files {
-	return &Files{dir: dir}
+	return &Files{dir: dir, tables: map[[2]string]string{}}
 }
 
 // db returns the open file of database. It returns the driver's error.
@@ -95,6 +102,7 @@ func (f *Files) db(database string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store's file: %w", err)
 	}
+	db.SetMaxIdleConns(idleReaders)
 	if f.open == nil {
 		f.open = map[string]*sql.DB{}
 	}
@@ -110,24 +118,59 @@ func (f *Files) Close() error {
 	for _, db := range f.open {
 		errs = append(errs, db.Close())
 	}
-	f.open = nil
+	f.open, f.tables = nil, map[[2]string]string{}
 	return errors.Join(errs...)
 }
 
 // table returns the table of collection in database's file, "" when the collection
-// does not exist yet.
+// does not exist yet. It remembers the tables it finds (see forget).
 func (f *Files) table(ctx context.Context, database, collection string) (*sql.DB, string, error) {
 	db, err := f.db(database)
 	if err != nil {
 		return nil, "", err
 	}
-	var table string
+	key := [2]string{database, collection}
+	f.mu.Lock()
+	table, ok := f.tables[key]
+	f.mu.Unlock()
+	if ok {
+		return db, table, nil
+	}
 	q := fmt.Sprintf(`SELECT table_name FROM %q WHERE name = ?`, ferretCollections)
 	err = db.QueryRowContext(ctx, q, collection).Scan(&table)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return db, "", nil
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
+	f.mu.Lock()
+	f.tables[key] = table
+	f.mu.Unlock()
 	return db, table, nil
+}
+
+// forget forgets the table of collection in database, after a read of it failed:
+// the collection may have been dropped since.
+func (f *Files) forget(database, collection string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.tables, [2]string{database, collection})
+}
+
+// read calls fn with the file and the table of collection, unless the collection
+// does not exist yet. When fn fails, the table is looked up anew the next time. It
+// returns the errors of the file and of fn.
+func (x Index) read(ctx context.Context, collection string, fn func(db *sql.DB, table string) error) error {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return err
+	}
+	if err := fn(db, table); err != nil {
+		x.files.forget(x.database, collection)
+		return err
+	}
+	return nil
 }
 
 // field is the SQL value of a top-level field of a stored document.
@@ -229,42 +272,39 @@ var _ repository.SideIndex = Index{}
 // store answers a find of {_id: id} (see storedBSON), or nil when there is none. It
 // finds it as the store does, by the JSON of its _id, by the index CreateIndexes
 // makes. It returns the errors of the store's SQLite file.
-func (x Index) Document(ctx context.Context, collection, id string) (bson.Raw, error) {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return nil, err
-	}
+func (x Index) Document(ctx context.Context, collection, id string) (doc bson.Raw, err error) {
 	key, err := json.Marshal(id) // as the store spells it: FerretDB's sjson.MarshalSingleValue
 	if err != nil {
 		return nil, err
 	}
-	var data []byte
-	err = db.QueryRowContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s = ?", ferretColumn, table, ferretID), string(key)).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find in %s: %w", collection, err)
-	}
-	doc, err := storedBSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", collection, err)
-	}
-	return doc, nil
+	err = x.read(ctx, collection, func(db *sql.DB, table string) error {
+		var data []byte
+		q := fmt.Sprintf("SELECT %s FROM %q WHERE %s = ?", ferretColumn, table, ferretID)
+		err := db.QueryRowContext(ctx, q, string(key)).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find in %s: %w", collection, err)
+		}
+		if doc, err = storedBSON(data); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		return nil
+	})
+	return doc, err
 }
 
 // Count counts the rows of collection's table, which SQLite does from its smallest
 // index; the store's own counts read every document (count) or analyse the whole
 // table, holding off writers meanwhile (collStats). A collection not created yet
 // holds none. It returns the errors of the store's SQLite file.
-func (x Index) Count(ctx context.Context, collection string) (int64, error) {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return 0, err
-	}
-	var n int64
-	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s: %w", collection, err)
-	}
-	return n, nil
+func (x Index) Count(ctx context.Context, collection string) (n int64, err error) {
+	err = x.read(ctx, collection, func(db *sql.DB, table string) error {
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
+			return fmt.Errorf("count %s: %w", collection, err)
+		}
+		return nil
+	})
+	return n, err
 }

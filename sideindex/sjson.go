@@ -1,6 +1,7 @@
 package sideindex
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -41,16 +44,20 @@ var bsonTypes = map[string]bson.Type{
 	"long": bson.TypeInt64,
 }
 
+// scalars are the types that are a name alone, shared by every schema.
+var scalars = func() map[string]*valueType {
+	m := map[string]*valueType{}
+	for name, t := range bsonTypes {
+		m[name] = &valueType{bson: t}
+	}
+	return m
+}()
+
 // schema is the types of an object's fields, in the object's order.
 type schema struct {
-	keys   []string
-	fields []property
-}
-
-// property is a field's name and type in a schema.
-type property struct {
-	name string
-	typ  *valueType
+	keys []string
+	// types are the types of keys, nil for one the schema does not type.
+	types []*valueType
 }
 
 // valueType is the type of one value.
@@ -66,84 +73,135 @@ type valueType struct {
 	options *string
 }
 
-// of returns the type of the field name, nil when the schema has none.
-func (s *schema) of(name string, guess int) *valueType {
-	if guess < len(s.fields) && s.fields[guess].name == name {
-		return s.fields[guess].typ
-	}
-	for _, f := range s.fields {
-		if f.name == name {
-			return f.typ
-		}
-	}
-	return nil
-}
-
-// member is a member of a JSON object: its name and its value, undecoded.
-type member struct {
-	name  string
-	value []byte
-}
-
-// storedBSON returns the BSON of data, a document as the store keeps it. It returns
-// an error when data is not such a document.
+// storedBSON returns the BSON of data, a document as the store keeps it. It reads
+// the document once when its schema comes first and its fields in the schema's
+// order, as the store writes them, and by name otherwise. It returns an error when
+// data is not such a document.
 func storedBSON(data []byte) (bson.Raw, error) {
 	r := reader{data: data}
+	dst := make([]byte, 0, len(data))
+	if !r.next('{') {
+		return nil, fmt.Errorf("%w: not an object", errJSON)
+	}
+	var err error
+	if name, _ := r.name(); string(name) == "$s" {
+		var sch *schema
+		if sch, err = r.schema(); err != nil {
+			return nil, fmt.Errorf("schema: %w", err)
+		}
+		switch {
+		case r.next('}'):
+			if len(sch.keys) != 0 {
+				return nil, fmt.Errorf("%d fields in the schema, none in the document", len(sch.keys))
+			}
+			dst = append(dst, 5, 0, 0, 0, 0)
+		case r.next(','):
+			dst, err = appendMembers(dst, &r, sch, 0, true)
+		default:
+			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
+		}
+	} else {
+		r.pos = 0
+		dst, err = appendByName(dst, &r, nil, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return dst, r.end()
+}
+
+// appendObject appends the BSON document of the JSON object r reads, whose fields
+// sch types. An empty object is one whatever its schema says, as the store reads it.
+func appendObject(dst []byte, r *reader, sch *schema) ([]byte, error) {
+	r.space()
+	begin := r.pos
+	if !r.next('{') {
+		return nil, fmt.Errorf("%w: not an object", errJSON)
+	}
+	if r.next('}') {
+		return append(dst, 5, 0, 0, 0, 0), nil
+	}
+	return appendMembers(dst, r, sch, begin, false)
+}
+
+// appendMembers appends the BSON document of the members r reads, up to the end of
+// their object, whose fields sch types, in the order of sch. When they come in
+// another order, it reads the object again from begin, by name (see appendByName).
+func appendMembers(dst []byte, r *reader, sch *schema, begin int, top bool) ([]byte, error) {
+	if sch == nil {
+		return nil, errors.New("an object without its schema")
+	}
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	for i := 0; ; i++ {
+		name, err := r.name()
+		if err != nil {
+			return nil, err
+		}
+		if i >= len(sch.keys) || string(name) != sch.keys[i] {
+			r.pos = begin
+			return appendByName(dst[:start], r, sch, top)
+		}
+		if dst, err = appendElement(dst, sch.keys[i], r, sch.types[i]); err != nil {
+			return nil, fmt.Errorf("%s: %w", sch.keys[i], err)
+		}
+		if r.next('}') {
+			if i+1 != len(sch.keys) {
+				return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch.keys), i+1)
+			}
+			return closeDocument(dst, start)
+		}
+		if !r.next(',') {
+			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
+		}
+	}
+}
+
+// appendByName appends the BSON document of the JSON object r reads, whose fields
+// sch types, taking its members by name in the order of sch. The object of a whole
+// document (top) holds its schema, in "$s".
+func appendByName(dst []byte, r *reader, sch *schema, top bool) ([]byte, error) {
 	members, err := r.object()
 	if err != nil {
 		return nil, err
 	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
-	var sch *schema
-	fields := members[:0:0]
-	for _, m := range members {
-		if m.name != "$s" {
-			fields = append(fields, m)
-			continue
+	if top {
+		fields := members[:0:0]
+		sch = nil
+		for _, m := range members {
+			if m.name != "$s" {
+				fields = append(fields, m)
+				continue
+			}
+			sr := reader{data: m.value}
+			if sch, err = sr.schema(); err != nil {
+				return nil, fmt.Errorf("schema: %w", err)
+			}
 		}
-		if sch, err = parseSchema(m.value); err != nil {
-			return nil, fmt.Errorf("schema: %w", err)
-		}
+		members = fields
 	}
 	if sch == nil {
-		return nil, errors.New("a stored document without its schema")
+		return nil, errors.New("an object without its schema")
 	}
-	if len(sch.keys) != len(fields) {
-		return nil, fmt.Errorf("%d fields in the schema, %d in the document", len(sch.keys), len(fields))
+	if len(sch.keys) != len(members) {
+		return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch.keys), len(members))
 	}
-	return appendFields(make([]byte, 0, len(data)), fields, sch)
-}
-
-// appendFields appends the BSON document of members, in the order of sch.
-func appendFields(dst []byte, members []member, sch *schema) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	for i, key := range sch.keys {
-		m, ok := find(members, key, i)
-		if !ok {
+		j := slices.IndexFunc(members, func(m member) bool { return m.name == key })
+		if j < 0 {
 			return nil, fmt.Errorf("no field %q", key)
 		}
-		var err error
-		if dst, err = appendElement(dst, key, m.value, sch.of(key, i)); err != nil {
+		vr := reader{data: members[j].value}
+		if dst, err = appendElement(dst, key, &vr, sch.types[i]); err != nil {
 			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if err := vr.end(); err != nil {
+			return nil, err
 		}
 	}
 	return closeDocument(dst, start)
-}
-
-// find returns the member named name, looking where it is expected first.
-func find(members []member, name string, guess int) (member, bool) {
-	if guess < len(members) && members[guess].name == name {
-		return members[guess], true
-	}
-	for _, m := range members {
-		if m.name == name {
-			return m, true
-		}
-	}
-	return member{}, false
 }
 
 // closeDocument ends the BSON document that starts at start in dst, writing its
@@ -158,9 +216,9 @@ func closeDocument(dst []byte, start int) ([]byte, error) {
 	return dst, nil
 }
 
-// appendElement appends the BSON element key of the JSON value data, of type t.
-func appendElement(dst []byte, key string, data []byte, t *valueType) ([]byte, error) {
-	if string(data) == "null" {
+// appendElement appends the BSON element key of the JSON value r reads, of type t.
+func appendElement(dst []byte, key string, r *reader, t *valueType) ([]byte, error) {
+	if r.null() {
 		return appendCString(append(dst, byte(bson.TypeNull)), key)
 	}
 	if t == nil {
@@ -170,18 +228,14 @@ func appendElement(dst []byte, key string, data []byte, t *valueType) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
-	r := reader{data: data}
-	if dst, err = appendValue(dst, &r, t); err != nil {
-		return nil, err
-	}
-	return dst, r.end()
+	return appendValue(dst, r, t)
 }
 
 // appendValue appends the BSON value of the JSON value r reads, of type t.
 func appendValue(dst []byte, r *reader, t *valueType) ([]byte, error) {
 	switch t.bson {
 	case bson.TypeEmbeddedDocument:
-		return appendObject(dst, r, t)
+		return appendObject(dst, r, t.object)
 	case bson.TypeArray:
 		return appendArray(dst, r, t)
 	case bson.TypeString:
@@ -198,8 +252,8 @@ func appendValue(dst []byte, r *reader, t *valueType) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		id, err := hex.DecodeString(s)
-		if err != nil {
+		id := make([]byte, hex.DecodedLen(len(s)))
+		if _, err := hex.Decode(id, s); err != nil {
 			return nil, err
 		}
 		if len(id) != len(bson.ObjectID{}) {
@@ -222,7 +276,7 @@ func appendValue(dst []byte, r *reader, t *valueType) ([]byte, error) {
 		if t.options == nil {
 			return nil, errors.New("a regular expression without its options")
 		}
-		if dst, err = appendCString(dst, pattern); err != nil {
+		if dst, err = appendCString(dst, string(pattern)); err != nil {
 			return nil, err
 		}
 		return appendCString(dst, *t.options)
@@ -246,39 +300,38 @@ func appendValue(dst []byte, r *reader, t *valueType) ([]byte, error) {
 	return nil, fmt.Errorf("a %s holding a value", t.bson) // null, not null
 }
 
-// appendObject appends the BSON document of the JSON object r reads, of type t.
-func appendObject(dst []byte, r *reader, t *valueType) ([]byte, error) {
-	members, err := r.object()
-	if err != nil {
-		return nil, err
-	}
-	if len(members) == 0 {
-		return append(dst, 5, 0, 0, 0, 0), nil
-	}
-	if t.object == nil || len(t.object.keys) != len(members) {
-		return nil, errors.New("an object's fields are not its schema's")
-	}
-	return appendFields(dst, members, t.object)
-}
-
 // appendArray appends the BSON array of the JSON array r reads, of type t: a
 // document whose keys are the items' positions.
 func appendArray(dst []byte, r *reader, t *valueType) ([]byte, error) {
-	items, err := r.array()
-	if err != nil {
-		return nil, err
-	}
-	if len(items) != len(t.items) {
-		return nil, fmt.Errorf("%d items, %d types", len(items), len(t.items))
+	if !r.next('[') {
+		return nil, fmt.Errorf("%w: not an array", errJSON)
 	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	for i, item := range items {
-		if dst, err = appendElement(dst, strconv.Itoa(i), item, t.items[i]); err != nil {
+	if r.next(']') {
+		if len(t.items) != 0 {
+			return nil, fmt.Errorf("no items, %d types", len(t.items))
+		}
+		return closeDocument(dst, start)
+	}
+	for i := 0; ; i++ {
+		if i >= len(t.items) {
+			return nil, fmt.Errorf("more items than the %d types", len(t.items))
+		}
+		var err error
+		if dst, err = appendElement(dst, strconv.Itoa(i), r, t.items[i]); err != nil {
 			return nil, err
 		}
+		if r.next(']') {
+			if i+1 != len(t.items) {
+				return nil, fmt.Errorf("%d items, %d types", i+1, len(t.items))
+			}
+			return closeDocument(dst, start)
+		}
+		if !r.next(',') {
+			return nil, fmt.Errorf("%w: no ',' between items", errJSON)
+		}
 	}
-	return closeDocument(dst, start)
 }
 
 // appendBinary appends the value of a binary: its length, its subtype and its bytes
@@ -292,7 +345,7 @@ func appendBinary(dst []byte, r *reader, t *valueType) ([]byte, error) {
 		return nil, errors.New("a binary without its subtype")
 	}
 	b := make([]byte, base64.StdEncoding.DecodedLen(len(s)))
-	n, err := base64.StdEncoding.Decode(b, []byte(s))
+	n, err := base64.StdEncoding.Decode(b, s)
 	if err != nil {
 		return nil, err
 	}
@@ -302,96 +355,125 @@ func appendBinary(dst []byte, r *reader, t *valueType) ([]byte, error) {
 
 // appendCString appends s and its terminating zero.
 func appendCString(dst []byte, s string) ([]byte, error) {
-	for i := range len(s) {
-		if s[i] == 0 {
-			return nil, errors.New("a name holding a zero byte")
-		}
+	if strings.IndexByte(s, 0) >= 0 {
+		return nil, errors.New("a name holding a zero byte")
 	}
 	return append(append(dst, s...), 0), nil
 }
 
-// parseSchema reads a schema: {"p": {<field>: <type>, ...}, "$k": [<field>, ...]},
-// or {} for an object without fields.
-func parseSchema(data []byte) (*schema, error) {
-	r := reader{data: data}
-	members, err := r.object()
-	if err != nil {
-		return nil, err
+// schema reads a schema: {"p": {<field>: <type>, ...}, "$k": [<field>, ...]}, or {}
+// for an object without fields.
+func (r *reader) schema() (*schema, error) {
+	if !r.next('{') {
+		return nil, fmt.Errorf("%w: not an object", errJSON)
 	}
-	if err := r.end(); err != nil {
-		return nil, err
-	}
-	s := &schema{}
-	for _, m := range members {
-		switch m.name {
+	var (
+		names []string
+		types []*valueType
+		s     = &schema{}
+	)
+	for first := true; !r.next('}'); first = false {
+		if !first && !r.next(',') {
+			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
+		}
+		name, err := r.name()
+		if err != nil {
+			return nil, err
+		}
+		switch string(name) {
 		case "p":
-			r := reader{data: m.value}
-			props, err := r.object()
-			if err != nil {
-				return nil, err
+			if !r.next('{') {
+				return nil, fmt.Errorf("%w: not an object", errJSON)
 			}
-			for _, p := range props {
-				t, err := parseType(p.value)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", p.name, err)
+			for first := true; !r.next('}'); first = false {
+				if !first && !r.next(',') {
+					return nil, fmt.Errorf("%w: no ',' between members", errJSON)
 				}
-				s.fields = append(s.fields, property{name: p.name, typ: t})
-			}
-		case "$k":
-			r := reader{data: m.value}
-			keys, err := r.array()
-			if err != nil {
-				return nil, err
-			}
-			for _, k := range keys {
-				r := reader{data: k}
-				name, err := r.str()
+				field, err := r.name()
 				if err != nil {
 					return nil, err
 				}
-				s.keys = append(s.keys, name)
+				t, err := r.valueType()
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", field, err)
+				}
+				names, types = append(names, string(field)), append(types, t)
+			}
+		case "$k":
+			if !r.next('[') {
+				return nil, fmt.Errorf("%w: not an array", errJSON)
+			}
+			for first := true; !r.next(']'); first = false {
+				if !first && !r.next(',') {
+					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
+				}
+				key, err := r.str()
+				if err != nil {
+					return nil, err
+				}
+				if i := len(s.keys); i < len(names) && string(key) == names[i] {
+					s.keys = append(s.keys, names[i]) // the same name, kept once
+				} else {
+					s.keys = append(s.keys, string(key))
+				}
 			}
 		default:
-			return nil, fmt.Errorf("unknown field %q", m.name)
+			return nil, fmt.Errorf("unknown field %q", name)
+		}
+	}
+	s.types = make([]*valueType, len(s.keys))
+	for i, key := range s.keys {
+		if i < len(names) && names[i] == key {
+			s.types[i] = types[i]
+		} else if j := slices.Index(names, key); j >= 0 {
+			s.types[i] = types[j]
 		}
 	}
 	return s, nil
 }
 
-// parseType reads the type of a value.
-func parseType(data []byte) (*valueType, error) {
-	r := reader{data: data}
-	members, err := r.object()
-	if err != nil {
-		return nil, err
+// valueType reads the type of a value.
+func (r *reader) valueType() (*valueType, error) {
+	if !r.next('{') {
+		return nil, fmt.Errorf("%w: not an object", errJSON)
 	}
-	t := &valueType{}
-	for _, m := range members {
-		r := reader{data: m.value}
-		switch m.name {
+	var (
+		name string
+		t    = &valueType{}
+	)
+	for first := true; !r.next('}'); first = false {
+		if !first && !r.next(',') {
+			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
+		}
+		field, err := r.name()
+		if err != nil {
+			return nil, err
+		}
+		switch string(field) {
 		case "t":
-			name, err := r.str()
+			s, err := r.str()
 			if err != nil {
 				return nil, err
 			}
-			var ok bool
-			if t.bson, ok = bsonTypes[name]; !ok {
-				return nil, fmt.Errorf("unknown type %q", name)
-			}
+			name = string(s)
 		case "$s":
-			if t.object, err = parseSchema(m.value); err != nil {
+			if t.object, err = r.schema(); err != nil {
 				return nil, err
 			}
 		case "i":
-			items, err := r.array()
-			if err != nil {
-				return nil, err
+			if !r.next('[') {
+				return nil, fmt.Errorf("%w: not an array", errJSON)
 			}
-			t.items = make([]*valueType, len(items))
-			for i, item := range items {
-				if t.items[i], err = parseType(item); err != nil {
+			t.items = []*valueType{}
+			for first := true; !r.next(']'); first = false {
+				if !first && !r.next(',') {
+					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
+				}
+				item, err := r.valueType()
+				if err != nil {
 					return nil, err
 				}
+				t.items = append(t.items, item)
 			}
 		case "s":
 			n, err := strconv.ParseUint(string(r.number()), 10, 8)
@@ -405,18 +487,30 @@ func parseType(data []byte) (*valueType, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.options = &options
+			o := string(options)
+			t.options = &o
 		default:
-			return nil, fmt.Errorf("unknown field %q", m.name)
+			return nil, fmt.Errorf("unknown field %q", field)
 		}
 	}
-	if t.bson == 0 {
-		return nil, errors.New("a type without its name")
+	scalar, ok := scalars[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown type %q", name)
 	}
+	if t.object == nil && t.items == nil && t.subtype == nil && t.options == nil {
+		return scalar, nil // shared: nothing to tell it apart
+	}
+	t.bson = scalar.bson
 	return t, nil
 }
 
-// reader reads one JSON value, a step at a time.
+// member is a member of a JSON object: its name and its value, undecoded.
+type member struct {
+	name  string
+	value []byte
+}
+
+// reader reads JSON, a step at a time.
 type reader struct {
 	data []byte
 	pos  int
@@ -454,60 +548,49 @@ func (r *reader) next(c byte) bool {
 	return false
 }
 
+// null reads null, when it is next, and reports whether it was.
+func (r *reader) null() bool {
+	r.space()
+	if bytes.HasPrefix(r.data[r.pos:], []byte("null")) && (r.pos+4 == len(r.data) || isDelimiter(r.data[r.pos+4])) {
+		r.pos += 4
+		return true
+	}
+	return false
+}
+
+// name reads the name of an object's member and the ':' after it.
+func (r *reader) name() ([]byte, error) {
+	name, err := r.str()
+	if err != nil {
+		return nil, err
+	}
+	if !r.next(':') {
+		return nil, fmt.Errorf("%w: no ':' after a name", errJSON)
+	}
+	return name, nil
+}
+
 // object reads an object's members, their values undecoded.
 func (r *reader) object() ([]member, error) {
 	if !r.next('{') {
 		return nil, fmt.Errorf("%w: not an object", errJSON)
 	}
 	var members []member
-	if r.next('}') {
-		return members, nil
-	}
-	for {
-		r.space()
-		name, err := r.str()
+	for first := true; !r.next('}'); first = false {
+		if !first && !r.next(',') {
+			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
+		}
+		name, err := r.name()
 		if err != nil {
 			return nil, err
-		}
-		if !r.next(':') {
-			return nil, fmt.Errorf("%w: no ':' after a name", errJSON)
 		}
 		value, err := r.value()
 		if err != nil {
 			return nil, err
 		}
-		members = append(members, member{name: name, value: value})
-		if r.next('}') {
-			return members, nil
-		}
-		if !r.next(',') {
-			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
-		}
+		members = append(members, member{name: string(name), value: value})
 	}
-}
-
-// array reads an array's items, undecoded.
-func (r *reader) array() ([][]byte, error) {
-	if !r.next('[') {
-		return nil, fmt.Errorf("%w: not an array", errJSON)
-	}
-	var items [][]byte
-	if r.next(']') {
-		return items, nil
-	}
-	for {
-		item, err := r.value()
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, item)
-		if r.next(']') {
-			return items, nil
-		}
-		if !r.next(',') {
-			return nil, fmt.Errorf("%w: no ',' between items", errJSON)
-		}
-	}
+	return members, nil
 }
 
 // value skips one value and returns it, undecoded.
@@ -543,10 +626,7 @@ func (r *reader) value() ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%w: an unclosed %c", errJSON, c)
 	default: // a number, true, false or null
-		for r.pos < len(r.data) && !isDelimiter(r.data[r.pos]) {
-			r.pos++
-		}
-		if r.pos == start {
+		if len(r.number()) == 0 {
 			return nil, fmt.Errorf("%w: unexpected %c", errJSON, c)
 		}
 	}
@@ -561,7 +641,7 @@ func isDelimiter(c byte) bool {
 	return false
 }
 
-// number returns the rest of the value, a number (checked by whoever parses it).
+// number reads a number, true or false (checked by whoever parses it).
 func (r *reader) number() []byte {
 	r.space()
 	start := r.pos
@@ -586,29 +666,29 @@ func (r *reader) stringEnd() (escaped bool, err error) {
 	return false, fmt.Errorf("%w: an unclosed string", errJSON)
 }
 
-// str reads a string. One plain enough is taken as it is; any other is unquoted by
-// encoding/json, as the store unquotes it (escapes, and invalid UTF-8 read as
-// U+FFFD).
-func (r *reader) str() (string, error) {
+// str reads a string. One plain enough is taken as it is, in place; any other is
+// unquoted by encoding/json, as the store unquotes it (escapes, and invalid UTF-8
+// read as U+FFFD).
+func (r *reader) str() ([]byte, error) {
 	r.space()
 	if r.pos == len(r.data) || r.data[r.pos] != '"' {
-		return "", fmt.Errorf("%w: not a string", errJSON)
+		return nil, fmt.Errorf("%w: not a string", errJSON)
 	}
 	start := r.pos
 	escaped, err := r.stringEnd()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	quoted := r.data[start:r.pos]
 	inner := quoted[1 : len(quoted)-1]
 	if !escaped && plain(inner) {
-		return string(inner), nil
+		return inner, nil
 	}
 	var s string
 	if err := json.Unmarshal(quoted, &s); err != nil {
-		return "", err
+		return nil, err
 	}
-	return s, nil
+	return []byte(s), nil
 }
 
 // plain reports whether s is valid UTF-8 without control characters: a JSON string
