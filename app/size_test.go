@@ -20,6 +20,8 @@ func (c counts) Count(_ context.Context, collection string) (int64, error) { ret
 
 func (counts) Document(context.Context, string, string) (bson.Raw, error) { return nil, nil }
 
+func (counts) Documents(context.Context, string, []string, func(bson.Raw) bool) error { return nil }
+
 func (counts) HistoryDocuments(context.Context, models.HistoryQuery, int, func(bson.Raw) bool) error {
 	return nil
 }

@@ -97,6 +97,9 @@ type SideIndex interface {
 	// Document returns the document of collection whose _id is id, nil when there is
 	// none.
 	Document(ctx context.Context, collection, id string) (bson.Raw, error)
+	// Documents calls each with the documents of collection whose _id is one of ids,
+	// in no particular order, until each returns false.
+	Documents(ctx context.Context, collection string, ids []string, each func(bson.Raw) bool) error
 	// HistoryDocuments calls each with the first n interactions q selects, in the
 	// order of a history (newest first, ties by id descending), until each returns
 	// false.

@@ -101,8 +101,27 @@ func TestDocumentsAreTheStoresAnswer(t *testing.T) {
 			t.Fatalf("insert %q: %v", id, err)
 		}
 	}
+	ids := []string{"absent"}
 	for id := range shapes() {
 		sameAsTheStore(t, side, coll, id)
+		ids = append(ids, id)
+	}
+	// All at once, and one at a time.
+	seen := map[string]bool{}
+	if err := side.Documents(ctx, "shapes", ids, func(doc bson.Raw) bool {
+		id := doc.Lookup("_id").StringValue()
+		want, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if err != nil || !bytes.Equal(doc, want) || seen[id] {
+			t.Errorf("%q among many: %s, want %s (%v), seen before: %v", id, doc, want, err, seen[id])
+		}
+		seen[id] = true
+		return true
+	}); err != nil || len(seen) != len(shapes()) {
+		t.Errorf("read %d of %d documents among many: %v", len(seen), len(shapes()), err)
+	}
+	n := 0
+	if err := side.Documents(ctx, "shapes", ids, func(bson.Raw) bool { n++; return false }); err != nil || n != 1 {
+		t.Errorf("a read of many stopped at its first went on to %d: %v", n, err)
 	}
 	if doc, err := side.Document(ctx, "shapes", "absent"); err != nil || doc != nil {
 		t.Errorf("an absent document: %v, %v; want nil", doc, err)
@@ -279,6 +298,33 @@ func TestRecordsAreTheStoresAnswer(t *testing.T) {
 		if n := everyDocumentIsTheStoresAnswer(t, side, conn.DB, collection); n == 0 {
 			t.Errorf("no %s stored", collection)
 		}
+	}
+
+	// Every interaction at once, among as many ids without one: more than one query
+	// reads them.
+	var ids []string
+	for _, in := range visits {
+		ids = append(ids, in.ID, "absent-"+in.ID)
+	}
+	seen := map[string]int{}
+	interactionsColl := conn.DB.Collection(repository.InteractionsCollection)
+	if err := side.Documents(ctx, repository.InteractionsCollection, ids, func(doc bson.Raw) bool {
+		id := doc.Lookup("_id").StringValue()
+		seen[id]++
+		if want, err := interactionsColl.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw(); err != nil || !bytes.Equal(doc, want) {
+			t.Errorf("%q among many: %s, want %s (%v)", id, doc, want, err)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range visits {
+		if seen[in.ID] != 1 {
+			t.Errorf("interaction %s read %d times among many", in.ID, seen[in.ID])
+		}
+	}
+	if len(ids) <= 500 || len(seen) != len(visits) {
+		t.Errorf("%d ids, %d interactions read of %d", len(ids), len(seen), len(visits))
 	}
 
 	// Every page of every patient's history, and of the patients.

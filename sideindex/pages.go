@@ -63,7 +63,7 @@ func historyWhere(q models.HistoryQuery) where {
 		w.startsWith(models.FieldSearchTokens, word)
 	}
 	if !q.IncludeEnteredInError {
-		w.add(fmt.Sprintf("coalesce(%s, '') != ?", field(models.FieldStatus)), models.StatusEnteredInError)
+		w.add(status+" != ?", models.StatusEnteredInError)
 	}
 	if len(q.Labels) > 0 {
 		marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Labels)), ", ")

@@ -49,6 +49,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -183,14 +184,18 @@ var (
 	oldestFirst  = field(models.FieldInteractionDate) + " ASC, " + field("_id") + " ASC"
 	auditOrder   = field(models.FieldTime) + " DESC, " + field("_id") + " DESC"
 	nameOrder    = field(models.FieldSortKey) + ", " + field("_id")
+	// status is an interaction's status, "" for none. The history's indexes end
+	// with it, so that SQLite leaves out the entries in error by the index alone,
+	// without parsing the stored document.
+	status = fmt.Sprintf("coalesce(%s, '')", field(models.FieldStatus))
 )
 
 // indexes are the indexes of each collection beyond the lookup by _id, by the
 // expressions the side index's queries use.
 var indexes = map[string]map[string]string{
 	repository.InteractionsCollection: {
-		"history": field(models.FieldInsuranceNo) + ", " + historyOrder,
-		"date":    historyOrder,
+		"history_status": field(models.FieldInsuranceNo) + ", " + historyOrder + ", " + status,
+		"date_status":    historyOrder + ", " + status,
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
@@ -207,6 +212,8 @@ var indexes = map[string]map[string]string{
 var retired = map[string][]string{
 	// A patient's audit events are found by the index of audit events by patient.
 	repository.AuditEventsCollection: {"insurance_no"},
+	// The history's indexes hold the status too.
+	repository.InteractionsCollection: {"history", "date"},
 }
 
 // CreateIndexes gives every collection of database the index that makes the store's
@@ -293,6 +300,48 @@ func (x Index) Document(ctx context.Context, collection, id string) (doc bson.Ra
 		return nil
 	})
 	return doc, err
+}
+
+// idsPerRead bounds how many ids Documents looks up with one query.
+const idsPerRead = 500
+
+// Documents calls each with the documents of collection whose _id is one of the
+// strings ids, as Document reads them, in no particular order, until each returns
+// false; ids without a document are left out. It finds them with one query per
+// idsPerRead ids. It returns the errors of the store's SQLite file.
+func (x Index) Documents(ctx context.Context, collection string, ids []string, each func(bson.Raw) bool) error {
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), idsPerRead)]
+		ids = ids[len(batch):]
+		keys := make([]any, len(batch))
+		for i, id := range batch {
+			key, err := json.Marshal(id)
+			if err != nil {
+				return err
+			}
+			keys[i] = string(key)
+		}
+		more := true
+		var data sql.RawBytes
+		err := x.rows(ctx, collection, func(table string) string {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+			return fmt.Sprintf("SELECT %s FROM %q WHERE %s IN (%s)", ferretColumn, table, ferretID, marks)
+		}, keys, func(rows *sql.Rows) (bool, error) {
+			if err := rows.Scan(&data); err != nil {
+				return false, err
+			}
+			doc, err := storedBSON(data)
+			if err != nil {
+				return false, err
+			}
+			more = each(doc)
+			return more, nil
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // Count counts the rows of collection's table, which SQLite does from its smallest
