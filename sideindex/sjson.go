@@ -11,7 +11,6 @@ import (
 	"math"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -53,18 +52,20 @@ var scalars = func() map[string]*valueType {
 	return m
 }()
 
-// schema is the types of an object's fields, in the object's order.
-type schema struct {
-	keys []string
-	// types are the types of keys, nil for one the schema does not type.
-	types []*valueType
+// schema is the names and types of an object's fields, in the object's order.
+type schema []property
+
+// property is a field's name and its type, nil when the schema does not give one.
+type property struct {
+	name []byte
+	typ  *valueType
 }
 
 // valueType is the type of one value.
 type valueType struct {
 	bson bson.Type
 	// object is the schema of an object's fields.
-	object *schema
+	object schema
 	// items are the types of an array's items.
 	items []*valueType
 	// subtype is a binary's subtype.
@@ -85,14 +86,14 @@ func storedBSON(data []byte) (bson.Raw, error) {
 	}
 	var err error
 	if name, _ := r.name(); string(name) == "$s" {
-		var sch *schema
+		var sch schema
 		if sch, err = r.schema(); err != nil {
 			return nil, fmt.Errorf("schema: %w", err)
 		}
 		switch {
 		case r.next('}'):
-			if len(sch.keys) != 0 {
-				return nil, fmt.Errorf("%d fields in the schema, none in the document", len(sch.keys))
+			if len(sch) != 0 {
+				return nil, fmt.Errorf("%d fields in the schema, none in the document", len(sch))
 			}
 			dst = append(dst, 5, 0, 0, 0, 0)
 		case r.next(','):
@@ -112,7 +113,7 @@ func storedBSON(data []byte) (bson.Raw, error) {
 
 // appendObject appends the BSON document of the JSON object r reads, whose fields
 // sch types. An empty object is one whatever its schema says, as the store reads it.
-func appendObject(dst []byte, r *reader, sch *schema) ([]byte, error) {
+func appendObject(dst []byte, r *reader, sch schema) ([]byte, error) {
 	r.space()
 	begin := r.pos
 	if !r.next('{') {
@@ -127,10 +128,7 @@ func appendObject(dst []byte, r *reader, sch *schema) ([]byte, error) {
 // appendMembers appends the BSON document of the members r reads, up to the end of
 // their object, whose fields sch types, in the order of sch. When they come in
 // another order, it reads the object again from begin, by name (see appendByName).
-func appendMembers(dst []byte, r *reader, sch *schema, begin int, top bool) ([]byte, error) {
-	if sch == nil {
-		return nil, errors.New("an object without its schema")
-	}
+func appendMembers(dst []byte, r *reader, sch schema, begin int, top bool) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
 	for i := 0; ; i++ {
@@ -138,16 +136,16 @@ func appendMembers(dst []byte, r *reader, sch *schema, begin int, top bool) ([]b
 		if err != nil {
 			return nil, err
 		}
-		if i >= len(sch.keys) || string(name) != sch.keys[i] {
+		if i >= len(sch) || !bytes.Equal(name, sch[i].name) {
 			r.pos = begin
 			return appendByName(dst[:start], r, sch, top)
 		}
-		if dst, err = appendElement(dst, sch.keys[i], r, sch.types[i]); err != nil {
-			return nil, fmt.Errorf("%s: %w", sch.keys[i], err)
+		if dst, err = appendElement(dst, sch[i].name, r, sch[i].typ); err != nil {
+			return nil, fmt.Errorf("%s: %w", sch[i].name, err)
 		}
 		if r.next('}') {
-			if i+1 != len(sch.keys) {
-				return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch.keys), i+1)
+			if i+1 != len(sch) {
+				return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch), i+1)
 			}
 			return closeDocument(dst, start)
 		}
@@ -160,7 +158,7 @@ func appendMembers(dst []byte, r *reader, sch *schema, begin int, top bool) ([]b
 // appendByName appends the BSON document of the JSON object r reads, whose fields
 // sch types, taking its members by name in the order of sch. The object of a whole
 // document (top) holds its schema, in "$s".
-func appendByName(dst []byte, r *reader, sch *schema, top bool) ([]byte, error) {
+func appendByName(dst []byte, r *reader, sch schema, top bool) ([]byte, error) {
 	members, err := r.object()
 	if err != nil {
 		return nil, err
@@ -168,6 +166,7 @@ func appendByName(dst []byte, r *reader, sch *schema, top bool) ([]byte, error) 
 	if top {
 		fields := members[:0:0]
 		sch = nil
+		found := false
 		for _, m := range members {
 			if m.name != "$s" {
 				fields = append(fields, m)
@@ -177,25 +176,26 @@ func appendByName(dst []byte, r *reader, sch *schema, top bool) ([]byte, error) 
 			if sch, err = sr.schema(); err != nil {
 				return nil, fmt.Errorf("schema: %w", err)
 			}
+			found = true
+		}
+		if !found {
+			return nil, errors.New("a stored document without its schema")
 		}
 		members = fields
 	}
-	if sch == nil {
-		return nil, errors.New("an object without its schema")
-	}
-	if len(sch.keys) != len(members) {
-		return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch.keys), len(members))
+	if len(sch) != len(members) {
+		return nil, fmt.Errorf("%d fields in the schema, %d in the object", len(sch), len(members))
 	}
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
-	for i, key := range sch.keys {
-		j := slices.IndexFunc(members, func(m member) bool { return m.name == key })
+	for _, p := range sch {
+		j := slices.IndexFunc(members, func(m member) bool { return m.name == string(p.name) })
 		if j < 0 {
-			return nil, fmt.Errorf("no field %q", key)
+			return nil, fmt.Errorf("no field %q", p.name)
 		}
 		vr := reader{data: members[j].value}
-		if dst, err = appendElement(dst, key, &vr, sch.types[i]); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+		if dst, err = appendElement(dst, p.name, &vr, p.typ); err != nil {
+			return nil, fmt.Errorf("%s: %w", p.name, err)
 		}
 		if err := vr.end(); err != nil {
 			return nil, err
@@ -217,7 +217,7 @@ func closeDocument(dst []byte, start int) ([]byte, error) {
 }
 
 // appendElement appends the BSON element key of the JSON value r reads, of type t.
-func appendElement(dst []byte, key string, r *reader, t *valueType) ([]byte, error) {
+func appendElement(dst []byte, key []byte, r *reader, t *valueType) ([]byte, error) {
 	if r.null() {
 		return appendCString(append(dst, byte(bson.TypeNull)), key)
 	}
@@ -276,10 +276,10 @@ func appendValue(dst []byte, r *reader, t *valueType) ([]byte, error) {
 		if t.options == nil {
 			return nil, errors.New("a regular expression without its options")
 		}
-		if dst, err = appendCString(dst, string(pattern)); err != nil {
+		if dst, err = appendCString(dst, pattern); err != nil {
 			return nil, err
 		}
-		return appendCString(dst, *t.options)
+		return appendCString(dst, []byte(*t.options))
 	case bson.TypeDouble:
 		f, err := strconv.ParseFloat(string(r.number()), 64)
 		return binary.LittleEndian.AppendUint64(dst, math.Float64bits(f)), err
@@ -314,12 +314,14 @@ func appendArray(dst []byte, r *reader, t *valueType) ([]byte, error) {
 		}
 		return closeDocument(dst, start)
 	}
+	var key []byte
 	for i := 0; ; i++ {
 		if i >= len(t.items) {
 			return nil, fmt.Errorf("more items than the %d types", len(t.items))
 		}
+		key = strconv.AppendInt(key[:0], int64(i), 10)
 		var err error
-		if dst, err = appendElement(dst, strconv.Itoa(i), r, t.items[i]); err != nil {
+		if dst, err = appendElement(dst, key, r, t.items[i]); err != nil {
 			return nil, err
 		}
 		if r.next(']') {
@@ -354,24 +356,20 @@ func appendBinary(dst []byte, r *reader, t *valueType) ([]byte, error) {
 }
 
 // appendCString appends s and its terminating zero.
-func appendCString(dst []byte, s string) ([]byte, error) {
-	if strings.IndexByte(s, 0) >= 0 {
+func appendCString(dst []byte, s []byte) ([]byte, error) {
+	if bytes.IndexByte(s, 0) >= 0 {
 		return nil, errors.New("a name holding a zero byte")
 	}
 	return append(append(dst, s...), 0), nil
 }
 
 // schema reads a schema: {"p": {<field>: <type>, ...}, "$k": [<field>, ...]}, or {}
-// for an object without fields.
-func (r *reader) schema() (*schema, error) {
+// for an object without fields. Its names are read in place, in r's data.
+func (r *reader) schema() (schema, error) {
 	if !r.next('{') {
 		return nil, fmt.Errorf("%w: not an object", errJSON)
 	}
-	var (
-		names []string
-		types []*valueType
-		s     = &schema{}
-	)
+	var props, keys schema
 	for first := true; !r.next('}'); first = false {
 		if !first && !r.next(',') {
 			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
@@ -385,6 +383,7 @@ func (r *reader) schema() (*schema, error) {
 			if !r.next('{') {
 				return nil, fmt.Errorf("%w: not an object", errJSON)
 			}
+			props = make(schema, 0, 16)
 			for first := true; !r.next('}'); first = false {
 				if !first && !r.next(',') {
 					return nil, fmt.Errorf("%w: no ',' between members", errJSON)
@@ -397,12 +396,13 @@ func (r *reader) schema() (*schema, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", field, err)
 				}
-				names, types = append(names, string(field)), append(types, t)
+				props = append(props, property{name: field, typ: t})
 			}
 		case "$k":
 			if !r.next('[') {
 				return nil, fmt.Errorf("%w: not an array", errJSON)
 			}
+			keys = make(schema, 0, 16)
 			for first := true; !r.next(']'); first = false {
 				if !first && !r.next(',') {
 					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
@@ -411,35 +411,38 @@ func (r *reader) schema() (*schema, error) {
 				if err != nil {
 					return nil, err
 				}
-				if i := len(s.keys); i < len(names) && string(key) == names[i] {
-					s.keys = append(s.keys, names[i]) // the same name, kept once
-				} else {
-					s.keys = append(s.keys, string(key))
-				}
+				keys = append(keys, property{name: key})
 			}
 		default:
 			return nil, fmt.Errorf("unknown field %q", name)
 		}
 	}
-	s.types = make([]*valueType, len(s.keys))
-	for i, key := range s.keys {
-		if i < len(names) && names[i] == key {
-			s.types[i] = types[i]
-		} else if j := slices.Index(names, key); j >= 0 {
-			s.types[i] = types[j]
+	// The fields in the order of "$k", typed by "p": the same order, as the store
+	// writes them, or found by name.
+	same := len(keys) == len(props)
+	for i := 0; same && i < len(keys); i++ {
+		same = bytes.Equal(keys[i].name, props[i].name)
+	}
+	if same {
+		return props, nil
+	}
+	for i, k := range keys {
+		if j := slices.IndexFunc(props, func(p property) bool { return bytes.Equal(p.name, k.name) }); j >= 0 {
+			keys[i].typ = props[j].typ
 		}
 	}
-	return s, nil
+	return keys, nil
 }
 
-// valueType reads the type of a value.
+// valueType reads the type of a value. A type that is a name alone is the shared one
+// of scalars.
 func (r *reader) valueType() (*valueType, error) {
 	if !r.next('{') {
 		return nil, fmt.Errorf("%w: not an object", errJSON)
 	}
 	var (
-		name string
-		t    = &valueType{}
+		scalar *valueType
+		t      valueType
 	)
 	for first := true; !r.next('}'); first = false {
 		if !first && !r.next(',') {
@@ -455,7 +458,10 @@ func (r *reader) valueType() (*valueType, error) {
 			if err != nil {
 				return nil, err
 			}
-			name = string(s)
+			var ok bool
+			if scalar, ok = scalars[string(s)]; !ok {
+				return nil, fmt.Errorf("unknown type %q", s)
+			}
 		case "$s":
 			if t.object, err = r.schema(); err != nil {
 				return nil, err
@@ -464,7 +470,7 @@ func (r *reader) valueType() (*valueType, error) {
 			if !r.next('[') {
 				return nil, fmt.Errorf("%w: not an array", errJSON)
 			}
-			t.items = []*valueType{}
+			t.items = make([]*valueType, 0, 8)
 			for first := true; !r.next(']'); first = false {
 				if !first && !r.next(',') {
 					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
@@ -493,15 +499,16 @@ func (r *reader) valueType() (*valueType, error) {
 			return nil, fmt.Errorf("unknown field %q", field)
 		}
 	}
-	scalar, ok := scalars[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown type %q", name)
+	if scalar == nil {
+		return nil, errors.New("a type without its name")
 	}
 	if t.object == nil && t.items == nil && t.subtype == nil && t.options == nil {
-		return scalar, nil // shared: nothing to tell it apart
+		return scalar, nil // nothing to tell it apart
 	}
-	t.bson = scalar.bson
-	return t, nil
+	composite := new(valueType)
+	*composite = t
+	composite.bson = scalar.bson
+	return composite, nil
 }
 
 // member is a member of a JSON object: its name and its value, undecoded.
