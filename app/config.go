@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/joho/godotenv"
 
 	"github.com/clinic/interactions/llm"
+	"github.com/clinic/interactions/notary"
 )
 
 // Config is the service's configuration, read once from the environment.
@@ -82,6 +84,14 @@ type Config struct {
 	// (AUDIT_HMAC_PREVIOUS_KEYS, comma-separated): the chains keyed with them still
 	// verify.
 	AuditPreviousKeys [][]byte
+	// AuditSigningKeyFile is the file of the Ed25519 key that signs checkpoints of
+	// the audit chains, kept outside the database (AUDIT_SIGNING_KEY_FILE, optional;
+	// see notary.GenerateKeys). Without it nothing is signed.
+	AuditSigningKeyFile string
+	// AuditCheckpointLog is where signed checkpoints are appended
+	// (AUDIT_CHECKPOINT_LOG): the path of a file, or "stdout". It is set with
+	// AuditSigningKeyFile, and neither is in DATA_DIR.
+	AuditCheckpointLog string
 	// LogLevel is debug, info, warn or error (LOG_LEVEL, default info).
 	LogLevel string
 	// LLM is the optional language model (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY,
@@ -187,6 +197,9 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 			cfg.AuditPreviousKeys = append(cfg.AuditPreviousKeys, []byte(k))
 		}
 	}
+	if err := cfg.signingFrom(getenv); err != nil {
+		return Config{}, err
+	}
 	for _, d := range []struct {
 		key  string
 		def  string
@@ -230,6 +243,44 @@ func ConfigFrom(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("LOG_LEVEL: %q is not one of debug, info, warn, error", cfg.LogLevel)
 	}
 	return cfg, nil
+}
+
+// signingFrom reads AUDIT_SIGNING_KEY_FILE and AUDIT_CHECKPOINT_LOG into cfg, whose
+// MongoURI and DataDir are read. It returns an error naming the variable when one
+// is set without the other, and, on the embedded store, when either is in DATA_DIR:
+// whoever holds the store's files must not hold the key or the log too.
+func (cfg *Config) signingFrom(getenv func(string) string) error {
+	cfg.AuditSigningKeyFile, cfg.AuditCheckpointLog = getenv("AUDIT_SIGNING_KEY_FILE"), getenv("AUDIT_CHECKPOINT_LOG")
+	switch {
+	case cfg.AuditSigningKeyFile == "" && cfg.AuditCheckpointLog == "":
+		return nil
+	case cfg.AuditCheckpointLog == "":
+		return errors.New("AUDIT_CHECKPOINT_LOG: set where the checkpoints AUDIT_SIGNING_KEY_FILE signs go: a file outside DATA_DIR, or stdout")
+	case cfg.AuditSigningKeyFile == "":
+		return errors.New("AUDIT_SIGNING_KEY_FILE: AUDIT_CHECKPOINT_LOG is set, and no key signs checkpoints for it (make one with: go run . audit keygen -out DIR)")
+	}
+	if cfg.MongoURI != "" {
+		return nil
+	}
+	data, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("DATA_DIR %q: %w", cfg.DataDir, err)
+	}
+	for _, v := range []struct{ name, path string }{
+		{"AUDIT_SIGNING_KEY_FILE", cfg.AuditSigningKeyFile}, {"AUDIT_CHECKPOINT_LOG", cfg.AuditCheckpointLog},
+	} {
+		if v.path == notary.Stdout && v.name == "AUDIT_CHECKPOINT_LOG" {
+			continue
+		}
+		abs, err := filepath.Abs(v.path)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", v.name, v.path, err)
+		}
+		if rel, err := filepath.Rel(data, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			return fmt.Errorf("%s: %s is in DATA_DIR, beside the store: keep it elsewhere, where whoever holds the store's files cannot change it", v.name, v.path)
+		}
+	}
+	return nil
 }
 
 // checkEmbeddedAddr returns an error naming EMBEDDED_MONGO_ADDR when addr is not

@@ -82,25 +82,9 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return errors.New(usage)
 	}
 
-	conn, db, err := Open(ctx, cfg, logger, ConnectOptions{Attach: true})
-	if err != nil {
-		return err
-	}
-	defer conn.CloseLogged(logger)
-	trail, err := NewCommandAudit(ctx, db, cfg.AuditKeys(), "keys", logger)
-	if err != nil {
-		return err
-	}
-	runErr := run(db)
-	// The act is recorded, whatever its outcome; without its event it does not count
-	// as done.
-	if err := trail.Record(ctx, action, target, models.RecordKey{}, nil, runErr); err != nil {
-		return fmt.Errorf("record the command in the audit trail: %w", err)
-	}
-	if err := trail.Close(ctx); err != nil {
-		return fmt.Errorf("seal the command's audit chain: %w", err)
-	}
-	return runErr
+	return runAudited(ctx, cfg, logger, stdout, "keys", action, target, func(_ *Connection, db *repository.DB) (map[string]int, error) {
+		return nil, run(db)
+	})
 }
 
 func orDash(t *time.Time) string {

@@ -16,43 +16,55 @@ import (
 	"github.com/clinic/interactions/diskspace"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
+	"github.com/clinic/interactions/notary"
 	"github.com/clinic/interactions/repository"
 )
 
 // Run runs the command args names: none serves the API until ctx ends; "keys"
-// manages API keys. Logs go to stderr as JSON; what a command shows goes to stdout.
-// It returns an error when configuration, the store, the listener or the command fail.
+// manages API keys; "backup", "restore" and "check" back up, restore and check the
+// store; "audit" makes the key that signs the audit trail's checkpoints and
+// verifies the trail against them. Logs go to stderr as JSON; what a command shows
+// goes to stdout. It returns an error when configuration, the store, the listener
+// or the command fail, and when a check finds anything.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg, err := LoadConfig()
 	if err != nil {
 		return err
 	}
 	logger := NewLogger(stderr, cfg.LogLevel)
-	switch {
-	case len(args) == 0:
+	if len(args) == 0 {
 		return serve(ctx, cfg, logger, stdout)
-	case args[0] == "keys":
-		return runKeys(ctx, cfg, logger, args[1:], stdout)
 	}
-	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke", args[0])
+	commands := map[string]func(context.Context, Config, *slog.Logger, []string, io.Writer) error{
+		"keys": runKeys, "backup": runBackup, "restore": runRestore, "check": runCheck, "audit": runAudit,
+	}
+	if run, ok := commands[args[0]]; ok {
+		return run(ctx, cfg, logger, args[1:], stdout)
+	}
+	return fmt.Errorf("unknown command %q: run without arguments to serve, or keys create|list|revoke, "+
+		"backup -out DIR, restore -from DIR, check, audit keygen -out DIR, audit verify -checkpoints FILE -public-key FILE", args[0])
 }
 
 // Shares of SHUTDOWN_TIMEOUT: open requests may run until requestsShare of it, and
 // are then cut short (they answer 503); the connections are closed by drainShare of
-// it; the audit chain is sealed by sealShare of it; the store is closed by
+// it; the audit chain is sealed by sealShare of it, and the checkpoints of the
+// chains that moved are signed by signShare of it; the store is closed by
 // storeShare of it, and the process exits then at the latest, leaving the rest as a
 // margin before whoever sent the signal loses patience (an orchestrator's SIGKILL).
 const (
 	requestsShare = 0.5
 	drainShare    = 0.6
 	sealShare     = 0.65
+	signShare     = 0.68
 	storeShare    = 0.7
 )
 
 // serve serves the API until ctx ends, then shuts down in order, within
 // cfg.ShutdownTimeout: stop accepting, let open requests finish (cutting short those
-// still running at half the time), seal the audit chain, then close the store (by 70%
-// of it).
+// still running at half the time), seal the audit chain, sign checkpoints of the
+// chains that moved (with a signing key), then close the store (by 70% of it). With
+// a signing key it signs them every minute meanwhile too; over a store restored from
+// a backup, it declares the restore in the audit trail before anything else.
 func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Writer) error {
 	// The port first: a server that cannot serve must not start a store or make keys.
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -80,7 +92,16 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		logger.Warn("AUDIT_HMAC_KEY is not set: the audit trail's hashes are plain SHA-256, which anyone with write " +
 			"access to the database can recompute after changing an event; set it (32+ characters, kept outside the database)")
 	}
+	if cfg.AuditSigningKeyFile == "" {
+		logger.Warn("AUDIT_SIGNING_KEY_FILE is not set: no signed checkpoint of the audit trail is kept outside the database, " +
+			"so a trail cut back, or rolled back with the whole store, goes unnoticed; make a key with " +
+			"go run . audit keygen -out DIR and set it, with AUDIT_CHECKPOINT_LOG")
+	}
 	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
+	signer, err := newNotary(cfg, db, stdout, logger, true)
+	if err != nil {
+		return err
+	}
 	prepare := func(ctx context.Context) error {
 		if err := db.Prepare(ctx); err != nil {
 			return err
@@ -92,7 +113,12 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 		if err := CheckAuditKey(ctx, db, cfg.AuditKeys()); err != nil {
 			return err
 		}
-		return showFirstAdminKey(ctx, db, cfg.AuditKeys(), logger, cfg.Port, stdout)
+		if conn.Embedded {
+			if err := declareRestore(ctx, db, cfg, "server", logger, stdout); err != nil {
+				return err
+			}
+		}
+		return showFirstAdminKey(ctx, db, cfg, logger, stdout)
 	}
 	var prepared atomic.Bool
 	refused := make(chan error, 1)
@@ -137,6 +163,11 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	background, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	go server.Background(background)
+	if signer != nil {
+		ticker := time.NewTicker(signEvery)
+		defer ticker.Stop()
+		go signCheckpoints(background, logger, signer, prepared.Load, ticker.C)
+	}
 	logger.Info("serving", "addr", ln.Addr().String(), "docs", "/docs")
 
 	served := make(chan error, 1)
@@ -168,6 +199,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 	defer cancelSeal()
 	if err := server.Close(sealing); err != nil {
 		logger.Warn("shutdown: seal the audit chain", "error", err.Error())
+	}
+	if signer != nil && prepared.Load() {
+		signing, cancelSign := context.WithDeadline(context.Background(), share(signShare))
+		if _, err := signer.SignMoved(signing); err != nil {
+			logger.Warn("shutdown: sign audit checkpoints", "error", err.Error())
+		}
+		cancelSign()
 	}
 	closeCtx, cancel := context.WithDeadline(context.Background(), share(storeShare))
 	defer cancel()
@@ -249,10 +287,38 @@ func showMongosh(stdout io.Writer, cfg Config, uri string) {
 	fmt.Fprintf(stdout, "The embedded store's records can be read with mongosh (%s):\n    mongosh \"%s\"\n\n", who, uri)
 }
 
+// signEvery is how often the server signs checkpoints of the audit chains that
+// moved.
+const signEvery = time.Minute
+
+// signCheckpoints signs a checkpoint of every audit chain that moved (see
+// notary.Notary.SignMoved) at each tick, once the store is prepared, until ctx
+// ends. Failures are logged: they fail no request.
+func signCheckpoints(ctx context.Context, logger *slog.Logger, signer *notary.Notary, prepared func() bool, tick <-chan time.Time) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+			if !prepared() {
+				continue
+			}
+			signing, cancel := context.WithTimeout(ctx, signEvery/2)
+			if n, err := signer.SignMoved(signing); err != nil {
+				logger.Warn("sign audit checkpoints", "error", err.Error())
+			} else if n > 0 {
+				logger.Debug("signed audit checkpoints", "chains", n)
+			}
+			cancel()
+		}
+	}
+}
+
 // showFirstAdminKey creates the first admin key when the store holds no key (see
 // apikey.Keys.FirstAdmin), shows it on stdout, once, and records it in the audit
-// trail (hashed with the current key of auditKeys).
-func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKeys audit.Keys, logger *slog.Logger, port int, stdout io.Writer) error {
+// trail (hashed with the current key of cfg's audit keys).
+func showFirstAdminKey(ctx context.Context, db *repository.DB, cfg Config, logger *slog.Logger, stdout io.Writer) error {
+	port := cfg.Port
 	issued, made, err := apikey.New(db, nil, logger).FirstAdmin(ctx)
 	if err != nil || !made {
 		return err
@@ -264,7 +330,7 @@ func showFirstAdminKey(ctx context.Context, db *repository.DB, auditKeys audit.K
 		issued.Name, issued.Key, port)
 	// The key is shown whatever happens to its audit event: a second start finds a
 	// key and would not make another.
-	trail, err := NewCommandAudit(ctx, db, auditKeys, "server", logger)
+	trail, err := newCommandAudit(ctx, db, cfg, "server", logger, stdout)
 	if err == nil {
 		err = trail.Record(ctx, "keys.create", "first admin key "+issued.Name, models.RecordKey{}, nil, nil)
 	}

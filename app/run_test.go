@@ -100,12 +100,21 @@ func adminKeyOf(t *testing.T, srv running) string {
 // request sends one request with an API key and returns the status and body.
 func request(t *testing.T, method, url, key, body string) (int, []byte) {
 	t.Helper()
+	return requestWith(t, method, url, key, body)
+}
+
+// requestWith is request with more headers, given as name, value, name, value.
+func requestWith(t *testing.T, method, url, key, body string, headers ...string) (int, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	sent := req.Clone(context.Background())
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -45,8 +45,9 @@ func NewTrail(store TrailStore, keys Keys, now func() time.Time) *Trail {
 // Verify checks every chain from where the last verification left it (its keyed
 // checkpoint) to its end, as far as ctx's deadline allows, and saves how far it got:
 //   - each chain's head is keyed with a key given (the one its key id names, or
-//     for a head that names none, one of the keys in turn), not behind its verified
-//     events, and matches the chain's end; a sealed chain ends with its seal;
+//     for a head that names none, one of the keys in turn), and matches the
+//     chain's end, or is behind it by events that link (a writer stopped between
+//     storing events and moving its head); a sealed chain ends with its seal;
 //   - each event links to the one before by its hash, its hash matches its content
 //     (keyed with its chain's key), and sequence numbers have no gap;
 //   - every end of another chain a chain anchored is still there: the event anchored,
@@ -228,10 +229,9 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 // and saves the new checkpoint when they verify. It returns the checkpoint and the
 // store's errors.
 func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp models.AuditCheckpoint) (models.AuditCheckpoint, error) {
-	if cp.Seq > h.LastSeq {
-		v.fail(h.Chain, h.LastSeq+1, fmt.Sprintf("the chain's head ends at event %d, before events verified to %d", h.LastSeq, cp.Seq))
-		return cp, nil
-	}
+	// A head behind the verified end is a writer that stopped between storing
+	// events and moving its head (killed, or copied by a backup then): the events
+	// verified must still be there, which is checked next.
 	if cp.Seq > 0 {
 		// The verified end must still be there: cutting into what was verified
 		// shows at once, not only when the sweep comes by.

@@ -203,7 +203,7 @@ func runBench(ctx context.Context, cfg app.Config, logger *slog.Logger, args []s
 			return err
 		}
 		defer conn.CloseLogged(logger)
-		trail, err := app.NewCommandAudit(ctx, db, cfg.AuditKeys(), "bench", logger)
+		trail, err := app.NewCommandAudit(ctx, db, cfg, "bench", logger, stdout)
 		if err != nil {
 			return err
 		}

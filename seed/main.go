@@ -186,7 +186,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, now func(
 	}
 	defer conn.CloseLogged(logger)
 
-	trail, err := app.NewCommandAudit(ctx, repo, cfg.AuditKeys(), "seed", logger)
+	trail, err := app.NewCommandAudit(ctx, repo, cfg, "seed", logger, stdout)
 	if err != nil {
 		return err
 	}

@@ -117,3 +117,30 @@ func (x Index) scan(ctx context.Context, collection string, each func([]byte) er
 		return true, each(data)
 	})
 }
+
+// AuditChainHeads reads the head of every audit chain straight from the table (see
+// Visits), as the store would answer them. It returns the errors of the store's
+// SQLite file.
+func (x Index) AuditChainHeads(ctx context.Context) ([]models.AuditChainHead, error) {
+	var heads []models.AuditChainHead
+	err := x.scan(ctx, repository.AuditChainsCollection, func(data []byte) error {
+		// The tags are the stored names of models.AuditChainHead's bson tags.
+		var doc struct {
+			Chain     string `json:"_id"`
+			LastSeq   int64  `json:"last_seq"`
+			LastHash  string `json:"last_hash"`
+			StartedAt int64  `json:"started_at"`
+			Process   string `json:"process"`
+			Sealed    bool   `json:"sealed"`
+			KeyID     string `json:"key_id"`
+			MAC       string `json:"mac"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return err
+		}
+		heads = append(heads, models.AuditChainHead{Chain: doc.Chain, LastSeq: doc.LastSeq, LastHash: doc.LastHash,
+			StartedAt: time.UnixMilli(doc.StartedAt).UTC(), Process: doc.Process, Sealed: doc.Sealed, KeyID: doc.KeyID, MAC: doc.MAC})
+		return nil
+	})
+	return heads, err
+}

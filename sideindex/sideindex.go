@@ -5,7 +5,10 @@
 // index of audit events by patient) and a document by its _id, each document as the
 // store would answer it, counts a collection's documents, and reads the visits and
 // patients the analytics scan. It only reads: every write goes through the store. It
-// is the one package that reads SQLite.
+// is the one package that reads what the SQLite files hold; package backup opens
+// them too, as files only (SQLite's online backup and integrity check). Check
+// compares the side index with its tables and with the store's own answers, for the
+// check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -49,6 +52,7 @@ import (
 	"maps"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -75,9 +79,9 @@ type Files struct {
 	dir  string
 	mu   sync.Mutex
 	open map[string]*sql.DB
-	// tables remembers the table of each collection found, by database and
+	// found remembers the table of each collection found, by database and
 	// collection.
-	tables map[[2]string]string
+	found map[[2]string]string
 }
 
 // idleReaders is how many connections to a file the side index keeps open between
@@ -87,7 +91,7 @@ const idleReaders = 8
 // New returns the files of the embedded store whose data directory is dir. It opens
 // none of them yet.
 func New(dir string) *Files {
-	return &Files{dir: dir, tables: map[[2]string]string{}}
+	return &Files{dir: dir, found: map[[2]string]string{}}
 }
 
 // db returns the open file of database. It returns the driver's error.
@@ -119,7 +123,7 @@ func (f *Files) Close() error {
 	for _, db := range f.open {
 		errs = append(errs, db.Close())
 	}
-	f.open, f.tables = nil, map[[2]string]string{}
+	f.open, f.found = nil, map[[2]string]string{}
 	return errors.Join(errs...)
 }
 
@@ -132,7 +136,7 @@ func (f *Files) table(ctx context.Context, database, collection string) (*sql.DB
 	}
 	key := [2]string{database, collection}
 	f.mu.Lock()
-	table, ok := f.tables[key]
+	table, ok := f.found[key]
 	f.mu.Unlock()
 	if ok {
 		return db, table, nil
@@ -146,7 +150,7 @@ func (f *Files) table(ctx context.Context, database, collection string) (*sql.DB
 		return nil, "", fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
 	f.mu.Lock()
-	f.tables[key] = table
+	f.found[key] = table
 	f.mu.Unlock()
 	return db, table, nil
 }
@@ -156,7 +160,7 @@ func (f *Files) table(ctx context.Context, database, collection string) (*sql.DB
 func (f *Files) forget(database, collection string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	delete(f.tables, [2]string{database, collection})
+	delete(f.found, [2]string{database, collection})
 }
 
 // read calls fn with the file and the table of collection, unless the collection
@@ -186,16 +190,17 @@ var (
 	nameOrder    = field(models.FieldSortKey) + ", " + field("_id")
 	// status is an interaction's status, "" for none. The history's indexes end
 	// with it, so that SQLite leaves out the entries in error by the index alone,
-	// without parsing the stored document.
-	status = fmt.Sprintf("coalesce(%s, '')", field(models.FieldStatus))
+	// without parsing the stored document. (An index's expressions are parted by
+	// ", ": see Check.)
+	status = fmt.Sprintf("coalesce(%s,'')", field(models.FieldStatus))
 )
 
 // indexes are the indexes of each collection beyond the lookup by _id, by the
 // expressions the side index's queries use.
 var indexes = map[string]map[string]string{
 	repository.InteractionsCollection: {
-		"history_status": field(models.FieldInsuranceNo) + ", " + historyOrder + ", " + status,
-		"date_status":    historyOrder + ", " + status,
+		"history": field(models.FieldInsuranceNo) + ", " + historyOrder + ", " + status,
+		"date":    historyOrder + ", " + status,
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
@@ -212,42 +217,36 @@ var indexes = map[string]map[string]string{
 var retired = map[string][]string{
 	// A patient's audit events are found by the index of audit events by patient.
 	repository.AuditEventsCollection: {"insurance_no"},
-	// The history's indexes hold the status too.
-	repository.InteractionsCollection: {"history", "date"},
 }
 
 // CreateIndexes gives every collection of database the index that makes the store's
 // lookups by _id index searches, and the interactions, patients, audit events and
 // the index of audit events by patient the indexes of the side index's queries, and
-// drops the retired ones. Creating an index reads the collection once;
-// later calls find it there. It returns the errors of the store's SQLite file.
+// drops the retired ones. An index an earlier version made over other expressions
+// is made again. Creating an index reads the collection once; later calls find it
+// there. It returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
-	db, err := f.db(database)
+	db, tables, err := f.tables(ctx, database)
 	if err != nil {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT name, table_name FROM %q`, ferretCollections))
-	if err != nil {
-		return fmt.Errorf("read the embedded store's catalogue: %w", err)
-	}
-	tables := map[string]string{}
-	for rows.Next() {
-		var name, table string
-		if err := rows.Scan(&name, &table); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the embedded store's catalogue: %w", err)
-		}
-		tables[name] = table
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read the embedded store's catalogue: %w", err)
-	}
 	for name, table := range tables {
-		all := map[string]string{"id_lookup": ferretID}
-		maps.Copy(all, indexes[name])
-		for suffix, columns := range all {
-			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
+		for suffix, columns := range indexesOf(name) {
+			index := table + "_" + suffix
+			want := fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+			var def string
+			err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
+			switch {
+			case err == nil && def == want:
+				continue
+			case err == nil:
+				if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index)); err != nil {
+					return fmt.Errorf("drop index of %s made over other expressions: %w", name, err)
+				}
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("index %s: %w", name, err)
+			}
+			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %q ON %q (%s)", index, table, columns) // stored as want
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
 			}
@@ -259,6 +258,55 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 		}
 	}
 	return nil
+}
+
+// idLookup is the expression of the index of every collection's lookups by _id.
+const idLookup = "id_lookup"
+
+// indexesOf returns the side indexes of collection, by the suffix of their name
+// (the index of table t is named t_<suffix>): the lookup by _id, and those of the
+// side index's queries.
+func indexesOf(collection string) map[string]string {
+	all := map[string]string{idLookup: ferretID}
+	maps.Copy(all, indexes[collection])
+	return all
+}
+
+// tables returns the open file of database and the table of each of its
+// collections, by name, as the store's catalogue names them. It returns the errors
+// of the store's SQLite file.
+func (f *Files) tables(ctx context.Context, database string) (*sql.DB, map[string]string, error) {
+	db, err := f.db(database)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT name, table_name FROM %q`, ferretCollections))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+	}
+	defer rows.Close()
+	tables := map[string]string{}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+		}
+		tables[name] = table
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("read the embedded store's catalogue: %w", err)
+	}
+	return db, tables, nil
+}
+
+// Collections returns the names of database's collections, sorted. It returns the
+// errors of the store's SQLite file.
+func (f *Files) Collections(ctx context.Context, database string) ([]string, error) {
+	_, tables, err := f.tables(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(tables)), nil
 }
 
 // Index returns the side index of database, a repository.SideIndex.
