@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -16,14 +18,18 @@ type counts map[string]int64
 
 func (c counts) Count(_ context.Context, collection string) (int64, error) { return c[collection], nil }
 
-func (counts) HistoryIDs(context.Context, models.HistoryQuery, int) ([]string, error) {
-	return nil, nil
+func (counts) Document(context.Context, string, string) (bson.Raw, error) { return nil, nil }
+
+func (counts) Documents(context.Context, string, []string, func(bson.Raw) bool) error { return nil }
+
+func (counts) HistoryDocuments(context.Context, models.HistoryQuery, int, func(bson.Raw) bool) error {
+	return nil
 }
 
 func (counts) HistoryCount(context.Context, models.HistoryQuery) (int64, error) { return 0, nil }
 
-func (counts) AuditEventIDs(context.Context, models.AuditQuery, int) ([]string, error) {
-	return nil, nil
+func (counts) AuditEventDocuments(context.Context, models.AuditQuery, int, func(bson.Raw) bool) error {
+	return nil
 }
 
 func (counts) AuditDisclosures(context.Context, models.AuditQuery, int) ([]models.AuditDisclosure, error) {
@@ -53,8 +59,8 @@ func TestWarnIfLarge(t *testing.T) {
 	}
 }
 
-func (counts) PatientIDs(context.Context, models.PatientQuery, int) ([]string, error) {
-	return nil, nil
+func (counts) PatientDocuments(context.Context, models.PatientQuery, int, func(bson.Raw) bool) error {
+	return nil
 }
 
 func (counts) Visits(context.Context, models.ScanQuery, func(models.Interaction) error) error {

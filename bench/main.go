@@ -1,8 +1,10 @@
 // Command bench drives a running server over HTTP with concurrent clients through
 // a mix of requests (the API phase), then does the same store work directly with
 // the driver against the same store (the raw phase, the ceiling), and prints what
-// each got and their ratio (see benchOps). It records its own patients through the
-// API first, BENCH-<time>-001 and on, with visits drawn by package synthetic.
+// each got and their ratio (see benchOps); then the ratios of the service's speed
+// goals, each op alone against its ceiling alone (see goals). It records its own
+// patients through the API first, BENCH-<time>-001 and on, with visits drawn by
+// package synthetic.
 //
 // The store is the server's, configured as the server's is (MONGODB_URI and
 // MONGODB_DATABASE, or the embedded store of a server running over the same DATA_DIR,
@@ -75,10 +77,11 @@ var benchOps = []string{"create", "history", "label", "get"}
 var benchLabels = []string{"fever", "respiratory", "skin", "gut", "cardio"}
 
 const (
-	// benchVisitsPerPatient is how many interactions the set-up records per patient.
-	benchVisitsPerPatient = 3
 	// benchPageSize is the page the history and label ops ask for.
 	benchPageSize = 20
+	// benchVisitsPerPatient is how many interactions the set-up records per patient:
+	// more than a page, so that every history page is full and has a next.
+	benchVisitsPerPatient = benchPageSize + 1
 	// benchSampleEvery is how often the server's memory is read during the API phase.
 	benchSampleEvery = 200 * time.Millisecond
 	// benchRawTimeout bounds an operation of the raw phase. It is long: the raw
@@ -98,6 +101,7 @@ type benchOptions struct {
 	mixText  string
 	key      string
 	raw      bool
+	goals    bool
 	pid      int
 	// idempotent sends an Idempotency-Key with each create.
 	idempotent bool
@@ -116,6 +120,7 @@ func parseBenchFlags(args []string, port int) (benchOptions, error) {
 	fs.StringVar(&o.mixText, "mix", "create=1,history=1,label=1,get=1", "weights of the operations: "+strings.Join(benchOps, ", "))
 	fs.StringVar(&o.key, "key", "", "a clinician API key; empty: the bench issues a temporary one and revokes it at the end")
 	fs.BoolVar(&o.raw, "raw", true, "also run the raw phase, on the store directly")
+	fs.BoolVar(&o.goals, "goals", true, "with the raw phase, also measure each op of the speed goals alone (create, get, history) against its ceiling alone")
 	fs.BoolVar(&o.idempotent, "idempotency", true, "send an Idempotency-Key with each create, as a client that retries safely does")
 	fs.IntVar(&o.pid, "pid", 0, "the server's process id, for its memory; 0: the process listening on the URL's port")
 	usage := func(err error) error {

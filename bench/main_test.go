@@ -77,9 +77,10 @@ func startServer(t *testing.T) (string, *repository.DB, *mongo.Database) {
 	return "http://" + ln.Addr().String(), repo, db
 }
 
-// TestBenchCommand runs the bench for about a second against a server on the test
+// TestBenchCommand runs the bench for a few seconds against a server on the test
 // store, as go run ./bench runs beside go run .: both phases report every
-// operation, every request is answered with success, the ratios are printed, the
+// operation, every request is answered with success, the ratios are printed, then
+// each op of the goals alone and each ceiling alone, and the goals' ratios; the
 // temporary key is revoked, the scratch collection is gone, and the audit trail has
 // the bench's acts. It checks no timing.
 func TestBenchCommand(t *testing.T) {
@@ -116,6 +117,31 @@ func TestBenchCommand(t *testing.T) {
 	for _, op := range ops {
 		if !regexp.MustCompile(`(?m)^` + op + `\s+\d+\.\d\d  \(`).MatchString(ratios) {
 			t.Errorf("no ratio for %s in\n%s", op, ratios)
+		}
+	}
+	for _, alone := range []struct{ phase, op string }{
+		{"API, create alone", "create"}, {"raw, create alone", "create"},
+		{"API, get alone", "get"}, {"raw, get alone", "get"}, {"API, history alone", "history"},
+	} {
+		success := `^(2\d\d:\d+ ?)+$`
+		if strings.HasPrefix(alone.phase, "raw") {
+			success = `^ok:\d+$`
+		}
+		table := section(t, text, alone.phase+": 4 clients for 500ms")
+		if rows := regexp.MustCompile(`(?m)^\w+ `).FindAllString(table, -1); len(rows) != 2 || rows[1] != alone.op+" " {
+			t.Errorf("%s: rows %q, want %s alone", alone.phase, rows, alone.op)
+		}
+		row := regexp.MustCompile(`(?m)^` + alone.op + `\s+(\d+)(?:\s+\S+){5}\s+(.*)$`).FindStringSubmatch(table)
+		if row == nil || row[1] == "0" || !regexp.MustCompile(success).MatchString(row[2]) {
+			t.Errorf("%s: %q in\n%s", alone.phase, row, table)
+		}
+	}
+	goals := section(t, text, "goals: ")
+	for _, want := range []string{`create ÷ raw insertOne\s+\d+\.\d\d  \(\S+/s ÷ \S+/s\)`,
+		`read one ÷ raw findOne by _id\s+\d+\.\d\d  \(\S+/s ÷ \S+/s\)`,
+		`history pages/s × 20 ÷ raw findOne by _id\s+\d+\.\d\d  \(\S+ pages/s × 20 = \S+/s ÷ \S+/s\)`} {
+		if !regexp.MustCompile(`(?m)^` + want + `$`).MatchString(goals) {
+			t.Errorf("no line %s in\n%s", want, goals)
 		}
 	}
 	for _, want := range []string{"server memory", "data: the 3 patients BENCH-", "is revoked"} {
@@ -232,6 +258,31 @@ func section(t *testing.T, text, heading string) string {
 		rest = rest[:end]
 	}
 	return rest
+}
+
+// TestBenchGoalsOfOneOp runs the bench with one op, a history page: its phases are
+// the op's alone, and its ceiling, a findOne by _id, is measured alone in a raw phase
+// of its own after the raw phase of the mix; the goals hold that op's ratio alone.
+func TestBenchGoalsOfOneOp(t *testing.T) {
+	base, _, _ := startServer(t)
+	out := &bytes.Buffer{}
+	err := run(context.Background(), []string{"-url", base, "-c", "2", "-d", "300ms", "-patients", "2", "-mix", "history=1"}, out, io.Discard)
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	text := out.String()
+	for _, phase := range []string{"API: 2 clients", "raw: 2 clients", "raw, get alone: 2 clients"} {
+		section(t, text, phase)
+	}
+	for _, absent := range []string{"API, history alone", "API, get alone", "create ÷", "read one ÷"} {
+		if strings.Contains(text, absent) {
+			t.Errorf("%q in\n%s", absent, text)
+		}
+	}
+	goals := section(t, text, "goals: ")
+	if !regexp.MustCompile(`(?m)^history pages/s × 20 ÷ raw findOne by _id\s+\d+\.\d\d  \(`).MatchString(goals) {
+		t.Errorf("no ratio of the history in\n%s", goals)
+	}
 }
 
 // TestBenchCommandLine checks that the bench refuses a command line it cannot run,

@@ -35,44 +35,26 @@ func (b *bench) measure(ctx context.Context) error {
 		o.patients, data.patients[0], o.patients, benchVisitsPerPatient, loadtest.FormatLatency(time.Since(began)))
 
 	pid, pidErr := b.serverPID()
-	b.settle(ctx, "the API phase", pid, pidErr)
-	fmt.Fprintf(b.out, "running the API phase for %s, then waiting for the requests in flight\n", o.duration)
-	var sampler *loadtest.MemorySampler
-	if pidErr == nil {
-		sampler = loadtest.SampleMemory("/proc", pid, benchSampleEvery)
-	}
-	phase := loadtest.Phase{Clients: o.clients, Duration: o.duration, Slow: b.cfg.RequestTimeout + time.Second}
-	api, err := loadtest.Run(ctx, phase, b.ops(b.apiOps(data)))
-	memory := memoryLine(sampler, pid, pidErr)
+	api, err := b.apiPhase(ctx, "API", o.mix, data, pid, pidErr)
 	if err != nil {
 		return err
 	}
-	if err := loadtest.WriteTable(b.out, "API", api); err != nil {
-		return err
-	}
-	b.writeChecks(api)
-	fmt.Fprintf(b.out, "%s\n\n", memory)
-
 	created := len(data.interactions)
 	if c, ok := api.Op("create"); ok {
 		created += c.OK
 	}
-	defer fmt.Fprintf(b.out, "data: the %d patients %s to -%03d and the %d interactions made for them through the API stay in the store"+
-		" (records are never deleted; they are real records under their own insurance numbers)\n",
-		o.patients, data.patients[0], o.patients, created)
+	defer func() {
+		fmt.Fprintf(b.out, "data: the %d patients %s to -%03d and the %d interactions made for them through the API stay in the store"+
+			" (records are never deleted; they are real records under their own insurance numbers)\n",
+			o.patients, data.patients[0], o.patients, created)
+	}()
 	if !o.raw {
 		return ctx.Err()
 	}
-	b.settle(ctx, "the raw phase", pid, pidErr)
-	fmt.Fprintf(b.out, "running the raw phase for %s, then waiting for the operations in flight\n", o.duration)
-	raw, err := b.rawPhase(ctx, loadtest.Phase{Clients: o.clients, Duration: o.duration}, data)
+	raw, err := b.rawPhase(ctx, "raw", o.mix, data, pid, pidErr)
 	if err != nil {
 		return err
 	}
-	if err := loadtest.WriteTable(b.out, "raw", raw); err != nil {
-		return err
-	}
-	fmt.Fprintf(b.out, "raw: no answer: %d\n\n", noAnswer(raw))
 	if err := loadtest.WriteRatios(b.out, "API", api, "raw", raw); err != nil {
 		return err
 	}
@@ -81,7 +63,66 @@ func (b *bench) measure(ctx context.Context) error {
 			" compare all, or run one op alone, -mix create=1, for its own ratio)")
 	}
 	fmt.Fprintln(b.out)
+	if o.goals {
+		added, err := b.measureGoals(ctx, data, api, raw, pid, pidErr)
+		if c, ok := added.Op("create"); ok {
+			created += c.OK
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return ctx.Err()
+}
+
+// apiPhase runs an API phase of mix, once the server is idle, and prints its table
+// under title, with what the service promises not to give; the phase of the whole
+// mix (titled "API") also with the server's memory, read during it. It returns the
+// phase's result, and the errors of loadtest.Run and of writing.
+func (b *bench) apiPhase(ctx context.Context, title string, mix map[string]int, data benchData, pid int, pidErr error) (loadtest.Result, error) {
+	o := b.opts
+	b.settle(ctx, "the "+title+" phase", pid, pidErr)
+	fmt.Fprintf(b.out, "running the %s phase for %s, then waiting for the requests in flight\n", title, o.duration)
+	var sampler *loadtest.MemorySampler
+	whole := title == "API"
+	if whole && pidErr == nil {
+		sampler = loadtest.SampleMemory("/proc", pid, benchSampleEvery)
+	}
+	phase := loadtest.Phase{Clients: o.clients, Duration: o.duration, Slow: b.cfg.RequestTimeout + time.Second}
+	res, err := loadtest.Run(ctx, phase, b.ops(mix, b.apiOps(data)))
+	var memory string
+	if whole {
+		memory = memoryLine(sampler, pid, pidErr)
+	}
+	if err != nil {
+		return res, err
+	}
+	if err := loadtest.WriteTable(b.out, title, res); err != nil {
+		return res, err
+	}
+	b.writeChecks(title, res)
+	if whole {
+		fmt.Fprintf(b.out, "%s\n", memory)
+	}
+	fmt.Fprintln(b.out)
+	return res, nil
+}
+
+// rawPhase runs a raw phase of mix (see runRaw), once the server is idle, and prints
+// its table under title. It returns the phase's result, and the errors of runRaw and
+// of writing.
+func (b *bench) rawPhase(ctx context.Context, title string, mix map[string]int, data benchData, pid int, pidErr error) (loadtest.Result, error) {
+	b.settle(ctx, "the "+title+" phase", pid, pidErr)
+	fmt.Fprintf(b.out, "running the %s phase for %s, then waiting for the operations in flight\n", title, b.opts.duration)
+	res, err := b.runRaw(ctx, loadtest.Phase{Clients: b.opts.clients, Duration: b.opts.duration}, mix, data)
+	if err != nil {
+		return res, err
+	}
+	if err := loadtest.WriteTable(b.out, title, res); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(b.out, "%s: no answer: %d\n\n", title, noAnswer(res))
+	return res, nil
 }
 
 // How the bench waits for the server to go idle before a phase.
@@ -129,16 +170,16 @@ func (b *bench) settle(ctx context.Context, next string, pid int, pidErr error) 
 	fmt.Fprintf(b.out, "settle: the server was still busy after %s; %s starts all the same\n", settleMax, next)
 }
 
-// writeChecks writes what the API phase got that the service promises not to give:
-// requests past REQUEST_TIMEOUT and a second, 503s without Retry-After, requests
-// without an answer; and a note when the rate limits answered.
-func (b *bench) writeChecks(r loadtest.Result) {
-	fmt.Fprintf(b.out, "API: slower than REQUEST_TIMEOUT+1s (%s): %d; 503 without Retry-After: %d; no answer: %d\n",
-		r.Slow, r.SlowCount(), r.NoRetryAfterCount(), noAnswer(r))
+// writeChecks writes what the API phase titled title got that the service promises
+// not to give: requests past REQUEST_TIMEOUT and a second, 503s without Retry-After,
+// requests without an answer; and a note when the rate limits answered.
+func (b *bench) writeChecks(title string, r loadtest.Result) {
+	fmt.Fprintf(b.out, "%s: slower than REQUEST_TIMEOUT+1s (%s): %d; 503 without Retry-After: %d; no answer: %d\n",
+		title, r.Slow, r.SlowCount(), r.NoRetryAfterCount(), noAnswer(r))
 	for _, o := range r.Ops {
 		if o.Answers["429"] > 0 {
 			fmt.Fprintln(b.out, "API: 429 answers: the server's rate limits capped this run;"+
-				" start it with RATE_LIMIT_PER_MINUTE=0 CLIENT_RATE_LIMIT_PER_MINUTE=0 to measure it")
+				" start it with RATE_LIMIT_PER_MINUTE=0 CLIENT_RATE_LIMIT_PER_MINUTE=0 HEAVY_REQUESTS_PER_KEY=0 to measure it")
 			return
 		}
 	}
@@ -153,11 +194,12 @@ func noAnswer(r loadtest.Result) int {
 	return n
 }
 
-// ops returns the bench's operations, in the order of benchOps, with their weights.
-func (b *bench) ops(do map[string]func(context.Context, *rand.Rand) loadtest.Outcome) []loadtest.Op {
+// ops returns the bench's operations, in the order of benchOps, with their weights
+// in mix.
+func (b *bench) ops(mix map[string]int, do map[string]func(context.Context, *rand.Rand) loadtest.Outcome) []loadtest.Op {
 	ops := make([]loadtest.Op, len(benchOps))
 	for i, name := range benchOps {
-		ops[i] = loadtest.Op{Name: name, Weight: b.opts.mix[name], Do: do[name]}
+		ops[i] = loadtest.Op{Name: name, Weight: mix[name], Do: do[name]}
 	}
 	return ops
 }

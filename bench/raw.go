@@ -17,13 +17,13 @@ import (
 	"github.com/clinic/interactions/repository"
 )
 
-// rawPhase runs the raw phase: the API phase's store work, with the driver. Creates
-// go to a scratch collection with the indexes of interactions, dropped at the end,
-// so that the records get no document the API did not make. It records the phase
-// in the audit trail, with its counts. It returns the errors of making the scratch
-// collection and of the audit trail, and an error when the store does not hold the
-// interactions the set-up made (it is not the server's).
-func (b *bench) rawPhase(ctx context.Context, phase loadtest.Phase, data benchData) (res loadtest.Result, err error) {
+// runRaw runs a raw phase of mix: the API phase's store work, with the driver.
+// Creates go to a scratch collection with the indexes of interactions, dropped at the
+// end, so that the records get no document the API did not make. It records the
+// phase in the audit trail, with its counts. It returns the errors of making the
+// scratch collection and of the audit trail, and an error when the store does not
+// hold the interactions the set-up made (it is not the server's).
+func (b *bench) runRaw(ctx context.Context, phase loadtest.Phase, mix map[string]int, data benchData) (res loadtest.Result, err error) {
 	interactions := b.conn.DB.Collection(repository.InteractionsCollection)
 	if err := interactions.FindOne(ctx, bson.D{{Key: "_id", Value: data.interactions[0]}}).Err(); err != nil {
 		return res, fmt.Errorf("the store the bench attached to (%s) does not hold the interaction the server just made: "+
@@ -40,7 +40,7 @@ func (b *bench) rawPhase(ctx context.Context, phase loadtest.Phase, data benchDa
 	if err := copyIndexes(ctx, interactions, scratch); err != nil {
 		return res, err
 	}
-	res, err = loadtest.Run(ctx, phase, b.ops(b.rawOps(interactions, scratch, data)))
+	res, err = loadtest.Run(ctx, phase, b.ops(mix, b.rawOps(interactions, scratch, data)))
 	counts := map[string]int{}
 	for _, o := range res.Ops {
 		counts[o.Name] = o.Count()

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -218,20 +219,33 @@ func marshalBSONWithExtra(v any, extra bson.D) ([]byte, error) {
 }
 
 // unmarshalBSONWithExtra decodes data into the struct v and returns, in stored order,
-// the fields known does not hold.
+// the fields known does not hold, decoded as a bson.D decodes them. Only those are
+// decoded a second time.
 func unmarshalBSONWithExtra(data []byte, v any, known map[string]bool) (bson.D, error) {
 	if err := bson.Unmarshal(data, v); err != nil {
 		return nil, err
 	}
-	var doc bson.D
-	if err := bson.Unmarshal(data, &doc); err != nil {
+	elements, err := bson.Raw(data).Elements()
+	if err != nil {
 		return nil, err
 	}
-	var extra bson.D
-	for _, e := range doc {
-		if !known[e.Key] {
-			extra = append(extra, e)
+	var rest []byte
+	for _, e := range elements {
+		if !known[e.Key()] {
+			if rest == nil {
+				rest = []byte{0, 0, 0, 0}
+			}
+			rest = append(rest, e...)
 		}
+	}
+	if rest == nil {
+		return nil, nil
+	}
+	rest = append(rest, 0)
+	binary.LittleEndian.PutUint32(rest, uint32(len(rest)))
+	var extra bson.D
+	if err := bson.Unmarshal(rest, &extra); err != nil {
+		return nil, err
 	}
 	return extra, nil
 }

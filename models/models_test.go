@@ -136,6 +136,12 @@ func TestInteractionStorageRoundTrip(t *testing.T) {
 	if !strings.HasSuffix(string(got), `"zeta":{"b":[1,{"c":null}],"a":true},"alpha":-5}`) {
 		t.Errorf("extra fields not kept in order: %s", got)
 	}
+	// With their types: each as a bson.D decodes it.
+	wantExtra, _ := bson.MarshalExtJSON(bson.D{{Key: "extra", Value: in.Extra}}, true, false)
+	gotExtra, _ := bson.MarshalExtJSON(bson.D{{Key: "extra", Value: back.Extra}}, true, false)
+	if string(gotExtra) != string(wantExtra) {
+		t.Errorf("extra fields read back as\n%s\nwant\n%s", gotExtra, wantExtra)
+	}
 }
 
 // FuzzParseInteraction feeds arbitrary bodies to the request parsing: it must never

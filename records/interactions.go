@@ -154,18 +154,25 @@ func (s *Interactions) Version(ctx context.Context, id string, v int) (models.In
 }
 
 // History returns one page of a patient's interactions, each at its newest committed
-// version (see latest); one that then no longer fits the query's filters is left
-// out. It returns the errors of the store.
+// version (see latest), looking in the archive for the versions above them all at
+// once; one that then no longer fits the query's filters is left out. It returns the
+// errors of the store.
 func (s *Interactions) History(ctx context.Context, q models.HistoryQuery) (models.Page, error) {
 	page, err := s.store.History(ctx, q)
 	if err != nil {
 		return models.Page{}, err
 	}
+	following, err := s.versions.Following(ctx, page.Items)
+	if err != nil {
+		return models.Page{}, err
+	}
 	items := page.Items[:0]
-	for _, stored := range page.Items {
-		in, err := latest(ctx, s.versions, stored)
-		if err != nil {
-			return models.Page{}, err
+	for i, stored := range page.Items {
+		in := stored
+		if following[i].Version != 0 { // the archive holds a version above: see latest
+			if in, err = latest(ctx, s.versions, stored); err != nil {
+				return models.Page{}, err
+			}
 		}
 		if in.Version == stored.Version || q.Matches(in) {
 			items = append(items, in)

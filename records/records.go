@@ -32,6 +32,10 @@ type Versions[T models.Record] interface {
 	// Archived returns version n of the record key from the archive, or
 	// models.ErrNotFound.
 	Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error)
+	// Following returns, for each of current, the version after it in the archive
+	// (version n+1 of a record at version n), or the zero Version when the archive
+	// has none: the first read of latest, for many records at once.
+	Following(ctx context.Context, current []T) ([]models.Version[T], error)
 	// Earlier returns up to limit archived versions of the record key below version
 	// before, newest first, fewer when they would pass maxBytes as stored (but at
 	// least one); more reports whether earlier ones remain.

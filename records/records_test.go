@@ -72,6 +72,18 @@ func (s *memStore) Archived(_ context.Context, key models.RecordKey, n int) (mod
 	return v, nil
 }
 
+func (s *memStore) Following(ctx context.Context, current []models.Interaction) ([]models.Version[models.Interaction], error) {
+	out := make([]models.Version[models.Interaction], len(current))
+	for i, in := range current {
+		v, err := s.Archived(ctx, in.Key(), in.Version+1)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (s *memStore) MarkCommitted(_ context.Context, key models.RecordKey, n int) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

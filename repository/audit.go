@@ -106,9 +106,9 @@ func (s *DB) insertDisclosures(ctx context.Context, rows []models.AuditDisclosur
 
 // AuditEvent returns the event with the given id, or models.ErrNotFound.
 func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, error) {
-	var e models.AuditEvent
-	if err := s.auditEvents.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&e); err != nil {
-		return models.AuditEvent{}, fmt.Errorf("find audit event: %w", storeError(err))
+	e, err := decodeByID[models.AuditEvent](ctx, s, s.auditEvents, id, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return models.AuditEvent{}, fmt.Errorf("find audit event: %w", err)
 	}
 	return e, nil
 }
@@ -201,8 +201,8 @@ func (s *DB) AuditEvents(ctx context.Context, q models.AuditQuery) (models.Audit
 		what:  "audit events",
 		coll:  s.auditEvents,
 		limit: q.Limit,
-		ids: func(ctx context.Context, side SideIndex, n int) ([]string, error) {
-			return side.AuditEventIDs(ctx, q, n)
+		docs: func(ctx context.Context, side SideIndex, n int, each func(bson.Raw) bool) error {
+			return side.AuditEventDocuments(ctx, q, n, each)
 		},
 		find: func() (bson.D, *options.FindOptionsBuilder) { return auditEventsFind(q) },
 		keep: q.Matches,
@@ -290,13 +290,13 @@ func (s *DB) patientAuditEvents(ctx context.Context, q models.AuditQuery) (model
 				page.NextCursor = cursor(last)
 				return page, nil
 			}
-			raw, err := s.auditEvents.FindOne(ctx, bson.D{{Key: "_id", Value: row.Event}}).Raw()
-			if errors.Is(err, mongo.ErrNoDocuments) {
+			raw, err := s.findByID(ctx, s.auditEvents, row.Event, bson.D{{Key: "_id", Value: row.Event}})
+			if errors.Is(err, models.ErrNotFound) {
 				last = row
 				continue
 			}
 			if err != nil {
-				return models.AuditPage{}, fmt.Errorf("find audit event: %w", storeError(err))
+				return models.AuditPage{}, fmt.Errorf("find audit event: %w", err)
 			}
 			if len(page.Items) > 0 && size+len(raw) > models.MaxPageBytes {
 				page.NextCursor = cursor(last)

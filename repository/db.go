@@ -86,27 +86,37 @@ func WithScanGate(gate *admission.Gate) Option {
 	return func(s *DB) { s.scans = gate }
 }
 
-// SideIndex finds and counts documents by indexes a store keeps beside its query
-// language (on the embedded store, sideindex.Index): what the repository would otherwise ask
-// the store to filter and sort, on the embedded store by reading a whole collection.
+// SideIndex finds, reads and counts documents by indexes a store keeps beside its
+// query language (on the embedded store, sideindex.Index): what the repository would
+// otherwise ask the store to filter and sort, on the embedded store by reading a
+// whole collection, and to read by _id, there through the store's wire protocol. It
+// gives each document as the store would answer a find of it: the same BSON.
 type SideIndex interface {
 	// Count returns how many documents collection holds.
 	Count(ctx context.Context, collection string) (int64, error)
-	// HistoryIDs returns the ids of the first n interactions q selects, in the order
-	// of a history: newest first, ties by id descending.
-	HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error)
+	// Document returns the document of collection whose _id is id, nil when there is
+	// none.
+	Document(ctx context.Context, collection, id string) (bson.Raw, error)
+	// Documents calls each with the documents of collection whose _id is one of ids,
+	// in no particular order, until each returns false.
+	Documents(ctx context.Context, collection string, ids []string, each func(bson.Raw) bool) error
+	// HistoryDocuments calls each with the first n interactions q selects, in the
+	// order of a history (newest first, ties by id descending), until each returns
+	// false.
+	HistoryDocuments(ctx context.Context, q models.HistoryQuery, n int, each func(bson.Raw) bool) error
 	// HistoryCount counts the interactions q selects, its cursor aside.
 	HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error)
-	// AuditEventIDs returns the ids of the first n audit events q selects (its
-	// InsuranceNo aside), newest first, ties by id descending.
-	AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error)
+	// AuditEventDocuments calls each with the first n audit events q selects (its
+	// InsuranceNo aside), newest first, ties by id descending, until each returns
+	// false.
+	AuditEventDocuments(ctx context.Context, q models.AuditQuery, n int, each func(bson.Raw) bool) error
 	// AuditDisclosures returns the first n rows of the index of audit events by
 	// patient (AuditDisclosuresCollection) of the patient q names, in q's time span,
 	// after the event q's cursor names, newest first, ties by event id descending.
 	AuditDisclosures(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error)
-	// PatientIDs returns the ids of the first n patients q selects, by sort key,
-	// ties by id.
-	PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error)
+	// PatientDocuments calls each with the first n patients q selects, by sort key,
+	// ties by id, until each returns false.
+	PatientDocuments(ctx context.Context, q models.PatientQuery, n int, each func(bson.Raw) bool) error
 	// Visits calls fn with every interaction q selects (see models.ScanQuery), in no
 	// particular order, holding what the analytics read: id, insurance number,
 	// ailment, symptoms, date, metrics, remarks, health_status, qa, label and
@@ -117,9 +127,9 @@ type SideIndex interface {
 	Patients(ctx context.Context, fn func(models.Patient) error) error
 }
 
-// WithSideIndex has the DB find histories, patients and audit events by side, when
-// not nil, then read them by _id, count audit events and read the analytics' visits
-// and patients with it, instead of asking the store.
+// WithSideIndex has the DB read the pages of histories, patients and audit events,
+// and records and audit events by _id, by side, when not nil, and count audit events
+// and read the analytics' visits and patients with it, instead of asking the store.
 func WithSideIndex(side SideIndex) Option {
 	return func(s *DB) { s.side = side }
 }

@@ -74,8 +74,8 @@ func (s *DB) history(q models.HistoryQuery) listing[models.Interaction] {
 		what:  "interactions",
 		coll:  s.interactions,
 		limit: q.Limit,
-		ids: func(ctx context.Context, side SideIndex, n int) ([]string, error) {
-			return side.HistoryIDs(ctx, q, n)
+		docs: func(ctx context.Context, side SideIndex, n int, each func(bson.Raw) bool) error {
+			return side.HistoryDocuments(ctx, q, n, each)
 		},
 		find:   func() (bson.D, *options.FindOptionsBuilder) { return HistoryFind(q) },
 		keep:   q.Matches,

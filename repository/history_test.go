@@ -17,10 +17,10 @@ import (
 )
 
 // TestHistoryByIndexIsTheQuery reads histories both ways on the embedded store: by
-// the store's history index (ids, then each interaction by _id) and by the query the
-// store filters and sorts (as on MongoDB). Over random interactions, with ties in
-// date, several labels, entries in error and other patients' visits, every page of
-// every query is the same both ways, cursors included.
+// the side index (each page's documents straight from the store's file) and by the
+// query the store filters and sorts (as on MongoDB). Over random interactions, with
+// ties in date, several labels, entries in error and other patients' visits, every
+// page of every query is the same both ways, each item whole, cursors included.
 func TestHistoryByIndexIsTheQuery(t *testing.T) {
 	if !testStore.Embedded() {
 		t.Skip("the history index is the embedded store's; this store is MongoDB")
@@ -97,19 +97,30 @@ func TestHistoryByIndexIsTheQuery(t *testing.T) {
 	}
 }
 
-// pages reads every page of the history q selects and returns, page by page, the
-// ids of its items and its next cursor.
+// pages reads every page of the history q selects and returns, page by page, its
+// items whole (see whole) and its next cursor.
 func pages(t *testing.T, repo *repository.DB, q models.HistoryQuery) []string {
 	t.Helper()
 	return allPages(t, func(after *models.Cursor) ([]string, *string, error) {
 		q.After = after
 		page, err := repo.History(context.Background(), q)
-		var ids []string
+		var items []string
 		for _, in := range page.Items {
-			ids = append(ids, in.ID)
+			items = append(items, whole(t, in))
 		}
-		return ids, page.NextCursor, err
+		return items, page.NextCursor, err
 	})
+}
+
+// whole returns v as the repository would store it, in extended JSON: every field,
+// with its type.
+func whole(t *testing.T, v any) string {
+	t.Helper()
+	data, err := bson.MarshalExtJSON(v, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // allPages reads the pages next gives, each after the cursor of the one before, and
@@ -173,17 +184,17 @@ func TestAuditEventsByIndexAreTheQuery(t *testing.T) {
 }
 
 // auditPages reads every page of the audit events q selects and returns, page by
-// page, the ids of its items and its next cursor.
+// page, its items whole (see whole) and its next cursor.
 func auditPages(t *testing.T, repo *repository.DB, q models.AuditQuery) []string {
 	t.Helper()
 	return allPages(t, func(after *models.Cursor) ([]string, *string, error) {
 		q.After = after
 		page, err := repo.AuditEvents(context.Background(), q)
-		var ids []string
+		var items []string
 		for _, e := range page.Items {
-			ids = append(ids, e.ID)
+			items = append(items, whole(t, e))
 		}
-		return ids, page.NextCursor, err
+		return items, page.NextCursor, err
 	})
 }
 
@@ -287,7 +298,7 @@ func TestPatientsByIndexAreTheQuery(t *testing.T) {
 }
 
 // patientPages reads every page of the patients q selects and returns, page by page,
-// their insurance numbers and the next cursor.
+// the patients whole (see whole) and the next cursor.
 func patientPages(t *testing.T, repo *repository.DB, q models.PatientQuery) []string {
 	t.Helper()
 	var out []string
@@ -296,11 +307,11 @@ func patientPages(t *testing.T, repo *repository.DB, q models.PatientQuery) []st
 		if err != nil {
 			t.Fatal(err)
 		}
-		var nos []string
+		var items []string
 		for _, p := range found {
-			nos = append(nos, p.InsuranceNo)
+			items = append(items, whole(t, p))
 		}
-		out = append(out, fmt.Sprint(nos))
+		out = append(out, fmt.Sprint(items))
 		if next == nil {
 			return out
 		}

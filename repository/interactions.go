@@ -34,15 +34,15 @@ func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error
 
 // Interaction returns the interaction with the given id, or models.ErrNotFound. On
 // MongoDB it finds the insurance number in the registry of interaction ids first, so
-// that the query names the shard key.
+// that the query names the shard key; with a side index it reads it there.
 func (s *DB) Interaction(ctx context.Context, id string) (models.Interaction, error) {
 	filter, err := s.interactionFilter(ctx, id)
 	if err != nil {
 		return models.Interaction{}, err
 	}
-	var in models.Interaction
-	if err := s.interactions.FindOne(ctx, filter).Decode(&in); err != nil {
-		return models.Interaction{}, fmt.Errorf("find interaction: %w", storeError(err))
+	in, err := decodeByID[models.Interaction](ctx, s, s.interactions, id, filter)
+	if err != nil {
+		return models.Interaction{}, fmt.Errorf("find interaction: %w", err)
 	}
 	audit.Touch(ctx, in.InsuranceNo, in.ID)
 	return in, nil

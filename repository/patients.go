@@ -25,18 +25,26 @@ func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 }
 
 // Patient returns the patient with the given insurance number, or models.ErrNotFound.
+// With a side index it reads it there.
 func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, error) {
-	var p models.Patient
-	err := s.patients.FindOne(ctx, bson.D{{Key: "_id", Value: insuranceNo}}).Decode(&p)
+	p, err := decodeByID[models.Patient](ctx, s, s.patients, insuranceNo, bson.D{{Key: "_id", Value: insuranceNo}})
 	if err != nil {
-		return models.Patient{}, fmt.Errorf("find patient: %w", storeError(err))
+		return models.Patient{}, fmt.Errorf("find patient: %w", err)
 	}
 	audit.Touch(ctx, p.InsuranceNo, "")
 	return p, nil
 }
 
 // PatientExists reports whether a patient with the given insurance number exists.
+// With a side index it looks there.
 func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
+	if s.side != nil {
+		doc, err := s.side.Document(ctx, PatientsCollection, insuranceNo)
+		if err != nil {
+			return false, fmt.Errorf("find patient: %w", storeError(err))
+		}
+		return doc != nil, nil
+	}
 	err := s.patients.FindOne(ctx, bson.D{{Key: "_id", Value: insuranceNo}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
@@ -58,8 +66,8 @@ func (s *DB) Patients(ctx context.Context, q models.PatientQuery) ([]models.Pati
 		what:  "patients",
 		coll:  s.patients,
 		limit: q.Limit,
-		ids: func(ctx context.Context, side SideIndex, n int) ([]string, error) {
-			return side.PatientIDs(ctx, q, n)
+		docs: func(ctx context.Context, side SideIndex, n int, each func(bson.Raw) bool) error {
+			return side.PatientDocuments(ctx, q, n, each)
 		},
 		find:   func() (bson.D, *options.FindOptionsBuilder) { return patientsFind(q) },
 		keep:   q.Matches,

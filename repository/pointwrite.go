@@ -7,7 +7,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clinic/interactions/models"
 )
@@ -17,11 +16,12 @@ import (
 // document fast only by a filter of _id alone (the embedded store: every other
 // filter reads the whole collection), they read the document by _id, check the
 // condition here and write by _id: as much of a check-then-write as that store's own
-// conditional writes are, at the cost of a lookup instead of a scan.
+// conditional writes are, at the cost of a lookup instead of a scan (read from the
+// store's file, when the DB has a side index; the write goes through the store).
 
 // replaceIf replaces the document id of coll with doc when cond holds of it, and
 // reports whether it did.
-func (s *DB) replaceIf(ctx context.Context, coll *mongo.Collection, id any, cond bson.D, doc any) (bool, error) {
+func (s *DB) replaceIf(ctx context.Context, coll *mongo.Collection, id string, cond bson.D, doc any) (bool, error) {
 	if s.loneID {
 		if ok, err := s.holds(ctx, coll, id, cond); err != nil || !ok {
 			return false, err
@@ -37,7 +37,7 @@ func (s *DB) replaceIf(ctx context.Context, coll *mongo.Collection, id any, cond
 
 // updateIf applies update to the document id of coll when cond holds of it, and
 // reports whether it did.
-func (s *DB) updateIf(ctx context.Context, coll *mongo.Collection, id any, cond, update bson.D) (bool, error) {
+func (s *DB) updateIf(ctx context.Context, coll *mongo.Collection, id string, cond, update bson.D) (bool, error) {
 	if s.loneID {
 		if ok, err := s.holds(ctx, coll, id, cond); err != nil || !ok {
 			return false, err
@@ -53,7 +53,7 @@ func (s *DB) updateIf(ctx context.Context, coll *mongo.Collection, id any, cond,
 
 // deleteIf deletes the document id of coll when cond holds of it, and reports
 // whether it did.
-func (s *DB) deleteIf(ctx context.Context, coll *mongo.Collection, id any, cond bson.D) (bool, error) {
+func (s *DB) deleteIf(ctx context.Context, coll *mongo.Collection, id string, cond bson.D) (bool, error) {
 	if s.loneID {
 		if ok, err := s.holds(ctx, coll, id, cond); err != nil || !ok {
 			return false, err
@@ -68,20 +68,23 @@ func (s *DB) deleteIf(ctx context.Context, coll *mongo.Collection, id any, cond 
 }
 
 // byID is the filter of the document id that cond holds of.
-func byID(id any, cond bson.D) bson.D {
+func byID(id string, cond bson.D) bson.D {
 	return append(bson.D{{Key: "_id", Value: id}}, cond...)
 }
 
-// holds reads the document id of coll by its _id alone and reports whether it
-// exists and cond holds of it.
-func (s *DB) holds(ctx context.Context, coll *mongo.Collection, id any, cond bson.D) (bool, error) {
-	var doc bson.D
-	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne()).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+// holds reads the document id of coll by its _id alone (by the side index when the
+// DB has one, see findByID) and reports whether it exists and cond holds of it.
+func (s *DB) holds(ctx context.Context, coll *mongo.Collection, id string, cond bson.D) (bool, error) {
+	raw, err := s.findByID(ctx, coll, id, bson.D{{Key: "_id", Value: id}})
+	if errors.Is(err, models.ErrNotFound) {
 		return false, nil
 	}
 	if err != nil {
-		return false, storeError(err)
+		return false, err
+	}
+	var doc bson.D
+	if err := bson.Unmarshal(raw, &doc); err != nil {
+		return false, fmt.Errorf("decode: %w", err)
 	}
 	return matches(doc, cond)
 }

@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -77,13 +78,58 @@ func (s *Versions[T]) Archive(ctx context.Context, v models.Version[T]) error {
 
 // Archived returns version n of the record key from the archive, or
 // models.ErrNotFound. It finds it by its id, with the insurance number on MongoDB
-// (see DB.scoped).
+// (see DB.scoped), by the side index when the DB has one.
 func (s *Versions[T]) Archived(ctx context.Context, key models.RecordKey, n int) (models.Version[T], error) {
-	var v models.Version[T]
-	if err := s.archive.FindOne(ctx, s.versionFilter(key, n)).Decode(&v); err != nil {
-		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, storeError(err))
+	v, err := decodeByID[models.Version[T]](ctx, s.db, s.archive, models.VersionID(key, n), s.versionFilter(key, n))
+	if err != nil {
+		return models.Version[T]{}, fmt.Errorf("find version %d: %w", n, err)
 	}
 	return v, nil
+}
+
+// Following returns, for each of current, the version after it in the archive
+// (version n+1 of a record at version n), or the zero Version when the archive has
+// none: by the side index, when the DB has one, with one read; otherwise each by
+// Archived. It returns the store's errors.
+func (s *Versions[T]) Following(ctx context.Context, current []T) ([]models.Version[T], error) {
+	out := make([]models.Version[T], len(current))
+	if s.db.side == nil {
+		for i, c := range current {
+			v, err := s.Archived(ctx, c.Key(), c.VersionNumber()+1)
+			if errors.Is(err, models.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	ids := make([]string, len(current))
+	at := make(map[string]int, len(current))
+	for i, c := range current {
+		ids[i] = models.VersionID(c.Key(), c.VersionNumber()+1)
+		at[ids[i]] = i
+	}
+	var decodeErr error
+	err := s.db.side.Documents(ctx, s.archive.Name(), ids, func(raw bson.Raw) bool {
+		var v models.Version[T]
+		if decodeErr = bson.Unmarshal(raw, &v); decodeErr != nil {
+			return false
+		}
+		if i, ok := at[v.ID]; ok {
+			out[i] = v
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find versions: %w", storeError(err))
+	}
+	if decodeErr != nil {
+		return nil, fmt.Errorf("find versions: decode: %w", decodeErr)
+	}
+	return out, nil
 }
 
 // Earlier returns up to limit archived versions of the record key below version

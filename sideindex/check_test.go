@@ -2,9 +2,11 @@ package sideindex_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -161,3 +163,56 @@ func TestAuditChainHeadsAreTheStores(t *testing.T) {
 }
 
 func logger() *slog.Logger { return slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// TestCreateIndexesMakesAgainAnIndexOverOtherExpressions gives a store the history's
+// index as an earlier version made it, without the status, as a store made then
+// holds it: the check finds it made over other expressions, and CreateIndexes makes
+// it again as the side index reads by, which the check then finds clean.
+func TestCreateIndexesMakesAgainAnIndexOverOtherExpressions(t *testing.T) {
+	ctx := context.Background()
+	conn, cfg := openEmbedded(t)
+	fill(t, conn, cfg)
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: filepath.Join(cfg.DataDir, cfg.Database+".sqlite")}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table string
+	if err := db.QueryRow(`SELECT table_name FROM _ferretdb_collections WHERE name = ?`, repository.InteractionsCollection).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	earlier := `_ferretdb_sjson->>'$.insurance_no', _ferretdb_sjson->>'$.interaction_date' DESC, _ferretdb_sjson->>'$._id' DESC`
+	for _, q := range []string{
+		fmt.Sprintf(`DROP INDEX %q`, table+"_history"),
+		fmt.Sprintf(`CREATE INDEX %q ON %q (%s)`, table+"_history", table, earlier),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	again, err := app.Connect(ctx, cfg, logger(), app.ConnectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.CloseLogged(logger())
+	files := sideindex.New(cfg.DataDir)
+	defer files.Close()
+	check := func() []string {
+		t.Helper()
+		findings, err := files.Index(cfg.Database).Check(ctx, repository.New(again.DB), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return findings
+	}
+	if findings := check(); len(findings) != 1 || !strings.Contains(findings[0], "side index interactions.history: made over other expressions") {
+		t.Errorf("before: findings %q, want the history's index made over other expressions", findings)
+	}
+	if err := files.CreateIndexes(ctx, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	if findings := check(); len(findings) != 0 {
+		t.Errorf("after CreateIndexes: findings %q, want none", findings)
+	}
+}

@@ -2,6 +2,7 @@ package sideindex
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -106,28 +107,15 @@ func storedObject(data json.RawMessage) (bson.D, error) {
 // scan calls each with every stored document of collection, as the table holds it
 // (JSON), in no particular order, and stops at its first error.
 func (x Index) scan(ctx context.Context, collection string, each func([]byte) error) error {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return err
-	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q", ferretColumn, table))
-	if err != nil {
-		return fmt.Errorf("read %s: %w", collection, err)
-	}
-	defer rows.Close()
 	var data []byte
-	for rows.Next() {
+	return x.rows(ctx, collection, func(table string) string {
+		return fmt.Sprintf("SELECT %s FROM %q", ferretColumn, table)
+	}, nil, func(rows *sql.Rows) (bool, error) {
 		if err := rows.Scan(&data); err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return false, err
 		}
-		if err := each(data); err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", collection, err)
-	}
-	return nil
+		return true, each(data)
+	})
 }
 
 // AuditChainHeads reads the head of every audit chain straight from the table (see

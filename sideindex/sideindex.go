@@ -1,13 +1,14 @@
 // Package sideindex reads the SQLite files of the embedded store (FerretDB v1.24.2,
 // handler sqlite) directly, for what that store does slowly through its query
-// language: it builds expression indexes beside the store's own, finds the ids of a
-// page of a history, of the patients or of the audit trail (a patient's by the rows
-// of the index of audit events by patient), counts a collection's documents, and
-// reads the visits and patients the analytics scan. It only reads: every write goes
-// through the store. It is the one package that reads what the SQLite files hold;
-// package backup opens them too, as files only (SQLite's online backup and
-// integrity check). Check compares the side index with its tables and with the
-// store's own answers, for the check command.
+// language: it builds expression indexes beside the store's own, reads a page of a
+// history, of the patients or of the audit trail (a patient's by the rows of the
+// index of audit events by patient) and a document by its _id, each document as the
+// store would answer it, counts a collection's documents, and reads the visits and
+// patients the analytics scan. It only reads: every write goes through the store. It
+// is the one package that reads what the SQLite files hold; package backup opens
+// them too, as files only (SQLite's online backup and integrity check). Check
+// compares the side index with its tables and with the store's own answers, for the
+// check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -24,12 +25,19 @@
 //     very expression that CreateIndexes adds, SQLite reads every row for a lookup.
 //   - Dates are stored as whole milliseconds since 1970, UTC: the side index compares
 //     them so, as MongoDB does.
+//   - Each stored document carries the BSON type of each of its values (see
+//     storedBSON), from which the side index makes the very BSON the store answers.
 //
 // TestLookupsByIDUseAnIndex guards that layout: it fails when the embedded store is
 // another version of FerretDB, and when a lookup by _id in any collection's table is
-// not an index search. The repository's tests check every read against the store's
-// own answer (TestHistoryByIndexIsTheQuery, TestAuditEventsByIndexAreTheQuery, a
-// patient's audit events included, TestPatientsByIndexAreTheQuery, TestScansBothWays).
+// not an index search. TestDocumentsAreTheStoresAnswer and
+// TestRecordsAreTheStoresAnswer check the documents it reads against the store's own
+// answers, byte for byte: values of every type, records of every shape, and records
+// between the writes of an amendment. The repository's tests check every read against
+// the store's own answer (TestHistoryByIndexIsTheQuery,
+// TestAuditEventsByIndexAreTheQuery, a patient's audit events included,
+// TestPatientsByIndexAreTheQuery, TestReadsByIndexAreTheStoresAnswer,
+// TestScansBothWays).
 //
 // The indexes are SQLite's own: the store's catalogue does not list them, clients
 // never see them, and they go with their table when a collection is dropped.
@@ -38,13 +46,17 @@ package sideindex
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
@@ -56,6 +68,9 @@ import (
 const (
 	ferretCollections = "_ferretdb_collections" // the store's catalogue: name, table_name
 	ferretColumn      = "_ferretdb_sjson"       // the column holding the documents
+	// ferretID is the expression the store finds a document by _id with: the JSON
+	// of its _id.
+	ferretID = ferretColumn + "->'$._id'"
 )
 
 // Files are the SQLite files of an embedded store's data directory, one per
@@ -64,12 +79,19 @@ type Files struct {
 	dir  string
 	mu   sync.Mutex
 	open map[string]*sql.DB
+	// found remembers the table of each collection found, by database and
+	// collection.
+	found map[[2]string]string
 }
+
+// idleReaders is how many connections to a file the side index keeps open between
+// reads: each keeps the pages it read, so that a read does not open the file anew.
+const idleReaders = 8
 
 // New returns the files of the embedded store whose data directory is dir. It opens
 // none of them yet.
 func New(dir string) *Files {
-	return &Files{dir: dir}
+	return &Files{dir: dir, found: map[[2]string]string{}}
 }
 
 // db returns the open file of database. It returns the driver's error.
@@ -85,6 +107,7 @@ func (f *Files) db(database string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the embedded store's file: %w", err)
 	}
+	db.SetMaxIdleConns(idleReaders)
 	if f.open == nil {
 		f.open = map[string]*sql.DB{}
 	}
@@ -100,24 +123,59 @@ func (f *Files) Close() error {
 	for _, db := range f.open {
 		errs = append(errs, db.Close())
 	}
-	f.open = nil
+	f.open, f.found = nil, map[[2]string]string{}
 	return errors.Join(errs...)
 }
 
 // table returns the table of collection in database's file, "" when the collection
-// does not exist yet.
+// does not exist yet. It remembers the tables it finds (see forget).
 func (f *Files) table(ctx context.Context, database, collection string) (*sql.DB, string, error) {
 	db, err := f.db(database)
 	if err != nil {
 		return nil, "", err
 	}
-	var table string
+	key := [2]string{database, collection}
+	f.mu.Lock()
+	table, ok := f.found[key]
+	f.mu.Unlock()
+	if ok {
+		return db, table, nil
+	}
 	q := fmt.Sprintf(`SELECT table_name FROM %q WHERE name = ?`, ferretCollections)
 	err = db.QueryRowContext(ctx, q, collection).Scan(&table)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return db, "", nil
+	}
+	if err != nil {
 		return nil, "", fmt.Errorf("read the embedded store's catalogue: %w", err)
 	}
+	f.mu.Lock()
+	f.found[key] = table
+	f.mu.Unlock()
 	return db, table, nil
+}
+
+// forget forgets the table of collection in database, after a read of it failed:
+// the collection may have been dropped since.
+func (f *Files) forget(database, collection string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.found, [2]string{database, collection})
+}
+
+// read calls fn with the file and the table of collection, unless the collection
+// does not exist yet. When fn fails, the table is looked up anew the next time. It
+// returns the errors of the file and of fn.
+func (x Index) read(ctx context.Context, collection string, fn func(db *sql.DB, table string) error) error {
+	db, table, err := x.files.table(ctx, x.database, collection)
+	if err != nil || table == "" {
+		return err
+	}
+	if err := fn(db, table); err != nil {
+		x.files.forget(x.database, collection)
+		return err
+	}
+	return nil
 }
 
 // field is the SQL value of a top-level field of a stored document.
@@ -130,14 +188,19 @@ var (
 	oldestFirst  = field(models.FieldInteractionDate) + " ASC, " + field("_id") + " ASC"
 	auditOrder   = field(models.FieldTime) + " DESC, " + field("_id") + " DESC"
 	nameOrder    = field(models.FieldSortKey) + ", " + field("_id")
+	// status is an interaction's status, "" for none. The history's indexes end
+	// with it, so that SQLite leaves out the entries in error by the index alone,
+	// without parsing the stored document. (An index's expressions are parted by
+	// ", ": see Check.)
+	status = fmt.Sprintf("coalesce(%s,'')", field(models.FieldStatus))
 )
 
 // indexes are the indexes of each collection beyond the lookup by _id, by the
 // expressions the side index's queries use.
 var indexes = map[string]map[string]string{
 	repository.InteractionsCollection: {
-		"history": field(models.FieldInsuranceNo) + ", " + historyOrder,
-		"date":    historyOrder,
+		"history": field(models.FieldInsuranceNo) + ", " + historyOrder + ", " + status,
+		"date":    historyOrder + ", " + status,
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
@@ -159,8 +222,9 @@ var retired = map[string][]string{
 // CreateIndexes gives every collection of database the index that makes the store's
 // lookups by _id index searches, and the interactions, patients, audit events and
 // the index of audit events by patient the indexes of the side index's queries, and
-// drops the retired ones. Creating an index reads the collection once;
-// later calls find it there. It returns the errors of the store's SQLite file.
+// drops the retired ones. An index an earlier version made over other expressions
+// is made again. Creating an index reads the collection once; later calls find it
+// there. It returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	db, tables, err := f.tables(ctx, database)
 	if err != nil {
@@ -168,7 +232,21 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	}
 	for name, table := range tables {
 		for suffix, columns := range indexesOf(name) {
-			q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+suffix, table, columns)
+			index := table + "_" + suffix
+			want := fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+			var def string
+			err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
+			switch {
+			case err == nil && def == want:
+				continue
+			case err == nil:
+				if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index)); err != nil {
+					return fmt.Errorf("drop index of %s made over other expressions: %w", name, err)
+				}
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("index %s: %w", name, err)
+			}
+			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %q ON %q (%s)", index, table, columns) // stored as want
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
 			}
@@ -189,7 +267,7 @@ const idLookup = "id_lookup"
 // (the index of table t is named t_<suffix>): the lookup by _id, and those of the
 // side index's queries.
 func indexesOf(collection string) map[string]string {
-	all := map[string]string{idLookup: ferretColumn + "->'$._id'"}
+	all := map[string]string{idLookup: ferretID}
 	maps.Copy(all, indexes[collection])
 	return all
 }
@@ -245,18 +323,85 @@ type Index struct {
 
 var _ repository.SideIndex = Index{}
 
+// Document returns the document of collection whose _id is the string id, as the
+// store answers a find of {_id: id} (see storedBSON), or nil when there is none. It
+// finds it as the store does, by the JSON of its _id, by the index CreateIndexes
+// makes. It returns the errors of the store's SQLite file.
+func (x Index) Document(ctx context.Context, collection, id string) (doc bson.Raw, err error) {
+	key, err := json.Marshal(id) // as the store spells it: FerretDB's sjson.MarshalSingleValue
+	if err != nil {
+		return nil, err
+	}
+	err = x.read(ctx, collection, func(db *sql.DB, table string) error {
+		var data []byte
+		q := fmt.Sprintf("SELECT %s FROM %q WHERE %s = ?", ferretColumn, table, ferretID)
+		err := db.QueryRowContext(ctx, q, string(key)).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("find in %s: %w", collection, err)
+		}
+		if doc, err = storedBSON(data); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		return nil
+	})
+	return doc, err
+}
+
+// idsPerRead bounds how many ids Documents looks up with one query.
+const idsPerRead = 500
+
+// Documents calls each with the documents of collection whose _id is one of the
+// strings ids, as Document reads them, in no particular order, until each returns
+// false; ids without a document are left out. It finds them with one query per
+// idsPerRead ids. It returns the errors of the store's SQLite file.
+func (x Index) Documents(ctx context.Context, collection string, ids []string, each func(bson.Raw) bool) error {
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), idsPerRead)]
+		ids = ids[len(batch):]
+		keys := make([]any, len(batch))
+		for i, id := range batch {
+			key, err := json.Marshal(id)
+			if err != nil {
+				return err
+			}
+			keys[i] = string(key)
+		}
+		more := true
+		var data sql.RawBytes
+		err := x.rows(ctx, collection, func(table string) string {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
+			return fmt.Sprintf("SELECT %s FROM %q WHERE %s IN (%s)", ferretColumn, table, ferretID, marks)
+		}, keys, func(rows *sql.Rows) (bool, error) {
+			if err := rows.Scan(&data); err != nil {
+				return false, err
+			}
+			doc, err := storedBSON(data)
+			if err != nil {
+				return false, err
+			}
+			more = each(doc)
+			return more, nil
+		})
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
 // Count counts the rows of collection's table, which SQLite does from its smallest
 // index; the store's own counts read every document (count) or analyse the whole
 // table, holding off writers meanwhile (collStats). A collection not created yet
 // holds none. It returns the errors of the store's SQLite file.
-func (x Index) Count(ctx context.Context, collection string) (int64, error) {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return 0, err
-	}
-	var n int64
-	if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count %s: %w", collection, err)
-	}
-	return n, nil
+func (x Index) Count(ctx context.Context, collection string) (n int64, err error) {
+	err = x.read(ctx, collection, func(db *sql.DB, table string) error {
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT count(*) FROM %q`, table)).Scan(&n); err != nil {
+			return fmt.Errorf("count %s: %w", collection, err)
+		}
+		return nil
+	})
+	return n, err
 }

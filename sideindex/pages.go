@@ -2,20 +2,24 @@ package sideindex
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
 
-// HistoryIDs selects what the repository's query of a history selects, in its order
-// (see repository.HistoryFind): the patient's interactions (or everyone's), with any
-// or all of the labels, the ailment, in the date and health_status ranges, with the
-// words, without those entered in error unless asked, after the cursor. It returns
-// the ids of the first n, and the errors of the store's SQLite file.
-func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]string, error) {
+// HistoryDocuments selects what the repository's query of a history selects, in its
+// order (see repository.HistoryFind): the patient's interactions (or everyone's), with
+// any or all of the labels, the ailment, in the date and health_status ranges, with
+// the words, without those entered in error unless asked, after the cursor. It calls
+// each with the first n, each as the store answers a find of it (see storedBSON),
+// until each returns false, and returns the errors of the store's SQLite file.
+func (x Index) HistoryDocuments(ctx context.Context, q models.HistoryQuery, n int, each func(bson.Raw) bool) error {
 	w := historyWhere(q)
 	date := field(models.FieldInteractionDate)
 	w.after(date, q.After, q.Ascending)
@@ -23,26 +27,19 @@ func (x Index) HistoryIDs(ctx context.Context, q models.HistoryQuery, n int) ([]
 	if q.Ascending {
 		order = oldestFirst
 	}
-	return x.ids(ctx, repository.InteractionsCollection, w, order, n)
+	return x.documents(ctx, repository.InteractionsCollection, w, order, n, each)
 }
 
-// HistoryCount counts what HistoryIDs selects, the cursor aside, from the history's
+// HistoryCount counts what HistoryDocuments selects, the cursor aside, from the history's
 // index. It returns the errors of the store's SQLite file.
-func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (int64, error) {
+func (x Index) HistoryCount(ctx context.Context, q models.HistoryQuery) (count int64, err error) {
 	w := historyWhere(q)
-	db, table, err := x.files.table(ctx, x.database, repository.InteractionsCollection)
-	if err != nil || table == "" {
-		return 0, err
-	}
-	cond := "1"
-	if len(w.conds) > 0 {
-		cond = strings.Join(w.conds, " AND ")
-	}
-	var count int64
-	if err := db.QueryRowContext(ctx, fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, cond), w.args...).Scan(&count); err != nil {
-		return 0, fmt.Errorf("count %s: %w", repository.InteractionsCollection, err)
-	}
-	return count, nil
+	err = x.rows(ctx, repository.InteractionsCollection, func(table string) string {
+		return fmt.Sprintf("SELECT count(*) FROM %q WHERE %s", table, w.condition())
+	}, w.args, func(rows *sql.Rows) (bool, error) {
+		return false, rows.Scan(&count)
+	})
+	return count, err
 }
 
 // historyWhere is the condition of what q selects, its cursor aside.
@@ -66,7 +63,7 @@ func historyWhere(q models.HistoryQuery) where {
 		w.startsWith(models.FieldSearchTokens, word)
 	}
 	if !q.IncludeEnteredInError {
-		w.add(fmt.Sprintf("coalesce(%s, '') != ?", field(models.FieldStatus)), models.StatusEnteredInError)
+		w.add(status+" != ?", models.StatusEnteredInError)
 	}
 	if len(q.Labels) > 0 {
 		marks := strings.TrimSuffix(strings.Repeat("?, ", len(q.Labels)), ", ")
@@ -89,11 +86,11 @@ func historyWhere(q models.HistoryQuery) where {
 	return w
 }
 
-// PatientIDs selects what the repository's query of patients selects, in its order:
-// those with, for each word, a search key starting with it, by name, after the
-// cursor. It returns the ids of the first n, and the errors of the store's SQLite
-// file.
-func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]string, error) {
+// PatientDocuments selects what the repository's query of patients selects, in its
+// order: those with, for each word, a search key starting with it, by name, after the
+// cursor. It calls each with the first n as HistoryDocuments does, and returns the
+// errors of the store's SQLite file.
+func (x Index) PatientDocuments(ctx context.Context, q models.PatientQuery, n int, each func(bson.Raw) bool) error {
 	var w where
 	for _, word := range q.Words {
 		w.startsWith(models.FieldSearchKeys, word)
@@ -102,14 +99,14 @@ func (x Index) PatientIDs(ctx context.Context, q models.PatientQuery, n int) ([]
 		key, id := field(models.FieldSortKey), field("_id")
 		w.add(fmt.Sprintf("(%s > ? OR %s = ? AND %s > ?)", key, key, id), q.After.Key, q.After.Key, q.After.ID)
 	}
-	return x.ids(ctx, repository.PatientsCollection, w, nameOrder, n)
+	return x.documents(ctx, repository.PatientsCollection, w, nameOrder, n, each)
 }
 
-// AuditEventIDs selects what the repository's query of audit events selects, in its
-// order: the events of the key and action asked for, in the time span, after the
-// cursor. It returns the ids of the first n, and the errors of the store's SQLite
-// file.
-func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([]string, error) {
+// AuditEventDocuments selects what the repository's query of audit events selects,
+// in its order: the events of the key and action asked for, in the time span, after
+// the cursor. It calls each with the first n as HistoryDocuments does, and returns
+// the errors of the store's SQLite file.
+func (x Index) AuditEventDocuments(ctx context.Context, q models.AuditQuery, n int, each func(bson.Raw) bool) error {
 	var w where
 	for _, f := range []struct{ name, value string }{
 		{models.FieldKeyName, q.KeyName}, {models.FieldAction, q.Action},
@@ -121,7 +118,7 @@ func (x Index) AuditEventIDs(ctx context.Context, q models.AuditQuery, n int) ([
 	at := field(models.FieldTime)
 	w.span(at, q.From, q.To, "<")
 	w.after(at, q.After, false)
-	return x.ids(ctx, repository.AuditEventsCollection, w, auditOrder, n)
+	return x.documents(ctx, repository.AuditEventsCollection, w, auditOrder, n, each)
 }
 
 // AuditDisclosures selects what the repository's query of the index of audit events
@@ -150,6 +147,14 @@ func (x Index) AuditDisclosures(ctx context.Context, q models.AuditQuery, n int)
 type where struct {
 	conds []string
 	args  []any
+}
+
+// condition is the SQL of w: its conditions, all of them.
+func (w where) condition() string {
+	if len(w.conds) == 0 {
+		return "1"
+	}
+	return strings.Join(w.conds, " AND ")
 }
 
 func (w *where) add(cond string, args ...any) {
@@ -189,53 +194,74 @@ func (w *where) startsWith(array, prefix string) {
 		prefix, prefix+"\U0010FFFF")
 }
 
-// ids returns the _id of the first n documents of collection that w selects, in
-// order.
-func (x Index) ids(ctx context.Context, collection string, w where, order string, n int) ([]string, error) {
-	var ids []string
-	err := x.query(ctx, collection, w, order, n, []string{"_id"}, func(values []any) {
-		ids = append(ids, asString(values[0]))
+// documents calls each with the first n documents of collection that w selects, in
+// order, each as the store answers a find of it, until each returns false. It reads
+// them with one query, in one read transaction of SQLite's, and each document's JSON
+// once. It returns the errors of the store's SQLite file.
+func (x Index) documents(ctx context.Context, collection string, w where, order string, n int, each func(bson.Raw) bool) error {
+	var data sql.RawBytes
+	return x.rows(ctx, collection, func(table string) string {
+		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n)
+	}, w.args, func(rows *sql.Rows) (bool, error) {
+		if err := rows.Scan(&data); err != nil {
+			return false, err
+		}
+		doc, err := storedBSON(data)
+		if err != nil {
+			return false, err
+		}
+		return each(doc), nil
 	})
-	return ids, err
 }
 
 // query calls row with the top-level fields of the first n documents of collection
 // that w selects, in order: each an int64, a float64, a string or nil, as SQLite
 // holds them. It returns the errors of the store's SQLite file.
 func (x Index) query(ctx context.Context, collection string, w where, order string, n int, fields []string, row func([]any)) error {
-	db, table, err := x.files.table(ctx, x.database, collection)
-	if err != nil || table == "" {
-		return err
-	}
-	cond := "1"
-	if len(w.conds) > 0 {
-		cond = strings.Join(w.conds, " AND ")
-	}
 	columns := make([]string, len(fields))
 	for i, f := range fields {
 		columns[i] = field(f)
 	}
-	query := fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, cond, order, n)
-	rows, err := db.QueryContext(ctx, query, w.args...)
-	if err != nil {
-		return fmt.Errorf("find in %s: %w", collection, err)
-	}
-	defer rows.Close()
 	values := make([]any, len(fields))
 	dest := make([]any, len(fields))
 	for i := range values {
 		dest[i] = &values[i]
 	}
-	for rows.Next() {
+	return x.rows(ctx, collection, func(table string) string {
+		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", strings.Join(columns, ", "), table, w.condition(), order, n)
+	}, w.args, func(rows *sql.Rows) (bool, error) {
 		if err := rows.Scan(dest...); err != nil {
-			return fmt.Errorf("read %s: %w", collection, err)
+			return false, err
 		}
 		row(values)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read %s: %w", collection, err)
-	}
-	return nil
+		return true, nil
+	})
+}
+
+// rows runs the query that query makes of collection's table, with args, and calls
+// row with each of its rows until row returns false or an error; a collection not
+// created yet has none. It returns the errors of the store's SQLite file and of row.
+func (x Index) rows(ctx context.Context, collection string, query func(table string) string, args []any, row func(*sql.Rows) (bool, error)) error {
+	return x.read(ctx, collection, func(db *sql.DB, table string) error {
+		rows, err := db.QueryContext(ctx, query(table), args...)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			more, err := row(rows)
+			if err != nil {
+				return fmt.Errorf("read %s: %w", collection, err)
+			}
+			if !more {
+				break
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", collection, err)
+		}
+		return nil
+	})
 }
 
 // asString returns v, a value SQLite read, as a string: "" when it is not text.
