@@ -39,51 +39,59 @@ var benchWrites = []WriteOptions{
 	{Batch: 5000, Inflight: 1}, {Batch: 5000, Inflight: 2}, {Batch: 5000, Inflight: 4},
 }
 
-// BenchmarkGenerate loads benchPatients synthetic patients through Generated, as
-// seed -generate does, into a new database with the service's indexes, and reports
-// the documents inserted per second.
+// BenchmarkGenerate loads benchPatients synthetic patients as seed -generate does
+// (Generated, into a new database the service has prepared: its indexes, and on the
+// embedded store the side index's), and, in the same iteration, inserts the very
+// same documents, generated and encoded beforehand as the repository encodes them,
+// with plain unordered insertMany calls of the same size, as many at once, every
+// patient first, into a new database whose collections have only their _id index:
+// the store's own speed. The two take turns, so that whatever else runs on the
+// machine slows both alike. It reports the documents stored per second of each, and
+// seed/raw, their ratio.
 func BenchmarkGenerate(b *testing.B) {
-	benchWriting(b, func(opts WriteOptions, repo *repository.DB, _ *mongo.Database) int {
-		rep, err := Generated(context.Background(), repo,
-			GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return rep.Documents()
-	})
-}
-
-// BenchmarkRawInsertMany inserts the documents BenchmarkGenerate loads, generated and
-// encoded beforehand as the repository encodes them, with plain unordered insertMany
-// calls of the same size, as many at once, into a new database with the service's
-// indexes, every patient first: the store's own speed, which seed -generate is
-// measured against.
-func BenchmarkRawInsertMany(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
-	benchWriting(b, func(opts WriteOptions, _ *repository.DB, db *mongo.Database) int {
-		rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
-		rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
-		return len(patients) + len(interactions)
-	})
-}
-
-// benchWriting runs a sub-benchmark of b for each of benchWrites, in which load
-// stores documents as opts says into a new database with the service's indexes and
-// returns how many; it reports the documents stored per second of load.
-func benchWriting(b *testing.B, load func(opts WriteOptions, repo *repository.DB, db *mongo.Database) int) {
 	for _, opts := range benchWrites {
 		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.Batch, opts.Inflight), func(b *testing.B) {
-			var docs int
-			var elapsed time.Duration
-			for b.Loop() {
+			var seedDocs, rawDocs int
+			var seedTook, rawTook time.Duration
+			seed := func() {
 				b.StopTimer()
-				repo, db := testStore.DB(b)
+				repo, _ := testStore.DB(b)
 				b.StartTimer()
 				started := time.Now()
-				docs += load(opts, repo, db)
-				elapsed += time.Since(started)
+				rep, err := Generated(context.Background(), repo,
+					GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				seedTook += time.Since(started)
+				seedDocs += rep.Documents()
 			}
-			b.ReportMetric(float64(docs)/elapsed.Seconds(), "docs/s")
+			raw := func() {
+				b.StopTimer()
+				db := testStore.Database(b)
+				b.StartTimer()
+				started := time.Now()
+				rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
+				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
+				rawTook += time.Since(started)
+				rawDocs += len(patients) + len(interactions)
+			}
+			turn := 0
+			for b.Loop() {
+				if turn%2 == 0 {
+					seed()
+					raw()
+				} else {
+					raw()
+					seed()
+				}
+				turn++
+			}
+			seedRate, rawRate := float64(seedDocs)/seedTook.Seconds(), float64(rawDocs)/rawTook.Seconds()
+			b.ReportMetric(seedRate, "seed-docs/s")
+			b.ReportMetric(rawRate, "raw-docs/s")
+			b.ReportMetric(seedRate/rawRate, "seed/raw")
 		})
 	}
 }
