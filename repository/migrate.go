@@ -109,9 +109,9 @@ var migrations = []migration{
 		// Interactions gained a registry of their ids on MongoDB, where a route that
 		// names an interaction by id finds its patient there (see
 		// InteractionIDsCollection).
-		name:    "interaction-ids",
-		run: migrateInteractionIDs,
-		on:  mongoDBStore,
+		name: "interaction-ids",
+		run:  migrateInteractionIDs,
+		on:   mongoDBStore,
 	},
 	{
 		// The embedded store uses no index for its queries but _id's (its side
