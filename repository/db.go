@@ -43,6 +43,9 @@ type DB struct {
 	scans *admission.Gate
 	// side, when set, finds and counts documents by the store's side indexes.
 	side SideIndex
+	// patientsSeen are insurance numbers of patients this DB has seen exist:
+	// patients are never deleted, so it answers for them without the store.
+	patientsSeen *known
 }
 
 // New returns a DB over db, adjusted by opts.
@@ -60,6 +63,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
 		auditDisclosures:    db.Collection(AuditDisclosuresCollection),
 		interactionIDs:      db.Collection(InteractionIDsCollection),
+		patientsSeen:        newKnown(maxKnownPatients),
 	}
 	for _, opt := range opts {
 		opt(s)

@@ -25,7 +25,14 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 		}
 		docs[i] = p
 	}
-	return insertMany(ctx, s.patients, docs)
+	res, err := insertMany(ctx, s.patients, docs)
+	if err == nil {
+		// Each is stored now, by this call or before it.
+		for _, p := range patients {
+			s.patientsSeen.add(p.InsuranceNo)
+		}
+	}
+	return res, err
 }
 
 // InsertInteractions stores interactions in one unordered batch, skipping those whose

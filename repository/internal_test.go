@@ -66,3 +66,32 @@ func TestTopology(t *testing.T) {
 		}
 	}
 }
+
+// TestKnownIsBounded fills a set of at most 8 keys with many more: it never holds
+// more than 8, keeps the keys added or found most recently, and finds each of them.
+func TestKnownIsBounded(t *testing.T) {
+	k := newKnown(8)
+	for i := range 100 {
+		k.add(fmt.Sprint(i))
+		if n := k.len(); n > 8 {
+			t.Fatalf("%d keys held after %d added, want at most 8", n, i+1)
+		}
+	}
+	for _, key := range []string{"96", "97", "98", "99"} {
+		if !k.has(key) {
+			t.Errorf("the recent key %s is not held", key)
+		}
+	}
+	if k.has("0") || k.has("50") {
+		t.Error("old keys are still held")
+	}
+	// A key found is kept as one of the most recent.
+	k = newKnown(8)
+	k.add("kept")
+	for i := range 20 {
+		k.add(fmt.Sprint(i))
+		if !k.has("kept") {
+			t.Fatalf("the key found after every add was dropped after %d adds", i+1)
+		}
+	}
+}

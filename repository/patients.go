@@ -18,7 +18,11 @@ import (
 // insurance number exists.
 func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 	audit.Touch(ctx, p.InsuranceNo, "")
-	if _, err := s.patients.InsertOne(ctx, p); err != nil {
+	_, err := s.patients.InsertOne(ctx, p)
+	if err == nil || mongo.IsDuplicateKeyError(err) {
+		s.patientsSeen.add(p.InsuranceNo)
+	}
+	if err != nil {
 		return fmt.Errorf("insert patient: %w", storeError(err))
 	}
 	return nil
@@ -31,16 +35,25 @@ func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, e
 	if err != nil {
 		return models.Patient{}, fmt.Errorf("find patient: %w", storeError(err))
 	}
+	s.patientsSeen.add(p.InsuranceNo)
 	audit.Touch(ctx, p.InsuranceNo, "")
 	return p, nil
 }
 
 // PatientExists reports whether a patient with the given insurance number exists.
+// A patient this DB has seen exist (stored, read or found by it: see
+// maxKnownPatients) is answered for without the store, since patients are never
+// deleted; any other is looked up, so that one another process stored is found.
+// It returns the store's errors.
 func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
+	if s.patientsSeen.has(insuranceNo) {
+		return true, nil
+	}
 	err := s.patients.FindOne(ctx, bson.D{{Key: "_id", Value: insuranceNo}},
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
 	case err == nil:
+		s.patientsSeen.add(insuranceNo)
 		return true, nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return false, nil
