@@ -43,6 +43,10 @@ type DB struct {
 	scans *admission.Gate
 	// side, when set, finds and counts documents by the store's side indexes.
 	side SideIndex
+	// interactionInserts and idempotencyInserts group the inserts of concurrent
+	// creates, when grouped is set (see WithGroupInserts).
+	interactionInserts, idempotencyInserts *groupInserts
+	grouped                                bool
 	// patientsSeen are insurance numbers of patients this DB has seen exist:
 	// patients are never deleted, so it answers for them without the store.
 	patientsSeen *known
@@ -65,6 +69,8 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		interactionIDs:      db.Collection(InteractionIDsCollection),
 		patientsSeen:        newKnown(maxKnownPatients),
 	}
+	s.interactionInserts = &groupInserts{coll: s.interactions}
+	s.idempotencyInserts = &groupInserts{coll: s.idempotencyKeys}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -80,6 +86,25 @@ type Option func(*DB)
 // evaluate over the whole collection.
 func WithLoneIDFilters() Option {
 	return func(s *DB) { s.loneID = true }
+}
+
+// WithGroupInserts tells the DB that its store commits one write at a time, each
+// waiting for the disk, as the embedded store (SQLite) does: the DB then stores the
+// interactions and idempotency records that concurrent requests create with one
+// insert for all those waiting (see groupInserts), instead of one each.
+func WithGroupInserts() Option {
+	return func(s *DB) { s.grouped = true }
+}
+
+// insertOne inserts doc into the collection of group: with the documents of
+// concurrent calls when the DB groups inserts (see WithGroupInserts), alone
+// otherwise. It returns the driver's error, as insertOne gives it.
+func (s *DB) insertOne(ctx context.Context, group *groupInserts, doc any) error {
+	if s.grouped {
+		return group.insertOne(ctx, doc)
+	}
+	_, err := group.coll.InsertOne(ctx, doc)
+	return err
 }
 
 // WithScanGate has the queries that may read a whole collection on the embedded

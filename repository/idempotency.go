@@ -16,7 +16,7 @@ const IdempotencyKeysCollection = "idempotency_keys"
 // InsertIdempotencyRecord stores rec. It returns models.ErrConflict when a record
 // with its ID exists, and the store's error otherwise.
 func (s *DB) InsertIdempotencyRecord(ctx context.Context, rec models.IdempotencyRecord) error {
-	if _, err := s.idempotencyKeys.InsertOne(ctx, rec); err != nil {
+	if err := s.insertOne(ctx, s.idempotencyInserts, rec); err != nil {
 		return fmt.Errorf("insert idempotency key: %w", storeError(err))
 	}
 	return nil
