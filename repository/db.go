@@ -30,6 +30,7 @@ type DB struct {
 	patientVersions     *mongo.Collection
 	interactionVersions *mongo.Collection
 	idempotencyKeys     *mongo.Collection
+	idempotencyAnswers  *mongo.Collection
 	apiKeys             *mongo.Collection
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
@@ -43,10 +44,10 @@ type DB struct {
 	scans *admission.Gate
 	// side, when set, finds and counts documents by the store's side indexes.
 	side SideIndex
-	// interactionInserts and idempotencyInserts group the inserts of concurrent
-	// creates, when grouped is set (see WithGroupInserts).
-	interactionInserts, idempotencyInserts *groupInserts
-	grouped                                bool
+	// interactionInserts, idempotencyInserts and answerInserts group the inserts
+	// of concurrent creates, when grouped is set (see WithGroupInserts).
+	interactionInserts, idempotencyInserts, answerInserts *groupInserts
+	grouped                                               bool
 	// patientsSeen are insurance numbers of patients this DB has seen exist:
 	// patients are never deleted, so it answers for them without the store.
 	patientsSeen *known
@@ -61,6 +62,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		patientVersions:     db.Collection(PatientVersionsCollection),
 		interactionVersions: db.Collection(InteractionVersionsCollection),
 		idempotencyKeys:     db.Collection(IdempotencyKeysCollection),
+		idempotencyAnswers:  db.Collection(IdempotencyAnswersCollection),
 		apiKeys:             db.Collection(APIKeysCollection),
 		auditEvents:         db.Collection(AuditEventsCollection),
 		auditChains:         db.Collection(AuditChainsCollection),
@@ -71,6 +73,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 	}
 	s.interactionInserts = &groupInserts{coll: s.interactions}
 	s.idempotencyInserts = &groupInserts{coll: s.idempotencyKeys}
+	s.answerInserts = &groupInserts{coll: s.idempotencyAnswers}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -90,8 +93,10 @@ func WithLoneIDFilters() Option {
 
 // WithGroupInserts tells the DB that its store commits one write at a time, each
 // waiting for the disk, as the embedded store (SQLite) does: the DB then stores the
-// interactions and idempotency records that concurrent requests create with one
-// insert for all those waiting (see groupInserts), instead of one each.
+// interactions, idempotency records and their answers that concurrent requests
+// create with one insert for all those waiting (see groupInserts), instead of one
+// each, and keeps the answers beside their records (see
+// IdempotencyAnswersCollection) rather than updating each record.
 func WithGroupInserts() Option {
 	return func(s *DB) { s.grouped = true }
 }

@@ -2,16 +2,40 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/clinic/interactions/models"
 )
 
 // IdempotencyKeysCollection holds the remembered Idempotency-Key requests.
 const IdempotencyKeysCollection = "idempotency_keys"
+
+// IdempotencyAnswersCollection holds, on a DB that groups its inserts (see
+// WithGroupInserts), the answers of the requests of IdempotencyKeysCollection: each
+// under the _id of its request's record and the token of the request that answered
+// it (see answerID). There, an answer inserted with those of concurrent requests
+// costs no commit of its own, where setting it in the record would; on MongoDB the
+// answer is set in the record, in one atomic update.
+const IdempotencyAnswersCollection = "idempotency_answers"
+
+// idempotencyAnswer is the answer of a keyed request, kept apart from its record.
+type idempotencyAnswer struct {
+	// ID is answerID of the record and the token of the request that answered.
+	ID                      string `bson:"_id"`
+	models.IdempotentAnswer `bson:",inline"`
+	// CreatedAt is the record's, so that both are purged together.
+	CreatedAt time.Time `bson:"created_at"`
+}
+
+// answerID is the _id of the answer that the request holding the record id with
+// token stored: a request that took the record over answers under its own token, so
+// that the answer of one whose lease ended is never taken for its.
+func answerID(id, token string) string { return token + " " + id }
 
 // InsertIdempotencyRecord stores rec. It returns models.ErrConflict when a record
 // with its ID exists, and the store's error otherwise.
@@ -22,13 +46,26 @@ func (s *DB) InsertIdempotencyRecord(ctx context.Context, rec models.Idempotency
 	return nil
 }
 
-// IdempotencyRecord returns the record with the given ID, or models.ErrNotFound.
+// IdempotencyRecord returns the record with the given ID, done with its answer
+// once its holder has stored one, or models.ErrNotFound.
 func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.IdempotencyRecord, error) {
 	var rec models.IdempotencyRecord
 	err := s.idempotencyKeys.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
 	if err != nil {
 		return models.IdempotencyRecord{}, fmt.Errorf("find idempotency key: %w", storeError(err))
 	}
+	if rec.State != models.IdempotencyPending || !s.grouped {
+		return rec, nil
+	}
+	var answer idempotencyAnswer
+	err = s.idempotencyAnswers.FindOne(ctx, bson.D{{Key: "_id", Value: answerID(id, rec.Token)}}).Decode(&answer)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return rec, nil
+	case err != nil:
+		return models.IdempotencyRecord{}, fmt.Errorf("find idempotent answer: %w", storeError(err))
+	}
+	rec.State, rec.IdempotentAnswer = models.IdempotencyDone, answer.IdempotentAnswer
 	return rec, nil
 }
 
@@ -36,6 +73,16 @@ func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.Idempoten
 // holder with newToken and a lease until leaseUntil. It reports false when the
 // record is no longer pending with token, and returns the store's error.
 func (s *DB) TakeOverIdempotencyRecord(ctx context.Context, id, token, newToken string, leaseUntil time.Time) (bool, error) {
+	if s.grouped {
+		// A record whose answer is stored apart is no longer pending.
+		err := s.idempotencyAnswers.FindOne(ctx, bson.D{{Key: "_id", Value: answerID(id, token)}}).Err()
+		if err == nil {
+			return false, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return false, fmt.Errorf("take over idempotency key: find its answer: %w", storeError(err))
+		}
+	}
 	taken, err := s.updateIf(ctx, s.idempotencyKeys, id, heldBy(token),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: newToken}, {Key: "lease_until", Value: leaseUntil}}}})
 	if err != nil {
@@ -50,8 +97,13 @@ func heldBy(token string) bson.D {
 }
 
 // CompleteIdempotencyRecord stores the answer to the request holding record id with
-// token. It returns models.ErrNotFound when that request no longer holds it.
+// token: in the record, or, on a DB that groups its inserts, beside it (see
+// IdempotencyAnswersCollection). It returns models.ErrNotFound when that request
+// no longer holds it.
 func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
+	if s.grouped {
+		return s.answerIdempotencyRecord(ctx, id, token, answer)
+	}
 	completed, err := s.updateIf(ctx, s.idempotencyKeys, id, bson.D{{Key: "token", Value: token}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "state", Value: models.IdempotencyDone},
@@ -66,6 +118,29 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, an
 	}
 	if !completed {
 		return models.ErrNotFound
+	}
+	return nil
+}
+
+// answerIdempotencyRecord stores answer beside the record id, when the request
+// holding it with token still does, with the answers of concurrent requests (see
+// CompleteIdempotencyRecord). It returns models.ErrNotFound when the request no
+// longer holds it, or has answered already.
+func (s *DB) answerIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
+	var rec models.IdempotencyRecord
+	err := s.idempotencyKeys.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+	if err != nil {
+		return fmt.Errorf("complete idempotency key: %w", storeError(err))
+	}
+	if rec.Token != token || rec.State != models.IdempotencyPending {
+		return fmt.Errorf("complete idempotency key: %w", models.ErrNotFound)
+	}
+	err = s.insertOne(ctx, s.answerInserts, idempotencyAnswer{ID: answerID(id, token), IdempotentAnswer: answer, CreatedAt: rec.CreatedAt})
+	if mongo.IsDuplicateKeyError(err) {
+		return fmt.Errorf("complete idempotency key: answered already: %w", models.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("complete idempotency key: %w", storeError(err))
 	}
 	return nil
 }
@@ -87,9 +162,15 @@ func (s *DB) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64,
 		return 0, fmt.Errorf("purge idempotency keys: %w", err)
 	}
 	defer leave()
-	res, err := s.idempotencyKeys.DeleteMany(ctx, bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}})
+	expired := bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: cutoff}}}}
+	res, err := s.idempotencyKeys.DeleteMany(ctx, expired)
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", storeError(err))
+	}
+	if s.grouped {
+		if _, err := s.idempotencyAnswers.DeleteMany(ctx, expired); err != nil {
+			return res.DeletedCount, fmt.Errorf("purge idempotent answers: %w", storeError(err))
+		}
 	}
 	return res.DeletedCount, nil
 }

@@ -71,6 +71,9 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 	if s.registers() {
 		colls = append(colls, s.interactionIDs)
 	}
+	if s.grouped {
+		colls = append(colls, s.idempotencyAnswers)
+	}
 	for _, coll := range colls {
 		if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !namespaceExists(err) {
 			return fmt.Errorf("create collection %s: %w", coll.Name(), storeError(err))
