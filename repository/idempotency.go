@@ -73,15 +73,8 @@ func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.Idempoten
 // holder with newToken and a lease until leaseUntil. It reports false when the
 // record is no longer pending with token, and returns the store's error.
 func (s *DB) TakeOverIdempotencyRecord(ctx context.Context, id, token, newToken string, leaseUntil time.Time) (bool, error) {
-	if s.grouped {
-		// A record whose answer is stored apart is no longer pending.
-		err := s.idempotencyAnswers.FindOne(ctx, bson.D{{Key: "_id", Value: answerID(id, token)}}).Err()
-		if err == nil {
-			return false, nil
-		}
-		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return false, fmt.Errorf("take over idempotency key: find its answer: %w", storeError(err))
-		}
+	if done, err := s.answered(ctx, id, token); err != nil || done {
+		return false, err
 	}
 	taken, err := s.updateIf(ctx, s.idempotencyKeys, id, heldBy(token),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "token", Value: newToken}, {Key: "lease_until", Value: leaseUntil}}}})
@@ -96,15 +89,22 @@ func heldBy(token string) bson.D {
 	return bson.D{{Key: "token", Value: token}, {Key: "state", Value: models.IdempotencyPending}}
 }
 
-// CompleteIdempotencyRecord stores the answer to the request holding record id with
-// token: in the record, or, on a DB that groups its inserts, beside it (see
-// IdempotencyAnswersCollection). It returns models.ErrNotFound when that request
-// no longer holds it.
-func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
+// CompleteIdempotencyRecord stores the answer to the request holding the record
+// held with its token: in the record, when the request still holds it, or, on a DB
+// that groups its inserts, beside it, under that token (see
+// IdempotencyAnswersCollection). It returns models.ErrNotFound when it stores the
+// answer in the record and the request no longer holds it; beside the record, the
+// answer of a request that no longer holds it is read by no one (the record reads
+// with the answer of its holder's token), and purged with the rest.
+func (s *DB) CompleteIdempotencyRecord(ctx context.Context, held models.IdempotencyRecord, answer models.IdempotentAnswer) error {
 	if s.grouped {
-		return s.answerIdempotencyRecord(ctx, id, token, answer)
+		err := s.insertOne(ctx, s.answerInserts, idempotencyAnswer{ID: answerID(held.ID, held.Token), IdempotentAnswer: answer, CreatedAt: held.CreatedAt})
+		if err != nil {
+			return fmt.Errorf("complete idempotency key: %w", storeError(err))
+		}
+		return nil
 	}
-	completed, err := s.updateIf(ctx, s.idempotencyKeys, id, bson.D{{Key: "token", Value: token}},
+	completed, err := s.updateIf(ctx, s.idempotencyKeys, held.ID, bson.D{{Key: "token", Value: held.Token}},
 		bson.D{{Key: "$set", Value: bson.D{
 			{Key: "state", Value: models.IdempotencyDone},
 			{Key: "status", Value: answer.Status},
@@ -122,32 +122,29 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, id, token string, an
 	return nil
 }
 
-// answerIdempotencyRecord stores answer beside the record id, when the request
-// holding it with token still does, with the answers of concurrent requests (see
-// CompleteIdempotencyRecord). It returns models.ErrNotFound when the request no
-// longer holds it, or has answered already.
-func (s *DB) answerIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error {
-	var rec models.IdempotencyRecord
-	err := s.idempotencyKeys.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&rec)
-	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", storeError(err))
+// answered reports whether the request holding the record id with token has
+// stored its answer beside it (see CompleteIdempotencyRecord): a record so answered
+// is no longer pending, though it says so. It returns the store's errors.
+func (s *DB) answered(ctx context.Context, id, token string) (bool, error) {
+	if !s.grouped {
+		return false, nil
 	}
-	if rec.Token != token || rec.State != models.IdempotencyPending {
-		return fmt.Errorf("complete idempotency key: %w", models.ErrNotFound)
-	}
-	err = s.insertOne(ctx, s.answerInserts, idempotencyAnswer{ID: answerID(id, token), IdempotentAnswer: answer, CreatedAt: rec.CreatedAt})
-	if mongo.IsDuplicateKeyError(err) {
-		return fmt.Errorf("complete idempotency key: answered already: %w", models.ErrNotFound)
+	err := s.idempotencyAnswers.FindOne(ctx, bson.D{{Key: "_id", Value: answerID(id, token)}}).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
 	}
 	if err != nil {
-		return fmt.Errorf("complete idempotency key: %w", storeError(err))
+		return false, fmt.Errorf("find idempotent answer: %w", storeError(err))
 	}
-	return nil
+	return true, nil
 }
 
 // ReleaseIdempotencyRecord forgets the pending record id held with token, so that a
 // retry runs the request anew. It returns the store's error.
 func (s *DB) ReleaseIdempotencyRecord(ctx context.Context, id, token string) error {
+	if done, err := s.answered(ctx, id, token); err != nil || done {
+		return err
+	}
 	if _, err := s.deleteIf(ctx, s.idempotencyKeys, id, heldBy(token)); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}

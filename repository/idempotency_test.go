@@ -14,16 +14,20 @@ import (
 
 // TestIdempotentAnswers keeps the answers of keyed requests both ways: in their
 // record (MongoDB), and beside it on a DB that groups its inserts (the embedded
-// store). Either way the record reads back done with its answer; only the request
-// holding it answers; a request that took it over answers in its stead; an
-// answered record is not taken over; and the purge removes records and answers.
+// store). Either way the record reads back done with its answer; only the answer of
+// the request holding it counts (in the record, another's is refused; beside it,
+// another's is read by no one); a request that took it over answers in its stead;
+// an answered record is neither taken over nor released; and the purge removes
+// records and answers.
 func TestIdempotentAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		opts []repository.Option
+		// refused is the error of an answer from a request that does not hold the record.
+		refused error
 	}{
-		{"in the record", nil},
-		{"beside the record", []repository.Option{repository.WithLoneIDFilters(), repository.WithGroupInserts()}},
+		{"in the record", nil, models.ErrNotFound},
+		{"beside the record", []repository.Option{repository.WithLoneIDFilters(), repository.WithGroupInserts()}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -33,6 +37,9 @@ func TestIdempotentAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			complete := func(id, token string, a models.IdempotentAnswer) error {
+				return repo.CompleteIdempotencyRecord(ctx, models.IdempotencyRecord{ID: id, Token: token, CreatedAt: at}, a)
+			}
 			pending := func(id, token string) models.IdempotencyRecord {
 				return models.IdempotencyRecord{ID: id, RequestHash: "h", Token: token, ReservedID: "r-" + id,
 					State: models.IdempotencyPending, CreatedAt: at, LeaseUntil: at.Add(time.Minute)}
@@ -58,10 +65,13 @@ func TestIdempotentAnswers(t *testing.T) {
 			if rec := read("k1"); rec.State != models.IdempotencyPending || rec.Status != 0 {
 				t.Errorf("before its answer: %+v", rec)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k1", "other", answer("no")); !errors.Is(err, models.ErrNotFound) {
-				t.Errorf("an answer from a request that does not hold k1: %v", err)
+			if err := complete("k1", "other", answer("no")); !errors.Is(err, tc.refused) || (err == nil) != (tc.refused == nil) {
+				t.Errorf("an answer from a request that does not hold k1: %v, want %v", err, tc.refused)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k1", "a", answer("first")); err != nil {
+			if rec := read("k1"); rec.State != models.IdempotencyPending || rec.Status != 0 {
+				t.Errorf("after the answer of a request that does not hold it: %+v", rec)
+			}
+			if err := complete("k1", "a", answer("first")); err != nil {
 				t.Fatal(err)
 			}
 			if rec := read("k1"); rec.State != models.IdempotencyDone || rec.Body != "first" || rec.Headers["Location"] != "/x" ||
@@ -70,6 +80,9 @@ func TestIdempotentAnswers(t *testing.T) {
 			}
 			if took, err := repo.TakeOverIdempotencyRecord(ctx, "k1", "a", "c", at.Add(time.Hour)); err != nil || took {
 				t.Errorf("an answered record taken over: %v, %v", took, err)
+			}
+			if err := repo.ReleaseIdempotencyRecord(ctx, "k1", "a"); err != nil {
+				t.Fatal(err)
 			}
 			if rec := read("k1"); rec.Body != "first" {
 				t.Errorf("the answer changed to %q", rec.Body)
@@ -82,10 +95,13 @@ func TestIdempotentAnswers(t *testing.T) {
 			if took, err := repo.TakeOverIdempotencyRecord(ctx, "k2", "dead", "live", at.Add(time.Hour)); err != nil || !took {
 				t.Fatalf("take over: %v, %v", took, err)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k2", "dead", answer("late")); !errors.Is(err, models.ErrNotFound) {
-				t.Errorf("the answer of the request taken over: %v", err)
+			if err := complete("k2", "dead", answer("late")); !errors.Is(err, tc.refused) || (err == nil) != (tc.refused == nil) {
+				t.Errorf("the answer of the request taken over: %v, want %v", err, tc.refused)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k2", "live", answer("retry")); err != nil {
+			if rec := read("k2"); rec.State != models.IdempotencyPending {
+				t.Errorf("after the answer of the request taken over: %+v", rec)
+			}
+			if err := complete("k2", "live", answer("retry")); err != nil {
 				t.Fatal(err)
 			}
 			if rec := read("k2"); rec.State != models.IdempotencyDone || rec.Body != "retry" || rec.Token != "live" {
