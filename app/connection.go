@@ -335,7 +335,7 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 func (s *Connection) RepositoryOptions(database string, scanLimit int) []repository.Option {
 	opts := []repository.Option{repository.WithSideIndex(s.SideIndex(database))}
 	if s.FerretDB {
-		opts = append(opts, repository.WithLoneIDFilters(), repository.WithGroupInserts())
+		opts = append(opts, repository.WithLoneIDFilters(), repository.WithOneWriter())
 	}
 	if scanLimit == AutoScanLimit {
 		scanLimit = 0

@@ -26,6 +26,8 @@ const maxGroup = 100
 // concurrent use; it runs a goroutine only while documents wait.
 type groupInserts struct {
 	coll *mongo.Collection
+	// write admits each insert (see DB.write).
+	write func(ctx context.Context, op func() error) error
 
 	mu      sync.Mutex
 	queue   []*insertion
@@ -96,7 +98,10 @@ func (g *groupInserts) insert(group []*insertion) {
 	}
 	ctx, cancel := deadline.Shared(ctxs...)
 	defer cancel()
-	_, err := g.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	err := g.write(ctx, func() error {
+		_, err := g.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		return err
+	})
 	var bulk mongo.BulkWriteException
 	if err == nil || !errors.As(err, &bulk) || bulk.WriteConcernError != nil {
 		for _, in := range live {

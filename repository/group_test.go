@@ -21,7 +21,7 @@ import (
 func TestGroupedInserts(t *testing.T) {
 	ctx := context.Background()
 	db := testStore.Database(t)
-	repo := repository.New(db, repository.WithLoneIDFilters(), repository.WithGroupInserts())
+	repo := repository.New(db, repository.WithLoneIDFilters(), repository.WithOneWriter())
 	if err := repo.Prepare(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 const IdempotencyKeysCollection = "idempotency_keys"
 
 // IdempotencyAnswersCollection holds, on a DB that groups its inserts (see
-// WithGroupInserts), the answers of the requests of IdempotencyKeysCollection: each
+// WithOneWriter), the answers of the requests of IdempotencyKeysCollection: each
 // under the _id of its request's record and the token of the request that answered
 // it (see answerID). There, an answer inserted with those of concurrent requests
 // costs no commit of its own, where setting it in the record would; on MongoDB the
@@ -54,7 +54,7 @@ func (s *DB) IdempotencyRecord(ctx context.Context, id string) (models.Idempoten
 	if err != nil {
 		return models.IdempotencyRecord{}, fmt.Errorf("find idempotency key: %w", storeError(err))
 	}
-	if rec.State != models.IdempotencyPending || !s.grouped {
+	if rec.State != models.IdempotencyPending || !s.oneWriter {
 		return rec, nil
 	}
 	var answer idempotencyAnswer
@@ -97,7 +97,7 @@ func heldBy(token string) bson.D {
 // answer of a request that no longer holds it is read by no one (the record reads
 // with the answer of its holder's token), and purged with the rest.
 func (s *DB) CompleteIdempotencyRecord(ctx context.Context, held models.IdempotencyRecord, answer models.IdempotentAnswer) error {
-	if s.grouped {
+	if s.oneWriter {
 		err := s.insertOne(ctx, s.answerInserts, idempotencyAnswer{ID: answerID(held.ID, held.Token), IdempotentAnswer: answer, CreatedAt: held.CreatedAt})
 		if err != nil {
 			return fmt.Errorf("complete idempotency key: %w", storeError(err))
@@ -126,7 +126,7 @@ func (s *DB) CompleteIdempotencyRecord(ctx context.Context, held models.Idempote
 // stored its answer beside it (see CompleteIdempotencyRecord): a record so answered
 // is no longer pending, though it says so. It returns the store's errors.
 func (s *DB) answered(ctx context.Context, id, token string) (bool, error) {
-	if !s.grouped {
+	if !s.oneWriter {
 		return false, nil
 	}
 	err := s.idempotencyAnswers.FindOne(ctx, bson.D{{Key: "_id", Value: answerID(id, token)}}).Err()
@@ -164,7 +164,7 @@ func (s *DB) PurgeIdempotencyKeys(ctx context.Context, cutoff time.Time) (int64,
 	if err != nil {
 		return 0, fmt.Errorf("purge idempotency keys: %w", storeError(err))
 	}
-	if s.grouped {
+	if s.oneWriter {
 		if _, err := s.idempotencyAnswers.DeleteMany(ctx, expired); err != nil {
 			return res.DeletedCount, fmt.Errorf("purge idempotent answers: %w", storeError(err))
 		}

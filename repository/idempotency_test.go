@@ -27,7 +27,7 @@ func TestIdempotentAnswers(t *testing.T) {
 		refused error
 	}{
 		{"in the record", nil, models.ErrNotFound},
-		{"beside the record", []repository.Option{repository.WithLoneIDFilters(), repository.WithGroupInserts()}, nil},
+		{"beside the record", []repository.Option{repository.WithLoneIDFilters(), repository.WithOneWriter()}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()

@@ -71,7 +71,7 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 	if s.registers() {
 		colls = append(colls, s.interactionIDs)
 	}
-	if s.grouped {
+	if s.oneWriter {
 		colls = append(colls, s.idempotencyAnswers)
 	}
 	for _, coll := range colls {

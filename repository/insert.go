@@ -25,7 +25,7 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 		}
 		docs[i] = p
 	}
-	res, err := insertMany(ctx, s.patients, docs)
+	res, err := s.insertMany(ctx, s.patients, docs)
 	if err == nil {
 		// Each is stored now, by this call or before it.
 		for _, p := range patients {
@@ -57,7 +57,7 @@ func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Inter
 		}
 		docs[i] = in
 	}
-	res, err := insertMany(ctx, s.interactions, docs)
+	res, err := s.insertMany(ctx, s.interactions, docs)
 	if err != nil {
 		return res, err
 	}
@@ -81,11 +81,17 @@ func upTo(n int) []int {
 	return out
 }
 
-func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {
+// insertMany inserts docs into coll in one unordered batch. It returns how many were
+// inserted and which were stored already (by their _id), and the store's other
+// errors.
+func (s *DB) insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {
 	if len(docs) == 0 {
 		return models.InsertResult{}, nil
 	}
-	_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	err := s.write(ctx, func() error {
+		_, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		return err
+	})
 	if err == nil {
 		return models.InsertResult{Inserted: len(docs)}, nil
 	}

@@ -18,7 +18,10 @@ import (
 // insurance number exists.
 func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 	audit.Touch(ctx, p.InsuranceNo, "")
-	_, err := s.patients.InsertOne(ctx, p)
+	err := s.write(ctx, func() error {
+		_, err := s.patients.InsertOne(ctx, p)
+		return err
+	})
 	if err == nil || mongo.IsDuplicateKeyError(err) {
 		s.patientsSeen.add(p.InsuranceNo)
 	}
