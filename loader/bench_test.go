@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,53 +47,64 @@ var benchWrites = []WriteOptions{
 // same documents, generated and encoded beforehand as the repository encodes them,
 // with plain unordered insertMany calls of the same size, as many at once, every
 // patient first, into a new database whose collections have only their _id index:
-// the store's own speed. The two take turns, so that whatever else runs on the
-// machine slows both alike. It reports the documents stored per second of each, and
-// seed/raw, their ratio.
+// the store's own speed. The two take turns, first one then the other, so that
+// whatever else runs on the machine slows both alike. It reports the documents
+// stored per second of each, and seed/raw, the median of the iterations' ratios
+// (robust to a burst of other work that slows one side of one iteration).
 func BenchmarkGenerate(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
 	for _, opts := range benchWrites {
 		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.Batch, opts.Inflight), func(b *testing.B) {
 			var seedDocs, rawDocs int
 			var seedTook, rawTook time.Duration
-			seed := func() {
+			var ratios []float64
+			var seedCPU, rawCPU time.Duration
+			seed := func() time.Duration {
 				b.StopTimer()
 				repo, _ := testStore.DB(b)
 				b.StartTimer()
 				started := time.Now()
+				c0 := cpuNow()
+				defer func() { seedCPU += cpuNow() - c0 }()
 				rep, err := Generated(context.Background(), repo,
 					GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
-				seedTook += time.Since(started)
+				took := time.Since(started)
+				seedTook += took
 				seedDocs += rep.Documents()
+				return took
 			}
-			raw := func() {
+			raw := func() time.Duration {
 				b.StopTimer()
 				db := testStore.Database(b)
 				b.StartTimer()
 				started := time.Now()
+				c0 := cpuNow()
 				rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
 				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
-				rawTook += time.Since(started)
+				rawCPU += cpuNow() - c0
+				took := time.Since(started)
+				rawTook += took
 				rawDocs += len(patients) + len(interactions)
+				return took
 			}
-			turn := 0
 			for b.Loop() {
-				if turn%2 == 0 {
-					seed()
-					raw()
+				var s, r time.Duration
+				if len(ratios)%2 == 0 {
+					s, r = seed(), raw()
 				} else {
-					raw()
-					seed()
+					r, s = raw(), seed()
 				}
-				turn++
+				// The same documents both ways: the ratio of rates is that of times.
+				ratios = append(ratios, r.Seconds()/s.Seconds())
 			}
-			seedRate, rawRate := float64(seedDocs)/seedTook.Seconds(), float64(rawDocs)/rawTook.Seconds()
-			b.ReportMetric(seedRate, "seed-docs/s")
-			b.ReportMetric(rawRate, "raw-docs/s")
-			b.ReportMetric(seedRate/rawRate, "seed/raw")
+			slices.Sort(ratios)
+			b.ReportMetric(float64(seedDocs)/seedTook.Seconds(), "seed-docs/s")
+			b.ReportMetric(float64(rawDocs)/rawTook.Seconds(), "raw-docs/s")
+			b.ReportMetric(ratios[len(ratios)/2], "seed/raw")
+			b.ReportMetric(rawCPU.Seconds()/seedCPU.Seconds(), "cpu-raw/seed")
 		})
 	}
 }
@@ -221,4 +234,10 @@ func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts WriteOptio
 		docs = docs[n:]
 	}
 	wg.Wait()
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
