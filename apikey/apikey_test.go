@@ -18,6 +18,9 @@ type memStore struct {
 	mu      sync.Mutex
 	keys    map[string]models.APIKey
 	touches int
+	lookups int
+	// looked, when set, is called after each lookup by hash, with the key found.
+	looked func()
 }
 
 func (s *memStore) CreateAPIKey(_ context.Context, k models.APIKey) error {
@@ -34,12 +37,39 @@ func (s *memStore) CreateAPIKey(_ context.Context, k models.APIKey) error {
 
 func (s *memStore) APIKeyByHash(_ context.Context, hash string) (models.APIKey, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	k, ok := s.keys[hash]
+	s.lookups++
+	looked := s.looked
+	s.mu.Unlock()
+	if looked != nil {
+		looked()
+	}
 	if !ok {
 		return models.APIKey{}, models.ErrNotFound
 	}
 	return k, nil
+}
+
+func (s *memStore) RevokeAPIKey(_ context.Context, name string, now time.Time) (models.APIKey, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for hash, k := range s.keys {
+		if k.Name == name {
+			if k.RevokedAt == nil {
+				k.RevokedAt = &now
+				s.keys[hash] = k
+			}
+			return k, nil
+		}
+	}
+	return models.APIKey{}, models.ErrNotFound
+}
+
+// lookupCount returns how many lookups by hash the store has answered.
+func (s *memStore) lookupCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookups
 }
 
 func (s *memStore) TouchAPIKey(_ context.Context, hash string, now time.Time) error {
@@ -98,14 +128,127 @@ func TestIssueAndAuthenticate(t *testing.T) {
 			t.Errorf("Authenticate(%q) = %v", bad, err)
 		}
 	}
-	revoked := store.keys[issued.Hash]
-	revoked.RevokedAt = &now
-	store.keys[issued.Hash] = revoked
+	if _, err := keys.Revoke(ctx, "dr-ada"); err != nil {
+		t.Fatal(err)
+	}
 	_, err = keys.Authenticate(ctx, issued.Key)
 	var named *RevokedError
 	if !errors.Is(err, models.ErrUnauthenticated) || !errors.As(err, &named) || named.Name != "dr-ada" {
 		t.Errorf("a revoked key: %v, want an unauthenticated error naming dr-ada", err)
 	}
+	if _, err := keys.Revoke(ctx, "dr-who"); !errors.Is(err, models.ErrNotFound) {
+		t.Errorf("revoking a key no one has: %v", err)
+	}
+}
+
+// TestVerifiedKeysAreHeld checks that a key verified is not looked up again for
+// CacheFor, by its hash (never the key itself), and is looked up again after.
+func TestVerifiedKeysAreHeld(t *testing.T) {
+	store := &memStore{keys: map[string]models.APIKey{}}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	keys := New(store, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	issued, err := keys.Issue(ctx, models.NewKeyRequest{Name: "dr-ada", Role: models.RoleClinician})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after   time.Duration
+		lookups int
+	}{{0, 1}, {time.Second, 1}, {CacheFor - time.Millisecond, 1}, {CacheFor, 2}, {CacheFor + time.Second, 2}} {
+		now = now.Add(tc.after)
+		if p, err := keys.Authenticate(ctx, issued.Key); err != nil || p.Name != "dr-ada" {
+			t.Fatalf("Authenticate = %+v, %v", p, err)
+		}
+		if got := store.lookupCount(); got != tc.lookups {
+			t.Errorf("%s on: %d lookups, want %d", tc.after, got, tc.lookups)
+		}
+		now = now.Add(-tc.after)
+	}
+	keys.mu.Lock()
+	defer keys.mu.Unlock()
+	for held := range keys.verified {
+		if held != issued.Hash {
+			t.Errorf("a key is held as %q, not by its hash", held)
+		}
+	}
+	// Unknown tokens are never held, so that they cannot fill the cache.
+	if len(keys.verified) != 1 {
+		t.Errorf("%d keys held, want 1", len(keys.verified))
+	}
+}
+
+// TestRevocationTakesEffect revokes a key that was just verified: through the same
+// Keys (as the API does) it is refused at once; elsewhere (the keys command, another
+// server), once CacheFor has passed since it was verified, and not before.
+func TestRevocationTakesEffect(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (*memStore, *Keys, *time.Time, string) {
+		t.Helper()
+		store := &memStore{keys: map[string]models.APIKey{}}
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		keys := New(store, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+		issued, err := keys.Issue(ctx, models.NewKeyRequest{Name: "dr-ada", Role: models.RoleClinician})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := keys.Authenticate(ctx, issued.Key); err != nil {
+			t.Fatal(err)
+		}
+		return store, keys, &now, issued.Key
+	}
+	refused := func(t *testing.T, keys *Keys, key string) bool {
+		t.Helper()
+		_, err := keys.Authenticate(ctx, key)
+		var revoked *RevokedError
+		if err != nil && !errors.As(err, &revoked) {
+			t.Fatalf("Authenticate = %v, want a *RevokedError or none", err)
+		}
+		return err != nil
+	}
+	t.Run("through the same Keys", func(t *testing.T) {
+		_, keys, _, key := setup(t)
+		if _, err := keys.Revoke(ctx, "dr-ada"); err != nil {
+			t.Fatal(err)
+		}
+		if !refused(t, keys, key) {
+			t.Error("a key revoked through the same Keys is accepted")
+		}
+	})
+	t.Run("elsewhere", func(t *testing.T) {
+		store, keys, now, key := setup(t)
+		*now = now.Add(10 * time.Second)
+		// Another process revokes it, with Keys of its own.
+		if _, err := New(store, nil, slog.New(slog.DiscardHandler)).Revoke(ctx, "dr-ada"); err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(CacheFor - 10*time.Second - time.Millisecond)
+		if refused(t, keys, key) {
+			t.Error("refused before CacheFor passed: the verified key was looked up again")
+		}
+		*now = now.Add(time.Millisecond)
+		if !refused(t, keys, key) {
+			t.Errorf("a key revoked elsewhere is accepted %s after it was verified", CacheFor)
+		}
+	})
+	t.Run("while it is looked up", func(t *testing.T) {
+		store, keys, now, key := setup(t)
+		*now = now.Add(CacheFor)
+		// The lookup reads the key before the revocation is stored: that request
+		// goes through, but the key it read is not held after the revocation.
+		store.looked = func() {
+			store.looked = nil
+			if _, err := keys.Revoke(ctx, "dr-ada"); err != nil {
+				t.Error(err)
+			}
+		}
+		if refused(t, keys, key) {
+			t.Fatal("the request whose lookup came before the revocation was refused")
+		}
+		if !refused(t, keys, key) {
+			t.Error("a key read before its revocation was held after it")
+		}
+	})
 }
 
 func TestFirstAdmin(t *testing.T) {

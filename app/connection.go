@@ -328,13 +328,14 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 }
 
 // RepositoryOptions returns the options of a repository.DB over database that suit
-// the store: on FerretDB, conditional writes by lookups of _id alone, and at most
+// the store: on FerretDB, conditional writes by lookups of _id alone, the inserts of
+// concurrent creates grouped (SQLite commits one write at a time), and at most
 // scanLimit queries reading a whole collection at once (see Config.ScanLimit); on
 // the embedded store this process runs, listings and counts by its side index.
 func (s *Connection) RepositoryOptions(database string, scanLimit int) []repository.Option {
 	opts := []repository.Option{repository.WithSideIndex(s.SideIndex(database))}
 	if s.FerretDB {
-		opts = append(opts, repository.WithLoneIDFilters())
+		opts = append(opts, repository.WithLoneIDFilters(), repository.WithOneWriter())
 	}
 	if scanLimit == AutoScanLimit {
 		scanLimit = 0

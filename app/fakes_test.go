@@ -90,9 +90,6 @@ func (fakeStore) APIKeys(context.Context) ([]models.APIKey, error) { return nil,
 func (fakeStore) APIKey(context.Context, string) (models.APIKey, error) {
 	return models.APIKey{}, models.ErrNotFound
 }
-func (fakeStore) RevokeAPIKey(context.Context, string, time.Time) (models.APIKey, error) {
-	return models.APIKey{}, models.ErrNotFound
-}
 func (fakeStore) AuditEvents(context.Context, models.AuditQuery) (models.AuditPage, error) {
 	return models.AuditPage{Items: []models.AuditEvent{}}, nil
 }
@@ -195,6 +192,9 @@ func (s *fakeKeyStore) APIKeyByHash(_ context.Context, hash string) (models.APIK
 }
 func (s *fakeKeyStore) TouchAPIKey(context.Context, string, time.Time) error { return nil }
 func (s *fakeKeyStore) HasAPIKeys(context.Context) (bool, error)             { return true, nil }
+func (s *fakeKeyStore) RevokeAPIKey(context.Context, string, time.Time) (models.APIKey, error) {
+	return models.APIKey{}, models.ErrNotFound
+}
 
 // fakeTrail keeps the audit trail in memory, and the events inserted since they
 // were last taken.

@@ -84,11 +84,11 @@ func (e *env) insertIdempotencyRecord(t *testing.T, rec models.IdempotencyRecord
 	}
 }
 
-// idempotencyRecord reads the record with id from the store.
+// idempotencyRecord reads the record with id as the server reads it: with its
+// answer, whether it is kept in the record or beside it.
 func (e *env) idempotencyRecord(t *testing.T, id string) models.IdempotencyRecord {
 	t.Helper()
-	var rec models.IdempotencyRecord
-	err := e.db.Collection(repository.IdempotencyKeysCollection).FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&rec)
+	rec, err := e.repo.IdempotencyRecord(context.Background(), id)
 	if err != nil {
 		t.Fatalf("find idempotency record %q: %v", id, err)
 	}

@@ -68,7 +68,7 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		}
 		action, target = "keys.delete", "keys revoke "+args[1]
 		run = func(db *repository.DB) error {
-			k, err := db.RevokeAPIKey(ctx, args[1], models.StoreTime(time.Now()))
+			k, err := apikey.New(db, nil, logger).Revoke(ctx, args[1])
 			if errors.Is(err, models.ErrNotFound) {
 				return fmt.Errorf("no key is named %q", args[1])
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/models"
 )
 
@@ -346,20 +347,14 @@ func (w *Writer) write(batch []*pending) {
 	}
 }
 
-// batchContext returns a context for the store's work on batch: it ends when the last
-// of the callers' deadlines passes, so that no caller waits on it longer than its own.
+// batchContext returns a context for the store's work on batch (see
+// deadline.Shared): no caller waits on it longer than its own deadline.
 func batchContext(batch []*pending) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	for _, p := range batch {
-		d, ok := p.ctx.Deadline()
-		if !ok {
-			return context.WithCancel(context.WithoutCancel(p.ctx))
-		}
-		if d.After(latest) {
-			latest = d
-		}
+	ctxs := make([]context.Context, len(batch))
+	for i, p := range batch {
+		ctxs[i] = p.ctx
 	}
-	return context.WithDeadline(context.WithoutCancel(batch[0].ctx), latest)
+	return deadline.Shared(ctxs...)
 }
 
 // head returns the chain's head as the writer knows it, without its MAC.

@@ -18,3 +18,21 @@ func Reserve(ctx context.Context) (context.Context, context.CancelFunc) {
 	}
 	return context.WithDeadline(ctx, deadline.Add(-min(time.Until(deadline)/10, time.Second)))
 }
+
+// Shared returns a context for work done at once for all of ctxs (a group commit):
+// it carries the values of the first, ends with none of them, and ends when the last
+// of their deadlines passes, so that none of their callers waits on it longer than
+// its own; when one of them has no deadline, neither has it.
+func Shared(ctxs ...context.Context) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, ctx := range ctxs {
+		d, ok := ctx.Deadline()
+		if !ok {
+			return context.WithCancel(context.WithoutCancel(ctxs[0]))
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.WithoutCancel(ctxs[0]), latest)
+}

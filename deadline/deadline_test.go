@@ -58,3 +58,28 @@ func TestReserveCancel(t *testing.T) {
 		t.Errorf("after its cancel the work has %v, its parent %v; want the work ended alone", work.Err(), parent.Err())
 	}
 }
+
+// TestShared checks the context of work done for several callers at once: it ends
+// at the latest of their deadlines, not when the first caller gives up, and has no
+// deadline when one of them has none.
+func TestShared(t *testing.T) {
+	type key struct{}
+	at := time.Now().Add(time.Hour)
+	first, cancelFirst := context.WithDeadline(context.WithValue(context.Background(), key{}, "first"), at)
+	later, cancelLater := context.WithDeadline(context.Background(), at.Add(time.Minute))
+	defer cancelLater()
+	shared, cancel := Shared(first, later)
+	defer cancel()
+	cancelFirst()
+	if got, ok := shared.Deadline(); !ok || !got.Equal(at.Add(time.Minute)) {
+		t.Errorf("the shared deadline is %v, %v; want the latest, %v", got, ok, at.Add(time.Minute))
+	}
+	if shared.Err() != nil || shared.Value(key{}) != "first" {
+		t.Errorf("the shared context ended with the first (%v), or lost its values (%v)", shared.Err(), shared.Value(key{}))
+	}
+	open, cancelOpen := Shared(later, context.Background())
+	defer cancelOpen()
+	if _, ok := open.Deadline(); ok {
+		t.Error("a caller without a deadline shares one")
+	}
+}

@@ -25,8 +25,6 @@ type Store interface {
 	APIKeys(ctx context.Context) ([]models.APIKey, error)
 	// APIKey returns the key named name, or models.ErrNotFound.
 	APIKey(ctx context.Context, name string) (models.APIKey, error)
-	// RevokeAPIKey revokes the key named name at now and returns it.
-	RevokeAPIKey(ctx context.Context, name string, now time.Time) (models.APIKey, error)
 	// AuditEvents returns one page of audit events.
 	AuditEvents(ctx context.Context, q models.AuditQuery) (models.AuditPage, error)
 }
@@ -53,10 +51,12 @@ type Interactions interface {
 	Version(ctx context.Context, id string, v int) (models.Interaction, error)
 }
 
-// Keys issues API keys and authenticates requests (apikey.Keys).
+// Keys issues, revokes and authenticates API keys (apikey.Keys).
 type Keys interface {
 	Issue(ctx context.Context, req models.NewKeyRequest) (models.IssuedKey, error)
 	Authenticate(ctx context.Context, token string) (models.Principal, error)
+	// Revoke revokes the key named name and returns it, or models.ErrNotFound.
+	Revoke(ctx context.Context, name string) (models.APIKey, error)
 }
 
 // Idempotency runs keyed creates once (idempotency.Keeper).

@@ -35,6 +35,10 @@ func (fakeKeys) Issue(context.Context, models.NewKeyRequest) (models.IssuedKey, 
 	return models.IssuedKey{}, errors.New("not used")
 }
 
+func (fakeKeys) Revoke(context.Context, string) (models.APIKey, error) {
+	return models.APIKey{}, errors.New("not used")
+}
+
 func (fakeKeys) Authenticate(_ context.Context, token string) (models.Principal, error) {
 	if token != "good" {
 		return models.Principal{}, models.ErrUnauthenticated

@@ -156,7 +156,7 @@ func (h *Handler) RevokeKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	key, err := h.store.RevokeAPIKey(c.UserContext(), name, models.StoreTime(h.now()))
+	key, err := h.keys.Revoke(c.UserContext(), name)
 	if err != nil {
 		return err
 	}

@@ -37,9 +37,11 @@ type Store interface {
 	// new holder with newToken and a lease until leaseUntil. It reports false when the
 	// record is no longer pending with token.
 	TakeOverIdempotencyRecord(ctx context.Context, id, token, newToken string, leaseUntil time.Time) (bool, error)
-	// CompleteIdempotencyRecord stores the answer of the request holding record id
-	// with token. It returns models.ErrNotFound when that request no longer holds it.
-	CompleteIdempotencyRecord(ctx context.Context, id, token string, answer models.IdempotentAnswer) error
+	// CompleteIdempotencyRecord stores the answer of the request holding the record
+	// held (its ID, with its Token, made at its CreatedAt). It returns
+	// models.ErrNotFound when the store finds that request no longer holds it (a
+	// store may instead keep such an answer where no one reads it).
+	CompleteIdempotencyRecord(ctx context.Context, held models.IdempotencyRecord, answer models.IdempotentAnswer) error
 	// ReleaseIdempotencyRecord deletes the pending record id held with token.
 	ReleaseIdempotencyRecord(ctx context.Context, id, token string) error
 }
@@ -194,7 +196,7 @@ func (k *Keeper) runOnce(ctx context.Context, held models.IdempotencyRecord, run
 		}
 		return answer
 	}
-	if err := k.store.CompleteIdempotencyRecord(ctx, held.ID, held.Token, answer); err != nil {
+	if err := k.store.CompleteIdempotencyRecord(ctx, held, answer); err != nil {
 		k.opts.Logger.WarnContext(ctx, "keep idempotent answer", "error", err.Error())
 	}
 	return answer

@@ -57,15 +57,15 @@ func (s *memStore) TakeOverIdempotencyRecord(_ context.Context, id, token, newTo
 	return true, nil
 }
 
-func (s *memStore) CompleteIdempotencyRecord(_ context.Context, id, token string, answer models.IdempotentAnswer) error {
+func (s *memStore) CompleteIdempotencyRecord(_ context.Context, held models.IdempotencyRecord, answer models.IdempotentAnswer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rec, ok := s.records[id]
-	if !ok || rec.Token != token {
+	rec, ok := s.records[held.ID]
+	if !ok || rec.Token != held.Token {
 		return models.ErrNotFound
 	}
 	rec.State, rec.IdempotentAnswer = models.IdempotencyDone, answer
-	s.records[id] = rec
+	s.records[held.ID] = rec
 	return nil
 }
 

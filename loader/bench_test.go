@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,51 +41,70 @@ var benchWrites = []WriteOptions{
 	{Batch: 5000, Inflight: 1}, {Batch: 5000, Inflight: 2}, {Batch: 5000, Inflight: 4},
 }
 
-// BenchmarkGenerate loads benchPatients synthetic patients through Generated, as
-// seed -generate does, into a new database with the service's indexes, and reports
-// the documents inserted per second.
+// BenchmarkGenerate loads benchPatients synthetic patients as seed -generate does
+// (Generated, into a new database the service has prepared: its indexes, and on the
+// embedded store the side index's), and, in the same iteration, inserts the very
+// same documents, generated and encoded beforehand as the repository encodes them,
+// with plain unordered insertMany calls of the same size, as many at once, every
+// patient first, into a new database whose collections have only their _id index:
+// the store's own speed. The two take turns, first one then the other, so that
+// whatever else runs on the machine slows both alike. It reports the documents
+// stored per second of each, and seed/raw, the median of the iterations' ratios
+// (robust to a burst of other work that slows one side of one iteration).
 func BenchmarkGenerate(b *testing.B) {
-	benchWriting(b, func(opts WriteOptions, repo *repository.DB, _ *mongo.Database) int {
-		rep, err := Generated(context.Background(), repo,
-			GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return rep.Documents()
-	})
-}
-
-// BenchmarkRawInsertMany inserts the documents BenchmarkGenerate loads, generated and
-// encoded beforehand as the repository encodes them, with plain unordered insertMany
-// calls of the same size, as many at once, into a new database with the service's
-// indexes, every patient first: the store's own speed, which seed -generate is
-// measured against.
-func BenchmarkRawInsertMany(b *testing.B) {
 	patients, interactions := encodedGenerated(b, benchPatients)
-	benchWriting(b, func(opts WriteOptions, _ *repository.DB, db *mongo.Database) int {
-		rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
-		rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
-		return len(patients) + len(interactions)
-	})
-}
-
-// benchWriting runs a sub-benchmark of b for each of benchWrites, in which load
-// stores documents as opts says into a new database with the service's indexes and
-// returns how many; it reports the documents stored per second of load.
-func benchWriting(b *testing.B, load func(opts WriteOptions, repo *repository.DB, db *mongo.Database) int) {
 	for _, opts := range benchWrites {
 		b.Run(fmt.Sprintf("batch=%d/inflight=%d", opts.Batch, opts.Inflight), func(b *testing.B) {
-			var docs int
-			var elapsed time.Duration
-			for b.Loop() {
+			var seedDocs, rawDocs int
+			var seedTook, rawTook time.Duration
+			var ratios []float64
+			var seedCPU, rawCPU time.Duration
+			seed := func() time.Duration {
 				b.StopTimer()
-				repo, db := testStore.DB(b)
+				repo, _ := testStore.DB(b)
 				b.StartTimer()
 				started := time.Now()
-				docs += load(opts, repo, db)
-				elapsed += time.Since(started)
+				c0 := cpuNow()
+				defer func() { seedCPU += cpuNow() - c0 }()
+				rep, err := Generated(context.Background(), repo,
+					GenerateOptions{Patients: benchPatients, WriteOptions: opts, Seed: 1, Now: time.Now()}, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				took := time.Since(started)
+				seedTook += took
+				seedDocs += rep.Documents()
+				return took
 			}
-			b.ReportMetric(float64(docs)/elapsed.Seconds(), "docs/s")
+			raw := func() time.Duration {
+				b.StopTimer()
+				db := testStore.Database(b)
+				b.StartTimer()
+				started := time.Now()
+				c0 := cpuNow()
+				rawInsert(b, db.Collection(repository.PatientsCollection), patients, opts)
+				rawInsert(b, db.Collection(repository.InteractionsCollection), interactions, opts)
+				rawCPU += cpuNow() - c0
+				took := time.Since(started)
+				rawTook += took
+				rawDocs += len(patients) + len(interactions)
+				return took
+			}
+			for b.Loop() {
+				var s, r time.Duration
+				if len(ratios)%2 == 0 {
+					s, r = seed(), raw()
+				} else {
+					r, s = raw(), seed()
+				}
+				// The same documents both ways: the ratio of rates is that of times.
+				ratios = append(ratios, r.Seconds()/s.Seconds())
+			}
+			slices.Sort(ratios)
+			b.ReportMetric(float64(seedDocs)/seedTook.Seconds(), "seed-docs/s")
+			b.ReportMetric(float64(rawDocs)/rawTook.Seconds(), "raw-docs/s")
+			b.ReportMetric(ratios[len(ratios)/2], "seed/raw")
+			b.ReportMetric(rawCPU.Seconds()/seedCPU.Seconds(), "cpu-raw/seed")
 		})
 	}
 }
@@ -213,4 +234,10 @@ func rawInsert(b *testing.B, coll *mongo.Collection, docs []any, opts WriteOptio
 		docs = docs[n:]
 	}
 	wg.Wait()
+}
+
+func cpuNow() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

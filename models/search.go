@@ -18,6 +18,9 @@ import (
 // o), ß as ss, and other letters as they are.
 func Fold(s string) string {
 	lower := strings.ToLower(s)
+	if ascii(lower) {
+		return lower // no accents to remove, no letters to spell out
+	}
 	stripped, _, err := transform.String(transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC), lower)
 	if err != nil {
 		stripped = lower
@@ -42,6 +45,16 @@ func Fold(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// ascii reports whether s is all ASCII.
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // Words returns the words of s, folded (see Fold): the runs of letters and digits.

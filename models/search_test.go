@@ -22,6 +22,14 @@ func TestFold(t *testing.T) {
 			t.Errorf("Fold(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// ASCII, which Fold only lower-cases, folds as the rest does.
+	var printable []byte
+	for b := byte(0); b < 0x80; b++ {
+		printable = append(printable, b)
+	}
+	if got, want := Fold(string(printable)+"é"), strings.ToLower(string(printable))+"e"; got != want {
+		t.Errorf("Fold of ASCII = %q, want %q", got, want)
+	}
 	if got := Words("Zoë O'Brien-Lee, 2nd"); !slices.Equal(got, []string{"zoe", "o", "brien", "lee", "2nd"}) {
 		t.Errorf("Words = %q", got)
 	}

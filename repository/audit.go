@@ -28,7 +28,11 @@ const (
 // StartAuditChain records a new chain's head. It returns models.ErrConflict when the
 // chain has one already, and the store's error otherwise.
 func (s *DB) StartAuditChain(ctx context.Context, head models.AuditChainHead) error {
-	if _, err := s.auditChains.InsertOne(ctx, head); err != nil {
+	err := s.write(ctx, func() error {
+		_, err := s.auditChains.InsertOne(ctx, head)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("insert audit chain: %w", storeError(err))
 	}
 	return nil
@@ -51,17 +55,19 @@ func (s *DB) UpdateAuditChainHead(ctx context.Context, head models.AuditChainHea
 // error; the events before the one that failed may be stored then, and so may all of
 // them when the error is a lost answer.
 func (s *DB) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) error {
-	if err := s.insertDisclosures(ctx, disclosureRows(events)); err != nil {
-		return fmt.Errorf("insert audit events: %w", err)
-	}
 	docs := make([]any, len(events))
 	for i, e := range events {
 		docs[i] = e
 	}
-	if _, err := s.auditEvents.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
-		return fmt.Errorf("insert audit events: %w", storeError(err))
-	}
-	return nil
+	return s.write(ctx, func() error {
+		if err := s.insertDisclosures(ctx, disclosureRows(events)); err != nil {
+			return fmt.Errorf("insert audit events: %w", err)
+		}
+		if _, err := s.auditEvents.InsertMany(ctx, docs, options.InsertMany().SetOrdered(true)); err != nil {
+			return fmt.Errorf("insert audit events: %w", storeError(err))
+		}
+		return nil
+	})
 }
 
 // disclosureRows returns the rows of the index of audit events by patient for
@@ -138,7 +144,10 @@ func findAll[T any](ctx context.Context, coll *mongo.Collection, filter bson.D, 
 
 // SaveAuditCheckpoint stores cp as its chain's checkpoint. It returns the store's error.
 func (s *DB) SaveAuditCheckpoint(ctx context.Context, cp models.AuditCheckpoint) error {
-	_, err := s.auditCheckpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Chain}}, cp, options.Replace().SetUpsert(true))
+	err := s.write(ctx, func() error {
+		_, err := s.auditCheckpoints.ReplaceOne(ctx, bson.D{{Key: "_id", Value: cp.Chain}}, cp, options.Replace().SetUpsert(true))
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("save audit checkpoint: %w", storeError(err))
 	}

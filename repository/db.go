@@ -30,6 +30,7 @@ type DB struct {
 	patientVersions     *mongo.Collection
 	interactionVersions *mongo.Collection
 	idempotencyKeys     *mongo.Collection
+	idempotencyAnswers  *mongo.Collection
 	apiKeys             *mongo.Collection
 	auditEvents         *mongo.Collection
 	auditChains         *mongo.Collection
@@ -43,6 +44,16 @@ type DB struct {
 	scans *admission.Gate
 	// side, when set, finds and counts documents by the store's side indexes.
 	side SideIndex
+	// oneWriter is set for a store that commits one write at a time (see
+	// WithOneWriter); writer then admits the DB's writes one at a time, and
+	// interactionInserts, idempotencyInserts and answerInserts group the inserts
+	// of concurrent creates.
+	oneWriter                                             bool
+	writer                                                chan struct{}
+	interactionInserts, idempotencyInserts, answerInserts *groupInserts
+	// patientsSeen are insurance numbers of patients this DB has seen exist:
+	// patients are never deleted, so it answers for them without the store.
+	patientsSeen *known
 }
 
 // New returns a DB over db, adjusted by opts.
@@ -54,13 +65,19 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		patientVersions:     db.Collection(PatientVersionsCollection),
 		interactionVersions: db.Collection(InteractionVersionsCollection),
 		idempotencyKeys:     db.Collection(IdempotencyKeysCollection),
+		idempotencyAnswers:  db.Collection(IdempotencyAnswersCollection),
 		apiKeys:             db.Collection(APIKeysCollection),
 		auditEvents:         db.Collection(AuditEventsCollection),
 		auditChains:         db.Collection(AuditChainsCollection),
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
 		auditDisclosures:    db.Collection(AuditDisclosuresCollection),
 		interactionIDs:      db.Collection(InteractionIDsCollection),
+		patientsSeen:        newKnown(maxKnownPatients),
 	}
+	s.writer = make(chan struct{}, 1)
+	s.interactionInserts = &groupInserts{coll: s.interactions, write: s.write}
+	s.idempotencyInserts = &groupInserts{coll: s.idempotencyKeys, write: s.write}
+	s.answerInserts = &groupInserts{coll: s.idempotencyAnswers, write: s.write}
 	for _, opt := range opts {
 		opt(s)
 	}
@@ -76,6 +93,49 @@ type Option func(*DB)
 // evaluate over the whole collection.
 func WithLoneIDFilters() Option {
 	return func(s *DB) { s.loneID = true }
+}
+
+// WithOneWriter tells the DB that its store commits one write at a time, each
+// waiting for the disk, as the embedded store (SQLite) does. The DB then sends its
+// writes one at a time, in the order they come: SQLite makes a writer that finds
+// another writing sleep and try again, up to 100 ms at a time, while the one before
+// may be done long since, and requests that make several writes in turn wait for
+// each. It also stores the interactions, idempotency records and their answers that
+// concurrent requests create with one insert for all those waiting (see
+// groupInserts), instead of one each, and keeps the answers beside their records
+// (see IdempotencyAnswersCollection) rather than updating each record.
+func WithOneWriter() Option {
+	return func(s *DB) { s.oneWriter = true }
+}
+
+// write runs op, which makes one write, when the DB's store admits it: at once,
+// unless the store takes one writer at a time (see WithOneWriter), then once the
+// writes before it are done. It returns op's error, or ctx's when ctx ends first.
+// A write whose filter the store evaluates by reading a whole collection (a
+// deleteMany, an update by another field than _id) is not made through it: the
+// writes after it would wait for the read.
+func (s *DB) write(ctx context.Context, op func() error) error {
+	if !s.oneWriter {
+		return op()
+	}
+	select {
+	case s.writer <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for the store's writer: %w", ctx.Err())
+	}
+	defer func() { <-s.writer }()
+	return op()
+}
+
+// insertOne inserts doc into the collection of group: with the documents of
+// concurrent calls when the store takes one writer at a time (see WithOneWriter),
+// alone otherwise. It returns the driver's error, as insertOne gives it.
+func (s *DB) insertOne(ctx context.Context, group *groupInserts, doc any) error {
+	if s.oneWriter {
+		return group.insertOne(ctx, doc)
+	}
+	_, err := group.coll.InsertOne(ctx, doc)
+	return err
 }
 
 // WithScanGate has the queries that may read a whole collection on the embedded

@@ -11,80 +11,68 @@ import (
 	"github.com/clinic/interactions/models"
 )
 
-// EnsureIndexes creates the collections and the indexes the queries rely on; it is
-// safe to call on every start-up. It returns the store's error when an index cannot be created.
-func (s *DB) EnsureIndexes(ctx context.Context) error {
-	indexes := []struct {
-		coll  *mongo.Collection
-		model mongo.IndexModel
-	}{
-		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldLabel, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}},
-			Options: options.Index().SetName("insurance_no_label_date"),
-		}},
-		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("insurance_no_date_id"),
-		}},
+// index is one of the indexes of the service's collections.
+type index struct {
+	coll *mongo.Collection
+	name string
+	keys bson.D
+	// unique marks an index that enforces uniqueness; the others serve queries.
+	unique bool
+}
+
+// indexes returns the indexes of the service's collections beyond _id's.
+func (s *DB) indexes() []index {
+	return []index{
+		{coll: s.interactions, name: "insurance_no_label_date",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldLabel, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}}},
+		{coll: s.interactions, name: "insurance_no_date_id",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}}},
 		// Visits across patients, newest first; by ailment; by the words of their text.
-		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("interaction_date_id"),
-		}},
-		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldAilmentKey, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("ailment_key_date_id"),
-		}},
-		{s.interactions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldSearchTokens, Value: 1}},
-			Options: options.Index().SetName("search_tokens"),
-		}},
+		{coll: s.interactions, name: "interaction_date_id",
+			keys: bson.D{{Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}}},
+		{coll: s.interactions, name: "ailment_key_date_id",
+			keys: bson.D{{Key: models.FieldAilmentKey, Value: 1}, {Key: models.FieldInteractionDate, Value: -1}, {Key: "_id", Value: -1}}},
+		{coll: s.interactions, name: "search_tokens", keys: bson.D{{Key: models.FieldSearchTokens, Value: 1}}},
 		// The patient directory: by name, and by the start of a search key.
-		{s.patients, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldSortKey, Value: 1}, {Key: "_id", Value: 1}},
-			Options: options.Index().SetName("sort_key_id"),
-		}},
-		{s.patients, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldSearchKeys, Value: 1}},
-			Options: options.Index().SetName("search_keys"),
-		}},
+		{coll: s.patients, name: "sort_key_id", keys: bson.D{{Key: models.FieldSortKey, Value: 1}, {Key: "_id", Value: 1}}},
+		{coll: s.patients, name: "search_keys", keys: bson.D{{Key: models.FieldSearchKeys, Value: 1}}},
 		// An archived version's _id names its record and version (models.VersionID),
 		// which makes it unique; these serve the listing of a record's versions.
-		{s.interactionVersions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: "interaction_id", Value: 1}, {Key: "version", Value: -1}},
-			Options: options.Index().SetName("insurance_no_interaction_version"),
-		}},
-		{s.patientVersions, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: "version", Value: -1}},
-			Options: options.Index().SetName("insurance_no_version"),
-		}},
-		{s.idempotencyKeys, mongo.IndexModel{
-			Keys:    bson.D{{Key: "created_at", Value: 1}},
-			Options: options.Index().SetName("created_at"),
-		}},
-		{s.apiKeys, mongo.IndexModel{
-			Keys:    bson.D{{Key: "name", Value: 1}},
-			Options: options.Index().SetName("name_unique").SetUnique(true),
-		}},
-		{s.auditEvents, mongo.IndexModel{
-			Keys:    bson.D{{Key: "chain", Value: 1}, {Key: "seq", Value: 1}},
-			Options: options.Index().SetName("chain_seq_unique").SetUnique(true),
-		}},
-		{s.auditEvents, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("time_id"),
-		}},
+		{coll: s.interactionVersions, name: "insurance_no_interaction_version",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: "interaction_id", Value: 1}, {Key: "version", Value: -1}}},
+		{coll: s.patientVersions, name: "insurance_no_version",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: "version", Value: -1}}},
+		{coll: s.idempotencyKeys, name: "created_at", keys: bson.D{{Key: "created_at", Value: 1}}},
+		{coll: s.apiKeys, name: "name_unique", keys: bson.D{{Key: "name", Value: 1}}, unique: true},
+		{coll: s.auditEvents, name: "chain_seq_unique", keys: bson.D{{Key: "chain", Value: 1}, {Key: "seq", Value: 1}}, unique: true},
+		{coll: s.auditEvents, name: "time_id", keys: bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}},
 		// A patient's audit events, newest first, by the index of them.
-		{s.auditDisclosures, mongo.IndexModel{
-			Keys:    bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}},
-			Options: options.Index().SetName("insurance_no_time_id"),
-		}},
+		{coll: s.auditDisclosures, name: "insurance_no_time_id",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}},
 	}
+}
+
+// queryIndexes reports whether the DB's store reads by the indexes of its queries.
+// A store that finds a document fast only by a filter of _id alone (see
+// WithLoneIDFilters) does not: the embedded store evaluates every other filter over
+// the whole collection, whatever its indexes, which its side index serves instead,
+// so that an index there costs every write and serves no read.
+func (s *DB) queryIndexes() bool { return !s.loneID }
+
+// EnsureIndexes creates the collections and their indexes: on MongoDB all of them,
+// on a store that uses no index for its queries (see queryIndexes) only those that
+// enforce uniqueness. It is safe to call on every start-up. It returns the store's
+// error when an index cannot be created.
+func (s *DB) EnsureIndexes(ctx context.Context) error {
 	// Every collection exists from the start, those without indexes of their own
 	// too, so that the store's files hold them all (see sideindex.Files.CreateIndexes).
-	colls := []*mongo.Collection{s.patients, s.auditChains, s.auditCheckpoints}
+	colls := []*mongo.Collection{s.patients, s.interactions, s.patientVersions, s.interactionVersions, s.idempotencyKeys,
+		s.auditChains, s.auditCheckpoints, s.auditDisclosures}
 	if s.registers() {
 		colls = append(colls, s.interactionIDs)
+	}
+	if s.oneWriter {
+		colls = append(colls, s.idempotencyAnswers)
 	}
 	for _, coll := range colls {
 		if err := s.db.CreateCollection(ctx, coll.Name()); err != nil && !namespaceExists(err) {
@@ -93,9 +81,30 @@ func (s *DB) EnsureIndexes(ctx context.Context) error {
 	}
 	// One index per command: the embedded store fails a createIndexes command that
 	// repeats two or more existing indexes.
-	for _, idx := range indexes {
-		if _, err := idx.coll.Indexes().CreateOne(ctx, idx.model); err != nil {
+	for _, idx := range s.indexes() {
+		if !idx.unique && !s.queryIndexes() {
+			continue
+		}
+		opts := options.Index().SetName(idx.name)
+		if idx.unique {
+			opts.SetUnique(true)
+		}
+		if _, err := idx.coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: idx.keys, Options: opts}); err != nil {
 			return fmt.Errorf("create index on %s: %w", idx.coll.Name(), err)
+		}
+	}
+	return nil
+}
+
+// dropQueryIndexes drops the indexes that serve queries from a store that uses
+// none (see queryIndexes), where earlier versions of the service made them.
+func dropQueryIndexes(ctx context.Context, s *DB) error {
+	for _, idx := range s.indexes() {
+		if idx.unique {
+			continue
+		}
+		if err := dropIndex(ctx, idx.coll, idx.name); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -25,7 +25,14 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 		}
 		docs[i] = p
 	}
-	return insertMany(ctx, s.patients, docs)
+	res, err := s.insertMany(ctx, s.patients, docs)
+	if err == nil {
+		// Each is stored now, by this call or before it.
+		for _, p := range patients {
+			s.patientsSeen.add(p.InsuranceNo)
+		}
+	}
+	return res, err
 }
 
 // InsertInteractions stores interactions in one unordered batch, skipping those whose
@@ -50,7 +57,7 @@ func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Inter
 		}
 		docs[i] = in
 	}
-	res, err := insertMany(ctx, s.interactions, docs)
+	res, err := s.insertMany(ctx, s.interactions, docs)
 	if err != nil {
 		return res, err
 	}
@@ -74,7 +81,12 @@ func upTo(n int) []int {
 	return out
 }
 
-func insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {
+// insertMany inserts docs into coll in one unordered batch. It returns how many were
+// inserted and which were stored already (by their _id), and the store's other
+// errors. The loads that make such batches (the seed tool's) are not sent one at a
+// time (see DB.write): the store spends most of a large batch's time converting
+// its documents, which it does while another batch is being written.
+func (s *DB) insertMany(ctx context.Context, coll *mongo.Collection, docs []any) (models.InsertResult, error) {
 	if len(docs) == 0 {
 		return models.InsertResult{}, nil
 	}

@@ -26,7 +26,7 @@ func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error
 			return err
 		}
 	}
-	if _, err := s.interactions.InsertOne(ctx, in); err != nil {
+	if err := s.insertOne(ctx, s.interactionInserts, in); err != nil {
 		return fmt.Errorf("insert interaction: %w", storeError(err))
 	}
 	return nil

@@ -1,10 +1,17 @@
 package repository
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 func TestMatches(t *testing.T) {
@@ -65,4 +72,84 @@ func TestTopology(t *testing.T) {
 			t.Errorf("topology of %+v = %s, want %s", tc.hello, got, tc.want)
 		}
 	}
+}
+
+// TestKnownIsBounded fills a set of at most 8 keys with many more: it never holds
+// more than 8, keeps the keys added or found most recently, and finds each of them.
+func TestKnownIsBounded(t *testing.T) {
+	k := newKnown(8)
+	for i := range 100 {
+		k.add(fmt.Sprint(i))
+		if n := k.len(); n > 8 {
+			t.Fatalf("%d keys held after %d added, want at most 8", n, i+1)
+		}
+	}
+	for _, key := range []string{"96", "97", "98", "99"} {
+		if !k.has(key) {
+			t.Errorf("the recent key %s is not held", key)
+		}
+	}
+	if k.has("0") || k.has("50") {
+		t.Error("old keys are still held")
+	}
+	// A key found is kept as one of the most recent.
+	k = newKnown(8)
+	k.add("kept")
+	for i := range 20 {
+		k.add(fmt.Sprint(i))
+		if !k.has("kept") {
+			t.Fatalf("the key found after every add was dropped after %d adds", i+1)
+		}
+	}
+}
+
+// TestOneWriter sends writes from many goroutines at once through a DB whose store
+// takes one writer at a time: they run one at a time, all of them; a write that
+// waits past its context's end does not run and says so.
+func TestOneWriter(t *testing.T) {
+	client, err := mongo.Connect(options.Client().ApplyURI("mongodb://127.0.0.1:1")) // never reached
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(client.Database("unused"), WithOneWriter())
+	var running, most, ran atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			err := s.write(context.Background(), func() error {
+				n := running.Add(1)
+				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+				ran.Add(1)
+				return nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 || ran.Load() != 50 {
+		t.Errorf("%d writes ran, at most %d at once; want 50, one at a time", ran.Load(), most.Load())
+	}
+
+	held := make(chan struct{})
+	release := make(chan struct{})
+	go func() {
+		_ = s.write(context.Background(), func() error {
+			close(held)
+			<-release
+			return nil
+		})
+	}()
+	<-held
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	if err := s.write(ctx, func() error { called = true; return nil }); !errors.Is(err, context.Canceled) || called {
+		t.Errorf("a write whose context ended while it waited: %v, ran %v", err, called)
+	}
+	close(release)
 }

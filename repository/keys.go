@@ -16,7 +16,11 @@ const APIKeysCollection = "api_keys"
 
 // CreateAPIKey stores k. It returns models.ErrConflict when a key with its name exists.
 func (s *DB) CreateAPIKey(ctx context.Context, k models.APIKey) error {
-	if _, err := s.apiKeys.InsertOne(ctx, k); err != nil {
+	err := s.write(ctx, func() error {
+		_, err := s.apiKeys.InsertOne(ctx, k)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("insert API key: %w", storeError(err))
 	}
 	return nil
@@ -77,8 +81,11 @@ func (s *DB) APIKey(ctx context.Context, name string) (models.APIKey, error) {
 
 // TouchAPIKey records that the key with hash was used at now.
 func (s *DB) TouchAPIKey(ctx context.Context, hash string, now time.Time) error {
-	_, err := s.apiKeys.UpdateOne(ctx, bson.D{{Key: "_id", Value: hash}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "last_used_at", Value: now}}}})
+	err := s.write(ctx, func() error {
+		_, err := s.apiKeys.UpdateOne(ctx, bson.D{{Key: "_id", Value: hash}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "last_used_at", Value: now}}}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("touch API key: %w", storeError(err))
 	}

@@ -26,11 +26,35 @@ type migration struct {
 	// dropIndexes names the indexes it replaces, dropped before the indexes are made.
 	dropIndexes map[string][]string
 	run         func(ctx context.Context, s *DB) error
-	// mongoDB marks a migration of what only MongoDB keeps (see
-	// InteractionIDsCollection): skipped, not recorded, and its record removed on
-	// the embedded store, so that it runs when the database is next served from
-	// MongoDB.
-	mongoDB bool
+	// on limits the migration to one kind of store: elsewhere it is skipped, not
+	// recorded, and its record removed, so that it runs when the database is next
+	// served from a store of that kind.
+	on storeKind
+}
+
+// storeKind is the kind of store a migration is for.
+type storeKind int
+
+const (
+	// anyStore is every store.
+	anyStore storeKind = iota
+	// mongoDBStore is MongoDB, which keeps what the embedded store does not (see
+	// InteractionIDsCollection).
+	mongoDBStore
+	// loneIDStore is a store that finds a document fast only by a filter of _id
+	// alone (see WithLoneIDFilters), as the embedded store does.
+	loneIDStore
+)
+
+// appliesTo reports whether m is for the store of s.
+func (m migration) appliesTo(s *DB) bool {
+	switch m.on {
+	case mongoDBStore:
+		return !s.loneID
+	case loneIDStore:
+		return s.loneID
+	}
+	return true
 }
 
 // migrations are the migrations, in the order they run.
@@ -85,9 +109,17 @@ var migrations = []migration{
 		// Interactions gained a registry of their ids on MongoDB, where a route that
 		// names an interaction by id finds its patient there (see
 		// InteractionIDsCollection).
-		name:    "interaction-ids",
-		run:     migrateInteractionIDs,
-		mongoDB: true,
+		name: "interaction-ids",
+		run:  migrateInteractionIDs,
+		on:   mongoDBStore,
+	},
+	{
+		// The embedded store uses no index for its queries but _id's (its side
+		// index serves them), and kept every other index up to date all the same:
+		// only the unique ones are left there (see EnsureIndexes).
+		name: "lone-id-query-indexes",
+		run:  dropQueryIndexes,
+		on:   loneIDStore,
 	},
 }
 
@@ -110,11 +142,11 @@ func (s *DB) Prepare(ctx context.Context) error {
 	for _, m := range recorded {
 		done[m.Name] = true
 	}
-	if err := s.forgetMongoDBMigrations(ctx, done); err != nil {
+	if err := s.forgetOtherStoresMigrations(ctx, done); err != nil {
 		return err
 	}
 	for _, m := range migrations {
-		if done[m.name] || m.mongoDB && !s.registers() {
+		if done[m.name] || !m.appliesTo(s) {
 			continue
 		}
 		for coll, names := range m.dropIndexes {
@@ -129,7 +161,7 @@ func (s *DB) Prepare(ctx context.Context) error {
 		return err
 	}
 	for _, m := range migrations {
-		if done[m.name] || m.mongoDB && !s.registers() {
+		if done[m.name] || !m.appliesTo(s) {
 			continue
 		}
 		if err := m.run(ctx, s); err != nil {
@@ -145,16 +177,14 @@ func (s *DB) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// forgetMongoDBMigrations, on the embedded store, removes from done, and from the
-// store's record, the migrations of what only MongoDB keeps: the embedded store
-// writes without keeping it (interactions without the registry of their ids), so
-// such a migration must run again when the database is next served from MongoDB.
-func (s *DB) forgetMongoDBMigrations(ctx context.Context, done map[string]bool) error {
-	if s.registers() {
-		return nil
-	}
+// forgetOtherStoresMigrations removes from done, and from the store's record, the
+// migrations for another kind of store than s's: the embedded store writes without
+// keeping what only MongoDB keeps (interactions without the registry of their ids),
+// and MongoDB makes the indexes the embedded store goes without, so such a
+// migration must run again when the database is next served from its kind of store.
+func (s *DB) forgetOtherStoresMigrations(ctx context.Context, done map[string]bool) error {
 	for _, m := range migrations {
-		if !m.mongoDB || !done[m.name] {
+		if m.appliesTo(s) || !done[m.name] {
 			continue
 		}
 		if _, err := s.db.Collection(MigrationsCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: m.name}}); err != nil {

@@ -18,7 +18,14 @@ import (
 // insurance number exists.
 func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 	audit.Touch(ctx, p.InsuranceNo, "")
-	if _, err := s.patients.InsertOne(ctx, p); err != nil {
+	err := s.write(ctx, func() error {
+		_, err := s.patients.InsertOne(ctx, p)
+		return err
+	})
+	if err == nil || mongo.IsDuplicateKeyError(err) {
+		s.patientsSeen.add(p.InsuranceNo)
+	}
+	if err != nil {
 		return fmt.Errorf("insert patient: %w", storeError(err))
 	}
 	return nil
@@ -31,17 +38,27 @@ func (s *DB) Patient(ctx context.Context, insuranceNo string) (models.Patient, e
 	if err != nil {
 		return models.Patient{}, fmt.Errorf("find patient: %w", err)
 	}
+	s.patientsSeen.add(p.InsuranceNo)
 	audit.Touch(ctx, p.InsuranceNo, "")
 	return p, nil
 }
 
 // PatientExists reports whether a patient with the given insurance number exists.
-// With a side index it looks there.
+// A patient this DB has seen exist (stored, read or found by it: see
+// maxKnownPatients) is answered for without the store, since patients are never
+// deleted; any other is looked up (with a side index, there), so that one another
+// process stored is found. It returns the store's errors.
 func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error) {
+	if s.patientsSeen.has(insuranceNo) {
+		return true, nil
+	}
 	if s.side != nil {
 		doc, err := s.side.Document(ctx, PatientsCollection, insuranceNo)
 		if err != nil {
 			return false, fmt.Errorf("find patient: %w", storeError(err))
+		}
+		if doc != nil {
+			s.patientsSeen.add(insuranceNo)
 		}
 		return doc != nil, nil
 	}
@@ -49,6 +66,7 @@ func (s *DB) PatientExists(ctx context.Context, insuranceNo string) (bool, error
 		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	switch {
 	case err == nil:
+		s.patientsSeen.add(insuranceNo)
 		return true, nil
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return false, nil

@@ -28,11 +28,16 @@ func (s *DB) replaceIf(ctx context.Context, coll *mongo.Collection, id string, c
 		}
 		cond = nil
 	}
-	res, err := coll.ReplaceOne(ctx, byID(id, cond), doc)
+	var matched bool
+	err := s.write(ctx, func() error {
+		res, err := coll.ReplaceOne(ctx, byID(id, cond), doc)
+		matched = err == nil && res.MatchedCount > 0
+		return err
+	})
 	if err != nil {
 		return false, storeError(err)
 	}
-	return res.MatchedCount > 0, nil
+	return matched, nil
 }
 
 // updateIf applies update to the document id of coll when cond holds of it, and
@@ -44,11 +49,16 @@ func (s *DB) updateIf(ctx context.Context, coll *mongo.Collection, id string, co
 		}
 		cond = nil
 	}
-	res, err := coll.UpdateOne(ctx, byID(id, cond), update)
+	var matched bool
+	err := s.write(ctx, func() error {
+		res, err := coll.UpdateOne(ctx, byID(id, cond), update)
+		matched = err == nil && res.MatchedCount > 0
+		return err
+	})
 	if err != nil {
 		return false, storeError(err)
 	}
-	return res.MatchedCount > 0, nil
+	return matched, nil
 }
 
 // deleteIf deletes the document id of coll when cond holds of it, and reports
@@ -60,11 +70,16 @@ func (s *DB) deleteIf(ctx context.Context, coll *mongo.Collection, id string, co
 		}
 		cond = nil
 	}
-	res, err := coll.DeleteOne(ctx, byID(id, cond))
+	var deleted bool
+	err := s.write(ctx, func() error {
+		res, err := coll.DeleteOne(ctx, byID(id, cond))
+		deleted = err == nil && res.DeletedCount > 0
+		return err
+	})
 	if err != nil {
 		return false, storeError(err)
 	}
-	return res.DeletedCount > 0, nil
+	return deleted, nil
 }
 
 // byID is the filter of the document id that cond holds of.

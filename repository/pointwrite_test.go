@@ -55,7 +55,7 @@ func TestConditionalWritesInBothModes(t *testing.T) {
 			if ok, err := repo.TakeOverIdempotencyRecord(ctx, "k", "t1", "t2", at); err != nil || !ok {
 				t.Errorf("a take-over with the token: %v, %v", ok, err)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k", "t1", models.IdempotentAnswer{Status: 201}); !errors.Is(err, models.ErrNotFound) {
+			if err := repo.CompleteIdempotencyRecord(ctx, models.IdempotencyRecord{ID: "k", Token: "t1"}, models.IdempotentAnswer{Status: 201}); !errors.Is(err, models.ErrNotFound) {
 				t.Errorf("completing with the old token: %v", err)
 			}
 			if err := repo.ReleaseIdempotencyRecord(ctx, "k", "t1"); err != nil {
@@ -64,7 +64,7 @@ func TestConditionalWritesInBothModes(t *testing.T) {
 			if got, err := repo.IdempotencyRecord(ctx, "k"); err != nil || got.Token != "t2" {
 				t.Errorf("after a release with the old token: %+v, %v; want it held with t2", got, err)
 			}
-			if err := repo.CompleteIdempotencyRecord(ctx, "k", "t2", models.IdempotentAnswer{Status: 201}); err != nil {
+			if err := repo.CompleteIdempotencyRecord(ctx, models.IdempotencyRecord{ID: "k", Token: "t2"}, models.IdempotentAnswer{Status: 201}); err != nil {
 				t.Fatal(err)
 			}
 			if err := repo.ReleaseIdempotencyRecord(ctx, "k", "t2"); err != nil {

@@ -70,7 +70,11 @@ func recordID(key models.RecordKey) string {
 // Archive stores v. It returns models.ErrConflict when the archive holds version
 // v.Version of that record already, and the store's error otherwise.
 func (s *Versions[T]) Archive(ctx context.Context, v models.Version[T]) error {
-	if _, err := s.archive.InsertOne(ctx, v); err != nil {
+	err := s.db.write(ctx, func() error {
+		_, err := s.archive.InsertOne(ctx, v)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("archive version %d: %w", v.Version, storeError(err))
 	}
 	return nil
@@ -182,8 +186,11 @@ func (s *Versions[T]) Commit(ctx context.Context, next T) error {
 // MarkCommitted records in the archive that the record key has moved to version n.
 // It returns the store's error.
 func (s *Versions[T]) MarkCommitted(ctx context.Context, key models.RecordKey, n int) error {
-	_, err := s.archive.UpdateOne(ctx, s.versionFilter(key, n),
-		bson.D{{Key: "$set", Value: bson.D{{Key: "committed", Value: true}}}})
+	err := s.db.write(ctx, func() error {
+		_, err := s.archive.UpdateOne(ctx, s.versionFilter(key, n),
+			bson.D{{Key: "$set", Value: bson.D{{Key: "committed", Value: true}}}})
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("mark version %d committed: %w", n, storeError(err))
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -137,4 +138,87 @@ func TestLookupsByIDUseAnIndex(t *testing.T) {
 			t.Errorf("%s: a lookup by _id is planned as %q, want an index search", name, plan)
 		}
 	}
+}
+
+// TestOnlyUniqueAndSideIndexes opens the embedded store as the server does: every
+// SQLite index of its tables is the store's own on _id, one that enforces
+// uniqueness, or one of the side index's; none keeps up an index that the store's
+// queries never use. A store that has them, as earlier versions made them (and as a
+// database served from MongoDB has them), loses them at the next start.
+func TestOnlyUniqueAndSideIndexes(t *testing.T) {
+	ctx := context.Background()
+	conn, cfg := openEmbedded(t)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.DataDir, cfg.Database+".sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	want := map[string][]string{
+		repository.InteractionsCollection:     {"_id_", "date", "history", "id_lookup"},
+		repository.PatientsCollection:         {"_id_", "id_lookup", "name"},
+		repository.APIKeysCollection:          {"_id_", "id_lookup", "name_unique"},
+		repository.AuditEventsCollection:      {"_id_", "chain_seq_unique", "id_lookup", "key_name", "time"},
+		repository.AuditDisclosuresCollection: {"_id_", "id_lookup", "insurance_no"},
+		repository.IdempotencyKeysCollection:  {"_id_", "id_lookup"},
+		repository.PatientVersionsCollection:  {"_id_", "id_lookup"},
+	}
+	check := func(when string) {
+		t.Helper()
+		got := sqliteIndexes(t, db)
+		for coll, names := range want {
+			if !slices.Equal(got[coll], names) {
+				t.Errorf("%s: the SQLite indexes of %s are %v; want %v", when, coll, got[coll], names)
+			}
+		}
+	}
+	check("at the first start")
+
+	// Served as from MongoDB, or prepared by an earlier version: every index.
+	if err := repository.New(conn.DB).Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sqliteIndexes(t, db)[repository.InteractionsCollection]; !slices.Contains(got, "search_tokens") {
+		t.Fatalf("prepared as for MongoDB, the interactions' SQLite indexes are %v; want the search_tokens index among them", got)
+	}
+
+	// The next start, as the server's.
+	repo := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, 0)...)
+	if err := repo.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	check("at the next start")
+	specs, err := conn.DB.Collection(repository.InteractionsCollection).Indexes().ListSpecifications(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 1 || specs[0].Name != "_id_" {
+		t.Errorf("the store lists the interactions' indexes as %v; want _id_ alone", specs)
+	}
+}
+
+// sqliteIndexes returns, by collection, the names of the SQLite indexes of its table
+// in the store's file db, without the table's name in front, sorted.
+func sqliteIndexes(t *testing.T, db *sql.DB) map[string][]string {
+	t.Helper()
+	rows, err := db.Query(`SELECT c.name, c.table_name, i.name FROM _ferretdb_collections c
+		JOIN sqlite_master i ON i.type = 'index' AND i.tbl_name = c.table_name ORDER BY i.name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	indexes := map[string][]string{}
+	for rows.Next() {
+		var coll, table, name string
+		if err := rows.Scan(&coll, &table, &name); err != nil {
+			t.Fatal(err)
+		}
+		indexes[coll] = append(indexes[coll], strings.TrimPrefix(name, table+"_"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return indexes
 }

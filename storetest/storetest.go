@@ -80,6 +80,10 @@ func (s *Store) URI() string { return s.conn.URI }
 // Embedded reports whether the store is the embedded one.
 func (s *Store) Embedded() bool { return s.conn.Embedded }
 
+// FerretDB reports whether the store is FerretDB, as the embedded store is: a store
+// that finds a document fast only by a filter of _id alone (see app.Connection).
+func (s *Store) FerretDB() bool { return s.conn.FerretDB }
+
 // DataDir returns the embedded store's data directory, which holds the marker a
 // command attaching to the store checks (see app.ConnectOptions); "" with MongoDB.
 func (s *Store) DataDir() string {
