@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/clinic/interactions/admission"
+	"github.com/clinic/interactions/dataversion"
 	"github.com/clinic/interactions/models"
 )
 
@@ -36,6 +37,7 @@ type DB struct {
 	auditCheckpoints    *mongo.Collection
 	auditDisclosures    *mongo.Collection
 	interactionIDs      *mongo.Collection
+	dataVersions        *mongo.Collection
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
 	loneID bool
@@ -60,6 +62,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		auditCheckpoints:    db.Collection(AuditCheckpointsCollection),
 		auditDisclosures:    db.Collection(AuditDisclosuresCollection),
 		interactionIDs:      db.Collection(InteractionIDsCollection),
+		dataVersions:        db.Collection(dataversion.Collection),
 	}
 	for _, opt := range opts {
 		opt(s)
@@ -115,6 +118,14 @@ type SideIndex interface {
 	// Patients calls fn with every patient, holding insurance number, age and sex,
 	// in no particular order. It stops at fn's first error.
 	Patients(ctx context.Context, fn func(models.Patient) error) error
+	// DataVersion returns the version of the records of the patients and the
+	// interactions, counted in every write (see package dataversion).
+	DataVersion(ctx context.Context) (dataversion.Version, error)
+	// ChartVersion returns the version of patient no's chart.
+	ChartVersion(ctx context.Context, no string) (dataversion.Version, error)
+	// ChangedSince returns the insurance numbers of the charts changed since v, a
+	// version DataVersion returned, or false when it cannot tell them for v.
+	ChangedSince(ctx context.Context, v dataversion.Version) ([]string, bool, error)
 }
 
 // WithSideIndex has the DB find histories, patients and audit events by side, when

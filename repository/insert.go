@@ -25,6 +25,7 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 		}
 		docs[i] = p
 	}
+	defer s.announce(ctx)
 	return insertMany(ctx, s.patients, docs)
 }
 
@@ -50,6 +51,7 @@ func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Inter
 		}
 		docs[i] = in
 	}
+	defer s.announce(ctx)
 	res, err := insertMany(ctx, s.interactions, docs)
 	if err != nil {
 		return res, err

@@ -18,6 +18,7 @@ import (
 // insurance number exists.
 func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 	audit.Touch(ctx, p.InsuranceNo, "")
+	defer s.announce(ctx)
 	if _, err := s.patients.InsertOne(ctx, p); err != nil {
 		return fmt.Errorf("insert patient: %w", storeError(err))
 	}

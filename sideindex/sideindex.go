@@ -3,8 +3,10 @@
 // language: it builds expression indexes beside the store's own, finds the ids of a
 // page of a history, of the patients or of the audit trail (a patient's by the rows
 // of the index of audit events by patient), counts a collection's documents, and
-// reads the visits and patients the analytics scan. It only reads:
-// every write goes through the store. It is the one package that reads SQLite.
+// reads the visits and patients the analytics scan, and counts the changes of the
+// records (the version of package dataversion) by triggers of its own. It writes no
+// document: every write goes through the store. It is the one package that reads
+// SQLite.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -155,8 +157,10 @@ var retired = map[string][]string{
 // CreateIndexes gives every collection of database the index that makes the store's
 // lookups by _id index searches, and the interactions, patients, audit events and
 // the index of audit events by patient the indexes of the side index's queries, and
-// drops the retired ones. Creating an index reads the collection once;
-// later calls find it there. It returns the errors of the store's SQLite file.
+// drops the retired ones; and gives the patients and the interactions the triggers
+// that count their changes (see changesTable). Creating an index reads the
+// collection once; later calls find it there. It returns the errors of the store's
+// SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	db, err := f.db(database)
 	if err != nil {
@@ -194,7 +198,8 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 			}
 		}
 	}
-	return nil
+	_, _, err = f.Index(database).countChanges(ctx)
+	return err
 }
 
 // Index returns the side index of database, a repository.SideIndex.
