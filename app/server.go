@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/swagger"
 	"github.com/valyala/fasthttp"
 
+	"github.com/clinic/interactions/analytics"
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
@@ -92,7 +93,10 @@ type Parts struct {
 	Keys         handlers.Keys
 	Idempotency  handlers.Idempotency
 	Records      handlers.Records
-	Exporter     handlers.Exporter
+	// Population keeps the model of every patient the insights draw from; nil
+	// computes it from Records for every request.
+	Population handlers.Population
+	Exporter   handlers.Exporter
 	// FHIR serves the read-only FHIR R4 API.
 	FHIR handlers.FHIRAPI
 	// Audit keeps the audit trail.
@@ -117,9 +121,11 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		Records:     db,
-		Exporter:    export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
-		FHIR:        fhirapi.New(patients, db, interactions, db, now),
-		Audit:       db,
+		Population: analytics.New(db, analytics.Options{Base: cfg.BaseContext, Budget: max(analytics.DefaultBudget, cfg.RequestTimeout),
+			Logger: logger, Now: now}),
+		Exporter: export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
+		FHIR:     fhirapi.New(patients, db, interactions, db, now),
+		Audit:    db,
 	}, cfg)
 }
 
@@ -186,6 +192,7 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 		AuditTrail:   s.trail,
 		AuthFailures: failures,
 		Records:      parts.Records,
+		Population:   parts.Population,
 		Writer:       model,
 		Logger:       logger,
 		Prepared:     cfg.Prepared,

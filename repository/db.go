@@ -118,6 +118,11 @@ type SideIndex interface {
 	// Patients calls fn with every patient, holding insurance number, age and sex,
 	// in no particular order. It stops at fn's first error.
 	Patients(ctx context.Context, fn func(models.Patient) error) error
+	// VisitsOf calls fn, as Visits does, with the interactions of the patients nos
+	// that q selects, in the order Visits calls it with them.
+	VisitsOf(ctx context.Context, nos []string, q models.ScanQuery, fn func(models.Interaction) error) error
+	// PatientsOf calls fn, as Patients does, with the patients nos that exist.
+	PatientsOf(ctx context.Context, nos []string, fn func(models.Patient) error) error
 	// DataVersion returns the version of the records of the patients and the
 	// interactions, counted in every write (see package dataversion).
 	DataVersion(ctx context.Context) (dataversion.Version, error)

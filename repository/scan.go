@@ -2,6 +2,7 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -100,6 +101,26 @@ func each[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson
 	}
 	if err := cur.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	return nil
+}
+
+// EachChart calls patient with the record of each of the patients nos that exists,
+// then visit with each of their interactions not entered in error, as EachPatient
+// and EachVisit hand them over and in the order EachVisit does: what the analytics
+// read again of the charts ChangedSince names. Only the side index reads them (only
+// it tells the charts changed); without it EachChart returns an error. It stops at
+// the first error of patient or visit and returns it, and returns the store's
+// errors.
+func (s *DB) EachChart(ctx context.Context, nos []string, patient func(models.Patient) error, visit func(models.Interaction) error) error {
+	if s.side == nil {
+		return errors.New("read charts: only the side index reads the charts that changed")
+	}
+	if err := s.side.PatientsOf(ctx, nos, patient); err != nil {
+		return fmt.Errorf("read patients: %w", storeError(err))
+	}
+	if err := s.side.VisitsOf(ctx, nos, models.ScanQuery{}, visit); err != nil {
+		return fmt.Errorf("read interactions: %w", storeError(err))
 	}
 	return nil
 }

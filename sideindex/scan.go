@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -22,7 +23,41 @@ import (
 // 1970. It stops at fn's first error and returns it, and returns the errors of the
 // store's SQLite file.
 func (x Index) Visits(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
-	return x.scan(ctx, repository.InteractionsCollection, func(data []byte) error {
+	return x.scan(ctx, repository.InteractionsCollection, where{}, visitReader(q, fn))
+}
+
+// VisitsOf reads as Visits does the interactions of the patients nos that q
+// selects, in the order Visits reads them, by the index of the history. It stops at
+// fn's first error and returns it, and returns the errors of the store's SQLite
+// file.
+func (x Index) VisitsOf(ctx context.Context, nos []string, q models.ScanQuery, fn func(models.Interaction) error) error {
+	return x.scan(ctx, repository.InteractionsCollection, among(field(models.FieldInsuranceNo), nos, "?"), visitReader(q, fn))
+}
+
+// PatientsOf reads as Patients does the patients nos that exist, by their _id. It
+// stops at fn's first error and returns it, and returns the errors of the store's
+// SQLite file.
+func (x Index) PatientsOf(ctx context.Context, nos []string, fn func(models.Patient) error) error {
+	// The lookup by _id's index is over the JSON of the value: a string quoted.
+	return x.scan(ctx, repository.PatientsCollection, among(ferretColumn+"->'$._id'", nos, "json_quote(?)"), patientReader(fn))
+}
+
+// among is the condition that expr is one of values, each as mark writes it.
+func among(expr string, values []string, mark string) where {
+	var w where
+	marks := make([]string, len(values))
+	args := make([]any, len(values))
+	for i, v := range values {
+		marks[i], args[i] = mark, v
+	}
+	w.add(fmt.Sprintf("%s IN (%s)", expr, strings.Join(marks, ", ")), args...)
+	return w
+}
+
+// visitReader returns the reader of a stored interaction's JSON that calls fn with
+// it when q selects it (see Visits).
+func visitReader(q models.ScanQuery, fn func(models.Interaction) error) func([]byte) error {
+	return func(data []byte) error {
 		// The tags are the stored names of models.Interaction's bson tags.
 		var doc struct {
 			ID           string          `json:"_id"`
@@ -69,14 +104,20 @@ func (x Index) Visits(ctx context.Context, q models.ScanQuery, fn func(models.In
 			return fmt.Errorf("metrics of %s: %w", in.ID, err)
 		}
 		return fn(in)
-	})
+	}
 }
 
 // Patients reads every patient's insurance number, age and sex straight from the
 // table (see Visits). It stops at fn's first error and returns it, and returns the
 // errors of the store's SQLite file.
 func (x Index) Patients(ctx context.Context, fn func(models.Patient) error) error {
-	return x.scan(ctx, repository.PatientsCollection, func(data []byte) error {
+	return x.scan(ctx, repository.PatientsCollection, where{}, patientReader(fn))
+}
+
+// patientReader returns the reader of a stored patient's JSON that calls fn with
+// it (see Patients).
+func patientReader(fn func(models.Patient) error) func([]byte) error {
+	return func(data []byte) error {
 		var doc struct {
 			ID  string   `json:"_id"`
 			Age *float64 `json:"age"`
@@ -91,7 +132,7 @@ func (x Index) Patients(ctx context.Context, fn func(models.Patient) error) erro
 			p.Age = &age
 		}
 		return fn(p)
-	})
+	}
 }
 
 // storedObject reads an object of a stored document, as the table holds it in
@@ -103,14 +144,19 @@ func storedObject(data json.RawMessage) (bson.D, error) {
 	return models.ParseDocument(data)
 }
 
-// scan calls each with every stored document of collection, as the table holds it
-// (JSON), in no particular order, and stops at its first error.
-func (x Index) scan(ctx context.Context, collection string, each func([]byte) error) error {
+// scan calls each with every stored document of collection that w selects, as the
+// table holds it (JSON), in the order of the table's rows (the order the documents
+// were first stored in), and stops at its first error.
+func (x Index) scan(ctx context.Context, collection string, w where, each func([]byte) error) error {
 	db, table, err := x.files.table(ctx, x.database, collection)
 	if err != nil || table == "" {
 		return err
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q", ferretColumn, table))
+	cond := "1"
+	if len(w.conds) > 0 {
+		cond = strings.Join(w.conds, " AND ")
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY rowid", ferretColumn, table, cond), w.args...)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", collection, err)
 	}
