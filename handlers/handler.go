@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/clinic/interactions/analytics"
+	"github.com/clinic/interactions/chartcache"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
@@ -96,6 +97,11 @@ type Services struct {
 	// Population keeps the model of every patient the similar patients and the
 	// cohorts are drawn from; nil computes it from Records for every request.
 	Population Population
+	// Charts tells the versions of the charts, and ChartAnswers keeps the
+	// summaries and reports of unchanged charts under them; with either nil, they
+	// are computed for every request, without an ETag.
+	Charts       Charts
+	ChartAnswers *chartcache.Cache
 	// Writer, when set, refines the insights with a language model.
 	Writer Writer
 	// Logger logs what fails without failing a request; nil discards it.
@@ -120,6 +126,8 @@ type Handler struct {
 	authFailures *AuthFailures
 	records      Records
 	population   Population
+	charts       Charts
+	chartAnswers *chartcache.Cache
 	writer       Writer
 	logger       *slog.Logger
 	prepared     func() bool
@@ -144,7 +152,7 @@ func New(s Services) *Handler {
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
 		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records,
-		population: s.Population, writer: s.Writer,
+		population: s.Population, charts: s.Charts, chartAnswers: s.ChartAnswers, writer: s.Writer,
 		logger: s.Logger, prepared: s.Prepared, disk: s.Disk, now: s.Now,
 	}
 }
