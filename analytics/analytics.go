@@ -332,7 +332,7 @@ func (m *Model) readWhole(ctx context.Context) (*insights.Profiler, error) {
 		return nil, err
 	}
 	visits := newReadings(runtime.GOMAXPROCS(0), b.Add)
-	err := m.records.EachVisit(ctx, models.ScanQuery{}, whileRunning(ctx, visits.add))
+	err := m.records.EachVisit(ctx, models.ScanQuery{ProfileFields: true}, whileRunning(ctx, visits.add))
 	visits.close()
 	if err != nil {
 		return nil, err

@@ -39,10 +39,11 @@ func newReadings(workers int, count func(insights.Visit)) *readings {
 		r.workers.Add(1)
 		go func() {
 			defer r.workers.Done()
+			var reader insights.VisitReader
 			for b := range r.work {
 				b.out = make([]insights.Visit, len(b.visits))
 				for i, in := range b.visits {
-					b.out[i] = insights.NewVisit(in)
+					b.out[i] = reader.Visit(in)
 				}
 				b.visits = nil
 				close(b.done)

@@ -191,11 +191,37 @@ type Visit struct {
 // Profiler (its readings above all), so that many visits can be read at once and
 // added in their order.
 func NewVisit(in models.Interaction) Visit {
+	var r VisitReader
+	return r.Visit(in)
+}
+
+// VisitReader makes what profiles count of visits, as NewVisit does, remembering
+// the keys of the ailments it met (models.AilmentKey), which visits repeat. One
+// goroutine uses it.
+type VisitReader struct {
+	keys map[string]string
+}
+
+// maxKeysKept bounds the ailment keys a VisitReader remembers.
+const maxKeysKept = 4096
+
+// Visit returns what a profile counts of in (see NewVisit).
+func (r *VisitReader) Visit(in models.Interaction) Visit {
 	if in.Status == models.StatusEnteredInError {
 		return Visit{enteredInError: true}
 	}
+	key, ok := r.keys[in.Ailment]
+	if !ok {
+		key = in.AilmentKey()
+		if r.keys == nil {
+			r.keys = map[string]string{}
+		}
+		if len(r.keys) < maxKeysKept {
+			r.keys[in.Ailment] = key
+		}
+	}
 	return Visit{insuranceNo: in.InsuranceNo, id: in.ID, date: in.InteractionDate, labels: in.Label,
-		ailmentKey: in.AilmentKey(), ailment: in.Ailment, readings: Readings(in)}
+		ailmentKey: key, ailment: in.Ailment, readings: Readings(in)}
 }
 
 // Add counts v among its patient's visits, as AddVisit counts the visit it was
@@ -263,7 +289,13 @@ func (b *Profiler) newProfile(no string) *Profile {
 // and health_status. A value that cannot be read is left out.
 func Readings(in models.Interaction) map[string]float64 {
 	out := map[string]float64{}
-	if len(in.Metrics) > 0 {
+	if found, ok := vitals.RecordReadings(in.Metrics); ok && len(in.Metrics) > 0 {
+		for name, v := range found {
+			if _, ok := Units[name]; ok {
+				out[name] = v
+			}
+		}
+	} else if len(in.Metrics) > 0 {
 		var chart vitals.Chart
 		chart.Add(in.InteractionDate, in.ID, in.Metrics)
 		for _, s := range chart.Vitals().Series {

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/repository"
 )
@@ -58,27 +56,15 @@ func among(expr string, values []string, mark string) where {
 // it when q selects it (see Visits).
 func visitReader(q models.ScanQuery, fn func(models.Interaction) error) func([]byte) error {
 	return func(data []byte) error {
-		// The tags are the stored names of models.Interaction's bson tags.
-		var doc struct {
-			ID           string          `json:"_id"`
-			InsuranceNo  string          `json:"insurance_no"`
-			Ailment      string          `json:"ailment"`
-			Symptoms     string          `json:"symptoms"`
-			Date         int64           `json:"interaction_date"`
-			Metrics      json.RawMessage `json:"metrics"`
-			Remarks      string          `json:"remarks"`
-			HealthStatus *float64        `json:"health_status"`
-			QA           json.RawMessage `json:"qa"`
-			Label        []string        `json:"label"`
-			Status       string          `json:"status"`
-			AilmentKey   string          `json:"ailment_key"`
-			SearchTokens []string        `json:"search_tokens"`
-		}
-		if err := json.Unmarshal(data, &doc); err != nil {
+		doc, err := readVisit(data)
+		if err != nil {
 			return err
 		}
-		in := models.Interaction{ID: doc.ID, InsuranceNo: doc.InsuranceNo, Ailment: doc.Ailment, Symptoms: doc.Symptoms,
-			InteractionDate: time.UnixMilli(doc.Date).UTC(), Remarks: doc.Remarks, Label: doc.Label, Status: doc.Status}
+		in := models.Interaction{ID: doc.ID, InsuranceNo: doc.InsuranceNo, Ailment: doc.Ailment,
+			InteractionDate: time.UnixMilli(doc.Date).UTC(), Label: doc.Label, Status: doc.Status}
+		if !q.ProfileFields {
+			in.Symptoms, in.Remarks = doc.Symptoms, doc.Remarks
+		}
 		if doc.HealthStatus != nil {
 			h := int(*doc.HealthStatus)
 			in.HealthStatus = &h
@@ -89,16 +75,20 @@ func visitReader(q models.ScanQuery, fn func(models.Interaction) error) func([]b
 		// The conditions first, on the stored fields as the store's query reads them:
 		// most visits of a suggestion's read are left out before their objects are
 		// decoded.
-		tokens := func() []string { return doc.SearchTokens }
-		if !q.Selects(in.Status, in.InteractionDate, len(doc.QA) > 0, doc.AilmentKey, in.Label, tokens) {
+		if !q.Selects(in.Status, in.InteractionDate, len(doc.QA) > 0, doc.AilmentKey, in.Label, doc.Tokens) {
 			return nil
 		}
-		var err error
-		if in.QA, err = storedObject(doc.QA); err != nil {
-			return fmt.Errorf("qa of %s: %w", in.ID, err)
-		}
-		if q.WithQA && len(in.QA) == 0 { // stored as {}
-			return nil
+		if !q.ProfileFields || q.WithQA {
+			qa, err := storedObject(doc.QA)
+			if err != nil {
+				return fmt.Errorf("qa of %s: %w", in.ID, err)
+			}
+			if q.WithQA && len(qa) == 0 { // stored as {}
+				return nil
+			}
+			if !q.ProfileFields {
+				in.QA = qa
+			}
 		}
 		if in.Metrics, err = storedObject(doc.Metrics); err != nil {
 			return fmt.Errorf("metrics of %s: %w", in.ID, err)
@@ -133,15 +123,6 @@ func patientReader(fn func(models.Patient) error) func([]byte) error {
 		}
 		return fn(p)
 	}
-}
-
-// storedObject reads an object of a stored document, as the table holds it in
-// JSON, into a document with its fields in order; nil for none.
-func storedObject(data json.RawMessage) (bson.D, error) {
-	if len(data) == 0 || string(data) == "null" {
-		return nil, nil
-	}
-	return models.ParseDocument(data)
 }
 
 // scan calls each with every stored document of collection that w selects, as the
