@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/handlers"
 	"github.com/clinic/interactions/models"
@@ -214,6 +216,53 @@ func TestCohorts(t *testing.T) {
 	for _, q := range []string{"k=0", "k=21", "cohort=3&k=3", "cohort=-1", "limit=101", "cursor=bad",
 		"k=2&cursor=" + *got.Members.NextCursor, "q=x"} {
 		assertError(t, e.doBeyondContract("GET", "/api/v1/analytics/cohorts?"+q, ""), 400, "validation_failed")
+	}
+}
+
+// TestInsightsFollowTheRecords asks for the cohorts and the similar patients,
+// changes records every way the API does (a patient and a visit created, a visit
+// amended, one entered in error, a patient amended), and asks again: the answers
+// changed, and are those of a server that reads the records afresh.
+func TestInsightsFollowTheRecords(t *testing.T) {
+	e := insightsEnv(t)
+	paths := []string{"/api/v1/analytics/cohorts?k=3&limit=100", "/api/v1/analytics/cohorts?k=2&limit=3",
+		"/api/v1/patients/I1/similar?k=5", "/api/v1/patients/I4/similar?k=2"}
+	answers := func(e *env) []string {
+		var out []string
+		for _, path := range paths {
+			res := e.do("GET", path, "")
+			if res.status != 200 {
+				t.Fatalf("GET %s: %d %s", path, res.status, res.body)
+			}
+			out = append(out, string(res.body))
+		}
+		return out
+	}
+	before := answers(e)
+	e.mustDo(201, "POST", "/api/v1/patients", `{"insurance_no":"I7","age":31,"sex":"F"}`)
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"f7","insurance_no":"I7","ailment":"Influenza",
+	  "interaction_date":"2024-10-09T09:00:00Z","metrics":{"temp":38.7},"label":["fever","respiratory"]}`)
+	e.changeInteraction("PATCH", "h1", "misdiagnosed", `{"ailment":"Influenza","label":["fever"]}`)
+	e.changeInteraction("DELETE", "f4", "wrong patient", "")
+	if res := e.do("PATCH", "/api/v1/patients/I6?reason=typo", `{"sex":"F"}`, "If-Match", `"1"`,
+		"Content-Type", "application/merge-patch+json"); res.status != 200 {
+		t.Fatalf("amend I6: %d %s", res.status, res.body)
+	}
+	after := answers(e)
+	server, err := app.NewServer(slog.New(slog.DiscardHandler), e.repo, app.ServerConfig{RequestTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := *e
+	fresh.app = server
+	afresh := answers(&fresh)
+	for i, path := range paths {
+		if after[i] != afresh[i] {
+			t.Errorf("GET %s after the changes:\n%s\nread afresh:\n%s", path, after[i], afresh[i])
+		}
+	}
+	if after[0] == before[0] || !strings.Contains(after[0], `"patients":7`) {
+		t.Errorf("the cohorts did not follow the changes:\n%s", after[0])
 	}
 }
 

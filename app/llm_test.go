@@ -172,6 +172,9 @@ func TestLanguageModel(t *testing.T) {
 			if res.status != 200 {
 				t.Fatalf("summary: %d %s", res.status, res.body)
 			}
+			if tag := res.header.Get("ETag"); tag != "" {
+				t.Errorf("a text the model may write again every time has an ETag: %s", tag)
+			}
 			s := decode[summary.Summary](t, res)
 			want := tc.text
 			if want == "" {

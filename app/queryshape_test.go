@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/clinic/interactions/dataversion"
 	"github.com/clinic/interactions/repository"
 )
 
@@ -34,6 +35,7 @@ var unsharded = []string{
 	repository.IdempotencyKeysCollection,
 	repository.APIKeysCollection,
 	repository.MigrationsCollection,
+	dataversion.Collection,
 }
 
 // scatterGather are the queries on a sharded collection that go to every shard by

@@ -226,9 +226,14 @@ const (
 	comfortableVersions     = 7_000
 )
 
+// collectionCounter counts a collection's documents (repository.SideIndex).
+type collectionCounter interface {
+	Count(ctx context.Context, collection string) (int64, error)
+}
+
 // warnIfLarge logs a warning when the embedded store holds more than it is
 // comfortable with, counted by side. A count that fails is logged and passed over.
-func warnIfLarge(ctx context.Context, logger *slog.Logger, side repository.SideIndex) {
+func warnIfLarge(ctx context.Context, logger *slog.Logger, side collectionCounter) {
 	count := func(collection string) int64 {
 		n, err := side.Count(ctx, collection)
 		if err != nil {

@@ -12,8 +12,10 @@ import (
 	"github.com/gofiber/swagger"
 	"github.com/valyala/fasthttp"
 
+	"github.com/clinic/interactions/analytics"
 	"github.com/clinic/interactions/apikey"
 	"github.com/clinic/interactions/audit"
+	"github.com/clinic/interactions/chartcache"
 	_ "github.com/clinic/interactions/docs" // registers the OpenAPI document
 	"github.com/clinic/interactions/export"
 	"github.com/clinic/interactions/fhirapi"
@@ -30,6 +32,11 @@ const MaxBodySize = 1 << 20
 
 // writeTimeout bounds the writing of each answer: an export's stream ends by then.
 const writeTimeout = 30 * time.Second
+
+// chartAnswerBytes bounds the summaries and reports of unchanged charts the server
+// keeps: those of a few dozen charts of a thousand visits, of thousands of short
+// ones.
+const chartAnswerBytes = 16 << 20
 
 // ServerConfig is what the HTTP server needs beyond the store.
 type ServerConfig struct {
@@ -92,7 +99,13 @@ type Parts struct {
 	Keys         handlers.Keys
 	Idempotency  handlers.Idempotency
 	Records      handlers.Records
-	Exporter     handlers.Exporter
+	// Population keeps the model of every patient the insights draw from; nil
+	// computes it from Records for every request.
+	Population handlers.Population
+	// Charts tells the versions of the charts, under which the summaries and the
+	// reports of unchanged charts are kept (see chartAnswerBytes); nil keeps none.
+	Charts   handlers.Charts
+	Exporter handlers.Exporter
 	// FHIR serves the read-only FHIR R4 API.
 	FHIR handlers.FHIRAPI
 	// Audit keeps the audit trail.
@@ -117,9 +130,12 @@ func NewServer(logger *slog.Logger, db *repository.DB, cfg ServerConfig) (*Serve
 		// A request that dies holds its idempotency key this long before a retry may take it.
 		Idempotency: idempotency.New(db, idempotency.Options{Lease: 3 * cfg.RequestTimeout, Now: now, Logger: logger}),
 		Records:     db,
-		Exporter:    export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
-		FHIR:        fhirapi.New(patients, db, interactions, db, now),
-		Audit:       db,
+		Population: analytics.New(db, analytics.Options{Base: cfg.BaseContext, Budget: max(analytics.DefaultBudget, cfg.RequestTimeout),
+			Logger: logger, Now: now}),
+		Charts:   db,
+		Exporter: export.New(patients, interactions, export.Options{Encode: handlers.EncodeJSON, Now: now}),
+		FHIR:     fhirapi.New(patients, db, interactions, db, now),
+		Audit:    db,
 	}, cfg)
 }
 
@@ -186,6 +202,9 @@ func NewServerOver(logger *slog.Logger, parts Parts, cfg ServerConfig) (*Server,
 		AuditTrail:   s.trail,
 		AuthFailures: failures,
 		Records:      parts.Records,
+		Population:   parts.Population,
+		Charts:       parts.Charts,
+		ChartAnswers: chartcache.New(chartAnswerBytes),
 		Writer:       model,
 		Logger:       logger,
 		Prepared:     cfg.Prepared,

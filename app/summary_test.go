@@ -3,12 +3,16 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/report"
@@ -233,4 +237,97 @@ func TestReportEscapesThroughTheAPI(t *testing.T) {
 			t.Errorf("the report lacks %q", escaped)
 		}
 	}
+}
+
+// TestSummaryAndReportOfAnUnchangedChart asks for the summary and the report of a
+// chart again and again: while the chart does not change, each answer is the first
+// one, sent again, under the same ETag, and a request naming that ETag is answered
+// 304, audited as disclosing the patient; a new visit, an amendment, an
+// entered-in-error and an amended patient record each change the ETag and the
+// answer; another patient's changes change neither; nor does a day, but for the
+// next day.
+func TestSummaryAndReportOfAnUnchangedChart(t *testing.T) {
+	var now atomic.Pointer[time.Time]
+	start := time.Now()
+	now.Store(&start)
+	e := newEnvWithConfig(t, app.ServerConfig{RequestTimeout: 10 * time.Second, Now: func() time.Time { return *now.Load() }})
+	for _, p := range []string{`{"insurance_no":"S1","age":36,"sex":"F"}`, `{"insurance_no":"S2","age":50}`} {
+		e.mustDo(201, "POST", "/api/v1/patients", p)
+	}
+	for i, no := range []string{"S1", "S1", "S2"} {
+		e.mustDo(201, "POST", "/api/v1/interactions", fmt.Sprintf(`{"id":"u-%d","insurance_no":%q,"ailment":"Influenza",
+		  "interaction_date":"2024-09-0%dT09:00:00Z","metrics":{"temp":38.%d},"label":["fever"]}`, i, no, i+1, i))
+	}
+	for _, path := range []string{"/api/v1/patients/S1/summary", "/api/v1/patients/S1/summary?format=text", "/api/v1/patients/S1/report"} {
+		t.Run(path, func(t *testing.T) {
+			first := e.as(models.RoleViewer).do("GET", path, "")
+			tag := first.header.Get("ETag")
+			if first.status != 200 || !strings.HasPrefix(tag, `W/"`) {
+				t.Fatalf("first: %d, ETag %q", first.status, tag)
+			}
+			later := start.Add(time.Minute)
+			now.Store(&later)
+			again := e.do("GET", path, "")
+			if again.status != 200 || again.header.Get("ETag") != tag || string(again.body) != string(first.body) {
+				t.Errorf("again: %d, ETag %q; the same body: %v", again.status, again.header.Get("ETag"), string(again.body) == string(first.body))
+			}
+			for _, held := range []string{tag, strings.TrimPrefix(tag, "W/"), `"other", ` + tag} {
+				res := e.as(models.RoleViewer).do("GET", path, "", "If-None-Match", held)
+				if res.status != 304 || len(res.body) != 0 || res.header.Get("ETag") != tag {
+					t.Errorf("If-None-Match %s: %d, ETag %q, %d bytes", held, res.status, res.header.Get("ETag"), len(res.body))
+				}
+			}
+			if res := e.do("GET", path, "", "If-None-Match", `W/"other"`); res.status != 200 {
+				t.Errorf("If-None-Match naming another ETag: %d", res.status)
+			}
+			assertError(t, e.do("GET", strings.Replace(path, "S1", "NOPE", 1), "", "If-None-Match", "*"), 404, "patient_not_found")
+			audited := false
+			for _, ev := range e.auditEvents() {
+				route, _, _ := strings.Cut(path, "?")
+				if ev.Status == 304 && ev.KeyName == "test-viewer" && strings.ReplaceAll(ev.Route, ":insurance_no", "S1") == route {
+					audited = ev.InsuranceNo == "S1" && slices.Equal(ev.Patients, []string{"S1"})
+				}
+			}
+			if !audited {
+				t.Error("no audit event of a 304 that disclosed S1")
+			}
+			now.Store(&start)
+		})
+	}
+	tags := map[string]string{}
+	step := func(name string) {
+		t.Helper()
+		res := e.do("GET", "/api/v1/patients/S1/summary", "")
+		tag := res.header.Get("ETag")
+		if res.status != 200 || tag == "" {
+			t.Fatalf("%s: %d, ETag %q", name, res.status, tag)
+		}
+		for before, at := range tags {
+			if at == tag {
+				t.Errorf("%s: the ETag is the one after %s", name, before)
+			}
+		}
+		tags[name] = tag
+	}
+	step("the first visits")
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"u-9","insurance_no":"S1","interaction_date":"2024-10-01T09:00:00Z","label":[]}`)
+	step("a new visit")
+	e.changeInteraction("PATCH", "u-0", "typo", `{"ailment":"Common cold"}`)
+	step("an amendment")
+	e.changeInteraction("DELETE", "u-1", "wrong patient", "")
+	step("an entered-in-error")
+	if res := e.do("PATCH", "/api/v1/patients/S1?reason=typo", `{"age":37}`, "If-Match", `"1"`,
+		"Content-Type", "application/merge-patch+json"); res.status != 200 {
+		t.Fatalf("amend S1: %d %s", res.status, res.body)
+	}
+	step("an amended patient")
+	last := tags["an amended patient"]
+	e.changeInteraction("PATCH", "u-2", "typo", `{"ailment":"Common cold"}`)
+	e.mustDo(201, "POST", "/api/v1/interactions", `{"id":"u-10","insurance_no":"S2","interaction_date":"2024-10-01T09:00:00Z","label":[]}`)
+	if res := e.do("GET", "/api/v1/patients/S1/summary", "", "If-None-Match", last); res.status != 304 {
+		t.Errorf("after changes of another chart: %d", res.status)
+	}
+	tomorrow := start.Add(24 * time.Hour)
+	now.Store(&tomorrow)
+	step("a day")
 }

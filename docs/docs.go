@@ -4392,7 +4392,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every series the summary charts (axes, units, dates, trend line), what the summary left out, the 50 most frequent labels and ailments, a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route.",
+                "description": "The summary (see getPatientSummary) as a self-contained HTML page to print on A4: the patient, the summary, an SVG chart of health_status and of every series the summary charts (axes, units, dates, trend line), what the summary left out, the 50 most frequent labels and ailments, a mark per visit along time and a table of the 50 most recent visits. It runs no script and loads nothing: its Content-Security-Policy allows its one inline stylesheet, by hash, and nothing else. Errors are JSON, as on every route. It carries a weak ETag, as getPatientSummary does; with If-None-Match naming it, 304 and no body.",
                 "produces": [
                     "text/html",
                     "application/json"
@@ -4409,6 +4409,12 @@ const docTemplate = `{
                         "name": "insurance_no",
                         "in": "path",
                         "required": true
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag held by the client",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -4421,6 +4427,27 @@ const docTemplate = `{
                             "Content-Security-Policy": {
                                 "type": "string",
                                 "description": "default-src 'none', with the page's stylesheet allowed by its sha256 hash"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "weak ETag of the page: changes with the chart and the day (UTC)"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "304": {
+                        "description": "not modified: the chart has not changed since the ETag held was given, that day",
+                        "headers": {
+                            "Content-Security-Policy": {
+                                "type": "string",
+                                "description": "default-src 'none', with the page's stylesheet allowed by its sha256 hash"
+                            },
+                            "ETag": {
+                                "type": "string",
+                                "description": "weak ETag of the page: changes with the chart and the day (UTC)"
                             },
                             "X-Request-Id": {
                                 "type": "string",
@@ -4704,7 +4731,7 @@ const docTemplate = `{
                         "BearerAuth": []
                     }
                 ],
-                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals, of the known vital signs and the first 16 other metrics by name: the latest value of each; a time series of each numeric one with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and other metrics with numbers; the newest 100 values that cannot be read are listed under unparseable with the reason; left_out counts the other metrics not charted, the metrics of a record past its first 64 (one stored before the caps on a record), and the values that could not be read beyond those listed. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given.",
+                "description": "Computed from the patient record and every interaction not entered in error, read once. Visits: count, first and last. Labels and ailments with counts. Vitals, of the known vital signs and the first 16 other metrics by name: the latest value of each; a time series of each numeric one with its least-squares trend (slope per 30 days; stable within a dead band, else rising or falling; none under 3 readings or 7 days): temperature (temp), systolic_bp and diastolic_bp (from BP \"120/80\"), heart_rate (HR), spo2 (SpO2), weight, and other metrics with numbers; the newest 100 values that cannot be read are listed under unparseable with the reason; left_out counts the other metrics not charted, the metrics of a record past its first 64 (one stored before the caps on a record), and the values that could not be read beyond those listed. health_status as a series with its trend. Current medications: prescribed at a visit in the 90 days up to and including the most recent visit. Pending tests: ordered at the most recent visit, so followed by no visit yet. Next visit: the next_visit of the most recent visit that set one, unless a visit took place on or after it. Pre-existing conditions and medications from the patient record. With format=text, also text: the summary as a paragraph written by templates, always the same for the same summary (text_source deterministic); with a language model configured, the model rewrites it from de-identified facts alone (age, sex, blood type, counts, ailments, labels, vitals, medications, tests; never names, insurance number, contact details, dates or free text), and text_source says llm; when the model fails, is slow or answers something unusable, the templates' text is given. The answer carries a weak ETag that changes with the chart (an amendment, a new visit, one entered in error, the patient record amended) and with the day (UTC); until then the answer is kept and sent again as it was computed, its as_of included. With If-None-Match naming it, 304 and no body. With format=text and a language model configured, the text is written again every time, and the answer has no ETag.",
                 "produces": [
                     "application/json"
                 ],
@@ -4730,6 +4757,12 @@ const docTemplate = `{
                         "description": "json (default): the summary; text: the summary with text, a short clinical paragraph (who, visits, main problems, latest vitals and trends, current medications, next steps), and text_source",
                         "name": "format",
                         "in": "query"
+                    },
+                    {
+                        "type": "string",
+                        "description": "ETag held by the client",
+                        "name": "If-None-Match",
+                        "in": "header"
                     }
                 ],
                 "responses": {
@@ -4751,6 +4784,23 @@ const docTemplate = `{
                             ]
                         },
                         "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "weak ETag of the answer: changes with the chart and the day (UTC); none with format=text and a language model"
+                            },
+                            "X-Request-Id": {
+                                "type": "string",
+                                "description": "the request's id, as the logs and the audit trail name it"
+                            }
+                        }
+                    },
+                    "304": {
+                        "description": "not modified: the chart has not changed since the ETag held was given, that day",
+                        "headers": {
+                            "ETag": {
+                                "type": "string",
+                                "description": "weak ETag of the answer: changes with the chart and the day (UTC); none with format=text and a language model"
+                            },
                             "X-Request-Id": {
                                 "type": "string",
                                 "description": "the request's id, as the logs and the audit trail name it"

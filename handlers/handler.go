@@ -7,10 +7,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/clinic/interactions/analytics"
+	"github.com/clinic/interactions/chartcache"
 	"github.com/clinic/interactions/idempotency"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/records"
@@ -91,6 +94,14 @@ type Services struct {
 	AuthFailures *AuthFailures
 	// Records reads many patients' records at once, for the insights.
 	Records Records
+	// Population keeps the model of every patient the similar patients and the
+	// cohorts are drawn from; nil computes it from Records for every request.
+	Population Population
+	// Charts tells the versions of the charts, and ChartAnswers keeps the
+	// summaries and reports of unchanged charts under them; with either nil, they
+	// are computed for every request, without an ETag.
+	Charts       Charts
+	ChartAnswers *chartcache.Cache
 	// Writer, when set, refines the insights with a language model.
 	Writer Writer
 	// Logger logs what fails without failing a request; nil discards it.
@@ -114,6 +125,9 @@ type Handler struct {
 	auditTrail   AuditTrail
 	authFailures *AuthFailures
 	records      Records
+	population   Population
+	charts       Charts
+	chartAnswers *chartcache.Cache
 	writer       Writer
 	logger       *slog.Logger
 	prepared     func() bool
@@ -132,9 +146,13 @@ func New(s Services) *Handler {
 	if s.Prepared == nil {
 		s.Prepared = func() bool { return true }
 	}
+	if s.Population == nil {
+		s.Population = analytics.New(uncounted{Records: s.Records, reads: &atomic.Int64{}}, analytics.Options{Logger: s.Logger})
+	}
 	return &Handler{
 		store: s.Store, patients: s.Patients, interactions: s.Interactions, keys: s.Keys,
-		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records, writer: s.Writer,
+		idempotency: s.Idempotency, auditTrail: s.AuditTrail, authFailures: s.AuthFailures, records: s.Records,
+		population: s.Population, charts: s.Charts, chartAnswers: s.ChartAnswers, writer: s.Writer,
 		logger: s.Logger, prepared: s.Prepared, disk: s.Disk, now: s.Now,
 	}
 }

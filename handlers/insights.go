@@ -5,11 +5,14 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/clinic/interactions/analytics"
 	"github.com/clinic/interactions/audit"
+	"github.com/clinic/interactions/dataversion"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
@@ -20,6 +23,33 @@ import (
 type Records interface {
 	EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.Interaction) error) error
 	EachPatient(ctx context.Context, fn func(models.Patient) error) error
+}
+
+// Population keeps the model of every patient under the records' version
+// (analytics.Model).
+type Population interface {
+	Space(ctx context.Context) (*insights.Space, *insights.Names, error)
+	Cohorts(ctx context.Context, k int) (analytics.Cohorts, error)
+}
+
+// uncounted is Records for an analytics.Model that keeps nothing: its version is
+// another at every read, so that the model is computed again for every request.
+type uncounted struct {
+	Records
+	// reads numbers the versions read.
+	reads *atomic.Int64
+}
+
+func (u uncounted) DataVersion(context.Context) (dataversion.Version, error) {
+	return dataversion.Counted("uncounted", u.reads.Add(1), false), nil
+}
+
+func (uncounted) ChangedSince(context.Context, dataversion.Version) ([]string, bool, error) {
+	return nil, false, nil
+}
+
+func (uncounted) EachChart(context.Context, []string, func(models.Patient) error, func(models.Interaction) error) error {
+	return errors.New("the charts that changed are not told")
 }
 
 // Writer refines answers with a language model (llm.Client). It is given only
@@ -204,7 +234,7 @@ func (h *Handler) SimilarPatients(c *fiber.Ctx) error {
 		}
 		return err
 	}
-	space, _, err := h.space(ctx)
+	space, _, err := h.population.Space(ctx)
 	if err != nil {
 		return err
 	}
@@ -292,21 +322,14 @@ func (h *Handler) Cohorts(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	space, names, err := h.space(ctx)
+	found, err := h.population.Cohorts(ctx, k)
 	if err != nil {
 		return err
 	}
-	clustering, err := insights.KMeans(ctx, space.Vectors, k, insights.KMeansSeed)
-	if err != nil {
-		return err
-	}
-	cohorts, err := space.Describe(ctx, clustering, names)
-	if err != nil {
-		return err
-	}
-	audit.Disclose(ctx, space.SmallCohortMembers(clustering)...)
+	space, clustering := found.Space, found.Clustering
+	audit.Disclose(ctx, found.Disclosed...)
 	answer := Cohorts{K: len(clustering.Sizes), Patients: len(space.Profiles), Iterations: clustering.Iterations,
-		Inertia: math.Round(clustering.Inertia), Cohorts: cohorts, Members: MemberPage{Items: []Member{}}}
+		Inertia: math.Round(clustering.Inertia), Cohorts: found.Described, Members: MemberPage{Items: []Member{}}}
 	page, more, err := space.Members(ctx, clustering, cohort, after, limit)
 	if err != nil {
 		return err
@@ -430,24 +453,6 @@ func (h *Handler) monthly(c *fiber.Ctx, byAilment bool) error {
 		answer.To = &q.To
 	}
 	return c.JSON(answer)
-}
-
-// space reads every patient and every visit not entered in error, each collection
-// once, and places the patients in the feature space. It stops with ctx's error
-// once ctx is done.
-func (h *Handler) space(ctx context.Context) (*insights.Space, *insights.Names, error) {
-	b := insights.NewProfiler()
-	if err := h.records.EachPatient(ctx, whileRunning(ctx, b.AddPatient)); err != nil {
-		return nil, nil, err
-	}
-	if err := h.records.EachVisit(ctx, models.ScanQuery{}, whileRunning(ctx, b.AddVisit)); err != nil {
-		return nil, nil, err
-	}
-	space, err := insights.NewSpace(ctx, b.Profiles())
-	if err != nil {
-		return nil, nil, err
-	}
-	return space, b.Names(), nil
 }
 
 // whileRunning returns add as the callback of a read of many records that stops

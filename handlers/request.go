@@ -171,8 +171,12 @@ func wellFormedETags(header string) bool {
 
 // matchesETagWeak reports whether an If-None-Match header value names version,
 // comparing weakly (W/"3" matches "3").
-func matchesETagWeak(header string, version int) bool {
-	want := etag(version)
+func matchesETagWeak(header string, version int) bool { return matchesTagWeak(header, etag(version)) }
+
+// matchesTagWeak reports whether an If-None-Match header value names the entity tag
+// want, comparing weakly (W/"3" matches "3").
+func matchesTagWeak(header, want string) bool {
+	want = strings.TrimPrefix(want, "W/")
 	for _, tag := range strings.Split(header, ",") {
 		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
 		if tag == "*" || tag == want {
@@ -183,12 +187,16 @@ func matchesETagWeak(header string, version int) bool {
 }
 
 // notModified answers 304 and reports true when If-None-Match names version.
-func notModified(c *fiber.Ctx, version int) bool {
+func notModified(c *fiber.Ctx, version int) bool { return notModifiedTag(c, etag(version)) }
+
+// notModifiedTag answers 304 with ETag tag and reports true when If-None-Match
+// names tag.
+func notModifiedTag(c *fiber.Ctx, tag string) bool {
 	inm := c.Get(fiber.HeaderIfNoneMatch)
-	if inm == "" || !matchesETagWeak(inm, version) {
+	if inm == "" || !matchesTagWeak(inm, tag) {
 		return false
 	}
-	setETag(c, version)
+	c.Set(fiber.HeaderETag, tag)
 	c.Status(fiber.StatusNotModified)
 	return true
 }

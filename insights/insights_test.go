@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -107,6 +108,84 @@ func TestProfiler(t *testing.T) {
 	want := map[string]float64{"temperature": 38, "systolic_bp": 130, "diastolic_bp": 85, "heart_rate": 90, "health_status": 4}
 	if fmt.Sprint(latest) != fmt.Sprint(want) {
 		t.Errorf("latest %v, want %v", latest, want)
+	}
+}
+
+// TestProfilerKeptUpToDate changes the records of some patients and brings a clone
+// of the Profiler of the records before up to date by forgetting those patients and
+// adding their records again: it then holds exactly what a Profiler of the records
+// after holds (profiles, trends to the last bit, ailments' spellings), while the
+// Profiler cloned still holds what it held.
+func TestProfilerKeptUpToDate(t *testing.T) {
+	records := func(changed bool) ([]models.Patient, []models.Interaction) {
+		patients := []models.Patient{{InsuranceNo: "P1", Age: ptr2(40), Sex: "F"}, {InsuranceNo: "P2", Age: ptr2(70)},
+			{InsuranceNo: "P3", Sex: "M"}}
+		var visits []models.Interaction
+		for i := range 30 {
+			no := []string{"P1", "P2", "P3", "P4"}[i%4] // P4 has no record
+			spelling := []string{"Influenza", "influenza ", "Flu", "Asthma"}[i%4]
+			visits = append(visits, visit(fmt.Sprint(i), no, i*3, func(in *models.Interaction) {
+				in.Ailment, in.Label = spelling, []string{"a", "b"}[:1+i%2]
+				in.Metrics = bson.D{{Key: "temp", Value: 36.1 + float64(i%7)/3}, {Key: "weight", Value: 80.3 - float64(i)/7}}
+				in.HealthStatus = ptr2(1 + i%10)
+			}))
+		}
+		if changed {
+			patients[1].Sex = "female"                                // P2's record amended
+			visits[1].Status = models.StatusEnteredInError            // a visit of P2 entered in error
+			visits[6].Ailment, visits[6].Label = "Asthma", []string{} // a visit of P3 amended
+			visits = append(visits, visit("new", "P4", 100, func(in *models.Interaction) { in.Ailment = "Asthma" }))
+			patients = append(patients, models.Patient{InsuranceNo: "P5"}) // a new patient
+		}
+		return patients, visits
+	}
+	build := func(patients []models.Patient, visits []models.Interaction) *Profiler {
+		b := NewProfiler()
+		for _, p := range patients {
+			b.AddPatient(p)
+		}
+		for _, in := range visits {
+			b.AddVisit(in)
+		}
+		return b
+	}
+	before := build(records(false))
+	patients, visits := records(true)
+	after := before.Clone()
+	changed := []string{"P2", "P3", "P4", "P5"}
+	for _, no := range changed {
+		after.Forget(no)
+	}
+	for _, p := range patients {
+		if slices.Contains(changed, p.InsuranceNo) {
+			after.AddPatient(p)
+		}
+	}
+	for _, in := range visits {
+		if slices.Contains(changed, in.InsuranceNo) {
+			after.AddVisit(in)
+		}
+	}
+	// A visit of P1, the last of all, added to the profile held.
+	last := visit("last", "P1", 200, func(in *models.Interaction) {
+		in.Ailment, in.Metrics = "Flu", bson.D{{Key: "temp", Value: 39.2}}
+	})
+	after.AddVisit(last)
+	visits = append(visits, last)
+	want := build(patients, visits)
+	if got, w := after.Profiles(), want.Profiles(); !reflect.DeepEqual(got, w) {
+		t.Errorf("profiles kept up to date:\n%+v\nwant:\n%+v", got, w)
+	}
+	for _, key := range []string{"influenza", "flu", "asthma", "none"} {
+		if got, w := after.Names().Of(key), want.Names().Of(key); got != w {
+			t.Errorf("%s is named %q, want %q", key, got, w)
+		}
+	}
+	if fmt.Sprint(after.Names().votes) != fmt.Sprint(want.Names().votes) {
+		t.Errorf("spellings %v, want %v", after.Names().votes, want.Names().votes)
+	}
+	if now, held := before.Profiles(), build(records(false)).Profiles(); !reflect.DeepEqual(now, held) {
+		t.Errorf("the Profiler cloned changed:\n%+v\nit held:\n%+v", now, held)
 	}
 }
 

@@ -8,9 +8,11 @@ package insights
 import (
 	"cmp"
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 
 	"github.com/clinic/interactions/vitals"
 )
@@ -26,8 +28,9 @@ const (
 	// MaxIterations caps the Lloyd iterations of one run; a run stops earlier once
 	// no point changes cohort.
 	MaxIterations = 100
-	// Restarts is how many k-means++ runs are made, one after the other from the
-	// same seeded source; the one with the least inertia is kept.
+	// Restarts is how many k-means++ runs are made, their initial centroids drawn
+	// one after the other from the same seeded source; the one with the least
+	// inertia is kept.
 	Restarts = 4
 )
 
@@ -63,7 +66,8 @@ func stopped(ctx context.Context, i int) error {
 // KMeans partitions points (all of one dimension) into k clusters: k-means++
 // initialisation from a PCG source seeded with seed, then Lloyd iterations until no
 // point changes cluster or MaxIterations, Restarts times; the run with the least
-// inertia is kept. k is capped at the number of distinct points; with no points the
+// inertia is kept (the first of equals). The runs run at once, each on its own
+// goroutine. k is capped at the number of distinct points; with no points the
 // result is empty. The same points, k and seed always give the same result. It
 // stops with ctx's error once ctx is done: at the request's deadline.
 func KMeans(ctx context.Context, points [][]float64, k int, seed uint64) (Clustering, error) {
@@ -76,18 +80,28 @@ func KMeans(ctx context.Context, points [][]float64, k int, seed uint64) (Cluste
 		return Clustering{}, err
 	}
 	k = min(k, d)
+	// The runs' initial centroids come one after the other from the one source;
+	// the runs themselves, which draw nothing from it, run at once.
 	r := rand.New(rand.NewPCG(seed, kmeansStream))
-	var best Clustering
-	for run := range Restarts {
-		centroids, err := plusPlus(ctx, points, k, r)
-		if err != nil {
+	starts := make([][][]float64, Restarts)
+	for run := range starts {
+		if starts[run], err = plusPlus(ctx, points, k, r); err != nil {
 			return Clustering{}, err
 		}
-		c, err := lloyd(ctx, points, centroids)
-		if err != nil {
-			return Clustering{}, err
-		}
-		if run == 0 || c.Inertia < best.Inertia {
+	}
+	runs := make([]Clustering, Restarts)
+	errs := make([]error, Restarts)
+	var wg sync.WaitGroup
+	for run := range runs {
+		wg.Go(func() { runs[run], errs[run] = lloyd(ctx, points, starts[run]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Clustering{}, err
+	}
+	best := runs[0]
+	for _, c := range runs[1:] {
+		if c.Inertia < best.Inertia {
 			best = c
 		}
 	}

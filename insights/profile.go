@@ -34,6 +34,14 @@ type Profile struct {
 	Ailments map[string]int
 	// Tracks follow the series of Tracked, in that order.
 	Tracks []Track
+	// spellings count the visits spelling each ailment so, for Profiler.Forget.
+	spellings []ailmentSpelling
+}
+
+// ailmentSpelling is how many visits of a patient spell the ailment key as name.
+type ailmentSpelling struct {
+	key, name string
+	n         int
 }
 
 // Track follows one series of a patient by running sums: its latest reading and its
@@ -90,12 +98,22 @@ func (t Track) Slope() (float64, bool) {
 }
 
 // Profiler builds the profiles of many patients from their records and visits,
-// handed over one at a time in any order.
+// handed over one at a time in any order. A patient's visits are counted in the
+// order they are handed over: the same records handed over in the same order give
+// the same profiles, to the last bit of their trends.
+//
+// It is kept up to date as records change by forgetting what it holds of the
+// patients whose records changed and adding their records again: Clone first, so
+// that the profiles and spaces made from the Profiler before stay as they were.
 type Profiler struct {
 	profiles map[string]*Profile
 	// visits holds the aggregates of visits whose patient has not been added (yet).
 	visits map[string]*Profile
 	names  Names
+	// shared tells that the profiles are shared with the Profiler this one is a
+	// clone of, but for those in owned: they are copied before they change.
+	shared bool
+	owned  map[string]bool
 }
 
 // NewProfiler returns an empty Profiler.
@@ -103,11 +121,45 @@ func NewProfiler() *Profiler {
 	return &Profiler{profiles: map[string]*Profile{}, visits: map[string]*Profile{}}
 }
 
+// Clone returns a Profiler holding what b holds, which changes without changing b:
+// b must not change after.
+func (b *Profiler) Clone() *Profiler {
+	return &Profiler{profiles: maps.Clone(b.profiles), visits: maps.Clone(b.visits), names: b.names.clone(),
+		shared: true, owned: map[string]bool{}}
+}
+
+// Forget forgets what b holds of patient no: their record and their visits.
+func (b *Profiler) Forget(no string) {
+	for _, m := range []map[string]*Profile{b.profiles, b.visits} {
+		if prof := m[no]; prof != nil {
+			for _, sp := range prof.spellings {
+				b.names.remove(sp.key, sp.name, sp.n)
+			}
+			delete(m, no)
+		}
+	}
+}
+
+// own returns prof, the profile of no that b holds, once b may change it: a copy
+// when it is shared with the Profiler b was cloned from.
+func (b *Profiler) own(no string, prof *Profile) *Profile {
+	if !b.shared || b.owned[no] {
+		return prof
+	}
+	c := *prof
+	c.Labels, c.Ailments = maps.Clone(prof.Labels), maps.Clone(prof.Ailments)
+	c.Tracks, c.spellings = slices.Clone(prof.Tracks), slices.Clone(prof.spellings)
+	b.owned[no] = true
+	return &c
+}
+
 // AddPatient adds p's record.
 func (b *Profiler) AddPatient(p models.Patient) {
 	prof := b.visits[p.InsuranceNo]
 	if prof == nil {
-		prof = newProfile(p.InsuranceNo)
+		prof = b.newProfile(p.InsuranceNo)
+	} else {
+		prof = b.own(p.InsuranceNo, prof)
 	}
 	delete(b.visits, p.InsuranceNo)
 	prof.Age = p.Age
@@ -121,28 +173,92 @@ func (b *Profiler) AddPatient(p models.Patient) {
 }
 
 // AddVisit counts in among its patient's visits; one entered in error is left out.
-func (b *Profiler) AddVisit(in models.Interaction) {
+func (b *Profiler) AddVisit(in models.Interaction) { b.Add(NewVisit(in)) }
+
+// Visit is what a profile counts of one visit (see NewVisit).
+type Visit struct {
+	enteredInError bool
+	insuranceNo    string
+	id             string
+	date           time.Time
+	labels         []string
+	ailmentKey     string
+	ailment        string
+	readings       map[string]float64
+}
+
+// NewVisit returns what a profile counts of in: the work of AddVisit that needs no
+// Profiler (its readings above all), so that many visits can be read at once and
+// added in their order.
+func NewVisit(in models.Interaction) Visit {
+	var r VisitReader
+	return r.Visit(in)
+}
+
+// VisitReader makes what profiles count of visits, as NewVisit does, remembering
+// the keys of the ailments it met (models.AilmentKey), which visits repeat. One
+// goroutine uses it.
+type VisitReader struct {
+	keys map[string]string
+}
+
+// maxKeysKept bounds the ailment keys a VisitReader remembers.
+const maxKeysKept = 4096
+
+// Visit returns what a profile counts of in (see NewVisit).
+func (r *VisitReader) Visit(in models.Interaction) Visit {
 	if in.Status == models.StatusEnteredInError {
-		return
+		return Visit{enteredInError: true}
 	}
-	prof := b.profiles[in.InsuranceNo]
-	if prof == nil {
-		if prof = b.visits[in.InsuranceNo]; prof == nil {
-			prof = newProfile(in.InsuranceNo)
-			b.visits[in.InsuranceNo] = prof
+	key, ok := r.keys[in.Ailment]
+	if !ok {
+		key = in.AilmentKey()
+		if r.keys == nil {
+			r.keys = map[string]string{}
+		}
+		if len(r.keys) < maxKeysKept {
+			r.keys[in.Ailment] = key
 		}
 	}
+	return Visit{insuranceNo: in.InsuranceNo, id: in.ID, date: in.InteractionDate, labels: in.Label,
+		ailmentKey: key, ailment: in.Ailment, readings: Readings(in)}
+}
+
+// Add counts v among its patient's visits, as AddVisit counts the visit it was
+// made of.
+func (b *Profiler) Add(v Visit) {
+	if v.enteredInError {
+		return
+	}
+	prof := b.profiles[v.insuranceNo]
+	switch {
+	case prof != nil:
+		prof = b.own(v.insuranceNo, prof)
+		b.profiles[v.insuranceNo] = prof
+	case b.visits[v.insuranceNo] != nil:
+		prof = b.own(v.insuranceNo, b.visits[v.insuranceNo])
+		b.visits[v.insuranceNo] = prof
+	default:
+		prof = b.newProfile(v.insuranceNo)
+		b.visits[v.insuranceNo] = prof
+	}
 	prof.Visits++
-	for _, l := range in.Label {
+	for _, l := range v.labels {
 		prof.Labels[l]++
 	}
-	if key := in.AilmentKey(); key != "" {
+	if key := v.ailmentKey; key != "" {
 		prof.Ailments[key]++
-		b.names.Add(key, in.Ailment)
+		name := b.names.Add(key, v.ailment)
+		at := slices.IndexFunc(prof.spellings, func(sp ailmentSpelling) bool { return sp.key == key && sp.name == name })
+		if at < 0 {
+			prof.spellings = append(prof.spellings, ailmentSpelling{key: key, name: name})
+			at = len(prof.spellings) - 1
+		}
+		prof.spellings[at].n++
 	}
-	for name, v := range Readings(in) {
+	for name, r := range v.readings {
 		if i := slices.Index(Tracked, name); i >= 0 {
-			prof.Tracks[i].Add(in.InteractionDate, in.ID, v)
+			prof.Tracks[i].Add(v.date, v.id, r)
 		}
 	}
 }
@@ -160,7 +276,11 @@ func (b *Profiler) Profiles() []Profile {
 // Names returns the spelling of every ailment seen (see Names).
 func (b *Profiler) Names() *Names { return &b.names }
 
-func newProfile(no string) *Profile {
+// newProfile returns an empty profile of no, which b owns.
+func (b *Profiler) newProfile(no string) *Profile {
+	if b.shared {
+		b.owned[no] = true
+	}
 	return &Profile{InsuranceNo: no, Labels: map[string]int{}, Ailments: map[string]int{}, Tracks: make([]Track, len(Tracked))}
 }
 
@@ -169,7 +289,13 @@ func newProfile(no string) *Profile {
 // and health_status. A value that cannot be read is left out.
 func Readings(in models.Interaction) map[string]float64 {
 	out := map[string]float64{}
-	if len(in.Metrics) > 0 {
+	if found, ok := vitals.RecordReadings(in.Metrics); ok && len(in.Metrics) > 0 {
+		for name, v := range found {
+			if _, ok := Units[name]; ok {
+				out[name] = v
+			}
+		}
+	} else if len(in.Metrics) > 0 {
 		var chart vitals.Chart
 		chart.Add(in.InteractionDate, in.ID, in.Metrics)
 		for _, s := range chart.Vitals().Series {
@@ -190,15 +316,41 @@ type Names struct {
 	votes map[string]map[string]int
 }
 
-// Add counts one visit spelling the ailment key as name.
-func (n *Names) Add(key, name string) {
+// Add counts one visit spelling the ailment key as name, and returns the spelling
+// counted: name with its spaces made single.
+func (n *Names) Add(key, name string) string {
 	if n.votes == nil {
 		n.votes = map[string]map[string]int{}
 	}
 	if n.votes[key] == nil {
 		n.votes[key] = map[string]int{}
 	}
-	n.votes[key][strings.Join(strings.Fields(name), " ")]++
+	name = strings.Join(strings.Fields(name), " ")
+	n.votes[key][name]++
+	return name
+}
+
+// remove takes back count visits spelling key as name, a spelling Add returned.
+func (n *Names) remove(key, name string, count int) {
+	votes := n.votes[key]
+	if votes == nil {
+		return
+	}
+	if votes[name] -= count; votes[name] <= 0 {
+		delete(votes, name)
+	}
+	if len(votes) == 0 {
+		delete(n.votes, key)
+	}
+}
+
+// clone returns a copy of n that changes without changing n.
+func (n *Names) clone() Names {
+	c := Names{votes: make(map[string]map[string]int, len(n.votes))}
+	for key, votes := range n.votes {
+		c.votes[key] = maps.Clone(votes)
+	}
+	return c
 }
 
 // Of returns the spelling of key: key itself when no visit spelled it.

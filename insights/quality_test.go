@@ -41,6 +41,14 @@ const plantedSeed = 1
 // routes benchmark need a store, the package's other tests none.
 func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Interaction, timeout time.Duration) (*app.Server, string) {
 	tb.Helper()
+	server, key, _ := servePlantedAgain(tb, patients, visits, timeout)
+	return server, key
+}
+
+// servePlantedAgain is servePlanted, and returns a function that makes another
+// server of the same store, which has computed nothing yet.
+func servePlantedAgain(tb testing.TB, patients []models.Patient, visits []models.Interaction, timeout time.Duration) (*app.Server, string, func() *app.Server) {
+	tb.Helper()
 	store, err := storetest.Open()
 	if err != nil {
 		tb.Fatal(err)
@@ -57,15 +65,18 @@ func servePlanted(tb testing.TB, patients []models.Patient, visits []models.Inte
 		}
 	}
 	logger := slog.New(slog.DiscardHandler)
-	server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
-	if err != nil {
-		tb.Fatal(err)
+	serve := func() *app.Server {
+		server, err := app.NewServer(logger, repo, app.ServerConfig{RequestTimeout: timeout})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return server
 	}
 	issued, err := apikey.New(repo, nil, logger).Issue(ctx, models.NewKeyRequest{Name: "planted", Role: models.RoleClinician})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return server, issued.Key
+	return serve(), issued.Key, serve
 }
 
 // Thresholds of the quality of the insights on planted data.
@@ -252,41 +263,63 @@ func BenchmarkPlantedCohorts(b *testing.B) {
 
 // BenchmarkInsightRoutes asks the insight routes about 10,000 planted patients
 // (about 80,000 visits) stored in the test store, through the whole server: the
-// cohorts, a patient's similar patients, a visit's suggested questions and the
-// labels by month. On the embedded store reading the visits is most of each.
-// The records are loaded before the timers start; peak-heap-MB is that of the whole
-// process, the embedded store included.
+// first page of the cohorts (each time of a new server, which computes the model of
+// every patient: reading the visits is most of it), the same page again and the
+// next page (of the model computed), a patient's similar patients (of the same
+// model), a visit's suggested questions and the labels by month (which read the
+// visits every time). The records are loaded before the timers start; peak-heap-MB
+// is that of the whole process, the embedded store included.
 //
-//	go test ./insights -run XXX -bench InsightRoutes -benchtime 1x -timeout 30m
+//	go test ./insights -run XXX -bench InsightRoutes -benchtime 3x -timeout 30m
 func BenchmarkInsightRoutes(b *testing.B) {
 	patients, visits, _, err := synthetic.GeneratePlanted(plantedSeed, time.Now(), 10_000)
 	if err != nil {
 		b.Fatal(err)
 	}
-	server, key := servePlanted(b, patients, visits, 10*time.Minute)
+	server, key, serve := servePlantedAgain(b, patients, visits, 10*time.Minute)
 	patient, visit := patients[123].InsuranceNo, visits[456].ID
 	patients, visits = nil, nil
-	for _, route := range []struct{ name, path string }{
-		{"cohorts", "/api/v1/analytics/cohorts?k=5&limit=100"},
-		{"similar", "/api/v1/patients/" + patient + "/similar?k=5"},
-		{"suggested-questions", "/api/v1/interactions/" + visit + "/suggested-questions"},
-		{"labels", "/api/v1/analytics/labels"},
+	get := func(b *testing.B, server *app.Server, path string) []byte {
+		req := httptest.NewRequest("GET", path, nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := server.Test(req, -1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			b.Fatalf("%d %s", res.StatusCode, data)
+		}
+		return data
+	}
+	const first = "/api/v1/analytics/cohorts?k=5&limit=100"
+	var page handlers.Cohorts
+	if err := json.Unmarshal(get(b, server, first), &page); err != nil || page.Members.NextCursor == nil {
+		b.Fatalf("the first page: %v", err)
+	}
+	for _, route := range []struct {
+		name, path string
+		cold       bool
+	}{
+		{"cohorts-first-page", first, true},
+		{"cohorts-same-page", first, false},
+		{"cohorts-next-page", first + "&cursor=" + *page.Members.NextCursor, false},
+		{"similar", "/api/v1/patients/" + patient + "/similar?k=5", false},
+		{"suggested-questions", "/api/v1/interactions/" + visit + "/suggested-questions", false},
+		{"labels", "/api/v1/analytics/labels", false},
 	} {
 		b.Run(route.name, func(b *testing.B) {
 			runtime.GC()
 			stop := peakHeap()
 			for b.Loop() {
-				req := httptest.NewRequest("GET", route.path, nil)
-				req.Header.Set("Authorization", "Bearer "+key)
-				res, err := server.Test(req, -1)
-				if err != nil {
-					b.Fatal(err)
+				to := server
+				if route.cold {
+					b.StopTimer()
+					to = serve()
+					b.StartTimer()
 				}
-				data, _ := io.ReadAll(res.Body)
-				res.Body.Close()
-				if res.StatusCode != 200 {
-					b.Fatalf("%d %s", res.StatusCode, data)
-				}
+				get(b, to, route.path)
 			}
 			b.ReportMetric(stop(), "peak-heap-MB")
 		})

@@ -71,8 +71,6 @@ type Space struct {
 	Profiles []Profile
 	// Vectors holds the profiles' weighted vectors, in the order of Profiles.
 	Vectors [][]float64
-	// raw holds the profiles' numeric values before standardising, NaN when missing.
-	raw [][]float64
 }
 
 // NewSpace builds the space of profiles. It stops with ctx's error once ctx is
@@ -92,12 +90,14 @@ func NewSpace(ctx context.Context, profiles []Profile) (*Space, error) {
 	for _, t := range Tracked {
 		s.Features = append(s.Features, Feature{Kind: KindSlope, Name: t, Weight: weightSlope})
 	}
-	s.raw = make([][]float64, len(profiles))
+	// The profiles' values before standardising, NaN where missing; kept only while
+	// the space is made (Shared makes those of two profiles again).
+	raw := make([][]float64, len(profiles))
 	for i, p := range profiles {
 		if err := stopped(ctx, i); err != nil {
 			return nil, err
 		}
-		s.raw[i] = s.values(p)
+		raw[i] = s.values(p)
 	}
 	for j := range s.Features {
 		f := &s.Features[j]
@@ -107,14 +107,14 @@ func NewSpace(ctx context.Context, profiles []Profile) (*Space, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		f.Mean, f.SD = meanSD(s.raw, j)
+		f.Mean, f.SD = meanSD(raw, j)
 	}
 	s.Vectors = make([][]float64, len(profiles))
 	for i := range profiles {
 		if err := stopped(ctx, i); err != nil {
 			return nil, err
 		}
-		s.Vectors[i] = s.vector(s.raw[i])
+		s.Vectors[i] = s.vector(raw[i])
 	}
 	return s, nil
 }
@@ -291,7 +291,7 @@ func (s *Space) Nearest(ctx context.Context, i, k int) ([]Neighbour, error) {
 // standard deviation of each other (both known).
 func (s *Space) Shared(i, j int) []Shared {
 	var out []Shared
-	a, b := s.raw[i], s.raw[j]
+	a, b := s.values(s.Profiles[i]), s.values(s.Profiles[j])
 	for n, f := range s.Features {
 		switch {
 		case math.IsNaN(a[n]) || math.IsNaN(b[n]):

@@ -21,6 +21,10 @@ type ScanQuery struct {
 	AilmentKey string
 	Labels     []string
 	Words      []string
+	// ProfileFields reads only what a patient's profile counts of a visit: its id,
+	// insurance number, ailment, date, metrics, health_status, labels and status;
+	// the other fields are left empty.
+	ProfileFields bool
 }
 
 // Matches reports whether in is one the query selects.

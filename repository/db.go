@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
 
 	"github.com/clinic/interactions/admission"
+	"github.com/clinic/interactions/dataversion"
 	"github.com/clinic/interactions/models"
 )
 
@@ -37,6 +38,7 @@ type DB struct {
 	auditCheckpoints    *mongo.Collection
 	auditDisclosures    *mongo.Collection
 	interactionIDs      *mongo.Collection
+	dataVersions        *mongo.Collection
 	// loneID is set for a store that finds a document fast only by a filter of _id
 	// alone (see pointwrite.go).
 	loneID bool
@@ -73,6 +75,7 @@ func New(db *mongo.Database, opts ...Option) *DB {
 		auditDisclosures:    db.Collection(AuditDisclosuresCollection),
 		interactionIDs:      db.Collection(InteractionIDsCollection),
 		patientsSeen:        newKnown(maxKnownPatients),
+		dataVersions:        db.Collection(dataversion.Collection),
 	}
 	s.writer = make(chan struct{}, 1)
 	s.interactionInserts = &groupInserts{coll: s.interactions, write: s.write}
@@ -185,6 +188,19 @@ type SideIndex interface {
 	// Patients calls fn with every patient, holding insurance number, age and sex,
 	// in no particular order. It stops at fn's first error.
 	Patients(ctx context.Context, fn func(models.Patient) error) error
+	// VisitsOf calls fn, as Visits does, with the interactions of the patients nos
+	// that q selects, in the order Visits calls it with them.
+	VisitsOf(ctx context.Context, nos []string, q models.ScanQuery, fn func(models.Interaction) error) error
+	// PatientsOf calls fn, as Patients does, with the patients nos that exist.
+	PatientsOf(ctx context.Context, nos []string, fn func(models.Patient) error) error
+	// DataVersion returns the version of the records of the patients and the
+	// interactions, counted in every write (see package dataversion).
+	DataVersion(ctx context.Context) (dataversion.Version, error)
+	// ChartVersion returns the version of patient no's chart.
+	ChartVersion(ctx context.Context, no string) (dataversion.Version, error)
+	// ChangedSince returns the insurance numbers of the charts changed since v, a
+	// version DataVersion returned, or false when it cannot tell them for v.
+	ChangedSince(ctx context.Context, v dataversion.Version) ([]string, bool, error)
 }
 
 // WithSideIndex has the DB read the pages of histories, patients and audit events,

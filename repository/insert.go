@@ -25,6 +25,7 @@ func (s *DB) InsertPatients(ctx context.Context, patients []models.Patient) (mod
 		}
 		docs[i] = p
 	}
+	defer s.announce(ctx)
 	res, err := s.insertMany(ctx, s.patients, docs)
 	if err == nil {
 		// Each is stored now, by this call or before it.
@@ -57,6 +58,7 @@ func (s *DB) InsertInteractions(ctx context.Context, interactions []models.Inter
 		}
 		docs[i] = in
 	}
+	defer s.announce(ctx)
 	res, err := s.insertMany(ctx, s.interactions, docs)
 	if err != nil {
 		return res, err

@@ -26,6 +26,7 @@ func (s *DB) CreateInteraction(ctx context.Context, in models.Interaction) error
 			return err
 		}
 	}
+	defer s.announce(ctx)
 	if err := s.insertOne(ctx, s.interactionInserts, in); err != nil {
 		return fmt.Errorf("insert interaction: %w", storeError(err))
 	}

@@ -164,10 +164,12 @@ func (s *DB) Prepare(ctx context.Context) error {
 		if done[m.name] || !m.appliesTo(s) {
 			continue
 		}
-		if err := m.run(ctx, s); err != nil {
+		err := m.run(ctx, s)
+		s.announce(ctx) // a migration may rewrite records
+		if err != nil {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
-		_, err := s.db.Collection(MigrationsCollection).InsertOne(ctx, bson.D{
+		_, err = s.db.Collection(MigrationsCollection).InsertOne(ctx, bson.D{
 			{Key: "_id", Value: m.name}, {Key: "done_at", Value: models.StoreTime(time.Now())},
 		})
 		if err != nil && !mongo.IsDuplicateKeyError(err) {

@@ -18,6 +18,7 @@ import (
 // insurance number exists.
 func (s *DB) CreatePatient(ctx context.Context, p models.Patient) error {
 	audit.Touch(ctx, p.InsuranceNo, "")
+	defer s.announce(ctx)
 	err := s.write(ctx, func() error {
 		_, err := s.patients.InsertOne(ctx, p)
 		return err

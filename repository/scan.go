@@ -2,10 +2,12 @@ package repository
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/clinic/interactions/models"
 )
@@ -26,6 +28,9 @@ func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.I
 	keep := func(in models.Interaction) error {
 		if !q.Matches(in) {
 			return nil
+		}
+		if q.ProfileFields {
+			in.QA, in.Symptoms, in.Remarks = nil, "", ""
 		}
 		return fn(in)
 	}
@@ -49,7 +54,23 @@ func (s *DB) EachVisit(ctx context.Context, q models.ScanQuery, fn func(models.I
 	if len(anyOf) > 0 {
 		filter = append(filter, bson.E{Key: "$or", Value: anyOf})
 	}
-	return each(ctx, s, s.interactions, filter, keep)
+	var opts []options.Lister[options.FindOptions]
+	if q.ProfileFields {
+		fields := bson.D{}
+		for _, f := range []string{"_id", models.FieldInsuranceNo, "ailment", models.FieldInteractionDate, "metrics",
+			models.FieldHealthStatus, models.FieldLabel, models.FieldStatus} {
+			fields = append(fields, bson.E{Key: f, Value: 1})
+		}
+		// What the query judges them by (see models.Interaction.SearchTokens).
+		if q.WithQA || len(q.Words) > 0 {
+			fields = append(fields, bson.E{Key: models.FieldQA, Value: 1})
+		}
+		if len(q.Words) > 0 {
+			fields = append(fields, bson.E{Key: "symptoms", Value: 1}, bson.E{Key: "remarks", Value: 1})
+		}
+		opts = append(opts, options.Find().SetProjection(fields))
+	}
+	return each(ctx, s, s.interactions, filter, keep, opts...)
 }
 
 // EachPatient calls fn with every patient record, in no particular order, reading
@@ -78,13 +99,14 @@ func sideScan(ctx context.Context, s *DB, collection string, read func(context.C
 }
 
 // each decodes every document of coll that filter selects and calls fn with it.
-func each[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson.D, fn func(T) error) error {
+func each[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson.D, fn func(T) error,
+	opts ...options.Lister[options.FindOptions]) error {
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", coll.Name(), err)
 	}
 	defer leave()
-	cur, err := coll.Find(ctx, filter)
+	cur, err := coll.Find(ctx, filter, opts...)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
 	}
@@ -100,6 +122,26 @@ func each[T any](ctx context.Context, s *DB, coll *mongo.Collection, filter bson
 	}
 	if err := cur.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", coll.Name(), storeError(err))
+	}
+	return nil
+}
+
+// EachChart calls patient with the record of each of the patients nos that exists,
+// then visit with each of their interactions not entered in error, as EachPatient
+// and EachVisit hand them over and in the order EachVisit does: what the analytics
+// read again of the charts ChangedSince names. Only the side index reads them (only
+// it tells the charts changed); without it EachChart returns an error. It stops at
+// the first error of patient or visit and returns it, and returns the store's
+// errors.
+func (s *DB) EachChart(ctx context.Context, nos []string, patient func(models.Patient) error, visit func(models.Interaction) error) error {
+	if s.side == nil {
+		return errors.New("read charts: only the side index reads the charts that changed")
+	}
+	if err := s.side.PatientsOf(ctx, nos, patient); err != nil {
+		return fmt.Errorf("read patients: %w", storeError(err))
+	}
+	if err := s.side.VisitsOf(ctx, nos, models.ScanQuery{ProfileFields: true}, visit); err != nil {
+		return fmt.Errorf("read interactions: %w", storeError(err))
 	}
 	return nil
 }

@@ -86,6 +86,8 @@ func TestScansBothWays(t *testing.T) {
 		{Labels: []string{"cardio", "nope"}},
 		{Words: []string{"headache"}},
 		{WithQA: true, AilmentKey: "influenza", Labels: []string{"cardio"}, Words: []string{"headache"}},
+		{ProfileFields: true},
+		{ProfileFields: true, WithQA: true, Labels: []string{"cardio"}, Words: []string{"headache"}},
 	} {
 		t.Run(fmt.Sprintf("%+v", q), func(t *testing.T) {
 			want := read(t, byQuery, q)

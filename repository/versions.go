@@ -177,6 +177,7 @@ func (s *Versions[T]) Commit(ctx context.Context, next T) error {
 	if s.byPatient {
 		below = s.db.scoped(next.Key().InsuranceNo, below)
 	}
+	defer s.db.announce(ctx)
 	if _, err := s.db.replaceIf(ctx, s.records, recordID(next.Key()), below, next); err != nil {
 		return fmt.Errorf("commit version %d: %w", next.VersionNumber(), err)
 	}

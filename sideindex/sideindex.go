@@ -3,12 +3,13 @@
 // language: it builds expression indexes beside the store's own, reads a page of a
 // history, of the patients or of the audit trail (a patient's by the rows of the
 // index of audit events by patient) and a document by its _id, each document as the
-// store would answer it, counts a collection's documents, and reads the visits and
-// patients the analytics scan. It only reads: every write goes through the store. It
-// is the one package that reads what the SQLite files hold; package backup opens
-// them too, as files only (SQLite's online backup and integrity check). Check
-// compares the side index with its tables and with the store's own answers, for the
-// check command.
+// store would answer it, counts a collection's documents, reads the visits and
+// patients the analytics scan, and counts the changes of the records (the version of
+// package dataversion) by triggers of its own. It writes no document: every write
+// goes through the store. It is the one package that reads what the SQLite files
+// hold; package backup opens them too, as files only (SQLite's online backup and
+// integrity check). Check compares the side index with its tables and with the
+// store's own answers, for the check command.
 //
 // It relies on the store's storage layout, which FerretDB does not promise to keep:
 //
@@ -222,9 +223,10 @@ var retired = map[string][]string{
 // CreateIndexes gives every collection of database the index that makes the store's
 // lookups by _id index searches, and the interactions, patients, audit events and
 // the index of audit events by patient the indexes of the side index's queries, and
-// drops the retired ones. An index an earlier version made over other expressions
-// is made again. Creating an index reads the collection once; later calls find it
-// there. It returns the errors of the store's SQLite file.
+// drops the retired ones; and gives the patients and the interactions the triggers
+// that count their changes (see changesTable). An index an earlier version made over
+// other expressions is made again. Creating an index reads the collection once;
+// later calls find it there. It returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	db, tables, err := f.tables(ctx, database)
 	if err != nil {
@@ -257,7 +259,8 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 			}
 		}
 	}
-	return nil
+	_, _, err = f.Index(database).countChanges(ctx)
+	return err
 }
 
 // idLookup is the expression of the index of every collection's lookups by _id.

@@ -103,6 +103,9 @@ func Name(key string) string {
 }
 
 func normalize(key string) string {
+	if normal(key) {
+		return key
+	}
 	words := strings.FieldsFunc(strings.ToLower(key), func(r rune) bool {
 		return r == '-' || r == '_' || unicode.IsSpace(r)
 	})
@@ -144,4 +147,19 @@ func convert(v float64, from, to string) (float64, bool) {
 		return v * 0.45359237, true
 	}
 	return 0, false
+}
+
+// normal reports whether key is normalized already: lower-case ASCII letters and
+// digits, words one '_' apart.
+func normal(key string) bool {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '_' && i > 0 && i < len(key)-1 && key[i-1] != '_':
+		default:
+			return false
+		}
+	}
+	return key != ""
 }
