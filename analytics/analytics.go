@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/clinic/interactions/dataversion"
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 )
@@ -316,7 +317,7 @@ func (m *Model) update(ctx context.Context, prev *state) (*insights.Profiler, er
 	for _, no := range nos {
 		b.Forget(no)
 	}
-	err = m.records.EachChart(ctx, nos, whileRunning(ctx, b.AddPatient), whileRunning(ctx, b.AddVisit))
+	err = m.records.EachChart(ctx, nos, deadline.WhileRunning(ctx, b.AddPatient), deadline.WhileRunning(ctx, b.AddVisit))
 	if err != nil {
 		return nil, fmt.Errorf("read the charts changed: %w", err)
 	}
@@ -328,26 +329,14 @@ func (m *Model) update(ctx context.Context, prev *state) (*insights.Profiler, er
 // counted in the order they are read.
 func (m *Model) readWhole(ctx context.Context) (*insights.Profiler, error) {
 	b := insights.NewProfiler()
-	if err := m.records.EachPatient(ctx, whileRunning(ctx, b.AddPatient)); err != nil {
+	if err := m.records.EachPatient(ctx, deadline.WhileRunning(ctx, b.AddPatient)); err != nil {
 		return nil, err
 	}
 	visits := newReadings(runtime.GOMAXPROCS(0), b.Add)
-	err := m.records.EachVisit(ctx, models.ScanQuery{ProfileFields: true}, whileRunning(ctx, visits.add))
+	err := m.records.EachVisit(ctx, models.ScanQuery{ProfileFields: true}, deadline.WhileRunning(ctx, visits.add))
 	visits.close()
 	if err != nil {
 		return nil, err
 	}
 	return b, nil
-}
-
-// whileRunning returns add as the callback of a read of many records that stops
-// with ctx's error once ctx is done.
-func whileRunning[T any](ctx context.Context, add func(T)) func(T) error {
-	return func(v T) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		add(v)
-		return nil
-	}
 }

@@ -1,6 +1,6 @@
 // Package deadline divides a request's time between its work and what must follow
-// the work within the same deadline: keeping an idempotent answer, writing the
-// audit event.
+// the work within the same deadline (keeping an idempotent answer, writing the
+// audit event), and stops the reads of many records at it.
 package deadline
 
 import (
@@ -35,4 +35,17 @@ func Shared(ctxs ...context.Context) (context.Context, context.CancelFunc) {
 		}
 	}
 	return context.WithDeadline(context.WithoutCancel(ctxs[0]), latest)
+}
+
+// WhileRunning returns add as the callback of a read of many records that stops
+// with ctx's error once ctx is done: a store may still hand records over after the
+// request's deadline, and what is computed of them would be for nobody.
+func WhileRunning[T any](ctx context.Context, add func(T)) func(T) error {
+	return func(v T) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		add(v)
+		return nil
+	}
 }

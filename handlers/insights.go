@@ -13,6 +13,7 @@ import (
 	"github.com/clinic/interactions/analytics"
 	"github.com/clinic/interactions/audit"
 	"github.com/clinic/interactions/dataversion"
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/insights"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/summary"
@@ -176,7 +177,7 @@ func (h *Handler) suggest(c *fiber.Ctx, qc insights.QuestionContext, limit int) 
 	q := models.ScanQuery{WithQA: true, AilmentKey: models.AilmentKey(qc.Ailment),
 		Labels: models.NormalizeLabels(qc.Labels), Words: insights.SymptomWords(qc.Symptoms)}
 	if q.AilmentKey != "" || len(q.Labels) > 0 || len(q.Words) > 0 {
-		if err := h.records.EachVisit(ctx, q, whileRunning(ctx, s.Add)); err != nil {
+		if err := h.records.EachVisit(ctx, q, deadline.WhileRunning(ctx, s.Add)); err != nil {
 			return err
 		}
 	}
@@ -442,7 +443,7 @@ func (h *Handler) monthly(c *fiber.Ctx, byAilment bool) error {
 	}
 	m := insights.NewMonthly(byAilment)
 	ctx := c.UserContext()
-	if err := h.records.EachVisit(ctx, q, whileRunning(ctx, m.Add)); err != nil {
+	if err := h.records.EachVisit(ctx, q, deadline.WhileRunning(ctx, m.Add)); err != nil {
 		return err
 	}
 	answer := MonthlyCounts{Months: m.Months()}
@@ -453,19 +454,6 @@ func (h *Handler) monthly(c *fiber.Ctx, byAilment bool) error {
 		answer.To = &q.To
 	}
 	return c.JSON(answer)
-}
-
-// whileRunning returns add as the callback of a read of many records that stops
-// with ctx's error once ctx is done: a store may still hand records over after the
-// request's deadline, and what is computed of them would be for nobody.
-func whileRunning[T any](ctx context.Context, add func(T)) func(T) error {
-	return func(v T) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		add(v)
-		return nil
-	}
 }
 
 // logWriterFailure logs that the language model failed at what, with err, which

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,16 +17,20 @@ import (
 )
 
 // fakeRecords hands visits and patients over, or fails with err, and notes the
-// queries.
+// queries. A model of the records may go on reading them after its request has
+// answered (see package analytics), hence the lock.
 type fakeRecords struct {
 	visits   []models.Interaction
 	patients []models.Patient
 	err      error
+	mu       sync.Mutex
 	queries  []models.ScanQuery
 }
 
 func (f *fakeRecords) EachVisit(_ context.Context, q models.ScanQuery, fn func(models.Interaction) error) error {
+	f.mu.Lock()
 	f.queries = append(f.queries, q)
+	f.mu.Unlock()
 	if f.err != nil {
 		return f.err
 	}
@@ -122,7 +127,10 @@ func TestSuggestionsWithAModel(t *testing.T) {
 			if len(tc.writer.asked) != 1 || strings.Join(tc.writer.asked[0], ",") != "B?,A?" {
 				t.Errorf("the model was asked %v", tc.writer.asked)
 			}
-			if q := records.queries; len(q) != 1 || q[0].AilmentKey != "flu" || !q[0].WithQA {
+			records.mu.Lock()
+			q := records.queries
+			records.mu.Unlock()
+			if len(q) != 1 || q[0].AilmentKey != "flu" || !q[0].WithQA {
 				t.Errorf("visits read with %+v", q)
 			}
 		})

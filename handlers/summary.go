@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinic/interactions/chartcache"
 	"github.com/clinic/interactions/dataversion"
+	"github.com/clinic/interactions/deadline"
 	"github.com/clinic/interactions/models"
 	"github.com/clinic/interactions/report"
 	"github.com/clinic/interactions/summary"
@@ -223,7 +224,7 @@ func chartRequest(c *fiber.Ctx) (string, error) {
 // set. It returns ctx's error once ctx is done, and the errors of the store.
 func (h *Handler) summarize(ctx context.Context, p models.Patient, also func(models.Interaction)) (summary.Summary, error) {
 	b := summary.NewBuilder(p, h.now())
-	err := h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: p.InsuranceNo}, whileRunning(ctx, func(in models.Interaction) {
+	err := h.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: p.InsuranceNo}, deadline.WhileRunning(ctx, func(in models.Interaction) {
 		b.Add(in)
 		if also != nil {
 			also(in)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -121,14 +122,21 @@ func must[T any](v T, err error) func(t *testing.T) T {
 }
 
 // expiring is a context whose deadline passes once it has been asked n times
-// whether it is done: a request close to its deadline, without a clock.
+// whether it is done, by any of the goroutines it is given to: a request close to
+// its deadline, without a clock.
 type expiring struct {
 	context.Context
-	n int
+	n atomic.Int64
+}
+
+func expiringAfter(n int64) *expiring {
+	c := &expiring{Context: context.Background()}
+	c.n.Store(n)
+	return c
 }
 
 func (c *expiring) Err() error {
-	if c.n--; c.n < 0 {
+	if c.n.Add(-1) < 0 {
 		return context.DeadlineExceeded
 	}
 	return nil
@@ -143,7 +151,7 @@ func closeToDeadline() map[string]func() context.Context {
 			cancel()
 			return ctx
 		},
-		"close to its deadline": func() context.Context { return &expiring{Context: context.Background(), n: 3} },
+		"close to its deadline": func() context.Context { return expiringAfter(3) },
 	}
 }
 
@@ -157,16 +165,16 @@ func TestKMeansStopsAtTheDeadline(t *testing.T) {
 		})
 	}
 	// However late the deadline passes, up to the last look, KMeans stops.
-	counting := &expiring{Context: context.Background(), n: math.MaxInt}
+	counting := expiringAfter(math.MaxInt64)
 	if _, err := KMeans(counting, points, 4, KMeansSeed); err != nil {
 		t.Fatal(err)
 	}
-	looks := math.MaxInt - counting.n
+	looks := math.MaxInt64 - counting.n.Load()
 	if looks < Restarts*2 {
 		t.Fatalf("KMeans looked at its context %d times", looks)
 	}
 	for n := range looks {
-		if _, err := KMeans(&expiring{Context: context.Background(), n: n}, points, 4, KMeansSeed); !errors.Is(err, context.DeadlineExceeded) {
+		if _, err := KMeans(expiringAfter(n), points, 4, KMeansSeed); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("deadline after %d of %d looks: err = %v", n, looks, err)
 		}
 	}

@@ -67,13 +67,19 @@ type Phase struct {
 
 // Run drives p.Clients concurrent clients, each doing operations of ops one after
 // the other, picked at random by weight, until p.Duration has passed since the
-// start; the operations in flight then finish. It stops early when ctx ends. It
-// returns the results in the order of ops, and an error when no op has a positive
-// weight or there is no client.
+// start; the operations in flight then finish. Client c does first the c-th op of
+// positive weight (counting around), so that with at least as many clients as such
+// ops, a phase runs every one of them, a phase shorter than any op too. It stops
+// early when ctx ends. It returns the results in the order of ops, and an error when no op has a
+// positive weight or there is no client.
 func Run(ctx context.Context, p Phase, ops []Op) (Result, error) {
 	total := 0
-	for _, op := range ops {
+	var weighted []int
+	for i, op := range ops {
 		total += max(op.Weight, 0)
+		if op.Weight > 0 {
+			weighted = append(weighted, i)
+		}
 	}
 	if total == 0 || p.Clients < 1 {
 		return Result{}, errors.New("loadtest: no operation to run, or no client to run it")
@@ -86,11 +92,12 @@ func Run(ctx context.Context, p Phase, ops []Op) (Result, error) {
 		tallies[c] = make([]tally, len(ops))
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(start.UnixNano()), uint64(c)))
+			i := weighted[c%len(weighted)]
 			for ctx.Err() == nil && time.Now().Before(end) {
-				i := pick(r, ops, total)
 				began := time.Now()
 				out := ops[i].Do(ctx, r)
 				tallies[c][i].add(out, time.Since(began))
+				i = pick(r, ops, total)
 			}
 		})
 	}

@@ -177,6 +177,37 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunStartsEveryOp checks that with as many clients as ops of positive weight,
+// each client starts with an op of its own: in a phase shorter than any op, each op
+// runs once, whatever the random picks would have been.
+func TestRunStartsEveryOp(t *testing.T) {
+	const phase = 200 * time.Millisecond
+	var ops []Op
+	for _, name := range []string{"create", "zero", "history", "label", "get"} {
+		weight := 1
+		if name == "zero" {
+			weight = 0
+		} else if name == "create" {
+			weight = 100 // a random pick would nearly always be create
+		}
+		ops = append(ops, Op{Name: name, Weight: weight, Do: func(context.Context, *rand.Rand) Outcome {
+			time.Sleep(2 * phase)
+			return Outcome{Status: 200}
+		}})
+	}
+	for range 5 {
+		res, err := Run(context.Background(), Phase{Clients: 4, Duration: phase}, ops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Ops {
+			if o.Count() != 1 {
+				t.Errorf("%s ran %d times, want once", o.Name, o.Count())
+			}
+		}
+	}
+}
+
 // TestRunStopsWithTheContext checks that a run ends when its context does, well
 // before its duration.
 func TestRunStopsWithTheContext(t *testing.T) {
