@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/clinic/interactions/models"
@@ -56,7 +57,8 @@ func codes[E any](errs []E, code func(E) int) []int {
 // could not be reached, however the driver says it: a timeout (mongo.IsTimeout), a
 // network error (mongo.IsNetworkError), no server selected (topology's
 // ServerSelectionError, whichever error it wraps), a connection that could not be
-// opened or waited for, a closed server, topology or client, or a context that ended
+// opened or waited for, a pool cleared because another operation lost its
+// connection, a closed server, topology or client, or a context that ended
 // first. (The topology package is the driver's own, outside its stable API; the
 // checks of mongo and context catch the same errors through what they wrap.)
 func unreachable(err error) bool {
@@ -64,9 +66,14 @@ func unreachable(err error) bool {
 		selection topology.ServerSelectionError
 		conn      topology.ConnectionError
 		queue     topology.WaitQueueTimeoutError
+		// The error of an operation waiting for a connection when another one
+		// found the store gone ("connection pool ... was cleared"): it wraps
+		// nothing, and says only that it may be retried.
+		cleared driver.RetryablePoolError
 	)
 	return mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
 		errors.As(err, &selection) || errors.As(err, &conn) || errors.As(err, &queue) ||
+		errors.As(err, &cleared) && cleared.Retryable() ||
 		errors.Is(err, topology.ErrServerClosed) || errors.Is(err, topology.ErrTopologyClosed) ||
 		errors.Is(err, mongo.ErrClientDisconnected) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)

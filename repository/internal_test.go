@@ -12,6 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/clinic/interactions/models"
 )
 
 func TestMatches(t *testing.T) {
@@ -152,4 +154,24 @@ func TestOneWriter(t *testing.T) {
 		t.Errorf("a write whose context ended while it waited: %v, ran %v", err, called)
 	}
 	close(release)
+}
+
+// clearedPool stands for the driver's error of an operation that waited for a
+// connection of a pool cleared meanwhile: an error of its own type, wrapping
+// nothing, that says only that the operation may be retried.
+type clearedPool struct{}
+
+func (clearedPool) Error() string {
+	return "connection pool for 127.0.0.1:27017 was cleared because another operation failed with: EOF"
+}
+func (clearedPool) Retryable() bool { return true }
+
+// TestStoreErrorOfAClearedPool checks that an operation that lost the store while
+// waiting for a connection answers that the store is unavailable (503), not that
+// something failed inside the service (500).
+func TestStoreErrorOfAClearedPool(t *testing.T) {
+	err := fmt.Errorf("find API key: %w", storeError(fmt.Errorf("wrapped: %w", clearedPool{})))
+	if !errors.Is(err, models.ErrUnavailable) {
+		t.Errorf("storeError(a cleared pool) = %v, want models.ErrUnavailable", err)
+	}
 }
