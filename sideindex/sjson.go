@@ -5,14 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -366,56 +364,34 @@ func appendCString(dst []byte, s []byte) ([]byte, error) {
 // schema reads a schema: {"p": {<field>: <type>, ...}, "$k": [<field>, ...]}, or {}
 // for an object without fields. Its names are read in place, in r's data.
 func (r *reader) schema() (schema, error) {
-	if !r.next('{') {
-		return nil, fmt.Errorf("%w: not an object", errJSON)
-	}
 	var props, keys schema
-	for first := true; !r.next('}'); first = false {
-		if !first && !r.next(',') {
-			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
-		}
-		name, err := r.name()
-		if err != nil {
-			return nil, err
-		}
+	err := r.members(func(name []byte) error {
 		switch string(name) {
 		case "p":
-			if !r.next('{') {
-				return nil, fmt.Errorf("%w: not an object", errJSON)
-			}
 			props = make(schema, 0, 16)
-			for first := true; !r.next('}'); first = false {
-				if !first && !r.next(',') {
-					return nil, fmt.Errorf("%w: no ',' between members", errJSON)
-				}
-				field, err := r.name()
-				if err != nil {
-					return nil, err
-				}
+			return r.members(func(field []byte) error {
 				t, err := r.valueType()
 				if err != nil {
-					return nil, fmt.Errorf("%s: %w", field, err)
+					return fmt.Errorf("%s: %w", field, err)
 				}
 				props = append(props, property{name: field, typ: t})
-			}
+				return nil
+			})
 		case "$k":
-			if !r.next('[') {
-				return nil, fmt.Errorf("%w: not an array", errJSON)
-			}
 			keys = make(schema, 0, 16)
-			for first := true; !r.next(']'); first = false {
-				if !first && !r.next(',') {
-					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
-				}
+			return r.items(func() error {
 				key, err := r.str()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				keys = append(keys, property{name: key})
-			}
-		default:
-			return nil, fmt.Errorf("unknown field %q", name)
+				return nil
+			})
 		}
+		return fmt.Errorf("unknown field %q", name)
+	})
+	if err != nil {
+		return nil, err
 	}
 	// The fields in the order of "$k", typed by "p": the same order, as the store
 	// writes them, or found by name.
@@ -437,67 +413,52 @@ func (r *reader) schema() (schema, error) {
 // valueType reads the type of a value. A type that is a name alone is the shared one
 // of scalars.
 func (r *reader) valueType() (*valueType, error) {
-	if !r.next('{') {
-		return nil, fmt.Errorf("%w: not an object", errJSON)
-	}
 	var (
 		scalar *valueType
 		t      valueType
 	)
-	for first := true; !r.next('}'); first = false {
-		if !first && !r.next(',') {
-			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
-		}
-		field, err := r.name()
-		if err != nil {
-			return nil, err
-		}
+	err := r.members(func(field []byte) error {
+		var err error
 		switch string(field) {
 		case "t":
 			s, err := r.str()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			var ok bool
 			if scalar, ok = scalars[string(s)]; !ok {
-				return nil, fmt.Errorf("unknown type %q", s)
+				return fmt.Errorf("unknown type %q", s)
 			}
 		case "$s":
-			if t.object, err = r.schema(); err != nil {
-				return nil, err
-			}
+			t.object, err = r.schema()
 		case "i":
-			if !r.next('[') {
-				return nil, fmt.Errorf("%w: not an array", errJSON)
-			}
 			t.items = make([]*valueType, 0, 8)
-			for first := true; !r.next(']'); first = false {
-				if !first && !r.next(',') {
-					return nil, fmt.Errorf("%w: no ',' between items", errJSON)
-				}
+			err = r.items(func() error {
 				item, err := r.valueType()
-				if err != nil {
-					return nil, err
-				}
 				t.items = append(t.items, item)
-			}
+				return err
+			})
 		case "s":
 			n, err := strconv.ParseUint(string(r.number()), 10, 8)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			sub := byte(n)
 			t.subtype = &sub
 		case "o":
 			options, err := r.str()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			o := string(options)
 			t.options = &o
 		default:
-			return nil, fmt.Errorf("unknown field %q", field)
+			return fmt.Errorf("unknown field %q", field)
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if scalar == nil {
 		return nil, errors.New("a type without its name")
@@ -509,202 +470,4 @@ func (r *reader) valueType() (*valueType, error) {
 	*composite = t
 	composite.bson = scalar.bson
 	return composite, nil
-}
-
-// member is a member of a JSON object: its name and its value, undecoded.
-type member struct {
-	name  string
-	value []byte
-}
-
-// reader reads JSON, a step at a time.
-type reader struct {
-	data []byte
-	pos  int
-}
-
-var errJSON = errors.New("malformed JSON")
-
-func (r *reader) space() {
-	for r.pos < len(r.data) {
-		switch r.data[r.pos] {
-		case ' ', '\t', '\n', '\r':
-			r.pos++
-		default:
-			return
-		}
-	}
-}
-
-// end reports an error when anything but space is left.
-func (r *reader) end() error {
-	r.space()
-	if r.pos != len(r.data) {
-		return fmt.Errorf("%w: %.20s after the value", errJSON, r.data[r.pos:])
-	}
-	return nil
-}
-
-// next skips space and reports whether the next byte is c, reading it when it is.
-func (r *reader) next(c byte) bool {
-	r.space()
-	if r.pos < len(r.data) && r.data[r.pos] == c {
-		r.pos++
-		return true
-	}
-	return false
-}
-
-// null reads null, when it is next, and reports whether it was.
-func (r *reader) null() bool {
-	r.space()
-	if bytes.HasPrefix(r.data[r.pos:], []byte("null")) && (r.pos+4 == len(r.data) || isDelimiter(r.data[r.pos+4])) {
-		r.pos += 4
-		return true
-	}
-	return false
-}
-
-// name reads the name of an object's member and the ':' after it.
-func (r *reader) name() ([]byte, error) {
-	name, err := r.str()
-	if err != nil {
-		return nil, err
-	}
-	if !r.next(':') {
-		return nil, fmt.Errorf("%w: no ':' after a name", errJSON)
-	}
-	return name, nil
-}
-
-// object reads an object's members, their values undecoded.
-func (r *reader) object() ([]member, error) {
-	if !r.next('{') {
-		return nil, fmt.Errorf("%w: not an object", errJSON)
-	}
-	var members []member
-	for first := true; !r.next('}'); first = false {
-		if !first && !r.next(',') {
-			return nil, fmt.Errorf("%w: no ',' between members", errJSON)
-		}
-		name, err := r.name()
-		if err != nil {
-			return nil, err
-		}
-		value, err := r.value()
-		if err != nil {
-			return nil, err
-		}
-		members = append(members, member{name: string(name), value: value})
-	}
-	return members, nil
-}
-
-// value skips one value and returns it, undecoded.
-func (r *reader) value() ([]byte, error) {
-	r.space()
-	start := r.pos
-	if r.pos == len(r.data) {
-		return nil, fmt.Errorf("%w: a value is missing", errJSON)
-	}
-	switch c := r.data[r.pos]; {
-	case c == '"':
-		if _, err := r.stringEnd(); err != nil {
-			return nil, err
-		}
-	case c == '{' || c == '[':
-		depth := 0
-		for r.pos < len(r.data) {
-			switch r.data[r.pos] {
-			case '"':
-				if _, err := r.stringEnd(); err != nil {
-					return nil, err
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-			}
-			r.pos++
-			if depth == 0 {
-				return r.data[start:r.pos], nil
-			}
-		}
-		return nil, fmt.Errorf("%w: an unclosed %c", errJSON, c)
-	default: // a number, true, false or null
-		if len(r.number()) == 0 {
-			return nil, fmt.Errorf("%w: unexpected %c", errJSON, c)
-		}
-	}
-	return r.data[start:r.pos], nil
-}
-
-func isDelimiter(c byte) bool {
-	switch c {
-	case ',', '}', ']', ':', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-// number reads a number, true or false (checked by whoever parses it).
-func (r *reader) number() []byte {
-	r.space()
-	start := r.pos
-	for r.pos < len(r.data) && !isDelimiter(r.data[r.pos]) {
-		r.pos++
-	}
-	return r.data[start:r.pos]
-}
-
-// stringEnd reads past the string at r.pos and reports whether it holds escapes.
-func (r *reader) stringEnd() (escaped bool, err error) {
-	for r.pos++; r.pos < len(r.data); r.pos++ {
-		switch r.data[r.pos] {
-		case '\\':
-			escaped = true
-			r.pos++
-		case '"':
-			r.pos++
-			return escaped, nil
-		}
-	}
-	return false, fmt.Errorf("%w: an unclosed string", errJSON)
-}
-
-// str reads a string. One plain enough is taken as it is, in place; any other is
-// unquoted by encoding/json, as the store unquotes it (escapes, and invalid UTF-8
-// read as U+FFFD).
-func (r *reader) str() ([]byte, error) {
-	r.space()
-	if r.pos == len(r.data) || r.data[r.pos] != '"' {
-		return nil, fmt.Errorf("%w: not a string", errJSON)
-	}
-	start := r.pos
-	escaped, err := r.stringEnd()
-	if err != nil {
-		return nil, err
-	}
-	quoted := r.data[start:r.pos]
-	inner := quoted[1 : len(quoted)-1]
-	if !escaped && plain(inner) {
-		return inner, nil
-	}
-	var s string
-	if err := json.Unmarshal(quoted, &s); err != nil {
-		return nil, err
-	}
-	return []byte(s), nil
-}
-
-// plain reports whether s is valid UTF-8 without control characters: a JSON string
-// that needs no unquoting.
-func plain(s []byte) bool {
-	for _, c := range s {
-		if c < 0x20 {
-			return false
-		}
-	}
-	return utf8.Valid(s)
 }
