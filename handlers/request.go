@@ -169,13 +169,9 @@ func wellFormedETags(header string) bool {
 	return true
 }
 
-// matchesETagWeak reports whether an If-None-Match header value names version,
-// comparing weakly (W/"3" matches "3").
-func matchesETagWeak(header string, version int) bool { return matchesTagWeak(header, etag(version)) }
-
-// matchesTagWeak reports whether an If-None-Match header value names the entity tag
+// matchesETagWeak reports whether an If-None-Match header value names the entity tag
 // want, comparing weakly (W/"3" matches "3").
-func matchesTagWeak(header, want string) bool {
+func matchesETagWeak(header, want string) bool {
 	want = strings.TrimPrefix(want, "W/")
 	for _, tag := range strings.Split(header, ",") {
 		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
@@ -193,7 +189,7 @@ func notModified(c *fiber.Ctx, version int) bool { return notModifiedTag(c, etag
 // names tag.
 func notModifiedTag(c *fiber.Ctx, tag string) bool {
 	inm := c.Get(fiber.HeaderIfNoneMatch)
-	if inm == "" || !matchesTagWeak(inm, tag) {
+	if inm == "" || !matchesETagWeak(inm, tag) {
 		return false
 	}
 	c.Set(fiber.HeaderETag, tag)

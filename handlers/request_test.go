@@ -30,8 +30,8 @@ func TestETags(t *testing.T) {
 		if got := matchesETag(tc.header, 3); got != tc.strong {
 			t.Errorf("matchesETag(%q, 3) = %v", tc.header, got)
 		}
-		if got := matchesETagWeak(tc.header, 3); got != tc.weak {
-			t.Errorf("matchesETagWeak(%q, 3) = %v", tc.header, got)
+		if got := matchesETagWeak(tc.header, etag(3)); got != tc.weak {
+			t.Errorf("matchesETagWeak(%q, %s) = %v", tc.header, etag(3), got)
 		}
 	}
 }

@@ -110,10 +110,10 @@ type Profiler struct {
 	// visits holds the aggregates of visits whose patient has not been added (yet).
 	visits map[string]*Profile
 	names  Names
-	// shared tells that the profiles are shared with the Profiler this one is a
-	// clone of, but for those in owned: they are copied before they change.
-	shared bool
-	owned  map[string]bool
+	// owned, set in a clone (see Clone), names the profiles the clone has made its
+	// own: the others are shared with the Profiler it is a clone of, and are
+	// copied before they change.
+	owned map[string]bool
 }
 
 // NewProfiler returns an empty Profiler.
@@ -125,7 +125,7 @@ func NewProfiler() *Profiler {
 // b must not change after.
 func (b *Profiler) Clone() *Profiler {
 	return &Profiler{profiles: maps.Clone(b.profiles), visits: maps.Clone(b.visits), names: b.names.clone(),
-		shared: true, owned: map[string]bool{}}
+		owned: map[string]bool{}}
 }
 
 // Forget forgets what b holds of patient no: their record and their visits.
@@ -143,7 +143,7 @@ func (b *Profiler) Forget(no string) {
 // own returns prof, the profile of no that b holds, once b may change it: a copy
 // when it is shared with the Profiler b was cloned from.
 func (b *Profiler) own(no string, prof *Profile) *Profile {
-	if !b.shared || b.owned[no] {
+	if b.owned == nil || b.owned[no] {
 		return prof
 	}
 	c := *prof
@@ -278,7 +278,7 @@ func (b *Profiler) Names() *Names { return &b.names }
 
 // newProfile returns an empty profile of no, which b owns.
 func (b *Profiler) newProfile(no string) *Profile {
-	if b.shared {
+	if b.owned != nil {
 		b.owned[no] = true
 	}
 	return &Profile{InsuranceNo: no, Labels: map[string]int{}, Ailments: map[string]int{}, Tracks: make([]Track, len(Tracked))}

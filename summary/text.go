@@ -80,8 +80,8 @@ func (s Summary) Facts() Facts { return s.facts(vitals.Known) }
 // keep accepts.
 func (s Summary) facts(keep func(metric string) bool) Facts {
 	f := Facts{Age: s.Patient.Age, Sex: codedSex(s.Patient.Sex), BloodType: s.Patient.BloodType, Visits: s.Visits.Count,
-		Ailments: first(s.Ailments), Labels: first(s.Labels), PreExistingConditions: s.PreExistingConditions,
-		PreExistingMedications: s.PreExistingMedications, CurrentMedications: []string{}, PendingTests: []string{},
+		Ailments: s.Ailments[:min(mostNamed, len(s.Ailments))], Labels: s.Labels[:min(mostNamed, len(s.Labels))],
+		PreExistingConditions: s.PreExistingConditions, PreExistingMedications: s.PreExistingMedications,
 		Vitals: []VitalFact{}}
 	if s.Visits.First != nil && s.Visits.Last != nil {
 		f.SpanDays = int(s.Visits.Last.Sub(*s.Visits.First).Hours() / 24)
@@ -106,13 +106,6 @@ func (s Summary) facts(keep func(metric string) bool) Facts {
 		f.NextVisit = s.NextVisit.Status
 	}
 	return f
-}
-
-func first(counts []Count) []Count {
-	if counts == nil {
-		return []Count{}
-	}
-	return counts[:min(mostNamed, len(counts))]
 }
 
 // Paragraph returns the summary as a short clinical paragraph, always the same for the
