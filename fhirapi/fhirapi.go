@@ -47,6 +47,8 @@ type Interactions interface {
 	Version(ctx context.Context, id string, v int) (models.Interaction, error)
 	// History returns one page of the interactions q selects, in its order.
 	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
+	// Each calls fn with every interaction q selects, a page at a time, newest first.
+	Each(ctx context.Context, q models.HistoryQuery, fn func(models.Interaction) error) error
 }
 
 // Counter counts what a query of interactions selects, from an index
