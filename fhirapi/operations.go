@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,9 +146,8 @@ func (a *API) LastN(ctx context.Context, r Request) ([]byte, error) {
 	pg := page{self: selfLink(r.Base, "Observation/$lastn", q.used)}
 	p, err := a.patient(ctx, id)
 	if err != nil {
-		zero := 0
-		pg.total = &zero
-		if isNotFound(err) {
+		pg.total = ptr(0)
+		if errors.Is(err, models.ErrNotFound) {
 			return pg.encode(r.Base)
 		}
 		return nil, err
