@@ -18,13 +18,7 @@ func RecordReadings(metrics bson.D) (map[string]float64, bool) {
 	if len(metrics) > maxRead {
 		metrics = metrics[:maxRead]
 	}
-	var u units
-	for _, e := range metrics {
-		if e.Key == unitsKey {
-			u = (&Chart{}).units(time.Time{}, "", metrics)
-			break
-		}
-	}
+	u := (&Chart{}).units(time.Time{}, "", metrics)
 	type reading struct {
 		value float64
 		unit  string
