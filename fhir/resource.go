@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/clinic/interactions/models"
 )
@@ -16,12 +15,7 @@ import (
 type Resource struct {
 	// Type is its resourceType, ID its id.
 	Type, ID string
-	// Date is when it happened: the interaction_date of its interaction; zero for a
-	// Patient.
-	Date time.Time
-	// Updated is when the version of the record it was written from was made.
-	Updated time.Time
-	r       resource
+	r        resource
 }
 
 // MarshalJSON writes the resource as Writer writes it, without escaping HTML.
@@ -93,12 +87,6 @@ func (r Resource) HasCategory(system, code string) bool {
 	return false
 }
 
-// ObservationCategories is the code system of Observation categories (vital-signs).
-const ObservationCategories = observationKinds
-
-// LOINC is the code system of the codes of observations and documents.
-const LOINC = loinc
-
 // PatientID returns the id of p's Patient: the id of the Patient it was imported
 // from, else its insurance number, made a valid FHIR id.
 func PatientID(p models.Patient) string { return patientID(p) }
@@ -110,7 +98,7 @@ func EncounterID(in models.Interaction) string { return encounterID(in) }
 // PatientOf returns the Patient resource of p.
 func PatientOf(p models.Patient) Resource {
 	r := patientResource(p, patientID(p))
-	return Resource{Type: r.ResourceType, ID: r.ID, Updated: p.UpdatedAt, r: r}
+	return Resource{Type: r.ResourceType, ID: r.ID, r: r}
 }
 
 // InteractionOf returns the resources of in, as Writer writes them: its Encounter
@@ -121,7 +109,7 @@ func InteractionOf(patient string, in models.Interaction) []Resource {
 	out := make([]Resource, len(rs))
 	for i, r := range rs {
 		h := r.header()
-		out[i] = Resource{Type: h.ResourceType, ID: h.ID, Date: in.InteractionDate, Updated: in.UpdatedAt, r: r}
+		out[i] = Resource{Type: h.ResourceType, ID: h.ID, r: r}
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/clinic/interactions/audit"
@@ -47,6 +48,8 @@ type Interactions interface {
 	Version(ctx context.Context, id string, v int) (models.Interaction, error)
 	// History returns one page of the interactions q selects, in its order.
 	History(ctx context.Context, q models.HistoryQuery) (models.Page, error)
+	// Each calls fn with every interaction q selects, a page at a time, newest first.
+	Each(ctx context.Context, q models.HistoryQuery, fn func(models.Interaction) error) error
 }
 
 // Counter counts what a query of interactions selects, from an index
@@ -145,13 +148,14 @@ func (a *API) encounter(ctx context.Context, id string) (models.Interaction, err
 	return models.Interaction{}, fmt.Errorf("encounter %w", models.ErrNotFound)
 }
 
-// subjects returns the id of each patient's Patient, by insurance number, reading
-// each patient once per request.
+// subjects names each patient's Patient by insurance number, reading each patient
+// once per request.
 type subjects struct {
 	a   *API
 	ids map[string]string
 }
 
+// of returns the id of the Patient of the patient insuranceNo.
 func (s *subjects) of(ctx context.Context, insuranceNo string) (string, error) {
 	if id, ok := s.ids[insuranceNo]; ok {
 		return id, nil
@@ -185,7 +189,7 @@ func (a *API) VRead(ctx context.Context, typ, id string, vid int) ([]byte, error
 }
 
 func (a *API) read(ctx context.Context, typ, id string, vid int) ([]byte, error) {
-	if !contains(readTypes, typ) {
+	if !slices.Contains(readTypes, typ) {
 		return nil, ErrUnknownType
 	}
 	if typ == "Patient" {
@@ -214,8 +218,8 @@ func (a *API) read(ctx context.Context, typ, id string, vid int) ([]byte, error)
 			return nil, err
 		}
 	}
-	var s subjects
-	patient, err := s.with(a).of(ctx, in.InsuranceNo)
+	s := subjects{a: a}
+	patient, err := s.of(ctx, in.InsuranceNo)
 	if err != nil {
 		return nil, err
 	}
@@ -227,19 +231,3 @@ func (a *API) read(ctx context.Context, typ, id string, vid int) ([]byte, error)
 	}
 	return nil, fmt.Errorf("%s %w", typ, models.ErrNotFound)
 }
-
-func (s *subjects) with(a *API) *subjects {
-	s.a = a
-	return s
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func isNotFound(err error) bool { return errors.Is(err, models.ErrNotFound) }

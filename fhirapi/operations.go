@@ -2,6 +2,7 @@ package fhirapi
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -145,9 +146,8 @@ func (a *API) LastN(ctx context.Context, r Request) ([]byte, error) {
 	pg := page{self: selfLink(r.Base, "Observation/$lastn", q.used)}
 	p, err := a.patient(ctx, id)
 	if err != nil {
-		zero := 0
-		pg.total = &zero
-		if isNotFound(err) {
+		pg.total = ptr(0)
+		if errors.Is(err, models.ErrNotFound) {
 			return pg.encode(r.Base)
 		}
 		return nil, err
@@ -235,21 +235,12 @@ func (a *API) Summary(ctx context.Context, id string, r Request) ([]byte, error)
 	}
 	disclosed(ctx, p.InsuranceNo)
 	b := summary.NewBuilder(p, a.now())
-	hq := models.HistoryQuery{InsuranceNo: p.InsuranceNo, Limit: models.MaxPageSize}
-	for {
-		page, err := a.interactions.History(ctx, hq)
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range page.Items {
-			b.Add(in)
-		}
-		if page.NextCursor == nil {
-			break
-		}
-		if hq.After, err = models.ParseCursor(*page.NextCursor); err != nil {
-			return nil, fmt.Errorf("continue the chart: %w", err)
-		}
+	err = a.interactions.Each(ctx, models.HistoryQuery{InsuranceNo: p.InsuranceNo}, func(in models.Interaction) error {
+		b.Add(in)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return encode(fhir.SummaryDocument(p, b.Summary()))
 }

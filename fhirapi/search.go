@@ -84,8 +84,7 @@ func (a *API) Search(ctx context.Context, typ string, r Request) ([]byte, error)
 	if id != "" {
 		p, err := a.patient(ctx, id)
 		if errors.Is(err, models.ErrNotFound) {
-			zero := 0
-			return page{self: self, total: &zero}.encode(r.Base)
+			return page{self: self, total: ptr(0)}.encode(r.Base)
 		}
 		if err != nil {
 			return nil, err

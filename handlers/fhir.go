@@ -39,10 +39,7 @@ func NewFHIR(api FHIRAPI) *FHIR { return &FHIR{api: api} }
 // fhirRequest reads what a FHIR request asks beyond its path. It returns a 406 when
 // it accepts no JSON.
 func fhirRequest(c *fiber.Ctx) (fhirapi.Request, error) {
-	r := fhirapi.Request{Base: c.BaseURL() + FHIRPrefix}
-	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
-		r.Params = append(r.Params, fhirapi.Param{Name: string(k), Value: string(v)})
-	})
+	r := fhirapi.Request{Base: c.BaseURL() + FHIRPrefix, Params: fhirParams(c)}
 	for _, pref := range strings.Split(c.Get("Prefer"), ",") {
 		if strings.EqualFold(strings.ReplaceAll(strings.TrimSpace(pref), " ", ""), "handling=lenient") {
 			r.Lenient = true
@@ -68,11 +65,16 @@ func acceptsJSON(accept string) bool {
 // FHIRNamesPatient reports whether a FHIR search names the patient it is about (see
 // fhirapi.NamesPatient), for the roles that may read only a named patient's chart.
 func FHIRNamesPatient(c *fiber.Ctx) bool {
+	return fhirapi.NamesPatient(fhirParams(c))
+}
+
+// fhirParams returns a request's query parameters, copied, in the order sent.
+func fhirParams(c *fiber.Ctx) []fhirapi.Param {
 	var params []fhirapi.Param
 	c.Context().QueryArgs().VisitAll(func(k, v []byte) {
 		params = append(params, fhirapi.Param{Name: string(k), Value: string(v)})
 	})
-	return fhirapi.NamesPatient(params)
+	return params
 }
 
 // answerFHIR reads a FHIR request, calls call with it and writes what it returns.
@@ -110,20 +112,8 @@ func sendFHIR(c *fiber.Ctx, body []byte) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/metadata [get]
 func (h *FHIR) Metadata(c *fiber.Ctx) error {
-	r, err := fhirRequest(c)
+	r, err := onlyFormat(c, false)
 	if err != nil {
-		return err
-	}
-	errs := &models.ValidationError{}
-	for _, p := range r.Params {
-		switch {
-		case p.Name != "_format":
-			errs.Add(p.Name, "unknown parameter")
-		case !fhirapi.JSONFormat(p.Value):
-			errs.Add(p.Name, "only JSON is served")
-		}
-	}
-	if err := errs.Err(); err != nil {
 		return err
 	}
 	body, err := fhirapi.Capabilities(r.Base)
@@ -158,7 +148,7 @@ func (h *FHIR) Metadata(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/{type}/{id} [get]
 func (h *FHIR) Read(c *fiber.Ctx) error {
-	if err := onlyFormat(c); err != nil {
+	if _, err := onlyFormat(c, true); err != nil {
 		return err
 	}
 	body, err := h.api.Read(c.UserContext(), strings.Clone(c.Params("type")), strings.Clone(c.Params("id")))
@@ -194,7 +184,7 @@ func (h *FHIR) Read(c *fiber.Ctx) error {
 //	@Header			all		{string}	X-Request-Id		"the request's id, as the logs and the audit trail name it"
 //	@Router			/fhir/R4/{type}/{id}/_history/{vid} [get]
 func (h *FHIR) VRead(c *fiber.Ctx) error {
-	if err := onlyFormat(c); err != nil {
+	if _, err := onlyFormat(c, true); err != nil {
 		return err
 	}
 	vid, err := strconv.Atoi(c.Params("vid"))
@@ -208,24 +198,26 @@ func (h *FHIR) VRead(c *fiber.Ctx) error {
 	return sendFHIR(c, body)
 }
 
-// onlyFormat checks a request that takes no parameter but _format.
-func onlyFormat(c *fiber.Ctx) error {
+// onlyFormat reads a request that takes no parameter but _format and checks its
+// parameters: any other is an error, unless lenient allows the request's
+// Prefer: handling=lenient to have it ignored.
+func onlyFormat(c *fiber.Ctx, lenient bool) (fhirapi.Request, error) {
 	r, err := fhirRequest(c)
 	if err != nil {
-		return err
+		return r, err
 	}
 	errs := &models.ValidationError{}
 	for _, p := range r.Params {
 		switch {
 		case p.Name != "_format":
-			if !r.Lenient {
+			if !lenient || !r.Lenient {
 				errs.Add(p.Name, "unknown parameter")
 			}
 		case !fhirapi.JSONFormat(p.Value):
 			errs.Add(p.Name, "only JSON is served")
 		}
 	}
-	return errs.Err()
+	return r, errs.Err()
 }
 
 // Search answers a search.

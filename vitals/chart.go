@@ -182,33 +182,52 @@ func (c *Chart) Add(date time.Time, interactionID string, metrics bson.D) {
 			continue
 		}
 		unit := units.of(e.Key, name)
-		problem := Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value}
-		point := Point{Date: date, InteractionID: interactionID}
-		c.note(Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID,
-			Interpretation: interpretValue(name, e.Value, unit)})
-		if name == BloodPressure {
-			systolic, diastolic, written, err := Pressure(e.Value)
-			if err != nil {
-				problem.Reason = err.Error()
-				c.problems = append(c.problems, problem)
-				continue
-			}
-			unit = cmp.Or(written, unit)
-			point.Value = systolic
-			c.readings[Systolic] = append(c.readings[Systolic], reading{point: point, key: e.Key, raw: e.Value, unit: unit})
-			point.Value = diastolic
-			c.readings[Diastolic] = append(c.readings[Diastolic], reading{point: point, key: e.Key, raw: e.Value, unit: unit})
-			continue
-		}
-		value, written, err := Number(e.Value)
+		latest := Latest{Metric: name, Value: e.Value, Unit: latestUnit(e.Value, unit, name), Date: date, InteractionID: interactionID}
+		ms, err := measures(name, e.Value, unit)
 		if err != nil {
-			problem.Reason = err.Error()
-			c.failed[name] = append(c.failed[name], problem)
+			c.note(latest)
+			problem := Problem{Date: date, InteractionID: interactionID, Metric: e.Key, Value: e.Value, Reason: err.Error()}
+			if name == BloodPressure {
+				c.problems = append(c.problems, problem)
+			} else {
+				c.failed[name] = append(c.failed[name], problem)
+			}
 			continue
 		}
-		point.Value = value
-		c.readings[name] = append(c.readings[name], reading{point: point, key: e.Key, raw: e.Value, unit: cmp.Or(written, unit)})
+		for _, m := range ms {
+			latest.Interpretation = Worst(latest.Interpretation, Interpret(m.metric, m.value, m.unit))
+			point := Point{Date: date, InteractionID: interactionID, Value: m.value}
+			c.readings[m.metric] = append(c.readings[m.metric], reading{point: point, key: e.Key, raw: e.Value, unit: m.unit})
+		}
+		c.note(latest)
 	}
+}
+
+// measure is a number read from a value of a metric: the series it belongs to, and
+// the unit it was recorded in ("" for the series' own).
+type measure struct {
+	metric string
+	value  float64
+	unit   string
+}
+
+// measures reads a value of the metric name, recorded in unit ("" when none was
+// given beside it): for blood_pressure ("120/80") its systolic and diastolic
+// pressures, else the one number, each in the unit written with it or else unit.
+func measures(name string, value any, unit string) ([]measure, error) {
+	if name == BloodPressure {
+		systolic, diastolic, written, err := Pressure(value)
+		if err != nil {
+			return nil, err
+		}
+		unit = cmp.Or(written, unit)
+		return []measure{{Systolic, systolic, unit}, {Diastolic, diastolic, unit}}, nil
+	}
+	n, written, err := Number(value)
+	if err != nil {
+		return nil, err
+	}
+	return []measure{{name, n, cmp.Or(written, unit)}}, nil
 }
 
 // keep reports whether the chart keeps the metric name: a known vital sign always,
@@ -311,26 +330,6 @@ func latestUnit(value any, unit, name string) string {
 		return known[Systolic].unit
 	}
 	return known[name].unit
-}
-
-// interpretValue interprets a value of the metric name as recorded, in unit (""
-// when none was given beside it): a number, a number with its unit, or for
-// blood_pressure "120/80", the worse of its two pressures. It returns "" for a value
-// it cannot read and a metric without a reference range.
-func interpretValue(name string, value any, unit string) string {
-	if name == BloodPressure {
-		systolic, diastolic, written, err := Pressure(value)
-		if err != nil {
-			return ""
-		}
-		unit = cmp.Or(written, unit)
-		return Worst(Interpret(Systolic, systolic, unit), Interpret(Diastolic, diastolic, unit))
-	}
-	n, written, err := Number(value)
-	if err != nil {
-		return ""
-	}
-	return Interpret(name, n, cmp.Or(written, unit))
 }
 
 // note keeps l when it is the newest value of its metric so far: the later visit,

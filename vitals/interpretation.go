@@ -127,12 +127,25 @@ func (b band) interpret(v float64) string {
 // Worst returns the most severe of codes: critical before high or low, high or low
 // before normal; "" when none is given.
 func Worst(codes ...string) string {
-	rank := map[string]int{"": 0, Normal: 1, Low: 2, High: 2, CriticalLow: 3, CriticalHigh: 3}
 	worst := ""
 	for _, c := range codes {
-		if rank[c] > rank[worst] {
+		if severity(c) > severity(worst) {
 			worst = c
 		}
 	}
 	return worst
+}
+
+// severity ranks an interpretation code: critical above high or low, above normal,
+// above none.
+func severity(code string) int {
+	switch code {
+	case Normal:
+		return 1
+	case Low, High:
+		return 2
+	case CriticalLow, CriticalHigh:
+		return 3
+	}
+	return 0
 }

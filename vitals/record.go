@@ -18,13 +18,7 @@ func RecordReadings(metrics bson.D) (map[string]float64, bool) {
 	if len(metrics) > maxRead {
 		metrics = metrics[:maxRead]
 	}
-	var u units
-	for _, e := range metrics {
-		if e.Key == unitsKey {
-			u = (&Chart{}).units(time.Time{}, "", metrics)
-			break
-		}
-	}
+	u := (&Chart{}).units(time.Time{}, "", metrics)
 	type reading struct {
 		value float64
 		unit  string
@@ -44,22 +38,13 @@ func RecordReadings(metrics bson.D) (map[string]float64, bool) {
 		if _, isKnown := known[name]; !isKnown && name != BloodPressure {
 			continue
 		}
-		unit := u.of(e.Key, name)
-		if name == BloodPressure {
-			systolic, diastolic, written, err := Pressure(e.Value)
-			if err != nil {
-				continue
-			}
-			unit = cmp.Or(written, unit)
-			add(Systolic, systolic, unit)
-			add(Diastolic, diastolic, unit)
-			continue
-		}
-		value, written, err := Number(e.Value)
+		ms, err := measures(name, e.Value, u.of(e.Key, name))
 		if err != nil {
 			continue
 		}
-		add(name, value, cmp.Or(written, unit))
+		for _, m := range ms {
+			add(m.metric, m.value, m.unit)
+		}
 	}
 	if twice {
 		return nil, false
