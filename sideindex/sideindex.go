@@ -54,7 +54,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -364,7 +363,7 @@ func (x Index) Documents(ctx context.Context, collection string, ids []string, e
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), idsPerRead)]
 		ids = ids[len(batch):]
-		keys := make([]any, len(batch))
+		keys := make([]string, len(batch))
 		for i, id := range batch {
 			key, err := json.Marshal(id)
 			if err != nil {
@@ -372,22 +371,14 @@ func (x Index) Documents(ctx context.Context, collection string, ids []string, e
 			}
 			keys[i] = string(key)
 		}
+		w := among(ferretID, keys, "?")
 		more := true
-		var data sql.RawBytes
 		err := x.rows(ctx, collection, func(table string) string {
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
-			return fmt.Sprintf("SELECT %s FROM %q WHERE %s IN (%s)", ferretColumn, table, ferretID, marks)
-		}, keys, func(rows *sql.Rows) (bool, error) {
-			if err := rows.Scan(&data); err != nil {
-				return false, err
-			}
-			doc, err := storedBSON(data)
-			if err != nil {
-				return false, err
-			}
+			return fmt.Sprintf("SELECT %s FROM %q WHERE %s", ferretColumn, table, w.condition())
+		}, w.args, documentRows(func(doc bson.Raw) bool {
 			more = each(doc)
-			return more, nil
-		})
+			return more
+		}))
 		if err != nil || !more {
 			return err
 		}
