@@ -234,7 +234,7 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	for name, table := range tables {
 		for suffix, columns := range indexesOf(name) {
 			index := table + "_" + suffix
-			want := fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+			want := indexSQL(index, table, columns)
 			var def string
 			err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
 			switch {
@@ -260,6 +260,12 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	}
 	_, _, err = f.Index(database).countChanges(ctx)
 	return err
+}
+
+// indexSQL is the statement that makes the index named index of table over
+// columns, as SQLite keeps it in its schema.
+func indexSQL(index, table, columns string) string {
+	return fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
 }
 
 // idLookup is the expression of the index of every collection's lookups by _id.
