@@ -268,7 +268,8 @@ func indexSQL(index, table, columns string) string {
 	return fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
 }
 
-// idLookup is the expression of the index of every collection's lookups by _id.
+// idLookup is the suffix of the name of the index of every collection's lookups by
+// _id (see indexesOf).
 const idLookup = "id_lookup"
 
 // indexesOf returns the side indexes of collection, by the suffix of their name
