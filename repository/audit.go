@@ -89,25 +89,14 @@ func disclosureRows(events []models.AuditEvent) []models.AuditDisclosure {
 }
 
 // insertDisclosures stores rows; rows stored already (a retry's) are taken as they
-// are. It returns the store's error.
+// are (see insertMany). It returns the store's error.
 func (s *DB) insertDisclosures(ctx context.Context, rows []models.AuditDisclosure) error {
-	if len(rows) == 0 {
-		return nil
-	}
 	docs := make([]any, len(rows))
 	for i, r := range rows {
 		docs[i] = r
 	}
-	_, err := s.auditDisclosures.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	var bulk mongo.BulkWriteException
-	if err != nil && errors.As(err, &bulk) && bulk.WriteConcernError == nil &&
-		!slices.ContainsFunc(bulk.WriteErrors, func(we mongo.BulkWriteError) bool { return !mongo.IsDuplicateKeyError(we) }) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("insert audit disclosures: %w", storeError(err))
-	}
-	return nil
+	_, err := s.insertMany(ctx, s.auditDisclosures, docs)
+	return err
 }
 
 // AuditEvent returns the event with the given id, or models.ErrNotFound.

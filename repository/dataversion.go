@@ -85,18 +85,12 @@ func (s *DB) ChartVersion(ctx context.Context, no string) (dataversion.Version, 
 		}
 		return v, nil
 	}
-	type stamp struct {
-		ID        string    `bson:"_id"`
-		Version   int64     `bson:"version"`
-		UpdatedAt time.Time `bson:"updated_at"`
-	}
-	fields := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "version", Value: 1}, {Key: "updated_at", Value: 1}})
-	var patient []stamp
-	if err := s.stamps(ctx, s.patients, bson.D{{Key: "_id", Value: no}}, fields, &patient); err != nil {
+	patient, err := s.stamps(ctx, s.patients, bson.D{{Key: "_id", Value: no}})
+	if err != nil {
 		return dataversion.Version{}, err
 	}
-	var visits []stamp
-	if err := s.stamps(ctx, s.interactions, bson.D{{Key: models.FieldInsuranceNo, Value: no}}, fields, &visits); err != nil {
+	visits, err := s.stamps(ctx, s.interactions, bson.D{{Key: models.FieldInsuranceNo, Value: no}})
+	if err != nil {
 		return dataversion.Version{}, err
 	}
 	slices.SortFunc(visits, func(a, b stamp) int { return cmp.Compare(a.ID, b.ID) })
@@ -110,22 +104,27 @@ func (s *DB) ChartVersion(ctx context.Context, no string) (dataversion.Version, 
 	return dataversion.Counted(hex.EncodeToString(h.Sum(nil)[:16]), int64(len(visits)), false), nil
 }
 
-// stamps reads into out what filter selects of coll with the options opts, once
-// the scan gate admits it. It returns the store's errors.
-func (s *DB) stamps(ctx context.Context, coll *mongo.Collection, filter bson.D, opts *options.FindOptionsBuilder, out any) error {
+// stamp is what the version of a chart is a digest of, of each of its records.
+type stamp struct {
+	ID        string    `bson:"_id"`
+	Version   int64     `bson:"version"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// stamps returns the stamps of the records filter selects of coll, once the scan
+// gate admits the read. It returns the store's errors.
+func (s *DB) stamps(ctx context.Context, coll *mongo.Collection, filter bson.D) ([]stamp, error) {
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
-		return fmt.Errorf("read the version of a chart: %w", err)
+		return nil, fmt.Errorf("read the version of a chart: %w", err)
 	}
 	defer leave()
-	cur, err := coll.Find(ctx, filter, opts)
+	fields := options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "version", Value: 1}, {Key: "updated_at", Value: 1}})
+	out, err := findAll[stamp](ctx, coll, filter, fields)
 	if err != nil {
-		return fmt.Errorf("read the version of a chart: %w", storeError(err))
+		return nil, fmt.Errorf("read the version of a chart: %w", err)
 	}
-	if err := cur.All(ctx, out); err != nil {
-		return fmt.Errorf("read the version of a chart: %w", storeError(err))
-	}
-	return nil
+	return out, nil
 }
 
 // ChangedSince returns the insurance numbers of the charts changed since v, a

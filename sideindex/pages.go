@@ -199,10 +199,17 @@ func (w *where) startsWith(array, prefix string) {
 // them with one query, in one read transaction of SQLite's, and each document's JSON
 // once. It returns the errors of the store's SQLite file.
 func (x Index) documents(ctx context.Context, collection string, w where, order string, n int, each func(bson.Raw) bool) error {
-	var data sql.RawBytes
 	return x.rows(ctx, collection, func(table string) string {
 		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n)
-	}, w.args, func(rows *sql.Rows) (bool, error) {
+	}, w.args, documentRows(each))
+}
+
+// documentRows returns the reader of the rows of a query of the stored documents'
+// column that calls each with each document, as the store answers a find of it
+// (see storedBSON), until each returns false.
+func documentRows(each func(bson.Raw) bool) func(*sql.Rows) (bool, error) {
+	var data sql.RawBytes
+	return func(rows *sql.Rows) (bool, error) {
 		if err := rows.Scan(&data); err != nil {
 			return false, err
 		}
@@ -211,7 +218,7 @@ func (x Index) documents(ctx context.Context, collection string, w where, order 
 			return false, err
 		}
 		return each(doc), nil
-	})
+	}
 }
 
 // query calls row with the top-level fields of the first n documents of collection

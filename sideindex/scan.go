@@ -38,7 +38,7 @@ func (x Index) VisitsOf(ctx context.Context, nos []string, q models.ScanQuery, f
 // SQLite file.
 func (x Index) PatientsOf(ctx context.Context, nos []string, fn func(models.Patient) error) error {
 	// The lookup by _id's index is over the JSON of the value: a string quoted.
-	return x.scan(ctx, repository.PatientsCollection, among(ferretColumn+"->'$._id'", nos, "json_quote(?)"), patientReader(fn))
+	return x.scan(ctx, repository.PatientsCollection, among(ferretID, nos, "json_quote(?)"), patientReader(fn))
 }
 
 // among is the condition that expr is one of values, each as mark writes it.

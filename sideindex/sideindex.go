@@ -54,7 +54,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -235,7 +234,7 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	for name, table := range tables {
 		for suffix, columns := range indexesOf(name) {
 			index := table + "_" + suffix
-			want := fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+			want := indexSQL(index, table, columns)
 			var def string
 			err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
 			switch {
@@ -263,7 +262,14 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	return err
 }
 
-// idLookup is the expression of the index of every collection's lookups by _id.
+// indexSQL is the statement that makes the index named index of table over
+// columns, as SQLite keeps it in its schema.
+func indexSQL(index, table, columns string) string {
+	return fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+}
+
+// idLookup is the suffix of the name of the index of every collection's lookups by
+// _id (see indexesOf).
 const idLookup = "id_lookup"
 
 // indexesOf returns the side indexes of collection, by the suffix of their name
@@ -364,7 +370,7 @@ func (x Index) Documents(ctx context.Context, collection string, ids []string, e
 	for len(ids) > 0 {
 		batch := ids[:min(len(ids), idsPerRead)]
 		ids = ids[len(batch):]
-		keys := make([]any, len(batch))
+		keys := make([]string, len(batch))
 		for i, id := range batch {
 			key, err := json.Marshal(id)
 			if err != nil {
@@ -372,22 +378,14 @@ func (x Index) Documents(ctx context.Context, collection string, ids []string, e
 			}
 			keys[i] = string(key)
 		}
+		w := among(ferretID, keys, "?")
 		more := true
-		var data sql.RawBytes
 		err := x.rows(ctx, collection, func(table string) string {
-			marks := strings.TrimSuffix(strings.Repeat("?, ", len(keys)), ", ")
-			return fmt.Sprintf("SELECT %s FROM %q WHERE %s IN (%s)", ferretColumn, table, ferretID, marks)
-		}, keys, func(rows *sql.Rows) (bool, error) {
-			if err := rows.Scan(&data); err != nil {
-				return false, err
-			}
-			doc, err := storedBSON(data)
-			if err != nil {
-				return false, err
-			}
+			return fmt.Sprintf("SELECT %s FROM %q WHERE %s", ferretColumn, table, w.condition())
+		}, w.args, documentRows(func(doc bson.Raw) bool {
 			more = each(doc)
-			return more, nil
-		})
+			return more
+		}))
 		if err != nil || !more {
 			return err
 		}
