@@ -74,13 +74,25 @@ func triggerName(table, event string) string {
 }
 
 // countChanges makes, when they are missing, the table of the counts and the
-// triggers of the tables of the counted collections that exist. It returns the
-// file, the tables by collection ("" for a collection not created yet), and the
-// errors of the store's SQLite file.
+// triggers of the tables of the counted collections that exist. It looks for them
+// once per set of those tables (see Files.counting): the reads of versions, one for
+// each chart and insight request, then read no schema. It returns the file, the
+// tables by collection ("" for a collection not created yet), and the errors of the
+// store's SQLite file.
 func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, error) {
 	db, err := x.files.db(x.database)
 	if err != nil {
 		return nil, nil, err
+	}
+	tables := map[string]string{}
+	for _, collection := range counted {
+		if _, tables[collection], err = x.files.table(ctx, x.database, collection); err != nil {
+			return nil, nil, err
+		}
+	}
+	key := x.database + "/" + epoch("", tables)
+	if x.files.countingFor(key) {
+		return db, tables, nil
 	}
 	have := map[string]bool{}
 	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger' OR type = 'table' AND name = ?`,
@@ -104,14 +116,8 @@ func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, er
 	if !have[changesTable] {
 		missing = append(missing, changesSchema...)
 	}
-	tables := map[string]string{}
 	for _, collection := range counted {
-		_, table, err := x.files.table(ctx, x.database, collection)
-		if err != nil {
-			return nil, nil, err
-		}
-		tables[collection] = table
-		if table != "" && !have[triggerName(table, "DELETE")] {
+		if table := tables[collection]; table != "" && !have[triggerName(table, "DELETE")] {
 			missing = append(missing, triggerSQL(collection, table)...)
 		}
 	}
@@ -120,6 +126,7 @@ func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, er
 			return nil, nil, fmt.Errorf("count the changes of the records: %w", err)
 		}
 	}
+	x.files.counted(key)
 	return db, tables, nil
 }
 

@@ -82,6 +82,27 @@ type Files struct {
 	// found remembers the table of each collection found, by database and
 	// collection.
 	found map[[2]string]string
+	// counting remembers the sets of tables, by database, found with the triggers
+	// that count their changes (see countChanges); a collection created or made
+	// anew has another table, so another set.
+	counting map[string]bool
+}
+
+// countingFor reports whether the tables of key count their changes.
+func (f *Files) countingFor(key string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counting[key]
+}
+
+// counted notes that the tables of key count their changes.
+func (f *Files) counted(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.counting == nil {
+		f.counting = map[string]bool{}
+	}
+	f.counting[key] = true
 }
 
 // idleReaders is how many connections to a file the side index keeps open between
@@ -123,7 +144,7 @@ func (f *Files) Close() error {
 	for _, db := range f.open {
 		errs = append(errs, db.Close())
 	}
-	f.open, f.found = nil, map[[2]string]string{}
+	f.open, f.found, f.counting = nil, map[[2]string]string{}, nil
 	return errors.Join(errs...)
 }
 
