@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -210,26 +211,35 @@ func runAudited(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.
 	return runErr
 }
 
+// parseFlags parses args as the flags of command, which define gives the flag set,
+// and reports nothing itself. It returns an error holding usage when they do not
+// parse or arguments follow them.
+func parseFlags(command, usage string, args []string, define func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	define(fs)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errors.New(usage)
+	}
+	return nil
+}
+
 // stringFlags parses args as the flags of command, each a string that must be
 // given, and returns their values in the order of names. It returns an error
 // holding usage when they do not parse, one is missing or empty, or arguments
 // follow them.
 func stringFlags(command, usage string, args []string, names ...string) ([]string, error) {
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	values := make([]*string, len(names))
-	for i, name := range names {
-		values[i] = fs.String(name, "", name)
+	values := make([]string, len(names))
+	err := parseFlags(command, usage, args, func(fs *flag.FlagSet) {
+		for i, name := range names {
+			fs.StringVar(&values[i], name, "", name)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if slices.Contains(values, "") {
 		return nil, errors.New(usage)
 	}
-	out := make([]string, len(names))
-	for i, v := range values {
-		if *v == "" {
-			return nil, errors.New(usage)
-		}
-		out[i] = *v
-	}
-	return out, nil
+	return values, nil
 }
