@@ -221,11 +221,7 @@ func runCheck(ctx context.Context, cfg Config, logger *slog.Logger, args []strin
 			return nil, err
 		}
 		parts = append(parts, more...)
-		total := 0
-		for _, p := range parts {
-			total += len(p.findings)
-		}
-		return map[string]int{"findings": total}, nil
+		return map[string]int{"findings": findingsIn(parts)}, nil
 	})
 	if err != nil {
 		_ = reportCheck(stdout, parts) // what was found before the store failed
@@ -273,22 +269,29 @@ func check(ctx context.Context, cfg Config, conn *Connection, db *repository.DB)
 // reportCheck prints what each part of the check found, and returns an error when
 // any found anything.
 func reportCheck(stdout io.Writer, parts []checkPart) error {
-	total := 0
 	for _, p := range parts {
 		if len(p.findings) == 0 {
 			fmt.Fprintf(stdout, "%s: ok\n", p.name)
 			continue
 		}
-		total += len(p.findings)
 		fmt.Fprintf(stdout, "%s: %d findings\n", p.name, len(p.findings))
 		for _, f := range p.findings {
 			fmt.Fprintln(stdout, "  "+f)
 		}
 	}
-	if total > 0 {
+	if total := findingsIn(parts); total > 0 {
 		return fmt.Errorf("check: %d findings (above)", total)
 	}
 	return nil
+}
+
+// findingsIn returns how many findings the parts of a check hold.
+func findingsIn(parts []checkPart) int {
+	total := 0
+	for _, p := range parts {
+		total += len(p.findings)
+	}
+	return total
 }
 
 // countsOf returns counts as an audit event records them.
