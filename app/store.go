@@ -115,7 +115,7 @@ func verifyRestored(ctx context.Context, cfg Config, logger *slog.Logger, m back
 		return nil, models.AuditVerification{}, err
 	}
 	defer conn.CloseLogged(logger)
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
+	db := conn.repositoryOf(cfg)
 	names, err := conn.DB.ListCollectionNames(ctx, map[string]any{})
 	if err != nil {
 		return nil, models.AuditVerification{}, fmt.Errorf("list collections: %w", err)
