@@ -58,11 +58,12 @@ func (k Keys) candidates() [][]byte {
 	return append([][]byte{k.Current}, k.Previous...)
 }
 
-// keyOf returns the key that id names or, when id is empty, the first of the
+// KeyOf returns the key of a head, checkpoint or event whose key id is id and
+// whose MAC is mac: the key that id names or, when id is empty, the first of the
 // candidates with which mac is valid (macOf computes it with a key); reason is
 // empty when it found one (nil stands for no key), and says why there is none
 // otherwise: "changed" when mac is valid with no key it may have.
-func (k Keys) keyOf(id, mac string, macOf func(key []byte) string) (key []byte, reason string) {
+func (k Keys) KeyOf(id, mac string, macOf func(key []byte) string) (key []byte, reason string) {
 	if id != "" {
 		key, ok := k.byID(id)
 		if !ok {
@@ -102,7 +103,7 @@ func CheckKey(ctx context.Context, store Store, keys Keys) error {
 	latest := slices.MaxFunc(heads, func(a, b models.AuditChainHead) int {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.Chain, b.Chain))
 	})
-	if _, reason := keys.keyOf(latest.KeyID, latest.MAC, func(key []byte) string { return HeadMAC(key, latest) }); reason == "" {
+	if _, reason := keys.KeyOf(latest.KeyID, latest.MAC, func(key []byte) string { return HeadMAC(key, latest) }); reason == "" {
 		return nil
 	}
 	var trail string
