@@ -92,12 +92,8 @@ func runRestore(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 // checkBackupKeys returns an error naming AUDIT_HMAC_KEY when keys do not hold the
 // key of every audit chain of the backup m, which would not verify once restored.
 func checkBackupKeys(m backup.Manifest, keys audit.Keys) error {
-	given := map[string]bool{}
-	for _, k := range append([][]byte{keys.Current}, keys.Previous...) {
-		given[audit.KeyID(k)] = true
-	}
 	for _, h := range m.AuditChains {
-		if h.KeyID != "" && !given[h.KeyID] {
+		if _, ok := keys.ByID(h.KeyID); h.KeyID != "" && !ok {
 			return fmt.Errorf("AUDIT_HMAC_KEY: the backup's audit chain %s is keyed with the key whose id is %s, which is not given "+
 				"(give it as AUDIT_HMAC_KEY, or in AUDIT_HMAC_PREVIOUS_KEYS after a rotation); nothing was restored", h.Chain, h.KeyID)
 		}

@@ -37,8 +37,8 @@ func KeyID(key []byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// byID returns the key of keys whose id is id.
-func (k Keys) byID(id string) ([]byte, bool) {
+// ByID returns the key of keys whose id is id, and whether keys hold it.
+func (k Keys) ByID(id string) ([]byte, bool) {
 	for _, key := range append([][]byte{k.Current}, k.Previous...) {
 		if len(key) > 0 && KeyID(key) == id {
 			return key, true
@@ -65,7 +65,7 @@ func (k Keys) candidates() [][]byte {
 // otherwise: "changed" when mac is valid with no key it may have.
 func (k Keys) KeyOf(id, mac string, macOf func(key []byte) string) (key []byte, reason string) {
 	if id != "" {
-		key, ok := k.byID(id)
+		key, ok := k.ByID(id)
 		if !ok {
 			return nil, fmt.Sprintf("keyed with the key whose id is %s, which was not given "+
 				"(give it as AUDIT_HMAC_KEY, or in AUDIT_HMAC_PREVIOUS_KEYS after a rotation)", id)
