@@ -24,21 +24,22 @@ func runAudit(ctx context.Context, cfg Config, logger *slog.Logger, args []strin
 	}
 	switch args[0] {
 	case "keygen":
-		fs := flag.NewFlagSet("audit keygen", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		out := fs.String("out", "", "the directory of the key files")
-		name := fs.String("name", defaultKeyName(), "the key's name, which starts every checkpoint's origin")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 || *out == "" {
+		var out, name string
+		err := parseFlags("audit keygen", usage, args[1:], func(fs *flag.FlagSet) {
+			fs.StringVar(&out, "out", "", "the directory of the key files")
+			fs.StringVar(&name, "name", defaultKeyName(), "the key's name, which starts every checkpoint's origin")
+		})
+		if err != nil || out == "" {
 			return errors.New(usage)
 		}
-		private, public, err := notary.GenerateKeys(*out, *name)
+		private, public, err := notary.GenerateKeys(out, name)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "Wrote the signing key %q to %s (only you may read it) and its public key to %s.\n"+
 			"Give the server AUDIT_SIGNING_KEY_FILE=%s and AUDIT_CHECKPOINT_LOG=<a file outside DATA_DIR, or stdout>;\n"+
 			"give auditors the public key, to run: go run . audit verify -checkpoints <the log> -public-key %s\n",
-			*name, private, public, private, public)
+			name, private, public, private, public)
 		return nil
 	case "verify":
 		flags, err := stringFlags("audit verify", usage, args[1:], "checkpoints", "public-key")

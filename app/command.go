@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -146,11 +147,9 @@ func (a *CommandAudit) Record(ctx context.Context, action, route string, key mod
 	if err != nil {
 		status = handlers.StatusOf(err)
 	}
-	_, aerr := a.writer.Append(ctx, models.AuditEvent{
-		Time: a.now(), KeyName: a.command + " command, by " + a.user, Action: action, Method: "COMMAND", Route: route,
-		InsuranceNo: key.InsuranceNo, InteractionID: key.InteractionID, Status: status, ClientIP: "-",
-		RequestID: a.runID, Counts: counts,
-	})
+	e := a.event(action, route, status)
+	e.InsuranceNo, e.InteractionID, e.Counts = key.InsuranceNo, key.InteractionID, counts
+	_, aerr := a.writer.Append(ctx, e)
 	return aerr
 }
 
@@ -158,21 +157,25 @@ func (a *CommandAudit) Record(ctx context.Context, action, route string, key mod
 // chains ended, as anchors (see models.AuditEvent), such as the declaration of a
 // restore. It returns the error of the audit trail.
 func (a *CommandAudit) RecordAnchored(ctx context.Context, action, route string, counts map[string]int, anchors []models.AuditAnchor) error {
-	_, err := a.writer.Append(ctx, models.AuditEvent{
-		Time: a.now(), KeyName: a.command + " command, by " + a.user, Action: action, Method: "COMMAND", Route: route,
-		Status: 200, ClientIP: "-", RequestID: a.runID, Counts: counts, Anchors: anchors,
-	})
+	e := a.event(action, route, 200)
+	e.Counts, e.Anchors = counts, anchors
+	_, err := a.writer.Append(ctx, e)
 	return err
+}
+
+// event returns an event of the run: action on route, ended with status.
+func (a *CommandAudit) event(action, route string, status int) models.AuditEvent {
+	return models.AuditEvent{
+		Time: a.now(), KeyName: a.command + " command, by " + a.user, Action: action, Method: "COMMAND", Route: route,
+		Status: status, ClientIP: "-", RequestID: a.runID,
+	}
 }
 
 // Close seals the run's chain, and signs a checkpoint of it when a signing key is
 // set; a checkpoint that cannot be signed is logged (the server signs it within a
 // minute). It returns the error of the audit trail.
 func (a *CommandAudit) Close(ctx context.Context) error {
-	err := a.writer.Close(ctx, models.AuditEvent{
-		Time: a.now(), KeyName: a.command + " command, by " + a.user, Method: "COMMAND", Route: a.command,
-		Status: 200, ClientIP: "-", RequestID: a.runID,
-	})
+	err := a.writer.Close(ctx, a.event("", a.command, 200))
 	if err != nil || a.notary == nil {
 		return err
 	}
@@ -210,26 +213,35 @@ func runAudited(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.
 	return runErr
 }
 
+// parseFlags parses args as the flags of command, which define gives the flag set,
+// and reports nothing itself. It returns an error holding usage when they do not
+// parse or arguments follow them.
+func parseFlags(command, usage string, args []string, define func(*flag.FlagSet)) error {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	define(fs)
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errors.New(usage)
+	}
+	return nil
+}
+
 // stringFlags parses args as the flags of command, each a string that must be
 // given, and returns their values in the order of names. It returns an error
 // holding usage when they do not parse, one is missing or empty, or arguments
 // follow them.
 func stringFlags(command, usage string, args []string, names ...string) ([]string, error) {
-	fs := flag.NewFlagSet(command, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	values := make([]*string, len(names))
-	for i, name := range names {
-		values[i] = fs.String(name, "", name)
+	values := make([]string, len(names))
+	err := parseFlags(command, usage, args, func(fs *flag.FlagSet) {
+		for i, name := range names {
+			fs.StringVar(&values[i], name, "", name)
+		}
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+	if slices.Contains(values, "") {
 		return nil, errors.New(usage)
 	}
-	out := make([]string, len(names))
-	for i, v := range values {
-		if *v == "" {
-			return nil, errors.New(usage)
-		}
-		out[i] = *v
-	}
-	return out, nil
+	return values, nil
 }

@@ -315,16 +315,27 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger, opts ConnectOpti
 	if err != nil {
 		return nil, nil, err
 	}
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
-	if err := db.Prepare(ctx); err != nil {
-		conn.CloseLogged(logger)
-		return nil, nil, err
-	}
-	if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
+	db := conn.repositoryOf(cfg)
+	if err := conn.prepare(ctx, db, cfg.Database); err != nil {
 		conn.CloseLogged(logger)
 		return nil, nil, err
 	}
 	return conn, db, nil
+}
+
+// repositoryOf returns the repository of cfg's database over the connection, with
+// the options that suit its store (see RepositoryOptions).
+func (s *Connection) repositoryOf(cfg Config) *repository.DB {
+	return repository.New(s.DB, s.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
+}
+
+// prepare prepares db, the repository of database over the connection, for use
+// (see repository.DB.Prepare, IndexLookups). It returns the store's errors.
+func (s *Connection) prepare(ctx context.Context, db *repository.DB, database string) error {
+	if err := db.Prepare(ctx); err != nil {
+		return err
+	}
+	return s.IndexLookups(ctx, database)
 }
 
 // RepositoryOptions returns the options of a repository.DB over database that suit

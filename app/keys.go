@@ -29,16 +29,17 @@ func runKeys(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 	)
 	switch args[0] {
 	case "create":
-		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		name := fs.String("name", "", "key name")
-		role := fs.String("role", "", "clinician, viewer, auditor or admin")
-		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
-			return errors.New(usage)
+		var name, role string
+		err := parseFlags("keys create", usage, args[1:], func(fs *flag.FlagSet) {
+			fs.StringVar(&name, "name", "", "key name")
+			fs.StringVar(&role, "role", "", "clinician, viewer, auditor or admin")
+		})
+		if err != nil {
+			return err
 		}
-		action, target = "keys.create", "keys create "+*name
+		action, target = "keys.create", "keys create "+name
 		run = func(db *repository.DB) error {
-			issued, err := apikey.New(db, nil, logger).Issue(ctx, models.NewKeyRequest{Name: *name, Role: models.Role(*role)})
+			issued, err := apikey.New(db, nil, logger).Issue(ctx, models.NewKeyRequest{Name: name, Role: models.Role(role)})
 			if err != nil {
 				return err
 			}

@@ -97,16 +97,13 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger, stdout io.Write
 			"so a trail cut back, or rolled back with the whole store, goes unnoticed; make a key with " +
 			"go run . audit keygen -out DIR and set it, with AUDIT_CHECKPOINT_LOG")
 	}
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
+	db := conn.repositoryOf(cfg)
 	signer, err := newNotary(cfg, db, stdout, logger, true)
 	if err != nil {
 		return err
 	}
 	prepare := func(ctx context.Context) error {
-		if err := db.Prepare(ctx); err != nil {
-			return err
-		}
-		if err := conn.IndexLookups(ctx, cfg.Database); err != nil {
+		if err := conn.prepare(ctx, db, cfg.Database); err != nil {
 			return err
 		}
 		// Before anything is written to the trail.

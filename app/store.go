@@ -92,12 +92,8 @@ func runRestore(ctx context.Context, cfg Config, logger *slog.Logger, args []str
 // checkBackupKeys returns an error naming AUDIT_HMAC_KEY when keys do not hold the
 // key of every audit chain of the backup m, which would not verify once restored.
 func checkBackupKeys(m backup.Manifest, keys audit.Keys) error {
-	given := map[string]bool{}
-	for _, k := range append([][]byte{keys.Current}, keys.Previous...) {
-		given[audit.KeyID(k)] = true
-	}
 	for _, h := range m.AuditChains {
-		if h.KeyID != "" && !given[h.KeyID] {
+		if _, ok := keys.ByID(h.KeyID); h.KeyID != "" && !ok {
 			return fmt.Errorf("AUDIT_HMAC_KEY: the backup's audit chain %s is keyed with the key whose id is %s, which is not given "+
 				"(give it as AUDIT_HMAC_KEY, or in AUDIT_HMAC_PREVIOUS_KEYS after a rotation); nothing was restored", h.Chain, h.KeyID)
 		}
@@ -115,7 +111,7 @@ func verifyRestored(ctx context.Context, cfg Config, logger *slog.Logger, m back
 		return nil, models.AuditVerification{}, err
 	}
 	defer conn.CloseLogged(logger)
-	db := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, cfg.ScanLimit)...)
+	db := conn.repositoryOf(cfg)
 	names, err := conn.DB.ListCollectionNames(ctx, map[string]any{})
 	if err != nil {
 		return nil, models.AuditVerification{}, fmt.Errorf("list collections: %w", err)
@@ -221,11 +217,7 @@ func runCheck(ctx context.Context, cfg Config, logger *slog.Logger, args []strin
 			return nil, err
 		}
 		parts = append(parts, more...)
-		total := 0
-		for _, p := range parts {
-			total += len(p.findings)
-		}
-		return map[string]int{"findings": total}, nil
+		return map[string]int{"findings": findingsIn(parts)}, nil
 	})
 	if err != nil {
 		_ = reportCheck(stdout, parts) // what was found before the store failed
@@ -273,22 +265,29 @@ func check(ctx context.Context, cfg Config, conn *Connection, db *repository.DB)
 // reportCheck prints what each part of the check found, and returns an error when
 // any found anything.
 func reportCheck(stdout io.Writer, parts []checkPart) error {
-	total := 0
 	for _, p := range parts {
 		if len(p.findings) == 0 {
 			fmt.Fprintf(stdout, "%s: ok\n", p.name)
 			continue
 		}
-		total += len(p.findings)
 		fmt.Fprintf(stdout, "%s: %d findings\n", p.name, len(p.findings))
 		for _, f := range p.findings {
 			fmt.Fprintln(stdout, "  "+f)
 		}
 	}
-	if total > 0 {
+	if total := findingsIn(parts); total > 0 {
 		return fmt.Errorf("check: %d findings (above)", total)
 	}
 	return nil
+}
+
+// findingsIn returns how many findings the parts of a check hold.
+func findingsIn(parts []checkPart) int {
+	total := 0
+	for _, p := range parts {
+		total += len(p.findings)
+	}
+	return total
 }
 
 // countsOf returns counts as an audit event records them.

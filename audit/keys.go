@@ -37,8 +37,8 @@ func KeyID(key []byte) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// byID returns the key of keys whose id is id.
-func (k Keys) byID(id string) ([]byte, bool) {
+// ByID returns the key of keys whose id is id, and whether keys hold it.
+func (k Keys) ByID(id string) ([]byte, bool) {
 	for _, key := range append([][]byte{k.Current}, k.Previous...) {
 		if len(key) > 0 && KeyID(key) == id {
 			return key, true
@@ -58,13 +58,14 @@ func (k Keys) candidates() [][]byte {
 	return append([][]byte{k.Current}, k.Previous...)
 }
 
-// keyOf returns the key that id names or, when id is empty, the first of the
+// KeyOf returns the key of a head, checkpoint or event whose key id is id and
+// whose MAC is mac: the key that id names or, when id is empty, the first of the
 // candidates with which mac is valid (macOf computes it with a key); reason is
 // empty when it found one (nil stands for no key), and says why there is none
 // otherwise: "changed" when mac is valid with no key it may have.
-func (k Keys) keyOf(id, mac string, macOf func(key []byte) string) (key []byte, reason string) {
+func (k Keys) KeyOf(id, mac string, macOf func(key []byte) string) (key []byte, reason string) {
 	if id != "" {
-		key, ok := k.byID(id)
+		key, ok := k.ByID(id)
 		if !ok {
 			return nil, fmt.Sprintf("keyed with the key whose id is %s, which was not given "+
 				"(give it as AUDIT_HMAC_KEY, or in AUDIT_HMAC_PREVIOUS_KEYS after a rotation)", id)
@@ -102,7 +103,7 @@ func CheckKey(ctx context.Context, store Store, keys Keys) error {
 	latest := slices.MaxFunc(heads, func(a, b models.AuditChainHead) int {
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.Chain, b.Chain))
 	})
-	if _, reason := keys.keyOf(latest.KeyID, latest.MAC, func(key []byte) string { return HeadMAC(key, latest) }); reason == "" {
+	if _, reason := keys.KeyOf(latest.KeyID, latest.MAC, func(key []byte) string { return HeadMAC(key, latest) }); reason == "" {
 		return nil
 	}
 	var trail string

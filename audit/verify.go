@@ -135,7 +135,7 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 	byChain := map[string]models.AuditChainHead{}
 	for _, h := range heads {
 		byChain[h.Chain] = h
-		key, reason := t.keys.keyOf(h.KeyID, h.MAC, func(key []byte) string { return HeadMAC(key, h) })
+		key, reason := t.keys.KeyOf(h.KeyID, h.MAC, func(key []byte) string { return HeadMAC(key, h) })
 		switch reason {
 		case "":
 			v.keys[h.Chain] = key
@@ -147,7 +147,7 @@ func (t *Trail) check(ctx context.Context, sweepFor time.Duration) (models.Audit
 	}
 	checkpoints := map[string]models.AuditCheckpoint{}
 	for _, cp := range stored {
-		_, reason := t.keys.keyOf(cp.KeyID, cp.MAC, func(key []byte) string { return CheckpointMAC(key, cp) })
+		_, reason := t.keys.KeyOf(cp.KeyID, cp.MAC, func(key []byte) string { return CheckpointMAC(key, cp) })
 		switch {
 		case reason == "changed":
 			v.fail(cp.Chain, cp.Seq, "the chain's verification checkpoint was changed")

@@ -40,8 +40,6 @@ type Options struct {
 	Database string
 	// Out is the backup's directory: new, or empty.
 	Out string
-	// Now reads the time (time.Now when nil).
-	Now func() time.Time
 }
 
 // ErrNotEmpty is the error of a backup into a directory that holds something, and
@@ -56,10 +54,6 @@ var ErrNotEmpty = errors.New("the directory is not empty")
 // anything; an error when the data directory holds no such database, and the
 // errors of SQLite and of the file system.
 func Backup(ctx context.Context, opts Options) (Manifest, error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	name := opts.Database + ".sqlite"
 	src := filepath.Join(opts.DataDir, name)
 	if _, err := os.Stat(src); err != nil {
@@ -78,7 +72,7 @@ func Backup(ctx context.Context, opts Options) (Manifest, error) {
 	if err := writeNew(dst); err != nil {
 		return Manifest{}, fmt.Errorf("create the copy: %w", err)
 	}
-	takenAt := now().UTC()
+	takenAt := time.Now().UTC()
 	if err := copyOnline(ctx, src, dst); err != nil {
 		return Manifest{}, err
 	}

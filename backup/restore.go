@@ -23,8 +23,6 @@ type RestoreOptions struct {
 	// Database is the database the service uses (MONGODB_DATABASE): the backup's
 	// must be it.
 	Database string
-	// Now reads the time (time.Now when nil).
-	Now func() time.Time
 }
 
 // ErrAltered is the error of a restore from a backup whose file does not match the
@@ -63,10 +61,6 @@ type RestoreNote struct {
 // embedded store (when both builds know theirs), and the errors of SQLite and of
 // the file system.
 func Restore(ctx context.Context, opts RestoreOptions) (Manifest, string, error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
 	m, digest, err := ReadManifest(opts.From)
 	if err != nil {
 		return Manifest{}, "", err
@@ -131,7 +125,7 @@ func Restore(ctx context.Context, opts RestoreOptions) (Manifest, string, error)
 	if err != nil {
 		from = opts.From
 	}
-	note, err := json.MarshalIndent(RestoreNote{From: from, ManifestSHA256: digest, RestoredAt: now().UTC(), Manifest: m}, "", "  ")
+	note, err := json.MarshalIndent(RestoreNote{From: from, ManifestSHA256: digest, RestoredAt: time.Now().UTC(), Manifest: m}, "", "  ")
 	if err != nil {
 		return undo(fmt.Errorf("encode the restore note: %w", err))
 	}

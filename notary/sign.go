@@ -3,7 +3,6 @@ package notary
 import (
 	"cmp"
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,14 +104,7 @@ func (n *Notary) sign(ctx context.Context, chain string) (int, error) {
 // of them or none), and its last event is stored, with the hash it records. It
 // returns the store's errors.
 func (n *Notary) check(ctx context.Context, h models.AuditChainHead) (string, error) {
-	valid := false
-	for _, key := range candidates(n.keys, h.KeyID) {
-		if hmac.Equal([]byte(h.MAC), []byte(audit.HeadMAC(key, h))) {
-			valid = true
-			break
-		}
-	}
-	if !valid {
+	if _, reason := n.keys.KeyOf(h.KeyID, h.MAC, func(key []byte) string { return audit.HeadMAC(key, h) }); reason != "" {
 		return "its MAC does not match with the audit keys given", nil
 	}
 	e, err := n.store.AuditEvent(ctx, audit.EventID(h.Chain, h.LastSeq))
@@ -125,24 +117,4 @@ func (n *Notary) check(ctx context.Context, h models.AuditChainHead) (string, er
 		return "its last event has another hash", nil
 	}
 	return "", nil
-}
-
-// candidates returns the keys of keys a head or chain whose key id is id may be
-// keyed with: the one with that id; when id is empty (a head written before heads
-// named their key), every key, or no key on a trail without one (as audit.Keys
-// judges them).
-func candidates(keys audit.Keys, id string) [][]byte {
-	all := append([][]byte{keys.Current}, keys.Previous...)
-	if id == "" {
-		if len(keys.Current) == 0 {
-			return [][]byte{nil}
-		}
-		return all
-	}
-	for _, k := range all {
-		if len(k) > 0 && audit.KeyID(k) == id {
-			return [][]byte{k}
-		}
-	}
-	return nil
 }

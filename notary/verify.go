@@ -146,7 +146,7 @@ func Verify(ctx context.Context, store TrailStore, keys audit.Keys, checkpoints 
 		if keyID == "" {
 			keyID = byChain[chain].KeyID
 		}
-		stored, last, broken, err := rehash(ctx, store, candidates(keys, keyID), c, &report)
+		stored, last, broken, err := rehash(ctx, store, keys, keyID, c, &report)
 		if err != nil {
 			return Report{}, err
 		}
@@ -179,11 +179,11 @@ func Verify(ctx context.Context, store TrailStore, keys audit.Keys, checkpoints 
 }
 
 // rehash reads the events of c's chain from the first to c's, checks that each
-// links to the one before and matches its hash with one of keys (the first event
-// picks it), and returns how many are stored in a row from the first, and the hash
-// of the last of them. A break is a finding, and ends the chain there: broken is
-// then set.
-func rehash(ctx context.Context, store TrailStore, keys [][]byte, c Checkpoint, report *Report) (stored int64, last string, broken bool, err error) {
+// links to the one before and matches its hash with the key of keys that the
+// chain's key id, keyID, names (the first event picks it, see audit.Keys.KeyOf),
+// and returns how many are stored in a row from the first, and the hash of the last
+// of them. A break is a finding, and ends the chain there: broken is then set.
+func rehash(ctx context.Context, store TrailStore, keys audit.Keys, keyID string, c Checkpoint, report *Report) (stored int64, last string, broken bool, err error) {
 	var key []byte
 	for seq := int64(1); seq <= c.Size; seq++ {
 		e, err := store.AuditEvent(ctx, audit.EventID(c.Chain, seq))
@@ -193,20 +193,13 @@ func rehash(ctx context.Context, store TrailStore, keys [][]byte, c Checkpoint, 
 		if err != nil {
 			return 0, "", false, fmt.Errorf("read audit event: %w", err)
 		}
+		var reason string
 		if seq == 1 {
-			found := false
-			for _, k := range keys {
-				if hmac.Equal([]byte(e.Hash), []byte(audit.Hash(k, e))) {
-					key, found = k, true
-					break
-				}
-			}
-			if !found {
+			if key, reason = keys.KeyOf(keyID, e.Hash, func(k []byte) string { return audit.Hash(k, e) }); reason != "" {
 				report.Findings = append(report.Findings, fmt.Sprintf("chain %s: its first event matches its hash with none of the audit keys given", c.Chain))
 				return stored, last, true, nil
 			}
 		}
-		var reason string
 		switch {
 		case e.Seq != seq || e.Chain != c.Chain:
 			reason = "is stored as another event"
@@ -235,14 +228,7 @@ func declaredRestores(ctx context.Context, store TrailStore, keys audit.Keys, he
 			return nil, fmt.Errorf("read the declared restores: %w", err)
 		}
 		for _, e := range page.Items {
-			valid := false
-			for _, k := range candidates(keys, heads[e.Chain].KeyID) {
-				if hmac.Equal([]byte(e.Hash), []byte(audit.Hash(k, e))) {
-					valid = true
-					break
-				}
-			}
-			if !valid {
+			if _, reason := keys.KeyOf(heads[e.Chain].KeyID, e.Hash, func(k []byte) string { return audit.Hash(k, e) }); reason != "" {
 				report.Findings = append(report.Findings, fmt.Sprintf("chain %s: event %d declares a restore, and does not match its hash", e.Chain, e.Seq))
 				continue
 			}
