@@ -255,6 +255,17 @@ func (f *fakeTrail) AuditEvent(_ context.Context, id string) (models.AuditEvent,
 	}
 	return models.AuditEvent{}, models.ErrNotFound
 }
+func (f *fakeTrail) AuditEventsByID(_ context.Context, ids []string) (map[string]models.AuditEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]models.AuditEvent{}
+	for _, id := range ids {
+		if e, ok := f.events[id]; ok {
+			out[id] = e
+		}
+	}
+	return out, nil
+}
 func (f *fakeTrail) AuditCheckpoints(context.Context) ([]models.AuditCheckpoint, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -24,7 +24,12 @@ type TrailStore interface {
 	// AuditEventChains returns every chain that has events, with how many; it reads
 	// every event.
 	AuditEventChains(ctx context.Context) (map[string]int64, error)
+	// AuditEventsByID returns the stored events among those with the given ids, by id.
+	AuditEventsByID(ctx context.Context, ids []string) (map[string]models.AuditEvent, error)
 }
+
+// eventsPerRead is how many events a verification asks the store for at once.
+const eventsPerRead = 256
 
 // Trail is every chain of the audit trail, as stored.
 type Trail struct {
@@ -254,30 +259,30 @@ func (v *verification) chain(ctx context.Context, h models.AuditChainHead, cp mo
 		anchors[a.Chain] = a
 	}
 	read := false
-	for {
+	for !read {
 		if v.late() {
 			v.result.Complete = false
 			break
 		}
-		e, err := v.t.store.AuditEvent(ctx, EventID(h.Chain, next.Seq+1))
-		if errors.Is(err, models.ErrNotFound) {
-			read = true
-			break
-		}
+		events, err := v.events(ctx, h.Chain, next.Seq+1, eventsPerRead)
 		if err != nil {
 			return cp, err
 		}
-		if !v.event(e, next.Seq, next.Hash) && e.Seq != next.Seq+1 {
-			return cp, nil
+		// Fewer than asked for: the one after the last is not stored.
+		read = len(events) < eventsPerRead
+		for _, e := range events {
+			if !v.event(e, next.Seq, next.Hash) && e.Seq != next.Seq+1 {
+				return cp, nil
+			}
+			if next.Sealed {
+				v.fail(h.Chain, e.Seq, "an event follows the chain's seal")
+				return cp, nil
+			}
+			for _, a := range e.Anchors {
+				anchors[a.Chain] = a
+			}
+			next.Seq, next.Hash, next.Sealed = e.Seq, e.Hash, e.Action == models.AuditChainSeal
 		}
-		if next.Sealed {
-			v.fail(h.Chain, e.Seq, "an event follows the chain's seal")
-			return cp, nil
-		}
-		for _, a := range e.Anchors {
-			anchors[a.Chain] = a
-		}
-		next.Seq, next.Hash, next.Sealed = e.Seq, e.Hash, e.Action == models.AuditChainSeal
 	}
 	if v.broken[h.Chain] {
 		v.result.Events += cp.Seq
@@ -428,27 +433,52 @@ func (v *verification) sweepOnce(ctx context.Context, cp *models.AuditCheckpoint
 		prev = e.Hash
 	}
 	for cp.SweepSeq < cp.Seq && !v.late() {
-		e, err := v.t.store.AuditEvent(ctx, EventID(cp.Chain, cp.SweepSeq+1))
-		if errors.Is(err, models.ErrNotFound) {
-			v.fail(cp.Chain, cp.SweepSeq+1, fmt.Sprintf("event %d is missing", cp.SweepSeq+1))
-			return nil
-		}
+		want := min(eventsPerRead, cp.Seq-cp.SweepSeq)
+		events, err := v.events(ctx, cp.Chain, cp.SweepSeq+1, want)
 		if err != nil {
 			return err
 		}
-		if !v.event(e, cp.SweepSeq, prev) && e.Seq != cp.SweepSeq+1 {
+		for _, e := range events {
+			if !v.event(e, cp.SweepSeq, prev) && e.Seq != cp.SweepSeq+1 {
+				return nil
+			}
+			if e.Seq == cp.Seq && e.Hash != cp.Hash {
+				v.fail(cp.Chain, e.Seq, "the event differs from the one verified before")
+				return nil
+			}
+			cp.SweepSeq, prev = e.Seq, e.Hash
+		}
+		if int64(len(events)) < want {
+			v.fail(cp.Chain, cp.SweepSeq+1, fmt.Sprintf("event %d is missing", cp.SweepSeq+1))
 			return nil
 		}
-		if e.Seq == cp.Seq && e.Hash != cp.Hash {
-			v.fail(cp.Chain, e.Seq, "the event differs from the one verified before")
-			return nil
-		}
-		cp.SweepSeq, prev = e.Seq, e.Hash
 	}
 	if cp.SweepSeq >= cp.Seq && !v.broken[cp.Chain] {
 		cp.SweptAt = cp.SweepBegan
 	}
 	return nil
+}
+
+// events reads the events of chain from seq from on, n of them at most, in order;
+// it stops before the first that is not stored. It returns the store's errors.
+func (v *verification) events(ctx context.Context, chain string, from, n int64) ([]models.AuditEvent, error) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = EventID(chain, from+int64(i))
+	}
+	stored, err := v.t.store.AuditEventsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]models.AuditEvent, 0, len(stored))
+	for _, id := range ids {
+		e, ok := stored[id]
+		if !ok {
+			break
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // save stores cp, keyed with the current key.

@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -106,6 +107,59 @@ func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, erro
 		return models.AuditEvent{}, fmt.Errorf("find audit event: %w", err)
 	}
 	return e, nil
+}
+
+// AuditEventsByID returns the stored events among those with the given ids, by id:
+// read together by the DB's side index when it has one, one by one by _id on a store
+// that finds documents fast only so (see WithLoneIDFilters), else with one find. It
+// returns the store's errors.
+func (s *DB) AuditEventsByID(ctx context.Context, ids []string) (map[string]models.AuditEvent, error) {
+	out := make(map[string]models.AuditEvent, len(ids))
+	add := func(raw bson.Raw) error {
+		var e models.AuditEvent
+		if err := bson.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("decode audit event: %w", err)
+		}
+		out[e.ID] = e
+		return nil
+	}
+	switch {
+	case s.side != nil:
+		var bad error
+		err := s.side.Documents(ctx, AuditEventsCollection, ids, func(raw bson.Raw) bool {
+			bad = add(raw)
+			return bad == nil
+		})
+		if err = cmp.Or(err, bad); err != nil {
+			return nil, fmt.Errorf("find audit events: %w", storeError(err))
+		}
+	case s.loneID:
+		for _, id := range ids {
+			e, err := s.AuditEvent(ctx, id)
+			if errors.Is(err, models.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[id] = e
+		}
+	default:
+		cur, err := s.auditEvents.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+		if err != nil {
+			return nil, fmt.Errorf("find audit events: %w", storeError(err))
+		}
+		defer cur.Close(ctx)
+		for cur.Next(ctx) {
+			if err := add(cur.Current); err != nil {
+				return nil, err
+			}
+		}
+		if err := cur.Err(); err != nil {
+			return nil, fmt.Errorf("read audit events: %w", storeError(err))
+		}
+	}
+	return out, nil
 }
 
 // AuditCheckpoints returns how far each chain has been verified.
