@@ -36,6 +36,10 @@ func (counts) AuditDisclosures(context.Context, models.AuditQuery, int) ([]model
 	return nil, nil
 }
 
+func (counts) AuditSubjects(context.Context, models.AuditQuery, int) ([]models.AuditDisclosure, error) {
+	return nil, nil
+}
+
 func TestWarnIfLarge(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

@@ -124,6 +124,13 @@ type AuditDisclosure struct {
 	Hash        string    `bson:"hash"`
 }
 
+// SubjectDisclosure returns the row of the index of audit events by patient that
+// stands for e among the events of its subject, who has no row of its own (see
+// repository's disclosureRows).
+func SubjectDisclosure(e AuditEvent) AuditDisclosure {
+	return AuditDisclosure{ID: AuditDisclosureID(e.InsuranceNo, e.ID), InsuranceNo: e.InsuranceNo, Time: e.Time, Event: e.ID, Hash: e.Hash}
+}
+
 // AuditDisclosureID returns the id of the row of the index of audit events by
 // patient that records that event names the patient insuranceNo.
 func AuditDisclosureID(insuranceNo, event string) string { return insuranceNo + "|" + event }

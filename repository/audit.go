@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -72,16 +71,17 @@ func (s *DB) InsertAuditEvents(ctx context.Context, events []models.AuditEvent) 
 }
 
 // disclosureRows returns the rows of the index of audit events by patient for
-// events: one per event and patient it names as its subject (InsuranceNo) or
-// disclosed (Disclosed).
+// events: one per event and patient whose data it disclosed (Disclosed) other than
+// its subject (InsuranceNo), whose events the listing finds by the events' own
+// index. An event that disclosed only its subject's data, as a read or a write of
+// one record does, has none: it is stored with no write besides its own.
 func disclosureRows(events []models.AuditEvent) []models.AuditDisclosure {
 	var rows []models.AuditDisclosure
 	for _, e := range events {
-		nos := e.Disclosed()
-		if e.InsuranceNo != "" && !slices.Contains(nos, e.InsuranceNo) {
-			nos = append([]string{e.InsuranceNo}, nos...)
-		}
-		for _, no := range nos {
+		for _, no := range e.Disclosed() {
+			if no == e.InsuranceNo {
+				continue
+			}
 			rows = append(rows, models.AuditDisclosure{ID: models.AuditDisclosureID(no, e.ID), InsuranceNo: no,
 				Time: e.Time, Event: e.ID, Hash: e.Hash})
 		}
@@ -381,12 +381,16 @@ func (s *DB) patientAuditEvents(ctx context.Context, q models.AuditQuery) (model
 // filters and sorts, admitted by the scan gate. It returns the store's errors.
 func (s *DB) patientDisclosures(ctx context.Context, q models.AuditQuery, after *models.Cursor, n int) ([]models.AuditDisclosure, error) {
 	q.After = after
+	var rows, subjects []models.AuditDisclosure
 	if s.side != nil {
-		rows, err := s.side.AuditDisclosures(ctx, q, n)
-		if err != nil {
+		var err error
+		if rows, err = s.side.AuditDisclosures(ctx, q, n); err != nil {
 			return nil, fmt.Errorf("find audit disclosures: %w", storeError(err))
 		}
-		return rows, nil
+		if subjects, err = s.side.AuditSubjects(ctx, q, n); err != nil {
+			return nil, fmt.Errorf("find audit events: %w", storeError(err))
+		}
+		return mergeDisclosures(subjects, rows, n), nil
 	}
 	leave, err := s.scans.Enter(ctx)
 	if err != nil {
@@ -394,7 +398,48 @@ func (s *DB) patientDisclosures(ctx context.Context, q models.AuditQuery, after 
 	}
 	defer leave()
 	filter, opts := auditDisclosuresFind(q, n)
-	return findAll[models.AuditDisclosure](ctx, s.auditDisclosures, filter, opts)
+	if rows, err = findAll[models.AuditDisclosure](ctx, s.auditDisclosures, filter, opts); err != nil {
+		return nil, err
+	}
+	filter, opts = auditSubjectsFind(q, n)
+	events, err := findAll[models.AuditEvent](ctx, s.auditEvents, filter, opts.SetProjection(bson.D{
+		{Key: "_id", Value: 1}, {Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: 1}, {Key: "hash", Value: 1},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range events {
+		subjects = append(subjects, models.SubjectDisclosure(e))
+	}
+	return mergeDisclosures(subjects, rows, n), nil
+}
+
+// mergeDisclosures merges two lists of rows of the index of audit events by patient,
+// each newest first, ties by id descending, into the first n of both in that order.
+// A row of both (an event stored when the subject had a row of its own) is taken
+// once, from subjects, which are read from the events themselves.
+func mergeDisclosures(subjects, rows []models.AuditDisclosure, n int) []models.AuditDisclosure {
+	after := func(a, b models.AuditDisclosure) int { // < 0 when a comes first
+		return cmp.Or(b.Time.Compare(a.Time), cmp.Compare(b.ID, a.ID))
+	}
+	out := make([]models.AuditDisclosure, 0, min(n, len(subjects)+len(rows)))
+	for len(out) < n && (len(subjects) > 0 || len(rows) > 0) {
+		switch {
+		case len(rows) == 0 || len(subjects) > 0 && after(subjects[0], rows[0]) < 0:
+			out, subjects = append(out, subjects[0]), subjects[1:]
+		case len(subjects) == 0 || after(rows[0], subjects[0]) < 0:
+			out, rows = append(out, rows[0]), rows[1:]
+		default: // the same row
+			out, subjects, rows = append(out, subjects[0]), subjects[1:], rows[1:]
+		}
+	}
+	return out
+}
+
+// auditSubjectsFind returns the find of the first n audit events whose subject is
+// the patient q names, newest first, ties by id, in q's time span, after q's cursor.
+func auditSubjectsFind(q models.AuditQuery, n int) (bson.D, *options.FindOptionsBuilder) {
+	return newestFirst(bson.D{{Key: models.FieldInsuranceNo, Value: q.InsuranceNo}}, q.From, q.To, q.After, n)
 }
 
 // auditDisclosuresFind returns the find of the first n rows of the index of audit

@@ -177,6 +177,10 @@ type SideIndex interface {
 	// patient (AuditDisclosuresCollection) of the patient q names, in q's time span,
 	// after the event q's cursor names, newest first, ties by event id descending.
 	AuditDisclosures(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error)
+	// AuditSubjects returns, as rows of the index of audit events by patient, the
+	// first n audit events whose subject is the patient q names, in q's time span,
+	// after the event q's cursor names, newest first, ties by id descending.
+	AuditSubjects(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error)
 	// PatientDocuments calls each with the first n patients q selects, by sort key,
 	// ties by id, until each returns false.
 	PatientDocuments(ctx context.Context, q models.PatientQuery, n int, each func(bson.Raw) bool) error

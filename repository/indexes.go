@@ -46,7 +46,11 @@ func (s *DB) indexes() []index {
 		{coll: s.apiKeys, name: "name_unique", keys: bson.D{{Key: "name", Value: 1}}, unique: true},
 		{coll: s.auditEvents, name: "chain_seq_unique", keys: bson.D{{Key: "chain", Value: 1}, {Key: "seq", Value: 1}}, unique: true},
 		{coll: s.auditEvents, name: "time_id", keys: bson.D{{Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}},
-		// A patient's audit events, newest first, by the index of them.
+		// A patient's audit events as their subject, newest first.
+		{coll: s.auditEvents, name: "subject_time_id",
+			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}},
+		// The audit events that disclosed a patient other than their subject, newest
+		// first, by the index of them.
 		{coll: s.auditDisclosures, name: "insurance_no_time_id",
 			keys: bson.D{{Key: models.FieldInsuranceNo, Value: 1}, {Key: models.FieldTime, Value: -1}, {Key: "_id", Value: -1}}},
 	}

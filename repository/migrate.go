@@ -97,10 +97,10 @@ var migrations = []migration{
 		run: func(context.Context, *DB) error { return nil },
 	},
 	{
-		// A patient's audit events were found by the events' insurance_no; they are
-		// now found by the index of audit events by patient, which also holds the
-		// patients whose data each answer disclosed. The rows of the events stored
-		// before are made from their insurance_no.
+		// A patient's audit events were found by the events' insurance_no alone; the
+		// index of audit events by patient adds those that disclosed the data of
+		// patients other than their subject. The rows of the events stored before
+		// are made from the patients they list.
 		name:        "audit-disclosures",
 		dropIndexes: map[string][]string{AuditEventsCollection: {"insurance_no_time_id"}},
 		run:         migrateAuditDisclosures,

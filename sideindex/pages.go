@@ -143,6 +143,26 @@ func (x Index) AuditDisclosures(ctx context.Context, q models.AuditQuery, n int)
 	return rows, err
 }
 
+// AuditSubjects selects what the repository's query of the audit events of a
+// patient as their subject selects, in its order: the events of the patient asked
+// for, in the time span, after the event the cursor names, each as the row of the
+// index of audit events by patient that stands for it (models.SubjectDisclosure).
+// It returns the first n, and the errors of the store's SQLite file.
+func (x Index) AuditSubjects(ctx context.Context, q models.AuditQuery, n int) ([]models.AuditDisclosure, error) {
+	var w where
+	w.add(field(models.FieldInsuranceNo)+" = ?", q.InsuranceNo)
+	at := field(models.FieldTime)
+	w.span(at, q.From, q.To, "<")
+	w.after(at, q.After, false)
+	var rows []models.AuditDisclosure
+	err := x.query(ctx, repository.AuditEventsCollection, w, auditOrder, n,
+		[]string{"_id", models.FieldInsuranceNo, models.FieldTime, "hash"}, func(values []any) {
+			rows = append(rows, models.SubjectDisclosure(models.AuditEvent{ID: asString(values[0]),
+				InsuranceNo: asString(values[1]), Time: time.UnixMilli(asInt64(values[2])).UTC(), Hash: asString(values[3])}))
+		})
+	return rows, err
+}
+
 // where is the condition of a query, with its arguments.
 type where struct {
 	conds []string

@@ -225,25 +225,19 @@ var indexes = map[string]map[string]string{
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
-		"time":     auditOrder,
-		"key_name": field(models.FieldKeyName) + ", " + auditOrder,
+		"time":         auditOrder,
+		"key_name":     field(models.FieldKeyName) + ", " + auditOrder,
+		"insurance_no": field(models.FieldInsuranceNo) + ", " + auditOrder,
 	},
 	repository.AuditDisclosuresCollection: {
 		"insurance_no": field(models.FieldInsuranceNo) + ", " + auditOrder,
 	},
 }
 
-// retired are the indexes of each collection that earlier versions made and no query
-// uses any more, by suffix: CreateIndexes drops them.
-var retired = map[string][]string{
-	// A patient's audit events are found by the index of audit events by patient.
-	repository.AuditEventsCollection: {"insurance_no"},
-}
-
 // CreateIndexes gives every collection of database the index that makes the store's
 // lookups by _id index searches, and the interactions, patients, audit events and
-// the index of audit events by patient the indexes of the side index's queries, and
-// drops the retired ones; and gives the patients and the interactions the triggers
+// the index of audit events by patient the indexes of the side index's queries; and
+// gives the patients and the interactions the triggers
 // that count their changes (see changesTable). An index an earlier version made over
 // other expressions is made again. Creating an index reads the collection once;
 // later calls find it there. It returns the errors of the store's SQLite file.
@@ -271,11 +265,6 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %q ON %q (%s)", index, table, columns) // stored as want
 			if _, err := db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
-			}
-		}
-		for _, suffix := range retired[name] {
-			if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, table+"_"+suffix)); err != nil {
-				return fmt.Errorf("drop index of %s: %w", name, err)
 			}
 		}
 	}

@@ -157,7 +157,7 @@ func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 		repository.InteractionsCollection:     {"_id_", "date", "history", "id_lookup"},
 		repository.PatientsCollection:         {"_id_", "id_lookup", "name"},
 		repository.APIKeysCollection:          {"_id_", "id_lookup", "name_unique"},
-		repository.AuditEventsCollection:      {"_id_", "chain_seq_unique", "id_lookup", "key_name", "time"},
+		repository.AuditEventsCollection:      {"_id_", "chain_seq_unique", "id_lookup", "insurance_no", "key_name", "time"},
 		repository.AuditDisclosuresCollection: {"_id_", "id_lookup", "insurance_no"},
 		repository.IdempotencyKeysCollection:  {"_id_", "id_lookup"},
 		repository.PatientVersionsCollection:  {"_id_", "id_lookup"},
