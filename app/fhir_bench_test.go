@@ -41,9 +41,7 @@ func BenchmarkFHIRSearchPage(b *testing.B) {
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				if res := e.do("GET", tc.path, ""); res.status != 200 {
-					b.Fatalf("status %d: %s", res.status, res.body)
-				}
+				e.get(b, tc.path)
 			}
 		})
 	}
