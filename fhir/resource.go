@@ -18,6 +18,11 @@ type Resource struct {
 	r        resource
 }
 
+// Content returns what MarshalJSON encodes, for an encoder that writes the resource
+// within a larger document (without escaping HTML): encoding it there spares the
+// check and copy of what MarshalJSON returns.
+func (r Resource) Content() any { return r.r }
+
 // MarshalJSON writes the resource as Writer writes it, without escaping HTML.
 func (r Resource) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
@@ -104,8 +109,14 @@ func PatientOf(p models.Patient) Resource {
 // InteractionOf returns the resources of in, as Writer writes them: its Encounter
 // first, then what refers to it, their subject the Patient with id patient.
 func InteractionOf(patient string, in models.Interaction) []Resource {
+	return InteractionOfType(patient, in, "")
+}
+
+// InteractionOfType returns the resources of in of type typ, as InteractionOf gives
+// them; all of them for "".
+func InteractionOfType(patient string, in models.Interaction, typ string) []Resource {
 	ref := func(typ, id string) string { return typ + "/" + id }
-	rs := interactionResources(in, ref("Patient", patient), ref)
+	rs := interactionResources(in, ref("Patient", patient), ref, typ)
 	out := make([]Resource, len(rs))
 	for i, r := range rs {
 		h := r.header()

@@ -107,7 +107,7 @@ func (w *Writer) Interaction(in models.Interaction) error {
 	if w.patient == "" {
 		return errNoPatient
 	}
-	for _, r := range interactionResources(in, w.ref("Patient", w.patient), w.ref) {
+	for _, r := range interactionResources(in, w.ref("Patient", w.patient), w.ref, "") {
 		if err := w.write(r); err != nil {
 			return err
 		}
@@ -291,7 +291,7 @@ func givenNames(fname string) []string {
 // interactionResources maps in to its resources, the reverse of visit.document: the
 // Encounter first, then what refers to it. patientRef refers to the patient, and ref
 // makes the other references.
-func interactionResources(in models.Interaction, patientRef string, ref func(typ, id string) string) []resource {
+func interactionResources(in models.Interaction, patientRef string, ref func(typ, id string) string, only string) []resource {
 	encID := encounterID(in)
 	voided := in.Status == models.StatusEnteredInError
 	m := &mapping{
@@ -299,23 +299,32 @@ func interactionResources(in models.Interaction, patientRef string, ref func(typ
 		subject: reference{Reference: patientRef}, encounter: reference{Reference: ref("Encounter", encID)},
 		version: in.Version, updated: in.UpdatedAt,
 	}
-	out := []resource{m.encounterOf(in)}
-	if in.Ailment != "" {
+	// want reports whether resources of type typ are asked for: all when only is "".
+	want := func(typ string) bool { return only == "" || only == typ }
+	var out []resource
+	if want("Encounter") {
+		out = append(out, m.encounterOf(in))
+	}
+	if in.Ailment != "" && want("Condition") {
 		out = append(out, m.condition(in.Ailment))
 	}
-	for i, s := range splitSymptoms(in.Symptoms) {
-		o := m.observation(fmt.Sprintf("symptom-%d", i+1), "final", codeableConcept{Coding: []coding{{System: loinc, Code: symptom.codes[0], Display: symptom.display}}})
-		o.ValueString = s
-		out = append(out, o)
+	if want("Observation") {
+		for i, s := range splitSymptoms(in.Symptoms) {
+			o := m.observation(fmt.Sprintf("symptom-%d", i+1), "final", codeableConcept{Coding: []coding{{System: loinc, Code: symptom.codes[0], Display: symptom.display}}})
+			o.ValueString = s
+			out = append(out, o)
+		}
+		out = append(out, m.metrics(in.Metrics)...)
 	}
-	out = append(out, m.metrics(in.Metrics)...)
-	if ns := in.NextSteps; ns != nil {
+	if ns := in.NextSteps; ns != nil && want("MedicationRequest") {
 		for i, med := range ns.PrescribedMeds {
 			out = append(out, &medicationRequest{
 				base: m.base("MedicationRequest", fmt.Sprintf("med-%d", i+1), "unknown"), Intent: "order",
 				MedicationCodeableConcept: codeableConcept{Text: med}, Subject: m.subject, Encounter: m.encounter, AuthoredOn: m.date,
 			})
 		}
+	}
+	if ns := in.NextSteps; ns != nil && want("ServiceRequest") {
 		for i, test := range ns.PrescribedTests {
 			out = append(out, &procedure{
 				base: m.base("ServiceRequest", fmt.Sprintf("test-%d", i+1), "unknown"), Intent: "order",
@@ -323,7 +332,7 @@ func interactionResources(in models.Interaction, patientRef string, ref func(typ
 			})
 		}
 	}
-	if len(in.QA) > 0 {
+	if len(in.QA) > 0 && want("QuestionnaireResponse") {
 		qr := &questionnaireResponse{base: m.base("QuestionnaireResponse", "qa", "completed"), Subject: m.subject, Encounter: m.encounter, Authored: m.date}
 		for i, e := range in.QA {
 			it := item{LinkID: strconv.Itoa(i + 1), Text: e.Key}
@@ -334,7 +343,7 @@ func interactionResources(in models.Interaction, patientRef string, ref func(typ
 		}
 		out = append(out, qr)
 	}
-	if in.Remarks != "" {
+	if in.Remarks != "" && want("DocumentReference") {
 		doc := &documentReference{
 			base: m.base("DocumentReference", "note", "current"), Subject: m.subject, Date: m.date,
 			Content: []content{{Attachment: attachment{ContentType: noteType, Data: base64.StdEncoding.EncodeToString([]byte(in.Remarks))}}},

@@ -23,9 +23,10 @@ type link struct {
 }
 
 type entry struct {
-	FullURL  string        `json:"fullUrl"`
-	Resource fhir.Resource `json:"resource"`
-	Search   searchMode    `json:"search"`
+	FullURL string `json:"fullUrl"`
+	// Resource is a resource's content (fhir.Resource.Content).
+	Resource any        `json:"resource"`
+	Search   searchMode `json:"search"`
 }
 
 type searchMode struct {
@@ -48,7 +49,7 @@ func (p page) encode(base string) ([]byte, error) {
 		b.Link = append(b.Link, link{Relation: "next", URL: p.next})
 	}
 	for _, r := range p.items {
-		b.Entry = append(b.Entry, entry{FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r, Search: searchMode{Mode: "match"}})
+		b.Entry = append(b.Entry, entry{FullURL: base + "/" + r.Type + "/" + r.ID, Resource: r.Content(), Search: searchMode{Mode: "match"}})
 	}
 	return encode(b)
 }

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/clinic/interactions/audit"
@@ -28,6 +29,9 @@ import (
 type Patients interface {
 	// Get returns the patient no at its current version, or models.ErrNotFound.
 	Get(ctx context.Context, no string) (models.Patient, error)
+	// Stored returns the patient no as stored, or models.ErrNotFound: what no
+	// version changes (its insurance number, its source) is that of Get.
+	Stored(ctx context.Context, no string) (models.Patient, error)
 	// Version returns version v of patient no, or models.ErrNotFound.
 	Version(ctx context.Context, no string, v int) (models.Patient, error)
 }
@@ -65,6 +69,7 @@ type API struct {
 	interactions Interactions
 	counter      Counter
 	now          func() time.Time
+	stored       storedPatients
 }
 
 // New returns the API over the stores, reading the time from now (time.Now when
@@ -74,6 +79,45 @@ func New(patients Patients, directory Directory, interactions Interactions, coun
 		now = time.Now
 	}
 	return &API{patients: patients, directory: directory, interactions: interactions, counter: counter, now: now}
+}
+
+// maxStoredPatients bounds how many patients an API remembers (see storedPatients).
+const maxStoredPatients = 1 << 14
+
+// storedPatients remembers the patients Patients.Stored found, by insurance number,
+// as it gave them: patients are never deleted, and what a search needs of them (their
+// insurance number and source) no version changes, so what it holds stays true. It
+// holds at most maxStoredPatients; past that it starts afresh. It is safe for
+// concurrent use.
+type storedPatients struct {
+	mu   sync.Mutex
+	byNo map[string]models.Patient
+}
+
+// get returns patient no, remembered or else read with read (and then remembered
+// when found), noting them as the request's subject as the store's read does: with
+// their insurance number and source only.
+func (s *storedPatients) get(ctx context.Context, no string, read func(context.Context, string) (models.Patient, error)) (models.Patient, error) {
+	s.mu.Lock()
+	p, ok := s.byNo[no]
+	s.mu.Unlock()
+	if ok {
+		audit.Touch(ctx, p.InsuranceNo, "")
+		return p, nil
+	}
+	p, err := read(ctx, no)
+	if err != nil {
+		return p, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byNo == nil || len(s.byNo) >= maxStoredPatients {
+		s.byNo = map[string]models.Patient{}
+	}
+	// Only what no version changes: the rest may be of an older version later.
+	p = models.Patient{InsuranceNo: p.InsuranceNo, Source: p.Source}
+	s.byNo[no] = p
+	return p, nil
 }
 
 // disclosed notes in ctx's audit subject the patients (by insurance number) whose
@@ -97,8 +141,22 @@ var readTypes = []string{"Patient", "Encounter", "Observation", "Condition", "Me
 // an insurance number of its own, found by its search keys. It returns
 // models.ErrNotFound when none has it, and the errors of the store.
 func (a *API) patient(ctx context.Context, id string) (models.Patient, error) {
+	return a.findPatient(ctx, id, a.patients.Get)
+}
+
+// subject returns what patient returns, as stored (see Patients.Stored): a
+// Patient's id and the patient's insurance number are all a search of the
+// patient's resources needs of them.
+func (a *API) subject(ctx context.Context, id string) (models.Patient, error) {
+	return a.findPatient(ctx, id, func(ctx context.Context, no string) (models.Patient, error) {
+		return a.stored.get(ctx, no, a.patients.Stored)
+	})
+}
+
+// findPatient finds the patient as patient describes, reading each with get.
+func (a *API) findPatient(ctx context.Context, id string, get func(context.Context, string) (models.Patient, error)) (models.Patient, error) {
 	for _, key := range fhir.RecordKeys(id) {
-		p, err := a.patients.Get(ctx, key)
+		p, err := get(ctx, key)
 		switch {
 		case err == nil && fhir.PatientID(p) == id:
 			return p, nil
@@ -113,7 +171,7 @@ func (a *API) patient(ctx context.Context, id string) (models.Patient, error) {
 		}
 		for _, p := range found {
 			if fhir.PatientID(p) == id {
-				return a.patients.Get(ctx, p.InsuranceNo)
+				return get(ctx, p.InsuranceNo)
 			}
 		}
 	}

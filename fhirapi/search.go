@@ -56,7 +56,7 @@ func (a *API) Search(ctx context.Context, typ string, r Request) ([]byte, error)
 	counted := q.counted()
 	id := q.patient()
 	kind := func(res fhir.Resource) bool { return res.Type == typ }
-	w.match = kind
+	w.only, w.match = typ, kind
 	switch typ {
 	case "Encounter", "Observation":
 		if dates := q.dates("date"); len(q.values["date"]) > 0 {
@@ -82,7 +82,7 @@ func (a *API) Search(ctx context.Context, typ string, r Request) ([]byte, error)
 	}
 	self := selfLink(r.Base, typ, q.used, cursorParam(r)...)
 	if id != "" {
-		p, err := a.patient(ctx, id)
+		p, err := a.subject(ctx, id)
 		if errors.Is(err, models.ErrNotFound) {
 			return page{self: self, total: ptr(0)}.encode(r.Base)
 		}

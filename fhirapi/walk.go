@@ -15,8 +15,10 @@ import (
 // accepts. A position in it is a cursor: an interaction (date and id) and how many of
 // its selected resources come before.
 type walk struct {
-	q     models.HistoryQuery
-	keep  func(models.Interaction) bool
+	q    models.HistoryQuery
+	keep func(models.Interaction) bool
+	// only, when set, is the one type of resource match may accept.
+	only  string
 	match func(fhir.Resource) bool
 	// batch is how many interactions a read of the store asks for.
 	batch int
@@ -37,7 +39,7 @@ func (w *walk) resources(ctx context.Context, in models.Interaction) ([]fhir.Res
 		return nil, err
 	}
 	var out []fhir.Resource
-	for _, r := range fhir.InteractionOf(patient, in) {
+	for _, r := range fhir.InteractionOfType(patient, in, w.only) {
 		if w.match == nil || w.match(r) {
 			out = append(out, r)
 		}

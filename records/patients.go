@@ -58,6 +58,14 @@ func (s *Patients) Get(ctx context.Context, no string) (models.Patient, error) {
 	return latest(ctx, s.versions, p)
 }
 
+// Stored returns patient no as stored, without looking for a later version being
+// moved into place (see latest): for what no version changes, as the patient's
+// insurance number and source (which the server sets and no patch changes). It
+// returns models.ErrNotFound when there is none, and the errors of the store.
+func (s *Patients) Stored(ctx context.Context, no string) (models.Patient, error) {
+	return s.store.Patient(ctx, no)
+}
+
 // Amend applies the merge patch to patient no as its next version, with reason,
 // when match accepts its current version. It returns the version stored,
 // models.ErrPreconditionFailed when match refuses the current version or another
