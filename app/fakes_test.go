@@ -255,14 +255,16 @@ func (f *fakeTrail) AuditEvent(_ context.Context, id string) (models.AuditEvent,
 	}
 	return models.AuditEvent{}, models.ErrNotFound
 }
-func (f *fakeTrail) AuditEventsByID(_ context.Context, ids []string) (map[string]models.AuditEvent, error) {
+func (f *fakeTrail) AuditEventsUpTo(_ context.Context, ids []string) ([]models.AuditEvent, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := map[string]models.AuditEvent{}
+	var out []models.AuditEvent
 	for _, id := range ids {
-		if e, ok := f.events[id]; ok {
-			out[id] = e
+		e, ok := f.events[id]
+		if !ok {
+			break
 		}
+		out = append(out, e)
 	}
 	return out, nil
 }

@@ -120,17 +120,19 @@ func (m *memStore) AuditEvent(_ context.Context, id string) (models.AuditEvent, 
 	return e, nil
 }
 
-func (m *memStore) AuditEventsByID(_ context.Context, ids []string) (map[string]models.AuditEvent, error) {
+func (m *memStore) AuditEventsUpTo(_ context.Context, ids []string) ([]models.AuditEvent, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.fault("event", "before") {
 		return nil, errStore
 	}
-	out := map[string]models.AuditEvent{}
+	var out []models.AuditEvent
 	for _, id := range ids {
-		if e, ok := m.events[id]; ok {
-			out[id] = e
+		e, ok := m.events[id]
+		if !ok {
+			break
 		}
+		out = append(out, e)
 	}
 	return out, nil
 }
@@ -516,9 +518,9 @@ type slowReads struct {
 	tick func(n int)
 }
 
-func (s *slowReads) AuditEventsByID(ctx context.Context, ids []string) (map[string]models.AuditEvent, error) {
+func (s *slowReads) AuditEventsUpTo(ctx context.Context, ids []string) ([]models.AuditEvent, error) {
 	s.tick(len(ids))
-	return s.memStore.AuditEventsByID(ctx, ids)
+	return s.memStore.AuditEventsUpTo(ctx, ids)
 }
 
 // shortDeadline is a context reporting an earlier deadline than it ends at.

@@ -24,8 +24,9 @@ type TrailStore interface {
 	// AuditEventChains returns every chain that has events, with how many; it reads
 	// every event.
 	AuditEventChains(ctx context.Context) (map[string]int64, error)
-	// AuditEventsByID returns the stored events among those with the given ids, by id.
-	AuditEventsByID(ctx context.Context, ids []string) (map[string]models.AuditEvent, error)
+	// AuditEventsUpTo returns the events with the given ids, in their order, up to
+	// the first that is not stored.
+	AuditEventsUpTo(ctx context.Context, ids []string) ([]models.AuditEvent, error)
 }
 
 // eventsPerRead is how many events a verification asks the store for at once.
@@ -466,19 +467,7 @@ func (v *verification) events(ctx context.Context, chain string, from, n int64) 
 	for i := range ids {
 		ids[i] = EventID(chain, from+int64(i))
 	}
-	stored, err := v.t.store.AuditEventsByID(ctx, ids)
-	if err != nil {
-		return nil, err
-	}
-	events := make([]models.AuditEvent, 0, len(stored))
-	for _, id := range ids {
-		e, ok := stored[id]
-		if !ok {
-			break
-		}
-		events = append(events, e)
-	}
-	return events, nil
+	return v.t.store.AuditEventsUpTo(ctx, ids)
 }
 
 // save stores cp, keyed with the current key.

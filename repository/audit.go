@@ -109,22 +109,35 @@ func (s *DB) AuditEvent(ctx context.Context, id string) (models.AuditEvent, erro
 	return e, nil
 }
 
-// AuditEventsByID returns the stored events among those with the given ids, by id:
-// read together by the DB's side index when it has one, one by one by _id on a store
-// that finds documents fast only so (see WithLoneIDFilters), else with one find. It
-// returns the store's errors.
-func (s *DB) AuditEventsByID(ctx context.Context, ids []string) (map[string]models.AuditEvent, error) {
-	out := make(map[string]models.AuditEvent, len(ids))
+// AuditEventsUpTo returns the events with the given ids, in their order, up to the
+// first that is not stored: read together by the DB's side index when it has one,
+// one by one by _id on a store that finds documents fast only so (see
+// WithLoneIDFilters), else with one find. It returns the store's errors.
+func (s *DB) AuditEventsUpTo(ctx context.Context, ids []string) ([]models.AuditEvent, error) {
+	if s.side == nil && s.loneID {
+		var events []models.AuditEvent
+		for _, id := range ids {
+			e, err := s.AuditEvent(ctx, id)
+			if errors.Is(err, models.ErrNotFound) {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, e)
+		}
+		return events, nil
+	}
+	byID := make(map[string]models.AuditEvent, len(ids))
 	add := func(raw bson.Raw) error {
 		var e models.AuditEvent
 		if err := bson.Unmarshal(raw, &e); err != nil {
 			return fmt.Errorf("decode audit event: %w", err)
 		}
-		out[e.ID] = e
+		byID[e.ID] = e
 		return nil
 	}
-	switch {
-	case s.side != nil:
+	if s.side != nil {
 		var bad error
 		err := s.side.Documents(ctx, AuditEventsCollection, ids, func(raw bson.Raw) bool {
 			bad = add(raw)
@@ -133,18 +146,7 @@ func (s *DB) AuditEventsByID(ctx context.Context, ids []string) (map[string]mode
 		if err = cmp.Or(err, bad); err != nil {
 			return nil, fmt.Errorf("find audit events: %w", storeError(err))
 		}
-	case s.loneID:
-		for _, id := range ids {
-			e, err := s.AuditEvent(ctx, id)
-			if errors.Is(err, models.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out[id] = e
-		}
-	default:
+	} else {
 		cur, err := s.auditEvents.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 		if err != nil {
 			return nil, fmt.Errorf("find audit events: %w", storeError(err))
@@ -159,7 +161,15 @@ func (s *DB) AuditEventsByID(ctx context.Context, ids []string) (map[string]mode
 			return nil, fmt.Errorf("read audit events: %w", storeError(err))
 		}
 	}
-	return out, nil
+	events := make([]models.AuditEvent, 0, len(byID))
+	for _, id := range ids {
+		e, ok := byID[id]
+		if !ok {
+			break
+		}
+		events = append(events, e)
+	}
+	return events, nil
 }
 
 // AuditCheckpoints returns how far each chain has been verified.
