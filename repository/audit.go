@@ -387,8 +387,10 @@ func (s *DB) patientAuditEvents(ctx context.Context, q models.AuditQuery) (model
 
 // patientDisclosures returns the first n rows of the index of audit events by
 // patient of the patient q names, newest first, in q's time span, after the event
-// after names: by the side index when the DB has one, else with one find the store
-// filters and sorts, admitted by the scan gate. It returns the store's errors.
+// after names, with a row standing for each event whose subject they are (see
+// models.SubjectDisclosure) merged in: by the side index when the DB has one, else
+// with two finds the store filters and sorts, admitted by the scan gate. It returns
+// the store's errors.
 func (s *DB) patientDisclosures(ctx context.Context, q models.AuditQuery, after *models.Cursor, n int) ([]models.AuditDisclosure, error) {
 	q.After = after
 	var rows, subjects []models.AuditDisclosure
