@@ -290,7 +290,8 @@ func givenNames(fname string) []string {
 
 // interactionResources maps in to its resources, the reverse of visit.document: the
 // Encounter first, then what refers to it. patientRef refers to the patient, and ref
-// makes the other references.
+// makes the other references; only, when not "", keeps the resources of that type
+// alone, without making the others.
 func interactionResources(in models.Interaction, patientRef string, ref func(typ, id string) string, only string) []resource {
 	encID := encounterID(in)
 	voided := in.Status == models.StatusEnteredInError
