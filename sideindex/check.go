@@ -143,7 +143,7 @@ func checkIndexes(ctx context.Context, db *sql.DB, collection, table string, sam
 		if err != nil {
 			return nil, fmt.Errorf("read the side index of %s: %w", collection, err)
 		}
-		if want := indexSQL(name, table, indexes[suffix]); def != want {
+		if want := indexSQL(name, table, suffix, indexes[suffix]); def != want {
 			*findings = append(*findings, fmt.Sprintf("side index %s.%s: made over other expressions than the side index reads by: %s", collection, suffix, def))
 			continue
 		}

@@ -87,11 +87,11 @@ func TestCheckFindsADamagedSideIndex(t *testing.T) {
 		{"an index lacking a row", func(t *testing.T, path string) {
 			storetest.DamageIndex(t, path, repository.AuditEventsCollection, "time")
 		}, "side index audit_events.time: 30 entries for the 31 rows of its table"},
-		{"the lookup by _id lacking a row", func(t *testing.T, path string) {
-			storetest.DamageIndex(t, path, repository.PatientsCollection, "id_lookup")
-		}, "side index patients.id_lookup: 4 entries for the 5 rows of its table"},
+		{"the unique index on _id lacking a row", func(t *testing.T, path string) {
+			storetest.DamageIndex(t, path, repository.PatientsCollection, "_id_")
+		}, "side index patients._id_: 4 entries for the 5 rows of its table"},
 		{"a row the store does not find", func(t *testing.T, path string) {
-			storetest.DamageIndex(t, path, repository.InteractionsCollection, "id_lookup")
+			storetest.DamageIndex(t, path, repository.InteractionsCollection, "_id_")
 		}, "the store does not find it by its _id"},
 		{"a row an index does not find", func(t *testing.T, path string) {
 			storetest.DamageIndex(t, path, repository.InteractionsCollection, "date")

@@ -21,9 +21,11 @@
 //     json_each(_ferretdb_sjson, '$.<name>').
 //   - The store runs a find whose filter is exactly {_id: <string or ObjectId>} as
 //     "WHERE _ferretdb_sjson->'$._id' = ?", and evaluates every other filter in Go
-//     over the whole table. Its own unique index on _id is over another spelling of
-//     that expression, which SQLite does not match to it: without the index over the
-//     very expression that CreateIndexes adds, SQLite reads every row for a lookup.
+//     over the whole table. It makes its own unique index on _id, named
+//     <table>__id_, over another spelling of that expression, which SQLite does not
+//     match to it: unless CreateIndexes makes that index again over the very
+//     expression, SQLite reads every row for a lookup. The store tells a duplicate
+//     _id by the unique constraint failing, not by the index's name or definition.
 //   - Dates are stored as whole milliseconds since 1970, UTC: the side index compares
 //     them so, as MongoDB does.
 //   - Each stored document carries the BSON type of each of its values (see
@@ -234,13 +236,15 @@ var indexes = map[string]map[string]string{
 	},
 }
 
-// CreateIndexes gives every collection of database the index that makes the store's
-// lookups by _id index searches, and the interactions, patients, audit events and
-// the index of audit events by patient the indexes of the side index's queries; and
-// gives the patients and the interactions the triggers
-// that count their changes (see changesTable). An index an earlier version made over
-// other expressions is made again. Creating an index reads the collection once;
-// later calls find it there. It returns the errors of the store's SQLite file.
+// CreateIndexes gives every collection of database the store's unique index on _id
+// over the very expression of the store's lookups by _id (see storeID), and the
+// interactions, patients, audit events and the index of audit events by patient the
+// indexes of the side index's queries; and gives the patients and the interactions
+// the triggers that count their changes (see changesTable). An index made over other
+// expressions (by the store, or by an earlier version) is made again, and the
+// separate index of the lookups by _id that earlier versions made is dropped.
+// Creating an index reads the collection once; later calls find it there. It
+// returns the errors of the store's SQLite file.
 func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	db, tables, err := f.tables(ctx, database)
 	if err != nil {
@@ -248,45 +252,75 @@ func (f *Files) CreateIndexes(ctx context.Context, database string) error {
 	}
 	for name, table := range tables {
 		for suffix, columns := range indexesOf(name) {
-			index := table + "_" + suffix
-			want := indexSQL(index, table, columns)
-			var def string
-			err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
-			switch {
-			case err == nil && def == want:
-				continue
-			case err == nil:
-				if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index)); err != nil {
-					return fmt.Errorf("drop index of %s made over other expressions: %w", name, err)
-				}
-			case !errors.Is(err, sql.ErrNoRows):
+			if err := makeIndex(ctx, db, table, suffix, columns); err != nil {
 				return fmt.Errorf("index %s: %w", name, err)
 			}
-			q := fmt.Sprintf("CREATE INDEX IF NOT EXISTS %q ON %q (%s)", index, table, columns) // stored as want
-			if _, err := db.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("index %s: %w", name, err)
-			}
+		}
+		if _, err := db.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, table+"_"+formerIDLookup)); err != nil {
+			return fmt.Errorf("drop the former index of the lookups by _id of %s: %w", name, err)
 		}
 	}
 	_, _, err = f.Index(database).countChanges(ctx)
 	return err
 }
 
-// indexSQL is the statement that makes the index named index of table over
-// columns, as SQLite keeps it in its schema.
-func indexSQL(index, table, columns string) string {
-	return fmt.Sprintf("CREATE INDEX %q ON %q (%s)", index, table, columns)
+// makeIndex makes the index of table named by suffix over columns, unless SQLite
+// holds it so already. An index of that name over other expressions is dropped and
+// made again in one transaction, so that the store's unique index on _id never
+// lapses: no write comes between. It returns the errors of the store's SQLite file.
+func makeIndex(ctx context.Context, db *sql.DB, table, suffix, columns string) error {
+	index := table + "_" + suffix
+	want := indexSQL(index, table, suffix, columns)
+	var def string
+	err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = ?`, index).Scan(&def)
+	switch {
+	case err == nil && def == want:
+		return nil
+	case err != nil && !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, nothing to undo
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index)); err != nil {
+		return fmt.Errorf("drop the index made over other expressions: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, want); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
-// idLookup is the suffix of the name of the index of every collection's lookups by
-// _id (see indexesOf).
-const idLookup = "id_lookup"
+// indexSQL is the statement that makes the index named index of table over
+// columns, the side index's by suffix (see indexesOf), as SQLite keeps it in its
+// schema.
+func indexSQL(index, table, suffix, columns string) string {
+	kind := "INDEX"
+	if suffix == storeID {
+		kind = "UNIQUE INDEX"
+	}
+	return fmt.Sprintf("CREATE %s %q ON %q (%s)", kind, index, table, columns)
+}
 
-// indexesOf returns the side indexes of collection, by the suffix of their name
-// (the index of table t is named t_<suffix>): the lookup by _id, and those of the
-// side index's queries.
+// storeID is the suffix of the name of the store's own unique index on _id, which
+// the store makes with each collection's table. The store makes it over another
+// spelling of the _id than its lookups by _id use (see ferretID), which SQLite does
+// not match to them: CreateIndexes makes it again over the lookups' expression, the
+// same values, so that one index both keeps the _ids unique (the store reports a
+// duplicate _id by the constraint, whatever its index) and serves the lookups.
+const storeID = "_id_"
+
+// formerIDLookup is the suffix of the name of the separate index of the lookups by
+// _id that earlier versions made beside the store's own.
+const formerIDLookup = "id_lookup"
+
+// indexesOf returns the indexes of collection the side index keeps, by the suffix
+// of their name (the index of table t is named t_<suffix>): the store's unique index
+// on _id, and those of the side index's queries.
 func indexesOf(collection string) map[string]string {
-	all := map[string]string{idLookup: ferretID}
+	all := map[string]string{storeID: ferretID}
 	maps.Copy(all, indexes[collection])
 	return all
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"golang.org/x/mod/modfile"
 
 	"github.com/clinic/interactions/app"
@@ -141,10 +142,14 @@ func TestLookupsByIDUseAnIndex(t *testing.T) {
 }
 
 // TestOnlyUniqueAndSideIndexes opens the embedded store as the server does: every
-// SQLite index of its tables is the store's own on _id, one that enforces
-// uniqueness, or one of the side index's; none keeps up an index that the store's
-// queries never use. A store that has them, as earlier versions made them (and as a
-// database served from MongoDB has them), loses them at the next start.
+// SQLite index of its tables is the store's own unique index on _id (made again over
+// the expression of the store's lookups), one that enforces uniqueness, or one of
+// the side index's; none keeps up an index that the store's queries never use. A
+// store that has them, as earlier versions made them (and as a database served from
+// MongoDB has them), loses them at the next start; one whose unique index on _id is
+// as the store makes it, beside a separate index of the lookups by _id, as earlier
+// versions left it, has the one unique index instead. The store still refuses a
+// second document with an _id it holds.
 func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 	ctx := context.Background()
 	conn, cfg := openEmbedded(t)
@@ -154,13 +159,13 @@ func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 	}
 	defer db.Close()
 	want := map[string][]string{
-		repository.InteractionsCollection:     {"_id_", "date", "history", "id_lookup"},
-		repository.PatientsCollection:         {"_id_", "id_lookup", "name"},
-		repository.APIKeysCollection:          {"_id_", "id_lookup", "name_unique"},
-		repository.AuditEventsCollection:      {"_id_", "chain_seq_unique", "id_lookup", "insurance_no", "key_name", "time"},
-		repository.AuditDisclosuresCollection: {"_id_", "id_lookup", "insurance_no"},
-		repository.IdempotencyKeysCollection:  {"_id_", "id_lookup"},
-		repository.PatientVersionsCollection:  {"_id_", "id_lookup"},
+		repository.InteractionsCollection:     {"_id_", "date", "history"},
+		repository.PatientsCollection:         {"_id_", "name"},
+		repository.APIKeysCollection:          {"_id_", "name_unique"},
+		repository.AuditEventsCollection:      {"_id_", "chain_seq_unique", "insurance_no", "key_name", "time"},
+		repository.AuditDisclosuresCollection: {"_id_", "insurance_no"},
+		repository.IdempotencyKeysCollection:  {"_id_"},
+		repository.PatientVersionsCollection:  {"_id_"},
 	}
 	check := func(when string) {
 		t.Helper()
@@ -180,6 +185,21 @@ func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 	if got := sqliteIndexes(t, db)[repository.InteractionsCollection]; !slices.Contains(got, "search_tokens") {
 		t.Fatalf("prepared as for MongoDB, the interactions' SQLite indexes are %v; want the search_tokens index among them", got)
 	}
+	// As earlier versions left the store: its unique index on _id as the store
+	// makes it, and a separate index of the lookups by _id.
+	patients := tableOf(t, db, repository.PatientsCollection)
+	for _, q := range []string{
+		fmt.Sprintf(`DROP INDEX %q`, patients+"__id_"),
+		fmt.Sprintf(`CREATE UNIQUE INDEX %q ON %q (_ferretdb_sjson->"_id")`, patients+"__id_", patients),
+		fmt.Sprintf(`CREATE INDEX %q ON %q (_ferretdb_sjson->'$._id')`, patients+"_id_lookup", patients),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if got := sqliteIndexes(t, db)[repository.PatientsCollection]; !slices.Contains(got, "id_lookup") {
+		t.Fatalf("as earlier versions left it, the patients' SQLite indexes are %v", got)
+	}
 
 	// The next start, as the server's.
 	repo := repository.New(conn.DB, conn.RepositoryOptions(cfg.Database, 0)...)
@@ -190,6 +210,23 @@ func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("at the next start")
+	var def string
+	if err := db.QueryRow(`SELECT sql FROM sqlite_schema WHERE name = ?`, patients+"__id_").Scan(&def); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf(`CREATE UNIQUE INDEX %q ON %q (_ferretdb_sjson->'$._id')`, patients+"__id_", patients); def != want {
+		t.Errorf("the patients' unique index on _id is %s; want %s", def, want)
+	}
+	for _, name := range []string{repository.PatientsCollection, repository.InteractionsCollection} {
+		coll := conn.DB.Collection(name)
+		doc := bson.D{{Key: "_id", Value: "twice"}, {Key: "insurance_no", Value: "twice"}}
+		if _, err := coll.InsertOne(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := coll.InsertOne(ctx, doc); !mongo.IsDuplicateKeyError(err) {
+			t.Errorf("%s: a second document with an _id the store holds: %v, want a duplicate key error", name, err)
+		}
+	}
 	specs, err := conn.DB.Collection(repository.InteractionsCollection).Indexes().ListSpecifications(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -197,6 +234,16 @@ func TestOnlyUniqueAndSideIndexes(t *testing.T) {
 	if len(specs) != 1 || specs[0].Name != "_id_" {
 		t.Errorf("the store lists the interactions' indexes as %v; want _id_ alone", specs)
 	}
+}
+
+// tableOf returns the table of collection in the store's file db.
+func tableOf(t *testing.T, db *sql.DB, collection string) string {
+	t.Helper()
+	var table string
+	if err := db.QueryRow(`SELECT table_name FROM _ferretdb_collections WHERE name = ?`, collection).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	return table
 }
 
 // sqliteIndexes returns, by collection, the names of the SQLite indexes of its table
