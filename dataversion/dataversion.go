@@ -11,11 +11,13 @@
 //
 // How the store keeps it, and how stale it can be:
 //
-//   - On the embedded store, triggers that the side index gives the tables of the
-//     patients and of the interactions count, in the same SQLite transaction as the
-//     write, every row written, by whichever process, and note each patient's chart
-//     at the count of its last change (see sideindex). A Version read after a write
-//     has returned differs from every Version read before it: no staleness.
+//   - On the embedded store, the side index counts, by triggers it gives the tables
+//     of the patients and of the interactions, in the same SQLite transaction as
+//     the write, every row updated or deleted, by whichever process, and notes
+//     each patient's chart at the count of its last such change; rows inserted it
+//     tells by the tables' rowids, which SQLite gives each new row larger than any
+//     before (see sideindex). A Version read after a write has returned differs
+//     from every Version read before it: no staleness.
 //   - On MongoDB, the repository counts each write of patient or interaction records
 //     in a document of the store's (Collection) once the write has returned, by an
 //     atomic $inc. A Version read after that count differs from every Version read
@@ -26,7 +28,7 @@
 //
 // A chart's Version (one patient's record and interactions) moves with every
 // change of that chart, and only with those: on the embedded store it is the count
-// at the chart's last change; on MongoDB, a digest of the versions and update times
+// at the chart's last update or deletion and the rowids of its rows; on MongoDB, a digest of the versions and update times
 // of the patient record and of each of its interactions.
 package dataversion
 
@@ -52,6 +54,9 @@ type Version struct {
 	epoch string
 	// changes is how many changes the counter had counted.
 	changes int64
+	// marks are where the store's counter stood in each of its parts, when it has
+	// parts (see Marked).
+	marks [2]int64
 	// exact tells whether the store counts every change in the write itself.
 	exact bool
 }
@@ -63,6 +68,14 @@ func Counted(epoch string, changes int64, exact bool) Version {
 	return Version{epoch: epoch, changes: changes, exact: exact}
 }
 
+// Marked returns the Version of a store that counts each change in the write
+// itself, whose counter named epoch had counted changes, and stood at marks in its
+// two parts (the embedded store's: the last rowid of the table of the patients, and
+// of the interactions), from which the store tells what changed since.
+func Marked(epoch string, changes int64, marks [2]int64) Version {
+	return Version{epoch: epoch, changes: changes, marks: marks, exact: true}
+}
+
 // IsZero reports whether v is the zero Version.
 func (v Version) IsZero() bool { return v == Version{} }
 
@@ -72,12 +85,23 @@ func (v Version) Epoch() string { return v.epoch }
 // Changes returns how many changes v's counter had counted.
 func (v Version) Changes() int64 { return v.changes }
 
+// Marks returns where v's counter stood in its parts (see Marked).
+func (v Version) Marks() [2]int64 { return v.marks }
+
 // Exact reports whether v's store counts each change in the write itself, so that
 // what is kept under v may be served for as long as v is current.
 func (v Version) Exact() bool { return v.exact }
 
-// String returns v as text: its epoch and its count, for an entity tag or a log.
-func (v Version) String() string { return v.epoch + ":" + strconv.FormatInt(v.changes, 10) }
+// String returns v as text, for an entity tag or a log: its epoch, its count, and
+// its marks when it has some. Two Versions of one store that differ give texts
+// that differ.
+func (v Version) String() string {
+	s := v.epoch + ":" + strconv.FormatInt(v.changes, 10)
+	if v.marks != [2]int64{} {
+		s += ":" + strconv.FormatInt(v.marks[0], 10) + ":" + strconv.FormatInt(v.marks[1], 10)
+	}
+	return s
+}
 
 // Fresh reports whether what was computed under v at computed may still be served
 // at now while v is current: always on a store that counts exactly, for MaxAge

@@ -3,8 +3,9 @@ package sideindex
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/clinic/interactions/dataversion"
@@ -12,17 +13,31 @@ import (
 	"github.com/clinic/interactions/repository"
 )
 
-// The store's records change only through its writes, and every write to the table
-// of the patients or of the interactions fires, in the writer's own SQLite
-// transaction, a trigger the side index gives that table: it adds one to the count
-// of changes (the row of key "" of changesTable, which carries the counter's epoch,
-// a random name given when the row is made) and notes, in the row keyed by the
-// insurance number of the document written (before and after the write), the count
-// at that chart's last change. Whichever process writes (the server, a command
-// beside it, one that opened the files while no server ran), the count moves with
-// the write: a dataversion.Version read after it differs from every one read
-// before. The triggers and their table are the side index's only writes; they hold
-// no document, and the store's catalogue does not list them.
+// The store's records change only through its writes. Every update and every
+// deletion of a row of the table of the patients or of the interactions fires, in
+// the writer's own SQLite transaction, a trigger the side index gives that table: it
+// adds one to the count of changes (the row of key "" of changesTable, which carries
+// the counter's epoch, a random name given when the row is made) and notes, in the
+// row keyed by the insurance number of the document written (before and after the
+// write), the count at that chart's last change. Inserts fire no trigger, as a
+// trigger would parse every document inserted once more (it doubled the seed's
+// SQLite time per document): SQLite gives each new row a rowid one larger than the
+// largest in its table, so the largest rowid of each table moves with every insert,
+// and a chart's largest rowids with every insert into that chart.
+//
+// A deletion of the row with the largest rowid lets the next insert take its rowid
+// again: the trigger then gives the counter a new epoch, and adds to the count what
+// the largest rowid lost, so that the count of a Version (the count of changes plus
+// the largest rowids) still grows with every write. SQLite's VACUUM (the store's
+// compact command) may give the rows new rowids without firing a trigger; it changes
+// the schema's version, which each Version's epoch carries, as does every
+// collection or index made.
+//
+// Whichever process writes (the server, a command beside it, one that opened the
+// files while no server ran), the Version moves with the write: a
+// dataversion.Version read after it differs from every one read before. The
+// triggers and their table are the side index's only writes; they hold no document,
+// and the store's catalogue does not list them.
 const changesTable = "_clinic_changes"
 
 // patientField names, for each collection whose writes are counted, the field of
@@ -33,7 +48,7 @@ var patientField = map[string]string{
 }
 
 // counted are the collections whose writes are counted, in the order their tables
-// name a Version's epoch.
+// name a Version's epoch and give its marks.
 var counted = []string{repository.PatientsCollection, repository.InteractionsCollection}
 
 // changesSchema makes the table of the counts, its index of charts by count, and the
@@ -44,28 +59,32 @@ var changesSchema = []string{
 	fmt.Sprintf(`INSERT OR IGNORE INTO %q (key, n, epoch) VALUES ('', 0, lower(hex(randomblob(8))))`, changesTable),
 }
 
-// triggerSQL returns the statements that make the triggers of table, the table of
-// collection: one per kind of write (INSERT, UPDATE, DELETE), each counting the
-// change and noting the chart of the row written (NEW), or of the row it replaced
-// or removed (OLD).
-func triggerSQL(collection, table string) []string {
-	count := fmt.Sprintf(`INSERT INTO %q (key, n, epoch) VALUES ('', 1, lower(hex(randomblob(8))))
-		ON CONFLICT (key) DO UPDATE SET n = n + 1;`, changesTable)
+// countedEvents are the writes the triggers count; inserts are told by rowids.
+var countedEvents = []string{"UPDATE", "DELETE"}
+
+// triggerSQL returns the statement that makes the trigger of table, the table of
+// collection, for event (see countedEvents), as SQLite keeps it in its schema: it
+// counts the change and notes the chart of the row written (NEW), or of the row it
+// replaced or removed (OLD).
+func triggerSQL(collection, table, event string) string {
+	grow := ""
+	if event == "DELETE" {
+		last := fmt.Sprintf("(SELECT coalesce(max(rowid), 0) FROM %q)", table)
+		grow = fmt.Sprintf(" + max(0, OLD.rowid - %s), epoch = CASE WHEN OLD.rowid > %s THEN lower(hex(randomblob(8))) ELSE epoch END",
+			last, last)
+	}
+	body := fmt.Sprintf(`INSERT INTO %q (key, n, epoch) VALUES ('', 1, lower(hex(randomblob(8))))
+		ON CONFLICT (key) DO UPDATE SET n = n + 1%s;`, changesTable, grow)
 	note := func(row string) string {
 		no := fmt.Sprintf("%s.%s->>'$.%s'", row, ferretColumn, patientField[collection])
 		return fmt.Sprintf(`INSERT INTO %q (key, n) SELECT %s, (SELECT n FROM %q WHERE key = '') WHERE %s IS NOT NULL
 			ON CONFLICT (key) DO UPDATE SET n = excluded.n;`, changesTable, no, changesTable, no)
 	}
-	var out []string
-	for _, write := range []struct{ event, body string }{
-		{"INSERT", count + note("NEW")},
-		{"UPDATE", count + note("NEW") + note("OLD")},
-		{"DELETE", count + note("OLD")},
-	} {
-		out = append(out, fmt.Sprintf(`CREATE TRIGGER IF NOT EXISTS %q AFTER %s ON %q BEGIN %s END`,
-			triggerName(table, write.event), write.event, table, write.body))
+	if event == "UPDATE" {
+		body += note("NEW")
 	}
-	return out
+	body += note("OLD")
+	return fmt.Sprintf(`CREATE TRIGGER %q AFTER %s ON %q BEGIN %s END`, triggerName(table, event), event, table, body)
 }
 
 // triggerName names the trigger of table for event.
@@ -73,12 +92,13 @@ func triggerName(table, event string) string {
 	return table + "_changes_" + strings.ToLower(event)
 }
 
-// countChanges makes, when they are missing, the table of the counts and the
-// triggers of the tables of the counted collections that exist. It looks for them
-// once per set of those tables (see Files.counting): the reads of versions, one for
-// each chart and insight request, then read no schema. It returns the file, the
-// tables by collection ("" for a collection not created yet), and the errors of the
-// store's SQLite file.
+// countChanges makes, when they are missing or differ, the table of the counts and
+// the triggers of the tables of the counted collections that exist, and drops the
+// trigger on inserts that earlier versions made, in one transaction: no write goes
+// uncounted meanwhile. It looks for them once per set of those tables (see
+// Files.counting): the reads of versions, one for each chart and insight request,
+// then read no schema. It returns the file, the tables by collection ("" for a
+// collection not created yet), and the errors of the store's SQLite file.
 func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, error) {
 	db, err := x.files.db(x.database)
 	if err != nil {
@@ -90,39 +110,49 @@ func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, er
 			return nil, nil, err
 		}
 	}
-	key := x.database + "/" + epoch("", tables)
+	key := x.database + "/" + strings.Join([]string{tables[counted[0]], tables[counted[1]]}, "/")
 	if x.files.countingFor(key) {
 		return db, tables, nil
 	}
-	have := map[string]bool{}
-	rows, err := db.QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'trigger' OR type = 'table' AND name = ?`,
+	have := map[string]string{}
+	rows, err := db.QueryContext(ctx, `SELECT name, coalesce(sql, '') FROM sqlite_master WHERE type = 'trigger' OR type = 'table' AND name = ?`,
 		changesTable)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read the embedded store's schema: %w", err)
 	}
 	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
 			rows.Close()
 			return nil, nil, fmt.Errorf("read the embedded store's schema: %w", err)
 		}
-		have[name] = true
+		have[name] = def
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read the embedded store's schema: %w", err)
 	}
 	var missing []string
-	if !have[changesTable] {
+	if _, ok := have[changesTable]; !ok {
 		missing = append(missing, changesSchema...)
 	}
 	for _, collection := range counted {
-		if table := tables[collection]; table != "" && !have[triggerName(table, "DELETE")] {
-			missing = append(missing, triggerSQL(collection, table)...)
+		table := tables[collection]
+		if table == "" {
+			continue
+		}
+		if _, ok := have[triggerName(table, "INSERT")]; ok {
+			missing = append(missing, fmt.Sprintf(`DROP TRIGGER %q`, triggerName(table, "INSERT")))
+		}
+		for _, event := range countedEvents {
+			name := triggerName(table, event)
+			if want := triggerSQL(collection, table, event); have[name] != want {
+				missing = append(missing, fmt.Sprintf(`DROP TRIGGER IF EXISTS %q`, name), want)
+			}
 		}
 	}
-	for _, stmt := range missing {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
+	if len(missing) > 0 {
+		if err := inTransaction(ctx, db, missing); err != nil {
 			return nil, nil, fmt.Errorf("count the changes of the records: %w", err)
 		}
 	}
@@ -130,57 +160,109 @@ func (x Index) countChanges(ctx context.Context) (*sql.DB, map[string]string, er
 	return db, tables, nil
 }
 
-// epoch names the counter of the changes: its random name, and the tables it counts
-// the writes of (a table made since, a collection created, gives another epoch).
-func epoch(name string, tables map[string]string) string {
-	parts := []string{name}
+// inTransaction runs stmts on db in one transaction. It returns the first error.
+func inTransaction(ctx context.Context, db *sql.DB, stmts []string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, nothing to undo
+	for _, stmt := range stmts {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// epoch names the counter of the changes: its random name, the version of the
+// file's schema (which VACUUM moves, as it may give the rows new rowids), and the
+// tables it counts the writes of (a collection created, or made anew, gives another
+// epoch).
+func epoch(name string, schema int64, tables map[string]string) string {
+	parts := []string{name, strconv.FormatInt(schema, 10)}
 	for _, collection := range counted {
 		parts = append(parts, tables[collection])
 	}
 	return strings.Join(parts, "/")
 }
 
+// lastRow is the SQL value of the largest rowid of table, 0 for none or for a
+// collection not created yet ("").
+func lastRow(table string) string {
+	if table == "" {
+		return "0"
+	}
+	return fmt.Sprintf("(SELECT coalesce(max(rowid), 0) FROM %q)", table)
+}
+
+// counter is the SQL of the values every Version is read with, in one statement:
+// the version of the file's schema, and the counter's name.
+var counter = fmt.Sprintf(`(SELECT schema_version FROM pragma_schema_version()), (SELECT epoch FROM %q WHERE key = '')`, changesTable)
+
 // DataVersion returns the version of the records of the patients and the
-// interactions: the count of their changes (see changesTable). It gives the tables
-// of those collections their triggers first when they lack them (a collection
-// created after start-up), so that nothing written after this read goes uncounted.
-// It returns the errors of the store's SQLite file.
+// interactions: the count of their updates and deletions (see changesTable) plus
+// the largest rowid of each table, which it marks. It gives the tables of those
+// collections their triggers first when they lack them (a collection created after
+// start-up), so that nothing written after this read goes uncounted. It returns the
+// errors of the store's SQLite file.
 func (x Index) DataVersion(ctx context.Context) (dataversion.Version, error) {
 	db, tables, err := x.countChanges(ctx)
 	if err != nil {
 		return dataversion.Version{}, err
 	}
+	var schema int64
 	var name sql.NullString
 	var n int64
-	err = db.QueryRowContext(ctx, fmt.Sprintf(`SELECT epoch, n FROM %q WHERE key = ''`, changesTable)).Scan(&name, &n)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	var marks [2]int64
+	q := fmt.Sprintf(`SELECT %s, coalesce((SELECT n FROM %q WHERE key = ''), 0), %s, %s`, counter, changesTable,
+		lastRow(tables[counted[0]]), lastRow(tables[counted[1]]))
+	if err := db.QueryRowContext(ctx, q).Scan(&schema, &name, &n, &marks[0], &marks[1]); err != nil {
 		return dataversion.Version{}, fmt.Errorf("read the count of changes: %w", err)
 	}
-	return dataversion.Counted(epoch(name.String, tables), n, true), nil
+	return dataversion.Marked(epoch(name.String, schema, tables), n+marks[0]+marks[1], marks), nil
 }
 
 // ChartVersion returns the version of patient no's chart, their record and their
-// interactions: the count of changes at the chart's last change, 0 when it has not
-// changed since the store counts changes. It returns the errors of the store's
-// SQLite file.
+// interactions: the count of changes at the chart's last update or deletion, 0 when
+// it has had none since the store counts changes, marked with the rowid of the
+// patient's record and the largest rowid of their interactions (read by the
+// history's index). It returns the errors of the store's SQLite file.
 func (x Index) ChartVersion(ctx context.Context, no string) (dataversion.Version, error) {
 	db, tables, err := x.countChanges(ctx)
 	if err != nil {
 		return dataversion.Version{}, err
 	}
+	id, err := json.Marshal(no) // the store's lookups by _id compare the JSON of the _id
+	if err != nil {
+		return dataversion.Version{}, err
+	}
+	parts := []string{"0", "0"}
+	var args []any
+	if table := tables[repository.PatientsCollection]; table != "" {
+		parts[0] = fmt.Sprintf("coalesce((SELECT rowid FROM %q WHERE %s = ?), 0)", table, ferretID)
+		args = append(args, string(id))
+	}
+	if table := tables[repository.InteractionsCollection]; table != "" {
+		parts[1] = fmt.Sprintf("coalesce((SELECT max(rowid) FROM %q WHERE %s = ?), 0)", table, field(models.FieldInsuranceNo))
+		args = append(args, no)
+	}
+	var schema int64
 	var name sql.NullString
 	var n int64
-	q := fmt.Sprintf(`SELECT (SELECT epoch FROM %q WHERE key = ''), coalesce((SELECT n FROM %q WHERE key = ?), 0)`,
-		changesTable, changesTable)
-	if err := db.QueryRowContext(ctx, q, no).Scan(&name, &n); err != nil {
+	var marks [2]int64
+	q := fmt.Sprintf(`SELECT %s, coalesce((SELECT n FROM %q WHERE key = ?), 0), %s, %s`, counter, changesTable, parts[0], parts[1])
+	if err := db.QueryRowContext(ctx, q, append([]any{no}, args...)...).Scan(&schema, &name, &n, &marks[0], &marks[1]); err != nil {
 		return dataversion.Version{}, fmt.Errorf("read the count of changes: %w", err)
 	}
-	return dataversion.Counted(epoch(name.String, tables), n, true), nil
+	return dataversion.Marked(epoch(name.String, schema, tables), n, marks), nil
 }
 
 // ChangedSince returns the insurance numbers of the charts changed since v, a
-// version DataVersion returned, or false when the changes since v cannot be told
-// (v is of another counter). It returns the errors of the store's SQLite file.
+// version DataVersion returned: those noted at a count above v's, and those of the
+// rows inserted since, by rowids above v's marks; or false when the changes since v
+// cannot be told (v is of another counter, or of the same before its epoch moved).
+// It returns the errors of the store's SQLite file.
 func (x Index) ChangedSince(ctx context.Context, v dataversion.Version) ([]string, bool, error) {
 	now, err := x.DataVersion(ctx)
 	if err != nil {
@@ -189,11 +271,21 @@ func (x Index) ChangedSince(ctx context.Context, v dataversion.Version) ([]strin
 	if now.Epoch() != v.Epoch() || !v.Exact() {
 		return nil, false, nil
 	}
-	db, err := x.files.db(x.database)
+	db, tables, err := x.countChanges(ctx)
 	if err != nil {
 		return nil, false, err
 	}
-	rows, err := db.QueryContext(ctx, fmt.Sprintf(`SELECT key FROM %q WHERE n > ? AND key != ''`, changesTable), v.Changes())
+	marks := v.Marks()
+	q := fmt.Sprintf(`SELECT key FROM %q WHERE n > ? AND key != ''`, changesTable)
+	args := []any{v.Changes() - marks[0] - marks[1]}
+	for i, collection := range counted {
+		if table := tables[collection]; table != "" {
+			q += fmt.Sprintf(` UNION SELECT %s FROM %q WHERE rowid > ? AND %s IS NOT NULL`,
+				field(patientField[collection]), table, field(patientField[collection]))
+			args = append(args, marks[i])
+		}
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("read the changed charts: %w", err)
 	}

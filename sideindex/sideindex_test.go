@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/clinic/interactions/app"
 	"github.com/clinic/interactions/repository"
+	"github.com/clinic/interactions/sideindex"
 )
 
 // ferretDBVersion is the embedded store's version whose lookups by _id the test
@@ -268,4 +270,106 @@ func sqliteIndexes(t *testing.T, db *sql.DB) map[string][]string {
 		t.Fatal(err)
 	}
 	return indexes
+}
+
+// TestVersionKeptAcrossStarts starts the embedded store's side index again over the
+// same files, as the next start of the server does: finding its indexes and
+// triggers there, it changes nothing, and the version of the records it reads is the
+// one read before, so that what clients keep under it (entity tags) stays good.
+func TestVersionKeptAcrossStarts(t *testing.T) {
+	ctx := context.Background()
+	conn, cfg := openEmbedded(t)
+	if _, err := conn.DB.Collection(repository.InteractionsCollection).InsertOne(ctx,
+		bson.D{{Key: "_id", Value: "v1"}, {Key: "insurance_no", Value: "Q1"}}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := conn.SideIndex(cfg.Database).DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := sideindex.New(cfg.DataDir)
+	defer again.Close()
+	if err := again.CreateIndexes(ctx, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	after, err := again.Index(cfg.Database).DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("after another start, the version is %v; before, %v", after, before)
+	}
+}
+
+// TestEarlierTriggersMadeAgain gives the interactions' table the triggers an earlier
+// version made, one counting inserts among them: the next start drops that one and
+// makes the others again as this version counts, once, in one transaction.
+func TestEarlierTriggersMadeAgain(t *testing.T) {
+	ctx := context.Background()
+	conn, cfg := openEmbedded(t)
+	if _, err := conn.SideIndex(cfg.Database).DataVersion(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(cfg.DataDir, cfg.Database+".sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	table := tableOf(t, db, repository.InteractionsCollection)
+	count := `INSERT INTO "_clinic_changes" (key, n, epoch) VALUES ('', 1, lower(hex(randomblob(8))))
+		ON CONFLICT (key) DO UPDATE SET n = n + 1;`
+	for _, q := range []string{
+		fmt.Sprintf(`DROP TRIGGER %q`, table+"_changes_delete"),
+		fmt.Sprintf(`CREATE TRIGGER %q AFTER DELETE ON %q BEGIN %s END`, table+"_changes_delete", table, count),
+		fmt.Sprintf(`CREATE TRIGGER %q AFTER INSERT ON %q BEGIN %s END`, table+"_changes_insert", table, count),
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	triggers := func() map[string]string {
+		t.Helper()
+		rows, err := db.Query(`SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := map[string]string{}
+		for rows.Next() {
+			var name, def string
+			if err := rows.Scan(&name, &def); err != nil {
+				t.Fatal(err)
+			}
+			out[strings.TrimPrefix(name, table+"_")] = def
+		}
+		return out
+	}
+	next := sideindex.New(cfg.DataDir)
+	defer next.Close()
+	if err := next.CreateIndexes(ctx, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	made := triggers()
+	if got := slices.Sorted(maps.Keys(made)); !slices.Equal(got, []string{"changes_delete", "changes_update"}) {
+		t.Fatalf("after the next start, the interactions' triggers are %v; want changes_delete and changes_update", got)
+	}
+	if strings.Contains(made["changes_delete"], "BEGIN "+count) {
+		t.Errorf("the trigger on deletions was left as an earlier version made it: %s", made["changes_delete"])
+	}
+	var schema int
+	if err := db.QueryRow(`PRAGMA schema_version`).Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	again := sideindex.New(cfg.DataDir)
+	defer again.Close()
+	if err := again.CreateIndexes(ctx, cfg.Database); err != nil {
+		t.Fatal(err)
+	}
+	var after int
+	if err := db.QueryRow(`PRAGMA schema_version`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != schema || !maps.Equal(triggers(), made) {
+		t.Errorf("a start after that changed the schema (version %d, then %d)", schema, after)
+	}
 }
