@@ -113,27 +113,56 @@ const (
 // start: those of its ailment, symptoms, remarks, and questions and answers, in that
 // order, the first MaxTokens distinct words of at most MaxTokenLength characters.
 func (in Interaction) SearchTokens() []string {
-	texts := []string{in.Ailment, in.Symptoms, in.Remarks}
-	for _, e := range in.QA {
-		texts = append(texts, e.Key)
-		if answer, ok := e.Value.(string); ok {
-			texts = append(texts, answer)
+	// While there are at most MaxTokens words, sorting them all and dropping the
+	// repeats keeps the same ones as a set of the first MaxTokens would, without
+	// the set: every visit but an outsized one, and a load computes this for
+	// each of its visits.
+	tokens := make([]string, 0, 32)
+	add := func(text string) {
+		for _, w := range Words(text) {
+			if utf8.RuneCountInString(w) <= MaxTokenLength {
+				tokens = append(tokens, w)
+			}
 		}
 	}
+	in.eachText(add)
+	if len(tokens) > MaxTokens {
+		return in.firstTokens()
+	}
+	slices.Sort(tokens)
+	return slices.Compact(tokens)
+}
+
+// eachText calls f with each text of the interaction a search reads, in order: its
+// ailment, symptoms, remarks, and questions and answers.
+func (in Interaction) eachText(f func(text string)) {
+	f(in.Ailment)
+	f(in.Symptoms)
+	f(in.Remarks)
+	for _, e := range in.QA {
+		f(e.Key)
+		if answer, ok := e.Value.(string); ok {
+			f(answer)
+		}
+	}
+}
+
+// firstTokens returns SearchTokens of an interaction with more than MaxTokens
+// words: the first MaxTokens distinct ones, sorted.
+func (in Interaction) firstTokens() []string {
 	seen := map[string]bool{}
 	tokens := []string{}
-texts:
-	for _, text := range texts {
+	in.eachText(func(text string) {
 		for _, w := range Words(text) {
 			if len(seen) == MaxTokens {
-				break texts
+				return
 			}
 			if utf8.RuneCountInString(w) <= MaxTokenLength && !seen[w] {
 				seen[w] = true
 				tokens = append(tokens, w)
 			}
 		}
-	}
+	})
 	slices.Sort(tokens)
 	return tokens
 }

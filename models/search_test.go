@@ -1,7 +1,9 @@
 package models
 
 import (
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,5 +75,30 @@ func TestSearchTokens(t *testing.T) {
 	}
 	if got := AilmentKey("  Type-2  Diabètes "); got != "type 2 diabetes" {
 		t.Errorf("AilmentKey = %q", got)
+	}
+}
+
+// TestSearchTokensAsASet checks that SearchTokens keeps the tokens a set of the
+// first MaxTokens distinct words keeps (firstTokens), with words repeated, too
+// long, and just under, at and over MaxTokens of them.
+func TestSearchTokensAsASet(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	words := []string{"Fever", "fever", "FÈVER", "a", "B2", strings.Repeat("y", MaxTokenLength),
+		strings.Repeat("z", MaxTokenLength+1), "Straße", "x-y", ""}
+	text := func(n int) string {
+		var b strings.Builder
+		for range n {
+			b.WriteString(words[r.IntN(len(words))])
+			b.WriteString(strconv.Itoa(r.IntN(n + 1)))
+			b.WriteString(", ")
+		}
+		return b.String()
+	}
+	for _, n := range []int{0, 1, 5, 50, MaxTokens/4 - 1, MaxTokens / 4, MaxTokens/4 + 1, MaxTokens} {
+		in := Interaction{Ailment: text(n), Symptoms: text(n), Remarks: text(n),
+			QA: bson.D{{Key: text(n), Value: text(n)}, {Key: "n", Value: int32(1)}}}
+		if got, want := in.SearchTokens(), in.firstTokens(); !slices.Equal(got, want) {
+			t.Errorf("%d words a text: SearchTokens = %d tokens, a set keeps %d", n, len(got), len(want))
+		}
 	}
 }
