@@ -67,8 +67,8 @@ func CheckPatientLimits(doc bson.D) error { return checkLimits(doc, "") }
 // metrics, once, and stops at the first maxLimitFields places past a cap or at the
 // total cap: its cost is bounded by the caps, not by doc.
 func checkLimits(doc bson.D, metrics string) error {
-	w := limitWalk{metrics: metrics, errs: map[string]string{}}
-	w.object("", doc, MaxObjectKeys, false)
+	w := limitWalk{metrics: metrics}
+	w.object(doc, MaxObjectKeys, false)
 	if len(w.errs) == 0 {
 		return nil
 	}
@@ -81,6 +81,41 @@ type limitWalk struct {
 	metrics  string
 	elements int
 	errs     map[string]string
+	// at is where the walk is, from the record down. It is spelled as a path only
+	// for a place past a cap: every record is walked as it is stored (a seed walks
+	// tens of thousands), and almost none has such a place.
+	at []step
+}
+
+// step is one step of a walk into a record: into the field key, or, when index is
+// not negative, into the element index of an array.
+type step struct {
+	key   string
+	index int
+}
+
+// path returns the place the walk is at: a dotted path, with array elements as
+// [index], "" for the record itself.
+func (w *limitWalk) path() string {
+	path := ""
+	for _, s := range w.at {
+		if s.index < 0 {
+			path = joinPath(path, s.key)
+		} else {
+			path = fmt.Sprintf("%s[%d]", path, s.index)
+		}
+	}
+	return path
+}
+
+// atRecord reports whether the walk's path is "", as it is at the record itself.
+func (w *limitWalk) atRecord() bool {
+	for _, s := range w.at {
+		if s.index >= 0 || s.key != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // done reports whether the walk has found enough to stop.
@@ -88,6 +123,9 @@ func (w *limitWalk) done() bool { return len(w.errs) >= maxLimitFields || w.elem
 
 // note records that the place path is past a cap, unless the walk has noted enough.
 func (w *limitWalk) note(path, message string) {
+	if w.errs == nil {
+		w.errs = map[string]string{}
+	}
 	if _, ok := w.errs[path]; !ok && len(w.errs) < maxLimitFields {
 		w.errs[path] = message
 	}
@@ -104,72 +142,74 @@ func (w *limitWalk) count(n int) bool {
 	return true
 }
 
-// enter counts the n keys or elements (unit) of a container found at path, which
+// enter counts the n keys or elements (unit) of the container the walk is at, which
 // may hold max of them in place ("metrics", "an object", "an array"), and reports
 // whether to walk into it: not when it, or the record, is past a cap.
-func (w *limitWalk) enter(path string, n, max int, unit, place string) bool {
+func (w *limitWalk) enter(n, max int, unit, place string) bool {
 	if n > max {
-		w.note(path, fmt.Sprintf("holds %d %s; the cap is %d %s in %s", n, unit, max, unit, place))
+		w.note(w.path(), fmt.Sprintf("holds %d %s; the cap is %d %s in %s", n, unit, max, unit, place))
 		return false
 	}
 	return w.count(n)
 }
 
-// object walks d, found at path, which may hold maxKeys keys; inMetrics says whether
-// it is metrics or within it.
-func (w *limitWalk) object(path string, d bson.D, maxKeys int, inMetrics bool) {
+// object walks d, the object the walk is at, which may hold maxKeys keys; inMetrics
+// says whether it is metrics or within it.
+func (w *limitWalk) object(d bson.D, maxKeys int, inMetrics bool) {
 	place := "an object"
 	if maxKeys == MaxMetrics {
 		place = "metrics"
 	}
-	if !w.enter(path, len(d), maxKeys, "keys", place) {
+	if !w.enter(len(d), maxKeys, "keys", place) {
 		return
 	}
+	atRecord := w.atRecord()
 	for _, e := range d {
 		if w.done() {
 			return
 		}
 		if inMetrics && utf8.RuneCountInString(e.Key) > MaxMetricText {
-			w.note(path, fmt.Sprintf("has a key of %d characters; the cap is %d characters for a metric's name or text",
+			w.note(w.path(), fmt.Sprintf("has a key of %d characters; the cap is %d characters for a metric's name or text",
 				utf8.RuneCountInString(e.Key), MaxMetricText))
 			continue
 		}
-		field := joinPath(path, e.Key)
-		if path == "" && e.Key == w.metrics && w.metrics != "" {
-			if m, ok := e.Value.(bson.D); ok {
-				w.object(field, m, MaxMetrics, true)
-				continue
-			}
+		w.at = append(w.at, step{key: e.Key, index: -1})
+		if m, ok := e.Value.(bson.D); ok && atRecord && e.Key == w.metrics && w.metrics != "" {
+			w.object(m, MaxMetrics, true)
+		} else {
+			w.value(e.Value, inMetrics)
 		}
-		w.value(field, e.Value, inMetrics)
+		w.at = w.at[:len(w.at)-1]
 	}
 }
 
-// value walks v, found at path.
-func (w *limitWalk) value(path string, v any, inMetrics bool) {
+// value walks v, the value the walk is at.
+func (w *limitWalk) value(v any, inMetrics bool) {
 	switch t := v.(type) {
 	case bson.D:
-		w.object(path, t, MaxObjectKeys, inMetrics)
+		w.object(t, MaxObjectKeys, inMetrics)
 	case bson.A:
-		walkArray(w, path, t, inMetrics)
+		walkArray(w, t, inMetrics)
 	case []string:
-		walkArray(w, path, t, inMetrics)
+		walkArray(w, t, inMetrics)
 	case string:
 		if n := utf8.RuneCountInString(t); inMetrics && n > MaxMetricText {
-			w.note(path, fmt.Sprintf("is %d characters long; the cap is %d characters for a metric's name or text", n, MaxMetricText))
+			w.note(w.path(), fmt.Sprintf("is %d characters long; the cap is %d characters for a metric's name or text", n, MaxMetricText))
 		}
 	}
 }
 
-// walkArray walks the array list, found at path.
-func walkArray[T any](w *limitWalk, path string, list []T, inMetrics bool) {
-	if !w.enter(path, len(list), MaxArrayLength, "elements", "an array") {
+// walkArray walks list, the array the walk is at.
+func walkArray[T any](w *limitWalk, list []T, inMetrics bool) {
+	if !w.enter(len(list), MaxArrayLength, "elements", "an array") {
 		return
 	}
 	for i, e := range list {
 		if w.done() {
 			return
 		}
-		w.value(fmt.Sprintf("%s[%d]", path, i), e, inMetrics)
+		w.at = append(w.at, step{index: i})
+		w.value(e, inMetrics)
+		w.at = w.at[:len(w.at)-1]
 	}
 }
