@@ -20,14 +20,19 @@ import (
 // each with the first n, each as the store answers a find of it (see storedBSON),
 // until each returns false, and returns the errors of the store's SQLite file.
 func (x Index) HistoryDocuments(ctx context.Context, q models.HistoryQuery, n int, each func(bson.Raw) bool) error {
-	w := historyWhere(q)
-	date := field(models.FieldInteractionDate)
-	w.after(date, q.After, q.Ascending)
-	order := historyOrder
-	if q.Ascending {
-		order = oldestFirst
-	}
+	w, order := historySelect(q)
 	return x.documents(ctx, repository.InteractionsCollection, w, order, n, each)
+}
+
+// historySelect returns the condition and the order of what HistoryDocuments
+// selects.
+func historySelect(q models.HistoryQuery) (where, string) {
+	w := historyWhere(q)
+	w.after(field(models.FieldInteractionDate), q.After, q.Ascending)
+	if q.Ascending {
+		return w, oldestFirst
+	}
+	return w, historyOrder
 }
 
 // HistoryCount counts what HistoryDocuments selects, the cursor aside, from the history's
@@ -204,8 +209,11 @@ func (w *where) after(date string, c *models.Cursor, ascending bool) {
 	if ascending {
 		op = ">"
 	}
+	// The same as "date < c.Date OR date = c.Date AND _id < c.ID", spelled so that
+	// SQLite reads the dates up to the cursor's by a range of the index, rather
+	// than by two ranges it must then sort together.
 	ms := c.Date.UnixMilli()
-	w.add(fmt.Sprintf("(%s %s ? OR %s = ? AND %s %s ?)", date, op, date, field("_id"), op), ms, ms, c.ID)
+	w.add(fmt.Sprintf("%s %s= ? AND (%s %s ? OR %s %s ?)", date, op, date, op, field("_id"), op), ms, ms, c.ID)
 }
 
 // startsWith keeps documents whose array field holds a string starting with prefix.
@@ -214,13 +222,19 @@ func (w *where) startsWith(array, prefix string) {
 		prefix, prefix+"\U0010FFFF")
 }
 
+// documentsSQL is the query of the first n documents of table that w selects, in
+// order.
+func documentsSQL(table string, w where, order string, n int) string {
+	return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n)
+}
+
 // documents calls each with the first n documents of collection that w selects, in
 // order, each as the store answers a find of it, until each returns false. It reads
 // them with one query, in one read transaction of SQLite's, and each document's JSON
 // once. It returns the errors of the store's SQLite file.
 func (x Index) documents(ctx context.Context, collection string, w where, order string, n int, each func(bson.Raw) bool) error {
 	return x.rows(ctx, collection, func(table string) string {
-		return fmt.Sprintf("SELECT %s FROM %q WHERE %s ORDER BY %s LIMIT %d", ferretColumn, table, w.condition(), order, n)
+		return documentsSQL(table, w, order, n)
 	}, w.args, documentRows(each))
 }
 

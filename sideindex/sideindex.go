@@ -212,18 +212,24 @@ var (
 	auditOrder   = field(models.FieldTime) + " DESC, " + field("_id") + " DESC"
 	nameOrder    = field(models.FieldSortKey) + ", " + field("_id")
 	// status is an interaction's status, "" for none. The history's indexes end
-	// with it, so that SQLite leaves out the entries in error by the index alone,
-	// without parsing the stored document. (An index's expressions are parted by
-	// ", ": see Check.)
+	// with it, so that SQLite leaves out the entries in error, and counts a
+	// history, by the index alone, without parsing the stored document. (An
+	// index's expressions are parted by ", ": see Check.)
 	status = fmt.Sprintf("coalesce(%s,'')", field(models.FieldStatus))
+	// newestFirst is the order of the history's indexes: by date, newest first.
+	// They leave the ties by id out: SQLite orders the few visits of one date by
+	// id as it reads them (a sort of the right part of the order), where every
+	// insert would pay for the id in each index, a lookup in the document's JSON
+	// and a 36-character key (a fifth of the seed's SQLite time per document).
+	newestFirst = field(models.FieldInteractionDate) + " DESC"
 )
 
-// indexes are the indexes of each collection beyond the lookup by _id, by the
-// expressions the side index's queries use.
+// indexes are the indexes of each collection beyond the store's unique index on
+// _id, by the expressions the side index's queries use.
 var indexes = map[string]map[string]string{
 	repository.InteractionsCollection: {
-		"history": field(models.FieldInsuranceNo) + ", " + historyOrder + ", " + status,
-		"date":    historyOrder + ", " + status,
+		"history": field(models.FieldInsuranceNo) + ", " + newestFirst + ", " + status,
+		"date":    newestFirst + ", " + status,
 	},
 	repository.PatientsCollection: {"name": nameOrder},
 	repository.AuditEventsCollection: {
