@@ -44,14 +44,7 @@ func TestDataVersionMovesWithEveryWrite(t *testing.T) {
 	for name, open := range versionWays(t) {
 		t.Run(name, func(t *testing.T) {
 			repo, _ := open(t)
-			read := func() dataversion.Version {
-				t.Helper()
-				v, err := repo.DataVersion(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return v
-			}
+			read := versionReader(ctx, t, repo)
 			chart := func(no string) dataversion.Version {
 				t.Helper()
 				v, err := repo.ChartVersion(ctx, no)
@@ -245,6 +238,19 @@ func TestDataVersionSeesOtherWriters(t *testing.T) {
 	changedSince(afterLast, "Q4")
 }
 
+// versionReader returns a function that reads repo's version of the records,
+// failing t on an error.
+func versionReader(ctx context.Context, t *testing.T, repo *repository.DB) func() dataversion.Version {
+	return func() dataversion.Version {
+		t.Helper()
+		v, err := repo.DataVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
 // write1 checks that write, the i-th, moves the version read, and its count up.
 func write1(t *testing.T, read func() dataversion.Version, i int, write func() error) {
 	t.Helper()
@@ -277,14 +283,7 @@ func TestDataVersionAfterCompact(t *testing.T) {
 	if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: "b"}}); err != nil {
 		t.Fatal(err)
 	}
-	read := func() dataversion.Version {
-		t.Helper()
-		v, err := repo.DataVersion(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	read := versionReader(ctx, t, repo)
 	seen := []dataversion.Version{read()}
 	before := seen[0]
 	if err := db.RunCommand(ctx, bson.D{{Key: "compact", Value: repository.InteractionsCollection}, {Key: "force", Value: true}}).Err(); err != nil {
