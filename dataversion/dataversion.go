@@ -28,8 +28,9 @@
 //
 // A chart's Version (one patient's record and interactions) moves with every
 // change of that chart, and only with those: on the embedded store it is the count
-// at the chart's last update or deletion and the rowids of its rows; on MongoDB, a digest of the versions and update times
-// of the patient record and of each of its interactions.
+// at the chart's last update or deletion and the rowids of its rows; on MongoDB, a
+// digest of the versions and update times of the patient record and of each of its
+// interactions.
 package dataversion
 
 import (

@@ -196,10 +196,6 @@ func lastRow(table string) string {
 	return fmt.Sprintf("(SELECT coalesce(max(rowid), 0) FROM %q)", table)
 }
 
-// counter is the SQL of the values every Version is read with, in one statement:
-// the version of the file's schema, and the counter's name.
-var counter = fmt.Sprintf(`(SELECT schema_version FROM pragma_schema_version()), (SELECT epoch FROM %q WHERE key = '')`, changesTable)
-
 // DataVersion returns the version of the records of the patients and the
 // interactions: the count of their updates and deletions (see changesTable) plus
 // the largest rowid of each table, which it marks. It gives the tables of those
@@ -207,20 +203,39 @@ var counter = fmt.Sprintf(`(SELECT schema_version FROM pragma_schema_version()),
 // start-up), so that nothing written after this read goes uncounted. It returns the
 // errors of the store's SQLite file.
 func (x Index) DataVersion(ctx context.Context) (dataversion.Version, error) {
+	v, _, _, err := x.dataVersion(ctx)
+	return v, err
+}
+
+// dataVersion returns what DataVersion does, with the file and the tables of the
+// counted collections (see countChanges).
+func (x Index) dataVersion(ctx context.Context) (dataversion.Version, *sql.DB, map[string]string, error) {
 	db, tables, err := x.countChanges(ctx)
 	if err != nil {
-		return dataversion.Version{}, err
+		return dataversion.Version{}, nil, nil, err
 	}
-	var schema int64
+	v, err := readVersion(ctx, db, tables, fmt.Sprintf(`coalesce((SELECT n FROM %q WHERE key = ''), 0)`, changesTable),
+		[2]string{lastRow(tables[counted[0]]), lastRow(tables[counted[1]])})
+	if err != nil {
+		return dataversion.Version{}, nil, nil, err
+	}
+	marks := v.Marks()
+	return dataversion.Marked(v.Epoch(), v.Changes()+marks[0]+marks[1], marks), db, tables, nil
+}
+
+// readVersion reads, in one statement of db, the counter's epoch (see epoch), the
+// count SQL value count gives and the marks the SQL values marks give, with args,
+// and returns them as a Version. It returns the errors of the store's SQLite file.
+func readVersion(ctx context.Context, db *sql.DB, tables map[string]string, count string, marks [2]string, args ...any) (dataversion.Version, error) {
+	var schema, n int64
 	var name sql.NullString
-	var n int64
-	var marks [2]int64
-	q := fmt.Sprintf(`SELECT %s, coalesce((SELECT n FROM %q WHERE key = ''), 0), %s, %s`, counter, changesTable,
-		lastRow(tables[counted[0]]), lastRow(tables[counted[1]]))
-	if err := db.QueryRowContext(ctx, q).Scan(&schema, &name, &n, &marks[0], &marks[1]); err != nil {
+	var at [2]int64
+	q := fmt.Sprintf(`SELECT (SELECT schema_version FROM pragma_schema_version()), (SELECT epoch FROM %q WHERE key = ''), %s, %s, %s`,
+		changesTable, count, marks[0], marks[1])
+	if err := db.QueryRowContext(ctx, q, args...).Scan(&schema, &name, &n, &at[0], &at[1]); err != nil {
 		return dataversion.Version{}, fmt.Errorf("read the count of changes: %w", err)
 	}
-	return dataversion.Marked(epoch(name.String, schema, tables), n+marks[0]+marks[1], marks), nil
+	return dataversion.Marked(epoch(name.String, schema, tables), n, at), nil
 }
 
 // ChartVersion returns the version of patient no's chart, their record and their
@@ -237,25 +252,17 @@ func (x Index) ChartVersion(ctx context.Context, no string) (dataversion.Version
 	if err != nil {
 		return dataversion.Version{}, err
 	}
-	parts := []string{"0", "0"}
-	var args []any
+	marks := [2]string{"0", "0"}
+	args := []any{no}
 	if table := tables[repository.PatientsCollection]; table != "" {
-		parts[0] = fmt.Sprintf("coalesce((SELECT rowid FROM %q WHERE %s = ?), 0)", table, ferretID)
+		marks[0] = fmt.Sprintf("coalesce((SELECT rowid FROM %q WHERE %s = ?), 0)", table, ferretID)
 		args = append(args, string(id))
 	}
 	if table := tables[repository.InteractionsCollection]; table != "" {
-		parts[1] = fmt.Sprintf("coalesce((SELECT max(rowid) FROM %q WHERE %s = ?), 0)", table, field(models.FieldInsuranceNo))
+		marks[1] = fmt.Sprintf("coalesce((SELECT max(rowid) FROM %q WHERE %s = ?), 0)", table, field(models.FieldInsuranceNo))
 		args = append(args, no)
 	}
-	var schema int64
-	var name sql.NullString
-	var n int64
-	var marks [2]int64
-	q := fmt.Sprintf(`SELECT %s, coalesce((SELECT n FROM %q WHERE key = ?), 0), %s, %s`, counter, changesTable, parts[0], parts[1])
-	if err := db.QueryRowContext(ctx, q, append([]any{no}, args...)...).Scan(&schema, &name, &n, &marks[0], &marks[1]); err != nil {
-		return dataversion.Version{}, fmt.Errorf("read the count of changes: %w", err)
-	}
-	return dataversion.Marked(epoch(name.String, schema, tables), n, marks), nil
+	return readVersion(ctx, db, tables, fmt.Sprintf(`coalesce((SELECT n FROM %q WHERE key = ?), 0)`, changesTable), marks, args...)
 }
 
 // ChangedSince returns the insurance numbers of the charts changed since v, a
@@ -264,16 +271,12 @@ func (x Index) ChartVersion(ctx context.Context, no string) (dataversion.Version
 // cannot be told (v is of another counter, or of the same before its epoch moved).
 // It returns the errors of the store's SQLite file.
 func (x Index) ChangedSince(ctx context.Context, v dataversion.Version) ([]string, bool, error) {
-	now, err := x.DataVersion(ctx)
+	now, db, tables, err := x.dataVersion(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	if now.Epoch() != v.Epoch() || !v.Exact() {
 		return nil, false, nil
-	}
-	db, tables, err := x.countChanges(ctx)
-	if err != nil {
-		return nil, false, err
 	}
 	marks := v.Marks()
 	q := fmt.Sprintf(`SELECT key FROM %q WHERE n > ? AND key != ''`, changesTable)

@@ -285,18 +285,7 @@ func makeIndex(ctx context.Context, db *sql.DB, table, suffix, columns string) e
 	case err != nil && !errors.Is(err, sql.ErrNoRows):
 		return err
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit, nothing to undo
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index)); err != nil {
-		return fmt.Errorf("drop the index made over other expressions: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, want); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return inTransaction(ctx, db, []string{fmt.Sprintf(`DROP INDEX IF EXISTS %q`, index), want})
 }
 
 // indexSQL is the statement that makes the index named index of table over
