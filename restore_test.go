@@ -56,7 +56,8 @@ type write struct {
 // collection holds as many documents as the backup's manifest says; the server
 // started over it declares the restore in the audit trail, which verifies; and the
 // check passes while it serves. A backup with a changed file, or taken by a build
-// on another version of the embedded store, is refused, and nothing is restored.
+// on another version of the embedded store, or restored without the key of its
+// audit chains, is refused, and nothing is restored.
 func TestRestoreDrill(t *testing.T) {
 	dataDir := t.TempDir()
 	p := startProcess(t, dataDir, drillKey)
@@ -198,6 +199,27 @@ func TestRestoreDrill(t *testing.T) {
 		if _, err := os.Stat(target); !os.IsNotExist(err) {
 			t.Errorf("restore of a backup %s left DATA_DIR behind: %v", name, err)
 		}
+	}
+
+	// Without the key of the backup's audit chains, the trail would not verify once
+	// restored: the restore is refused, naming the setting, and restores nothing.
+	otherKey := "AUDIT_HMAC_KEY=" + strings.Repeat("e", 40)
+	for name, settings := range map[string][]string{"no audit key": nil, "another audit key": {otherKey}} {
+		target := filepath.Join(t.TempDir(), "data")
+		out, err := runBinary(t, target, settings, "restore", "-from", dir)
+		if err == nil || !strings.Contains(out, "AUDIT_HMAC_KEY: the backup's audit chain") || !strings.Contains(out, "nothing was restored") {
+			t.Errorf("restore with %s: %v\n%s", name, err, out)
+		}
+		if _, err := os.Stat(target); !os.IsNotExist(err) {
+			t.Errorf("restore with %s left DATA_DIR behind: %v", name, err)
+		}
+	}
+	// After a rotation, the backup's key is given among the earlier ones.
+	rotated := filepath.Join(t.TempDir(), "rotated")
+	out, err = runBinary(t, rotated, []string{otherKey, "AUDIT_HMAC_PREVIOUS_KEYS=" + strings.TrimPrefix(drillKey, "AUDIT_HMAC_KEY=")},
+		"restore", "-from", dir)
+	if err != nil || !strings.Contains(out, "It holds what the manifest says") {
+		t.Errorf("restore with the backup's key among the earlier keys: %v\n%s", err, out)
 	}
 
 	restored := filepath.Join(t.TempDir(), "restored")
